@@ -1,0 +1,89 @@
+#   fanfold build: stage executables into bin/, Check unit tests and
+#   integration tests, sanitizer and valgrind runs, install with pkg-config.
+#   `make run` and `make check` install missing Debian packages first.
+
+PREFIX    ?= /usr/local
+BUILD     ?= build
+BIN       ?= bin
+OPT       ?= -O2 -g
+PKGS      := libzmq libczmq msgpack
+# Recursively expanded on purpose: pkg-config runs after the deps step.
+CFLAGS_ALL = -std=gnu11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Wstrict-prototypes \
+             -Werror -MMD -MP -Iinclude $(shell pkg-config --cflags $(PKGS)) $(EXTRA_CFLAGS)
+LIBS       = $(shell pkg-config --libs $(PKGS)) -lm -lpthread -ldl
+CHECK_LIBS = $(shell pkg-config --libs check)
+
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+STAGES     := fanfold fanfold-ventilator fanfold-worker fanfold-sink
+STAGE_BINS := $(STAGES:%=$(BIN)/%)
+TEST_SRC   := $(wildcard tests/check_*.c)
+TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN   := $(BUILD)/check_fanfold
+LIB        := $(BUILD)/libfanfold.a
+
+.PHONY: all deps deps-test run check check-unit check-integration asan \
+        valgrind install clean
+all: $(STAGE_BINS)
+
+deps:
+	@scripts/deps.sh build
+deps-test:
+	@scripts/deps.sh test
+
+$(BUILD)/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(LIB): $(COMMON_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/fanfold: $(BUILD)/stages/fanfold.o $(LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(OPT) $(EXTRA_LDFLAGS) -o $@ $^ $(LIBS)
+$(BIN)/fanfold-%: $(BUILD)/stages/%.o $(LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(OPT) $(EXTRA_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(TEST_BIN): $(TEST_OBJ) $(LIB) | deps-test
+	$(CC) $(OPT) $(EXTRA_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIBS)
+
+run: deps all
+	@echo "fanfold demo: word lengths of a poem, 3 workers, in order" >&2
+	$(BIN)/fanfold run -w 3 --pipe --lines 4 -k sleep -p ms=20 -p jitter=1 \
+	    --format jsonl < tests/data/demo.txt | head -n 5
+	@echo "... and the raw output equals the input:" >&2
+	$(BIN)/fanfold run -w 3 --pipe --lines 4 -k noop < tests/data/demo.txt \
+	    | cmp - tests/data/demo.txt && echo "demo: identical" >&2
+
+check: deps-test
+	@$(MAKE) --no-print-directory check-unit check-integration
+
+check-unit: $(TEST_BIN) all
+	$(TEST_BIN)
+
+check-integration: all
+	FANFOLD_BIN=$(abspath $(BIN)) tests/integration/run.sh
+
+asan: deps-test
+	@$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin \
+	    OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    check-unit check-integration
+
+valgrind: deps-test all $(TEST_BIN)
+	CK_FORK=no valgrind --error-exitcode=99 --leak-check=full \
+	    --errors-for-leak-kinds=definite --show-leak-kinds=definite \
+	    --suppressions=tests/valgrind.supp $(TEST_BIN)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/fanfold \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(STAGE_BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 include/fanfold/*.h $(DESTDIR)$(PREFIX)/include/fanfold/
+	sed -e 's|@PREFIX@|$(PREFIX)|' fanfold.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fanfold.pc
+
+clean:
+	rm -rf build $(BIN)
+
+-include $(COMMON_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(wildcard $(BUILD)/stages/*.d)

@@ -1,0 +1,620 @@
+/*  fanfold wire codec. The first half is a strict msgpack reader over one
+    frame (no allocation, every count checked against the bytes left, exact
+    arity, no trailing bytes); the second half decodes each message; the last
+    part encodes them with msgpack-c's packer into one reusable buffer. */
+
+#include "fanfold/codec.h"
+
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- reader */
+
+typedef struct {
+    const uint8_t *at;              /* next byte to read */
+    const uint8_t *end;             /* one past the last byte */
+} s_cursor_t;
+
+static int
+s_need (s_cursor_t *cur, size_t bytes)
+{
+    return (size_t) (cur->end - cur->at) >= bytes ? 0 : -1;
+}
+
+static uint64_t
+s_be (const uint8_t *at, size_t bytes)
+{
+    uint64_t value = 0;
+    size_t index;
+    for (index = 0; index < bytes; index++)
+        value = (value << 8) | at [index];
+    return value;
+}
+
+/* Reads a fixed-width big-endian field of width bytes after the tag. */
+static int
+s_field (s_cursor_t *cur, size_t bytes, uint64_t *value)
+{
+    if (s_need (cur, bytes))
+        return -1;
+    *value = s_be (cur->at, bytes);
+    cur->at += bytes;
+    return 0;
+}
+
+static int
+s_read_uint (s_cursor_t *cur, uint64_t *value)
+{
+    if (s_need (cur, 1))
+        return -1;
+    uint8_t tag = *cur->at++;
+    if (tag <= 0x7f) {
+        *value = tag;
+        return 0;
+    }
+    switch (tag) {
+        case 0xcc: return s_field (cur, 1, value);
+        case 0xcd: return s_field (cur, 2, value);
+        case 0xce: return s_field (cur, 4, value);
+        case 0xcf: return s_field (cur, 8, value);
+        case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+            size_t bytes = (size_t) 1 << (tag - 0xd0);
+            uint64_t raw;
+            if (s_field (cur, bytes, &raw))
+                return -1;
+            /* a signed encoding of a non-negative value is accepted */
+            if (raw >> (bytes * 8 - 1))
+                return -1;
+            *value = raw;
+            return 0;
+        }
+        default:
+            return -1;
+    }
+}
+
+static int
+s_read_int (s_cursor_t *cur, int64_t *value)
+{
+    if (s_need (cur, 1))
+        return -1;
+    uint8_t tag = *cur->at;
+    if (tag >= 0xe0) {
+        cur->at++;
+        *value = (int8_t) tag;
+        return 0;
+    }
+    if (tag >= 0xd0 && tag <= 0xd3) {
+        cur->at++;
+        size_t bytes = (size_t) 1 << (tag - 0xd0);
+        uint64_t raw;
+        if (s_field (cur, bytes, &raw))
+            return -1;
+        if (bytes < 8 && (raw >> (bytes * 8 - 1)))
+            raw |= ~(uint64_t) 0 << (bytes * 8);
+        *value = (int64_t) raw;
+        return 0;
+    }
+    uint64_t unsigned_value;
+    if (s_read_uint (cur, &unsigned_value) || unsigned_value > INT64_MAX)
+        return -1;
+    *value = (int64_t) unsigned_value;
+    return 0;
+}
+
+/* Reads a str or bin (both accepted where bytes are expected). */
+static int
+s_read_bytes (s_cursor_t *cur, ff_str_t *out, int allow_bin)
+{
+    if (s_need (cur, 1))
+        return -1;
+    uint8_t tag = *cur->at++;
+    uint64_t len;
+    if (tag >= 0xa0 && tag <= 0xbf)
+        len = tag & 0x1f;
+    else
+    if (tag == 0xd9 || (allow_bin && tag == 0xc4)) {
+        if (s_field (cur, 1, &len))
+            return -1;
+    }
+    else
+    if (tag == 0xda || (allow_bin && tag == 0xc5)) {
+        if (s_field (cur, 2, &len))
+            return -1;
+    }
+    else
+    if (tag == 0xdb || (allow_bin && tag == 0xc6)) {
+        if (s_field (cur, 4, &len))
+            return -1;
+    }
+    else
+        return -1;
+    if (s_need (cur, len))
+        return -1;
+    out->ptr = (const char *) cur->at;
+    out->len = len;
+    cur->at += len;
+    return 0;
+}
+
+static int
+s_read_str (s_cursor_t *cur, ff_str_t *out)
+{
+    return s_read_bytes (cur, out, 0);
+}
+
+/* Reads an array header; the count must fit in the bytes left, since every
+   element takes at least one byte. */
+static int
+s_read_array (s_cursor_t *cur, size_t *count)
+{
+    if (s_need (cur, 1))
+        return -1;
+    uint8_t tag = *cur->at++;
+    uint64_t n;
+    if (tag >= 0x90 && tag <= 0x9f)
+        n = tag & 0x0f;
+    else
+    if (tag == 0xdc) {
+        if (s_field (cur, 2, &n))
+            return -1;
+    }
+    else
+    if (tag == 0xdd) {
+        if (s_field (cur, 4, &n))
+            return -1;
+    }
+    else
+        return -1;
+    if (n > (uint64_t) (cur->end - cur->at))
+        return -1;
+    *count = (size_t) n;
+    return 0;
+}
+
+static int
+s_expect_array (s_cursor_t *cur, size_t count)
+{
+    size_t actual;
+    return s_read_array (cur, &actual) == 0 && actual == count ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- decode */
+
+static const char *s_names [] = {
+    NULL, "hello", "welcome", "job", "ack", "hb", "bye", "end", "task", "result"
+};
+#define S_NAME_COUNT (sizeof (s_names) / sizeof (s_names [0]))
+
+const char *
+ff_msg_type_name (ff_msg_type_t type)
+{
+    return (size_t) type < S_NAME_COUNT && s_names [type]? s_names [type]: "?";
+}
+
+int
+ff_str_eq (ff_str_t s, const char *text)
+{
+    size_t len = strlen (text);
+    return s.len == len && memcmp (s.ptr, text, len) == 0;
+}
+
+char *
+ff_str_dup (ff_str_t s)
+{
+    char *copy = (char *) malloc (s.len + 1);
+    if (copy) {
+        if (s.len)
+            memcpy (copy, s.ptr, s.len);
+        copy [s.len] = 0;
+    }
+    return copy;
+}
+
+static int
+s_read_names (s_cursor_t *cur, ff_str_t *names, size_t max, size_t *count)
+{
+    size_t index;
+    if (s_read_array (cur, count) || *count > max)
+        return -1;
+    for (index = 0; index < *count; index++)
+        if (s_read_str (cur, &names [index]))
+            return -1;
+    return 0;
+}
+
+/* Reads one task item [seq, kernel, input, payload]. */
+static int
+s_read_task_item (s_cursor_t *cur, ff_item_t *item)
+{
+    uint64_t kernel;
+    memset (item, 0, sizeof (*item));
+    if (s_expect_array (cur, 4)
+    ||  s_read_uint (cur, &item->seq)
+    ||  s_read_uint (cur, &kernel) || kernel >= FF_MAX_KERNELS
+    ||  s_read_str (cur, &item->input)
+    ||  s_read_bytes (cur, &item->data, 1))
+        return -1;
+    item->kernel = (uint32_t) kernel;
+    return 0;
+}
+
+/* Reads one result item [seq, kernel, status, kind, input, body]. */
+static int
+s_read_result_item (s_cursor_t *cur, ff_item_t *item)
+{
+    uint64_t kernel, status, kind;
+    memset (item, 0, sizeof (*item));
+    if (s_expect_array (cur, 6)
+    ||  s_read_uint (cur, &item->seq)
+    ||  s_read_uint (cur, &kernel) || kernel >= FF_MAX_KERNELS
+    ||  s_read_uint (cur, &status) || status > FF_STATUS_ERROR
+    ||  s_read_uint (cur, &kind) || kind > FF_KIND_JSON
+    ||  s_read_str (cur, &item->input)
+    ||  s_read_bytes (cur, &item->data, 1))
+        return -1;
+    item->kernel = (uint32_t) kernel;
+    item->status = (uint32_t) status;
+    item->kind = (uint32_t) kind;
+    return 0;
+}
+
+/* Reads the item list of a task or result message and checks every item,
+   so that a message is accepted or rejected whole. */
+static int
+s_read_items (s_cursor_t *cur, ff_msg_t *msg)
+{
+    size_t index;
+    ff_item_t item;
+    if (s_read_array (cur, &msg->count) || msg->count == 0
+    ||  msg->count > FF_MAX_BATCH)
+        return -1;
+    msg->cursor = cur->at;
+    for (index = 0; index < msg->count; index++) {
+        int rc = msg->type == FF_MSG_TASK? s_read_task_item (cur, &item)
+                                         : s_read_result_item (cur, &item);
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
+
+static int
+s_decode_body (s_cursor_t *cur, ff_msg_t *msg, size_t fields)
+{
+    size_t index, pairs;
+    int64_t total;
+    switch (msg->type) {
+        case FF_MSG_HELLO:
+            return fields == 5
+                && s_read_str (cur, &msg->role) == 0
+                && (ff_str_eq (msg->role, "worker") || ff_str_eq (msg->role, "sink"))
+                && s_read_str (cur, &msg->name) == 0
+                && s_read_uint (cur, &msg->flags) == 0? 0: -1;
+        case FF_MSG_WELCOME:
+            if (fields != 8
+            ||  s_read_str (cur, &msg->job)
+            ||  s_read_uint (cur, &msg->worker)
+            ||  s_read_str (cur, &msg->endpoint)
+            ||  s_read_uint (cur, &msg->hb_ms)
+            ||  s_read_names (cur, msg->kernels, FF_MAX_KERNELS, &msg->nkernels)
+            ||  s_read_array (cur, &pairs) || pairs > FF_MAX_PARAMS)
+                return -1;
+            for (index = 0; index < pairs; index++)
+                if (s_expect_array (cur, 2)
+                ||  s_read_str (cur, &msg->params [2 * index])
+                ||  s_read_str (cur, &msg->params [2 * index + 1]))
+                    return -1;
+            msg->nparams = pairs;
+            return 0;
+        case FF_MSG_JOB:
+            if (fields != 6
+            ||  s_read_str (cur, &msg->job)
+            ||  s_read_names (cur, msg->kernels, FF_MAX_KERNELS, &msg->nkernels)
+            ||  s_read_int (cur, &total) || total < -1
+            ||  s_read_uint (cur, &msg->window) || msg->window == 0)
+                return -1;
+            msg->total = total;
+            return 0;
+        case FF_MSG_ACK:
+            if (fields != 5
+            ||  s_read_str (cur, &msg->job)
+            ||  s_read_uint (cur, &msg->written)
+            ||  s_read_array (cur, &msg->count) || msg->count > FF_MAX_ACK_SEQS)
+                return -1;
+            msg->cursor = cur->at;
+            for (index = 0; index < msg->count; index++) {
+                uint64_t seq;
+                if (s_read_uint (cur, &seq))
+                    return -1;
+            }
+            return 0;
+        case FF_MSG_HB:
+        case FF_MSG_BYE:
+            return fields == 4
+                && s_read_str (cur, &msg->job) == 0
+                && s_read_uint (cur, &msg->worker) == 0? 0: -1;
+        case FF_MSG_END:
+            return fields == 4
+                && s_read_str (cur, &msg->job) == 0
+                && s_read_uint (cur, &msg->status) == 0? 0: -1;
+        case FF_MSG_TASK:
+            return fields == 4
+                && s_read_str (cur, &msg->job) == 0
+                && s_read_items (cur, msg) == 0? 0: -1;
+        case FF_MSG_RESULT:
+            return fields == 5
+                && s_read_str (cur, &msg->job) == 0
+                && s_read_uint (cur, &msg->worker) == 0
+                && s_read_items (cur, msg) == 0? 0: -1;
+    }
+    return -1;
+}
+
+int
+ff_msg_decode (const void *frame, size_t size, ff_msg_t *msg)
+{
+    s_cursor_t cur = { (const uint8_t *) frame, (const uint8_t *) frame + size };
+    size_t fields, type;
+    uint64_t version;
+    ff_str_t name;
+
+    memset (msg, 0, offsetof (ff_msg_t, kernels));
+    msg->nkernels = msg->nparams = msg->count = 0;
+    msg->total = -1;
+    msg->window = msg->written = msg->status = 0;
+    msg->cursor = msg->end = NULL;
+    if (!frame
+    ||  s_read_array (&cur, &fields) || fields < 2
+    ||  s_read_uint (&cur, &version) || version != FF_PROTOCOL_VERSION
+    ||  s_read_str (&cur, &name))
+        return -1;
+    for (type = 1; type < S_NAME_COUNT; type++)
+        if (ff_str_eq (name, s_names [type]))
+            break;
+    if (type == S_NAME_COUNT)
+        return -1;
+    msg->type = (ff_msg_type_t) type;
+    if (s_decode_body (&cur, msg, fields))
+        return -1;
+    if (cur.at != cur.end)
+        return -1;                  /* trailing bytes */
+    msg->end = cur.end;
+    return 0;
+}
+
+int
+ff_msg_next_item (ff_msg_t *msg, ff_item_t *item)
+{
+    if ((msg->type != FF_MSG_TASK && msg->type != FF_MSG_RESULT)
+    ||  msg->count == 0 || !msg->cursor)
+        return 0;
+    s_cursor_t cur = { msg->cursor, msg->end };
+    int rc = msg->type == FF_MSG_TASK? s_read_task_item (&cur, item)
+                                     : s_read_result_item (&cur, item);
+    if (rc)
+        return 0;                   /* cannot happen after decode */
+    msg->cursor = cur.at;
+    msg->count--;
+    return 1;
+}
+
+int
+ff_msg_next_seq (ff_msg_t *msg, uint64_t *seq)
+{
+    if (msg->type != FF_MSG_ACK || msg->count == 0 || !msg->cursor)
+        return 0;
+    s_cursor_t cur = { msg->cursor, msg->end };
+    if (s_read_uint (&cur, seq))
+        return 0;
+    msg->cursor = cur.at;
+    msg->count--;
+    return 1;
+}
+
+/* ---------------------------------------------------------------- encode */
+
+struct ff_codec {
+    msgpack_sbuffer buffer;         /* encoded bytes, reused */
+    msgpack_packer packer;          /* writes into buffer */
+};
+
+ff_codec_t *
+ff_codec_new (void)
+{
+    ff_codec_t *self = (ff_codec_t *) calloc (1, sizeof (ff_codec_t));
+    if (!self)
+        return NULL;
+    msgpack_sbuffer_init (&self->buffer);
+    msgpack_packer_init (&self->packer, &self->buffer, msgpack_sbuffer_write);
+    return self;
+}
+
+void
+ff_codec_destroy (ff_codec_t **self_p)
+{
+    if (self_p && *self_p) {
+        ff_codec_t *self = *self_p;
+        msgpack_sbuffer_destroy (&self->buffer);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+const void *
+ff_codec_data (ff_codec_t *self)
+{
+    return self->buffer.data;
+}
+
+size_t
+ff_codec_size (ff_codec_t *self)
+{
+    return self->buffer.size;
+}
+
+static void
+s_pack_str (ff_codec_t *self, const char *text, size_t len)
+{
+    msgpack_pack_str (&self->packer, len);
+    msgpack_pack_str_body (&self->packer, text, len);
+}
+
+static void
+s_pack_cstr (ff_codec_t *self, const char *text)
+{
+    s_pack_str (self, text, strlen (text));
+}
+
+static void
+s_pack_bin (ff_codec_t *self, const void *data, size_t size)
+{
+    msgpack_pack_bin (&self->packer, size);
+    msgpack_pack_bin_body (&self->packer, data, size);
+}
+
+static void
+s_begin (ff_codec_t *self, ff_msg_type_t type, size_t fields)
+{
+    msgpack_sbuffer_clear (&self->buffer);
+    msgpack_pack_array (&self->packer, fields);
+    msgpack_pack_uint64 (&self->packer, FF_PROTOCOL_VERSION);
+    s_pack_cstr (self, s_names [type]);
+}
+
+static void
+s_pack_names (ff_codec_t *self, const char *const *names, size_t count)
+{
+    size_t index;
+    msgpack_pack_array (&self->packer, count);
+    for (index = 0; index < count; index++)
+        s_pack_cstr (self, names [index]);
+}
+
+void
+ff_codec_hello (ff_codec_t *self, const char *role, const char *name,
+                uint64_t flags)
+{
+    s_begin (self, FF_MSG_HELLO, 5);
+    s_pack_cstr (self, role);
+    s_pack_cstr (self, name);
+    msgpack_pack_uint64 (&self->packer, flags);
+}
+
+void
+ff_codec_welcome (ff_codec_t *self, const char *job, uint64_t worker,
+                  const char *endpoint, uint64_t hb_ms,
+                  const char *const *kernels, size_t nkernels,
+                  const char *const *params, size_t nparams)
+{
+    size_t index;
+    s_begin (self, FF_MSG_WELCOME, 8);
+    s_pack_cstr (self, job);
+    msgpack_pack_uint64 (&self->packer, worker);
+    s_pack_cstr (self, endpoint);
+    msgpack_pack_uint64 (&self->packer, hb_ms);
+    s_pack_names (self, kernels, nkernels);
+    msgpack_pack_array (&self->packer, nparams);
+    for (index = 0; index < nparams; index++) {
+        msgpack_pack_array (&self->packer, 2);
+        s_pack_cstr (self, params [2 * index]);
+        s_pack_cstr (self, params [2 * index + 1]);
+    }
+}
+
+void
+ff_codec_job (ff_codec_t *self, const char *job, const char *const *kernels,
+              size_t nkernels, int64_t total, uint64_t window)
+{
+    s_begin (self, FF_MSG_JOB, 6);
+    s_pack_cstr (self, job);
+    s_pack_names (self, kernels, nkernels);
+    msgpack_pack_int64 (&self->packer, total);
+    msgpack_pack_uint64 (&self->packer, window);
+}
+
+void
+ff_codec_hb (ff_codec_t *self, const char *job, uint64_t worker)
+{
+    s_begin (self, FF_MSG_HB, 4);
+    s_pack_cstr (self, job);
+    msgpack_pack_uint64 (&self->packer, worker);
+}
+
+void
+ff_codec_bye (ff_codec_t *self, const char *job, uint64_t worker)
+{
+    s_begin (self, FF_MSG_BYE, 4);
+    s_pack_cstr (self, job);
+    msgpack_pack_uint64 (&self->packer, worker);
+}
+
+void
+ff_codec_end (ff_codec_t *self, const char *job, uint64_t status)
+{
+    s_begin (self, FF_MSG_END, 4);
+    s_pack_cstr (self, job);
+    msgpack_pack_uint64 (&self->packer, status);
+}
+
+void
+ff_codec_ack_begin (ff_codec_t *self, const char *job, uint64_t written,
+                    size_t nseqs)
+{
+    s_begin (self, FF_MSG_ACK, 5);
+    s_pack_cstr (self, job);
+    msgpack_pack_uint64 (&self->packer, written);
+    msgpack_pack_array (&self->packer, nseqs);
+}
+
+void
+ff_codec_ack_seq (ff_codec_t *self, uint64_t seq)
+{
+    msgpack_pack_uint64 (&self->packer, seq);
+}
+
+void
+ff_codec_task_begin (ff_codec_t *self, const char *job, size_t count)
+{
+    s_begin (self, FF_MSG_TASK, 4);
+    s_pack_cstr (self, job);
+    msgpack_pack_array (&self->packer, count);
+}
+
+void
+ff_codec_task_item (ff_codec_t *self, uint64_t seq, uint32_t kernel,
+                    const char *input, size_t input_len,
+                    const void *data, size_t size)
+{
+    msgpack_pack_array (&self->packer, 4);
+    msgpack_pack_uint64 (&self->packer, seq);
+    msgpack_pack_uint32 (&self->packer, kernel);
+    s_pack_str (self, input, input_len);
+    s_pack_bin (self, data, size);
+}
+
+void
+ff_codec_result_begin (ff_codec_t *self, const char *job, uint64_t worker,
+                       size_t count)
+{
+    s_begin (self, FF_MSG_RESULT, 5);
+    s_pack_cstr (self, job);
+    msgpack_pack_uint64 (&self->packer, worker);
+    msgpack_pack_array (&self->packer, count);
+}
+
+void
+ff_codec_result_item (ff_codec_t *self, uint64_t seq, uint32_t kernel,
+                      uint32_t status, uint32_t kind,
+                      const char *input, size_t input_len,
+                      const void *data, size_t size)
+{
+    msgpack_pack_array (&self->packer, 6);
+    msgpack_pack_uint64 (&self->packer, seq);
+    msgpack_pack_uint32 (&self->packer, kernel);
+    msgpack_pack_uint32 (&self->packer, status);
+    msgpack_pack_uint32 (&self->packer, kind);
+    s_pack_str (self, input, input_len);
+    s_pack_bin (self, data, size);
+}

@@ -1,0 +1,185 @@
+/*  fanfold built-in kernels. noop echoes; sleep waits ms= (with jitter=1 a
+    fraction of it derived from the seq); spin burns us= of CPU time. Both
+    sleep and spin echo their payload so that raw output equals the input. */
+
+#include "fanfold/kernels.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Parses a non-negative finite number. Returns 0 or -1. */
+static int
+s_number (const char *text, double *value)
+{
+    char *end;
+    errno = 0;
+    double parsed = strtod (text, &end);
+    if (errno || end == text || *end || !isfinite (parsed) || parsed < 0)
+        return -1;
+    *value = parsed;
+    return 0;
+}
+
+static int
+s_bad_param (ff_buf_t *out, const char *kernel, const char *key,
+             const char *value)
+{
+    char message [256];
+    snprintf (message, sizeof (message),
+              "%s: parameter %s=%.64s is not a non-negative number",
+              kernel, key, value);
+    ff_buf_puts (out, message);
+    return -1;
+}
+
+static int
+s_noop_run (const ff_task_t *task, ff_buf_t *out)
+{
+    return ff_buf_append (out, task->data, task->size);
+}
+
+/* A well-mixed 64-bit hash of the seq (splitmix64's finaliser). */
+static uint64_t
+s_mix (uint64_t value)
+{
+    value += 0x9e3779b97f4a7c15ull;
+    value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9ull;
+    value = (value ^ (value >> 27)) * 0x94d049bb133111ebull;
+    return value ^ (value >> 31);
+}
+
+static int
+s_sleep_run (const ff_task_t *task, ff_buf_t *out)
+{
+    double ms;
+    const char *text = ff_task_param (task, "ms", "0");
+    if (s_number (text, &ms) || ms > 86400e3)
+        return s_bad_param (out, "sleep", "ms", text);
+    const char *jitter = ff_task_param (task, "jitter", "0");
+    if (strcmp (jitter, "0") != 0)
+        ms *= (double) (s_mix (task->seq) % 1000) / 1000.0;
+    struct timespec left = {
+        (time_t) (ms / 1000), (long) (fmod (ms, 1000.0) * 1e6)
+    };
+    /* a signal does not cut the task short: finish the sleep */
+    while (nanosleep (&left, &left) < 0 && errno == EINTR)
+        ;
+    return ff_buf_append (out, task->data, task->size);
+}
+
+static double
+s_cpu_us (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_THREAD_CPUTIME_ID, &now);
+    return (double) now.tv_sec * 1e6 + (double) now.tv_nsec / 1e3;
+}
+
+static int
+s_spin_run (const ff_task_t *task, ff_buf_t *out)
+{
+    double us;
+    const char *text = ff_task_param (task, "us", "0");
+    if (s_number (text, &us) || us > 86400e6)
+        return s_bad_param (out, "spin", "us", text);
+    double start = s_cpu_us ();
+    volatile uint64_t churn = task->seq;
+    while (s_cpu_us () - start < us)
+        for (int round = 0; round < 64; round++)
+            churn = s_mix (churn);
+    return ff_buf_append (out, task->data, task->size);
+}
+
+static double
+s_size_cost (const ff_task_t *task)
+{
+    return (double) task->size;
+}
+
+static double
+s_sleep_cost (const ff_task_t *task)
+{
+    double ms;
+    if (s_number (ff_task_param (task, "ms", "0"), &ms))
+        return 0;
+    return ms * 1e3;
+}
+
+static double
+s_spin_cost (const ff_task_t *task)
+{
+    double us;
+    if (s_number (ff_task_param (task, "us", "0"), &us))
+        return 0;
+    return us;
+}
+
+static const ff_kernel_t s_builtin [] = {
+    { FF_KERNEL_ABI, 0, "noop", s_size_cost, s_noop_run, NULL },
+    { FF_KERNEL_ABI, 0, "sleep", s_sleep_cost, s_sleep_run, NULL },
+    { FF_KERNEL_ABI, 0, "spin", s_spin_cost, s_spin_run, NULL },
+};
+
+const ff_kernel_t *
+ff_kernels_builtin (size_t *count)
+{
+    *count = sizeof (s_builtin) / sizeof (s_builtin [0]);
+    return s_builtin;
+}
+
+const ff_kernel_t *
+ff_kernels_find (const char *name)
+{
+    size_t count, index;
+    const ff_kernel_t *kernels = ff_kernels_builtin (&count);
+    for (index = 0; index < count; index++)
+        if (strcmp (kernels [index].name, name) == 0)
+            return &kernels [index];
+    return NULL;
+}
+
+int
+ff_kernels_split (const char *list, char **names, size_t max)
+{
+    size_t count = 0;
+    const char *at = list;
+    if (!list || !*list)
+        return -1;
+    while (1) {
+        const char *comma = strchr (at, ',');
+        size_t len = comma? (size_t) (comma - at): strlen (at);
+        if (len == 0 || count == max)
+            goto fail;
+        names [count] = strndup (at, len);
+        if (!names [count])
+            goto fail;
+        count++;
+        if (!comma)
+            break;
+        at = comma + 1;
+    }
+    return (int) count;
+fail:
+    while (count > 0)
+        free (names [--count]);
+    return -1;
+}
+
+int
+ff_kernels_run (const ff_kernel_t *kernel, const ff_task_t *task,
+                ff_buf_t *out)
+{
+    out->size = 0;
+    if (!kernel) {
+        ff_buf_puts (out, "unknown kernel");
+        return -1;
+    }
+    int rc = kernel->run (task, out);
+    if (rc != 0 && out->size == 0)
+        ff_buf_puts (out, "kernel failed");
+    return rc == 0? 0: -1;
+}

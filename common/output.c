@@ -1,0 +1,293 @@
+/*  fanfold output: formats records as raw bytes or jsonl into a bounded
+    write buffer; large bodies bypass the buffer. JSON helpers (escaping,
+    UTF-8 check, base64) live here because only output needs them. */
+
+#include "fanfold/output.h"
+#include "fanfold/codec.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define S_BUFFER_SIZE (256 * 1024)
+
+struct ff_output {
+    int fd;                         /* written to, not owned */
+    ff_format_t format;             /* raw or jsonl */
+    ff_buf_t line;                  /* pending bytes, flushed past S_BUFFER_SIZE */
+    uint64_t errors;                /* error records written */
+};
+
+int
+ff_format_parse (const char *text, ff_format_t *format)
+{
+    if (text && strcmp (text, "raw") == 0)
+        *format = FF_FORMAT_RAW;
+    else
+    if (text && strcmp (text, "jsonl") == 0)
+        *format = FF_FORMAT_JSONL;
+    else
+        return -1;
+    return 0;
+}
+
+ff_output_t *
+ff_output_new (int fd, ff_format_t format)
+{
+    ff_output_t *self = (ff_output_t *) calloc (1, sizeof (ff_output_t));
+    if (self) {
+        self->fd = fd;
+        self->format = format;
+    }
+    return self;
+}
+
+void
+ff_output_destroy (ff_output_t **self_p)
+{
+    if (self_p && *self_p) {
+        ff_output_t *self = *self_p;
+        ff_output_flush (self);
+        free (self->line.data);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+uint64_t
+ff_output_errors (ff_output_t *self)
+{
+    return self->errors;
+}
+
+static int
+s_write_all (int fd, const void *data, size_t size)
+{
+    const uint8_t *at = (const uint8_t *) data;
+    while (size > 0) {
+        ssize_t done = write (fd, at, size);
+        if (done < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        at += done;
+        size -= (size_t) done;
+    }
+    return 0;
+}
+
+int
+ff_output_flush (ff_output_t *self)
+{
+    if (self->line.size == 0)
+        return 0;
+    int rc = s_write_all (self->fd, self->line.data, self->line.size);
+    self->line.size = 0;
+    return rc;
+}
+
+/* Appends bytes, writing straight through when they are large. */
+static int
+s_emit (ff_output_t *self, const void *data, size_t size)
+{
+    if (size >= S_BUFFER_SIZE) {
+        if (ff_output_flush (self))
+            return -1;
+        return s_write_all (self->fd, data, size);
+    }
+    if (ff_buf_append (&self->line, data, size)) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return self->line.size >= S_BUFFER_SIZE? ff_output_flush (self): 0;
+}
+
+int
+ff_utf8_valid (const void *text, size_t len)
+{
+    const uint8_t *at = (const uint8_t *) text, *end = at + len;
+    while (at < end) {
+        uint8_t byte = *at;
+        size_t extra;
+        uint32_t point;
+        if (byte < 0x80) {
+            at++;
+            continue;
+        }
+        if ((byte & 0xe0) == 0xc0) { extra = 1; point = byte & 0x1f; }
+        else
+        if ((byte & 0xf0) == 0xe0) { extra = 2; point = byte & 0x0f; }
+        else
+        if ((byte & 0xf8) == 0xf0) { extra = 3; point = byte & 0x07; }
+        else
+            return 0;
+        if ((size_t) (end - at) <= extra)
+            return 0;
+        size_t index;
+        for (index = 1; index <= extra; index++) {
+            if ((at [index] & 0xc0) != 0x80)
+                return 0;
+            point = (point << 6) | (at [index] & 0x3f);
+        }
+        if ((extra == 1 && point < 0x80) || (extra == 2 && point < 0x800)
+        ||  (extra == 3 && (point < 0x10000 || point > 0x10ffff))
+        ||  (point >= 0xd800 && point <= 0xdfff))
+            return 0;
+        at += extra + 1;
+    }
+    return 1;
+}
+
+/* Returns the length of the valid UTF-8 sequence at at, or 0. */
+static size_t
+s_utf8_length (const uint8_t *at, size_t left)
+{
+    size_t len = (*at & 0xe0) == 0xc0? 2: (*at & 0xf0) == 0xe0? 3:
+                 (*at & 0xf8) == 0xf0? 4: 0;
+    if (len == 0 || len > left)
+        return 0;
+    return ff_utf8_valid (at, len)? len: 0;
+}
+
+int
+ff_json_escape (ff_buf_t *out, const void *text, size_t len)
+{
+    static const char hex [] = "0123456789abcdef";
+    const uint8_t *at = (const uint8_t *) text, *end = at + len;
+    while (at < end) {
+        const uint8_t *run = at;
+        while (at < end && *at >= 0x20 && *at < 0x80 && *at != '"' && *at != '\\')
+            at++;
+        if (at > run && ff_buf_append (out, run, (size_t) (at - run)))
+            return -1;
+        if (at == end)
+            break;
+        uint8_t byte = *at;
+        char escape [7] = { '\\', 0, 0, 0, 0, 0, 0 };
+        size_t escape_len = 2;
+        if (byte >= 0x80) {
+            size_t seq_len = s_utf8_length (at, (size_t) (end - at));
+            if (seq_len) {
+                if (ff_buf_append (out, at, seq_len))
+                    return -1;
+                at += seq_len;
+            }
+            else {
+                if (ff_buf_puts (out, "\\ufffd"))
+                    return -1;
+                at++;
+            }
+            continue;
+        }
+        switch (byte) {
+            case '"':  escape [1] = '"'; break;
+            case '\\': escape [1] = '\\'; break;
+            case '\n': escape [1] = 'n'; break;
+            case '\t': escape [1] = 't'; break;
+            case '\r': escape [1] = 'r'; break;
+            case '\b': escape [1] = 'b'; break;
+            case '\f': escape [1] = 'f'; break;
+            default:
+                escape [1] = 'u';
+                escape [2] = '0';
+                escape [3] = '0';
+                escape [4] = hex [byte >> 4];
+                escape [5] = hex [byte & 15];
+                escape_len = 6;
+        }
+        if (ff_buf_append (out, escape, escape_len))
+            return -1;
+        at++;
+    }
+    return 0;
+}
+
+static int
+s_base64 (ff_buf_t *out, const uint8_t *data, size_t size)
+{
+    static const char alphabet [] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t index;
+    for (index = 0; index < size; index += 3) {
+        uint32_t group = (uint32_t) data [index] << 16;
+        if (index + 1 < size) group |= (uint32_t) data [index + 1] << 8;
+        if (index + 2 < size) group |= data [index + 2];
+        char quad [4] = {
+            alphabet [(group >> 18) & 63], alphabet [(group >> 12) & 63],
+            index + 1 < size? alphabet [(group >> 6) & 63]: '=',
+            index + 2 < size? alphabet [group & 63]: '='
+        };
+        if (ff_buf_append (out, quad, 4))
+            return -1;
+    }
+    return 0;
+}
+
+/* Builds one jsonl line into line (appending). */
+static int
+s_jsonl (ff_buf_t *line, const ff_record_t *record)
+{
+    char head [48];
+    snprintf (head, sizeof (head), "{\"seq\":%" PRIu64 ",\"input\":\"", record->seq);
+    if (ff_buf_puts (line, head)
+    ||  ff_json_escape (line, record->input, record->input_len)
+    ||  ff_buf_puts (line, "\",\"kernel\":\"")
+    ||  ff_json_escape (line, record->kernel, strlen (record->kernel)))
+        return -1;
+    if (record->status == FF_STATUS_ERROR) {
+        if (ff_buf_puts (line, "\",\"status\":\"error\",\"error\":\"")
+        ||  ff_json_escape (line, record->body, record->size)
+        ||  ff_buf_puts (line, "\"}\n"))
+            return -1;
+        return 0;
+    }
+    if (ff_buf_puts (line, "\",\"status\":\"ok\",\"result\":"))
+        return -1;
+    if (record->kind == FF_KIND_JSON) {
+        if (ff_buf_append (line, record->body, record->size))
+            return -1;
+    }
+    else
+    if (ff_utf8_valid (record->body, record->size)) {
+        if (ff_buf_puts (line, "{\"text\":\"")
+        ||  ff_json_escape (line, record->body, record->size)
+        ||  ff_buf_puts (line, "\"}"))
+            return -1;
+    }
+    else {
+        if (ff_buf_puts (line, "{\"base64\":\"")
+        ||  s_base64 (line, (const uint8_t *) record->body, record->size)
+        ||  ff_buf_puts (line, "\"}"))
+            return -1;
+    }
+    return ff_buf_puts (line, "}\n");
+}
+
+int
+ff_output_write (ff_output_t *self, const ff_record_t *record)
+{
+    if (record->status == FF_STATUS_ERROR)
+        self->errors++;
+    if (self->format == FF_FORMAT_JSONL) {
+        if (s_jsonl (&self->line, record)) {
+            errno = ENOMEM;
+            return -1;
+        }
+        return self->line.size >= S_BUFFER_SIZE? ff_output_flush (self): 0;
+    }
+    if (record->status == FF_STATUS_ERROR) {
+        fprintf (stderr, "fanfold: task %" PRIu64 " (%.*s) %s: error: %.*s\n",
+                 record->seq, (int) record->input_len, record->input,
+                 record->kernel, (int) record->size, (const char *) record->body);
+        return 0;
+    }
+    if (s_emit (self, record->body, record->size))
+        return -1;
+    if (record->kind == FF_KIND_JSON)
+        return s_emit (self, "\n", 1);
+    return 0;
+}

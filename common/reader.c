@@ -1,0 +1,210 @@
+/*  fanfold record reader: a bounded buffer over a descriptor, cut into
+    blocks of whole lines. fill appends what read() gives; next looks for a
+    cut point in what is buffered and, at end of input, flushes the rest. */
+
+#include "fanfold/reader.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define S_READ_CHUNK (256 * 1024)
+
+struct ff_reader {
+    int fd;                         /* descriptor read from, not owned */
+    char *name;                     /* name for input names */
+    ff_cut_t cut;                   /* lines or bytes */
+    size_t n;                       /* lines or bytes per block */
+    size_t max_block;               /* largest block allowed */
+    uint8_t *buffer;                /* buffered input */
+    size_t cap;                     /* allocated size of buffer */
+    size_t start;                   /* first byte not yet handed out */
+    size_t end;                     /* one past the last byte read */
+    uint64_t lines;                 /* lines handed out so far */
+    int eof;                        /* end of input was read */
+};
+
+ff_reader_t *
+ff_reader_new (int fd, const char *name, ff_cut_t cut, size_t n,
+               size_t max_block)
+{
+    if (fd < 0 || !name || n == 0 || max_block == 0
+    ||  (cut == FF_CUT_BYTES && n > max_block))
+        return NULL;
+    ff_reader_t *self = (ff_reader_t *) calloc (1, sizeof (ff_reader_t));
+    if (!self)
+        return NULL;
+    self->fd = fd;
+    self->cut = cut;
+    self->n = n;
+    self->max_block = max_block;
+    self->name = strdup (name);
+    if (!self->name)
+        goto fail;
+    return self;
+fail:
+    ff_reader_destroy (&self);
+    return NULL;
+}
+
+void
+ff_reader_destroy (ff_reader_t **self_p)
+{
+    if (self_p && *self_p) {
+        ff_reader_t *self = *self_p;
+        free (self->name);
+        free (self->buffer);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+const char *
+ff_reader_name (ff_reader_t *self)
+{
+    return self->name;
+}
+
+int
+ff_reader_eof (ff_reader_t *self)
+{
+    return self->eof;
+}
+
+/* Makes room for one read: compacts, then grows up to the bound. */
+static int
+s_make_room (ff_reader_t *self)
+{
+    if (self->start > 0 && self->cap - self->end < S_READ_CHUNK) {
+        memmove (self->buffer, self->buffer + self->start,
+                 self->end - self->start);
+        self->end -= self->start;
+        self->start = 0;
+    }
+    if (self->cap - self->end >= S_READ_CHUNK)
+        return 0;
+    size_t limit = self->max_block + S_READ_CHUNK;
+    if (self->cap >= limit)
+        return self->end < self->cap? 0: -1;
+    size_t cap = self->cap? self->cap * 2: 2 * S_READ_CHUNK;
+    while (cap < self->end + S_READ_CHUNK)
+        cap *= 2;
+    if (cap > limit)
+        cap = limit;
+    uint8_t *grown = (uint8_t *) realloc (self->buffer, cap);
+    if (!grown)
+        return -1;
+    self->buffer = grown;
+    self->cap = cap;
+    return 0;
+}
+
+long
+ff_reader_fill (ff_reader_t *self)
+{
+    if (self->eof)
+        return 0;
+    if (s_make_room (self)) {
+        errno = ENOBUFS;
+        return -1;
+    }
+    ssize_t got;
+    do
+        got = read (self->fd, self->buffer + self->end, self->cap - self->end);
+    while (got < 0 && errno == EINTR);
+    if (got < 0)
+        return -1;
+    if (got == 0)
+        self->eof = 1;
+    self->end += (size_t) got;
+    return (long) got;
+}
+
+/* Returns the offset one past the last newline in [from, to), or 0. */
+static size_t
+s_last_newline (const uint8_t *buffer, size_t from, size_t to)
+{
+    const uint8_t *hit = (const uint8_t *) memrchr (buffer + from, '\n', to - from);
+    return hit? (size_t) (hit - buffer) + 1: 0;
+}
+
+/* Returns the offset one past the count-th newline from from, or 0. */
+static size_t
+s_nth_newline (const uint8_t *buffer, size_t from, size_t to, size_t count)
+{
+    size_t at = from;
+    while (count > 0 && at < to) {
+        const uint8_t *hit = (const uint8_t *) memchr (buffer + at, '\n', to - at);
+        if (!hit)
+            return 0;
+        at = (size_t) (hit - buffer) + 1;
+        count--;
+    }
+    return count == 0? at: 0;
+}
+
+/* Hands out [start, cut) as a block and counts its lines. */
+static void
+s_hand_out (ff_reader_t *self, size_t cut, ff_block_t *block)
+{
+    const uint8_t *data = self->buffer + self->start;
+    size_t size = cut - self->start;
+    uint64_t newlines = 0;
+    const uint8_t *at = data, *end = data + size;
+    while (at < end && (at = (const uint8_t *) memchr (at, '\n', (size_t) (end - at)))) {
+        newlines++;
+        at++;
+    }
+    if (size > 0 && data [size - 1] != '\n')
+        newlines++;                 /* a last line without its newline */
+    block->data = data;
+    block->size = size;
+    block->first_line = self->lines + 1;
+    block->last_line = self->lines + newlines;
+    self->lines += newlines;
+    self->start = cut;
+}
+
+int
+ff_reader_next (ff_reader_t *self, ff_block_t *block)
+{
+    size_t avail = self->end - self->start;
+    size_t cut = 0;
+
+    if (avail == 0)
+        return self->eof? -1: 0;
+    if (self->cut == FF_CUT_LINES) {
+        size_t scan = avail < self->max_block? avail: self->max_block;
+        cut = s_nth_newline (self->buffer, self->start, self->start + scan,
+                             self->n);
+    }
+    else
+    if (avail >= self->n) {
+        cut = s_last_newline (self->buffer, self->start, self->start + self->n);
+        if (!cut) {
+            /* a line longer than the block: the block is that whole line */
+            size_t scan = avail < self->max_block? avail: self->max_block;
+            cut = s_nth_newline (self->buffer, self->start + self->n,
+                                 self->start + scan, 1);
+        }
+    }
+    if (!cut) {
+        if (self->eof) {
+            if (avail > self->max_block) {
+                errno = E2BIG;
+                return -2;
+            }
+            cut = self->end;
+        }
+        else
+        if (avail >= self->max_block) {
+            errno = E2BIG;
+            return -2;
+        }
+        else
+            return 0;
+    }
+    s_hand_out (self, cut, block);
+    return 1;
+}

@@ -1,0 +1,166 @@
+/*  fanfold wire codec: every message of docs/PROTOCOL.md, encoded with
+    msgpack-c and decoded by a strict, bounded reader that never allocates
+    and never trusts a count, a type or a length from the wire.
+    Decoded strings and byte fields point into the caller's frame. */
+
+#ifndef FANFOLD_CODEC_H
+#define FANFOLD_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FF_PROTOCOL_VERSION 1
+#define FF_MAX_BATCH 4096           /* items in one task or result message */
+#define FF_MAX_KERNELS 32           /* kernels in one job */
+#define FF_MAX_PARAMS 64            /* key/value parameters in one job */
+#define FF_MAX_ACK_SEQS 65536       /* seqs in one ack */
+
+typedef enum {
+    FF_MSG_HELLO = 1,               /* peer -> ventilator control */
+    FF_MSG_WELCOME,                 /* ventilator -> worker control */
+    FF_MSG_JOB,                     /* ventilator -> sink control */
+    FF_MSG_ACK,                     /* sink -> ventilator control */
+    FF_MSG_HB,                      /* both ways on control */
+    FF_MSG_BYE,                     /* worker -> ventilator control */
+    FF_MSG_END,                     /* ventilator -> worker control */
+    FF_MSG_TASK,                    /* ventilator -> worker data pipe */
+    FF_MSG_RESULT                   /* worker -> sink data path */
+} ff_msg_type_t;
+
+/* Result item status and kind. */
+#define FF_STATUS_OK 0
+#define FF_STATUS_ERROR 1
+#define FF_KIND_BYTES 0
+#define FF_KIND_JSON 1
+
+/* Hello flags. */
+#define FF_HELLO_NO_SHM 0x1u
+
+/* A string or byte field inside a frame (not NUL-terminated). */
+typedef struct {
+    const char *ptr;                /* first byte, inside the frame */
+    size_t len;                     /* length in bytes */
+} ff_str_t;
+
+/* One task or result item; fields a message does not carry are zero. */
+typedef struct {
+    uint64_t seq;                   /* sequence number */
+    uint32_t kernel;                /* index into the job's kernel list */
+    uint32_t status;                /* result: FF_STATUS_OK or _ERROR */
+    uint32_t kind;                  /* result: FF_KIND_BYTES or _JSON */
+    ff_str_t input;                 /* input name */
+    ff_str_t data;                  /* task payload or result body */
+} ff_item_t;
+
+/* A decoded message. Filled by ff_msg_decode; valid while the frame is. */
+typedef struct {
+    ff_msg_type_t type;             /* which message */
+    ff_str_t job;                   /* job id (all but hello) */
+    ff_str_t role;                  /* hello: "worker" or "sink" */
+    ff_str_t name;                  /* hello: peer name (host:pid) */
+    uint64_t flags;                 /* hello: FF_HELLO_* bits */
+    uint64_t worker;                /* welcome, hb, bye, result: worker id */
+    ff_str_t endpoint;              /* welcome: task pipe endpoint */
+    uint64_t hb_ms;                 /* welcome: heartbeat interval */
+    size_t nkernels;                /* welcome, job: number of kernels */
+    ff_str_t kernels [FF_MAX_KERNELS]; /* welcome, job: kernel names */
+    size_t nparams;                 /* welcome: key/value pairs */
+    ff_str_t params [2 * FF_MAX_PARAMS]; /* welcome: key, value, ... */
+    int64_t total;                  /* job: task count, -1 when unknown */
+    uint64_t window;                /* job: reorder window in tasks */
+    uint64_t written;               /* ack: every seq below is written */
+    uint64_t status;                /* end: 0 when every task succeeded */
+    size_t count;                   /* task, result: items; ack: seqs */
+    const uint8_t *cursor;          /* private: next item or seq */
+    const uint8_t *end;             /* private: end of the frame */
+} ff_msg_t;
+
+/* Decodes one frame into msg. Returns 0, or -1 when the frame is not a
+   well-formed message of the current version (msg is then undefined). */
+int
+    ff_msg_decode (const void *frame, size_t size, ff_msg_t *msg);
+
+/* Returns the next item of a decoded task or result message in *item:
+   1 when one was returned, 0 at the end. */
+int
+    ff_msg_next_item (ff_msg_t *msg, ff_item_t *item);
+
+/* Returns the next seq of a decoded ack message in *seq: 1 or 0 at end. */
+int
+    ff_msg_next_seq (ff_msg_t *msg, uint64_t *seq);
+
+/* Returns the message type's wire name ("hello", ...), or "?". */
+const char *
+    ff_msg_type_name (ff_msg_type_t type);
+
+/* Encoder: one reusable buffer. */
+typedef struct ff_codec ff_codec_t;
+
+/* Creates an encoder. Returns NULL when memory runs out. */
+ff_codec_t *
+    ff_codec_new (void);
+
+/* Destroys an encoder and NULLs the pointer. Safe on NULL. */
+void
+    ff_codec_destroy (ff_codec_t **self_p);
+
+/* The encoded message so far; valid until the next encode call. */
+const void *
+    ff_codec_data (ff_codec_t *self);
+size_t
+    ff_codec_size (ff_codec_t *self);
+
+/* Each of these starts a new message in the encoder's buffer. */
+void
+    ff_codec_hello (ff_codec_t *self, const char *role, const char *name,
+                    uint64_t flags);
+void
+    ff_codec_welcome (ff_codec_t *self, const char *job, uint64_t worker,
+                      const char *endpoint, uint64_t hb_ms,
+                      const char *const *kernels, size_t nkernels,
+                      const char *const *params, size_t nparams);
+void
+    ff_codec_job (ff_codec_t *self, const char *job,
+                  const char *const *kernels, size_t nkernels,
+                  int64_t total, uint64_t window);
+void
+    ff_codec_hb (ff_codec_t *self, const char *job, uint64_t worker);
+void
+    ff_codec_bye (ff_codec_t *self, const char *job, uint64_t worker);
+void
+    ff_codec_end (ff_codec_t *self, const char *job, uint64_t status);
+
+/* An ack: begin with the number of seqs, then add exactly that many. */
+void
+    ff_codec_ack_begin (ff_codec_t *self, const char *job, uint64_t written,
+                        size_t nseqs);
+void
+    ff_codec_ack_seq (ff_codec_t *self, uint64_t seq);
+
+/* A task batch: begin with the item count, then add exactly that many. */
+void
+    ff_codec_task_begin (ff_codec_t *self, const char *job, size_t count);
+void
+    ff_codec_task_item (ff_codec_t *self, uint64_t seq, uint32_t kernel,
+                        const char *input, size_t input_len,
+                        const void *data, size_t size);
+
+/* A result batch: begin with the item count, then add exactly that many. */
+void
+    ff_codec_result_begin (ff_codec_t *self, const char *job, uint64_t worker,
+                           size_t count);
+void
+    ff_codec_result_item (ff_codec_t *self, uint64_t seq, uint32_t kernel,
+                          uint32_t status, uint32_t kind,
+                          const char *input, size_t input_len,
+                          const void *data, size_t size);
+
+/* Returns 1 when s equals the NUL-terminated text, else 0. */
+int
+    ff_str_eq (ff_str_t s, const char *text);
+
+/* Copies s into a new NUL-terminated string; NULL when memory runs out. */
+char *
+    ff_str_dup (ff_str_t s);
+
+#endif

@@ -1,0 +1,99 @@
+/*  fanfold kernel ABI: what a kernel is, what it receives and what it returns.
+    This header is the stable interface for built-in and plugin kernels. It
+    depends on nothing but the C standard library. FF_KERNEL_ABI changes
+    whenever a struct below changes layout; a loader refuses a mismatch. */
+
+#ifndef FANFOLD_KERNEL_H
+#define FANFOLD_KERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FF_KERNEL_ABI 1
+
+/* The result is a JSON object (written as is in jsonl, as a line in raw). */
+#define FF_KERNEL_JSON 0x1u
+
+/* A growable byte buffer that a kernel writes its result (or its error
+   message) into. The host owns it; a kernel only appends. */
+typedef struct {
+    uint8_t *data;                  /* bytes written so far, or NULL */
+    size_t size;                    /* number of bytes written */
+    size_t cap;                     /* allocated size of data */
+} ff_buf_t;
+
+/* One unit of work, as the kernel sees it. Everything is read-only and
+   valid only during the call. */
+typedef struct {
+    uint64_t seq;                   /* sequence number in the job, from 0 */
+    const char *input;              /* input name: argument, or FILE:a-b */
+    const uint8_t *data;            /* payload bytes */
+    size_t size;                    /* payload length */
+    const char *const *params;      /* key, value, key, value, ... */
+    size_t nparams;                 /* number of key/value pairs */
+} ff_task_t;
+
+/* A kernel. cost and fold may be NULL. run returns 0 and appends its
+   result to out, or returns -1 and appends a one-line error message. */
+typedef struct {
+    uint32_t abi;                   /* FF_KERNEL_ABI at build time */
+    uint32_t flags;                 /* FF_KERNEL_JSON or 0 */
+    const char *name;               /* name used with -k */
+    double (*cost) (const ff_task_t *task);
+    int (*run) (const ff_task_t *task, ff_buf_t *out);
+    int (*fold) (ff_buf_t *acc, const uint8_t *partial, size_t size);
+} ff_kernel_t;
+
+/* A plugin exports this symbol: it returns its kernels and sets *count. */
+typedef const ff_kernel_t *(ff_plugin_kernels_fn) (size_t *count);
+#define FF_PLUGIN_SYMBOL "ff_plugin_kernels"
+
+/* Appends size bytes to buf. Returns 0, or -1 when memory runs out. */
+static inline int
+ff_buf_append (ff_buf_t *buf, const void *data, size_t size)
+{
+    if (buf->size + size > buf->cap) {
+        size_t cap = buf->cap ? buf->cap : 256;
+        while (cap < buf->size + size)
+            cap *= 2;
+        uint8_t *grown = (uint8_t *) realloc (buf->data, cap);
+        if (!grown)
+            return -1;
+        buf->data = grown;
+        buf->cap = cap;
+    }
+    if (size)
+        memcpy (buf->data + buf->size, data, size);
+    buf->size += size;
+    return 0;
+}
+
+/* Appends a NUL-terminated string to buf. Returns 0 or -1. */
+static inline int
+ff_buf_puts (ff_buf_t *buf, const char *text)
+{
+    return ff_buf_append (buf, text, strlen (text));
+}
+
+/* Returns the value of parameter key in task, or fallback when absent. */
+static inline const char *
+ff_task_param (const ff_task_t *task, const char *key, const char *fallback)
+{
+    size_t index;
+    for (index = 0; index < task->nparams; index++)
+        if (strcmp (task->params [2 * index], key) == 0)
+            return task->params [2 * index + 1];
+    return fallback;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,31 @@
+/*  fanfold kernel registry: the built-in kernels (noop, sleep, spin) and a
+    job's kernel list resolved by name, shared by workers and --serial. */
+
+#ifndef FANFOLD_KERNELS_H
+#define FANFOLD_KERNELS_H
+
+#include <stddef.h>
+
+#include "fanfold/kernel.h"
+
+/* Returns the built-in kernel called name, or NULL. */
+const ff_kernel_t *
+    ff_kernels_find (const char *name);
+
+/* Returns the built-in kernels and sets *count. */
+const ff_kernel_t *
+    ff_kernels_builtin (size_t *count);
+
+/* Splits a comma-separated kernel list into names[] (at most max, each a
+   new string the caller frees). Returns the count, or -1 when the list is
+   empty, has an empty name or has more than max names. */
+int
+    ff_kernels_split (const char *list, char **names, size_t max);
+
+/* Runs kernel on task into out (cleared first). Returns 0 or -1 like
+   ff_kernel_t.run; an unknown kernel (NULL) is an error result. */
+int
+    ff_kernels_run (const ff_kernel_t *kernel, const ff_task_t *task,
+                    ff_buf_t *out);
+
+#endif

@@ -1,0 +1,58 @@
+/*  fanfold record reader: cuts a byte stream into blocks of whole lines
+    (--lines N or --block SIZE, like parallel --pipe). Reading is separate
+    from cutting so that a non-blocking descriptor can be polled: fill reads
+    what is there, next returns a block when one is complete. The buffer is
+    bounded: a block never exceeds max_block bytes. */
+
+#ifndef FANFOLD_READER_H
+#define FANFOLD_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ff_reader ff_reader_t;
+
+typedef enum {
+    FF_CUT_LINES,                   /* n lines per block */
+    FF_CUT_BYTES                    /* about n bytes per block, at line ends */
+} ff_cut_t;
+
+/* A block; data is valid until the next call on the reader. */
+typedef struct {
+    const uint8_t *data;            /* first byte */
+    size_t size;                    /* bytes in the block */
+    uint64_t first_line;            /* 1-based number of its first line */
+    uint64_t last_line;             /* number of its last line */
+} ff_block_t;
+
+/* Creates a reader over fd (not closed by the reader); name is used in
+   input names and messages. Returns NULL on bad arguments or no memory. */
+ff_reader_t *
+    ff_reader_new (int fd, const char *name, ff_cut_t cut, size_t n,
+                   size_t max_block);
+
+/* Destroys the reader and NULLs the pointer. Safe on NULL. */
+void
+    ff_reader_destroy (ff_reader_t **self_p);
+
+/* Reads once from the descriptor. Returns the number of bytes read, 0 at
+   end of input, or -1 with errno set (EAGAIN: nothing there yet; ENOBUFS:
+   the buffer is full, call next first). */
+long
+    ff_reader_fill (ff_reader_t *self);
+
+/* Returns 1 and sets *block when a complete block is buffered, 0 when more
+   input is needed (call fill), -1 when the input is exhausted, -2 with errno
+   E2BIG when a single line is longer than max_block. */
+int
+    ff_reader_next (ff_reader_t *self, ff_block_t *block);
+
+/* Returns 1 once end of input has been read. */
+int
+    ff_reader_eof (ff_reader_t *self);
+
+/* Returns the reader's name. */
+const char *
+    ff_reader_name (ff_reader_t *self);
+
+#endif

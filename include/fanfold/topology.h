@@ -1,0 +1,75 @@
+/*  fanfold topology: where each stage binds and connects, and the job's
+    tuning (window, prefetch, heartbeats, HWMs), read from a ZPL file with
+    czmq's zconfig (SPEC section 9). Endpoint strings may contain %u (the
+    user id). A tcp endpoint binds on "*" and peers connect to its host. */
+
+#ifndef FANFOLD_TOPOLOGY_H
+#define FANFOLD_TOPOLOGY_H
+
+#include <stddef.h>
+
+typedef struct ff_topology ff_topology_t;
+
+typedef enum {
+    FF_EP_CONTROL,                  /* ventilator control ROUTER */
+    FF_EP_TASKS,                    /* ventilator per-worker PUSH (prefix) */
+    FF_EP_RESULTS                   /* sink results PULL */
+} ff_endpoint_t;
+
+/* Tuning values; every one has a default and a checked range. */
+typedef struct {
+    int window;                     /* tasks in flight, reorder slots */
+    long window_bytes;              /* payload bytes in flight */
+    int prefetch;                   /* tasks a worker holds beyond one */
+    int batch;                      /* most tasks in one task message */
+    int heartbeat_ms;               /* heartbeat interval */
+    int worker_timeout_ms;          /* silence before a worker is dead */
+    int hwm;                        /* socket high-water marks */
+    int linger_ms;                  /* linger on close */
+} ff_settings_t;
+
+/* Loads a topology file. On failure returns NULL and writes a message
+   naming the file (and key) into error. */
+ff_topology_t *
+    ff_topology_load (const char *path, char *error, size_t error_size);
+
+/* Makes a one-host ipc topology in directory dir. NULL on no memory. */
+ff_topology_t *
+    ff_topology_local (const char *dir);
+
+/* Writes the topology as ZPL to path. Returns 0 or -1. */
+int
+    ff_topology_save (ff_topology_t *self, const char *path);
+
+/* Destroys the topology and NULLs the pointer. Safe on NULL. */
+void
+    ff_topology_destroy (ff_topology_t **self_p);
+
+/* Returns the endpoint the owning stage binds. */
+const char *
+    ff_topology_bind (ff_topology_t *self, ff_endpoint_t which);
+
+/* Returns the endpoint peers connect to. */
+const char *
+    ff_topology_connect (ff_topology_t *self, ff_endpoint_t which);
+
+/* Returns the address peers use for the ventilator's per-worker pipes. */
+const char *
+    ff_topology_ventilator_host (ff_topology_t *self);
+
+/* Returns the tuning values. */
+const ff_settings_t *
+    ff_topology_settings (ff_topology_t *self);
+
+/* Creates (0700) or checks every ipc directory the topology binds in:
+   it must belong to this user and be closed to others. Returns 0, or -1
+   with a message in error. */
+int
+    ff_topology_prepare_dirs (ff_topology_t *self, char *error, size_t error_size);
+
+/* Parses a size with an optional k/K, m/M, g/G suffix (powers of 1024).
+   Returns 0 or -1. */
+int
+    ff_parse_size (const char *text, long *value);
+
+#endif
