@@ -50,7 +50,7 @@ $(TEST_BIN): $(TEST_OBJ) $(LIB) | deps-test
 	$(CC) $(OPT) $(EXTRA_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIBS)
 
 run: deps all
-	@echo "fanfold demo: word lengths of a poem, 3 workers, in order" >&2
+	@echo "fanfold demo: 1,000 lines in blocks of 4, 3 workers sleeping a random 0-20 ms per task; results come back in order" >&2
 	$(BIN)/fanfold run -w 3 --pipe --lines 4 -k sleep -p ms=20 -p jitter=1 \
 	    --format jsonl < tests/data/demo.txt | head -n 5
 	@echo "... and the raw output equals the input:" >&2

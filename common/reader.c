@@ -5,6 +5,8 @@
 #include "fanfold/reader.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -64,6 +66,20 @@ const char *
 ff_reader_name (ff_reader_t *self)
 {
     return self->name;
+}
+
+void
+ff_reader_block_name (ff_reader_t *self, const ff_block_t *block, char *out,
+                      size_t size)
+{
+    snprintf (out, size, "%s:%" PRIu64 "-%" PRIu64, self->name,
+              block->first_line, block->last_line);
+}
+
+uint64_t
+ff_reader_lines (ff_reader_t *self)
+{
+    return self->lines;
 }
 
 int

@@ -51,6 +51,16 @@ int
 int
     ff_reader_eof (ff_reader_t *self);
 
+/* Writes the input name of block ("NAME:FIRST-LAST", line numbers) into
+   out. */
+void
+    ff_reader_block_name (ff_reader_t *self, const ff_block_t *block,
+                          char *out, size_t size);
+
+/* Returns the number of lines handed out so far. */
+uint64_t
+    ff_reader_lines (ff_reader_t *self);
+
 /* Returns the reader's name. */
 const char *
     ff_reader_name (ff_reader_t *self);

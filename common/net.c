@@ -1,0 +1,127 @@
+/*  fanfold socket helpers: limits on every socket, bounded receive and
+    send, and the stop flag set by SIGINT/SIGTERM. */
+
+#include "fanfold/net.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+volatile sig_atomic_t ff_stop_signal = 0;
+
+static void
+s_on_signal (int signum)
+{
+    ff_stop_signal = signum;
+}
+
+void
+ff_signals_install (void)
+{
+    struct sigaction action;
+    zsys_handler_set (NULL);
+    memset (&action, 0, sizeof (action));
+    action.sa_handler = s_on_signal;
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+    signal (SIGPIPE, SIG_IGN);
+}
+
+zsock_t *
+ff_net_socket (int type, int hwm, int linger_ms, int64_t maxmsg)
+{
+    zsock_t *sock = zsock_new (type);
+    if (!sock)
+        return NULL;
+    void *handle = zsock_resolve (sock);
+    zmq_setsockopt (handle, ZMQ_SNDHWM, &hwm, sizeof (hwm));
+    zmq_setsockopt (handle, ZMQ_RCVHWM, &hwm, sizeof (hwm));
+    zmq_setsockopt (handle, ZMQ_LINGER, &linger_ms, sizeof (linger_ms));
+    zmq_setsockopt (handle, ZMQ_MAXMSGSIZE, &maxmsg, sizeof (maxmsg));
+    if (type == ZMQ_ROUTER) {
+        int mandatory = 1;
+        zmq_setsockopt (handle, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof (mandatory));
+    }
+    return sock;
+}
+
+/* Drains the rest of a multipart message. */
+static void
+s_drain (void *handle)
+{
+    int more = 1;
+    size_t len = sizeof (more);
+    while (more) {
+        zmq_msg_t frame;
+        zmq_msg_init (&frame);
+        if (zmq_msg_recv (&frame, handle, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&frame);
+            return;
+        }
+        more = zmq_msg_more (&frame);
+        zmq_msg_close (&frame);
+    }
+    (void) len;
+}
+
+int
+ff_net_recv (zsock_t *sock, zmq_msg_t *routing, zmq_msg_t *body)
+{
+    void *handle = zsock_resolve (sock);
+    zmq_msg_init (body);
+    if (routing) {
+        zmq_msg_init (routing);
+        if (zmq_msg_recv (routing, handle, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (routing);
+            zmq_msg_close (body);
+            return -1;
+        }
+        if (!zmq_msg_more (routing)) {
+            zmq_msg_close (routing);
+            zmq_msg_close (body);
+            return 1;
+        }
+    }
+    if (zmq_msg_recv (body, handle, ZMQ_DONTWAIT) < 0) {
+        if (routing)
+            zmq_msg_close (routing);
+        zmq_msg_close (body);
+        return routing? 1: -1;
+    }
+    if (zmq_msg_more (body)) {
+        s_drain (handle);
+        if (routing)
+            zmq_msg_close (routing);
+        zmq_msg_close (body);
+        return 1;
+    }
+    return 0;
+}
+
+int
+ff_net_send (zsock_t *sock, const void *routing, size_t routing_len,
+             const void *data, size_t size, int timeout_ms)
+{
+    void *handle = zsock_resolve (sock);
+    int flags = timeout_ms > 0? 0: ZMQ_DONTWAIT;
+    if (timeout_ms > 0)
+        zmq_setsockopt (handle, ZMQ_SNDTIMEO, &timeout_ms, sizeof (timeout_ms));
+    if (routing_len > 0
+    &&  zmq_send (handle, routing, routing_len, flags | ZMQ_SNDMORE) < 0)
+        return -1;
+    if (zmq_send (handle, data, size, flags) < 0)
+        return -1;
+    return 0;
+}
+
+void
+ff_net_peer_name (char *name, size_t size)
+{
+    char host [128] = "localhost";
+    gethostname (host, sizeof (host) - 1);
+    host [sizeof (host) - 1] = 0;
+    snprintf (name, size, "%s:%d", host, (int) getpid ());
+}

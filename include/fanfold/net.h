@@ -1,0 +1,45 @@
+/*  fanfold socket helpers shared by the stages: sockets created with every
+    limit set, single-frame receive (multipart floods are drained and
+    refused), sends that never block forever, and the stop signal flag. */
+
+#ifndef FANFOLD_NET_H
+#define FANFOLD_NET_H
+
+#include <czmq.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Set by SIGINT/SIGTERM once ff_signals_install has run: the signal number. */
+extern volatile sig_atomic_t ff_stop_signal;
+
+/* Installs SIGINT/SIGTERM handlers that set ff_stop_signal (no restart, so
+   a blocking poll returns), and ignores SIGPIPE. Disables czmq's handler. */
+void
+    ff_signals_install (void);
+
+/* Creates a socket of type with send/receive HWM hwm, linger linger_ms and
+   a largest accepted message of maxmsg bytes (-1: no limit). NULL on
+   failure. */
+zsock_t *
+    ff_net_socket (int type, int hwm, int linger_ms, int64_t maxmsg);
+
+/* Receives one message without waiting. With routing != NULL the socket is
+   a ROUTER: the first frame is the peer's routing id. A message with more
+   frames than expected is drained and refused. Returns 0 with body (and
+   routing) initialised and owned by the caller, 1 when a message was
+   refused, or -1 when nothing is waiting (errno EAGAIN) or on error. */
+int
+    ff_net_recv (zsock_t *sock, zmq_msg_t *routing, zmq_msg_t *body);
+
+/* Sends one message, to routing (ROUTER) when routing_len > 0. Waits at
+   most timeout_ms (0: not at all). Returns 0, or -1 with errno (EAGAIN:
+   would block; EHOSTUNREACH: no such peer). */
+int
+    ff_net_send (zsock_t *sock, const void *routing, size_t routing_len,
+                 const void *data, size_t size, int timeout_ms);
+
+/* Writes "host:pid" into name. */
+void
+    ff_net_peer_name (char *name, size_t size);
+
+#endif

@@ -1,0 +1,704 @@
+/*  fanfold: the launcher. `fanfold run` starts a sink, a ventilator and N
+    workers on a topology (a private ipc one by default), waits for the job
+    and stops them; `--serial` runs the same kernels in this process.
+    `fanfold worker` adds a worker to a running topology. Organised as:
+    options, process control, the parallel run, the serial run, commands. */
+
+#include "fanfold/kernels.h"
+#include "fanfold/log.h"
+#include "fanfold/output.h"
+#include "fanfold/reader.h"
+#include "fanfold/topology.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define S_MAX_WORKERS 4096
+#define S_MAX_ARGS 512
+#define S_STOP_GRACE_MS 3000
+#define S_END_GRACE_MS 2000
+
+typedef struct {
+    const char *topology_path;      /* -t, NULL for a private one */
+    int workers;                    /* -w */
+    const char *output_path;        /* -o */
+    const char *format;             /* --format */
+    const char *kernels;            /* -k */
+    const char *params [64];        /* -p KEY=VALUE as given */
+    int nparams;                    /* how many */
+    int pipe;                       /* --pipe */
+    const char *lines;              /* --lines */
+    const char *block;              /* --block */
+    const char *max_block;          /* --max-block */
+    const char *input_path;         /* --input */
+    int serial;                     /* --serial */
+    int verbose;                    /* -v */
+    char **inputs;                  /* positional INPUTs */
+    int ninputs;                    /* how many */
+} s_options_t;
+
+static volatile sig_atomic_t s_signal = 0;
+
+static void
+s_on_signal (int signum)
+{
+    s_signal = signum;
+}
+
+/* ------------------------------------------------------ process control */
+
+/* Children this launcher started. */
+typedef struct {
+    pid_t pids [S_MAX_WORKERS + 2]; /* running children, 0 once reaped */
+    size_t count;                   /* slots used */
+    pid_t sink;                     /* the sink's pid */
+    pid_t ventilator;               /* the ventilator's pid */
+    int sink_status;                /* its exit status once reaped, or -1 */
+    int ventilator_status;          /* its exit status once reaped, or -1 */
+} s_children_t;
+
+static char s_bindir [PATH_MAX];
+
+/* Finds the directory of this executable: the stages live next to it. */
+static void
+s_find_bindir (const char *argv0)
+{
+    char path [PATH_MAX];
+    ssize_t len = readlink ("/proc/self/exe", path, sizeof (path) - 1);
+    if (len > 0)
+        path [len] = 0;
+    else
+        snprintf (path, sizeof (path), "%s", argv0);
+    if (snprintf (s_bindir, sizeof (s_bindir), "%s", dirname (path)) >= (int) sizeof (s_bindir))
+        s_bindir [0] = 0;
+}
+
+/* Starts bindir/name with argv; stdin from /dev/null unless keep_stdin,
+   stdout to stderr unless keep_stdout. Returns the pid, or -1. */
+static pid_t
+s_spawn (const char *name, char *const argv [], int keep_stdin, int keep_stdout)
+{
+    char path [PATH_MAX];
+    if (snprintf (path, sizeof (path), "%s/%s", s_bindir, name) >= (int) sizeof (path))
+        return -1;
+    pid_t pid = fork ();
+    if (pid != 0)
+        return pid;
+    prctl (PR_SET_PDEATHSIG, SIGTERM);
+    signal (SIGINT, SIG_DFL);
+    signal (SIGTERM, SIG_DFL);
+    if (!keep_stdin) {
+        int null = open ("/dev/null", O_RDONLY);
+        if (null >= 0) {
+            dup2 (null, STDIN_FILENO);
+            close (null);
+        }
+    }
+    if (!keep_stdout)
+        dup2 (STDERR_FILENO, STDOUT_FILENO);
+    execv (path, argv);
+    fprintf (stderr, "fanfold: cannot run %s: %s\n", path, strerror (errno));
+    _exit (127);
+}
+
+static void
+s_signal_all (s_children_t *children, int signum)
+{
+    size_t index;
+    for (index = 0; index < children->count; index++)
+        if (children->pids [index] > 0)
+            kill (children->pids [index], signum);
+}
+
+static size_t
+s_running (s_children_t *children)
+{
+    size_t index, running = 0;
+    for (index = 0; index < children->count; index++)
+        running += children->pids [index] > 0;
+    return running;
+}
+
+/* Reaps what has exited, waiting at most wait_ms for the first. */
+static void
+s_reap (s_children_t *children, int wait_ms)
+{
+    int64_t deadline = ff_clock_ms () + wait_ms;
+    while (1) {
+        int status;
+        pid_t pid = waitpid (-1, &status, WNOHANG);
+        if (pid > 0) {
+            size_t index;
+            int code = WIFEXITED (status)? WEXITSTATUS (status): 128 + WTERMSIG (status);
+            for (index = 0; index < children->count; index++)
+                if (children->pids [index] == pid)
+                    children->pids [index] = 0;
+            if (pid == children->sink)
+                children->sink_status = code;
+            if (pid == children->ventilator)
+                children->ventilator_status = code;
+            continue;
+        }
+        if (s_signal || ff_clock_ms () >= deadline || s_running (children) == 0)
+            return;
+        struct timespec pause = { 0, 5 * 1000000 };
+        nanosleep (&pause, NULL);
+    }
+}
+
+/* Stops every child: SIGTERM, then SIGKILL after the grace period. */
+static void
+s_stop_all (s_children_t *children, int grace_ms)
+{
+    int64_t deadline = ff_clock_ms () + grace_ms;
+    s_signal_all (children, SIGTERM);
+    while (s_running (children) && ff_clock_ms () < deadline) {
+        sig_atomic_t saved = s_signal;
+        s_signal = 0;
+        s_reap (children, 20);
+        s_signal = saved;
+    }
+    if (s_running (children)) {
+        s_signal_all (children, SIGKILL);
+        while (s_running (children)) {
+            sig_atomic_t saved = s_signal;
+            s_signal = 0;
+            s_reap (children, 20);
+            s_signal = saved;
+        }
+    }
+}
+
+/* Removes the ipc files a topology binds (and every worker pipe). */
+static void
+s_remove_ipc_files (ff_topology_t *topology)
+{
+    ff_endpoint_t which [] = { FF_EP_CONTROL, FF_EP_RESULTS };
+    size_t index;
+    for (index = 0; index < 2; index++) {
+        const char *endpoint = ff_topology_bind (topology, which [index]);
+        if (strncmp (endpoint, "ipc://", 6) == 0)
+            unlink (endpoint + 6);
+    }
+    const char *tasks = ff_topology_bind (topology, FF_EP_TASKS);
+    if (strncmp (tasks, "ipc://", 6) != 0)
+        return;
+    char dir [PATH_MAX], base [PATH_MAX];
+    snprintf (dir, sizeof (dir), "%s", tasks + 6);
+    snprintf (base, sizeof (base), "%s-", basename (dir));
+    snprintf (dir, sizeof (dir), "%s", tasks + 6);
+    char *parent = dirname (dir);
+    DIR *listing = opendir (parent);
+    if (!listing)
+        return;
+    struct dirent *entry;
+    while ((entry = readdir (listing)))
+        if (strncmp (entry->d_name, base, strlen (base)) == 0) {
+            char path [PATH_MAX];
+            snprintf (path, sizeof (path), "%s/%s", parent, entry->d_name);
+            unlink (path);
+        }
+    closedir (listing);
+}
+
+/* ---------------------------------------------------------- parallel run */
+
+/* Appends an argument to a fixed-size argv. */
+static void
+s_arg (char **argv, int *argc, const char *text)
+{
+    if (*argc < S_MAX_ARGS - 1) {
+        argv [(*argc)++] = (char *) text;
+        argv [*argc] = NULL;
+    }
+}
+
+static int
+s_run_parallel (s_options_t *options)
+{
+    char runtime [PATH_MAX] = "", topology_path [PATH_MAX], error [512];
+    ff_topology_t *topology = NULL;
+    s_children_t children;
+    char *argv [S_MAX_ARGS];
+    int argc, index, rc = 2;
+
+    memset (&children, 0, sizeof (children));
+    children.sink_status = children.ventilator_status = -1;
+    if (options->topology_path) {
+        snprintf (topology_path, sizeof (topology_path), "%s", options->topology_path);
+        topology = ff_topology_load (topology_path, error, sizeof (error));
+        if (!topology) {
+            ff_log_error ("%s", error);
+            return 2;
+        }
+    }
+    else {
+        const char *base = getenv ("XDG_RUNTIME_DIR");
+        if (!base || access (base, W_OK) != 0)
+            base = "/tmp";
+        snprintf (runtime, sizeof (runtime), "%s/fanfold-XXXXXX", base);
+        if (!mkdtemp (runtime)) {
+            ff_log_error ("cannot create a runtime directory in %s: %s", base, strerror (errno));
+            return 2;
+        }
+        snprintf (topology_path, sizeof (topology_path), "%s/topology.zpl", runtime);
+        topology = ff_topology_local (runtime);
+        if (!topology || ff_topology_save (topology, topology_path)) {
+            ff_log_error ("cannot write %s", topology_path);
+            goto done;
+        }
+    }
+    if (ff_topology_prepare_dirs (topology, error, sizeof (error))) {
+        ff_log_error ("%s", error);
+        goto done;
+    }
+
+    argc = 0;
+    s_arg (argv, &argc, "fanfold-sink");
+    s_arg (argv, &argc, "-t");
+    s_arg (argv, &argc, topology_path);
+    if (options->output_path) {
+        s_arg (argv, &argc, "-o");
+        s_arg (argv, &argc, options->output_path);
+    }
+    s_arg (argv, &argc, "--format");
+    s_arg (argv, &argc, options->format);
+    if (options->verbose)
+        s_arg (argv, &argc, "-v");
+    children.sink = s_spawn ("fanfold-sink", argv, 0, 1);
+    if (children.sink > 0)
+        children.pids [children.count++] = children.sink;
+
+    argc = 0;
+    s_arg (argv, &argc, "fanfold-ventilator");
+    s_arg (argv, &argc, "-t");
+    s_arg (argv, &argc, topology_path);
+    s_arg (argv, &argc, "-k");
+    s_arg (argv, &argc, options->kernels);
+    for (index = 0; index < options->nparams; index++) {
+        s_arg (argv, &argc, "-p");
+        s_arg (argv, &argc, options->params [index]);
+    }
+    if (options->pipe) {
+        s_arg (argv, &argc, "--pipe");
+        if (options->lines) {
+            s_arg (argv, &argc, "--lines");
+            s_arg (argv, &argc, options->lines);
+        }
+        if (options->block) {
+            s_arg (argv, &argc, "--block");
+            s_arg (argv, &argc, options->block);
+        }
+        if (options->input_path) {
+            s_arg (argv, &argc, "--input");
+            s_arg (argv, &argc, options->input_path);
+        }
+    }
+    if (options->max_block) {
+        s_arg (argv, &argc, "--max-block");
+        s_arg (argv, &argc, options->max_block);
+    }
+    if (options->verbose)
+        s_arg (argv, &argc, "-v");
+    s_arg (argv, &argc, "--");
+    char **vent_argv = argv;
+    char **big_argv = NULL;
+    if (options->ninputs > 0) {
+        /* inputs may be many: build a heap argv */
+        big_argv = (char **) calloc ((size_t) (argc + options->ninputs + 1), sizeof (char *));
+        if (!big_argv)
+            goto stop;
+        memcpy (big_argv, argv, (size_t) argc * sizeof (char *));
+        for (index = 0; index < options->ninputs; index++)
+            big_argv [argc + index] = options->inputs [index];
+        vent_argv = big_argv;
+    }
+    children.ventilator = s_spawn ("fanfold-ventilator", vent_argv, 1, 0);
+    free (big_argv);
+    if (children.ventilator > 0)
+        children.pids [children.count++] = children.ventilator;
+
+    argc = 0;
+    s_arg (argv, &argc, "fanfold-worker");
+    s_arg (argv, &argc, "-t");
+    s_arg (argv, &argc, topology_path);
+    if (options->verbose)
+        s_arg (argv, &argc, "-v");
+    for (index = 0; index < options->workers; index++) {
+        pid_t pid = s_spawn ("fanfold-worker", argv, 0, 0);
+        if (pid > 0)
+            children.pids [children.count++] = pid;
+    }
+    if (children.sink <= 0 || children.ventilator <= 0) {
+        ff_log_error ("cannot start the stages: %s", strerror (errno));
+        goto stop;
+    }
+    ff_log_info ("running on %s: sink %d, ventilator %d, %d workers", topology_path,
+                 (int) children.sink, (int) children.ventilator, options->workers);
+
+    /* wait for the job: both the ventilator and the sink must finish */
+    while (!s_signal && (children.sink_status < 0 || children.ventilator_status < 0)) {
+        s_reap (&children, 200);
+        if (children.ventilator_status > 0 && children.sink_status < 0) {
+            ff_log_error ("the ventilator failed (exit %d); stopping", children.ventilator_status);
+            break;
+        }
+        if (children.sink_status >= 2 && children.ventilator_status < 0) {
+            ff_log_error ("the sink failed (exit %d); stopping", children.sink_status);
+            break;
+        }
+    }
+    if (s_signal) {
+        rc = 128 + s_signal;
+        goto stop;
+    }
+    if (children.sink_status == 0 && children.ventilator_status == 0)
+        rc = 0;
+    else
+    if (children.sink_status == 1 && children.ventilator_status == 0)
+        rc = 1;                     /* every task ran; some failed */
+    else
+        rc = 2;
+    /* workers leave by themselves at the job's end; give them a moment */
+    s_reap (&children, S_END_GRACE_MS);
+stop:
+    s_stop_all (&children, S_STOP_GRACE_MS);
+    if (s_signal && rc < 128)
+        rc = 128 + s_signal;
+done:
+    if (topology)
+        s_remove_ipc_files (topology);
+    ff_topology_destroy (&topology);
+    if (*runtime) {
+        unlink (topology_path);
+        rmdir (runtime);
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------ serial run */
+
+static int
+s_serial_task (const ff_kernel_t *const *kernels, char **names, size_t nkernels,
+               const char *const *params, size_t nparams, uint64_t *seq,
+               const char *input, const void *data, size_t size,
+               ff_output_t *output, ff_buf_t *out)
+{
+    size_t index;
+    for (index = 0; index < nkernels; index++) {
+        ff_task_t task = {
+            .seq = *seq, .input = input, .data = (const uint8_t *) data, .size = size,
+            .params = params, .nparams = nparams
+        };
+        int rc = ff_kernels_run (kernels [index], &task, out);
+        ff_record_t record = {
+            .seq = *seq, .input = input, .input_len = strlen (input),
+            .kernel = names [index], .status = rc == 0? 0: 1,
+            .kind = (kernels [index]->flags & FF_KERNEL_JSON)? 1: 0,
+            .body = out->data, .size = out->size
+        };
+        if (ff_output_write (output, &record)) {
+            ff_log_error ("cannot write output: %s", strerror (errno));
+            return -1;
+        }
+        (*seq)++;
+    }
+    return 0;
+}
+
+static int
+s_run_serial (s_options_t *options, char **names, size_t nkernels)
+{
+    const ff_kernel_t *kernels [32];
+    const char *params [128];
+    char copies [64][256];
+    size_t nparams = 0, index;
+    int out_fd = STDOUT_FILENO, in_fd = STDIN_FILENO, rc = 2;
+    ff_output_t *output = NULL;
+    ff_reader_t *reader = NULL;
+    ff_buf_t out = { NULL, 0, 0 };
+    ff_format_t format;
+    uint64_t seq = 0;
+
+    for (index = 0; index < nkernels; index++)
+        kernels [index] = ff_kernels_find (names [index]);
+    for (index = 0; index < (size_t) options->nparams; index++) {
+        snprintf (copies [index], sizeof (copies [index]), "%s", options->params [index]);
+        char *equals = strchr (copies [index], '=');
+        *equals = 0;
+        params [2 * nparams] = copies [index];
+        params [2 * nparams + 1] = equals + 1;
+        nparams++;
+    }
+    ff_format_parse (options->format, &format);
+    if (options->output_path) {
+        out_fd = open (options->output_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (out_fd < 0) {
+            ff_log_error ("%s: cannot open for writing: %s", options->output_path, strerror (errno));
+            return 2;
+        }
+    }
+    output = ff_output_new (out_fd, format);
+    if (!output)
+        goto done;
+    if (options->pipe) {
+        long n = 1L << 20, max_block = 256L << 20;
+        ff_cut_t cut = options->lines? FF_CUT_LINES: FF_CUT_BYTES;
+        if (options->lines)
+            ff_parse_size (options->lines, &n);
+        else
+        if (options->block)
+            ff_parse_size (options->block, &n);
+        if (options->max_block)
+            ff_parse_size (options->max_block, &max_block);
+        if (options->input_path) {
+            in_fd = open (options->input_path, O_RDONLY | O_CLOEXEC);
+            if (in_fd < 0) {
+                ff_log_error ("%s: cannot open: %s", options->input_path, strerror (errno));
+                goto done;
+            }
+        }
+        reader = ff_reader_new (in_fd, options->input_path? options->input_path: "stdin",
+                                cut, (size_t) n, (size_t) max_block);
+        if (!reader)
+            goto done;
+        while (!s_signal) {
+            ff_block_t block;
+            int got = ff_reader_next (reader, &block);
+            if (got == 0) {
+                if (ff_reader_fill (reader) < 0 && errno != EINTR) {
+                    ff_log_error ("%s: read failed: %s", ff_reader_name (reader), strerror (errno));
+                    goto done;
+                }
+                continue;
+            }
+            if (got == -1)
+                break;
+            if (got == -2) {
+                ff_log_error ("%s: line %" PRIu64 " is longer than --max-block (%ld bytes)",
+                              ff_reader_name (reader), ff_reader_lines (reader) + 1, max_block);
+                goto done;
+            }
+            char input [512];
+            ff_reader_block_name (reader, &block, input, sizeof (input));
+            if (s_serial_task (kernels, names, nkernels, params, nparams, &seq, input,
+                               block.data, block.size, output, &out))
+                goto done;
+        }
+    }
+    else
+        for (index = 0; index < (size_t) options->ninputs && !s_signal; index++) {
+            const char *arg = options->inputs [index];
+            if (s_serial_task (kernels, names, nkernels, params, nparams, &seq, arg,
+                               arg, strlen (arg), output, &out))
+                goto done;
+        }
+    if (s_signal)
+        rc = 128 + s_signal;
+    else
+    if (ff_output_flush (output)) {
+        ff_log_error ("cannot write output: %s", strerror (errno));
+        rc = 2;
+    }
+    else
+        rc = ff_output_errors (output)? 1: 0;
+done:
+    ff_output_destroy (&output);
+    ff_reader_destroy (&reader);
+    free (out.data);
+    if (in_fd != STDIN_FILENO)
+        close (in_fd);
+    if (out_fd != STDOUT_FILENO)
+        close (out_fd);
+    return rc;
+}
+
+/* -------------------------------------------------------------- commands */
+
+static void
+s_usage (FILE *stream)
+{
+    fprintf (stream,
+        "usage: fanfold run [-t TOPOLOGY] [-w N] [-o FILE] [--format raw|jsonl]\n"
+        "                   [-k KERNEL[,KERNEL...]] [-p KEY=VALUE]...\n"
+        "                   [--pipe [--block SIZE | --lines N] [--input FILE]]\n"
+        "                   [--max-block SIZE] [--serial] [-v] [--] INPUT...\n"
+        "       fanfold worker -t TOPOLOGY [--no-shm] [-v]\n"
+        "\n"
+        "run      runs a job: records from stdin with --pipe, else one task per INPUT;\n"
+        "         -w N local workers (default: the number of cores; 0 waits for\n"
+        "         workers added by hand); results in input order on stdout or -o.\n"
+        "worker   adds one worker to the job running on TOPOLOGY.\n"
+        "kernels  noop (echo), sleep (ms=, jitter=1), spin (us=).\n"
+        "exit     0 every task succeeded, 1 some failed, 2 error, 130 interrupted.\n");
+}
+
+static int
+s_cmd_run (int argc, char *argv [])
+{
+    static const struct option longs [] = {
+        { "topology", required_argument, NULL, 't' },
+        { "workers", required_argument, NULL, 'w' },
+        { "output", required_argument, NULL, 'o' },
+        { "format", required_argument, NULL, 'f' },
+        { "kernel", required_argument, NULL, 'k' },
+        { "param", required_argument, NULL, 'p' },
+        { "pipe", no_argument, NULL, 'P' },
+        { "lines", required_argument, NULL, 'L' },
+        { "block", required_argument, NULL, 'B' },
+        { "max-block", required_argument, NULL, 'M' },
+        { "input", required_argument, NULL, 'i' },
+        { "serial", no_argument, NULL, 'S' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    s_options_t options;
+    char *names [32];
+    int opt, count, index, rc;
+    long value;
+    ff_format_t format;
+
+    memset (&options, 0, sizeof (options));
+    options.workers = (int) sysconf (_SC_NPROCESSORS_ONLN);
+    if (options.workers < 1)
+        options.workers = 1;
+    options.format = "raw";
+    options.kernels = "noop";
+    optind = 1;
+    while ((opt = getopt_long (argc, argv, "+t:w:o:k:p:vh", longs, NULL)) != -1) {
+        switch (opt) {
+            case 't': options.topology_path = optarg; break;
+            case 'w':
+                if (ff_parse_size (optarg, &value) || value > S_MAX_WORKERS) {
+                    ff_log_error ("-w %s: expected a worker count from 0 to %d", optarg, S_MAX_WORKERS);
+                    return 2;
+                }
+                options.workers = (int) value;
+                break;
+            case 'o': options.output_path = optarg; break;
+            case 'f': options.format = optarg; break;
+            case 'k': options.kernels = optarg; break;
+            case 'p':
+                if (!strchr (optarg, '=') || *optarg == '=' || options.nparams == 64
+                ||  strlen (optarg) >= 256) {
+                    ff_log_error ("-p %s: expected KEY=VALUE", optarg);
+                    return 2;
+                }
+                options.params [options.nparams++] = optarg;
+                break;
+            case 'P': options.pipe = 1; break;
+            case 'L': case 'B': case 'M':
+                if (ff_parse_size (optarg, &value) || value <= 0) {
+                    ff_log_error ("--%s %s: expected a positive number",
+                                  opt == 'L'? "lines": opt == 'B'? "block": "max-block", optarg);
+                    return 2;
+                }
+                if (opt == 'L')
+                    options.lines = optarg;
+                else
+                if (opt == 'B')
+                    options.block = optarg;
+                else
+                    options.max_block = optarg;
+                break;
+            case 'i': options.input_path = optarg; break;
+            case 'S': options.serial = 1; break;
+            case 'v': options.verbose = 1; break;
+            case 'h': s_usage (stdout); return 0;
+            default: s_usage (stderr); return 2;
+        }
+    }
+    ff_log_init ("fanfold", options.verbose);
+    if (ff_format_parse (options.format, &format)) {
+        ff_log_error ("--format %s: expected raw or jsonl", options.format);
+        return 2;
+    }
+    if (options.lines && options.block) {
+        ff_log_error ("--lines and --block cannot be combined");
+        return 2;
+    }
+    if ((options.lines || options.block || options.input_path) && !options.pipe) {
+        ff_log_error ("--lines, --block and --input go with --pipe");
+        return 2;
+    }
+    options.inputs = argv + optind;
+    options.ninputs = argc - optind;
+    if (options.pipe && options.ninputs > 0) {
+        ff_log_error ("--pipe reads records from stdin (or --input), not INPUT arguments");
+        return 2;
+    }
+    count = ff_kernels_split (options.kernels, names, 32);
+    if (count < 0) {
+        ff_log_error ("-k %s: expected KERNEL[,KERNEL...]", options.kernels);
+        return 2;
+    }
+    rc = 0;
+    for (index = 0; index < count; index++)
+        if (!ff_kernels_find (names [index])) {
+            ff_log_error ("unknown kernel '%s' (built in: noop, sleep, spin)", names [index]);
+            rc = 2;
+        }
+    if (rc == 0)
+        rc = options.serial? s_run_serial (&options, names, (size_t) count)
+                           : s_run_parallel (&options);
+    for (index = 0; index < count; index++)
+        free (names [index]);
+    return rc;
+}
+
+static int
+s_cmd_worker (int argc, char *argv [])
+{
+    char path [PATH_MAX];
+    if (snprintf (path, sizeof (path), "%s/fanfold-worker", s_bindir) >= (int) sizeof (path))
+        return 2;
+    argv [0] = "fanfold-worker";
+    (void) argc;
+    execv (path, argv);
+    ff_log_error ("cannot run %s: %s", path, strerror (errno));
+    return 2;
+}
+
+int
+main (int argc, char *argv [])
+{
+    struct sigaction action;
+    memset (&action, 0, sizeof (action));
+    action.sa_handler = s_on_signal;
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+    signal (SIGPIPE, SIG_IGN);
+    ff_log_init ("fanfold", 0);
+    s_find_bindir (argv [0]);
+    if (argc < 2) {
+        s_usage (stderr);
+        return 2;
+    }
+    if (strcmp (argv [1], "run") == 0)
+        return s_cmd_run (argc - 1, argv + 1);
+    if (strcmp (argv [1], "worker") == 0)
+        return s_cmd_worker (argc - 1, argv + 1);
+    if (strcmp (argv [1], "--help") == 0 || strcmp (argv [1], "-h") == 0 || strcmp (argv [1], "help") == 0) {
+        s_usage (stdout);
+        return 0;
+    }
+    ff_log_error ("unknown command '%s'", argv [1]);
+    s_usage (stderr);
+    return 2;
+}

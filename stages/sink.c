@@ -1,0 +1,375 @@
+/*  fanfold-sink: pulls results from every worker, drops duplicates, holds
+    out-of-order results in a bounded reorder buffer and writes them in seq
+    order; acks what it received and how far it has written to the
+    ventilator. Organised as: options, job state, results, control, loop. */
+
+#include "fanfold/codec.h"
+#include "fanfold/log.h"
+#include "fanfold/net.h"
+#include "fanfold/output.h"
+#include "fanfold/reorder.h"
+#include "fanfold/topology.h"
+
+#include <czmq.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define S_MAX_RESULT_MESSAGE (1LL << 31)
+#define S_MAX_CONTROL_MESSAGE (1LL << 20)
+#define S_HELLO_EVERY_MS 500
+#define S_DRAIN_PER_ROUND 256
+
+typedef struct {
+    const char *topology_path;      /* -t */
+    const char *output_path;        /* -o, NULL for stdout */
+    ff_format_t format;             /* --format */
+    int verbose;                    /* -v */
+} s_options_t;
+
+/* One result held until its turn: header, then input, then body bytes. */
+typedef struct {
+    uint64_t seq;                   /* sequence number */
+    uint32_t kernel;                /* kernel index */
+    uint32_t status;                /* FF_STATUS_* */
+    uint32_t kind;                  /* FF_KIND_* */
+    size_t input_len;               /* bytes of input name */
+    size_t size;                    /* bytes of body */
+    char bytes [];                  /* input name, then body */
+} s_held_t;
+
+typedef struct {
+    s_options_t options;            /* command line */
+    ff_topology_t *topology;        /* endpoints and tuning */
+    zsock_t *results;               /* PULL, bound */
+    zsock_t *control;               /* DEALER to the ventilator */
+    ff_codec_t *codec;              /* encoder */
+    ff_output_t *output;            /* formatted writer */
+    int output_fd;                  /* its descriptor */
+    ff_reorder_t *reorder;          /* out-of-order results */
+    char *job;                      /* job id, once known */
+    size_t nkernels;                /* kernels of the job */
+    char *kernels [FF_MAX_KERNELS]; /* their names */
+    int64_t total;                  /* task count, -1 until known */
+    uint64_t *acks;                 /* seqs received since the last ack */
+    size_t nacks;                   /* how many */
+    int64_t last_ack;               /* when the last ack went out */
+    int64_t last_heard;             /* last message from the ventilator */
+    uint64_t duplicates;            /* results dropped as duplicates */
+    uint64_t rejected;              /* messages or items refused */
+    uint64_t received;              /* results accepted */
+    int write_failed;               /* the output could not be written */
+} s_sink_t;
+
+static int
+s_on_job (s_sink_t *self, const ff_msg_t *msg)
+{
+    size_t index;
+    if (self->job) {
+        if (!ff_str_eq (msg->job, self->job)) {
+            ff_log_reject (&self->rejected, "job message for another job");
+            return 0;
+        }
+        if (msg->total >= 0 && self->total < 0) {
+            self->total = msg->total;
+            ff_log_info ("job has %" PRId64 " tasks", self->total);
+        }
+        return 0;
+    }
+    self->job = ff_str_dup (msg->job);
+    self->reorder = ff_reorder_new (msg->window, 0, free);
+    self->acks = (uint64_t *) calloc (FF_MAX_ACK_SEQS, sizeof (uint64_t));
+    if (!self->job || !self->reorder || !self->acks)
+        return -1;
+    for (index = 0; index < msg->nkernels; index++) {
+        self->kernels [index] = ff_str_dup (msg->kernels [index]);
+        if (!self->kernels [index])
+            return -1;
+        self->nkernels = index + 1;
+    }
+    self->total = msg->total;
+    self->last_ack = 0;             /* ack at once: the ventilator waits for it */
+    ff_log_info ("serving job %s", self->job);
+    return 0;
+}
+
+static void
+s_send_ack (s_sink_t *self)
+{
+    size_t index;
+    if (!self->job)
+        return;
+    ff_codec_ack_begin (self->codec, self->job, ff_reorder_next (self->reorder),
+                        self->nacks);
+    for (index = 0; index < self->nacks; index++)
+        ff_codec_ack_seq (self->codec, self->acks [index]);
+    if (ff_net_send (self->control, NULL, 0, ff_codec_data (self->codec),
+                     ff_codec_size (self->codec), 1000) == 0)
+        self->nacks = 0;
+    self->last_ack = ff_clock_ms ();
+}
+
+/* Writes every result whose turn has come. */
+static void
+s_release (s_sink_t *self)
+{
+    s_held_t *held;
+    while ((held = (s_held_t *) ff_reorder_pop (self->reorder))) {
+        ff_record_t record = {
+            .seq = held->seq, .input = held->bytes, .input_len = held->input_len,
+            .kernel = self->kernels [held->kernel], .status = held->status,
+            .kind = held->kind, .body = held->bytes + held->input_len,
+            .size = held->size
+        };
+        if (ff_output_write (self->output, &record) && !self->write_failed) {
+            ff_log_error ("cannot write %s: %s",
+                          self->options.output_path? self->options.output_path: "stdout",
+                          strerror (errno));
+            self->write_failed = 1;
+        }
+        free (held);
+    }
+}
+
+static void
+s_take_item (s_sink_t *self, const ff_item_t *item)
+{
+    if (item->kernel >= self->nkernels
+    ||  (self->total >= 0 && item->seq >= (uint64_t) self->total)) {
+        ff_log_reject (&self->rejected, "result with seq %" PRIu64 " or kernel %u outside the job",
+                       item->seq, item->kernel);
+        return;
+    }
+    s_held_t *held = (s_held_t *) malloc (sizeof (s_held_t) + item->input.len + item->data.len);
+    if (!held) {
+        ff_log_error ("out of memory holding result %" PRIu64, item->seq);
+        return;
+    }
+    held->seq = item->seq;
+    held->kernel = item->kernel;
+    held->status = item->status;
+    held->kind = item->kind;
+    held->input_len = item->input.len;
+    held->size = item->data.len;
+    memcpy (held->bytes, item->input.ptr, item->input.len);
+    memcpy (held->bytes + item->input.len, item->data.ptr, item->data.len);
+    ff_reorder_rc_t rc = ff_reorder_put (self->reorder, item->seq, held);
+    if (rc != FF_REORDER_STORED) {
+        if (rc == FF_REORDER_DUPLICATE)
+            self->duplicates++;
+        else
+            ff_log_reject (&self->rejected, "result %" PRIu64 " outside the reorder window",
+                           item->seq);
+        free (held);
+        return;
+    }
+    self->received++;
+    if (self->nacks == FF_MAX_ACK_SEQS)
+        s_send_ack (self);
+    if (self->nacks < FF_MAX_ACK_SEQS)
+        self->acks [self->nacks++] = item->seq;
+}
+
+static void
+s_on_results (s_sink_t *self)
+{
+    int round, rc;
+    for (round = 0; round < S_DRAIN_PER_ROUND; round++) {
+        zmq_msg_t body;
+        ff_msg_t msg;
+        ff_item_t item;
+        if ((rc = ff_net_recv (self->results, NULL, &body)) < 0)
+            break;
+        if (rc == 1) {
+            ff_log_reject (&self->rejected, "multipart message on results");
+            continue;
+        }
+        if (ff_msg_decode (zmq_msg_data (&body), zmq_msg_size (&body), &msg)
+        ||  msg.type != FF_MSG_RESULT || !self->job || !ff_str_eq (msg.job, self->job))
+            ff_log_reject (&self->rejected, "malformed or foreign result message");
+        else
+            while (ff_msg_next_item (&msg, &item))
+                s_take_item (self, &item);
+        zmq_msg_close (&body);
+    }
+    s_release (self);
+}
+
+static int
+s_on_control (s_sink_t *self)
+{
+    zmq_msg_t body;
+    ff_msg_t msg;
+    int rc;
+    while ((rc = ff_net_recv (self->control, NULL, &body)) >= 0) {
+        if (rc == 1)
+            continue;
+        if (ff_msg_decode (zmq_msg_data (&body), zmq_msg_size (&body), &msg) == 0) {
+            self->last_heard = ff_clock_ms ();
+            if (msg.type == FF_MSG_JOB && s_on_job (self, &msg)) {
+                zmq_msg_close (&body);
+                return -1;
+            }
+        }
+        else
+            ff_log_reject (&self->rejected, "malformed control message");
+        zmq_msg_close (&body);
+    }
+    return 0;
+}
+
+static int
+s_done (s_sink_t *self)
+{
+    return self->job && self->total >= 0
+        && ff_reorder_next (self->reorder) == (uint64_t) self->total;
+}
+
+static int
+s_run (s_sink_t *self)
+{
+    const ff_settings_t *settings = ff_topology_settings (self->topology);
+    int64_t last_hello = 0;
+    while (!ff_stop_signal && !zsys_interrupted && !s_done (self)) {
+        int64_t now = ff_clock_ms ();
+        if (!self->job && now - last_hello >= S_HELLO_EVERY_MS) {
+            ff_codec_hello (self->codec, "sink", "sink", 0);
+            ff_net_send (self->control, NULL, 0, ff_codec_data (self->codec),
+                         ff_codec_size (self->codec), 0);
+            last_hello = now;
+        }
+        zmq_pollitem_t items [2] = {
+            { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (self->results), 0, ZMQ_POLLIN, 0 }
+        };
+        int rc = zmq_poll (items, 2, self->nacks? 0: settings->heartbeat_ms);
+        if (rc < 0 && errno != EINTR) {
+            ff_log_error ("poll failed: %s", zmq_strerror (errno));
+            return 2;
+        }
+        if (rc > 0 && (items [0].revents & ZMQ_POLLIN) && s_on_control (self)) {
+            ff_log_error ("out of memory");
+            return 2;
+        }
+        if (rc > 0 && (items [1].revents & ZMQ_POLLIN))
+            s_on_results (self);
+        if (self->job && (self->nacks || ff_clock_ms () - self->last_ack >= settings->heartbeat_ms)) {
+            if (!self->nacks || rc == 0)
+                ff_output_flush (self->output);
+            s_send_ack (self);
+        }
+    }
+    if (ff_output_flush (self->output) && !self->write_failed) {
+        ff_log_error ("cannot write output: %s", strerror (errno));
+        self->write_failed = 1;
+    }
+    if (!s_done (self))
+        return 130;
+    s_send_ack (self);
+    ff_log_info ("wrote %" PRId64 " results, %" PRIu64 " errors, %" PRIu64
+                 " duplicates dropped, %" PRIu64 " messages refused",
+                 self->total, ff_output_errors (self->output), self->duplicates,
+                 self->rejected);
+    if (self->write_failed)
+        return 2;
+    return ff_output_errors (self->output)? 1: 0;
+}
+
+static void
+s_usage (FILE *stream)
+{
+    fprintf (stream,
+             "usage: fanfold-sink -t TOPOLOGY [-o FILE] [--format raw|jsonl] [-v]\n"
+             "Collects the results of the job on TOPOLOGY and writes them in seq\n"
+             "order. Exits 0 when every task succeeded, 1 when some failed, 2 on error.\n");
+}
+
+int
+main (int argc, char *argv [])
+{
+    static const struct option longs [] = {
+        { "topology", required_argument, NULL, 't' },
+        { "output", required_argument, NULL, 'o' },
+        { "format", required_argument, NULL, 'f' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    s_sink_t self;
+    char error [512];
+    int opt, rc = 1;
+    size_t index;
+
+    memset (&self, 0, sizeof (self));
+    self.total = -1;
+    self.output_fd = STDOUT_FILENO;
+    while ((opt = getopt_long (argc, argv, "t:o:vh", longs, NULL)) != -1) {
+        switch (opt) {
+            case 't': self.options.topology_path = optarg; break;
+            case 'o': self.options.output_path = optarg; break;
+            case 'f':
+                if (ff_format_parse (optarg, &self.options.format)) {
+                    fprintf (stderr, "fanfold-sink: --format %s: expected raw or jsonl\n", optarg);
+                    return 2;
+                }
+                break;
+            case 'v': self.options.verbose = 1; break;
+            case 'h': s_usage (stdout); return 0;
+            default: s_usage (stderr); return 2;
+        }
+    }
+    if (!self.options.topology_path || optind != argc) {
+        s_usage (stderr);
+        return 2;
+    }
+    ff_log_init ("fanfold-sink", self.options.verbose);
+    ff_signals_install ();
+    self.topology = ff_topology_load (self.options.topology_path, error, sizeof (error));
+    if (!self.topology) {
+        ff_log_error ("%s", error);
+        return 2;
+    }
+    if (self.options.output_path) {
+        self.output_fd = open (self.options.output_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (self.output_fd < 0) {
+            ff_log_error ("%s: cannot open for writing: %s", self.options.output_path, strerror (errno));
+            ff_topology_destroy (&self.topology);
+            return 2;
+        }
+    }
+    const ff_settings_t *settings = ff_topology_settings (self.topology);
+    const char *bind = ff_topology_bind (self.topology, FF_EP_RESULTS);
+    self.codec = ff_codec_new ();
+    self.output = ff_output_new (self.output_fd, self.options.format);
+    self.results = ff_net_socket (ZMQ_PULL, settings->hwm, 0, S_MAX_RESULT_MESSAGE);
+    self.control = ff_net_socket (ZMQ_DEALER, settings->hwm, settings->linger_ms, S_MAX_CONTROL_MESSAGE);
+    if (!self.codec || !self.output || !self.results || !self.control)
+        ff_log_error ("cannot create sockets");
+    else
+    if (ff_topology_prepare_dirs (self.topology, error, sizeof (error)))
+        ff_log_error ("%s", error);
+    else
+    if (zsock_bind (self.results, "%s", bind) < 0)
+        ff_log_error ("cannot bind %s: %s", bind, zmq_strerror (errno));
+    else
+    if (zsock_connect (self.control, "%s", ff_topology_connect (self.topology, FF_EP_CONTROL)) != 0)
+        ff_log_error ("cannot connect to %s", ff_topology_connect (self.topology, FF_EP_CONTROL));
+    else
+        rc = s_run (&self);
+    ff_output_destroy (&self.output);
+    if (self.output_fd != STDOUT_FILENO)
+        close (self.output_fd);
+    ff_reorder_destroy (&self.reorder);
+    for (index = 0; index < self.nkernels; index++)
+        free (self.kernels [index]);
+    free (self.job);
+    free (self.acks);
+    zsock_destroy (&self.results);
+    zsock_destroy (&self.control);
+    ff_codec_destroy (&self.codec);
+    ff_topology_destroy (&self.topology);
+    return rc;
+}

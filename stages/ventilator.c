@@ -1,0 +1,849 @@
+/*  fanfold-ventilator: reads the job, numbers tasks from 0, and sends each
+    to the least-loaded worker over that worker's own PUSH pipe, keeping a
+    ledger of what is in flight (who holds it, since when) within a window
+    that the sink's acks move forward. Organised as: options, the ledger,
+    the input source, peers (workers and the sink), dispatch, the loop. */
+
+#include "fanfold/codec.h"
+#include "fanfold/kernels.h"
+#include "fanfold/log.h"
+#include "fanfold/net.h"
+#include "fanfold/reader.h"
+#include "fanfold/topology.h"
+
+#include <czmq.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define S_MAX_CONTROL_MESSAGE (1LL << 20)
+#define S_MAX_WORKERS 4096
+#define S_RETRY_BLOCKED_MS 5
+
+typedef struct {
+    const char *topology_path;      /* -t */
+    char *kernel_names [FF_MAX_KERNELS]; /* -k, split */
+    size_t nkernels;                /* how many */
+    const char *params [2 * FF_MAX_PARAMS]; /* -p KEY=VALUE, split */
+    size_t nparams;                 /* how many pairs */
+    int pipe;                       /* --pipe */
+    ff_cut_t cut;                   /* --lines or --block */
+    long cut_n;                     /* lines or bytes per block */
+    long max_block;                 /* --max-block */
+    const char *input_path;         /* --input, NULL for stdin */
+    char **args;                    /* positional inputs */
+    int nargs;                      /* how many */
+    const char *job_id;             /* --job-id, or a random one */
+    int verbose;                    /* -v */
+} s_options_t;
+
+/* ------------------------------------------------------------- ledger */
+
+typedef enum {
+    S_FREE = 0,                     /* no task */
+    S_PENDING,                      /* waiting to be sent (again) */
+    S_SENT,                         /* held by a worker */
+    S_DONE                          /* acked by the sink, not yet written */
+} s_state_t;
+
+typedef struct {
+    uint64_t seq;                   /* sequence number */
+    s_state_t state;                /* see above */
+    uint32_t kernel;                /* kernel index */
+    char *input;                    /* input name */
+    uint8_t *data;                  /* payload, freed once done */
+    size_t size;                    /* payload bytes */
+    uint64_t worker;                /* holder while S_SENT */
+    int64_t sent_at;                /* when it was last sent */
+    uint32_t attempts;              /* times sent */
+} s_slot_t;
+
+/* A peer on the control socket: a worker. */
+typedef struct {
+    uint64_t id;                    /* worker id, from 1 */
+    uint8_t routing [256];          /* ROUTER id of its control socket */
+    size_t routing_len;             /* its length */
+    zsock_t *push;                  /* its task pipe (bound here) */
+    char *endpoint;                 /* where it connects for its pipe */
+    char *name;                     /* host:pid it gave */
+    int outstanding;                /* tasks it holds */
+    int64_t last_seen;              /* last message from it */
+    int64_t blocked_until;          /* pipe not connected yet: retry then */
+    uint64_t done;                  /* tasks it finished */
+} s_peer_t;
+
+typedef struct {
+    s_options_t options;            /* command line */
+    ff_topology_t *topology;        /* endpoints and tuning */
+    const ff_settings_t *settings;  /* its tuning */
+    char job [40];                  /* job id */
+    zsock_t *control;               /* ROUTER, bound */
+    ff_codec_t *codec;              /* encoder */
+    s_slot_t *slots;                /* ledger ring, window slots */
+    uint64_t *pending;              /* ring of seqs waiting to be sent */
+    size_t pending_head;            /* index of the first */
+    size_t pending_count;           /* how many */
+    uint64_t next_seq;              /* next seq to create */
+    uint64_t written;               /* sink: every seq below is written */
+    int64_t total;                  /* task count once input is exhausted */
+    size_t bytes_in_flight;         /* payload bytes held by the ledger */
+    int input_fd;                   /* records come from here */
+    ff_reader_t *reader;            /* cuts records, with --pipe */
+    int next_arg;                   /* next positional input */
+    int want_input;                 /* the reader needs the descriptor */
+    s_peer_t *workers [S_MAX_WORKERS]; /* joined workers */
+    size_t nworkers;                /* how many */
+    size_t rotate;                  /* where the least-loaded search starts */
+    uint64_t last_worker_id;        /* last id handed out */
+    uint8_t sink_routing [256];     /* the sink's ROUTER id */
+    size_t sink_routing_len;        /* 0 until the sink says hello */
+    int sink_ready;                 /* the sink acked the job header */
+    int sink_told_total;            /* the sink knows total */
+    int64_t last_hb;                /* last heartbeat round */
+    uint64_t rejected;              /* refused messages */
+    uint64_t resent;                /* tasks sent again after a loss */
+    int failed;                     /* input failed: end the job */
+} s_vent_t;
+
+static s_slot_t *
+s_slot (s_vent_t *self, uint64_t seq)
+{
+    return &self->slots [seq % (uint64_t) self->settings->window];
+}
+
+static void
+s_slot_release (s_vent_t *self, s_slot_t *slot)
+{
+    if (slot->data) {
+        self->bytes_in_flight -= slot->size;
+        free (slot->data);
+        slot->data = NULL;
+    }
+    free (slot->input);
+    slot->input = NULL;
+    slot->state = S_FREE;
+}
+
+static void
+s_pending_push (s_vent_t *self, uint64_t seq, int front)
+{
+    size_t cap = (size_t) self->settings->window;
+    assert (self->pending_count < cap);
+    if (front) {
+        self->pending_head = (self->pending_head + cap - 1) % cap;
+        self->pending [self->pending_head] = seq;
+    }
+    else
+        self->pending [(self->pending_head + self->pending_count) % cap] = seq;
+    self->pending_count++;
+}
+
+static uint64_t
+s_pending_pop (s_vent_t *self)
+{
+    uint64_t seq = self->pending [self->pending_head];
+    self->pending_head = (self->pending_head + 1) % (size_t) self->settings->window;
+    self->pending_count--;
+    return seq;
+}
+
+/* Marks seq done (acked by the sink) and credits its holder. */
+static void
+s_complete (s_vent_t *self, uint64_t seq)
+{
+    s_slot_t *slot = s_slot (self, seq);
+    size_t index;
+    if (seq >= self->next_seq || slot->seq != seq
+    ||  (slot->state != S_SENT && slot->state != S_PENDING))
+        return;
+    if (slot->state == S_SENT)
+        for (index = 0; index < self->nworkers; index++)
+            if (self->workers [index]->id == slot->worker) {
+                self->workers [index]->outstanding--;
+                self->workers [index]->done++;
+                break;
+            }
+    slot->state = S_DONE;
+    if (slot->data) {
+        self->bytes_in_flight -= slot->size;
+        free (slot->data);
+        slot->data = NULL;
+    }
+}
+
+/* Moves the written mark: those slots are free again. */
+static void
+s_advance_written (s_vent_t *self, uint64_t written)
+{
+    if (written > self->next_seq)
+        return;                     /* a mark ahead of what exists: refuse */
+    while (self->written < written) {
+        s_slot_t *slot = s_slot (self, self->written);
+        if (slot->state != S_DONE)
+            s_complete (self, self->written);
+        s_slot_release (self, slot);
+        self->written++;
+    }
+}
+
+/* --------------------------------------------------------------- input */
+
+/* Creates the tasks of one input: one per kernel, input-major. */
+static int
+s_create (s_vent_t *self, const char *input, const void *data, size_t size)
+{
+    size_t kernel;
+    for (kernel = 0; kernel < self->options.nkernels; kernel++) {
+        s_slot_t *slot = s_slot (self, self->next_seq);
+        assert (slot->state == S_FREE);
+        memset (slot, 0, sizeof (*slot));
+        slot->seq = self->next_seq;
+        slot->kernel = (uint32_t) kernel;
+        slot->input = strdup (input);
+        slot->data = (uint8_t *) malloc (size? size: 1);
+        if (!slot->input || !slot->data) {
+            s_slot_release (self, slot);
+            ff_log_error ("out of memory for task %" PRIu64, self->next_seq);
+            return -1;
+        }
+        memcpy (slot->data, data, size);
+        slot->size = size;
+        slot->state = S_PENDING;
+        self->bytes_in_flight += size;
+        s_pending_push (self, self->next_seq, 0);
+        self->next_seq++;
+    }
+    return 0;
+}
+
+static int
+s_room (s_vent_t *self)
+{
+    if (!self->sink_ready || self->total >= 0 || self->failed)
+        return 0;
+    if (self->next_seq + self->options.nkernels - self->written
+        > (uint64_t) self->settings->window)
+        return 0;
+    return self->bytes_in_flight < (size_t) self->settings->window_bytes
+        || self->next_seq == self->written;
+}
+
+/* Creates tasks while there is room and input. */
+static void
+s_produce (s_vent_t *self)
+{
+    int64_t total_before = self->total;
+    self->want_input = 0;
+    while (s_room (self)) {
+        if (!self->options.pipe) {
+            if (self->next_arg == self->options.nargs) {
+                self->total = (int64_t) self->next_seq;
+                break;
+            }
+            const char *arg = self->options.args [self->next_arg++];
+            if (s_create (self, arg, arg, strlen (arg)))
+                self->failed = 1;
+            continue;
+        }
+        ff_block_t block;
+        int rc = ff_reader_next (self->reader, &block);
+        if (rc == 1) {
+            char input [512];
+            ff_reader_block_name (self->reader, &block, input, sizeof (input));
+            if (s_create (self, input, block.data, block.size))
+                self->failed = 1;
+        }
+        else
+        if (rc == 0) {
+            self->want_input = 1;
+            break;
+        }
+        else
+        if (rc == -1) {
+            self->total = (int64_t) self->next_seq;
+            break;
+        }
+        else {
+            ff_log_error ("%s: line %" PRIu64 " is longer than --max-block (%ld bytes)",
+                          ff_reader_name (self->reader), ff_reader_lines (self->reader) + 1,
+                          self->options.max_block);
+            self->failed = 1;
+        }
+    }
+    if (self->total >= 0 && total_before < 0)
+        ff_log_info ("input exhausted: %" PRId64 " tasks", self->total);
+}
+
+static void
+s_read_input (s_vent_t *self)
+{
+    if (ff_reader_fill (self->reader) < 0 && errno != EAGAIN && errno != EINTR) {
+        ff_log_error ("%s: read failed: %s", ff_reader_name (self->reader), strerror (errno));
+        self->failed = 1;
+    }
+}
+
+/* --------------------------------------------------------------- peers */
+
+static void
+s_send_to (s_vent_t *self, const uint8_t *routing, size_t routing_len)
+{
+    ff_net_send (self->control, routing, routing_len, ff_codec_data (self->codec),
+                 ff_codec_size (self->codec), 0);
+}
+
+static void
+s_send_job (s_vent_t *self)
+{
+    ff_codec_job (self->codec, self->job, (const char *const *) self->options.kernel_names,
+                  self->options.nkernels, self->total, (uint64_t) self->settings->window);
+    s_send_to (self, self->sink_routing, self->sink_routing_len);
+    self->sink_told_total = self->total >= 0;
+}
+
+static void
+s_send_welcome (s_vent_t *self, s_peer_t *peer)
+{
+    ff_codec_welcome (self->codec, self->job, peer->id, peer->endpoint,
+                      (uint64_t) self->settings->heartbeat_ms,
+                      (const char *const *) self->options.kernel_names, self->options.nkernels,
+                      self->options.params, self->options.nparams);
+    s_send_to (self, peer->routing, peer->routing_len);
+}
+
+static s_peer_t *
+s_find_worker (s_vent_t *self, uint64_t id)
+{
+    size_t index;
+    for (index = 0; index < self->nworkers; index++)
+        if (self->workers [index]->id == id)
+            return self->workers [index];
+    return NULL;
+}
+
+static void
+s_peer_destroy (s_peer_t **peer_p)
+{
+    if (peer_p && *peer_p) {
+        s_peer_t *peer = *peer_p;
+        zsock_destroy (&peer->push);
+        free (peer->endpoint);
+        free (peer->name);
+        free (peer);
+        *peer_p = NULL;
+    }
+}
+
+/* Removes a worker; every task it held is sent again, lowest seq first. */
+static void
+s_remove_worker (s_vent_t *self, s_peer_t *peer, const char *why)
+{
+    size_t index;
+    uint64_t seq, requeued = 0;
+    for (seq = self->next_seq; seq > self->written; seq--) {
+        s_slot_t *slot = s_slot (self, seq - 1);
+        if (slot->state == S_SENT && slot->worker == peer->id) {
+            slot->state = S_PENDING;
+            s_pending_push (self, seq - 1, 1);
+            requeued++;
+        }
+    }
+    self->resent += requeued;
+    ff_log_info ("worker %" PRIu64 " (%s) %s; %" PRIu64 " of its tasks go to others",
+                 peer->id, peer->name, why, requeued);
+    for (index = 0; index < self->nworkers; index++)
+        if (self->workers [index] == peer) {
+            self->workers [index] = self->workers [--self->nworkers];
+            break;
+        }
+    s_peer_destroy (&peer);
+}
+
+/* Binds a new pipe for a worker and returns its connect endpoint. */
+static int
+s_bind_pipe (s_vent_t *self, s_peer_t *peer)
+{
+    const char *base = ff_topology_bind (self->topology, FF_EP_TASKS);
+    /* credit, not the HWM, bounds what a worker holds: libzmq learns that
+       the peer consumed messages lazily, so a tiny HWM stalls sends */
+    peer->push = ff_net_socket (ZMQ_PUSH, self->settings->hwm, 0, -1);
+    if (!peer->push)
+        return -1;
+    if (strncmp (base, "ipc://", 6) == 0) {
+        if (zsock_bind (peer->push, "%s-%" PRIu64, base, peer->id) < 0)
+            return -1;
+        peer->endpoint = zsys_sprintf ("%s-%" PRIu64, base, peer->id);
+    }
+    else {
+        int port = zsock_bind (peer->push, "%s", base);
+        if (port < 0)
+            return -1;
+        const char *host = ff_topology_ventilator_host (self->topology);
+        peer->endpoint = zsys_sprintf ("tcp://%s:%d", host, port);
+    }
+    return peer->endpoint? 0: -1;
+}
+
+static void
+s_on_hello (s_vent_t *self, zmq_msg_t *routing, const ff_msg_t *msg)
+{
+    size_t index, routing_len = zmq_msg_size (routing);
+    if (ff_str_eq (msg->role, "sink")) {
+        memcpy (self->sink_routing, zmq_msg_data (routing), routing_len);
+        self->sink_routing_len = routing_len;
+        s_send_job (self);
+        return;
+    }
+    for (index = 0; index < self->nworkers; index++) {
+        s_peer_t *peer = self->workers [index];
+        if (peer->routing_len == routing_len
+        &&  memcmp (peer->routing, zmq_msg_data (routing), routing_len) == 0) {
+            s_send_welcome (self, peer);     /* its hello crossed our welcome */
+            return;
+        }
+    }
+    if (self->nworkers == S_MAX_WORKERS) {
+        ff_log_reject (&self->rejected, "worker hello past %d workers", S_MAX_WORKERS);
+        return;
+    }
+    s_peer_t *peer = (s_peer_t *) calloc (1, sizeof (s_peer_t));
+    if (!peer)
+        return;
+    peer->id = ++self->last_worker_id;
+    memcpy (peer->routing, zmq_msg_data (routing), routing_len);
+    peer->routing_len = routing_len;
+    peer->name = ff_str_dup (msg->name);
+    peer->last_seen = ff_clock_ms ();
+    if (!peer->name || s_bind_pipe (self, peer)) {
+        ff_log_error ("cannot make a task pipe for worker %" PRIu64 ": %s",
+                      peer->id, zmq_strerror (errno));
+        s_peer_destroy (&peer);
+        return;
+    }
+    self->workers [self->nworkers++] = peer;
+    s_send_welcome (self, peer);
+    ff_log_info ("worker %" PRIu64 " (%s) joined on %s", peer->id, peer->name, peer->endpoint);
+}
+
+static void
+s_on_ack (s_vent_t *self, zmq_msg_t *routing, ff_msg_t *msg)
+{
+    uint64_t seq;
+    if (!self->sink_routing_len || zmq_msg_size (routing) != self->sink_routing_len
+    ||  memcmp (zmq_msg_data (routing), self->sink_routing, self->sink_routing_len) != 0) {
+        ff_log_reject (&self->rejected, "ack from a peer that is not the sink");
+        return;
+    }
+    if (!self->sink_ready) {
+        self->sink_ready = 1;
+        ff_log_info ("sink ready");
+    }
+    while (ff_msg_next_seq (msg, &seq))
+        s_complete (self, seq);
+    s_advance_written (self, msg->written);
+}
+
+static void
+s_on_control (s_vent_t *self)
+{
+    int rc, round;
+    for (round = 0; round < 1024; round++) {
+        zmq_msg_t routing, body;
+        ff_msg_t msg;
+        if ((rc = ff_net_recv (self->control, &routing, &body)) < 0)
+            break;
+        if (rc == 1) {
+            ff_log_reject (&self->rejected, "message with unexpected frames on control");
+            continue;
+        }
+        if (ff_msg_decode (zmq_msg_data (&body), zmq_msg_size (&body), &msg))
+            ff_log_reject (&self->rejected, "malformed control message");
+        else
+        if (msg.type == FF_MSG_HELLO)
+            s_on_hello (self, &routing, &msg);
+        else
+        if (!ff_str_eq (msg.job, self->job))
+            ff_log_reject (&self->rejected, "%s for another job", ff_msg_type_name (msg.type));
+        else
+        if (msg.type == FF_MSG_ACK)
+            s_on_ack (self, &routing, &msg);
+        else
+        if (msg.type == FF_MSG_HB || msg.type == FF_MSG_BYE) {
+            s_peer_t *peer = s_find_worker (self, msg.worker);
+            if (peer && msg.type == FF_MSG_HB)
+                peer->last_seen = ff_clock_ms ();
+            else
+            if (peer)
+                s_remove_worker (self, peer, "left");
+        }
+        else
+            ff_log_reject (&self->rejected, "unexpected %s on control", ff_msg_type_name (msg.type));
+        zmq_msg_close (&routing);
+        zmq_msg_close (&body);
+    }
+}
+
+/* Heartbeats to every peer; a worker that is gone or silent is removed. */
+static void
+s_heartbeat (s_vent_t *self)
+{
+    int64_t now = ff_clock_ms ();
+    size_t index;
+    if (now - self->last_hb < self->settings->heartbeat_ms)
+        return;
+    self->last_hb = now;
+    for (index = 0; index < self->nworkers; ) {
+        s_peer_t *peer = self->workers [index];
+        ff_codec_hb (self->codec, self->job, peer->id);
+        int rc = ff_net_send (self->control, peer->routing, peer->routing_len,
+                              ff_codec_data (self->codec), ff_codec_size (self->codec), 0);
+        if (rc != 0 && errno == EHOSTUNREACH)
+            s_remove_worker (self, peer, "disconnected");
+        else
+        if (now - peer->last_seen > self->settings->worker_timeout_ms)
+            s_remove_worker (self, peer, "went silent");
+        else
+            index++;
+    }
+    if (self->sink_routing_len) {
+        ff_codec_hb (self->codec, self->job, 0);
+        s_send_to (self, self->sink_routing, self->sink_routing_len);
+    }
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+/* Returns the worker with the fewest tasks that can take one, or NULL. */
+static s_peer_t *
+s_least_loaded (s_vent_t *self, int64_t now)
+{
+    s_peer_t *best = NULL;
+    size_t step, credit = (size_t) self->settings->prefetch + 1;
+    for (step = 0; step < self->nworkers; step++) {
+        s_peer_t *peer = self->workers [(self->rotate + step) % self->nworkers];
+        if ((size_t) peer->outstanding >= credit || now < peer->blocked_until)
+            continue;
+        if (!best || peer->outstanding < best->outstanding)
+            best = peer;
+    }
+    self->rotate++;
+    return best;
+}
+
+/* Sends pending tasks to the least-loaded workers while any has credit. */
+static void
+s_dispatch (s_vent_t *self)
+{
+    int64_t now = ff_clock_ms ();
+    uint64_t batch [FF_MAX_BATCH];
+    while (self->pending_count > 0) {
+        s_peer_t *peer = s_least_loaded (self, now);
+        if (!peer)
+            return;
+        size_t room = (size_t) (self->settings->prefetch + 1 - peer->outstanding);
+        size_t limit = room > 1? room / 2: 1, count = 0, index;
+        if (limit > (size_t) self->settings->batch)
+            limit = (size_t) self->settings->batch;
+        while (count < limit && self->pending_count > 0) {
+            uint64_t seq = s_pending_pop (self);
+            s_slot_t *slot = s_slot (self, seq);
+            if (slot->seq == seq && slot->state == S_PENDING)
+                batch [count++] = seq;
+        }
+        if (count == 0)
+            continue;
+        ff_codec_task_begin (self->codec, self->job, count);
+        for (index = 0; index < count; index++) {
+            s_slot_t *slot = s_slot (self, batch [index]);
+            ff_codec_task_item (self->codec, slot->seq, slot->kernel, slot->input,
+                                strlen (slot->input), slot->data, slot->size);
+        }
+        if (ff_net_send (peer->push, NULL, 0, ff_codec_data (self->codec),
+                         ff_codec_size (self->codec), 0) != 0) {
+            /* its pipe is not connected yet: put the tasks back, in order */
+            for (index = count; index > 0; index--)
+                s_pending_push (self, batch [index - 1], 1);
+            peer->blocked_until = now + S_RETRY_BLOCKED_MS;
+            continue;
+        }
+        for (index = 0; index < count; index++) {
+            s_slot_t *slot = s_slot (self, batch [index]);
+            slot->state = S_SENT;
+            slot->worker = peer->id;
+            slot->sent_at = now;
+            slot->attempts++;
+        }
+        peer->outstanding += (int) count;
+    }
+}
+
+/* ---------------------------------------------------------------- loop */
+
+static int
+s_finished (s_vent_t *self)
+{
+    return self->total >= 0 && self->written == (uint64_t) self->total;
+}
+
+static void
+s_end_workers (s_vent_t *self, uint64_t status)
+{
+    size_t index;
+    for (index = 0; index < self->nworkers; index++) {
+        ff_codec_end (self->codec, self->job, status);
+        s_send_to (self, self->workers [index]->routing, self->workers [index]->routing_len);
+    }
+}
+
+static int
+s_run (s_vent_t *self)
+{
+    while (!ff_stop_signal && !zsys_interrupted && !s_finished (self) && !self->failed) {
+        s_produce (self);
+        if (self->total >= 0 && self->sink_ready && !self->sink_told_total)
+            s_send_job (self);
+        s_dispatch (self);
+        s_heartbeat (self);
+        int64_t now = ff_clock_ms ();
+        int timeout = self->settings->heartbeat_ms;
+        size_t index;
+        for (index = 0; index < self->nworkers; index++)
+            if (self->workers [index]->blocked_until > now && self->pending_count)
+                timeout = S_RETRY_BLOCKED_MS;
+        zmq_pollitem_t items [2] = {
+            { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
+            { NULL, self->input_fd, ZMQ_POLLIN, 0 }
+        };
+        int rc = zmq_poll (items, self->want_input? 2: 1, timeout);
+        if (rc < 0 && errno != EINTR) {
+            ff_log_error ("poll failed: %s", zmq_strerror (errno));
+            return 1;
+        }
+        if (rc > 0 && (items [0].revents & ZMQ_POLLIN))
+            s_on_control (self);
+        if (rc > 0 && self->want_input && (items [1].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
+            s_read_input (self);
+    }
+    if (self->failed) {
+        s_end_workers (self, 1);
+        return 1;
+    }
+    if (!s_finished (self))
+        return 130;
+    s_end_workers (self, 0);
+    ff_log_info ("job %s done: %" PRId64 " tasks, %" PRIu64 " sent again, %" PRIu64
+                 " messages refused", self->job, self->total, self->resent, self->rejected);
+    return 0;
+}
+
+/* ------------------------------------------------------------- options */
+
+static void
+s_usage (FILE *stream)
+{
+    fprintf (stream,
+             "usage: fanfold-ventilator -t TOPOLOGY -k KERNEL[,KERNEL...] [-p KEY=VALUE]...\n"
+             "                          [--pipe [--lines N | --block SIZE] [--input FILE]]\n"
+             "                          [--max-block SIZE] [--job-id ID] [-v] [INPUT...]\n"
+             "Reads the job (records from stdin with --pipe, else one task per INPUT),\n"
+             "and hands tasks to the workers that join TOPOLOGY, least-loaded first.\n");
+}
+
+static int
+s_parse_options (s_options_t *options, int argc, char *argv [])
+{
+    static const struct option longs [] = {
+        { "topology", required_argument, NULL, 't' },
+        { "kernel", required_argument, NULL, 'k' },
+        { "param", required_argument, NULL, 'p' },
+        { "pipe", no_argument, NULL, 'P' },
+        { "lines", required_argument, NULL, 'L' },
+        { "block", required_argument, NULL, 'B' },
+        { "max-block", required_argument, NULL, 'M' },
+        { "input", required_argument, NULL, 'i' },
+        { "job-id", required_argument, NULL, 'j' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    const char *kernels = "noop";
+    int opt, count;
+    options->cut = FF_CUT_BYTES;
+    options->cut_n = 1L << 20;
+    options->max_block = 256L << 20;
+    while ((opt = getopt_long (argc, argv, "+t:k:p:vh", longs, NULL)) != -1) {
+        switch (opt) {
+            case 't': options->topology_path = optarg; break;
+            case 'k': kernels = optarg; break;
+            case 'p': {
+                char *equals = strchr (optarg, '=');
+                if (!equals || equals == optarg || options->nparams == FF_MAX_PARAMS) {
+                    fprintf (stderr, "fanfold-ventilator: -p %s: expected KEY=VALUE\n", optarg);
+                    return 2;
+                }
+                *equals = 0;
+                options->params [2 * options->nparams] = optarg;
+                options->params [2 * options->nparams + 1] = equals + 1;
+                options->nparams++;
+                break;
+            }
+            case 'P': options->pipe = 1; break;
+            case 'L': case 'B': case 'M': {
+                long value;
+                if (ff_parse_size (optarg, &value) || value <= 0) {
+                    fprintf (stderr, "fanfold-ventilator: --%s %s: expected a positive %s\n",
+                             opt == 'L'? "lines": opt == 'B'? "block": "max-block", optarg,
+                             opt == 'L'? "count": "size");
+                    return 2;
+                }
+                if (opt == 'M')
+                    options->max_block = value;
+                else {
+                    options->cut = opt == 'L'? FF_CUT_LINES: FF_CUT_BYTES;
+                    options->cut_n = value;
+                }
+                break;
+            }
+            case 'i': options->input_path = optarg; break;
+            case 'j': options->job_id = optarg; break;
+            case 'v': options->verbose = 1; break;
+            case 'h': s_usage (stdout); exit (0);
+            default: s_usage (stderr); return 2;
+        }
+    }
+    if (!options->topology_path) {
+        s_usage (stderr);
+        return 2;
+    }
+    count = ff_kernels_split (kernels, options->kernel_names, FF_MAX_KERNELS);
+    if (count < 0) {
+        fprintf (stderr, "fanfold-ventilator: -k %s: expected KERNEL[,KERNEL...]\n", kernels);
+        return 2;
+    }
+    options->nkernels = (size_t) count;
+    for (size_t index = 0; index < options->nkernels; index++)
+        if (!ff_kernels_find (options->kernel_names [index])) {
+            fprintf (stderr, "fanfold-ventilator: unknown kernel '%s' (built in: noop, sleep, spin)\n",
+                     options->kernel_names [index]);
+            return 2;
+        }
+    if (options->cut == FF_CUT_BYTES && options->cut_n > options->max_block) {
+        fprintf (stderr, "fanfold-ventilator: --block is larger than --max-block\n");
+        return 2;
+    }
+    options->args = argv + optind;
+    options->nargs = argc - optind;
+    if (options->pipe && options->nargs > 0) {
+        fprintf (stderr, "fanfold-ventilator: --pipe takes records from stdin, not INPUT arguments\n");
+        return 2;
+    }
+    return 0;
+}
+
+static void
+s_make_job_id (char *job, size_t size)
+{
+    unsigned char bytes [8] = { 0 };
+    int fd = open ("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read (fd, bytes, sizeof (bytes)) != (ssize_t) sizeof (bytes)) {
+        uint64_t mix = (uint64_t) getpid () * 0x9e3779b97f4a7c15ull ^ (uint64_t) ff_clock_ms ();
+        memcpy (bytes, &mix, sizeof (bytes));
+    }
+    if (fd >= 0)
+        close (fd);
+    snprintf (job, size, "%02x%02x%02x%02x%02x%02x%02x%02x", bytes [0], bytes [1],
+              bytes [2], bytes [3], bytes [4], bytes [5], bytes [6], bytes [7]);
+}
+
+static void
+s_vent_cleanup (s_vent_t *self)
+{
+    size_t index;
+    while (self->nworkers > 0)
+        s_peer_destroy (&self->workers [--self->nworkers]);
+    if (self->slots)
+        for (index = 0; index < (size_t) self->settings->window; index++)
+            s_slot_release (self, &self->slots [index]);
+    free (self->slots);
+    free (self->pending);
+    ff_reader_destroy (&self->reader);
+    if (self->options.input_path && self->input_fd >= 0)
+        close (self->input_fd);
+    for (index = 0; index < self->options.nkernels; index++)
+        free (self->options.kernel_names [index]);
+    zsock_destroy (&self->control);
+    ff_codec_destroy (&self->codec);
+    ff_topology_destroy (&self->topology);
+}
+
+int
+main (int argc, char *argv [])
+{
+    s_vent_t self;
+    char error [512];
+    int rc;
+
+    memset (&self, 0, sizeof (self));
+    self.total = -1;
+    self.input_fd = STDIN_FILENO;
+    if ((rc = s_parse_options (&self.options, argc, argv)))
+        goto done;
+    rc = 2;
+    ff_log_init ("fanfold-ventilator", self.options.verbose);
+    ff_signals_install ();
+    self.topology = ff_topology_load (self.options.topology_path, error, sizeof (error));
+    if (!self.topology) {
+        ff_log_error ("%s", error);
+        goto done;
+    }
+    self.settings = ff_topology_settings (self.topology);
+    if ((size_t) self.settings->window < self.options.nkernels) {
+        ff_log_error ("window (%d) is smaller than the number of kernels", self.settings->window);
+        goto done;
+    }
+    if (self.options.job_id)
+        snprintf (self.job, sizeof (self.job), "%s", self.options.job_id);
+    else
+        s_make_job_id (self.job, sizeof (self.job));
+    if (self.options.pipe) {
+        if (self.options.input_path) {
+            self.input_fd = open (self.options.input_path, O_RDONLY | O_CLOEXEC);
+            if (self.input_fd < 0) {
+                ff_log_error ("%s: cannot open: %s", self.options.input_path, strerror (errno));
+                goto done;
+            }
+        }
+        self.reader = ff_reader_new (self.input_fd,
+                                     self.options.input_path? self.options.input_path: "stdin",
+                                     self.options.cut, (size_t) self.options.cut_n,
+                                     (size_t) self.options.max_block);
+        if (!self.reader)
+            goto done;
+    }
+    self.slots = (s_slot_t *) calloc ((size_t) self.settings->window, sizeof (s_slot_t));
+    self.pending = (uint64_t *) calloc ((size_t) self.settings->window, sizeof (uint64_t));
+    self.codec = ff_codec_new ();
+    self.control = ff_net_socket (ZMQ_ROUTER, self.settings->hwm, self.settings->linger_ms,
+                                  S_MAX_CONTROL_MESSAGE);
+    if (!self.slots || !self.pending || !self.codec || !self.control) {
+        ff_log_error ("cannot allocate the ledger or the control socket");
+        goto done;
+    }
+    if (ff_topology_prepare_dirs (self.topology, error, sizeof (error))) {
+        ff_log_error ("%s", error);
+        goto done;
+    }
+    if (zsock_bind (self.control, "%s", ff_topology_bind (self.topology, FF_EP_CONTROL)) < 0) {
+        ff_log_error ("cannot bind %s: %s", ff_topology_bind (self.topology, FF_EP_CONTROL),
+                      zmq_strerror (errno));
+        goto done;
+    }
+    ff_log_info ("job %s on %s", self.job, ff_topology_bind (self.topology, FF_EP_CONTROL));
+    rc = s_run (&self);
+done:
+    s_vent_cleanup (&self);
+    return rc;
+}

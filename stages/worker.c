@@ -1,0 +1,393 @@
+/*  fanfold-worker: joins a ventilator, pulls task batches from its own
+    pipe, runs each task's kernel and pushes the results to the sink.
+    Organised as: options, the heartbeat actor, joining (hello/welcome),
+    running a batch, and the main loop. */
+
+#include "fanfold/codec.h"
+#include "fanfold/kernels.h"
+#include "fanfold/log.h"
+#include "fanfold/net.h"
+#include "fanfold/topology.h"
+
+#include <czmq.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_MAX_TASK_MESSAGE (1LL << 31)
+#define S_MAX_CONTROL_MESSAGE (1LL << 20)
+#define S_HELLO_EVERY_MS 1000
+
+typedef struct {
+    const char *topology_path;      /* -t */
+    int no_shm;                     /* --no-shm */
+    int verbose;                    /* -v */
+} s_options_t;
+
+/* The job this worker serves, from the welcome. */
+typedef struct {
+    char *id;                       /* job id */
+    uint64_t worker;                /* our worker id */
+    int hb_ms;                      /* heartbeat interval */
+    size_t nkernels;                /* kernels in the job */
+    char *kernel_names [FF_MAX_KERNELS]; /* their names */
+    const ff_kernel_t *kernels [FF_MAX_KERNELS]; /* resolved, NULL if unknown */
+    size_t nparams;                 /* key/value pairs */
+    char *params [2 * FF_MAX_PARAMS]; /* key, value, ... */
+} s_job_t;
+
+static void
+s_job_clear (s_job_t *job)
+{
+    size_t index;
+    free (job->id);
+    for (index = 0; index < job->nkernels; index++)
+        free (job->kernel_names [index]);
+    for (index = 0; index < 2 * job->nparams; index++)
+        free (job->params [index]);
+    memset (job, 0, sizeof (*job));
+}
+
+static int
+s_job_from_welcome (s_job_t *job, const ff_msg_t *msg)
+{
+    size_t index;
+    s_job_clear (job);
+    job->id = ff_str_dup (msg->job);
+    job->worker = msg->worker;
+    job->hb_ms = msg->hb_ms > 0 && msg->hb_ms < 60000? (int) msg->hb_ms: 250;
+    if (!job->id)
+        return -1;
+    for (index = 0; index < msg->nkernels; index++) {
+        job->kernel_names [index] = ff_str_dup (msg->kernels [index]);
+        if (!job->kernel_names [index])
+            return -1;
+        job->nkernels = index + 1;
+        job->kernels [index] = ff_kernels_find (job->kernel_names [index]);
+        if (!job->kernels [index])
+            ff_log_error ("job %s uses kernel '%s', which this worker does not have",
+                          job->id, job->kernel_names [index]);
+    }
+    for (index = 0; index < 2 * msg->nparams; index++) {
+        job->params [index] = ff_str_dup (msg->params [index]);
+        if (!job->params [index])
+            return -1;
+        job->nparams = (index + 2) / 2;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------ heartbeat actor */
+
+/* Arguments of the heartbeat actor, owned by the main thread. */
+typedef struct {
+    const char *endpoint;           /* ventilator control */
+    const char *job;                /* job id */
+    uint64_t worker;                /* our worker id */
+    int hb_ms;                      /* interval */
+} s_hb_args_t;
+
+/* Sends a heartbeat every hb_ms on its own socket, so that a long task
+   does not look like a dead worker, until the pipe says $TERM. */
+static void
+s_heartbeat_actor (zsock_t *pipe, void *arg)
+{
+    s_hb_args_t *args = (s_hb_args_t *) arg;
+    zsock_t *control = ff_net_socket (ZMQ_DEALER, 16, 0, S_MAX_CONTROL_MESSAGE);
+    ff_codec_t *codec = ff_codec_new ();
+    if (control && codec && zsock_connect (control, "%s", args->endpoint) == 0)
+        ff_codec_hb (codec, args->job, args->worker);
+    zsock_signal (pipe, 0);
+    while (control && codec) {
+        ff_net_send (control, NULL, 0, ff_codec_data (codec),
+                     ff_codec_size (codec), 0);
+        zmq_pollitem_t item = { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, args->hb_ms) > 0) {
+            char *command = zstr_recv (pipe);
+            int stop = !command || streq (command, "$TERM");
+            zstr_free (&command);
+            if (stop)
+                break;
+        }
+    }
+    ff_codec_destroy (&codec);
+    zsock_destroy (&control);
+}
+
+/* ---------------------------------------------------------- the worker */
+
+typedef struct {
+    s_options_t options;            /* command line */
+    ff_topology_t *topology;        /* endpoints and tuning */
+    zsock_t *control;               /* DEALER to the ventilator */
+    zsock_t *tasks;                 /* PULL from our pipe, once welcomed */
+    zsock_t *results;               /* PUSH to the sink */
+    zactor_t *heartbeat;            /* heartbeat actor, once welcomed */
+    s_hb_args_t hb_args;            /* its arguments */
+    ff_codec_t *codec;              /* encoder */
+    s_job_t job;                    /* the job served */
+    int welcomed;                   /* a welcome was accepted */
+    int ended;                      /* the ventilator ended the job */
+    int64_t last_heard;             /* last message from the ventilator */
+    uint64_t rejected;              /* refused messages */
+    uint64_t done;                  /* tasks run */
+    ff_buf_t out;                   /* one kernel result */
+    char name [160];                /* host:pid */
+} s_worker_t;
+
+static void
+s_send_hello (s_worker_t *self)
+{
+    ff_codec_hello (self->codec, "worker", self->name,
+                    self->options.no_shm? FF_HELLO_NO_SHM: 0);
+    ff_net_send (self->control, NULL, 0, ff_codec_data (self->codec),
+                 ff_codec_size (self->codec), 0);
+}
+
+/* Leaves the current job: stops heartbeats and drops the task pipe. */
+static void
+s_leave (s_worker_t *self)
+{
+    zactor_destroy (&self->heartbeat);
+    zsock_destroy (&self->tasks);
+    self->welcomed = 0;
+}
+
+static int
+s_accept_welcome (s_worker_t *self, const ff_msg_t *msg)
+{
+    const ff_settings_t *settings = ff_topology_settings (self->topology);
+    char *endpoint = ff_str_dup (msg->endpoint);
+    s_leave (self);                 /* the heartbeat actor uses the old job */
+    if (!endpoint || s_job_from_welcome (&self->job, msg)) {
+        free (endpoint);
+        return -1;
+    }
+    self->tasks = ff_net_socket (ZMQ_PULL, settings->hwm, 0, S_MAX_TASK_MESSAGE);
+    if (!self->tasks || zsock_connect (self->tasks, "%s", endpoint) != 0) {
+        ff_log_error ("cannot connect to task pipe %s", endpoint);
+        free (endpoint);
+        zsock_destroy (&self->tasks);
+        return -1;
+    }
+    free (endpoint);
+    self->hb_args.endpoint = ff_topology_connect (self->topology, FF_EP_CONTROL);
+    self->hb_args.job = self->job.id;
+    self->hb_args.worker = self->job.worker;
+    self->hb_args.hb_ms = self->job.hb_ms;
+    self->heartbeat = zactor_new (s_heartbeat_actor, &self->hb_args);
+    self->welcomed = 1;
+    ff_log_info ("joined job %s as worker %" PRIu64, self->job.id, self->job.worker);
+    return 0;
+}
+
+static void
+s_on_control (s_worker_t *self)
+{
+    zmq_msg_t body;
+    ff_msg_t msg;
+    int rc;
+    while ((rc = ff_net_recv (self->control, NULL, &body)) >= 0) {
+        if (rc == 1) {
+            ff_log_reject (&self->rejected, "multipart message on control");
+            continue;
+        }
+        if (ff_msg_decode (zmq_msg_data (&body), zmq_msg_size (&body), &msg)) {
+            ff_log_reject (&self->rejected, "malformed control message");
+            zmq_msg_close (&body);
+            continue;
+        }
+        self->last_heard = ff_clock_ms ();
+        if (msg.type == FF_MSG_WELCOME) {
+            if (s_accept_welcome (self, &msg))
+                ff_log_error ("could not join job");
+        }
+        else
+        if (msg.type == FF_MSG_END && self->welcomed && ff_str_eq (msg.job, self->job.id))
+            self->ended = 1;
+        zmq_msg_close (&body);
+    }
+}
+
+/* Runs every task of one batch and sends one result message. */
+static void
+s_run_batch (s_worker_t *self, ff_msg_t *msg)
+{
+    ff_item_t item;
+    ff_codec_result_begin (self->codec, self->job.id, self->job.worker, msg->count);
+    while (ff_msg_next_item (msg, &item)) {
+        char *input = ff_str_dup (item.input);
+        ff_task_t task = {
+            .seq = item.seq, .input = input? input: "",
+            .data = (const uint8_t *) item.data.ptr, .size = item.data.len,
+            .params = (const char *const *) self->job.params,
+            .nparams = self->job.nparams
+        };
+        const ff_kernel_t *kernel = item.kernel < self->job.nkernels
+                                  ? self->job.kernels [item.kernel]: NULL;
+        int rc = ff_kernels_run (kernel, &task, &self->out);
+        uint32_t kind = kernel && (kernel->flags & FF_KERNEL_JSON)? FF_KIND_JSON: FF_KIND_BYTES;
+        ff_codec_result_item (self->codec, item.seq, item.kernel,
+                              rc == 0? FF_STATUS_OK: FF_STATUS_ERROR, kind,
+                              item.input.ptr, item.input.len,
+                              self->out.data, self->out.size);
+        free (input);
+        self->done++;
+    }
+    if (self->out.cap > (16u << 20)) {
+        free (self->out.data);
+        memset (&self->out, 0, sizeof (self->out));
+    }
+    /* the sink may be slow; keep trying, but stay stoppable */
+    while (ff_net_send (self->results, NULL, 0, ff_codec_data (self->codec),
+                        ff_codec_size (self->codec), 1000) != 0) {
+        if (ff_stop_signal || zsys_interrupted) {
+            ff_log_error ("stopped before a result could be sent");
+            break;
+        }
+    }
+}
+
+static void
+s_on_tasks (s_worker_t *self)
+{
+    zmq_msg_t body;
+    ff_msg_t msg;
+    int rc;
+    /* one batch at a time, so a stop signal is seen between batches */
+    if ((rc = ff_net_recv (self->tasks, NULL, &body)) < 0)
+        return;
+    if (rc == 1) {
+        ff_log_reject (&self->rejected, "multipart message on task pipe");
+        return;
+    }
+    if (ff_msg_decode (zmq_msg_data (&body), zmq_msg_size (&body), &msg)
+    ||  msg.type != FF_MSG_TASK || !ff_str_eq (msg.job, self->job.id))
+        ff_log_reject (&self->rejected, "malformed or foreign task message");
+    else
+        s_run_batch (self, &msg);
+    zmq_msg_close (&body);
+}
+
+static void
+s_say_bye (s_worker_t *self)
+{
+    if (!self->welcomed)
+        return;
+    ff_codec_bye (self->codec, self->job.id, self->job.worker);
+    ff_net_send (self->control, NULL, 0, ff_codec_data (self->codec),
+                 ff_codec_size (self->codec), 200);
+}
+
+static int
+s_run (s_worker_t *self)
+{
+    const ff_settings_t *settings = ff_topology_settings (self->topology);
+    int64_t last_hello = 0;
+    self->last_heard = ff_clock_ms ();
+    while (!ff_stop_signal && !zsys_interrupted && !self->ended) {
+        int64_t now = ff_clock_ms ();
+        if (!self->welcomed && now - last_hello >= S_HELLO_EVERY_MS) {
+            s_send_hello (self);
+            last_hello = now;
+        }
+        if (self->welcomed && now - self->last_heard > settings->worker_timeout_ms) {
+            ff_log_info ("ventilator silent for %d ms: joining again",
+                         settings->worker_timeout_ms);
+            s_leave (self);
+            last_hello = 0;
+            continue;
+        }
+        zmq_pollitem_t items [2] = {
+            { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
+            { self->tasks? zsock_resolve (self->tasks): NULL, 0, ZMQ_POLLIN, 0 }
+        };
+        int rc = zmq_poll (items, self->tasks? 2: 1,
+                           self->welcomed? self->job.hb_ms: 100);
+        if (rc < 0 && errno != EINTR) {
+            ff_log_error ("poll failed: %s", zmq_strerror (errno));
+            return 1;
+        }
+        if (rc <= 0)
+            continue;
+        if (items [0].revents & ZMQ_POLLIN)
+            s_on_control (self);
+        if (self->tasks && !self->ended && (items [1].revents & ZMQ_POLLIN))
+            s_on_tasks (self);
+    }
+    if (!self->ended)
+        s_say_bye (self);
+    ff_log_info ("%s after %" PRIu64 " tasks", self->ended? "job ended": "stopped",
+                 self->done);
+    return 0;
+}
+
+static void
+s_usage (FILE *stream)
+{
+    fprintf (stream,
+             "usage: fanfold-worker -t TOPOLOGY [--no-shm] [-v]\n"
+             "Joins the job running on TOPOLOGY, runs tasks until the job ends\n"
+             "or SIGINT/SIGTERM (which finishes the current task first).\n");
+}
+
+int
+main (int argc, char *argv [])
+{
+    static const struct option longs [] = {
+        { "topology", required_argument, NULL, 't' },
+        { "no-shm", no_argument, NULL, 'S' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    s_worker_t self;
+    char error [512];
+    int opt, rc = 1;
+
+    memset (&self, 0, sizeof (self));
+    while ((opt = getopt_long (argc, argv, "t:vh", longs, NULL)) != -1) {
+        switch (opt) {
+            case 't': self.options.topology_path = optarg; break;
+            case 'S': self.options.no_shm = 1; break;
+            case 'v': self.options.verbose = 1; break;
+            case 'h': s_usage (stdout); return 0;
+            default: s_usage (stderr); return 2;
+        }
+    }
+    if (!self.options.topology_path || optind != argc) {
+        s_usage (stderr);
+        return 2;
+    }
+    ff_log_init ("fanfold-worker", self.options.verbose);
+    ff_signals_install ();
+    self.topology = ff_topology_load (self.options.topology_path, error, sizeof (error));
+    if (!self.topology) {
+        ff_log_error ("%s", error);
+        return 2;
+    }
+    const ff_settings_t *settings = ff_topology_settings (self.topology);
+    ff_net_peer_name (self.name, sizeof (self.name));
+    self.codec = ff_codec_new ();
+    self.control = ff_net_socket (ZMQ_DEALER, settings->hwm, 200, S_MAX_CONTROL_MESSAGE);
+    self.results = ff_net_socket (ZMQ_PUSH, settings->hwm, settings->linger_ms, -1);
+    if (!self.codec || !self.control || !self.results)
+        ff_log_error ("cannot create sockets");
+    else
+    if (zsock_connect (self.control, "%s", ff_topology_connect (self.topology, FF_EP_CONTROL)) != 0
+    ||  zsock_connect (self.results, "%s", ff_topology_connect (self.topology, FF_EP_RESULTS)) != 0)
+        ff_log_error ("cannot connect to %s or %s",
+                      ff_topology_connect (self.topology, FF_EP_CONTROL),
+                      ff_topology_connect (self.topology, FF_EP_RESULTS));
+    else
+        rc = s_run (&self);
+    s_leave (&self);
+    s_job_clear (&self.job);
+    free (self.out.data);
+    zsock_destroy (&self.results);
+    zsock_destroy (&self.control);
+    ff_codec_destroy (&self.codec);
+    ff_topology_destroy (&self.topology);
+    return rc;
+}
