@@ -194,6 +194,9 @@ ff_reader_next (ff_reader_t *self, ff_block_t *block)
         size_t scan = avail < self->max_block? avail: self->max_block;
         cut = s_nth_newline (self->buffer, self->start, self->start + scan,
                              self->n);
+        /* n lines that do not fit in max_block: fewer lines, whole ones */
+        if (!cut && avail >= self->max_block)
+            cut = s_last_newline (self->buffer, self->start, self->start + scan);
     }
     else
     if (avail >= self->n) {

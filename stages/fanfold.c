@@ -465,6 +465,8 @@ s_run_serial (s_options_t *options, char **names, size_t nkernels)
             ff_parse_size (options->block, &n);
         if (options->max_block)
             ff_parse_size (options->max_block, &max_block);
+        if (cut == FF_CUT_BYTES && n > max_block && !options->block)
+            n = max_block;          /* the default block shrinks, as in the ventilator */
         if (options->input_path) {
             in_fd = open (options->input_path, O_RDONLY | O_CLOEXEC);
             if (in_fd < 0) {

@@ -730,6 +730,9 @@ s_parse_options (s_options_t *options, int argc, char *argv [])
                      options->kernel_names [index]);
             return 2;
         }
+    if (options->cut == FF_CUT_BYTES && options->cut_n > options->max_block
+    &&  options->cut_n == 1L << 20)
+        options->cut_n = options->max_block;    /* the default block shrinks */
     if (options->cut == FF_CUT_BYTES && options->cut_n > options->max_block) {
         fprintf (stderr, "fanfold-ventilator: --block is larger than --max-block\n");
         return 2;

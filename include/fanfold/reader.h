@@ -2,7 +2,8 @@
     (--lines N or --block SIZE, like parallel --pipe). Reading is separate
     from cutting so that a non-blocking descriptor can be polled: fill reads
     what is there, next returns a block when one is complete. The buffer is
-    bounded: a block never exceeds max_block bytes. */
+    bounded: a block never exceeds max_block bytes (with --lines, n lines
+    that would are cut short at the last line end that fits). */
 
 #ifndef FANFOLD_READER_H
 #define FANFOLD_READER_H
