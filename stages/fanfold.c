@@ -230,7 +230,7 @@ s_arg (char **argv, int *argc, const char *text)
 static int
 s_run_parallel (s_options_t *options)
 {
-    char runtime [PATH_MAX] = "", topology_path [PATH_MAX], error [512];
+    char runtime [PATH_MAX - 64] = "", topology_path [PATH_MAX], error [512];
     ff_topology_t *topology = NULL;
     s_children_t children;
     char *argv [S_MAX_ARGS];
