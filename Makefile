@@ -46,6 +46,14 @@ $(BIN)/fanfold-%: $(BUILD)/stages/%.o $(LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(OPT) $(EXTRA_LDFLAGS) -o $@ $^ $(LIBS)
 
+# every `Suite *<mod>_suite (void)` in tests/check_*.c joins the runner
+$(BUILD)/tests/suites.inc: $(TEST_SRC)
+	@mkdir -p $(dir $@)
+	@grep -ho '^[a-z0-9_]*_suite (void)' $(filter-out tests/check_main.c,$^) \
+	    | sed 's/ (void)//; s/.*/FF_SUITE (&)/' > $@.tmp && mv $@.tmp $@
+$(BUILD)/tests/check_main.o: EXTRA_CFLAGS += -I$(BUILD)/tests
+$(BUILD)/tests/check_main.o: $(BUILD)/tests/suites.inc
+
 $(TEST_BIN): $(TEST_OBJ) $(LIB) | deps-test
 	$(CC) $(OPT) $(EXTRA_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIBS)
 

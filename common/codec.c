@@ -240,19 +240,20 @@ s_read_task_item (s_cursor_t *cur, ff_item_t *item)
     return 0;
 }
 
-/* Reads one result item [seq, kernel, status, kind, input, body]. */
+/* Reads one result item [seq, kernel, status, kind, input, body, meta]. */
 static int
 s_read_result_item (s_cursor_t *cur, ff_item_t *item)
 {
     uint64_t kernel, status, kind;
     memset (item, 0, sizeof (*item));
-    if (s_expect_array (cur, 6)
+    if (s_expect_array (cur, 7)
     ||  s_read_uint (cur, &item->seq)
     ||  s_read_uint (cur, &kernel) || kernel >= FF_MAX_KERNELS
     ||  s_read_uint (cur, &status) || status > FF_STATUS_ERROR
     ||  s_read_uint (cur, &kind) || kind > FF_KIND_JSON
     ||  s_read_str (cur, &item->input)
-    ||  s_read_bytes (cur, &item->data, 1))
+    ||  s_read_bytes (cur, &item->data, 1)
+    ||  s_read_str (cur, &item->meta))
         return -1;
     item->kernel = (uint32_t) kernel;
     item->status = (uint32_t) status;
@@ -608,13 +609,15 @@ void
 ff_codec_result_item (ff_codec_t *self, uint64_t seq, uint32_t kernel,
                       uint32_t status, uint32_t kind,
                       const char *input, size_t input_len,
-                      const void *data, size_t size)
+                      const void *data, size_t size,
+                      const char *meta, size_t meta_len)
 {
-    msgpack_pack_array (&self->packer, 6);
+    msgpack_pack_array (&self->packer, 7);
     msgpack_pack_uint64 (&self->packer, seq);
     msgpack_pack_uint32 (&self->packer, kernel);
     msgpack_pack_uint32 (&self->packer, status);
     msgpack_pack_uint32 (&self->packer, kind);
     s_pack_str (self, input, input_len);
     s_pack_bin (self, data, size);
+    s_pack_str (self, meta? meta: "", meta? meta_len: 0);
 }

@@ -25,21 +25,21 @@ s_number (const char *text, double *value)
 }
 
 static int
-s_bad_param (ff_buf_t *out, const char *kernel, const char *key,
+s_bad_param (ff_result_t *out, const char *kernel, const char *key,
              const char *value)
 {
     char message [256];
     snprintf (message, sizeof (message),
               "%s: parameter %s=%.64s is not a non-negative number",
               kernel, key, value);
-    ff_buf_puts (out, message);
+    ff_buf_puts (&out->data, message);
     return -1;
 }
 
 static int
-s_noop_run (const ff_task_t *task, ff_buf_t *out)
+s_noop_run (const ff_task_t *task, ff_result_t *out)
 {
-    return ff_buf_append (out, task->data, task->size);
+    return ff_buf_append (&out->data, task->data, task->size);
 }
 
 /* A well-mixed 64-bit hash of the seq (splitmix64's finaliser). */
@@ -53,7 +53,7 @@ s_mix (uint64_t value)
 }
 
 static int
-s_sleep_run (const ff_task_t *task, ff_buf_t *out)
+s_sleep_run (const ff_task_t *task, ff_result_t *out)
 {
     double ms;
     const char *text = ff_task_param (task, "ms", "0");
@@ -68,7 +68,7 @@ s_sleep_run (const ff_task_t *task, ff_buf_t *out)
     /* a signal does not cut the task short: finish the sleep */
     while (nanosleep (&left, &left) < 0 && errno == EINTR)
         ;
-    return ff_buf_append (out, task->data, task->size);
+    return ff_buf_append (&out->data, task->data, task->size);
 }
 
 static double
@@ -80,7 +80,7 @@ s_cpu_us (void)
 }
 
 static int
-s_spin_run (const ff_task_t *task, ff_buf_t *out)
+s_spin_run (const ff_task_t *task, ff_result_t *out)
 {
     double us;
     const char *text = ff_task_param (task, "us", "0");
@@ -91,7 +91,7 @@ s_spin_run (const ff_task_t *task, ff_buf_t *out)
     while (s_cpu_us () - start < us)
         for (int round = 0; round < 64; round++)
             churn = s_mix (churn);
-    return ff_buf_append (out, task->data, task->size);
+    return ff_buf_append (&out->data, task->data, task->size);
 }
 
 static double
@@ -171,15 +171,29 @@ fail:
 
 int
 ff_kernels_run (const ff_kernel_t *kernel, const ff_task_t *task,
-                ff_buf_t *out)
+                ff_result_t *out)
 {
-    out->size = 0;
+    out->data.size = 0;
+    out->meta.size = 0;
     if (!kernel) {
-        ff_buf_puts (out, "unknown kernel");
+        ff_buf_puts (&out->data, "unknown kernel");
         return -1;
     }
     int rc = kernel->run (task, out);
-    if (rc != 0 && out->size == 0)
-        ff_buf_puts (out, "kernel failed");
+    if (rc != 0 && out->data.size == 0)
+        ff_buf_puts (&out->data, "kernel failed");
     return rc == 0? 0: -1;
+}
+
+void
+ff_result_reset (ff_result_t *result, size_t keep)
+{
+    if (result->data.cap > keep) {
+        free (result->data.data);
+        memset (&result->data, 0, sizeof (result->data));
+    }
+    if (result->meta.cap > keep) {
+        free (result->meta.data);
+        memset (&result->meta, 0, sizeof (result->meta));
+    }
 }

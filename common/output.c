@@ -227,6 +227,17 @@ s_base64 (ff_buf_t *out, const uint8_t *data, size_t size)
     return 0;
 }
 
+/* Appends ",META" when the record has meta members. */
+static int
+s_meta (ff_buf_t *line, const ff_record_t *record)
+{
+    if (!record->meta || record->meta_len == 0)
+        return 0;
+    if (ff_buf_puts (line, ","))
+        return -1;
+    return ff_buf_append (line, record->meta, record->meta_len);
+}
+
 /* Builds one jsonl line into line (appending). */
 static int
 s_jsonl (ff_buf_t *line, const ff_record_t *record)
@@ -241,27 +252,48 @@ s_jsonl (ff_buf_t *line, const ff_record_t *record)
     if (record->status == FF_STATUS_ERROR) {
         if (ff_buf_puts (line, "\",\"status\":\"error\",\"error\":\"")
         ||  ff_json_escape (line, record->body, record->size)
-        ||  ff_buf_puts (line, "\"}\n"))
+        ||  ff_buf_puts (line, "\"")
+        ||  s_meta (line, record)
+        ||  ff_buf_puts (line, "}\n"))
             return -1;
         return 0;
     }
     if (ff_buf_puts (line, "\",\"status\":\"ok\",\"result\":"))
         return -1;
     if (record->kind == FF_KIND_JSON) {
-        if (ff_buf_append (line, record->body, record->size))
-            return -1;
+        /* the kernel's object, with meta members before its closing brace */
+        const char *body = (const char *) record->body;
+        size_t size = record->size;
+        while (size > 0 && (body [size - 1] == '\n' || body [size - 1] == ' '))
+            size--;
+        if (record->meta_len == 0 || size < 2 || body [size - 1] != '}') {
+            if (ff_buf_append (line, body, size))
+                return -1;
+        }
+        else {
+            int empty = size == 2;
+            if (ff_buf_append (line, body, size - 1)
+            ||  (!empty && ff_buf_puts (line, ","))
+            ||  ff_buf_append (line, record->meta, record->meta_len)
+            ||  ff_buf_puts (line, "}"))
+                return -1;
+        }
     }
     else
     if (ff_utf8_valid (record->body, record->size)) {
         if (ff_buf_puts (line, "{\"text\":\"")
         ||  ff_json_escape (line, record->body, record->size)
-        ||  ff_buf_puts (line, "\"}"))
+        ||  ff_buf_puts (line, "\"")
+        ||  s_meta (line, record)
+        ||  ff_buf_puts (line, "}"))
             return -1;
     }
     else {
         if (ff_buf_puts (line, "{\"base64\":\"")
         ||  s_base64 (line, (const uint8_t *) record->body, record->size)
-        ||  ff_buf_puts (line, "\"}"))
+        ||  ff_buf_puts (line, "\"")
+        ||  s_meta (line, record)
+        ||  ff_buf_puts (line, "}"))
             return -1;
     }
     return ff_buf_puts (line, "}\n");

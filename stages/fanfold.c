@@ -396,7 +396,7 @@ static int
 s_serial_task (const ff_kernel_t *const *kernels, char **names, size_t nkernels,
                const char *const *params, size_t nparams, uint64_t *seq,
                const char *input, const void *data, size_t size,
-               ff_output_t *output, ff_buf_t *out)
+               ff_output_t *output, ff_result_t *out)
 {
     size_t index;
     for (index = 0; index < nkernels; index++) {
@@ -409,7 +409,8 @@ s_serial_task (const ff_kernel_t *const *kernels, char **names, size_t nkernels,
             .seq = *seq, .input = input, .input_len = strlen (input),
             .kernel = names [index], .status = rc == 0? 0: 1,
             .kind = (kernels [index]->flags & FF_KERNEL_JSON)? 1: 0,
-            .body = out->data, .size = out->size
+            .body = out->data.data, .size = out->data.size,
+            .meta = (const char *) out->meta.data, .meta_len = out->meta.size
         };
         if (ff_output_write (output, &record)) {
             ff_log_error ("cannot write output: %s", strerror (errno));
@@ -430,10 +431,11 @@ s_run_serial (s_options_t *options, char **names, size_t nkernels)
     int out_fd = STDOUT_FILENO, in_fd = STDIN_FILENO, rc = 2;
     ff_output_t *output = NULL;
     ff_reader_t *reader = NULL;
-    ff_buf_t out = { NULL, 0, 0 };
+    ff_result_t out;
     ff_format_t format;
     uint64_t seq = 0;
 
+    memset (&out, 0, sizeof (out));
     for (index = 0; index < nkernels; index++)
         kernels [index] = ff_kernels_find (names [index]);
     for (index = 0; index < (size_t) options->nparams; index++) {
@@ -521,7 +523,7 @@ s_run_serial (s_options_t *options, char **names, size_t nkernels)
 done:
     ff_output_destroy (&output);
     ff_reader_destroy (&reader);
-    free (out.data);
+    ff_result_reset (&out, 0);
     if (in_fd != STDIN_FILENO)
         close (in_fd);
     if (out_fd != STDOUT_FILENO)

@@ -38,7 +38,8 @@ typedef struct {
     uint32_t kind;                  /* FF_KIND_* */
     size_t input_len;               /* bytes of input name */
     size_t size;                    /* bytes of body */
-    char bytes [];                  /* input name, then body */
+    size_t meta_len;                /* bytes of meta */
+    char bytes [];                  /* input name, body, then meta */
 } s_held_t;
 
 typedef struct {
@@ -122,7 +123,8 @@ s_release (s_sink_t *self)
             .seq = held->seq, .input = held->bytes, .input_len = held->input_len,
             .kernel = self->kernels [held->kernel], .status = held->status,
             .kind = held->kind, .body = held->bytes + held->input_len,
-            .size = held->size
+            .size = held->size, .meta = held->bytes + held->input_len + held->size,
+            .meta_len = held->meta_len
         };
         if (ff_output_write (self->output, &record) && !self->write_failed) {
             ff_log_error ("cannot write %s: %s",
@@ -143,7 +145,8 @@ s_take_item (s_sink_t *self, const ff_item_t *item)
                        item->seq, item->kernel);
         return;
     }
-    s_held_t *held = (s_held_t *) malloc (sizeof (s_held_t) + item->input.len + item->data.len);
+    s_held_t *held = (s_held_t *) malloc (sizeof (s_held_t) + item->input.len
+                                          + item->data.len + item->meta.len);
     if (!held) {
         ff_log_error ("out of memory holding result %" PRIu64, item->seq);
         return;
@@ -154,8 +157,10 @@ s_take_item (s_sink_t *self, const ff_item_t *item)
     held->kind = item->kind;
     held->input_len = item->input.len;
     held->size = item->data.len;
+    held->meta_len = item->meta.len;
     memcpy (held->bytes, item->input.ptr, item->input.len);
     memcpy (held->bytes + item->input.len, item->data.ptr, item->data.len);
+    memcpy (held->bytes + item->input.len + item->data.len, item->meta.ptr, item->meta.len);
     ff_reorder_rc_t rc = ff_reorder_put (self->reorder, item->seq, held);
     if (rc != FF_REORDER_STORED) {
         if (rc == FF_REORDER_DUPLICATE)

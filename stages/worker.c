@@ -132,7 +132,7 @@ typedef struct {
     int64_t last_heard;             /* last message from the ventilator */
     uint64_t rejected;              /* refused messages */
     uint64_t done;                  /* tasks run */
-    ff_buf_t out;                   /* one kernel result */
+    ff_result_t out;                /* one kernel result */
     char name [160];                /* host:pid */
 } s_worker_t;
 
@@ -231,14 +231,12 @@ s_run_batch (s_worker_t *self, ff_msg_t *msg)
         ff_codec_result_item (self->codec, item.seq, item.kernel,
                               rc == 0? FF_STATUS_OK: FF_STATUS_ERROR, kind,
                               item.input.ptr, item.input.len,
-                              self->out.data, self->out.size);
+                              self->out.data.data, self->out.data.size,
+                              (const char *) self->out.meta.data, self->out.meta.size);
         free (input);
         self->done++;
     }
-    if (self->out.cap > (16u << 20)) {
-        free (self->out.data);
-        memset (&self->out, 0, sizeof (self->out));
-    }
+    ff_result_reset (&self->out, 16u << 20);
     /* the sink may be slow; keep trying, but stay stoppable */
     while (ff_net_send (self->results, NULL, 0, ff_codec_data (self->codec),
                         ff_codec_size (self->codec), 1000) != 0) {
@@ -384,7 +382,7 @@ main (int argc, char *argv [])
         rc = s_run (&self);
     s_leave (&self);
     s_job_clear (&self.job);
-    free (self.out.data);
+    ff_result_reset (&self.out, 0);
     zsock_destroy (&self.results);
     zsock_destroy (&self.control);
     ff_codec_destroy (&self.codec);

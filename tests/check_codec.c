@@ -207,9 +207,9 @@ START_TEST (test_codec_round_trips_result_items_with_status_and_kind)
     ff_item_t item;
     ff_codec_result_begin (codec, "job-r", 5, 2);
     ff_codec_result_item (codec, 10, 1, FF_STATUS_OK, FF_KIND_JSON,
-                          "a", 1, "{\"n\":1}", 7);
+                          "a", 1, "{\"n\":1}", 7, "\"exit\":0", 8);
     ff_codec_result_item (codec, 11, 0, FF_STATUS_ERROR, FF_KIND_BYTES,
-                          "bb", 2, "boom", 4);
+                          "bb", 2, "boom", 4, NULL, 0);
     s_decode_ok (codec, &msg);
     ck_assert_int_eq (msg.type, FF_MSG_RESULT);
     s_assert_field (msg.job, "job-r");
@@ -223,6 +223,7 @@ START_TEST (test_codec_round_trips_result_items_with_status_and_kind)
     ck_assert_uint_eq (item.kind, FF_KIND_JSON);
     s_assert_field (item.input, "a");
     s_assert_field (item.data, "{\"n\":1}");
+    s_assert_field (item.meta, "\"exit\":0");
 
     ck_assert_int_eq (ff_msg_next_item (&msg, &item), 1);
     ck_assert_uint_eq (item.seq, 11);
@@ -231,6 +232,7 @@ START_TEST (test_codec_round_trips_result_items_with_status_and_kind)
     ck_assert_uint_eq (item.kind, FF_KIND_BYTES);
     s_assert_field (item.input, "bb");
     s_assert_field (item.data, "boom");
+    s_assert_field (item.meta, "");
 
     ck_assert_int_eq (ff_msg_next_item (&msg, &item), 0);
     ff_codec_destroy (&codec);
@@ -448,8 +450,8 @@ START_TEST (test_codec_rejects_a_result_status_of_2)
 {
     ff_codec_t *codec = ff_codec_new ();
     ff_codec_result_begin (codec, "j", 1, 2);
-    ff_codec_result_item (codec, 0, 0, FF_STATUS_OK, FF_KIND_BYTES, "a", 1, "x", 1);
-    ff_codec_result_item (codec, 1, 0, 2, FF_KIND_BYTES, "a", 1, "x", 1);
+    ff_codec_result_item (codec, 0, 0, FF_STATUS_OK, FF_KIND_BYTES, "a", 1, "x", 1, NULL, 0);
+    ff_codec_result_item (codec, 1, 0, 2, FF_KIND_BYTES, "a", 1, "x", 1, NULL, 0);
     ck_assert_int_eq (s_decode_bytes (ff_codec_data (codec),
                                       ff_codec_size (codec)), -1);
     ff_codec_destroy (&codec);

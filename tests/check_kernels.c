@@ -16,7 +16,7 @@ static ff_task_t
 s_task (uint64_t seq, const char *const *params, size_t nparams)
 {
     ff_task_t task = {
-        seq, "input:1-1", s_payload, sizeof (s_payload), params, nparams
+        seq, "input:1-1", s_payload, sizeof (s_payload), params, nparams, NULL, 0
     };
     return task;
 }
@@ -35,9 +35,14 @@ s_run_timed (const char *name, const ff_task_t *task, ff_buf_t *out, int *rc)
 {
     const ff_kernel_t *kernel = ff_kernels_find (name);
     ck_assert_ptr_nonnull (kernel);
+    ff_result_t result = { *out, { NULL, 0, 0 } };
     double start = s_seconds (CLOCK_MONOTONIC);
-    *rc = ff_kernels_run (kernel, task, out);
-    return (s_seconds (CLOCK_MONOTONIC) - start) * 1e3;
+    *rc = ff_kernels_run (kernel, task, &result);
+    double took = (s_seconds (CLOCK_MONOTONIC) - start) * 1e3;
+    *out = result.data;
+    ck_assert_uint_eq (result.meta.size, 0);   /* built-ins add no meta */
+    free (result.meta.data);
+    return took;
 }
 
 static void
@@ -221,10 +226,11 @@ END_TEST
 START_TEST (test_kernels_run_without_a_kernel_is_an_error_result)
 {
     ff_task_t task = s_task (0, NULL, 0);
-    ff_buf_t out = { NULL, 0, 0 };
+    ff_result_t out;
+    memset (&out, 0, sizeof (out));
     ck_assert_int_eq (ff_kernels_run (NULL, &task, &out), -1);
-    s_assert_message_mentions (&out, "kernel");
-    free (out.data);
+    s_assert_message_mentions (&out.data, "kernel");
+    ff_result_reset (&out, 0);
 }
 END_TEST
 

@@ -1,25 +1,21 @@
 /*  Unit test runner: adds every module's suite to one Check runner and
-    exits non-zero when any test fails. */
+    exits non-zero when any test fails. The Makefile generates suites.inc
+    from the `Suite *<mod>_suite (void)` definitions in tests/check_*.c. */
 
 #include <check.h>
 #include <stdlib.h>
 
-extern Suite *codec_suite (void);
-extern Suite *reader_suite (void);
-extern Suite *reorder_suite (void);
-extern Suite *output_suite (void);
-extern Suite *topology_suite (void);
-extern Suite *kernels_suite (void);
+#define FF_SUITE(name) extern Suite *name (void);
+#include "suites.inc"
+#undef FF_SUITE
 
 int
 main (void)
 {
-    SRunner *runner = srunner_create (codec_suite ());
-    srunner_add_suite (runner, reader_suite ());
-    srunner_add_suite (runner, reorder_suite ());
-    srunner_add_suite (runner, output_suite ());
-    srunner_add_suite (runner, topology_suite ());
-    srunner_add_suite (runner, kernels_suite ());
+    SRunner *runner = srunner_create (NULL);
+#define FF_SUITE(name) srunner_add_suite (runner, name ());
+#include "suites.inc"
+#undef FF_SUITE
     srunner_run_all (runner, CK_NORMAL);
     int failed = srunner_ntests_failed (runner);
     srunner_free (runner);

@@ -63,7 +63,7 @@ s_record (uint64_t seq, const char *input, const char *kernel, uint32_t status,
           uint32_t kind, const void *body, size_t size)
 {
     ff_record_t record = {
-        seq, input, strlen (input), kernel, status, kind, body, size
+        seq, input, strlen (input), kernel, status, kind, body, size, NULL, 0
     };
     return record;
 }
@@ -183,6 +183,31 @@ START_TEST (test_output_jsonl_writes_a_non_utf8_body_as_base64)
         "{\"seq\":0,\"input\":\"a\",\"kernel\":\"noop\",\"status\":\"ok\",\"result\":{\"base64\":\"/wAB\"}}\n"
         "{\"seq\":1,\"input\":\"a\",\"kernel\":\"noop\",\"status\":\"ok\",\"result\":{\"base64\":\"/wA=\"}}\n"
         "{\"seq\":2,\"input\":\"a\",\"kernel\":\"noop\",\"status\":\"ok\",\"result\":{\"base64\":\"/w==\"}}\n");
+    free (text);
+}
+END_TEST
+
+START_TEST (test_output_jsonl_puts_meta_members_inside_the_result_or_beside_the_error)
+{
+    const char *object = "{\"count\":2}";
+    ff_record_t records [] = {
+        s_record (0, "a", "exec", FF_STATUS_OK, FF_KIND_BYTES, "hi\n", 3),
+        s_record (1, "b", "k", FF_STATUS_OK, FF_KIND_JSON, object, strlen (object)),
+        s_record (2, "c", "k", FF_STATUS_OK, FF_KIND_JSON, "{}", 2),
+        s_record (3, "d", "exec", FF_STATUS_ERROR, FF_KIND_BYTES, "exit status 3", 13),
+    };
+    size_t index, size;
+    for (index = 0; index < 4; index++) {
+        records [index].meta = "\"exit\":0";
+        records [index].meta_len = 8;
+    }
+    records [3].meta = "\"exit\":3";
+    char *text = s_write_records (FF_FORMAT_JSONL, records, 4, &size);
+    ck_assert_str_eq (text,
+        "{\"seq\":0,\"input\":\"a\",\"kernel\":\"exec\",\"status\":\"ok\",\"result\":{\"text\":\"hi\\n\",\"exit\":0}}\n"
+        "{\"seq\":1,\"input\":\"b\",\"kernel\":\"k\",\"status\":\"ok\",\"result\":{\"count\":2,\"exit\":0}}\n"
+        "{\"seq\":2,\"input\":\"c\",\"kernel\":\"k\",\"status\":\"ok\",\"result\":{\"exit\":0}}\n"
+        "{\"seq\":3,\"input\":\"d\",\"kernel\":\"exec\",\"status\":\"error\",\"error\":\"exit status 3\",\"exit\":3}\n");
     free (text);
 }
 END_TEST
@@ -392,6 +417,7 @@ output_suite (void)
     tcase_add_test (tc, test_output_jsonl_escapes_the_input_name_and_the_text);
     tcase_add_test (tc, test_output_jsonl_writes_a_non_utf8_body_as_base64);
     tcase_add_test (tc, test_output_jsonl_inserts_a_json_body_verbatim);
+    tcase_add_test (tc, test_output_jsonl_puts_meta_members_inside_the_result_or_beside_the_error);
     tcase_add_test (tc, test_output_jsonl_writes_an_error_record_and_counts_it);
     tcase_add_test (tc, test_output_raw_reports_an_error_record_on_stderr_and_not_in_the_output);
     suite_add_tcase (suite, tc);

@@ -50,6 +50,7 @@ typedef struct {
     uint32_t kind;                  /* result: FF_KIND_BYTES or _JSON */
     ff_str_t input;                 /* input name */
     ff_str_t data;                  /* task payload or result body */
+    ff_str_t meta;                  /* result: extra JSON members, or empty */
 } ff_item_t;
 
 /* A decoded message. Filled by ff_msg_decode; valid while the frame is. */
@@ -153,7 +154,8 @@ void
     ff_codec_result_item (ff_codec_t *self, uint64_t seq, uint32_t kernel,
                           uint32_t status, uint32_t kind,
                           const char *input, size_t input_len,
-                          const void *data, size_t size);
+                          const void *data, size_t size,
+                          const char *meta, size_t meta_len);
 
 /* Returns 1 when s equals the NUL-terminated text, else 0. */
 int

@@ -26,6 +26,11 @@ int
    ff_kernel_t.run; an unknown kernel (NULL) is an error result. */
 int
     ff_kernels_run (const ff_kernel_t *kernel, const ff_task_t *task,
-                    ff_buf_t *out);
+                    ff_result_t *out);
+
+/* Frees the buffers of result that grew past keep bytes, so that one huge
+   result does not pin memory; the others are kept for reuse. */
+void
+    ff_result_reset (ff_result_t *result, size_t keep);
 
 #endif

@@ -1,6 +1,7 @@
 /*  fanfold output: writes results in the user's format (SPEC section 7).
     raw writes each result's bytes back to back (a JSON result as one line)
-    and reports error records on stderr; jsonl writes one object per result.
+    and reports error records on stderr; jsonl writes one object per result,
+    with a kernel's extra members (meta) inside "result", or beside "error".
     Writes are buffered; the sink and --serial share this module, which is
     why their bytes are the same. */
 
@@ -29,6 +30,8 @@ typedef struct {
     uint32_t kind;                  /* FF_KIND_BYTES or FF_KIND_JSON */
     const void *body;               /* result bytes or error message */
     size_t size;                    /* their length */
+    const char *meta;               /* extra JSON members ("exit":0), or NULL */
+    size_t meta_len;                /* their length */
 } ff_record_t;
 
 /* Parses "raw" or "jsonl". Returns 0, or -1 for anything else. */
