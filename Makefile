@@ -9,8 +9,8 @@ OPT       ?= -O2 -g
 PKGS      := libzmq libczmq msgpack
 # Recursively expanded on purpose: pkg-config runs after the deps step.
 CFLAGS_ALL = -std=gnu11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Wstrict-prototypes \
-             -Werror -MMD -MP -Iinclude $(shell pkg-config --cflags $(PKGS)) $(EXTRA_CFLAGS)
-LIBS       = $(shell pkg-config --libs $(PKGS)) -lm -lpthread -ldl
+             -Werror -MMD -MP -Iinclude $(shell pkg-config --cflags $(PKGS) zlib) $(EXTRA_CFLAGS)
+LIBS       = $(shell pkg-config --libs $(PKGS) zlib) -lm -lpthread -ldl
 CHECK_LIBS = $(shell pkg-config --libs check)
 
 COMMON_SRC := $(wildcard common/*.c)

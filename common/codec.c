@@ -200,6 +200,13 @@ ff_str_eq (ff_str_t s, const char *text)
     return s.len == len && memcmp (s.ptr, text, len) == 0;
 }
 
+ff_str_t
+ff_str (const char *text)
+{
+    ff_str_t s = { text? text: "", text? strlen (text): 0 };
+    return s;
+}
+
 char *
 ff_str_dup (ff_str_t s)
 {
@@ -224,40 +231,51 @@ s_read_names (s_cursor_t *cur, ff_str_t *names, size_t max, size_t *count)
     return 0;
 }
 
-/* Reads one task item [seq, kernel, input, payload]. */
+/* Reads one task item [seq, kernel, input, payload, attempt]. */
 static int
 s_read_task_item (s_cursor_t *cur, ff_item_t *item)
 {
-    uint64_t kernel;
+    uint64_t kernel, attempt;
     memset (item, 0, sizeof (*item));
-    if (s_expect_array (cur, 4)
+    if (s_expect_array (cur, 5)
     ||  s_read_uint (cur, &item->seq)
     ||  s_read_uint (cur, &kernel) || kernel >= FF_MAX_KERNELS
     ||  s_read_str (cur, &item->input)
-    ||  s_read_bytes (cur, &item->data, 1))
+    ||  s_read_bytes (cur, &item->data, 1)
+    ||  s_read_uint (cur, &attempt) || attempt > UINT32_MAX)
         return -1;
     item->kernel = (uint32_t) kernel;
+    item->attempt = (uint32_t) attempt;
     return 0;
 }
 
-/* Reads one result item [seq, kernel, status, kind, input, body, meta]. */
+/* Reads one result item [seq, kernel, status, kind, input, body, meta,
+   [attempt, tries, start_ms, runtime_us, bytes_in]]. */
 static int
 s_read_result_item (s_cursor_t *cur, ff_item_t *item)
 {
-    uint64_t kernel, status, kind;
+    uint64_t kernel, status, kind, attempt, tries;
     memset (item, 0, sizeof (*item));
-    if (s_expect_array (cur, 7)
+    if (s_expect_array (cur, 8)
     ||  s_read_uint (cur, &item->seq)
     ||  s_read_uint (cur, &kernel) || kernel >= FF_MAX_KERNELS
     ||  s_read_uint (cur, &status) || status > FF_STATUS_ERROR
     ||  s_read_uint (cur, &kind) || kind > FF_KIND_JSON
     ||  s_read_str (cur, &item->input)
     ||  s_read_bytes (cur, &item->data, 1)
-    ||  s_read_str (cur, &item->meta))
+    ||  s_read_str (cur, &item->meta)
+    ||  s_expect_array (cur, 5)
+    ||  s_read_uint (cur, &attempt) || attempt > UINT32_MAX
+    ||  s_read_uint (cur, &tries) || tries > UINT32_MAX
+    ||  s_read_uint (cur, &item->start_ms)
+    ||  s_read_uint (cur, &item->runtime_us)
+    ||  s_read_uint (cur, &item->bytes_in))
         return -1;
     item->kernel = (uint32_t) kernel;
     item->status = (uint32_t) status;
     item->kind = (uint32_t) kind;
+    item->attempt = (uint32_t) attempt;
+    item->tries = (uint32_t) tries;
     return 0;
 }
 
@@ -459,7 +477,8 @@ static void
 s_pack_str (ff_codec_t *self, const char *text, size_t len)
 {
     msgpack_pack_str (&self->packer, len);
-    msgpack_pack_str_body (&self->packer, text, len);
+    if (len)
+        msgpack_pack_str_body (&self->packer, text, len);
 }
 
 static void
@@ -472,7 +491,8 @@ static void
 s_pack_bin (ff_codec_t *self, const void *data, size_t size)
 {
     msgpack_pack_bin (&self->packer, size);
-    msgpack_pack_bin_body (&self->packer, data, size);
+    if (size)
+        msgpack_pack_bin_body (&self->packer, data, size);
 }
 
 static void
@@ -584,15 +604,14 @@ ff_codec_task_begin (ff_codec_t *self, const char *job, size_t count)
 }
 
 void
-ff_codec_task_item (ff_codec_t *self, uint64_t seq, uint32_t kernel,
-                    const char *input, size_t input_len,
-                    const void *data, size_t size)
+ff_codec_task_item (ff_codec_t *self, const ff_item_t *item)
 {
-    msgpack_pack_array (&self->packer, 4);
-    msgpack_pack_uint64 (&self->packer, seq);
-    msgpack_pack_uint32 (&self->packer, kernel);
-    s_pack_str (self, input, input_len);
-    s_pack_bin (self, data, size);
+    msgpack_pack_array (&self->packer, 5);
+    msgpack_pack_uint64 (&self->packer, item->seq);
+    msgpack_pack_uint32 (&self->packer, item->kernel);
+    s_pack_str (self, item->input.ptr, item->input.len);
+    s_pack_bin (self, item->data.ptr, item->data.len);
+    msgpack_pack_uint32 (&self->packer, item->attempt);
 }
 
 void
@@ -606,18 +625,20 @@ ff_codec_result_begin (ff_codec_t *self, const char *job, uint64_t worker,
 }
 
 void
-ff_codec_result_item (ff_codec_t *self, uint64_t seq, uint32_t kernel,
-                      uint32_t status, uint32_t kind,
-                      const char *input, size_t input_len,
-                      const void *data, size_t size,
-                      const char *meta, size_t meta_len)
+ff_codec_result_item (ff_codec_t *self, const ff_item_t *item)
 {
-    msgpack_pack_array (&self->packer, 7);
-    msgpack_pack_uint64 (&self->packer, seq);
-    msgpack_pack_uint32 (&self->packer, kernel);
-    msgpack_pack_uint32 (&self->packer, status);
-    msgpack_pack_uint32 (&self->packer, kind);
-    s_pack_str (self, input, input_len);
-    s_pack_bin (self, data, size);
-    s_pack_str (self, meta? meta: "", meta? meta_len: 0);
+    msgpack_pack_array (&self->packer, 8);
+    msgpack_pack_uint64 (&self->packer, item->seq);
+    msgpack_pack_uint32 (&self->packer, item->kernel);
+    msgpack_pack_uint32 (&self->packer, item->status);
+    msgpack_pack_uint32 (&self->packer, item->kind);
+    s_pack_str (self, item->input.ptr, item->input.len);
+    s_pack_bin (self, item->data.ptr, item->data.len);
+    s_pack_str (self, item->meta.ptr, item->meta.len);
+    msgpack_pack_array (&self->packer, 5);
+    msgpack_pack_uint32 (&self->packer, item->attempt);
+    msgpack_pack_uint32 (&self->packer, item->tries);
+    msgpack_pack_uint64 (&self->packer, item->start_ms);
+    msgpack_pack_uint64 (&self->packer, item->runtime_us);
+    msgpack_pack_uint64 (&self->packer, item->bytes_in);
 }

@@ -19,6 +19,7 @@ struct ff_output {
     ff_format_t format;             /* raw or jsonl */
     ff_buf_t line;                  /* pending bytes, flushed past S_BUFFER_SIZE */
     uint64_t errors;                /* error records written */
+    uint64_t offset;                /* bytes written to fd */
 };
 
 int
@@ -63,6 +64,18 @@ ff_output_errors (ff_output_t *self)
     return self->errors;
 }
 
+void
+ff_output_set_errors (ff_output_t *self, uint64_t errors)
+{
+    self->errors = errors;
+}
+
+uint64_t
+ff_output_offset (ff_output_t *self)
+{
+    return self->offset;
+}
+
 static int
 s_write_all (int fd, const void *data, size_t size)
 {
@@ -86,6 +99,8 @@ ff_output_flush (ff_output_t *self)
     if (self->line.size == 0)
         return 0;
     int rc = s_write_all (self->fd, self->line.data, self->line.size);
+    if (rc == 0)
+        self->offset += self->line.size;
     self->line.size = 0;
     return rc;
 }
@@ -95,9 +110,10 @@ static int
 s_emit (ff_output_t *self, const void *data, size_t size)
 {
     if (size >= S_BUFFER_SIZE) {
-        if (ff_output_flush (self))
+        if (ff_output_flush (self) || s_write_all (self->fd, data, size))
             return -1;
-        return s_write_all (self->fd, data, size);
+        self->offset += size;
+        return 0;
     }
     if (ff_buf_append (&self->line, data, size)) {
         errno = ENOMEM;

@@ -22,12 +22,15 @@ need_pkgconfig libzmq libzmq3-dev
 need_pkgconfig libczmq libczmq-dev
 need_pkgconfig msgpack libmsgpack-dev
 need_pkgconfig libsodium libsodium-dev
+need_pkgconfig zlib zlib1g-dev
 if [ "$goal" = test ] || [ "$goal" = bench ]; then
     need_pkgconfig check check
     need_command python3 python3
     [ -x /usr/bin/python3 ] || missing="$missing python3"
     need_python zmq python3-zmq
     need_python msgpack python3-msgpack
+    need_python numpy python3-numpy
+    [ -f /usr/share/pymol/data/demo/1tii.pdb ] || missing="$missing pymol-data"
     need_command valgrind valgrind
     need_command parallel parallel
 fi

@@ -30,7 +30,7 @@
 #define S_MAX_WORKERS 4096
 #define S_MAX_ARGS 512
 #define S_STOP_GRACE_MS 3000
-#define S_END_GRACE_MS 2000
+#define S_END_GRACE_MS 500
 
 typedef struct {
     const char *topology_path;      /* -t, NULL for a private one */
@@ -46,6 +46,10 @@ typedef struct {
     const char *max_block;          /* --max-block */
     const char *input_path;         /* --input */
     int serial;                     /* --serial */
+    const char *timeout;            /* --timeout SECONDS */
+    const char *retries;            /* --retries N */
+    const char *joblog;             /* --joblog FILE */
+    int resume;                     /* --resume */
     int verbose;                    /* -v */
     char **inputs;                  /* positional INPUTs */
     int ninputs;                    /* how many */
@@ -69,7 +73,12 @@ typedef struct {
     pid_t ventilator;               /* the ventilator's pid */
     int sink_status;                /* its exit status once reaped, or -1 */
     int ventilator_status;          /* its exit status once reaped, or -1 */
+    int respawn_wanted;             /* workers that died and should be replaced */
+    int respawned;                  /* workers replaced so far */
 } s_children_t;
+
+#define S_EXIT_WORKER_DROPPED 3
+#define S_EXIT_WORKER_RECYCLED 70
 
 static char s_bindir [PATH_MAX];
 
@@ -149,8 +158,15 @@ s_reap (s_children_t *children, int wait_ms)
                     children->pids [index] = 0;
             if (pid == children->sink)
                 children->sink_status = code;
+            else
             if (pid == children->ventilator)
                 children->ventilator_status = code;
+            else
+            if (code != 0 && code != 2) {
+                /* killed, dropped for a hung task, or recycled: replace it */
+                ff_log_info ("worker %d ended with status %d", (int) pid, code);
+                children->respawn_wanted++;
+            }
             continue;
         }
         if (s_signal || ff_clock_ms () >= deadline || s_running (children) == 0)
@@ -166,6 +182,7 @@ s_stop_all (s_children_t *children, int grace_ms)
 {
     int64_t deadline = ff_clock_ms () + grace_ms;
     s_signal_all (children, SIGTERM);
+    s_signal_all (children, SIGCONT);      /* a stopped stage must see it */
     while (s_running (children) && ff_clock_ms () < deadline) {
         sig_atomic_t saved = s_signal;
         s_signal = 0;
@@ -216,6 +233,39 @@ s_remove_ipc_files (ff_topology_t *topology)
 }
 
 /* ---------------------------------------------------------- parallel run */
+
+static void
+s_fnv (uint64_t *hash, const char *text)
+{
+    const unsigned char *at = (const unsigned char *) (text? text: "");
+    do {
+        *hash ^= *at;
+        *hash *= 0x100000001b3ull;
+    } while (*at++);
+}
+
+/* Names the job by what decides its output: kernels, parameters, how the
+   input is cut, the format and the inputs. --resume refuses another job's
+   state file. */
+static void
+s_signature (const s_options_t *options, char *out, size_t size)
+{
+    uint64_t hash = 0xcbf29ce484222325ull;
+    int index;
+    s_fnv (&hash, options->kernels);
+    for (index = 0; index < options->nparams; index++)
+        s_fnv (&hash, options->params [index]);
+    s_fnv (&hash, options->pipe? "pipe": "args");
+    s_fnv (&hash, options->lines);
+    s_fnv (&hash, options->block);
+    s_fnv (&hash, options->max_block);
+    s_fnv (&hash, options->input_path);
+    s_fnv (&hash, options->format);
+    s_fnv (&hash, options->retries);
+    for (index = 0; index < options->ninputs; index++)
+        s_fnv (&hash, options->inputs [index]);
+    snprintf (out, size, "%016" PRIx64, hash);
+}
 
 /* Appends an argument to a fixed-size argv. */
 static void
@@ -277,6 +327,16 @@ s_run_parallel (s_options_t *options)
     }
     s_arg (argv, &argc, "--format");
     s_arg (argv, &argc, options->format);
+    if (options->joblog) {
+        s_arg (argv, &argc, "--joblog");
+        s_arg (argv, &argc, options->joblog);
+    }
+    char signature [24];
+    s_signature (options, signature, sizeof (signature));
+    s_arg (argv, &argc, "--signature");
+    s_arg (argv, &argc, signature);
+    if (options->resume)
+        s_arg (argv, &argc, "--resume");
     if (options->verbose)
         s_arg (argv, &argc, "-v");
     children.sink = s_spawn ("fanfold-sink", argv, 0, 1);
@@ -311,6 +371,14 @@ s_run_parallel (s_options_t *options)
     if (options->max_block) {
         s_arg (argv, &argc, "--max-block");
         s_arg (argv, &argc, options->max_block);
+    }
+    if (options->timeout) {
+        s_arg (argv, &argc, "--timeout");
+        s_arg (argv, &argc, options->timeout);
+    }
+    if (options->retries) {
+        s_arg (argv, &argc, "--retries");
+        s_arg (argv, &argc, options->retries);
     }
     if (options->verbose)
         s_arg (argv, &argc, "-v");
@@ -351,8 +419,25 @@ s_run_parallel (s_options_t *options)
                  (int) children.sink, (int) children.ventilator, options->workers);
 
     /* wait for the job: both the ventilator and the sink must finish */
+    int respawn_limit = 20 * options->workers + 100;
     while (!s_signal && (children.sink_status < 0 || children.ventilator_status < 0)) {
         s_reap (&children, 200);
+        while (children.respawn_wanted > 0 && children.ventilator_status < 0
+               && children.respawned < respawn_limit) {
+            pid_t pid = s_spawn ("fanfold-worker", argv, 0, 0);
+            size_t slot;
+            children.respawn_wanted--;
+            children.respawned++;
+            for (slot = 0; slot < children.count && children.pids [slot] > 0; slot++)
+                ;
+            if (pid > 0) {
+                children.pids [slot] = pid;
+                if (slot == children.count)
+                    children.count++;
+            }
+            if (children.respawned == respawn_limit)
+                ff_log_error ("workers keep dying: %d replaced, no more", respawn_limit);
+        }
         if (children.ventilator_status > 0 && children.sink_status < 0) {
             ff_log_error ("the ventilator failed (exit %d); stopping", children.ventilator_status);
             break;
@@ -399,12 +484,17 @@ s_serial_task (const ff_kernel_t *const *kernels, char **names, size_t nkernels,
                ff_output_t *output, ff_result_t *out)
 {
     size_t index;
+    long retries = 3;
+    ff_parse_size (params [1], &retries);      /* params start with retries= */
     for (index = 0; index < nkernels; index++) {
         ff_task_t task = {
             .seq = *seq, .input = input, .data = (const uint8_t *) data, .size = size,
             .params = params, .nparams = nparams
         };
-        int rc = ff_kernels_run (kernels [index], &task, out);
+        int rc, tries = 0;
+        do
+            rc = ff_kernels_run (kernels [index], &task, out);
+        while (rc != 0 && ++tries < retries && !s_signal);
         ff_record_t record = {
             .seq = *seq, .input = input, .input_len = strlen (input),
             .kernel = names [index], .status = rc == 0? 0: 1,
@@ -425,7 +515,7 @@ static int
 s_run_serial (s_options_t *options, char **names, size_t nkernels)
 {
     const ff_kernel_t *kernels [32];
-    const char *params [128];
+    const char *params [2 * 66];
     char copies [64][256];
     size_t nparams = 0, index;
     int out_fd = STDOUT_FILENO, in_fd = STDIN_FILENO, rc = 2;
@@ -438,6 +528,15 @@ s_run_serial (s_options_t *options, char **names, size_t nkernels)
     memset (&out, 0, sizeof (out));
     for (index = 0; index < nkernels; index++)
         kernels [index] = ff_kernels_find (names [index]);
+    /* the same job parameters a worker gets from the ventilator */
+    params [2 * nparams] = "retries";
+    params [2 * nparams + 1] = options->retries? options->retries: "3";
+    nparams++;
+    if (options->timeout) {
+        params [2 * nparams] = "timeout";
+        params [2 * nparams + 1] = options->timeout;
+        nparams++;
+    }
     for (index = 0; index < (size_t) options->nparams; index++) {
         snprintf (copies [index], sizeof (copies [index]), "%s", options->params [index]);
         char *equals = strchr (copies [index], '=');
@@ -567,6 +666,10 @@ s_cmd_run (int argc, char *argv [])
         { "max-block", required_argument, NULL, 'M' },
         { "input", required_argument, NULL, 'i' },
         { "serial", no_argument, NULL, 'S' },
+        { "timeout", required_argument, NULL, 'T' },
+        { "retries", required_argument, NULL, 'R' },
+        { "joblog", required_argument, NULL, 'J' },
+        { "resume", no_argument, NULL, 'U' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
@@ -622,6 +725,25 @@ s_cmd_run (int argc, char *argv [])
                 break;
             case 'i': options.input_path = optarg; break;
             case 'S': options.serial = 1; break;
+            case 'T': {
+                char *end;
+                double seconds = strtod (optarg, &end);
+                if (*end || end == optarg || !(seconds > 0) || seconds > 1e6) {
+                    ff_log_error ("--timeout %s: expected seconds (more than 0)", optarg);
+                    return 2;
+                }
+                options.timeout = optarg;
+                break;
+            }
+            case 'R':
+                if (ff_parse_size (optarg, &value) || value < 1 || value > 1000) {
+                    ff_log_error ("--retries %s: expected a count from 1 to 1000", optarg);
+                    return 2;
+                }
+                options.retries = optarg;
+                break;
+            case 'J': options.joblog = optarg; break;
+            case 'U': options.resume = 1; break;
             case 'v': options.verbose = 1; break;
             case 'h': s_usage (stdout); return 0;
             default: s_usage (stderr); return 2;
@@ -638,6 +760,14 @@ s_cmd_run (int argc, char *argv [])
     }
     if ((options.lines || options.block || options.input_path) && !options.pipe) {
         ff_log_error ("--lines, --block and --input go with --pipe");
+        return 2;
+    }
+    if (options.resume && (!options.output_path || options.serial)) {
+        ff_log_error ("--resume needs -o FILE and the parallel mode");
+        return 2;
+    }
+    if (options.serial && options.joblog) {
+        ff_log_error ("--joblog is written by the sink: not with --serial");
         return 2;
     }
     options.inputs = argv + optind;

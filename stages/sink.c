@@ -8,6 +8,7 @@
 #include "fanfold/net.h"
 #include "fanfold/output.h"
 #include "fanfold/reorder.h"
+#include "fanfold/state.h"
 #include "fanfold/topology.h"
 
 #include <czmq.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define S_MAX_RESULT_MESSAGE (1LL << 31)
@@ -27,8 +29,13 @@ typedef struct {
     const char *topology_path;      /* -t */
     const char *output_path;        /* -o, NULL for stdout */
     ff_format_t format;             /* --format */
+    const char *joblog_path;        /* --joblog, or NULL */
+    const char *signature;          /* --signature: names the job for --resume */
+    int resume;                     /* --resume */
     int verbose;                    /* -v */
 } s_options_t;
+
+#define S_CHECKPOINT_EVERY_MS 500
 
 /* One result held until its turn: header, then input, then body bytes. */
 typedef struct {
@@ -39,6 +46,11 @@ typedef struct {
     size_t input_len;               /* bytes of input name */
     size_t size;                    /* bytes of body */
     size_t meta_len;                /* bytes of meta */
+    uint64_t worker;                /* who ran it (0: the ventilator gave up) */
+    uint32_t attempts;              /* runs in all, on every worker */
+    uint64_t start_ms;              /* when it started (Unix ms) */
+    uint64_t runtime_us;            /* time in the kernel */
+    uint64_t bytes_in;              /* payload bytes */
     char bytes [];                  /* input name, body, then meta */
 } s_held_t;
 
@@ -63,7 +75,78 @@ typedef struct {
     uint64_t rejected;              /* messages or items refused */
     uint64_t received;              /* results accepted */
     int write_failed;               /* the output could not be written */
+    FILE *joblog;                   /* --joblog file, or NULL */
+    char state_path [4096];         /* OUTPUT.fanfold-state, or "" */
+    uint64_t first;                 /* first seq to write (after a resume) */
+    uint64_t base_bytes;            /* output bytes kept from an earlier run */
+    uint64_t checkpointed;          /* written count of the last checkpoint */
+    int64_t last_checkpoint;        /* when it was made */
+    uint64_t resumed_errors;        /* error records an earlier run wrote */
 } s_sink_t;
+
+/* Makes the output and the joblog durable, then records how far they go in
+   the state file. Skipped when nothing new was written, or (unless force)
+   when the last checkpoint is recent. */
+static void
+s_checkpoint (s_sink_t *self, int force)
+{
+    if (!*self->state_path || !self->reorder)
+        return;
+    uint64_t written = ff_reorder_next (self->reorder);
+    int64_t now = ff_clock_ms ();
+    if (written == self->checkpointed
+    ||  (!force && now - self->last_checkpoint < S_CHECKPOINT_EVERY_MS))
+        return;
+    if (ff_output_flush (self->output) || fdatasync (self->output_fd) != 0) {
+        if (!self->write_failed)
+            ff_log_error ("cannot write %s: %s", self->options.output_path, strerror (errno));
+        self->write_failed = 1;
+        return;
+    }
+    if (self->joblog) {
+        fflush (self->joblog);
+        fdatasync (fileno (self->joblog));
+    }
+    ff_state_t state;
+    memset (&state, 0, sizeof (state));
+    snprintf (state.signature, sizeof (state.signature), "%s",
+              self->options.signature? self->options.signature: "-");
+    state.written = written;
+    state.bytes = self->base_bytes + ff_output_offset (self->output);
+    state.errors = ff_output_errors (self->output);
+    if (ff_state_save (self->state_path, &state) != 0)
+        ff_log_error ("cannot save %s: %s", self->state_path, strerror (errno));
+    self->checkpointed = written;
+    self->last_checkpoint = now;
+}
+
+/* Writes the joblog line of one result. */
+static void
+s_joblog (s_sink_t *self, const s_held_t *held)
+{
+    size_t index;
+    if (!self->joblog)
+        return;
+    fprintf (self->joblog, "%" PRIu64 "\t%" PRIu64 "\t%.3f\t%.3f\t%u\t%" PRIu64 "\t%zu\t%s\t",
+             held->seq, held->worker, (double) held->start_ms / 1000.0,
+             (double) held->runtime_us / 1e6, held->attempts, held->bytes_in,
+             held->status == FF_STATUS_OK? held->size: 0,
+             held->status == FF_STATUS_OK? "ok": "error");
+    for (index = 0; index < held->input_len; index++) {
+        char c = held->bytes [index];
+        if (c == '\t')
+            fputs ("\\t", self->joblog);
+        else
+        if (c == '\n')
+            fputs ("\\n", self->joblog);
+        else
+        if (c == '\\')
+            fputs ("\\\\", self->joblog);
+        else
+            fputc (c, self->joblog);
+    }
+    fputc ('\n', self->joblog);
+}
 
 static int
 s_on_job (s_sink_t *self, const ff_msg_t *msg)
@@ -81,7 +164,8 @@ s_on_job (s_sink_t *self, const ff_msg_t *msg)
         return 0;
     }
     self->job = ff_str_dup (msg->job);
-    self->reorder = ff_reorder_new (msg->window, 0, free);
+    self->reorder = ff_reorder_new (msg->window, self->first, free);
+    self->checkpointed = self->first;
     self->acks = (uint64_t *) calloc (FF_MAX_ACK_SEQS, sizeof (uint64_t));
     if (!self->job || !self->reorder || !self->acks)
         return -1;
@@ -126,6 +210,7 @@ s_release (s_sink_t *self)
             .size = held->size, .meta = held->bytes + held->input_len + held->size,
             .meta_len = held->meta_len
         };
+        s_joblog (self, held);
         if (ff_output_write (self->output, &record) && !self->write_failed) {
             ff_log_error ("cannot write %s: %s",
                           self->options.output_path? self->options.output_path: "stdout",
@@ -137,7 +222,7 @@ s_release (s_sink_t *self)
 }
 
 static void
-s_take_item (s_sink_t *self, const ff_item_t *item)
+s_take_item (s_sink_t *self, uint64_t worker, const ff_item_t *item)
 {
     if (item->kernel >= self->nkernels
     ||  (self->total >= 0 && item->seq >= (uint64_t) self->total)) {
@@ -158,6 +243,11 @@ s_take_item (s_sink_t *self, const ff_item_t *item)
     held->input_len = item->input.len;
     held->size = item->data.len;
     held->meta_len = item->meta.len;
+    held->worker = worker;
+    held->attempts = (item->attempt? item->attempt - 1: 0) + item->tries;
+    held->start_ms = item->start_ms;
+    held->runtime_us = item->runtime_us;
+    held->bytes_in = item->bytes_in;
     memcpy (held->bytes, item->input.ptr, item->input.len);
     memcpy (held->bytes + item->input.len, item->data.ptr, item->data.len);
     memcpy (held->bytes + item->input.len + item->data.len, item->meta.ptr, item->meta.len);
@@ -193,11 +283,12 @@ s_on_results (s_sink_t *self)
             continue;
         }
         if (ff_msg_decode (zmq_msg_data (&body), zmq_msg_size (&body), &msg)
-        ||  msg.type != FF_MSG_RESULT || !self->job || !ff_str_eq (msg.job, self->job))
+        ||  msg.type != FF_MSG_RESULT || !self->job || !ff_str_eq (msg.job, self->job)
+        ||  msg.worker == 0)
             ff_log_reject (&self->rejected, "malformed or foreign result message");
         else
             while (ff_msg_next_item (&msg, &item))
-                s_take_item (self, &item);
+                s_take_item (self, msg.worker, &item);
         zmq_msg_close (&body);
     }
     s_release (self);
@@ -217,6 +308,13 @@ s_on_control (s_sink_t *self)
             if (msg.type == FF_MSG_JOB && s_on_job (self, &msg)) {
                 zmq_msg_close (&body);
                 return -1;
+            }
+            if (msg.type == FF_MSG_RESULT && self->job && ff_str_eq (msg.job, self->job)) {
+                /* the ventilator gave up on a task: its error record */
+                ff_item_t item;
+                while (ff_msg_next_item (&msg, &item))
+                    s_take_item (self, 0, &item);
+                s_release (self);
             }
         }
         else
@@ -266,7 +364,9 @@ s_run (s_sink_t *self)
                 ff_output_flush (self->output);
             s_send_ack (self);
         }
+        s_checkpoint (self, 0);
     }
+    s_checkpoint (self, 1);
     if (ff_output_flush (self->output) && !self->write_failed) {
         ff_log_error ("cannot write output: %s", strerror (errno));
         self->write_failed = 1;
@@ -283,11 +383,87 @@ s_run (s_sink_t *self)
     return ff_output_errors (self->output)? 1: 0;
 }
 
+/* Opens -o FILE and the joblog. With --resume, keeps what the state file
+   says is complete (cutting off anything after it) and starts after it. */
+static int
+s_open_output (s_sink_t *self)
+{
+    const char *path = self->options.output_path;
+    int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
+    ff_state_t state;
+    if (ff_state_path (path, self->state_path, sizeof (self->state_path))) {
+        ff_log_error ("%s: path too long", path);
+        return -1;
+    }
+    memset (&state, 0, sizeof (state));
+    if (self->options.resume) {
+        if (ff_state_load (self->state_path, &state) != 0) {
+            if (errno != ENOENT) {
+                ff_log_error ("%s: not a fanfold state file; cannot resume", self->state_path);
+                return -1;
+            }
+            ff_log_info ("no %s: starting from the beginning", self->state_path);
+            memset (&state, 0, sizeof (state));
+        }
+        else
+        if (strcmp (state.signature, self->options.signature? self->options.signature: "-") != 0) {
+            ff_log_error ("%s belongs to a different job (other options or inputs); "
+                          "run without --resume to start again", self->state_path);
+            return -1;
+        }
+    }
+    if (!self->options.resume || state.written == 0)
+        flags |= O_TRUNC;
+    self->output_fd = open (path, flags, 0644);
+    if (self->output_fd < 0) {
+        ff_log_error ("%s: cannot open for writing: %s", path, strerror (errno));
+        return -1;
+    }
+    if (state.written > 0) {
+        struct stat info;
+        if (fstat (self->output_fd, &info) != 0 || (uint64_t) info.st_size < state.bytes) {
+            ff_log_error ("%s is shorter than %s says (%" PRIu64 " bytes); cannot resume",
+                          path, self->state_path, state.bytes);
+            return -1;
+        }
+        if (ftruncate (self->output_fd, (off_t) state.bytes) != 0
+        ||  lseek (self->output_fd, 0, SEEK_END) < 0) {
+            ff_log_error ("%s: cannot cut back to %" PRIu64 " bytes: %s", path, state.bytes,
+                          strerror (errno));
+            return -1;
+        }
+        self->first = state.written;
+        self->base_bytes = state.bytes;
+        self->resumed_errors = state.errors;
+        ff_log_info ("resuming: %" PRIu64 " results (%" PRIu64 " bytes) already in %s",
+                     state.written, state.bytes, path);
+    }
+    return 0;
+}
+
+/* Opens the joblog: appended to when resuming, else started with a header. */
+static int
+s_open_joblog (s_sink_t *self)
+{
+    int resumed = self->first > 0;
+    self->joblog = fopen (self->options.joblog_path, resumed? "ae": "we");
+    if (!self->joblog) {
+        ff_log_error ("%s: cannot open for writing: %s", self->options.joblog_path,
+                      strerror (errno));
+        return -1;
+    }
+    if (!resumed)
+        fputs ("seq\tworker\tstart\truntime\tattempts\tbytes_in\tbytes_out\tstatus\tinput\n",
+               self->joblog);
+    return 0;
+}
+
 static void
 s_usage (FILE *stream)
 {
     fprintf (stream,
-             "usage: fanfold-sink -t TOPOLOGY [-o FILE] [--format raw|jsonl] [-v]\n"
+             "usage: fanfold-sink -t TOPOLOGY [-o FILE] [--format raw|jsonl] [--joblog FILE]\n"
+             "                    [--resume] [--signature WORD] [-v]\n"
              "Collects the results of the job on TOPOLOGY and writes them in seq\n"
              "order. Exits 0 when every task succeeded, 1 when some failed, 2 on error.\n");
 }
@@ -299,6 +475,9 @@ main (int argc, char *argv [])
         { "topology", required_argument, NULL, 't' },
         { "output", required_argument, NULL, 'o' },
         { "format", required_argument, NULL, 'f' },
+        { "joblog", required_argument, NULL, 'J' },
+        { "resume", no_argument, NULL, 'R' },
+        { "signature", required_argument, NULL, 'S' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
@@ -321,6 +500,9 @@ main (int argc, char *argv [])
                     return 2;
                 }
                 break;
+            case 'J': self.options.joblog_path = optarg; break;
+            case 'R': self.options.resume = 1; break;
+            case 'S': self.options.signature = optarg; break;
             case 'v': self.options.verbose = 1; break;
             case 'h': s_usage (stdout); return 0;
             default: s_usage (stderr); return 2;
@@ -330,6 +512,15 @@ main (int argc, char *argv [])
         s_usage (stderr);
         return 2;
     }
+    if (self.options.resume && !self.options.output_path) {
+        fprintf (stderr, "fanfold-sink: --resume needs -o FILE\n");
+        return 2;
+    }
+    if (self.options.signature && (strlen (self.options.signature) >= 80
+                                   || strpbrk (self.options.signature, " \t\n"))) {
+        fprintf (stderr, "fanfold-sink: --signature must be one word under 80 bytes\n");
+        return 2;
+    }
     ff_log_init ("fanfold-sink", self.options.verbose);
     ff_signals_install ();
     self.topology = ff_topology_load (self.options.topology_path, error, sizeof (error));
@@ -337,18 +528,19 @@ main (int argc, char *argv [])
         ff_log_error ("%s", error);
         return 2;
     }
-    if (self.options.output_path) {
-        self.output_fd = open (self.options.output_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (self.output_fd < 0) {
-            ff_log_error ("%s: cannot open for writing: %s", self.options.output_path, strerror (errno));
-            ff_topology_destroy (&self.topology);
-            return 2;
-        }
+    if ((self.options.output_path && s_open_output (&self))
+    ||  (self.options.joblog_path && s_open_joblog (&self))) {
+        if (self.output_fd != STDOUT_FILENO)
+            close (self.output_fd);
+        ff_topology_destroy (&self.topology);
+        return 2;
     }
     const ff_settings_t *settings = ff_topology_settings (self.topology);
     const char *bind = ff_topology_bind (self.topology, FF_EP_RESULTS);
     self.codec = ff_codec_new ();
     self.output = ff_output_new (self.output_fd, self.options.format);
+    if (self.output)
+        ff_output_set_errors (self.output, self.resumed_errors);
     self.results = ff_net_socket (ZMQ_PULL, settings->hwm, 0, S_MAX_RESULT_MESSAGE);
     self.control = ff_net_socket (ZMQ_DEALER, settings->hwm, settings->linger_ms, S_MAX_CONTROL_MESSAGE);
     if (!self.codec || !self.output || !self.results || !self.control)
@@ -367,6 +559,8 @@ main (int argc, char *argv [])
     ff_output_destroy (&self.output);
     if (self.output_fd != STDOUT_FILENO)
         close (self.output_fd);
+    if (self.joblog)
+        fclose (self.joblog);
     ff_reorder_destroy (&self.reorder);
     for (index = 0; index < self.nkernels; index++)
         free (self.kernels [index]);

@@ -37,6 +37,10 @@ typedef struct {
     char **args;                    /* positional inputs */
     int nargs;                      /* how many */
     const char *job_id;             /* --job-id, or a random one */
+    double timeout;                 /* --timeout seconds, 0 for none */
+    int retries;                    /* --retries: attempts before an error record */
+    char timeout_text [32];         /* param timeout=, for the workers */
+    char retries_text [16];         /* param retries=, for the workers */
     int verbose;                    /* -v */
 } s_options_t;
 
@@ -72,6 +76,7 @@ typedef struct {
     int outstanding;                /* tasks it holds */
     int64_t last_seen;              /* last message from it */
     int64_t blocked_until;          /* pipe not connected yet: retry then */
+    int64_t busy_since;             /* when its current task started */
     uint64_t done;                  /* tasks it finished */
 } s_peer_t;
 
@@ -88,6 +93,7 @@ typedef struct {
     size_t pending_count;           /* how many */
     uint64_t next_seq;              /* next seq to create */
     uint64_t written;               /* sink: every seq below is written */
+    uint64_t skip;                  /* seqs the sink had written before (resume) */
     int64_t total;                  /* task count once input is exhausted */
     size_t bytes_in_flight;         /* payload bytes held by the ledger */
     int input_fd;                   /* records come from here */
@@ -164,6 +170,7 @@ s_complete (s_vent_t *self, uint64_t seq)
             if (self->workers [index]->id == slot->worker) {
                 self->workers [index]->outstanding--;
                 self->workers [index]->done++;
+                self->workers [index]->busy_since = ff_clock_ms ();
                 break;
             }
     slot->state = S_DONE;
@@ -172,6 +179,13 @@ s_complete (s_vent_t *self, uint64_t seq)
         free (slot->data);
         slot->data = NULL;
     }
+}
+
+static void
+s_send_to (s_vent_t *self, const uint8_t *routing, size_t routing_len)
+{
+    ff_net_send (self->control, routing, routing_len, ff_codec_data (self->codec),
+                 ff_codec_size (self->codec), 0);
 }
 
 /* Moves the written mark: those slots are free again. */
@@ -197,6 +211,12 @@ s_create (s_vent_t *self, const char *input, const void *data, size_t size)
 {
     size_t kernel;
     for (kernel = 0; kernel < self->options.nkernels; kernel++) {
+        if (self->next_seq < self->skip) {
+            /* written by an earlier run of this job: only count it */
+            self->next_seq++;
+            self->written = self->next_seq;
+            continue;
+        }
         s_slot_t *slot = s_slot (self, self->next_seq);
         assert (slot->state == S_FREE);
         memset (slot, 0, sizeof (*slot));
@@ -288,12 +308,6 @@ s_read_input (s_vent_t *self)
 
 /* --------------------------------------------------------------- peers */
 
-static void
-s_send_to (s_vent_t *self, const uint8_t *routing, size_t routing_len)
-{
-    ff_net_send (self->control, routing, routing_len, ff_codec_data (self->codec),
-                 ff_codec_size (self->codec), 0);
-}
 
 static void
 s_send_job (s_vent_t *self)
@@ -337,15 +351,55 @@ s_peer_destroy (s_peer_t **peer_p)
     }
 }
 
-/* Removes a worker; every task it held is sent again, lowest seq first. */
+/* Tells the sink that a task failed for good: an error record at its seq.
+   The slot stays in flight, held by no worker, until the sink acks it. */
+static void
+s_give_up (s_vent_t *self, s_slot_t *slot, const char *why)
+{
+    char message [256];
+    snprintf (message, sizeof (message), "task failed %u times: %s", slot->attempts, why);
+    ff_item_t item;
+    memset (&item, 0, sizeof (item));
+    item.seq = slot->seq;
+    item.kernel = slot->kernel;
+    item.status = FF_STATUS_ERROR;
+    item.input = ff_str (slot->input);
+    item.data = ff_str (message);
+    item.attempt = slot->attempts;
+    item.bytes_in = slot->size;
+    ff_codec_result_begin (self->codec, self->job, 0, 1);
+    ff_codec_result_item (self->codec, &item);
+    s_send_to (self, self->sink_routing, self->sink_routing_len);
+    slot->state = S_SENT;
+    slot->worker = 0;
+    ff_log_error ("task %" PRIu64 " (%s): %s", slot->seq, slot->input, message);
+}
+
+/* Removes a worker; every task it held is sent again, lowest seq first.
+   Only the task it was running counts as an attempt: the one sent to it
+   first. That task, once it has used up its attempts, becomes an error
+   record instead. */
 static void
 s_remove_worker (s_vent_t *self, s_peer_t *peer, const char *why)
 {
     size_t index;
     uint64_t seq, requeued = 0;
+    s_slot_t *running = NULL;
+    for (seq = self->written; seq < self->next_seq; seq++) {
+        s_slot_t *slot = s_slot (self, seq);
+        if (slot->state == S_SENT && slot->worker == peer->id
+        &&  (!running || slot->sent_at < running->sent_at))
+            running = slot;
+    }
     for (seq = self->next_seq; seq > self->written; seq--) {
         s_slot_t *slot = s_slot (self, seq - 1);
-        if (slot->state == S_SENT && slot->worker == peer->id) {
+        if (slot->state != S_SENT || slot->worker != peer->id)
+            continue;
+        if (slot != running && slot->attempts > 0)
+            slot->attempts--;       /* it never started there */
+        if (slot == running && slot->attempts >= (uint32_t) self->options.retries)
+            s_give_up (self, slot, why);
+        else {
             slot->state = S_PENDING;
             s_pending_push (self, seq - 1, 1);
             requeued++;
@@ -438,8 +492,13 @@ s_on_ack (s_vent_t *self, zmq_msg_t *routing, ff_msg_t *msg)
         return;
     }
     if (!self->sink_ready) {
+        /* the sink's first ack says how much an earlier run wrote */
         self->sink_ready = 1;
-        ff_log_info ("sink ready");
+        self->skip = msg->written;
+        if (self->skip)
+            ff_log_info ("sink ready; resuming after %" PRIu64 " tasks", self->skip);
+        else
+            ff_log_info ("sink ready");
     }
     while (ff_msg_next_seq (msg, &seq))
         s_complete (self, seq);
@@ -501,10 +560,18 @@ s_heartbeat (s_vent_t *self)
         int rc = ff_net_send (self->control, peer->routing, peer->routing_len,
                               ff_codec_data (self->codec), ff_codec_size (self->codec), 0);
         if (rc != 0 && errno == EHOSTUNREACH)
-            s_remove_worker (self, peer, "disconnected");
+            s_remove_worker (self, peer, "its worker disconnected");
         else
         if (now - peer->last_seen > self->settings->worker_timeout_ms)
-            s_remove_worker (self, peer, "went silent");
+            s_remove_worker (self, peer, "its worker went silent");
+        else
+        if (self->options.timeout > 0 && peer->outstanding > 0
+        &&  now - peer->busy_since > (int64_t) (self->options.timeout * 1000)) {
+            /* a worker that comes back gets told to leave: it exits 3 */
+            ff_codec_end (self->codec, self->job, 2);
+            s_send_to (self, peer->routing, peer->routing_len);
+            s_remove_worker (self, peer, "it ran past --timeout");
+        }
         else
             index++;
     }
@@ -558,8 +625,15 @@ s_dispatch (s_vent_t *self)
         ff_codec_task_begin (self->codec, self->job, count);
         for (index = 0; index < count; index++) {
             s_slot_t *slot = s_slot (self, batch [index]);
-            ff_codec_task_item (self->codec, slot->seq, slot->kernel, slot->input,
-                                strlen (slot->input), slot->data, slot->size);
+            ff_item_t item;
+            memset (&item, 0, sizeof (item));
+            item.seq = slot->seq;
+            item.kernel = slot->kernel;
+            item.input = ff_str (slot->input);
+            item.data.ptr = (const char *) slot->data;
+            item.data.len = slot->size;
+            item.attempt = slot->attempts + 1;
+            ff_codec_task_item (self->codec, &item);
         }
         if (ff_net_send (peer->push, NULL, 0, ff_codec_data (self->codec),
                          ff_codec_size (self->codec), 0) != 0) {
@@ -576,6 +650,8 @@ s_dispatch (s_vent_t *self)
             slot->sent_at = now;
             slot->attempts++;
         }
+        if (peer->outstanding == 0)
+            peer->busy_since = now;
         peer->outstanding += (int) count;
     }
 }
@@ -647,7 +723,8 @@ s_usage (FILE *stream)
     fprintf (stream,
              "usage: fanfold-ventilator -t TOPOLOGY -k KERNEL[,KERNEL...] [-p KEY=VALUE]...\n"
              "                          [--pipe [--lines N | --block SIZE] [--input FILE]]\n"
-             "                          [--max-block SIZE] [--job-id ID] [-v] [INPUT...]\n"
+             "                          [--max-block SIZE] [--timeout SECONDS] [--retries N]\n"
+             "                          [--job-id ID] [-v] [INPUT...]\n"
              "Reads the job (records from stdin with --pipe, else one task per INPUT),\n"
              "and hands tasks to the workers that join TOPOLOGY, least-loaded first.\n");
 }
@@ -665,12 +742,15 @@ s_parse_options (s_options_t *options, int argc, char *argv [])
         { "max-block", required_argument, NULL, 'M' },
         { "input", required_argument, NULL, 'i' },
         { "job-id", required_argument, NULL, 'j' },
+        { "timeout", required_argument, NULL, 'T' },
+        { "retries", required_argument, NULL, 'R' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
     const char *kernels = "noop";
     int opt, count;
+    options->retries = 3;
     options->cut = FF_CUT_BYTES;
     options->cut_n = 1L << 20;
     options->max_block = 256L << 20;
@@ -709,6 +789,24 @@ s_parse_options (s_options_t *options, int argc, char *argv [])
             }
             case 'i': options->input_path = optarg; break;
             case 'j': options->job_id = optarg; break;
+            case 'T': {
+                char *end;
+                options->timeout = strtod (optarg, &end);
+                if (*end || end == optarg || !(options->timeout >= 0) || options->timeout > 1e6) {
+                    fprintf (stderr, "fanfold-ventilator: --timeout %s: expected seconds\n", optarg);
+                    return 2;
+                }
+                break;
+            }
+            case 'R': {
+                long value;
+                if (ff_parse_size (optarg, &value) || value < 1 || value > 1000) {
+                    fprintf (stderr, "fanfold-ventilator: --retries %s: expected 1 to 1000\n", optarg);
+                    return 2;
+                }
+                options->retries = (int) value;
+                break;
+            }
             case 'v': options->verbose = 1; break;
             case 'h': s_usage (stdout); exit (0);
             default: s_usage (stderr); return 2;
@@ -736,6 +834,21 @@ s_parse_options (s_options_t *options, int argc, char *argv [])
     if (options->cut == FF_CUT_BYTES && options->cut_n > options->max_block) {
         fprintf (stderr, "fanfold-ventilator: --block is larger than --max-block\n");
         return 2;
+    }
+    /* workers learn the time limit and the retries from the job's params */
+    if (options->nparams + 2 > FF_MAX_PARAMS) {
+        fprintf (stderr, "fanfold-ventilator: too many -p parameters\n");
+        return 2;
+    }
+    snprintf (options->retries_text, sizeof (options->retries_text), "%d", options->retries);
+    options->params [2 * options->nparams] = "retries";
+    options->params [2 * options->nparams + 1] = options->retries_text;
+    options->nparams++;
+    if (options->timeout > 0) {
+        snprintf (options->timeout_text, sizeof (options->timeout_text), "%g", options->timeout);
+        options->params [2 * options->nparams] = "timeout";
+        options->params [2 * options->nparams + 1] = options->timeout_text;
+        options->nparams++;
     }
     options->args = argv + optind;
     options->nargs = argc - optind;

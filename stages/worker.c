@@ -35,6 +35,8 @@ typedef struct {
     const ff_kernel_t *kernels [FF_MAX_KERNELS]; /* resolved, NULL if unknown */
     size_t nparams;                 /* key/value pairs */
     char *params [2 * FF_MAX_PARAMS]; /* key, value, ... */
+    uint32_t retries;               /* runs of a failing task, param retries */
+    int64_t timeout_ms;             /* param timeout, 0 for none */
 } s_job_t;
 
 static void
@@ -75,6 +77,16 @@ s_job_from_welcome (s_job_t *job, const ff_msg_t *msg)
             return -1;
         job->nparams = (index + 2) / 2;
     }
+    job->retries = 3;
+    for (index = 0; index < job->nparams; index++) {
+        const char *key = job->params [2 * index], *value = job->params [2 * index + 1];
+        if (strcmp (key, "retries") == 0)
+            job->retries = (uint32_t) strtoul (value, NULL, 10);
+        if (strcmp (key, "timeout") == 0)
+            job->timeout_ms = (int64_t) (strtod (value, NULL) * 1000);
+    }
+    if (job->retries < 1)
+        job->retries = 1;
     return 0;
 }
 
@@ -86,10 +98,19 @@ typedef struct {
     const char *job;                /* job id */
     uint64_t worker;                /* our worker id */
     int hb_ms;                      /* interval */
+    int64_t timeout_ms;             /* task time limit, 0 for none */
+    volatile int64_t *running_since; /* main thread: when its task started, or 0 */
 } s_hb_args_t;
 
+#define S_WATCHDOG_GRACE_MS 2000
+#define S_EXIT_RECYCLED 70
+#define S_EXIT_DROPPED 3
+
 /* Sends a heartbeat every hb_ms on its own socket, so that a long task
-   does not look like a dead worker, until the pipe says $TERM. */
+   does not look like a dead worker, until the pipe says $TERM. With a task
+   time limit it is also the watchdog: a kernel still running well past the
+   limit cannot be stopped from outside, so the worker process ends itself
+   and the ventilator sends the task elsewhere. */
 static void
 s_heartbeat_actor (zsock_t *pipe, void *arg)
 {
@@ -100,6 +121,13 @@ s_heartbeat_actor (zsock_t *pipe, void *arg)
         ff_codec_hb (codec, args->job, args->worker);
     zsock_signal (pipe, 0);
     while (control && codec) {
+        int64_t since = *args->running_since;
+        if (args->timeout_ms > 0 && since > 0
+        &&  ff_clock_ms () - since > args->timeout_ms + S_WATCHDOG_GRACE_MS) {
+            ff_log_error ("a task has run past --timeout (%.1f s): recycling this worker",
+                          (double) args->timeout_ms / 1000);
+            _exit (S_EXIT_RECYCLED);
+        }
         ff_net_send (control, NULL, 0, ff_codec_data (codec),
                      ff_codec_size (codec), 0);
         zmq_pollitem_t item = { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
@@ -132,6 +160,8 @@ typedef struct {
     int64_t last_heard;             /* last message from the ventilator */
     uint64_t rejected;              /* refused messages */
     uint64_t done;                  /* tasks run */
+    volatile int64_t running_since; /* when the running task started, or 0 */
+    int dropped;                    /* the ventilator dropped this worker */
     ff_result_t out;                /* one kernel result */
     char name [160];                /* host:pid */
 } s_worker_t;
@@ -176,6 +206,8 @@ s_accept_welcome (s_worker_t *self, const ff_msg_t *msg)
     self->hb_args.job = self->job.id;
     self->hb_args.worker = self->job.worker;
     self->hb_args.hb_ms = self->job.hb_ms;
+    self->hb_args.timeout_ms = self->job.timeout_ms;
+    self->hb_args.running_since = &self->running_since;
     self->heartbeat = zactor_new (s_heartbeat_actor, &self->hb_args);
     self->welcomed = 1;
     ff_log_info ("joined job %s as worker %" PRIu64, self->job.id, self->job.worker);
@@ -204,13 +236,24 @@ s_on_control (s_worker_t *self)
                 ff_log_error ("could not join job");
         }
         else
-        if (msg.type == FF_MSG_END && self->welcomed && ff_str_eq (msg.job, self->job.id))
+        if (msg.type == FF_MSG_END && self->welcomed && ff_str_eq (msg.job, self->job.id)) {
             self->ended = 1;
+            self->dropped = msg.status == 2;
+        }
         zmq_msg_close (&body);
     }
 }
 
-/* Runs every task of one batch and sends one result message. */
+static uint64_t
+s_unix_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    return (uint64_t) now.tv_sec * 1000 + (uint64_t) now.tv_nsec / 1000000;
+}
+
+/* Runs every task of one batch and sends one result message. A task
+   whose kernel fails runs again, up to the job's retries in all. */
 static void
 s_run_batch (s_worker_t *self, ff_msg_t *msg)
 {
@@ -226,13 +269,26 @@ s_run_batch (s_worker_t *self, ff_msg_t *msg)
         };
         const ff_kernel_t *kernel = item.kernel < self->job.nkernels
                                   ? self->job.kernels [item.kernel]: NULL;
-        int rc = ff_kernels_run (kernel, &task, &self->out);
-        uint32_t kind = kernel && (kernel->flags & FF_KERNEL_JSON)? FF_KIND_JSON: FF_KIND_BYTES;
-        ff_codec_result_item (self->codec, item.seq, item.kernel,
-                              rc == 0? FF_STATUS_OK: FF_STATUS_ERROR, kind,
-                              item.input.ptr, item.input.len,
-                              self->out.data.data, self->out.data.size,
-                              (const char *) self->out.meta.data, self->out.meta.size);
+        int64_t started = ff_clock_ms ();
+        item.start_ms = s_unix_ms ();
+        item.tries = 0;
+        int rc;
+        do {
+            self->running_since = ff_clock_ms ();
+            rc = ff_kernels_run (kernel, &task, &self->out);
+            self->running_since = 0;
+            item.tries++;
+        } while (rc != 0 && kernel && item.tries < self->job.retries
+                 && !ff_stop_signal && !zsys_interrupted);
+        item.runtime_us = (uint64_t) (ff_clock_ms () - started) * 1000;
+        item.bytes_in = item.data.len;
+        item.status = rc == 0? FF_STATUS_OK: FF_STATUS_ERROR;
+        item.kind = kernel && (kernel->flags & FF_KERNEL_JSON)? FF_KIND_JSON: FF_KIND_BYTES;
+        item.data.ptr = (const char *) self->out.data.data;
+        item.data.len = self->out.data.size;
+        item.meta.ptr = (const char *) self->out.meta.data;
+        item.meta.len = self->out.meta.size;
+        ff_codec_result_item (self->codec, &item);
         free (input);
         self->done++;
     }
@@ -316,9 +372,9 @@ s_run (s_worker_t *self)
     }
     if (!self->ended)
         s_say_bye (self);
-    ff_log_info ("%s after %" PRIu64 " tasks", self->ended? "job ended": "stopped",
-                 self->done);
-    return 0;
+    ff_log_info ("%s after %" PRIu64 " tasks", self->dropped? "dropped by the ventilator":
+                 self->ended? "job ended": "stopped", self->done);
+    return self->dropped? S_EXIT_DROPPED: 0;
 }
 
 static void
@@ -327,7 +383,9 @@ s_usage (FILE *stream)
     fprintf (stream,
              "usage: fanfold-worker -t TOPOLOGY [--no-shm] [-v]\n"
              "Joins the job running on TOPOLOGY, runs tasks until the job ends\n"
-             "or SIGINT/SIGTERM (which finishes the current task first).\n");
+             "or SIGINT/SIGTERM (which finishes the current task first).\n"
+             "Exit: 0 job ended or stopped; 2 usage or setup error; 3 dropped by the\n"
+             "ventilator (a task ran past --timeout); 70 a task hung past --timeout.\n");
 }
 
 int

@@ -18,6 +18,49 @@
     } while (0)
 
 /* Decodes what the codec holds; fails the test when it does not decode. */
+
+/* Adds a task item (attempt 1) from positional fields. */
+static void
+s_add_task (ff_codec_t *codec, uint64_t seq, uint32_t kernel, const char *input,
+            size_t input_len, const void *data, size_t size)
+{
+    ff_item_t item;
+    memset (&item, 0, sizeof (item));
+    item.seq = seq;
+    item.kernel = kernel;
+    item.input.ptr = input;
+    item.input.len = input_len;
+    item.data.ptr = (const char *) data;
+    item.data.len = size;
+    item.attempt = 1;
+    ff_codec_task_item (codec, &item);
+}
+
+/* Adds a result item from positional fields, with fixed run figures. */
+static void
+s_add_result (ff_codec_t *codec, uint64_t seq, uint32_t kernel, uint32_t status,
+              uint32_t kind, const char *input, size_t input_len,
+              const void *data, size_t size, const char *meta, size_t meta_len)
+{
+    ff_item_t item;
+    memset (&item, 0, sizeof (item));
+    item.seq = seq;
+    item.kernel = kernel;
+    item.status = status;
+    item.kind = kind;
+    item.input.ptr = input;
+    item.input.len = input_len;
+    item.data.ptr = (const char *) data;
+    item.data.len = size;
+    item.meta.ptr = meta;
+    item.meta.len = meta_len;
+    item.attempt = 2;
+    item.tries = 3;
+    item.start_ms = UINT64_C (1763776000123);
+    item.runtime_us = 4567;
+    ff_codec_result_item (codec, &item);
+}
+
 static void
 s_decode_ok (ff_codec_t *codec, ff_msg_t *msg)
 {
@@ -167,9 +210,9 @@ START_TEST (test_codec_round_trips_task_items_in_order)
     ff_msg_t msg;
     ff_item_t item;
     ff_codec_task_begin (codec, "job-t", 3);
-    ff_codec_task_item (codec, 0, 0, "in.txt:1-4", 10, "a\nb\nc\nd\n", 8);
-    ff_codec_task_item (codec, 1, 31, "in.txt:5-5", 10, binary, sizeof (binary));
-    ff_codec_task_item (codec, UINT64_C (1) << 33, 2, "", 0, "", 0);
+    s_add_task (codec, 0, 0, "in.txt:1-4", 10, "a\nb\nc\nd\n", 8);
+    s_add_task (codec, 1, 31, "in.txt:5-5", 10, binary, sizeof (binary));
+    s_add_task (codec, UINT64_C (1) << 33, 2, "", 0, "", 0);
     s_decode_ok (codec, &msg);
     ck_assert_int_eq (msg.type, FF_MSG_TASK);
     s_assert_field (msg.job, "job-t");
@@ -206,9 +249,9 @@ START_TEST (test_codec_round_trips_result_items_with_status_and_kind)
     ff_msg_t msg;
     ff_item_t item;
     ff_codec_result_begin (codec, "job-r", 5, 2);
-    ff_codec_result_item (codec, 10, 1, FF_STATUS_OK, FF_KIND_JSON,
+    s_add_result (codec, 10, 1, FF_STATUS_OK, FF_KIND_JSON,
                           "a", 1, "{\"n\":1}", 7, "\"exit\":0", 8);
-    ff_codec_result_item (codec, 11, 0, FF_STATUS_ERROR, FF_KIND_BYTES,
+    s_add_result (codec, 11, 0, FF_STATUS_ERROR, FF_KIND_BYTES,
                           "bb", 2, "boom", 4, NULL, 0);
     s_decode_ok (codec, &msg);
     ck_assert_int_eq (msg.type, FF_MSG_RESULT);
@@ -224,6 +267,10 @@ START_TEST (test_codec_round_trips_result_items_with_status_and_kind)
     s_assert_field (item.input, "a");
     s_assert_field (item.data, "{\"n\":1}");
     s_assert_field (item.meta, "\"exit\":0");
+    ck_assert_uint_eq (item.attempt, 2);
+    ck_assert_uint_eq (item.tries, 3);
+    ck_assert_uint_eq (item.start_ms, UINT64_C (1763776000123));
+    ck_assert_uint_eq (item.runtime_us, 4567);
 
     ck_assert_int_eq (ff_msg_next_item (&msg, &item), 1);
     ck_assert_uint_eq (item.seq, 11);
@@ -247,7 +294,7 @@ START_TEST (test_codec_accepts_a_task_batch_of_exactly_max_batch_items)
     size_t index, seen = 0;
     ff_codec_task_begin (codec, "j", FF_MAX_BATCH);
     for (index = 0; index < FF_MAX_BATCH; index++)
-        ff_codec_task_item (codec, index, 0, "i", 1, "x", 1);
+        s_add_task (codec, index, 0, "i", 1, "x", 1);
     s_decode_ok (codec, &msg);
     while (ff_msg_next_item (&msg, &item) == 1) {
         ck_assert_uint_eq (item.seq, seen);
@@ -384,8 +431,8 @@ START_TEST (test_codec_rejects_every_truncation_of_a_task_message)
 {
     ff_codec_t *codec = ff_codec_new ();
     ff_codec_task_begin (codec, "job-trunc", 2);
-    ff_codec_task_item (codec, 300, 1, "file:1-2", 8, "one\ntwo\n", 8);
-    ff_codec_task_item (codec, 70000, 2, "file:3-3", 8, "three\n", 6);
+    s_add_task (codec, 300, 1, "file:1-2", 8, "one\ntwo\n", 8);
+    s_add_task (codec, 70000, 2, "file:3-3", 8, "three\n", 6);
     size_t size = ff_codec_size (codec), prefix;
     /* a heap copy of each prefix, so that reading past it is caught */
     for (prefix = 0; prefix < size; prefix++) {
@@ -429,7 +476,7 @@ START_TEST (test_codec_rejects_a_task_batch_larger_than_max_batch)
     size_t index;
     ff_codec_task_begin (codec, "j", FF_MAX_BATCH + 1);
     for (index = 0; index < FF_MAX_BATCH + 1; index++)
-        ff_codec_task_item (codec, index, 0, "i", 1, "x", 1);
+        s_add_task (codec, index, 0, "i", 1, "x", 1);
     ck_assert_int_eq (s_decode_bytes (ff_codec_data (codec),
                                       ff_codec_size (codec)), -1);
     ff_codec_destroy (&codec);
@@ -450,8 +497,8 @@ START_TEST (test_codec_rejects_a_result_status_of_2)
 {
     ff_codec_t *codec = ff_codec_new ();
     ff_codec_result_begin (codec, "j", 1, 2);
-    ff_codec_result_item (codec, 0, 0, FF_STATUS_OK, FF_KIND_BYTES, "a", 1, "x", 1, NULL, 0);
-    ff_codec_result_item (codec, 1, 0, 2, FF_KIND_BYTES, "a", 1, "x", 1, NULL, 0);
+    s_add_result (codec, 0, 0, FF_STATUS_OK, FF_KIND_BYTES, "a", 1, "x", 1, NULL, 0);
+    s_add_result (codec, 1, 0, 2, FF_KIND_BYTES, "a", 1, "x", 1, NULL, 0);
     ck_assert_int_eq (s_decode_bytes (ff_codec_data (codec),
                                       ff_codec_size (codec)), -1);
     ff_codec_destroy (&codec);

@@ -51,6 +51,11 @@ typedef struct {
     ff_str_t input;                 /* input name */
     ff_str_t data;                  /* task payload or result body */
     ff_str_t meta;                  /* result: extra JSON members, or empty */
+    uint32_t attempt;               /* task: dispatch count, from 1; result: echoed */
+    uint32_t tries;                 /* result: runs on the worker (retries + 1) */
+    uint64_t start_ms;              /* result: when the first run started (Unix ms) */
+    uint64_t runtime_us;            /* result: time spent in the kernel */
+    uint64_t bytes_in;              /* result: payload bytes the task had */
 } ff_item_t;
 
 /* A decoded message. Filled by ff_msg_decode; valid while the frame is. */
@@ -138,24 +143,24 @@ void
 void
     ff_codec_ack_seq (ff_codec_t *self, uint64_t seq);
 
-/* A task batch: begin with the item count, then add exactly that many. */
+/* A task batch: begin with the item count, then add exactly that many
+   items (seq, kernel, input, data, attempt are encoded). */
 void
     ff_codec_task_begin (ff_codec_t *self, const char *job, size_t count);
 void
-    ff_codec_task_item (ff_codec_t *self, uint64_t seq, uint32_t kernel,
-                        const char *input, size_t input_len,
-                        const void *data, size_t size);
+    ff_codec_task_item (ff_codec_t *self, const ff_item_t *item);
 
-/* A result batch: begin with the item count, then add exactly that many. */
+/* A result batch: begin with the item count, then add exactly that many
+   items (every field of ff_item_t is encoded). */
 void
     ff_codec_result_begin (ff_codec_t *self, const char *job, uint64_t worker,
                            size_t count);
 void
-    ff_codec_result_item (ff_codec_t *self, uint64_t seq, uint32_t kernel,
-                          uint32_t status, uint32_t kind,
-                          const char *input, size_t input_len,
-                          const void *data, size_t size,
-                          const char *meta, size_t meta_len);
+    ff_codec_result_item (ff_codec_t *self, const ff_item_t *item);
+
+/* Returns an ff_str_t over a NUL-terminated string (or "" for NULL). */
+ff_str_t
+    ff_str (const char *text);
 
 /* Returns 1 when s equals the NUL-terminated text, else 0. */
 int

@@ -55,6 +55,14 @@ int
 int
     ff_output_flush (ff_output_t *self);
 
+/* Returns the number of bytes handed to the descriptor so far (flushed). */
+uint64_t
+    ff_output_offset (ff_output_t *self);
+
+/* Starts the error count at errors (a resumed job's earlier ones). */
+void
+    ff_output_set_errors (ff_output_t *self, uint64_t errors);
+
 /* Returns the number of error records written. */
 uint64_t
     ff_output_errors (ff_output_t *self);

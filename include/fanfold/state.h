@@ -1,0 +1,37 @@
+/*  fanfold resume state: how far a job's output file is complete, kept in a
+    small file next to it (OUTPUT.fanfold-state). It is replaced atomically
+    (write a temporary file, fsync, rename, fsync the directory), and only
+    after the output itself was synced, so a crash at any instant leaves a
+    state that never claims more than the output holds. */
+
+#ifndef FANFOLD_STATE_H
+#define FANFOLD_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FF_STATE_SUFFIX ".fanfold-state"
+
+typedef struct {
+    char signature [80];            /* what job this is (options, inputs) */
+    uint64_t written;               /* results written: seqs 0 .. written-1 */
+    uint64_t bytes;                 /* output bytes those results take */
+    uint64_t errors;                /* error records among them */
+} ff_state_t;
+
+/* Reads the state file at path. Returns 0, or -1 with errno (ENOENT: no
+   state; EINVAL: not a state file). */
+int
+    ff_state_load (const char *path, ff_state_t *state);
+
+/* Replaces the state file at path atomically and durably. Returns 0, or
+   -1 with errno. */
+int
+    ff_state_save (const char *path, const ff_state_t *state);
+
+/* Writes the state file name for output into path. Returns 0, or -1 when
+   it does not fit. */
+int
+    ff_state_path (const char *output, char *path, size_t size);
+
+#endif
