@@ -298,6 +298,7 @@ s_run_batch (s_worker_t *self, ff_msg_t *msg)
                         ff_codec_size (self->codec), 1000) != 0) {
         if (ff_stop_signal || zsys_interrupted) {
             ff_log_error ("stopped before a result could be sent");
+            zsock_set_linger (self->results, 0);    /* the sink is gone: do not wait */
             break;
         }
     }
@@ -372,6 +373,9 @@ s_run (s_worker_t *self)
     }
     if (!self->ended)
         s_say_bye (self);
+    /* at the job's end every result is acked: nothing to flush; when
+       stopped, give the last result a moment to reach the sink */
+    zsock_set_linger (self->results, self->ended? 0: 1000);
     ff_log_info ("%s after %" PRIu64 " tasks", self->dropped? "dropped by the ventilator":
                  self->ended? "job ended": "stopped", self->done);
     return self->dropped? S_EXIT_DROPPED: 0;

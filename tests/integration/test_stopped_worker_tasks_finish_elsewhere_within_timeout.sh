@@ -11,6 +11,7 @@ sleep 0.5
 stopped=$(pgrep -P $job -f fanfold-worker | head -n 1)
 kill -STOP "$stopped"
 wait $job || { tail "$SCRATCH/err.txt"; fail "the job failed"; }
+cat "$SCRATCH/err.txt" | grep -v joined
 took=$(elapsed "$start")
 kill -CONT "$stopped" 2>/dev/null || true
 same "$SCRATCH/in.txt" "$SCRATCH/out.txt" "output"
