@@ -183,7 +183,8 @@ s_expect_array (s_cursor_t *cur, size_t count)
 /* ---------------------------------------------------------------- decode */
 
 static const char *s_names [] = {
-    NULL, "hello", "welcome", "job", "ack", "hb", "bye", "end", "task", "result"
+    NULL, "hello", "welcome", "job", "ack", "hb", "bye", "end", "task", "result",
+    "record", "eos", "emit"
 };
 #define S_NAME_COUNT (sizeof (s_names) / sizeof (s_names [0]))
 
@@ -362,6 +363,27 @@ s_decode_body (s_cursor_t *cur, ff_msg_t *msg, size_t fields)
             return fields == 4
                 && s_read_str (cur, &msg->job) == 0
                 && s_read_items (cur, msg) == 0? 0: -1;
+        case FF_MSG_RECORD:
+            return fields == 4
+                && s_read_str (cur, &msg->record.input) == 0
+                && s_read_bytes (cur, &msg->record.data, 1) == 0? 0: -1;
+        case FF_MSG_EOS:
+            return fields == 3 && s_read_uint (cur, &msg->written) == 0? 0: -1;
+        case FF_MSG_EMIT: {
+            uint64_t status;
+            ff_str_t kernel;
+            if (fields != 8
+            ||  s_read_uint (cur, &msg->record.seq)
+            ||  s_read_str (cur, &msg->record.input)
+            ||  s_read_str (cur, &kernel)
+            ||  s_read_uint (cur, &status) || status > FF_STATUS_ERROR
+            ||  s_read_bytes (cur, &msg->record.data, 1)
+            ||  s_read_str (cur, &msg->record.meta))
+                return -1;
+            msg->record.status = (uint32_t) status;
+            msg->name = kernel;
+            return 0;
+        }
         case FF_MSG_RESULT:
             return fields == 5
                 && s_read_str (cur, &msg->job) == 0
@@ -641,4 +663,34 @@ ff_codec_result_item (ff_codec_t *self, const ff_item_t *item)
     msgpack_pack_uint64 (&self->packer, item->start_ms);
     msgpack_pack_uint64 (&self->packer, item->runtime_us);
     msgpack_pack_uint64 (&self->packer, item->bytes_in);
+}
+
+void
+ff_codec_record (ff_codec_t *self, const char *input, size_t input_len,
+                 const void *data, size_t size)
+{
+    s_begin (self, FF_MSG_RECORD, 4);
+    s_pack_str (self, input, input_len);
+    s_pack_bin (self, data, size);
+}
+
+void
+ff_codec_eos (ff_codec_t *self, uint64_t count)
+{
+    s_begin (self, FF_MSG_EOS, 3);
+    msgpack_pack_uint64 (&self->packer, count);
+}
+
+void
+ff_codec_emit (ff_codec_t *self, uint64_t seq, const char *input,
+               size_t input_len, const char *kernel, uint32_t status,
+               const void *body, size_t size, const char *meta, size_t meta_len)
+{
+    s_begin (self, FF_MSG_EMIT, 8);
+    msgpack_pack_uint64 (&self->packer, seq);
+    s_pack_str (self, input, input_len);
+    s_pack_cstr (self, kernel);
+    msgpack_pack_uint32 (&self->packer, status);
+    s_pack_bin (self, body, size);
+    s_pack_str (self, meta, meta_len);
 }

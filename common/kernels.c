@@ -4,6 +4,7 @@
 
 #include "fanfold/kernels.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -118,10 +119,15 @@ s_spin_cost (const ff_task_t *task)
     return us;
 }
 
+#include "fanfold/exec.h"
+#include "fanfold/detectors.h"
+
 static const ff_kernel_t s_builtin [] = {
     { FF_KERNEL_ABI, 0, "noop", s_size_cost, s_noop_run, NULL },
     { FF_KERNEL_ABI, 0, "sleep", s_sleep_cost, s_sleep_run, NULL },
     { FF_KERNEL_ABI, 0, "spin", s_spin_cost, s_spin_run, NULL },
+    { FF_KERNEL_ABI, 0, "exec", ff_exec_cost, ff_exec_run, NULL },
+    FF_DETECTORS_KERNELS,           /* stats, contacts, hbonds, clashes, pistacking */
 };
 
 const ff_kernel_t *
@@ -131,6 +137,11 @@ ff_kernels_builtin (size_t *count)
     return s_builtin;
 }
 
+/* Kernels loaded from plugins, after the built-ins. */
+#define S_MAX_PLUGIN_KERNELS 64
+static const ff_kernel_t *s_plugged [S_MAX_PLUGIN_KERNELS];
+static size_t s_nplugged = 0;
+
 const ff_kernel_t *
 ff_kernels_find (const char *name)
 {
@@ -139,7 +150,63 @@ ff_kernels_find (const char *name)
     for (index = 0; index < count; index++)
         if (strcmp (kernels [index].name, name) == 0)
             return &kernels [index];
+    for (index = 0; index < s_nplugged; index++)
+        if (strcmp (s_plugged [index]->name, name) == 0)
+            return s_plugged [index];
     return NULL;
+}
+
+int
+ff_kernels_load (const char *path, char *error, size_t error_size)
+{
+    size_t count = 0, index;
+    void *library = dlopen (path, RTLD_NOW | RTLD_LOCAL);
+    if (!library) {
+        snprintf (error, error_size, "%s: cannot load plugin: %s", path, dlerror ());
+        return -1;
+    }
+    ff_plugin_kernels_fn *entry = (ff_plugin_kernels_fn *) dlsym (library, FF_PLUGIN_SYMBOL);
+    const ff_kernel_t *kernels = entry? entry (&count): NULL;
+    if (!kernels || count == 0) {
+        snprintf (error, error_size, "%s: not a fanfold plugin (no %s, or no kernels)",
+                  path, FF_PLUGIN_SYMBOL);
+        dlclose (library);
+        return -1;
+    }
+    for (index = 0; index < count; index++) {
+        const ff_kernel_t *kernel = &kernels [index];
+        if (kernel->abi != FF_KERNEL_ABI || !kernel->name || !kernel->run) {
+            snprintf (error, error_size,
+                      "%s: kernel %zu has ABI %u, this fanfold has %u: rebuild the plugin",
+                      path, index, kernel->abi, FF_KERNEL_ABI);
+            dlclose (library);
+            return -1;
+        }
+        if (ff_kernels_find (kernel->name))
+            continue;               /* a name already known keeps its kernel */
+        if (s_nplugged == S_MAX_PLUGIN_KERNELS) {
+            snprintf (error, error_size, "%s: more than %d plugin kernels", path,
+                      S_MAX_PLUGIN_KERNELS);
+            return -1;
+        }
+        s_plugged [s_nplugged++] = kernel;
+    }
+    return 0;                       /* the library stays loaded for good */
+}
+
+void
+ff_kernels_list (char *out, size_t size)
+{
+    size_t count, index, used = 0;
+    const ff_kernel_t *kernels = ff_kernels_builtin (&count);
+    out [0] = 0;
+    for (index = 0; index < count + s_nplugged && used < size; index++) {
+        const char *name = index < count? kernels [index].name: s_plugged [index - count]->name;
+        int len = snprintf (out + used, size - used, "%s%s", index? ", ": "", name);
+        if (len < 0)
+            break;
+        used += (size_t) len;
+    }
 }
 
 int

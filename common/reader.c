@@ -191,8 +191,10 @@ ff_reader_next (ff_reader_t *self, ff_block_t *block)
     if (avail == 0)
         return self->eof? -1: 0;
     if (self->cut == FF_CUT_LINES) {
+        /* as GNU parallel -N does, records are counted from the second
+           byte: an empty line that starts a block joins the next record */
         size_t scan = avail < self->max_block? avail: self->max_block;
-        cut = s_nth_newline (self->buffer, self->start, self->start + scan,
+        cut = s_nth_newline (self->buffer, self->start + 1, self->start + scan,
                              self->n);
         /* n lines that do not fit in max_block: fewer lines, whole ones */
         if (!cut && avail >= self->max_block)

@@ -50,6 +50,10 @@ typedef struct {
     const char *retries;            /* --retries N */
     const char *joblog;             /* --joblog FILE */
     int resume;                     /* --resume */
+    const char *intake;             /* --intake ENDPOINT */
+    const char *emit;               /* --emit ENDPOINT */
+    const char *plugins [8];        /* --plugin LIB.so, absolute */
+    int nplugins;                   /* how many */
     int verbose;                    /* -v */
     char **inputs;                  /* positional INPUTs */
     int ninputs;                    /* how many */
@@ -337,6 +341,10 @@ s_run_parallel (s_options_t *options)
     s_arg (argv, &argc, signature);
     if (options->resume)
         s_arg (argv, &argc, "--resume");
+    if (options->emit) {
+        s_arg (argv, &argc, "--emit");
+        s_arg (argv, &argc, options->emit);
+    }
     if (options->verbose)
         s_arg (argv, &argc, "-v");
     children.sink = s_spawn ("fanfold-sink", argv, 0, 1);
@@ -379,6 +387,14 @@ s_run_parallel (s_options_t *options)
     if (options->retries) {
         s_arg (argv, &argc, "--retries");
         s_arg (argv, &argc, options->retries);
+    }
+    for (index = 0; index < options->nplugins; index++) {
+        s_arg (argv, &argc, "--plugin");
+        s_arg (argv, &argc, options->plugins [index]);
+    }
+    if (options->intake) {
+        s_arg (argv, &argc, "--intake");
+        s_arg (argv, &argc, options->intake);
     }
     if (options->verbose)
         s_arg (argv, &argc, "-v");
@@ -516,7 +532,7 @@ s_run_serial (s_options_t *options, char **names, size_t nkernels)
 {
     const ff_kernel_t *kernels [32];
     const char *params [2 * 66];
-    char copies [64][256];
+    char *copies [64] = { NULL };
     size_t nparams = 0, index;
     int out_fd = STDOUT_FILENO, in_fd = STDIN_FILENO, rc = 2;
     ff_output_t *output = NULL;
@@ -538,7 +554,9 @@ s_run_serial (s_options_t *options, char **names, size_t nkernels)
         nparams++;
     }
     for (index = 0; index < (size_t) options->nparams; index++) {
-        snprintf (copies [index], sizeof (copies [index]), "%s", options->params [index]);
+        copies [index] = strdup (options->params [index]);
+        if (!copies [index])
+            goto done;
         char *equals = strchr (copies [index], '=');
         *equals = 0;
         params [2 * nparams] = copies [index];
@@ -623,6 +641,8 @@ done:
     ff_output_destroy (&output);
     ff_reader_destroy (&reader);
     ff_result_reset (&out, 0);
+    for (index = 0; index < 64; index++)
+        free (copies [index]);
     if (in_fd != STDIN_FILENO)
         close (in_fd);
     if (out_fd != STDOUT_FILENO)
@@ -666,6 +686,10 @@ s_cmd_run (int argc, char *argv [])
         { "max-block", required_argument, NULL, 'M' },
         { "input", required_argument, NULL, 'i' },
         { "serial", no_argument, NULL, 'S' },
+        { "exec", required_argument, NULL, 'X' },
+        { "plugin", required_argument, NULL, 'G' },
+        { "intake", required_argument, NULL, 'I' },
+        { "emit", required_argument, NULL, 'E' },
         { "timeout", required_argument, NULL, 'T' },
         { "retries", required_argument, NULL, 'R' },
         { "joblog", required_argument, NULL, 'J' },
@@ -679,6 +703,9 @@ s_cmd_run (int argc, char *argv [])
     int opt, count, index, rc;
     long value;
     ff_format_t format;
+    const char *exec_cmd = NULL;
+    char *cmd_param = NULL;
+    int kernels_given = 0;
 
     memset (&options, 0, sizeof (options));
     options.workers = (int) sysconf (_SC_NPROCESSORS_ONLN);
@@ -699,10 +726,24 @@ s_cmd_run (int argc, char *argv [])
                 break;
             case 'o': options.output_path = optarg; break;
             case 'f': options.format = optarg; break;
-            case 'k': options.kernels = optarg; break;
+            case 'k': options.kernels = optarg; kernels_given = 1; break;
+            case 'X': exec_cmd = optarg; break;
+            case 'I': options.intake = optarg; break;
+            case 'E': options.emit = optarg; break;
+            case 'G': {
+                char error [512];
+                char *absolute = realpath (optarg, NULL);
+                if (!absolute || options.nplugins == 8
+                ||  ff_kernels_load (absolute, error, sizeof (error))) {
+                    ff_log_error ("%s", absolute? error: "--plugin: no such file");
+                    free (absolute);
+                    return 2;
+                }
+                options.plugins [options.nplugins++] = absolute;     /* kept to exit */
+                break;
+            }
             case 'p':
-                if (!strchr (optarg, '=') || *optarg == '=' || options.nparams == 64
-                ||  strlen (optarg) >= 256) {
+                if (!strchr (optarg, '=') || *optarg == '=' || options.nparams >= 62) {
                     ff_log_error ("-p %s: expected KEY=VALUE", optarg);
                     return 2;
                 }
@@ -766,12 +807,37 @@ s_cmd_run (int argc, char *argv [])
         ff_log_error ("--resume needs -o FILE and the parallel mode");
         return 2;
     }
+    if (options.serial && (options.intake || options.emit)) {
+        ff_log_error ("--intake and --emit are sockets of the parallel mode: not with --serial");
+        return 2;
+    }
+    if (options.intake && (options.pipe || argc > optind)) {
+        ff_log_error ("--intake takes the records: no --pipe, no INPUT");
+        return 2;
+    }
     if (options.serial && options.joblog) {
         ff_log_error ("--joblog is written by the sink: not with --serial");
         return 2;
     }
     options.inputs = argv + optind;
     options.ninputs = argc - optind;
+    if (exec_cmd) {
+        /* --exec CMD is the exec kernel with cmd= (and pipe=1 with --pipe) */
+        if (!kernels_given)
+            options.kernels = "exec";
+        cmd_param = (char *) malloc (strlen (exec_cmd) + 5);
+        if (!cmd_param)
+            return 2;
+        sprintf (cmd_param, "cmd=%s", exec_cmd);
+        options.params [options.nparams++] = cmd_param;
+        if (options.pipe)
+            options.params [options.nparams++] = "pipe=1";
+    }
+    else
+    if (strstr (options.kernels, "exec")) {
+        ff_log_error ("the exec kernel needs --exec CMD");
+        return 2;
+    }
     if (options.pipe && options.ninputs > 0) {
         ff_log_error ("--pipe reads records from stdin (or --input), not INPUT arguments");
         return 2;
@@ -784,7 +850,9 @@ s_cmd_run (int argc, char *argv [])
     rc = 0;
     for (index = 0; index < count; index++)
         if (!ff_kernels_find (names [index])) {
-            ff_log_error ("unknown kernel '%s' (built in: noop, sleep, spin)", names [index]);
+            char known [1024];
+            ff_kernels_list (known, sizeof (known));
+            ff_log_error ("unknown kernel '%s' (known: %s)", names [index], known);
             rc = 2;
         }
     if (rc == 0)
@@ -792,6 +860,7 @@ s_cmd_run (int argc, char *argv [])
                            : s_run_parallel (&options);
     for (index = 0; index < count; index++)
         free (names [index]);
+    free (cmd_param);
     return rc;
 }
 

@@ -30,6 +30,7 @@ typedef struct {
     const char *output_path;        /* -o, NULL for stdout */
     ff_format_t format;             /* --format */
     const char *joblog_path;        /* --joblog, or NULL */
+    const char *emit;               /* --emit ENDPOINT, or NULL */
     const char *signature;          /* --signature: names the job for --resume */
     int resume;                     /* --resume */
     int verbose;                    /* -v */
@@ -76,6 +77,8 @@ typedef struct {
     uint64_t received;              /* results accepted */
     int write_failed;               /* the output could not be written */
     FILE *joblog;                   /* --joblog file, or NULL */
+    zsock_t *emit;                  /* PUSH of results in seq order, or NULL */
+    ff_codec_t *emit_codec;         /* its encoder */
     char state_path [4096];         /* OUTPUT.fanfold-state, or "" */
     uint64_t first;                 /* first seq to write (after a resume) */
     uint64_t base_bytes;            /* output bytes kept from an earlier run */
@@ -197,6 +200,26 @@ s_send_ack (s_sink_t *self)
     self->last_ack = ff_clock_ms ();
 }
 
+/* Sends the current emit message, waiting while the consumer is slow (it
+   holds the job back, as a slow disk would), but never past a stop. */
+static void
+s_emit_send (s_sink_t *self)
+{
+    while (ff_net_send (self->emit, NULL, 0, ff_codec_data (self->emit_codec),
+                        ff_codec_size (self->emit_codec), 1000) != 0)
+        if (ff_stop_signal || zsys_interrupted)
+            return;
+}
+
+static void
+s_emit (s_sink_t *self, const ff_record_t *record)
+{
+    ff_codec_emit (self->emit_codec, record->seq, record->input, record->input_len,
+                   record->kernel, record->status, record->body, record->size,
+                   record->meta, record->meta_len);
+    s_emit_send (self);
+}
+
 /* Writes every result whose turn has come. */
 static void
 s_release (s_sink_t *self)
@@ -211,6 +234,8 @@ s_release (s_sink_t *self)
             .meta_len = held->meta_len
         };
         s_joblog (self, held);
+        if (self->emit)
+            s_emit (self, &record);
         if (ff_output_write (self->output, &record) && !self->write_failed) {
             ff_log_error ("cannot write %s: %s",
                           self->options.output_path? self->options.output_path: "stdout",
@@ -374,6 +399,10 @@ s_run (s_sink_t *self)
     if (!s_done (self))
         return 130;
     s_send_ack (self);
+    if (self->emit) {
+        ff_codec_eos (self->emit_codec, (uint64_t) self->total);
+        s_emit_send (self);
+    }
     ff_log_info ("wrote %" PRId64 " results, %" PRIu64 " errors, %" PRIu64
                  " duplicates dropped, %" PRIu64 " messages refused",
                  self->total, ff_output_errors (self->output), self->duplicates,
@@ -463,7 +492,7 @@ s_usage (FILE *stream)
 {
     fprintf (stream,
              "usage: fanfold-sink -t TOPOLOGY [-o FILE] [--format raw|jsonl] [--joblog FILE]\n"
-             "                    [--resume] [--signature WORD] [-v]\n"
+             "                    [--resume] [--signature WORD] [--emit ENDPOINT] [-v]\n"
              "Collects the results of the job on TOPOLOGY and writes them in seq\n"
              "order. Exits 0 when every task succeeded, 1 when some failed, 2 on error.\n");
 }
@@ -476,6 +505,7 @@ main (int argc, char *argv [])
         { "output", required_argument, NULL, 'o' },
         { "format", required_argument, NULL, 'f' },
         { "joblog", required_argument, NULL, 'J' },
+        { "emit", required_argument, NULL, 'E' },
         { "resume", no_argument, NULL, 'R' },
         { "signature", required_argument, NULL, 'S' },
         { "verbose", no_argument, NULL, 'v' },
@@ -501,6 +531,7 @@ main (int argc, char *argv [])
                 }
                 break;
             case 'J': self.options.joblog_path = optarg; break;
+            case 'E': self.options.emit = optarg; break;
             case 'R': self.options.resume = 1; break;
             case 'S': self.options.signature = optarg; break;
             case 'v': self.options.verbose = 1; break;
@@ -537,6 +568,19 @@ main (int argc, char *argv [])
     }
     const ff_settings_t *settings = ff_topology_settings (self.topology);
     const char *bind = ff_topology_bind (self.topology, FF_EP_RESULTS);
+    if (self.options.emit) {
+        /* results go to the emit socket, and to -o FILE when given: not stdout */
+        self.emit_codec = ff_codec_new ();
+        /* a consumer may be slower than the job: give it time to take
+           the tail of the stream before this process exits */
+        self.emit = ff_net_socket (ZMQ_PUSH, settings->hwm, 30000, -1);
+        if (!self.emit || !self.emit_codec || zsock_bind (self.emit, "%s", self.options.emit) < 0) {
+            ff_log_error ("cannot bind --emit %s: %s", self.options.emit, zmq_strerror (errno));
+            goto cleanup;
+        }
+        if (!self.options.output_path)
+            self.output_fd = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+    }
     self.codec = ff_codec_new ();
     self.output = ff_output_new (self.output_fd, self.options.format);
     if (self.output)
@@ -556,11 +600,14 @@ main (int argc, char *argv [])
         ff_log_error ("cannot connect to %s", ff_topology_connect (self.topology, FF_EP_CONTROL));
     else
         rc = s_run (&self);
+cleanup:
     ff_output_destroy (&self.output);
     if (self.output_fd != STDOUT_FILENO)
         close (self.output_fd);
     if (self.joblog)
         fclose (self.joblog);
+    zsock_destroy (&self.emit);
+    ff_codec_destroy (&self.emit_codec);
     ff_reorder_destroy (&self.reorder);
     for (index = 0; index < self.nkernels; index++)
         free (self.kernels [index]);

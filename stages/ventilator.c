@@ -37,6 +37,7 @@ typedef struct {
     char **args;                    /* positional inputs */
     int nargs;                      /* how many */
     const char *job_id;             /* --job-id, or a random one */
+    const char *intake;             /* --intake ENDPOINT, or NULL */
     double timeout;                 /* --timeout seconds, 0 for none */
     int retries;                    /* --retries: attempts before an error record */
     char timeout_text [32];         /* param timeout=, for the workers */
@@ -100,6 +101,8 @@ typedef struct {
     ff_reader_t *reader;            /* cuts records, with --pipe */
     int next_arg;                   /* next positional input */
     int want_input;                 /* the reader needs the descriptor */
+    zsock_t *intake;                /* PULL for records, with --intake */
+    uint64_t intake_records;        /* records taken from it */
     s_peer_t *workers [S_MAX_WORKERS]; /* joined workers */
     size_t nworkers;                /* how many */
     size_t rotate;                  /* where the least-loaded search starts */
@@ -251,6 +254,49 @@ s_room (s_vent_t *self)
         || self->next_seq == self->written;
 }
 
+/* Takes one message from the intake socket. Returns 1 when it made
+   tasks (or refused a bad message), 0 when nothing is waiting, -1 at the
+   end of the stream. */
+static int
+s_take_intake (s_vent_t *self)
+{
+    zmq_msg_t body;
+    ff_msg_t msg;
+    int rc = ff_net_recv (self->intake, NULL, &body);
+    if (rc < 0)
+        return 0;
+    if (rc == 1) {
+        ff_log_reject (&self->rejected, "multipart message on intake");
+        return 1;
+    }
+    rc = 1;
+    if (ff_msg_decode (zmq_msg_data (&body), zmq_msg_size (&body), &msg)
+    ||  (msg.type != FF_MSG_RECORD && msg.type != FF_MSG_EOS))
+        ff_log_reject (&self->rejected, "intake takes record and eos messages only");
+    else
+    if (msg.type == FF_MSG_EOS) {
+        /* closing the intake tells the producer everything was taken:
+           ZeroMQ drops what a producer still queues when it leaves early */
+        rc = -1;
+        zmq_msg_close (&body);
+        zsock_destroy (&self->intake);
+        return rc;
+    }
+    else {
+        char input [512];
+        self->intake_records++;
+        if (msg.record.input.len == 0 || msg.record.input.len >= sizeof (input))
+            snprintf (input, sizeof (input), "intake:%" PRIu64, self->intake_records);
+        else
+            snprintf (input, sizeof (input), "%.*s", (int) msg.record.input.len,
+                      msg.record.input.ptr);
+        if (s_create (self, input, msg.record.data.ptr, msg.record.data.len))
+            self->failed = 1;
+    }
+    zmq_msg_close (&body);
+    return rc;
+}
+
 /* Creates tasks while there is room and input. */
 static void
 s_produce (s_vent_t *self)
@@ -258,6 +304,20 @@ s_produce (s_vent_t *self)
     int64_t total_before = self->total;
     self->want_input = 0;
     while (s_room (self)) {
+        if (self->options.intake) {
+            if (!self->intake)
+                break;
+            int rc = s_take_intake (self);
+            if (rc == 0) {
+                self->want_input = 1;
+                break;
+            }
+            if (rc < 0) {
+                self->total = (int64_t) self->next_seq;
+                break;
+            }
+            continue;
+        }
         if (!self->options.pipe) {
             if (self->next_arg == self->options.nargs) {
                 self->total = (int64_t) self->next_seq;
@@ -691,7 +751,8 @@ s_run (s_vent_t *self)
                 timeout = S_RETRY_BLOCKED_MS;
         zmq_pollitem_t items [2] = {
             { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
-            { NULL, self->input_fd, ZMQ_POLLIN, 0 }
+            { self->intake? zsock_resolve (self->intake): NULL,
+              self->intake? -1: self->input_fd, ZMQ_POLLIN, 0 }
         };
         int rc = zmq_poll (items, self->want_input? 2: 1, timeout);
         if (rc < 0 && errno != EINTR) {
@@ -700,7 +761,8 @@ s_run (s_vent_t *self)
         }
         if (rc > 0 && (items [0].revents & ZMQ_POLLIN))
             s_on_control (self);
-        if (rc > 0 && self->want_input && (items [1].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
+        if (rc > 0 && self->want_input && !self->intake
+        &&  (items [1].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
             s_read_input (self);
     }
     if (self->failed) {
@@ -724,6 +786,7 @@ s_usage (FILE *stream)
              "usage: fanfold-ventilator -t TOPOLOGY -k KERNEL[,KERNEL...] [-p KEY=VALUE]...\n"
              "                          [--pipe [--lines N | --block SIZE] [--input FILE]]\n"
              "                          [--max-block SIZE] [--timeout SECONDS] [--retries N]\n"
+             "                          [--intake ENDPOINT] [--plugin LIB.so]\n"
              "                          [--job-id ID] [-v] [INPUT...]\n"
              "Reads the job (records from stdin with --pipe, else one task per INPUT),\n"
              "and hands tasks to the workers that join TOPOLOGY, least-loaded first.\n");
@@ -743,6 +806,8 @@ s_parse_options (s_options_t *options, int argc, char *argv [])
         { "input", required_argument, NULL, 'i' },
         { "job-id", required_argument, NULL, 'j' },
         { "timeout", required_argument, NULL, 'T' },
+        { "plugin", required_argument, NULL, 'G' },
+        { "intake", required_argument, NULL, 'I' },
         { "retries", required_argument, NULL, 'R' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -789,6 +854,20 @@ s_parse_options (s_options_t *options, int argc, char *argv [])
             }
             case 'i': options->input_path = optarg; break;
             case 'j': options->job_id = optarg; break;
+            case 'I': options->intake = optarg; break;
+            case 'G': {
+                char error [512];
+                if (ff_kernels_load (optarg, error, sizeof (error))
+                ||  options->nparams == FF_MAX_PARAMS) {
+                    fprintf (stderr, "fanfold-ventilator: %s\n", error);
+                    return 2;
+                }
+                /* workers load it too: it names a path on their host */
+                options->params [2 * options->nparams] = "plugin";
+                options->params [2 * options->nparams + 1] = optarg;
+                options->nparams++;
+                break;
+            }
             case 'T': {
                 char *end;
                 options->timeout = strtod (optarg, &end);
@@ -824,8 +903,10 @@ s_parse_options (s_options_t *options, int argc, char *argv [])
     options->nkernels = (size_t) count;
     for (size_t index = 0; index < options->nkernels; index++)
         if (!ff_kernels_find (options->kernel_names [index])) {
-            fprintf (stderr, "fanfold-ventilator: unknown kernel '%s' (built in: noop, sleep, spin)\n",
-                     options->kernel_names [index]);
+            char known [1024];
+            ff_kernels_list (known, sizeof (known));
+            fprintf (stderr, "fanfold-ventilator: unknown kernel '%s' (known: %s)\n",
+                     options->kernel_names [index], known);
             return 2;
         }
     if (options->cut == FF_CUT_BYTES && options->cut_n > options->max_block
@@ -852,6 +933,10 @@ s_parse_options (s_options_t *options, int argc, char *argv [])
     }
     options->args = argv + optind;
     options->nargs = argc - optind;
+    if (options->intake && (options->pipe || options->nargs > 0)) {
+        fprintf (stderr, "fanfold-ventilator: --intake takes the records: no --pipe, no INPUT\n");
+        return 2;
+    }
     if (options->pipe && options->nargs > 0) {
         fprintf (stderr, "fanfold-ventilator: --pipe takes records from stdin, not INPUT arguments\n");
         return 2;
@@ -890,6 +975,7 @@ s_vent_cleanup (s_vent_t *self)
         close (self->input_fd);
     for (index = 0; index < self->options.nkernels; index++)
         free (self->options.kernel_names [index]);
+    zsock_destroy (&self->intake);
     zsock_destroy (&self->control);
     ff_codec_destroy (&self->codec);
     ff_topology_destroy (&self->topology);
@@ -956,6 +1042,14 @@ main (int argc, char *argv [])
         ff_log_error ("cannot bind %s: %s", ff_topology_bind (self.topology, FF_EP_CONTROL),
                       zmq_strerror (errno));
         goto done;
+    }
+    if (self.options.intake) {
+        /* a small HWM: a producer that runs ahead waits, memory stays bounded */
+        self.intake = ff_net_socket (ZMQ_PULL, 16, 0, self.options.max_block + 4096);
+        if (!self.intake || zsock_bind (self.intake, "%s", self.options.intake) < 0) {
+            ff_log_error ("cannot bind --intake %s: %s", self.options.intake, zmq_strerror (errno));
+            goto done;
+        }
     }
     ff_log_info ("job %s on %s", self.job, ff_topology_bind (self.topology, FF_EP_CONTROL));
     rc = s_run (&self);

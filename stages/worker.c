@@ -61,6 +61,26 @@ s_job_from_welcome (s_job_t *job, const ff_msg_t *msg)
     job->hb_ms = msg->hb_ms > 0 && msg->hb_ms < 60000? (int) msg->hb_ms: 250;
     if (!job->id)
         return -1;
+    for (index = 0; index < 2 * msg->nparams; index++) {
+        job->params [index] = ff_str_dup (msg->params [index]);
+        if (!job->params [index])
+            return -1;
+        job->nparams = (index + 2) / 2;
+    }
+    /* job-level parameters: plugins to load first, retries, time limit */
+    job->retries = 3;
+    for (index = 0; index < job->nparams; index++) {
+        const char *key = job->params [2 * index], *value = job->params [2 * index + 1];
+        char error [512];
+        if (strcmp (key, "plugin") == 0 && ff_kernels_load (value, error, sizeof (error)))
+            ff_log_error ("%s", error);
+        if (strcmp (key, "retries") == 0)
+            job->retries = (uint32_t) strtoul (value, NULL, 10);
+        if (strcmp (key, "timeout") == 0)
+            job->timeout_ms = (int64_t) (strtod (value, NULL) * 1000);
+    }
+    if (job->retries < 1)
+        job->retries = 1;
     for (index = 0; index < msg->nkernels; index++) {
         job->kernel_names [index] = ff_str_dup (msg->kernels [index]);
         if (!job->kernel_names [index])
@@ -71,22 +91,6 @@ s_job_from_welcome (s_job_t *job, const ff_msg_t *msg)
             ff_log_error ("job %s uses kernel '%s', which this worker does not have",
                           job->id, job->kernel_names [index]);
     }
-    for (index = 0; index < 2 * msg->nparams; index++) {
-        job->params [index] = ff_str_dup (msg->params [index]);
-        if (!job->params [index])
-            return -1;
-        job->nparams = (index + 2) / 2;
-    }
-    job->retries = 3;
-    for (index = 0; index < job->nparams; index++) {
-        const char *key = job->params [2 * index], *value = job->params [2 * index + 1];
-        if (strcmp (key, "retries") == 0)
-            job->retries = (uint32_t) strtoul (value, NULL, 10);
-        if (strcmp (key, "timeout") == 0)
-            job->timeout_ms = (int64_t) (strtod (value, NULL) * 1000);
-    }
-    if (job->retries < 1)
-        job->retries = 1;
     return 0;
 }
 

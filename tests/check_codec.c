@@ -450,10 +450,10 @@ END_TEST
 
 START_TEST (test_codec_rejects_a_task_item_with_kernel_index_past_max_kernels)
 {
-    /* [1, "task", "j", [[0, K, "in", bin "x"]]] with K = 31, then K = 32 */
+    /* [1, "task", "j", [[0, K, "in", bin "x", 1]]] with K = 31, then K = 32 */
     uint8_t frame [] = {
         0x94, 0x01, 0xa4, 't', 'a', 's', 'k', 0xa1, 'j',
-        0x91, 0x94, 0x00, 0x1f, 0xa2, 'i', 'n', 0xc4, 0x01, 'x'
+        0x91, 0x95, 0x00, 0x1f, 0xa2, 'i', 'n', 0xc4, 0x01, 'x', 0x01
     };
     ck_assert_int_eq (s_decode_bytes (frame, sizeof (frame)), 0);
     frame [12] = FF_MAX_KERNELS;

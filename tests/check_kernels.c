@@ -151,7 +151,7 @@ START_TEST (test_kernels_find_returns_each_builtin_by_name)
 {
     size_t count, index;
     const ff_kernel_t *kernels = ff_kernels_builtin (&count);
-    ck_assert_uint_eq (count, 3);
+    ck_assert_uint_ge (count, 3);
     for (index = 0; index < count; index++) {
         ck_assert_uint_eq (kernels [index].abi, FF_KERNEL_ABI);
         ck_assert_ptr_nonnull (kernels [index].run);

@@ -24,7 +24,10 @@ typedef enum {
     FF_MSG_BYE,                     /* worker -> ventilator control */
     FF_MSG_END,                     /* ventilator -> worker control */
     FF_MSG_TASK,                    /* ventilator -> worker data pipe */
-    FF_MSG_RESULT                   /* worker -> sink data path */
+    FF_MSG_RESULT,                  /* worker -> sink data path */
+    FF_MSG_RECORD,                  /* producer -> ventilator intake */
+    FF_MSG_EOS,                     /* producer -> intake; sink -> emit */
+    FF_MSG_EMIT                     /* sink -> consumer on emit */
 } ff_msg_type_t;
 
 /* Result item status and kind. */
@@ -76,6 +79,7 @@ typedef struct {
     uint64_t window;                /* job: reorder window in tasks */
     uint64_t written;               /* ack: every seq below is written */
     uint64_t status;                /* end: 0 when every task succeeded */
+    ff_item_t record;               /* record, emit: the item */
     size_t count;                   /* task, result: items; ack: seqs */
     const uint8_t *cursor;          /* private: next item or seq */
     const uint8_t *end;             /* private: end of the frame */
@@ -161,6 +165,23 @@ void
 /* Returns an ff_str_t over a NUL-terminated string (or "" for NULL). */
 ff_str_t
     ff_str (const char *text);
+
+/* An intake record: [1, "record", input, data]. */
+void
+    ff_codec_record (ff_codec_t *self, const char *input, size_t input_len,
+                     const void *data, size_t size);
+
+/* End of stream: [1, "eos", count] (records sent, or results emitted). */
+void
+    ff_codec_eos (ff_codec_t *self, uint64_t count);
+
+/* One emitted result, in seq order: [1, "emit", seq, input, kernel name,
+   status, body, meta]. */
+void
+    ff_codec_emit (ff_codec_t *self, uint64_t seq, const char *input,
+                   size_t input_len, const char *kernel, uint32_t status,
+                   const void *body, size_t size, const char *meta,
+                   size_t meta_len);
 
 /* Returns 1 when s equals the NUL-terminated text, else 0. */
 int

@@ -12,6 +12,16 @@
 const ff_kernel_t *
     ff_kernels_find (const char *name);
 
+/* Loads the kernels of the plugin at path (a shared library exporting
+   FF_PLUGIN_SYMBOL); ff_kernels_find finds them after the built-ins.
+   Returns 0, or -1 with a message naming path in error. */
+int
+    ff_kernels_load (const char *path, char *error, size_t error_size);
+
+/* Writes the names of every known kernel, comma-separated, into out. */
+void
+    ff_kernels_list (char *out, size_t size);
+
 /* Returns the built-in kernels and sets *count. */
 const ff_kernel_t *
     ff_kernels_builtin (size_t *count);

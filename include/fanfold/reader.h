@@ -14,7 +14,9 @@
 typedef struct ff_reader ff_reader_t;
 
 typedef enum {
-    FF_CUT_LINES,                   /* n lines per block */
+    FF_CUT_LINES,                   /* n lines per block (an empty line that
+                                       starts a block does not count, as
+                                       with parallel -N) */
     FF_CUT_BYTES                    /* about n bytes per block, at line ends */
 } ff_cut_t;
 

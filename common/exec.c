@@ -1,0 +1,792 @@
+/*  fanfold exec kernel: one command per task through /bin/sh, compatible
+    with GNU parallel 20221122. In order: the command line (replacement
+    values, quoting, expansion), the child (spawn into its own process
+    group, one poll loop that feeds stdin and reads stdout, kill, reap),
+    then the kernel (parameters, status, messages). */
+
+#include "fanfold/exec.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define S_DEFAULT_MAX_OUTPUT (1024.0 * 1024 * 1024)
+#define S_KILL_GRACE_MS      1000       /* SIGTERM to SIGKILL */
+#define S_TICK_MS            10         /* exit polling without pidfd */
+#define S_CHUNK              (64 * 1024)
+
+/* ------------------------------------------------------ the command line */
+
+/* The replacement strings parallel knows without --plus or --rpl, except
+   {%} (job slot) and {= perl =}, which have no meaning here. */
+typedef enum {
+    S_RPL_ARG, S_RPL_NOEXT, S_RPL_BASE, S_RPL_DIR, S_RPL_BASE_NOEXT, S_RPL_SEQ
+} s_rpl_kind_t;
+
+static const struct {
+    const char *text;               /* as written in a template */
+    size_t len;                     /* strlen (text) */
+    s_rpl_kind_t kind;              /* what it stands for */
+} s_rpls [] = {
+    { "{}", 2, S_RPL_ARG },
+    { "{.}", 3, S_RPL_NOEXT },
+    { "{/}", 3, S_RPL_BASE },
+    { "{//}", 4, S_RPL_DIR },
+    { "{/.}", 4, S_RPL_BASE_NOEXT },
+    { "{#}", 3, S_RPL_SEQ },
+};
+#define S_NRPLS (sizeof (s_rpls) / sizeof (s_rpls [0]))
+
+/* Returns the index in s_rpls of the replacement string at text, or -1.
+   No two of them can overlap (each has one '{' first and one '}' last),
+   so matching at each '{' from the left is what parallel's replacing of
+   the longest first comes to. */
+static int
+s_rpl_at (const char *text)
+{
+    size_t index;
+    for (index = 0; index < S_NRPLS; index++)
+        if (strncmp (text, s_rpls [index].text, s_rpls [index].len) == 0)
+            return (int) index;
+    return -1;
+}
+
+/* {/} is perl's substitution s:.*[/]:: (written here without its comment
+   ending) on the argument. '.' does not match a newline, so it removes, in
+   the first line that has a '/', everything from the start of that line
+   to its last '/'. */
+static int
+s_append_basename (ff_buf_t *out, const char *text, size_t len)
+{
+    size_t line = 0;
+    while (line <= len) {
+        const char *newline = memchr (text + line, '\n', len - line);
+        size_t end = newline? (size_t) (newline - text): len;
+        const char *slash = memrchr (text + line, '/', end - line);
+        if (slash) {
+            size_t after = (size_t) (slash + 1 - text);
+            if (ff_buf_append (out, text, line))
+                return -1;
+            return ff_buf_append (out, text + after, len - after);
+        }
+        if (!newline)
+            break;
+        line = end + 1;
+    }
+    return ff_buf_append (out, text, len);
+}
+
+/* {.} is perl's s:\.[^/.]*$:: on what out holds from mark on: the last
+   '.' and what follows go, unless a '/' follows it. ('$' may also match
+   before a final newline, but [^/.]* takes that newline first.) */
+static void
+s_strip_extension (ff_buf_t *out, size_t mark)
+{
+    const char *text = (const char *) out->data + mark;
+    size_t len = out->size - mark;
+    const char *dot = len? memrchr (text, '.', len): NULL;
+    if (dot && !memchr (dot, '/', len - (size_t) (dot - text)))
+        out->size = mark + (size_t) (dot - text);
+}
+
+/* File::Basename's _strip_trailing_sep, s{(.)[/]*\z}{$1}s. Returns the
+   new length: trailing slashes go, but never the first character. */
+static size_t
+s_strip_slashes (const char *text, size_t len)
+{
+    while (len > 1 && text [len - 1] == '/')
+        len--;
+    return len;
+}
+
+/* File::Basename's fileparse for Unix: the directory part keeps its last
+   '/' and is "./" when there is none. Sets *dir and returns its length;
+   sets *base_len. */
+static size_t
+s_fileparse (const char *text, size_t len, const char **dir, size_t *base_len)
+{
+    const char *slash = len? memrchr (text, '/', len): NULL;
+    if (!slash) {
+        *dir = "./";
+        *base_len = len;
+        return 2;
+    }
+    *dir = text;
+    *base_len = len - (size_t) (slash + 1 - text);
+    return (size_t) (slash + 1 - text);
+}
+
+/* {//} is File::Basename's dirname: "a/b" -> "a", "a/b/" -> "a",
+   "a" -> ".", "/" -> "/", "" -> ".". */
+static int
+s_append_dirname (ff_buf_t *out, const char *text, size_t len)
+{
+    const char *dir;
+    size_t base_len;
+    size_t dir_len = s_fileparse (text, len, &dir, &base_len);
+    dir_len = s_strip_slashes (dir, dir_len);
+    if (base_len == 0) {
+        const char *outer;
+        size_t outer_len = s_fileparse (dir, dir_len, &outer, &base_len);
+        return ff_buf_append (out, outer, s_strip_slashes (outer, outer_len));
+    }
+    return ff_buf_append (out, dir, dir_len);
+}
+
+/* Appends the value of replacement string kind for the argument. */
+static int
+s_append_value (ff_buf_t *out, s_rpl_kind_t kind, const char *arg,
+                size_t len, uint64_t seq)
+{
+    size_t mark = out->size;
+    char number [24];
+    switch (kind) {
+        case S_RPL_ARG:
+            return ff_buf_append (out, arg, len);
+        case S_RPL_NOEXT:
+            if (ff_buf_append (out, arg, len))
+                return -1;
+            s_strip_extension (out, mark);
+            return 0;
+        case S_RPL_BASE:
+            return s_append_basename (out, arg, len);
+        case S_RPL_DIR:
+            return s_append_dirname (out, arg, len);
+        case S_RPL_BASE_NOEXT:
+            if (s_append_basename (out, arg, len))
+                return -1;
+            s_strip_extension (out, mark);
+            return 0;
+        case S_RPL_SEQ:
+            snprintf (number, sizeof (number), "%" PRIu64, seq + 1);
+            return ff_buf_puts (out, number);
+    }
+    return -1;
+}
+
+/* parallel's shell_quote_scalar_default, on len bytes of text. */
+static int
+s_quote (ff_buf_t *out, const char *text, size_t len)
+{
+    static const char safe [] =
+        "-_.+/abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    size_t index, mark = out->size;
+    if (len == 0)
+        return ff_buf_puts (out, "''");
+    for (index = 0; index < len; index++)
+        if (!text [index] || !strchr (safe, text [index]))
+            break;
+    if (index == len)
+        return ff_buf_append (out, text, len);
+
+    /* s/'/'"'"'/g; $_ = "'$_'"; s/^''//; s/''$//; */
+    if (ff_buf_puts (out, "'"))
+        return -1;
+    for (index = 0; index < len; index++) {
+        int rc = text [index] == '\''
+               ? ff_buf_puts (out, "'\"'\"'")
+               : ff_buf_append (out, text + index, 1);
+        if (rc)
+            return -1;
+    }
+    if (ff_buf_puts (out, "'"))
+        return -1;
+    if (memcmp (out->data + mark, "''", 2) == 0) {
+        memmove (out->data + mark, out->data + mark + 2, out->size - mark - 2);
+        out->size -= 2;
+    }
+    if (out->size - mark >= 2 && memcmp (out->data + out->size - 2, "''", 2) == 0)
+        out->size -= 2;
+    return 0;
+}
+
+int
+ff_exec_quote (ff_buf_t *out, const char *text)
+{
+    assert (out && text);
+    return s_quote (out, text, strlen (text));
+}
+
+int
+ff_exec_expand (ff_buf_t *out, const char *cmd, const char *input,
+                uint64_t seq)
+{
+    assert (out && cmd);
+    const char *arg = input? input: "";
+    size_t arg_len = strlen (arg);
+    const char *first = cmd, *at = cmd;
+    ff_buf_t value = { NULL, 0, 0 };
+    int rc = 0;
+
+    while ((first = strchr (first, '{')) && s_rpl_at (first) < 0)
+        first++;
+    /* parallel does not quote when a replacement string is (part of) the
+       command word: "@command" =~ /^[^ \t\n=]*\257</ */
+    int quote = !first || strcspn (cmd, " \t\n=") < (size_t) (first - cmd);
+
+    while (rc == 0 && *at) {
+        const char *brace = strchr (at, '{');
+        int index = brace? s_rpl_at (brace): -1;
+        if (!brace) {
+            rc = ff_buf_puts (out, at);
+            break;
+        }
+        if (index < 0) {
+            /* a brace that starts no replacement string stays */
+            rc = ff_buf_append (out, at, (size_t) (brace + 1 - at));
+            at = brace + 1;
+            continue;
+        }
+        rc = ff_buf_append (out, at, (size_t) (brace - at));
+        value.size = 0;
+        if (rc == 0)
+            rc = s_append_value (&value, s_rpls [index].kind, arg, arg_len, seq);
+        if (rc == 0)
+            rc = quote? s_quote (out, (const char *) value.data, value.size)
+                      : ff_buf_append (out, value.data, value.size);
+        at = brace + s_rpls [index].len;
+    }
+    if (rc == 0 && !first && input) {
+        /* no replacement string: parallel appends {} */
+        rc = ff_buf_puts (out, " ");
+        if (rc == 0)
+            rc = s_quote (out, arg, arg_len);
+    }
+    free (value.data);
+    return rc;
+}
+
+/* ------------------------------------------------------------- the child */
+
+typedef struct {
+    pid_t pid;                      /* the shell, leader of its own group */
+    int pidfd;                      /* readable once pid exits, or -1 */
+    int in_fd;                      /* our end of its stdin pipe, or -1 */
+    int out_fd;                     /* our end of its stdout pipe, or -1 */
+    size_t pipe_size;               /* capacity of the stdout pipe */
+    int exited;                     /* pid has exited: a zombie until reaped */
+} s_child_t;
+
+/* How the poll loop ended. */
+typedef enum {
+    S_DONE,                         /* the command exited, output drained */
+    S_TIMED_OUT,                    /* the timeout passed */
+    S_TOO_MUCH,                     /* stdout went past max_output */
+    S_NO_MEMORY,                    /* the output buffer could not grow */
+    S_POLL_FAILED                   /* poll failed (errno kept) */
+} s_outcome_t;
+
+static double
+s_now_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (double) now.tv_sec * 1e3 + (double) now.tv_nsec / 1e6;
+}
+
+static void
+s_close (int *fd)
+{
+    if (*fd >= 0) {
+        close (*fd);
+        *fd = -1;
+    }
+}
+
+/* Moves a new pipe end away from 0, 1 and 2 (a worker started with them
+   closed gets them from pipe2), so that dup2 onto 0 or 1 in the child
+   always makes a copy without FD_CLOEXEC. Returns the fd or -1. */
+static int
+s_above_stdio (int fd)
+{
+    if (fd < 0 || fd > 2)
+        return fd;
+    int moved = fcntl (fd, F_DUPFD_CLOEXEC, 3);
+    close (fd);
+    return moved;
+}
+
+/* Makes a pipe with both ends close-on-exec and above stdio. Returns 0,
+   or -1 with errno set and nothing left open. */
+static int
+s_pipe (int ends [2])
+{
+    if (pipe2 (ends, O_CLOEXEC))
+        return -1;
+    ends [0] = s_above_stdio (ends [0]);
+    ends [1] = s_above_stdio (ends [1]);
+    if (ends [0] < 0 || ends [1] < 0) {
+        int saved = errno;
+        s_close (&ends [0]);
+        s_close (&ends [1]);
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+/* Starts /bin/sh -c line in a new process group, with stdout on a pipe and
+   stdin on a pipe (feed) or /dev/null, SIGPIPE at its default and no signal
+   blocked. Returns 0, or an errno value with nothing left open. */
+static int
+s_spawn (s_child_t *child, const char *line, int feed)
+{
+    int in [2] = { -1, -1 }, out [2] = { -1, -1 };
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    sigset_t defaults, mask;
+    char *argv [] = { (char *) "/bin/sh", (char *) "-c", (char *) line, NULL };
+    int rc;
+
+    if ((feed && s_pipe (in)) || s_pipe (out)) {
+        rc = errno;
+        s_close (&in [0]);
+        s_close (&in [1]);
+        return rc;
+    }
+    sigemptyset (&defaults);
+    sigaddset (&defaults, SIGPIPE);
+    sigemptyset (&mask);
+    rc = posix_spawn_file_actions_init (&actions);
+    if (rc == 0) {
+        rc = posix_spawnattr_init (&attr);
+        if (rc == 0) {
+            if (feed)
+                rc = posix_spawn_file_actions_adddup2 (&actions, in [0], 0);
+            else
+                rc = posix_spawn_file_actions_addopen (&actions, 0, "/dev/null",
+                                                       O_RDONLY, 0);
+            if (rc == 0)
+                rc = posix_spawn_file_actions_adddup2 (&actions, out [1], 1);
+            if (rc == 0)
+                rc = posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP
+                                               | POSIX_SPAWN_SETSIGDEF
+                                               | POSIX_SPAWN_SETSIGMASK);
+            if (rc == 0)
+                rc = posix_spawnattr_setpgroup (&attr, 0);
+            if (rc == 0)
+                rc = posix_spawnattr_setsigdefault (&attr, &defaults);
+            if (rc == 0)
+                rc = posix_spawnattr_setsigmask (&attr, &mask);
+            if (rc == 0)
+                rc = posix_spawn (&child->pid, "/bin/sh", &actions, &attr,
+                                  argv, environ);
+            posix_spawnattr_destroy (&attr);
+        }
+        posix_spawn_file_actions_destroy (&actions);
+    }
+    s_close (&in [0]);
+    s_close (&out [1]);
+    if (rc) {
+        s_close (&in [1]);
+        s_close (&out [0]);
+        return rc;
+    }
+    child->in_fd = in [1];
+    child->out_fd = out [0];
+    if (child->in_fd >= 0)
+        fcntl (child->in_fd, F_SETFL, O_NONBLOCK);
+    fcntl (child->out_fd, F_SETFL, O_NONBLOCK);
+    int capacity = fcntl (child->out_fd, F_GETPIPE_SZ);
+    child->pipe_size = capacity > 0? (size_t) capacity: S_CHUNK;
+    child->pidfd = -1;
+#ifdef SYS_pidfd_open
+    /* safe: pid cannot be reused before we reap it. Where the kernel (or
+       valgrind) lacks the call, ask once and then tick instead. */
+    static int s_no_pidfd;
+    if (!__atomic_load_n (&s_no_pidfd, __ATOMIC_RELAXED)) {
+        child->pidfd = (int) syscall (SYS_pidfd_open, child->pid, 0);
+        if (child->pidfd < 0 && errno == ENOSYS)
+            __atomic_store_n (&s_no_pidfd, 1, __ATOMIC_RELAXED);
+    }
+#endif
+    child->exited = 0;
+    return 0;
+}
+
+/* Returns 1 once the child has exited. It is not reaped, so that its pid
+   (and so its process group id) cannot be reused before we kill the group. */
+static int
+s_has_exited (s_child_t *child)
+{
+    siginfo_t info;
+    if (child->exited)
+        return 1;
+    while (1) {
+        memset (&info, 0, sizeof (info));
+        if (waitid (P_PID, (id_t) child->pid, &info,
+                    WEXITED | WNOHANG | WNOWAIT) == 0)
+            break;
+        if (errno != EINTR) {
+            /* ECHILD: reaped by someone else (SIGCHLD ignored) */
+            child->exited = 1;
+            return 1;
+        }
+    }
+    if (info.si_pid == child->pid)
+        child->exited = 1;
+    return child->exited;
+}
+
+/* Waits at most ms for the child to exit. */
+static void
+s_wait_exit (s_child_t *child, double ms)
+{
+    double deadline = s_now_ms () + ms;
+    while (!s_has_exited (child)) {
+        double left = deadline - s_now_ms ();
+        if (left <= 0)
+            return;
+        if (child->pidfd >= 0) {
+            struct pollfd ready = { child->pidfd, POLLIN, 0 };
+            poll (&ready, 1, (int) ceil (left));  /* EINTR: look again */
+        }
+        else {
+            struct timespec tick = { 0, S_TICK_MS * 1000000L };
+            nanosleep (&tick, NULL);
+        }
+    }
+}
+
+/* Stops the command and everything it started in its process group:
+   SIGTERM, then SIGKILL once the shell has gone or the grace is over. */
+static void
+s_kill_group (s_child_t *child)
+{
+    s_close (&child->in_fd);
+    s_close (&child->out_fd);
+    kill (-child->pid, SIGTERM);
+    s_wait_exit (child, S_KILL_GRACE_MS);
+    kill (-child->pid, SIGKILL);
+}
+
+/* Reaps the child into *status. Returns 0, or -1 when its status is lost
+   (ECHILD). Closes the pidfd. */
+static int
+s_reap (s_child_t *child, int *status)
+{
+    int rc;
+    while ((rc = waitpid (child->pid, status, 0)) < 0 && errno == EINTR)
+        ;
+    s_close (&child->pidfd);
+    return rc == child->pid? 0: -1;
+}
+
+/* Makes room for want more bytes in buf. Returns 0 or -1. */
+static int
+s_reserve (ff_buf_t *buf, size_t want)
+{
+    size_t cap = buf->cap? buf->cap: S_CHUNK;
+    if (buf->cap - buf->size >= want)
+        return 0;
+    while (cap - buf->size < want) {
+        if (cap > SIZE_MAX / 2)
+            return -1;
+        cap *= 2;
+    }
+    uint8_t *grown = (uint8_t *) realloc (buf->data, cap);
+    if (!grown)
+        return -1;
+    buf->data = grown;
+    buf->cap = cap;
+    return 0;
+}
+
+/* Reads what the command wrote into out (its output starts at start), at
+   most limit bytes, until the pipe is empty or at end of file (then the
+   pipe is closed). */
+static s_outcome_t
+s_read (s_child_t *child, ff_buf_t *out, size_t start, size_t max_output,
+        size_t limit)
+{
+    size_t got = 0;
+    while (child->out_fd >= 0 && got < limit) {
+        size_t kept = out->size - start;
+        if (kept > max_output)
+            return S_TOO_MUCH;
+        if (s_reserve (out, S_CHUNK))
+            return S_NO_MEMORY;
+        size_t room = out->cap - out->size;
+        if (room > max_output - kept + 1)
+            room = max_output - kept + 1;   /* one byte more tells */
+        if (room > limit - got)
+            room = limit - got;
+        ssize_t count = read (child->out_fd, out->data + out->size, room);
+        if (count > 0) {
+            out->size += (size_t) count;
+            got += (size_t) count;
+        }
+        else
+        if (count < 0 && errno == EINTR)
+            continue;
+        else
+        if (count < 0 && errno == EAGAIN)
+            break;
+        else
+            s_close (&child->out_fd);       /* end of file, or read error */
+    }
+    return out->size - start > max_output? S_TOO_MUCH: S_DONE;
+}
+
+/* Writes the next chunk of data to the command's stdin; closes it when all
+   is written or when the command no longer reads (EPIPE, or any other
+   error: the command goes on without the rest). Sets *broken on EPIPE. */
+static void
+s_feed (s_child_t *child, const uint8_t *data, size_t size, size_t *fed,
+        int *broken)
+{
+    while (child->in_fd >= 0 && *fed < size) {
+        size_t chunk = size - *fed < S_CHUNK? size - *fed: S_CHUNK;
+        ssize_t count = write (child->in_fd, data + *fed, chunk);
+        if (count >= 0) {
+            *fed += (size_t) count;
+            break;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN)
+            return;
+        if (errno == EPIPE)
+            *broken = 1;
+        s_close (&child->in_fd);
+    }
+    if (*fed == size)
+        s_close (&child->in_fd);
+}
+
+/* The one loop: feeds data to stdin and reads stdout into out at the same
+   time, until the command has exited and its pipe is drained, the deadline
+   (ms on the s_now_ms clock, 0 for none) passes or the output is too big.
+   Signals are no reason to stop (EINTR is retried). */
+static s_outcome_t
+s_communicate (s_child_t *child, const uint8_t *data, size_t size,
+               ff_buf_t *out, size_t max_output, double deadline, int *broken)
+{
+    size_t start = out->size, fed = 0;
+    s_outcome_t outcome;
+    if (size == 0)
+        s_close (&child->in_fd);
+    while (1) {
+        struct pollfd fds [3];
+        nfds_t count = 0;
+        int out_at = -1, in_at = -1, pid_at = -1, wait_ms = -1;
+        if (child->out_fd >= 0) {
+            out_at = (int) count;
+            fds [count++] = (struct pollfd) { child->out_fd, POLLIN, 0 };
+        }
+        if (child->in_fd >= 0) {
+            in_at = (int) count;
+            fds [count++] = (struct pollfd) { child->in_fd, POLLOUT, 0 };
+        }
+        if (child->pidfd >= 0) {
+            pid_at = (int) count;
+            fds [count++] = (struct pollfd) { child->pidfd, POLLIN, 0 };
+        }
+        if (deadline > 0) {
+            double left = deadline - s_now_ms ();
+            if (left <= 0)
+                return S_TIMED_OUT;
+            wait_ms = left > 60000? 60000: (int) ceil (left);
+        }
+        if (child->pidfd < 0 && (wait_ms < 0 || wait_ms > S_TICK_MS))
+            wait_ms = S_TICK_MS;
+        if (poll (fds, count, wait_ms) < 0) {
+            if (errno == EINTR)
+                continue;
+            return S_POLL_FAILED;
+        }
+        if (in_at >= 0 && fds [in_at].revents)
+            s_feed (child, data, size, &fed, broken);
+        if (out_at >= 0 && fds [out_at].revents) {
+            outcome = s_read (child, out, start, max_output, child->pipe_size);
+            if (outcome != S_DONE)
+                return outcome;
+        }
+        if ((pid_at < 0 || fds [pid_at].revents) && s_has_exited (child)) {
+            /* what the shell wrote is in the pipe; whatever it left running
+               in the background may hold the pipe open: do not wait for it
+               (parallel does not either) */
+            s_close (&child->in_fd);
+            outcome = s_read (child, out, start, max_output, child->pipe_size);
+            s_close (&child->out_fd);
+            return outcome;
+        }
+    }
+}
+
+/* ------------------------------------------------------------ the kernel */
+
+/* Parses a non-negative finite number. Returns 0 or -1. */
+static int
+s_number (const char *text, double *value)
+{
+    char *end;
+    errno = 0;
+    double parsed = strtod (text, &end);
+    if (errno || end == text || *end || !isfinite (parsed) || parsed < 0)
+        return -1;
+    *value = parsed;
+    return 0;
+}
+
+/* Appends a one-line message to result->data and returns -1. */
+static int
+s_fail (ff_result_t *result, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+static int
+s_fail (ff_result_t *result, const char *format, ...)
+{
+    char message [256];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (message, sizeof (message), format, args);
+    va_end (args);
+    ff_buf_puts (&result->data, message);
+    return -1;
+}
+
+/* Appends one JSON member to result->meta. */
+static void
+s_meta (ff_result_t *result, const char *key, int value)
+{
+    char member [64];
+    snprintf (member, sizeof (member), "%s\"%s\":%d",
+              result->meta.size? ",": "", key, value);
+    ff_buf_puts (&result->meta, member);
+}
+
+double
+ff_exec_cost (const ff_task_t *task)
+{
+    return (double) task->size;
+}
+
+int
+ff_exec_run (const ff_task_t *task, ff_result_t *result)
+{
+    const char *cmd = ff_task_param (task, "cmd", NULL);
+    const char *timeout_text = ff_task_param (task, "timeout", "0");
+    const char *max_text = ff_task_param (task, "max_output", NULL);
+    int feed = strcmp (ff_task_param (task, "pipe", "0"), "1") == 0;
+    double timeout, max_output = S_DEFAULT_MAX_OUTPUT;
+    size_t start = result->data.size;
+    ff_buf_t line = { NULL, 0, 0 };
+    char *arg = NULL;
+    int rc;
+
+    if (!cmd)
+        return s_fail (result, "exec: parameter cmd is missing");
+    if (s_number (timeout_text, &timeout) || timeout > 1e9)
+        return s_fail (result, "exec: parameter timeout=%.64s is not a "
+                       "non-negative number of seconds", timeout_text);
+    if (max_text && s_number (max_text, &max_output))
+        return s_fail (result, "exec: parameter max_output=%.64s is not a "
+                       "non-negative number of bytes", max_text);
+    if (max_output > (double) (SIZE_MAX / 4))
+        max_output = (double) (SIZE_MAX / 4);
+    if (!feed) {
+        if (task->size && memchr (task->data, 0, task->size))
+            return s_fail (result, "exec: the argument holds a NUL byte, "
+                           "which no command line can carry");
+        arg = (char *) malloc (task->size + 1);
+        if (!arg)
+            return s_fail (result, "exec: out of memory");
+        if (task->size)
+            memcpy (arg, task->data, task->size);
+        arg [task->size] = 0;
+    }
+    rc = ff_exec_expand (&line, cmd, arg, task->seq);
+    free (arg);
+    if (rc || ff_buf_append (&line, "", 1)) {
+        free (line.data);
+        return s_fail (result, "exec: out of memory");
+    }
+
+    /* a command that stops reading must not kill us with SIGPIPE, whatever
+       the host did with it: block it here, and take the one EPIPE raised */
+    sigset_t sigpipe, old_mask;
+    sigemptyset (&sigpipe);
+    sigaddset (&sigpipe, SIGPIPE);
+    if (feed)
+        pthread_sigmask (SIG_BLOCK, &sigpipe, &old_mask);
+
+    s_child_t child;
+    rc = s_spawn (&child, (const char *) line.data, feed);
+    free (line.data);
+    if (rc) {
+        if (feed)
+            pthread_sigmask (SIG_SETMASK, &old_mask, NULL);
+        return s_fail (result, "exec: cannot start /bin/sh: %s", strerror (rc));
+    }
+    int broken = 0, status = 0;
+    double deadline = timeout > 0? s_now_ms () + timeout * 1e3: 0;
+    s_outcome_t outcome = s_communicate (&child, task->data, feed? task->size: 0,
+                                         &result->data, (size_t) max_output,
+                                         deadline, &broken);
+    int poll_errno = errno;
+    if (outcome != S_DONE)
+        s_kill_group (&child);
+    s_close (&child.in_fd);
+    s_close (&child.out_fd);
+    int reaped = s_reap (&child, &status) == 0;
+
+    if (feed) {
+        struct timespec now = { 0, 0 };
+        if (broken && !sigismember (&old_mask, SIGPIPE))
+            while (sigtimedwait (&sigpipe, NULL, &now) < 0 && errno == EINTR)
+                ;
+        pthread_sigmask (SIG_SETMASK, &old_mask, NULL);
+    }
+    if (reaped && WIFEXITED (status))
+        s_meta (result, "exit", WEXITSTATUS (status));
+    else
+    if (reaped && WIFSIGNALED (status))
+        s_meta (result, "signal", WTERMSIG (status));
+
+    if (outcome != S_DONE || !reaped || status != 0)
+        result->data.size = start;          /* the message replaces output */
+    switch (outcome) {
+        case S_TIMED_OUT:
+            return s_fail (result, "command timed out after %g s", timeout);
+        case S_TOO_MUCH:
+            return s_fail (result, "command output exceeded max_output=%.0f bytes",
+                           max_output);
+        case S_NO_MEMORY:
+            return s_fail (result, "exec: out of memory for the command's output");
+        case S_POLL_FAILED:
+            return s_fail (result, "exec: poll failed: %s", strerror (poll_errno));
+        case S_DONE:
+            break;
+    }
+    if (!reaped)
+        return s_fail (result, "exec: the command's exit status was lost "
+                       "(is SIGCHLD ignored?)");
+    if (WIFSIGNALED (status))
+        return s_fail (result, "command killed by signal %d", WTERMSIG (status));
+    if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+        return s_fail (result, "command exited with status %d",
+                       WEXITSTATUS (status));
+    return 0;
+}
+
+const ff_kernel_t ff_kernel_exec = {
+    FF_KERNEL_ABI, 0, "exec", ff_exec_cost, ff_exec_run, NULL
+};

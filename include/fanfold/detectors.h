@@ -1,0 +1,87 @@
+/*  fanfold array kernels: the structure detectors (contacts, hbonds,
+    clashes, pistacking; common/detectors.c) and array statistics (stats;
+    common/stats.c). They read the task's arrays ("coords", "flags",
+    "residues", "rings" as made by fanfold/structure.h, or "data") and
+    write a JSON object. docs/DETECTORS.md defines each one exactly. */
+
+#ifndef FANFOLD_DETECTORS_H
+#define FANFOLD_DETECTORS_H
+
+#include "fanfold/kernel.h"
+
+/* The kernels, for plugins and direct calls. All are FF_KERNEL_JSON; only
+   stats has a fold. A task whose arrays are missing, of the wrong dtype or
+   shape, shorter than their shape, or hold non-finite coordinates, and a
+   bad parameter, give an error result (run returns -1), never a crash. */
+extern const ff_kernel_t ff_kernel_contacts;
+extern const ff_kernel_t ff_kernel_hbonds;
+extern const ff_kernel_t ff_kernel_clashes;
+extern const ff_kernel_t ff_kernel_pistacking;
+extern const ff_kernel_t ff_kernel_stats;
+
+/* contacts: pairs i < j of atoms with distance <= cutoff= (default 4.0).
+   Result {"atoms":N,"count":M,"pairs":[[i,j],...]}, sorted; with pairs=0
+   {"atoms":N,"count":M}. Cost: atoms plus expected pairs. */
+double
+    ff_contacts_cost (const ff_task_t *task);
+int
+    ff_contacts_run (const ff_task_t *task, ff_result_t *result);
+
+/* hbonds: donor/acceptor N and O atoms of different residues, 2.5 to 3.5
+   apart. Result {"atoms":N,"count":M,"pairs":[[donor,acceptor,d],...]}
+   sorted by donor then acceptor, d with 3 decimals. */
+double
+    ff_hbonds_cost (const ff_task_t *task);
+int
+    ff_hbonds_run (const ff_task_t *task, ff_result_t *result);
+
+/* clashes: atoms of different residues closer than min= (default 3.0),
+   except a backbone C with the backbone N of the next residue. Result
+   {"atoms":N,"count":M,"pairs":[[i,j,d],...]}, i < j, sorted. */
+double
+    ff_clashes_cost (const ff_task_t *task);
+int
+    ff_clashes_run (const ff_task_t *task, ff_result_t *result);
+
+/* pistacking: pairs a < b of aromatic rings whose centroids are at most
+   5.5 apart. Result {"rings":R,"count":M,"pairs":[[a,b,d,angle],...]},
+   angle between the ring normals in degrees, 0 to 90, 3 decimals. */
+double
+    ff_pistacking_cost (const ff_task_t *task);
+int
+    ff_pistacking_run (const ff_task_t *task, ff_result_t *result);
+
+/* stats: over the array "data" (any dtype, any shape; a chunk of a larger
+   array is fine). Result {"count":N,"sum":S,"min":A,"max":B,"mean":M,
+   "std":D,"m2":Q,"dtype":"f8"}: doubles as %.17g, min and max of integer
+   dtypes as exact integers, std the population standard deviation, m2 the
+   sum of squared deviations from the mean (what the fold needs). A figure
+   that is not finite (NaN, infinity), and min, max, mean and std of an
+   empty array, are null. Cost: bytes. */
+double
+    ff_stats_cost (const ff_task_t *task);
+int
+    ff_stats_run (const ff_task_t *task, ff_result_t *result);
+
+/* Merges the stats result of the next chunk (partial) into acc: copies it
+   when acc is empty, else combines them with the parallel formulas of Chan
+   et al. (see docs/DETECTORS.md). Returns 0, or -1 leaving acc as it was
+   when partial (or acc) is not a stats result or the dtypes differ. */
+int
+    ff_stats_fold (ff_buf_t *acc, const uint8_t *partial, size_t size);
+
+/* Entries for a kernel table initialiser (a const struct cannot be copied
+   into a static initialiser in C, hence the functions above). */
+#define FF_DETECTORS_KERNELS \
+    { FF_KERNEL_ABI, FF_KERNEL_JSON, "stats", ff_stats_cost, ff_stats_run, \
+      ff_stats_fold }, \
+    { FF_KERNEL_ABI, FF_KERNEL_JSON, "contacts", ff_contacts_cost, \
+      ff_contacts_run, NULL }, \
+    { FF_KERNEL_ABI, FF_KERNEL_JSON, "hbonds", ff_hbonds_cost, \
+      ff_hbonds_run, NULL }, \
+    { FF_KERNEL_ABI, FF_KERNEL_JSON, "clashes", ff_clashes_cost, \
+      ff_clashes_run, NULL }, \
+    { FF_KERNEL_ABI, FF_KERNEL_JSON, "pistacking", ff_pistacking_cost, \
+      ff_pistacking_run, NULL }
+
+#endif

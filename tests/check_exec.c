@@ -1,0 +1,939 @@
+/*  Unit tests for the exec kernel: command lines checked against GNU
+    parallel (golden tables taken from parallel 20221122, and the live
+    `parallel --dry-run` when it is installed), then real commands: output,
+    stdin in pipe mode, exit status and signals, timeouts, output bounds. */
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fanfold/exec.h"
+#include "fanfold/kernels.h"
+
+extern char **environ;
+
+typedef struct {
+    const char *input;              /* the argument */
+    const char *expected;           /* what parallel puts in the line */
+} s_case_t;
+
+/* `parallel --dry-run 'echo {}' ::: INPUT` writes "echo EXPECTED". */
+static const s_case_t s_quoted [] = {
+    { "a b", "'a b'" },
+    { "it's", "'it'\"'\"'s'" },
+    { "\"double\"", "'\"double\"'" },
+    { "$HOME", "'$HOME'" },
+    { "a;b", "'a;b'" },
+    { "*", "'*'" },
+    { "`id`", "'`id`'" },
+    { "$(id)", "'$(id)'" },
+    { "-n", "-n" },
+    { "--", "--" },
+    { "line1\nline2", "'line1\nline2'" },
+    { "\303\251t\303\251", "'\303\251t\303\251'" },
+    { "\303\251", "'\303\251'" },
+    { "''", "\"'\"''\"'\"" },
+    { "'", "\"'\"" },
+    { "'a'", "\"'\"'a'\"'\"" },
+    { "plain", "plain" },
+    { "A-Z_0.9+/", "A-Z_0.9+/" },
+    { "", "''" },
+    { "tab\there", "'tab\there'" },
+    { "back\\slash", "'back\\slash'" },
+    { "!bang", "'!bang'" },
+    { "~user", "'~user'" },
+    { "100%", "'100%'" },
+    { "x=y", "'x=y'" },
+    { "a,b", "'a,b'" },
+    { "@", "'@'" },
+    { ":", "':'" },
+    { "#", "'#'" },
+    { "&", "'&'" },
+    { "|", "'|'" },
+    { "<>", "'<>'" },
+    { "(x)", "'(x)'" },
+    { "[x]", "'[x]'" },
+    { "{x}", "'{x}'" },
+    { "?", "'?'" },
+    { " ", "' '" },
+    { "\n", "'\n'" },
+    { "\305\277", "'\305\277'" },           /* long s: no ASCII case folding */
+    { "\342\204\252", "'\342\204\252'" },   /* Kelvin sign, likewise */
+};
+
+/* `parallel --dry-run 'echo {.}' ::: INPUT` writes "echo EXPECTED". */
+static const s_case_t s_noext [] = {
+    { "a/b.c", "a/b" },
+    { "x.tar.gz", "x.tar" },
+    { "dir.d/file", "dir.d/file" },
+    { ".bashrc", "''" },
+    { "a/.b", "a/" },
+    { "a.", "a" },
+    { "", "''" },
+    { "noext", "noext" },
+    { "a b.txt", "'a b'" },
+    { "x.y\nz", "x" },
+    { "x/y.z\n", "x/y" },
+};
+
+static const s_case_t s_basename [] = {      /* {/} */
+    { "a/b/c.d", "c.d" },
+    { "plain", "plain" },
+    { "/", "''" },
+    { "a//", "''" },
+    { "/a/b/", "''" },
+    { "a b/c d", "'c d'" },
+    { "a/b\nc/d.e", "'b\nc/d.e'" },         /* perl's . stops at a newline */
+    { "x\ny", "'x\ny'" },
+};
+
+static const s_case_t s_dirname [] = {       /* {//} */
+    { "a/b/c", "a/b" },
+    { "a", "." },
+    { "/", "/" },
+    { "/a", "/" },
+    { "a//", "." },
+    { "a/b/", "a" },
+    { "", "." },
+    { "//", "/" },
+    { "a//b", "a" },
+    { "a b/c", "'a b'" },
+    { "a/b\nc/d.e", "'a/b\nc'" },
+};
+
+static const s_case_t s_basename_noext [] = {    /* {/.} */
+    { "a/b/c.tar.gz", "c.tar" },
+    { "a/.b", "''" },
+    { "dir.d/file", "file" },
+    { "c.d", "c" },
+    { "/x/y.z w", "y" },
+    { "a/b\nc/d.e", "'b\nc/d'" },
+};
+
+#define S_COUNT(table) (sizeof (table) / sizeof ((table) [0]))
+
+/* Returns the command line for cmd (a new string the caller frees). */
+static char *
+s_expand (const char *cmd, const char *input, uint64_t seq)
+{
+    ff_buf_t out = { NULL, 0, 0 };
+    ck_assert_int_eq (ff_exec_expand (&out, cmd, input, seq), 0);
+    ck_assert_int_eq (ff_buf_append (&out, "", 1), 0);
+    return (char *) out.data;
+}
+
+/* Asserts that "echo RPL" expands each case's input to "echo EXPECTED". */
+static void
+s_assert_cases (const char *rpl, const s_case_t *cases, size_t count)
+{
+    char cmd [16], expected [64];
+    size_t index;
+    snprintf (cmd, sizeof (cmd), "echo %s", rpl);
+    for (index = 0; index < count; index++) {
+        char *line = s_expand (cmd, cases [index].input, 0);
+        snprintf (expected, sizeof (expected), "echo %s", cases [index].expected);
+        ck_assert_msg (strcmp (line, expected) == 0,
+                       "%s on \"%s\" gave [%s], parallel gives [%s]",
+                       rpl, cases [index].input, line, expected);
+        free (line);
+    }
+}
+
+static double
+s_now_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (double) now.tv_sec * 1e3 + (double) now.tv_nsec / 1e6;
+}
+
+/* Runs the exec kernel over payload through ff_kernels_run, as a worker
+   does. Returns its rc; *ms is the wall time. The caller frees result. */
+static int
+s_run (const char *const *params, size_t nparams, const void *payload,
+       size_t size, ff_result_t *result, double *ms)
+{
+    ff_task_t task = {
+        0, "input", (const uint8_t *) payload, size, params, nparams, NULL, 0
+    };
+    double start = s_now_ms ();
+    memset (result, 0, sizeof (*result));
+    int rc = ff_kernels_run (&ff_kernel_exec, &task, result);
+    if (ms)
+        *ms = s_now_ms () - start;
+    return rc;
+}
+
+/* Returns buf as a C string (a NUL goes after its bytes, uncounted). */
+static const char *
+s_text (ff_buf_t *buf)
+{
+    ck_assert_int_eq (ff_buf_append (buf, "", 1), 0);
+    buf->size--;
+    return (const char *) buf->data;
+}
+
+static void
+s_result_free (ff_result_t *result)
+{
+    ff_result_reset (result, 0);
+}
+
+/* A deterministic payload: a 32-bit LCG's bits 16..23. */
+static uint8_t *
+s_payload (size_t size)
+{
+    uint8_t *data = (uint8_t *) malloc (size);
+    uint32_t state = 12345;
+    size_t index;
+    ck_assert_ptr_nonnull (data);
+    for (index = 0; index < size; index++) {
+        state = state * 1103515245u + 12345u;
+        data [index] = (uint8_t) (state >> 16);
+    }
+    return data;
+}
+
+/* Number of open fds of this process. */
+static int
+s_open_fds (void)
+{
+    int count = 0, fd;
+    for (fd = 0; fd < 1024; fd++)
+        if (fcntl (fd, F_GETFD) >= 0)
+            count++;
+    return count;
+}
+
+/* Fills pids with the children of this process (alive or zombie) and
+   returns how many there are. */
+static size_t
+s_children (pid_t *pids, size_t max)
+{
+    size_t count = 0;
+    DIR *proc = opendir ("/proc");
+    struct dirent *entry;
+    ck_assert_ptr_nonnull (proc);
+    while ((entry = readdir (proc)) && count < max) {
+        char path [300], stat [512];
+        if (entry->d_name [0] < '1' || entry->d_name [0] > '9')
+            continue;
+        snprintf (path, sizeof (path), "/proc/%s/stat", entry->d_name);
+        FILE *file = fopen (path, "r");
+        if (!file)
+            continue;
+        size_t got = fread (stat, 1, sizeof (stat) - 1, file);
+        fclose (file);
+        stat [got] = 0;
+        char *paren = strrchr (stat, ')');
+        int ppid;
+        if (paren && sscanf (paren + 2, "%*c %d", &ppid) == 1 && ppid == getpid ())
+            pids [count++] = (pid_t) atoi (entry->d_name);
+    }
+    closedir (proc);
+    return count;
+}
+
+/* True when pid no longer runs (gone, or a zombie its new parent has not
+   reaped yet). Waits up to 2 s for it. */
+static int
+s_process_gone (pid_t pid)
+{
+    double until = s_now_ms () + 2000;
+    do {
+        char path [64], stat [512];
+        if (kill (pid, 0) < 0 && errno == ESRCH)
+            return 1;
+        snprintf (path, sizeof (path), "/proc/%d/stat", (int) pid);
+        FILE *file = fopen (path, "r");
+        if (file) {
+            size_t got = fread (stat, 1, sizeof (stat) - 1, file);
+            fclose (file);
+            stat [got] = 0;
+            char *paren = strrchr (stat, ')');
+            if (paren && (paren [2] == 'Z' || paren [2] == 'X'))
+                return 1;
+        }
+        usleep (10000);
+    } while (s_now_ms () < until);
+    return 0;
+}
+
+/* Runs argv (found in PATH) with PARALLEL_SHELL=/bin/sh, stdin fed from
+   input, and returns its stdout (a new string) or NULL when it cannot be
+   started. */
+static char *
+s_capture (char *const argv [], const char *input)
+{
+    size_t count = 0, index;
+    while (environ [count])
+        count++;
+    char **envp = (char **) calloc (count + 2, sizeof (char *));
+    ck_assert_ptr_nonnull (envp);
+    for (index = 0; index < count; index++)
+        envp [index] = environ [index];
+    envp [count] = (char *) "PARALLEL_SHELL=/bin/sh";
+
+    int in [2], out [2];
+    ck_assert_int_eq (pipe2 (in, O_CLOEXEC), 0);
+    ck_assert_int_eq (pipe2 (out, O_CLOEXEC), 0);
+    ck_assert_int_eq (write (in [1], input, strlen (input)), (ssize_t) strlen (input));
+    close (in [1]);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init (&actions);
+    posix_spawn_file_actions_adddup2 (&actions, in [0], 0);
+    posix_spawn_file_actions_adddup2 (&actions, out [1], 1);
+    pid_t pid;
+    int rc = posix_spawnp (&pid, argv [0], &actions, NULL, argv, envp);
+    posix_spawn_file_actions_destroy (&actions);
+    free (envp);
+    close (in [0]);
+    close (out [1]);
+    if (rc) {
+        close (out [0]);
+        return NULL;
+    }
+    ff_buf_t text = { NULL, 0, 0 };
+    char chunk [4096];
+    ssize_t got;
+    while ((got = read (out [0], chunk, sizeof (chunk))) != 0) {
+        if (got < 0 && errno == EINTR)
+            continue;
+        ck_assert_int_gt (got, 0);
+        ck_assert_int_eq (ff_buf_append (&text, chunk, (size_t) got), 0);
+    }
+    close (out [0]);
+    int status;
+    ck_assert_int_eq (waitpid (pid, &status, 0), pid);
+    ck_assert_msg (WIFEXITED (status) && WEXITSTATUS (status) == 0,
+                   "%s failed (status %d)", argv [0], status);
+    ck_assert_int_eq (ff_buf_append (&text, "", 1), 0);
+    return (char *) text.data;
+}
+
+/* Every argument of the tables above, once. */
+static const char **
+s_all_inputs (size_t *count)
+{
+    static const struct { const s_case_t *cases; size_t count; } tables [] = {
+        { s_quoted, S_COUNT (s_quoted) },
+        { s_noext, S_COUNT (s_noext) },
+        { s_basename, S_COUNT (s_basename) },
+        { s_dirname, S_COUNT (s_dirname) },
+        { s_basename_noext, S_COUNT (s_basename_noext) },
+    };
+    static const char *inputs [128];
+    size_t table, index;
+    *count = 0;
+    for (table = 0; table < S_COUNT (tables); table++)
+        for (index = 0; index < tables [table].count; index++)
+            inputs [(*count)++] = tables [table].cases [index].input;
+    return inputs;
+}
+
+static const char *s_live_templates [] = {
+    "echo {}",
+    "echo \"{}\"",
+    "echo '{}'",
+    "echo {.} {/} {//} {/.} {#}",
+    "echo",
+    "",
+    "{}",
+    "./{/.}.sh --in={}",
+    "x={} echo {{}} { } {=",
+    "printf '%s|\\n' {} | rev",
+    "echo\t{}{}\n{#}",
+};
+
+/* ---------------------------------------------------- the command line */
+
+START_TEST (test_exec_quote_matches_parallel_for_awkward_arguments)
+{
+    s_assert_cases ("{}", s_quoted, S_COUNT (s_quoted));
+    ff_buf_t out = { NULL, 0, 0 };
+    ck_assert_int_eq (ff_exec_quote (&out, "it's"), 0);
+    ck_assert_int_eq (ff_exec_quote (&out, ""), 0);
+    ck_assert_str_eq (s_text (&out), "'it'\"'\"'s'''");
+    free (out.data);
+}
+END_TEST
+
+START_TEST (test_exec_dot_drops_the_last_extension_of_the_last_name)
+{
+    s_assert_cases ("{.}", s_noext, S_COUNT (s_noext));
+}
+END_TEST
+
+START_TEST (test_exec_slash_gives_the_basename)
+{
+    s_assert_cases ("{/}", s_basename, S_COUNT (s_basename));
+}
+END_TEST
+
+START_TEST (test_exec_double_slash_gives_the_dirname)
+{
+    s_assert_cases ("{//}", s_dirname, S_COUNT (s_dirname));
+}
+END_TEST
+
+START_TEST (test_exec_slash_dot_gives_the_basename_without_extension)
+{
+    s_assert_cases ("{/.}", s_basename_noext, S_COUNT (s_basename_noext));
+}
+END_TEST
+
+START_TEST (test_exec_hash_gives_the_job_number_counted_from_one)
+{
+    char *line = s_expand ("echo {#} {#}{}", "x y", 41);
+    ck_assert_str_eq (line, "echo 42 42'x y'");
+    free (line);
+    line = s_expand ("echo {#}", "x", UINT64_MAX - 1);
+    ck_assert_str_eq (line, "echo 18446744073709551615");
+    free (line);
+}
+END_TEST
+
+START_TEST (test_exec_appends_the_quoted_argument_when_there_is_no_replacement_string)
+{
+    char *line = s_expand ("wc -c", "my file", 0);
+    ck_assert_str_eq (line, "wc -c 'my file'");
+    free (line);
+    line = s_expand ("echo {x} { } {{", "a", 0);
+    ck_assert_str_eq (line, "echo {x} { } {{ a");
+    free (line);
+    line = s_expand ("", "a b", 0);
+    ck_assert_str_eq (line, " 'a b'");
+    free (line);
+}
+END_TEST
+
+START_TEST (test_exec_leaves_values_unquoted_in_the_command_word_as_parallel_does)
+{
+    char *line = s_expand ("{}", "echo a b", 0);
+    ck_assert_str_eq (line, "echo a b");
+    free (line);
+    line = s_expand ("./{.}.sh {/}", "dir/my job.x", 0);
+    ck_assert_str_eq (line, "./dir/my job.sh my job.x");
+    free (line);
+    /* a space or '=' before it: quoted again */
+    line = s_expand ("X={} cmd {}", "a b", 0);
+    ck_assert_str_eq (line, "X='a b' cmd 'a b'");
+    free (line);
+}
+END_TEST
+
+START_TEST (test_exec_pipe_mode_expands_from_the_empty_argument_and_appends_nothing)
+{
+    char *line = s_expand ("cat > part{#}", NULL, 6);
+    ck_assert_str_eq (line, "cat > part7");
+    free (line);
+    line = s_expand ("echo {} {.} {/} {//} {/.}", NULL, 0);
+    ck_assert_str_eq (line, "echo '' '' '' . ''");
+    free (line);
+    line = s_expand ("md5sum", NULL, 0);
+    ck_assert_str_eq (line, "md5sum");
+    free (line);
+}
+END_TEST
+
+START_TEST (test_exec_expand_matches_gnu_parallel_dry_run)
+{
+    size_t count, index, tmpl;
+    const char **inputs = s_all_inputs (&count);
+    for (tmpl = 0; tmpl < S_COUNT (s_live_templates); tmpl++) {
+        const char *argv [140];
+        size_t argc = 0;
+        argv [argc++] = "parallel";
+        argv [argc++] = "-0";       /* keep newlines inside arguments */
+        argv [argc++] = "-k";
+        argv [argc++] = "-j1";
+        argv [argc++] = "--dry-run";
+        argv [argc++] = s_live_templates [tmpl];
+        argv [argc++] = ":::";
+        for (index = 0; index < count; index++)
+            argv [argc++] = inputs [index];
+        argv [argc] = NULL;
+        char *theirs = s_capture ((char *const *) argv, "");
+        if (!theirs) {
+            fprintf (stderr, "check_exec: GNU parallel is not installed; "
+                     "the golden tables stand in for it\n");
+            return;
+        }
+        ff_buf_t ours = { NULL, 0, 0 };
+        for (index = 0; index < count; index++) {
+            ck_assert_int_eq (ff_exec_expand (&ours, s_live_templates [tmpl],
+                                              inputs [index], index), 0);
+            ck_assert_int_eq (ff_buf_puts (&ours, "\n"), 0);
+        }
+        ck_assert_msg (strcmp (s_text (&ours), theirs) == 0,
+                       "template [%s]: ours\n%s\nparallel's\n%s",
+                       s_live_templates [tmpl], s_text (&ours), theirs);
+        free (ours.data);
+        free (theirs);
+    }
+}
+END_TEST
+
+START_TEST (test_exec_pipe_mode_expand_matches_gnu_parallel_pipe_dry_run)
+{
+    size_t tmpl, index;
+    for (tmpl = 0; tmpl < S_COUNT (s_live_templates); tmpl++) {
+        char *line = s_expand (s_live_templates [tmpl], NULL, 0);
+        int blank = strspn (line, " \t\n") == strlen (line);
+        free (line);
+        if (blank)
+            continue;               /* parallel --pipe refuses no command */
+        const char *argv [] = {
+            "parallel", "--pipe", "-N1", "-k", "-j1", "--dry-run",
+            s_live_templates [tmpl], NULL
+        };
+        char *theirs = s_capture ((char *const *) argv, "r\nr\nr\n");
+        if (!theirs)
+            return;                 /* not installed: said above */
+        ff_buf_t ours = { NULL, 0, 0 };
+        for (index = 0; index < 3; index++) {
+            ck_assert_int_eq (ff_exec_expand (&ours, s_live_templates [tmpl],
+                                              NULL, index), 0);
+            ck_assert_int_eq (ff_buf_puts (&ours, "\n"), 0);
+        }
+        ck_assert_msg (strcmp (s_text (&ours), theirs) == 0,
+                       "template [%s]: ours\n%s\nparallel's\n%s",
+                       s_live_templates [tmpl], s_text (&ours), theirs);
+        free (ours.data);
+        free (theirs);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------ commands */
+
+START_TEST (test_exec_runs_the_command_with_the_argument_quoted)
+{
+    const char *params [] = { "cmd", "printf \"%s|\\n\" {} | rev" };
+    const char *arg = "it's a $HOME `id` \"x\"";
+    ff_result_t result;
+    ck_assert_int_eq (s_run (params, 1, arg, strlen (arg), &result, NULL), 0);
+    ck_assert_str_eq (s_text (&result.data), "|\"x\" `di` EMOH$ a s'ti\n");
+    ck_assert_str_eq (s_text (&result.meta), "\"exit\":0");
+    s_result_free (&result);
+}
+END_TEST
+
+START_TEST (test_exec_result_is_stdout_byte_for_byte_without_stderr)
+{
+    const char *params [] = { "cmd", "printf 'a\\000b\\n\\377'; echo noise >&2; : {}" };
+    ff_result_t result;
+    /* the command's stderr is ours: keep it off the test output */
+    int saved = dup (2), null = open ("/dev/null", O_WRONLY);
+    ck_assert_int_ge (saved, 0);
+    ck_assert_int_ge (null, 0);
+    dup2 (null, 2);
+    int rc = s_run (params, 1, "x", 1, &result, NULL);
+    dup2 (saved, 2);
+    close (saved);
+    close (null);
+    ck_assert_int_eq (rc, 0);
+    ck_assert_uint_eq (result.data.size, 5);
+    ck_assert_mem_eq (result.data.data, "a\0b\n\377", 5);
+    s_result_free (&result);
+}
+END_TEST
+
+START_TEST (test_exec_argument_mode_gives_the_command_an_empty_stdin)
+{
+    const char *params [] = { "cmd", "cat; echo {#}" };
+    ff_result_t result;
+    ck_assert_int_eq (s_run (params, 1, "x", 1, &result, NULL), 0);
+    ck_assert_str_eq (s_text (&result.data), "1\n");
+    s_result_free (&result);
+}
+END_TEST
+
+START_TEST (test_exec_pipe_mode_feeds_a_megabyte_to_md5sum)
+{
+    const char *params [] = { "cmd", "md5sum", "pipe", "1" };
+    uint8_t *payload = s_payload (1000000);
+    ff_result_t result;
+    ck_assert_int_eq (s_run (params, 2, payload, 1000000, &result, NULL), 0);
+    ck_assert_str_eq (s_text (&result.data),
+                      "1dfda79e960883c9a48527cb046dd651  -\n");
+    s_result_free (&result);
+    free (payload);
+}
+END_TEST
+
+START_TEST (test_exec_pipe_mode_passes_every_byte_through_cat)
+{
+    const char *params [] = { "cmd", "cat", "pipe", "1" };
+    uint8_t *payload = s_payload (3000000);
+    ff_result_t result;
+    ck_assert_int_eq (s_run (params, 2, payload, 3000000, &result, NULL), 0);
+    ck_assert_uint_eq (result.data.size, 3000000);
+    ck_assert_int_eq (memcmp (result.data.data, payload, 3000000), 0);
+    s_result_free (&result);
+    free (payload);
+}
+END_TEST
+
+START_TEST (test_exec_keeps_twenty_megabytes_of_output)
+{
+    const char *params [] = { "cmd", "head -c 20000000 /dev/zero", "pipe", "1" };
+    static const uint8_t zeros [4096];
+    ff_result_t result;
+    size_t at;
+    ck_assert_int_eq (s_run (params, 2, NULL, 0, &result, NULL), 0);
+    ck_assert_uint_eq (result.data.size, 20000000);
+    for (at = 0; at < result.data.size; at += sizeof (zeros)) {
+        size_t len = result.data.size - at < sizeof (zeros)
+                   ? result.data.size - at: sizeof (zeros);
+        ck_assert_int_eq (memcmp (result.data.data + at, zeros, len), 0);
+    }
+    s_result_free (&result);
+}
+END_TEST
+
+START_TEST (test_exec_finishes_when_the_command_reads_no_stdin)
+{
+    const char *params [] = { "cmd", "true", "pipe", "1" };
+    uint8_t *payload = s_payload (5000000);
+    ff_result_t result;
+    double ms;
+    ck_assert_int_eq (s_run (params, 2, payload, 5000000, &result, &ms), 0);
+    ck_assert_uint_eq (result.data.size, 0);
+    ck_assert_double_lt (ms, 5000);
+    s_result_free (&result);
+    free (payload);
+}
+END_TEST
+
+START_TEST (test_exec_finishes_when_the_command_closes_stdin_early_even_with_sigpipe_at_default)
+{
+    const char *params [] = { "cmd", "head -c 10", "pipe", "1" };
+    uint8_t *payload = s_payload (5000000);
+    struct sigaction fatal, old;
+    memset (&fatal, 0, sizeof (fatal));
+    fatal.sa_handler = SIG_DFL;
+    sigaction (SIGPIPE, &fatal, &old);
+    ff_result_t result;
+    int rc = s_run (params, 2, payload, 5000000, &result, NULL);
+    sigaction (SIGPIPE, &old, NULL);
+    ck_assert_int_eq (rc, 0);
+    ck_assert_uint_eq (result.data.size, 10);
+    ck_assert_mem_eq (result.data.data, payload, 10);
+    s_result_free (&result);
+    free (payload);
+}
+END_TEST
+
+static volatile sig_atomic_t s_sigterms;
+
+static void
+s_on_sigterm (int signum)
+{
+    (void) signum;
+    s_sigterms++;
+}
+
+START_TEST (test_exec_finishes_the_task_when_the_host_gets_sigterm_without_sa_restart)
+{
+    /* the command signals its parent (us) twice while we wait to write */
+    const char *params [] = {
+        "cmd", "kill -TERM $PPID; sleep 0.2; kill -TERM $PPID; sleep 0.2; cat",
+        "pipe", "1"
+    };
+    uint8_t *payload = s_payload (2000000);
+    struct sigaction counting, old;
+    memset (&counting, 0, sizeof (counting));
+    counting.sa_handler = s_on_sigterm;
+    counting.sa_flags = 0;                  /* no SA_RESTART */
+    sigemptyset (&counting.sa_mask);
+    s_sigterms = 0;
+    sigaction (SIGTERM, &counting, &old);
+    ff_result_t result;
+    int rc = s_run (params, 2, payload, 2000000, &result, NULL);
+    sigaction (SIGTERM, &old, NULL);
+    ck_assert_int_eq (s_sigterms, 2);
+    ck_assert_int_eq (rc, 0);
+    ck_assert_uint_eq (result.data.size, 2000000);
+    ck_assert_int_eq (memcmp (result.data.data, payload, 2000000), 0);
+    s_result_free (&result);
+    free (payload);
+}
+END_TEST
+
+START_TEST (test_exec_does_not_wait_for_what_the_command_left_in_the_background)
+{
+    /* the background sleep holds stdout open; parallel does not wait */
+    const char *params [] = { "cmd", "sleep 3 & echo {}" };
+    ff_result_t result;
+    double ms;
+    ck_assert_int_eq (s_run (params, 1, "done", 4, &result, &ms), 0);
+    ck_assert_str_eq (s_text (&result.data), "done\n");
+    ck_assert_double_lt (ms, 2000);
+    s_result_free (&result);
+}
+END_TEST
+
+START_TEST (test_exec_cost_is_the_payload_size)
+{
+    ff_task_t task = { 0, "input", (const uint8_t *) "12345", 5, NULL, 0, NULL, 0 };
+    ck_assert_double_eq (ff_kernel_exec.cost (&task), 5.0);
+    ck_assert_double_eq (ff_exec_cost (&task), 5.0);
+}
+END_TEST
+
+START_TEST (test_exec_is_a_builtin_kernel)
+{
+    const ff_kernel_t *kernel = ff_kernels_find ("exec");
+    ck_assert_ptr_nonnull (kernel);
+    ck_assert_uint_eq (kernel->abi, FF_KERNEL_ABI);
+    ck_assert_ptr_eq (kernel->run, ff_exec_run);
+    ck_assert_ptr_eq (ff_kernel_exec.run, ff_exec_run);
+    ck_assert_str_eq (ff_kernel_exec.name, "exec");
+}
+END_TEST
+
+/* -------------------------------------------------------------- limits */
+
+START_TEST (test_exec_nonzero_exit_fails_with_the_status_in_meta)
+{
+    const char *params [] = { "cmd", "echo partial; exit 3", "pipe", "1" };
+    ff_result_t result;
+    ck_assert_int_eq (s_run (params, 2, NULL, 0, &result, NULL), -1);
+    ck_assert_str_eq (s_text (&result.data), "command exited with status 3");
+    ck_assert_str_eq (s_text (&result.meta), "\"exit\":3");
+    s_result_free (&result);
+}
+END_TEST
+
+START_TEST (test_exec_killed_command_fails_with_the_signal_in_meta)
+{
+    const char *params [] = { "cmd", "kill -9 $$", "pipe", "1" };
+    ff_result_t result;
+    ck_assert_int_eq (s_run (params, 2, NULL, 0, &result, NULL), -1);
+    ck_assert_str_eq (s_text (&result.data), "command killed by signal 9");
+    ck_assert_str_eq (s_text (&result.meta), "\"signal\":9");
+    s_result_free (&result);
+}
+END_TEST
+
+START_TEST (test_exec_missing_command_exits_127)
+{
+    const char *params [] = { "cmd", "no-such-command-ff 2>/dev/null", "pipe", "1" };
+    ff_result_t result;
+    ck_assert_int_eq (s_run (params, 2, NULL, 0, &result, NULL), -1);
+    ck_assert_str_eq (s_text (&result.meta), "\"exit\":127");
+    s_result_free (&result);
+}
+END_TEST
+
+START_TEST (test_exec_timeout_kills_the_whole_process_group)
+{
+    char path [] = "/tmp/check_exec_pid.XXXXXX";
+    int fd = mkstemp (path);
+    ck_assert_int_ge (fd, 0);
+    const char *params [] = {
+        "cmd", "sleep 30 & echo $! > {}; sleep 30", "timeout", "0.3"
+    };
+    ff_result_t result;
+    double ms;
+    ck_assert_int_eq (s_run (params, 2, path, strlen (path), &result, &ms), -1);
+    ck_assert_double_lt (ms, 2500);
+    ck_assert_double_ge (ms, 290);
+    ck_assert_str_eq (s_text (&result.data), "command timed out after 0.3 s");
+
+    char text [32] = "";
+    ssize_t got = read (fd, text, sizeof (text) - 1);
+    close (fd);
+    unlink (path);
+    ck_assert_int_gt (got, 0);
+    text [got] = 0;
+    pid_t grandchild = (pid_t) atoi (text);
+    ck_assert_int_gt (grandchild, 1);
+    ck_assert_msg (s_process_gone (grandchild),
+                   "the background sleep %d outlived the timeout", (int) grandchild);
+    s_result_free (&result);
+}
+END_TEST
+
+START_TEST (test_exec_timeout_reaches_a_command_that_ignores_sigterm)
+{
+    const char *params [] = {
+        "cmd", "trap '' TERM; sleep 30 & wait", "timeout", "0.2", "pipe", "1"
+    };
+    ff_result_t result;
+    double ms;
+    ck_assert_int_eq (s_run (params, 3, NULL, 0, &result, &ms), -1);
+    ck_assert_double_lt (ms, 4000);
+    ck_assert_str_eq (s_text (&result.data), "command timed out after 0.2 s");
+    ck_assert_str_eq (s_text (&result.meta), "\"signal\":9");
+    s_result_free (&result);
+}
+END_TEST
+
+START_TEST (test_exec_output_past_max_output_fails)
+{
+    const char *params [] = {
+        "cmd", "head -c 100000 /dev/zero", "max_output", "1000", "pipe", "1"
+    };
+    ff_result_t result;
+    ck_assert_int_eq (s_run (params, 3, NULL, 0, &result, NULL), -1);
+    ck_assert_str_eq (s_text (&result.data),
+                      "command output exceeded max_output=1000 bytes");
+    s_result_free (&result);
+}
+END_TEST
+
+START_TEST (test_exec_output_of_exactly_max_output_is_kept)
+{
+    const char *params [] = {
+        "cmd", "head -c 1000 /dev/zero", "max_output", "1000", "pipe", "1"
+    };
+    ff_result_t result;
+    ck_assert_int_eq (s_run (params, 3, NULL, 0, &result, NULL), 0);
+    ck_assert_uint_eq (result.data.size, 1000);
+    s_result_free (&result);
+}
+END_TEST
+
+START_TEST (test_exec_endless_output_is_cut_at_max_output_promptly)
+{
+    const char *params [] = { "cmd", "yes", "max_output", "1000000", "pipe", "1" };
+    ff_result_t result;
+    double ms;
+    ck_assert_int_eq (s_run (params, 3, NULL, 0, &result, &ms), -1);
+    ck_assert_double_lt (ms, 5000);
+    ck_assert_str_eq (s_text (&result.data),
+                      "command output exceeded max_output=1000000 bytes");
+    s_result_free (&result);
+}
+END_TEST
+
+START_TEST (test_exec_refuses_a_task_without_cmd)
+{
+    ff_result_t result;
+    ck_assert_int_eq (s_run (NULL, 0, "x", 1, &result, NULL), -1);
+    ck_assert_str_eq (s_text (&result.data), "exec: parameter cmd is missing");
+    s_result_free (&result);
+}
+END_TEST
+
+START_TEST (test_exec_refuses_a_bad_timeout_or_max_output)
+{
+    const char *bad_timeout [] = { "cmd", "true", "timeout", "soon" };
+    const char *bad_max [] = { "cmd", "true", "max_output", "-1" };
+    ff_result_t result;
+    ck_assert_int_eq (s_run (bad_timeout, 2, "x", 1, &result, NULL), -1);
+    ck_assert_ptr_nonnull (strstr (s_text (&result.data), "timeout=soon"));
+    s_result_free (&result);
+    ck_assert_int_eq (s_run (bad_max, 2, "x", 1, &result, NULL), -1);
+    ck_assert_ptr_nonnull (strstr (s_text (&result.data), "max_output=-1"));
+    s_result_free (&result);
+}
+END_TEST
+
+START_TEST (test_exec_refuses_an_argument_with_a_nul_byte)
+{
+    const char *params [] = { "cmd", "echo {}" };
+    ff_result_t result;
+    ck_assert_int_eq (s_run (params, 1, "a\0b", 3, &result, NULL), -1);
+    ck_assert_ptr_nonnull (strstr (s_text (&result.data), "NUL"));
+    s_result_free (&result);
+}
+END_TEST
+
+START_TEST (test_exec_leaves_no_fd_open_and_no_child_unreaped_on_any_path)
+{
+    const char *ok [] = { "cmd", "cat", "pipe", "1" };
+    const char *fails [] = { "cmd", "exit 4", "pipe", "1" };
+    const char *slow [] = { "cmd", "sleep 5", "pipe", "1", "timeout", "0.05" };
+    const char *big [] = { "cmd", "yes", "pipe", "1", "max_output", "10" };
+    const char *closes [] = { "cmd", "head -c 1", "pipe", "1" };
+    const char *const *runs [] = { ok, fails, slow, big, closes };
+    const size_t counts [] = { 2, 2, 3, 3, 2 };
+    uint8_t *payload = s_payload (300000);
+    pid_t before [64], after [64];
+    size_t had = s_children (before, 64), has, index, child, old;
+    int fds = s_open_fds ();
+    for (index = 0; index < 5; index++) {
+        ff_result_t result;
+        s_run (runs [index], counts [index], payload, 300000, &result, NULL);
+        s_result_free (&result);
+        ck_assert_int_eq (s_open_fds (), fds);
+        /* (other suites may have children of their own with CK_FORK=no) */
+        has = s_children (after, 64);
+        for (child = 0; child < has; child++) {
+            for (old = 0; old < had && before [old] != after [child]; old++)
+                ;
+            ck_assert_msg (old < had, "child %d left behind by run %zu",
+                           (int) after [child], index);
+        }
+    }
+    free (payload);
+}
+END_TEST
+
+Suite *
+exec_suite (void)
+{
+    Suite *suite = suite_create ("exec");
+
+    TCase *tc = tcase_create ("command line");
+    tcase_set_timeout (tc, 20);
+    tcase_add_test (tc, test_exec_quote_matches_parallel_for_awkward_arguments);
+    tcase_add_test (tc, test_exec_dot_drops_the_last_extension_of_the_last_name);
+    tcase_add_test (tc, test_exec_slash_gives_the_basename);
+    tcase_add_test (tc, test_exec_double_slash_gives_the_dirname);
+    tcase_add_test (tc, test_exec_slash_dot_gives_the_basename_without_extension);
+    tcase_add_test (tc, test_exec_hash_gives_the_job_number_counted_from_one);
+    tcase_add_test (tc, test_exec_appends_the_quoted_argument_when_there_is_no_replacement_string);
+    tcase_add_test (tc, test_exec_leaves_values_unquoted_in_the_command_word_as_parallel_does);
+    tcase_add_test (tc, test_exec_pipe_mode_expands_from_the_empty_argument_and_appends_nothing);
+    tcase_add_test (tc, test_exec_expand_matches_gnu_parallel_dry_run);
+    tcase_add_test (tc, test_exec_pipe_mode_expand_matches_gnu_parallel_pipe_dry_run);
+    suite_add_tcase (suite, tc);
+
+    tc = tcase_create ("commands");
+    tcase_set_timeout (tc, 20);
+    tcase_add_test (tc, test_exec_runs_the_command_with_the_argument_quoted);
+    tcase_add_test (tc, test_exec_result_is_stdout_byte_for_byte_without_stderr);
+    tcase_add_test (tc, test_exec_argument_mode_gives_the_command_an_empty_stdin);
+    tcase_add_test (tc, test_exec_pipe_mode_feeds_a_megabyte_to_md5sum);
+    tcase_add_test (tc, test_exec_pipe_mode_passes_every_byte_through_cat);
+    tcase_add_test (tc, test_exec_keeps_twenty_megabytes_of_output);
+    tcase_add_test (tc, test_exec_finishes_when_the_command_reads_no_stdin);
+    tcase_add_test (tc, test_exec_finishes_when_the_command_closes_stdin_early_even_with_sigpipe_at_default);
+    tcase_add_test (tc, test_exec_finishes_the_task_when_the_host_gets_sigterm_without_sa_restart);
+    tcase_add_test (tc, test_exec_does_not_wait_for_what_the_command_left_in_the_background);
+    tcase_add_test (tc, test_exec_cost_is_the_payload_size);
+    tcase_add_test (tc, test_exec_is_a_builtin_kernel);
+    suite_add_tcase (suite, tc);
+
+    tc = tcase_create ("limits");
+    tcase_set_timeout (tc, 20);
+    tcase_add_test (tc, test_exec_nonzero_exit_fails_with_the_status_in_meta);
+    tcase_add_test (tc, test_exec_killed_command_fails_with_the_signal_in_meta);
+    tcase_add_test (tc, test_exec_missing_command_exits_127);
+    tcase_add_test (tc, test_exec_timeout_kills_the_whole_process_group);
+    tcase_add_test (tc, test_exec_timeout_reaches_a_command_that_ignores_sigterm);
+    tcase_add_test (tc, test_exec_output_past_max_output_fails);
+    tcase_add_test (tc, test_exec_output_of_exactly_max_output_is_kept);
+    tcase_add_test (tc, test_exec_endless_output_is_cut_at_max_output_promptly);
+    tcase_add_test (tc, test_exec_refuses_a_task_without_cmd);
+    tcase_add_test (tc, test_exec_refuses_a_bad_timeout_or_max_output);
+    tcase_add_test (tc, test_exec_refuses_an_argument_with_a_nul_byte);
+    tcase_add_test (tc, test_exec_leaves_no_fd_open_and_no_child_unreaped_on_any_path);
+    suite_add_tcase (suite, tc);
+    return suite;
+}
