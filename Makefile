@@ -95,3 +95,24 @@ clean:
 	rm -rf build $(BIN)
 
 -include $(COMMON_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(wildcard $(BUILD)/stages/*.d)
+
+# libFuzzer over the wire decoder and the .npy header parser, with clang:
+# `make fuzz FUZZ_SECONDS=N` (default 30). Seeds come from tests/fuzz/corpus
+# (made by tests/fuzz/make_corpus.py); what the fuzzer learns and any crash
+# go to build/fuzz/. Fails when the fuzzer finds a crash.
+FUZZ_SECONDS ?= 30
+FUZZ_CC      ?= clang
+FUZZ_DIR     := build/fuzz
+FUZZ_SRC     := tests/fuzz/fuzz_decode.c common/codec.c common/npy.c
+.PHONY: fuzz
+fuzz:
+	@scripts/deps.sh fuzz
+	@mkdir -p $(FUZZ_DIR)/corpus
+	$(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    -Wall -Wextra -Werror -Iinclude $$(pkg-config --cflags $(PKGS)) \
+	    -o $(FUZZ_DIR)/fuzz_decode $(FUZZ_SRC) $$(pkg-config --libs msgpack)
+	UBSAN_OPTIONS=print_stacktrace=1 $(FUZZ_DIR)/fuzz_decode \
+	    -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -dict=tests/fuzz/fuzz_decode.dict -artifact_prefix=$(FUZZ_DIR)/ \
+	    $(FUZZ_DIR)/corpus tests/fuzz/corpus

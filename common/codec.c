@@ -232,26 +232,74 @@ s_read_names (s_cursor_t *cur, ff_str_t *names, size_t max, size_t *count)
     return 0;
 }
 
-/* Reads one task item [seq, kernel, input, payload, attempt]. */
+/* Reads chunk and chunks: chunks at least 1, chunk below it. */
+static int
+s_read_chunk (s_cursor_t *cur, ff_item_t *item)
+{
+    uint64_t chunk, chunks;
+    if (s_read_uint (cur, &chunk) || s_read_uint (cur, &chunks)
+    ||  chunks == 0 || chunks > UINT32_MAX || chunk >= chunks)
+        return -1;
+    item->chunk = (uint32_t) chunk;
+    item->chunks = (uint32_t) chunks;
+    return 0;
+}
+
+/* Reads one array handle [name, dtype, [shape], segment, offset, length,
+   bytes]: a segment slice, or length inline bytes. */
+static int
+s_read_handle (s_cursor_t *cur, ff_handle_t *handle)
+{
+    uint64_t dtype;
+    size_t ndim, index;
+    if (s_expect_array (cur, 7)
+    ||  s_read_str (cur, &handle->name)
+    ||  s_read_uint (cur, &dtype) || dtype < 1 || dtype > 10
+    ||  s_read_array (cur, &ndim) || ndim < 1 || ndim > 4)
+        return -1;
+    handle->dtype = (uint32_t) dtype;
+    handle->ndim = (uint32_t) ndim;
+    for (index = 0; index < ndim; index++)
+        if (s_read_uint (cur, &handle->shape [index]))
+            return -1;
+    if (s_read_str (cur, &handle->segment)
+    ||  s_read_uint (cur, &handle->offset)
+    ||  s_read_uint (cur, &handle->length)
+    ||  s_read_bytes (cur, &handle->bytes, 1))
+        return -1;
+    /* either a segment and no bytes, or no segment and all the bytes */
+    if (handle->segment.len? handle->bytes.len != 0: handle->bytes.len != handle->length)
+        return -1;
+    return 0;
+}
+
+/* Reads one task item [seq, kernel, input, payload, attempt, chunk,
+   chunks, [handle...]]. */
 static int
 s_read_task_item (s_cursor_t *cur, ff_item_t *item)
 {
     uint64_t kernel, attempt;
+    size_t index;
     memset (item, 0, sizeof (*item));
-    if (s_expect_array (cur, 5)
+    if (s_expect_array (cur, 8)
     ||  s_read_uint (cur, &item->seq)
     ||  s_read_uint (cur, &kernel) || kernel >= FF_MAX_KERNELS
     ||  s_read_str (cur, &item->input)
     ||  s_read_bytes (cur, &item->data, 1)
-    ||  s_read_uint (cur, &attempt) || attempt > UINT32_MAX)
+    ||  s_read_uint (cur, &attempt) || attempt > UINT32_MAX
+    ||  s_read_chunk (cur, item)
+    ||  s_read_array (cur, &item->narrays) || item->narrays > FF_MAX_ARRAYS)
         return -1;
+    for (index = 0; index < item->narrays; index++)
+        if (s_read_handle (cur, &item->arrays [index]))
+            return -1;
     item->kernel = (uint32_t) kernel;
     item->attempt = (uint32_t) attempt;
     return 0;
 }
 
 /* Reads one result item [seq, kernel, status, kind, input, body, meta,
-   [attempt, tries, start_ms, runtime_us, bytes_in]]. */
+   [attempt, tries, start_ms, runtime_us, bytes_in, chunk, chunks]]. */
 static int
 s_read_result_item (s_cursor_t *cur, ff_item_t *item)
 {
@@ -265,12 +313,13 @@ s_read_result_item (s_cursor_t *cur, ff_item_t *item)
     ||  s_read_str (cur, &item->input)
     ||  s_read_bytes (cur, &item->data, 1)
     ||  s_read_str (cur, &item->meta)
-    ||  s_expect_array (cur, 5)
+    ||  s_expect_array (cur, 7)
     ||  s_read_uint (cur, &attempt) || attempt > UINT32_MAX
     ||  s_read_uint (cur, &tries) || tries > UINT32_MAX
     ||  s_read_uint (cur, &item->start_ms)
     ||  s_read_uint (cur, &item->runtime_us)
-    ||  s_read_uint (cur, &item->bytes_in))
+    ||  s_read_uint (cur, &item->bytes_in)
+    ||  s_read_chunk (cur, item))
         return -1;
     item->kernel = (uint32_t) kernel;
     item->status = (uint32_t) status;
@@ -628,12 +677,29 @@ ff_codec_task_begin (ff_codec_t *self, const char *job, size_t count)
 void
 ff_codec_task_item (ff_codec_t *self, const ff_item_t *item)
 {
-    msgpack_pack_array (&self->packer, 5);
+    size_t index, dim;
+    msgpack_pack_array (&self->packer, 8);
     msgpack_pack_uint64 (&self->packer, item->seq);
     msgpack_pack_uint32 (&self->packer, item->kernel);
     s_pack_str (self, item->input.ptr, item->input.len);
     s_pack_bin (self, item->data.ptr, item->data.len);
     msgpack_pack_uint32 (&self->packer, item->attempt);
+    msgpack_pack_uint32 (&self->packer, item->chunk);
+    msgpack_pack_uint32 (&self->packer, item->chunks? item->chunks: 1);
+    msgpack_pack_array (&self->packer, item->narrays);
+    for (index = 0; index < item->narrays; index++) {
+        const ff_handle_t *handle = &item->arrays [index];
+        msgpack_pack_array (&self->packer, 7);
+        s_pack_str (self, handle->name.ptr, handle->name.len);
+        msgpack_pack_uint32 (&self->packer, handle->dtype);
+        msgpack_pack_array (&self->packer, handle->ndim);
+        for (dim = 0; dim < handle->ndim; dim++)
+            msgpack_pack_uint64 (&self->packer, handle->shape [dim]);
+        s_pack_str (self, handle->segment.ptr, handle->segment.len);
+        msgpack_pack_uint64 (&self->packer, handle->offset);
+        msgpack_pack_uint64 (&self->packer, handle->length);
+        s_pack_bin (self, handle->bytes.ptr, handle->bytes.len);
+    }
 }
 
 void
@@ -657,12 +723,14 @@ ff_codec_result_item (ff_codec_t *self, const ff_item_t *item)
     s_pack_str (self, item->input.ptr, item->input.len);
     s_pack_bin (self, item->data.ptr, item->data.len);
     s_pack_str (self, item->meta.ptr, item->meta.len);
-    msgpack_pack_array (&self->packer, 5);
+    msgpack_pack_array (&self->packer, 7);
     msgpack_pack_uint32 (&self->packer, item->attempt);
     msgpack_pack_uint32 (&self->packer, item->tries);
     msgpack_pack_uint64 (&self->packer, item->start_ms);
     msgpack_pack_uint64 (&self->packer, item->runtime_us);
     msgpack_pack_uint64 (&self->packer, item->bytes_in);
+    msgpack_pack_uint32 (&self->packer, item->chunk);
+    msgpack_pack_uint32 (&self->packer, item->chunks? item->chunks: 1);
 }
 
 void

@@ -28,6 +28,10 @@ s_fail (char *error, size_t error_size, const char *name,
     vsnprintf (message, sizeof (message), format, args);
     va_end (args);
     snprintf (error, error_size, "%s: %s", name, message);
+    /* one line: the header text quoted in messages ends in '\n' */
+    for (char *at = error; *at; at++)
+        if ((unsigned char) *at < 0x20 || *at == 0x7f)
+            *at = ' ';
     return -1;
 }
 

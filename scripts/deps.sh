@@ -34,6 +34,7 @@ if [ "$goal" = test ] || [ "$goal" = bench ]; then
     need_command valgrind valgrind
     need_command parallel parallel
 fi
+[ "$goal" = fuzz ] && { need_command clang clang; for rt in /usr/lib/llvm-14/lib/clang/14*/lib/linux/libclang_rt.fuzzer-x86_64.a; do [ -f "$rt" ] || missing="$missing libclang-rt-14-dev"; done; }
 if [ "$goal" = bench ]; then
     need_command hyperfine hyperfine
     need_command gnuplot gnuplot-nox

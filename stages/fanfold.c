@@ -4,7 +4,9 @@
     `fanfold worker` adds a worker to a running topology. Organised as:
     options, process control, the parallel run, the serial run, commands. */
 
+#include "fanfold/fold.h"
 #include "fanfold/kernels.h"
+#include "fanfold/source.h"
 #include "fanfold/log.h"
 #include "fanfold/output.h"
 #include "fanfold/reader.h"
@@ -50,6 +52,7 @@ typedef struct {
     const char *retries;            /* --retries N */
     const char *joblog;             /* --joblog FILE */
     int resume;                     /* --resume */
+    const char *chunk;              /* --chunk SIZE */
     const char *intake;             /* --intake ENDPOINT */
     const char *emit;               /* --emit ENDPOINT */
     const char *plugins [8];        /* --plugin LIB.so, absolute */
@@ -266,6 +269,7 @@ s_signature (const s_options_t *options, char *out, size_t size)
     s_fnv (&hash, options->input_path);
     s_fnv (&hash, options->format);
     s_fnv (&hash, options->retries);
+    s_fnv (&hash, options->chunk);
     for (index = 0; index < options->ninputs; index++)
         s_fnv (&hash, options->inputs [index]);
     snprintf (out, size, "%016" PRIx64, hash);
@@ -396,6 +400,10 @@ s_run_parallel (s_options_t *options)
         s_arg (argv, &argc, "--intake");
         s_arg (argv, &argc, options->intake);
     }
+    if (options->chunk) {
+        s_arg (argv, &argc, "--chunk");
+        s_arg (argv, &argc, options->chunk);
+    }
     if (options->verbose)
         s_arg (argv, &argc, "-v");
     s_arg (argv, &argc, "--");
@@ -493,38 +501,83 @@ done:
 
 /* ------------------------------------------------------------ serial run */
 
+/* What --serial needs to run one task the way a worker and the sink would. */
+typedef struct {
+    const ff_kernel_t *const *kernels; /* resolved kernels */
+    char **names;                   /* their names */
+    size_t nkernels;                /* how many */
+    const char *const *params;      /* key, value, ... (retries first) */
+    size_t nparams;                 /* pairs */
+    long retries;                   /* runs of a failing task */
+    uint64_t seq;                   /* next seq */
+    ff_output_t *output;            /* the output */
+    ff_result_t *out;               /* one result, reused */
+    ff_folder_t *folder;            /* folds chunked inputs */
+} s_serial_t;
+
+/* Runs every kernel on one input (or one chunk), in seq order; failure
+   != NULL makes error records instead, as the ventilator does. */
 static int
-s_serial_task (const ff_kernel_t *const *kernels, char **names, size_t nkernels,
-               const char *const *params, size_t nparams, uint64_t *seq,
-               const char *input, const void *data, size_t size,
-               ff_output_t *output, ff_result_t *out)
+s_serial_task (s_serial_t *ctx, const char *input, const void *data, size_t size,
+               const ff_array_t *arrays, size_t narrays, uint32_t chunk, uint32_t chunks,
+               const char *failure)
 {
     size_t index;
-    long retries = 3;
-    ff_parse_size (params [1], &retries);      /* params start with retries= */
-    for (index = 0; index < nkernels; index++) {
+    for (index = 0; index < ctx->nkernels; index++) {
         ff_task_t task = {
-            .seq = *seq, .input = input, .data = (const uint8_t *) data, .size = size,
-            .params = params, .nparams = nparams
+            .seq = ctx->seq, .input = input, .data = (const uint8_t *) data, .size = size,
+            .params = ctx->params, .nparams = ctx->nparams,
+            .arrays = arrays, .narrays = narrays
         };
-        int rc, tries = 0;
-        do
-            rc = ff_kernels_run (kernels [index], &task, out);
-        while (rc != 0 && ++tries < retries && !s_signal);
+        int rc = -1, tries = 0;
+        ctx->out->data.size = ctx->out->meta.size = 0;
+        if (failure)
+            ff_buf_puts (&ctx->out->data, failure);
+        else
+            do
+                rc = ff_kernels_run (ctx->kernels [index], &task, ctx->out);
+            while (rc != 0 && ++tries < ctx->retries && !s_signal);
         ff_record_t record = {
-            .seq = *seq, .input = input, .input_len = strlen (input),
-            .kernel = names [index], .status = rc == 0? 0: 1,
-            .kind = (kernels [index]->flags & FF_KERNEL_JSON)? 1: 0,
-            .body = out->data.data, .size = out->data.size,
-            .meta = (const char *) out->meta.data, .meta_len = out->meta.size
-        };
-        if (ff_output_write (output, &record)) {
+            .seq = ctx->seq, .input = input, .input_len = strlen (input),
+            .kernel = ctx->names [index], .status = rc == 0? 0: 1,
+            .kind = failure? 0: (ctx->kernels [index]->flags & FF_KERNEL_JSON)? 1: 0,
+            .body = ctx->out->data.data, .size = ctx->out->data.size,
+            .meta = (const char *) ctx->out->meta.data, .meta_len = ctx->out->meta.size
+        }, folded;
+        ctx->seq++;
+        if (!ff_folder_take (ctx->folder, ctx->kernels [index], (uint32_t) index, &record,
+                             chunk, chunks, &folded))
+            continue;
+        if (ff_output_write (ctx->output, &folded)) {
             ff_log_error ("cannot write output: %s", strerror (errno));
             return -1;
         }
-        (*seq)++;
     }
     return 0;
+}
+
+/* Loads an array input into memory and runs its chunks. */
+static int
+s_serial_source (s_serial_t *ctx, const char *path, long chunk_bytes)
+{
+    char error [512];
+    ff_slice_t slices [FF_SOURCE_MAX_ARRAYS];
+    ff_array_t arrays [FF_SOURCE_MAX_ARRAYS];
+    ff_source_t *source = ff_source_load (path, NULL, 0, error, sizeof (error));
+    if (!source) {
+        ff_log_error ("%s", error);
+        return s_serial_task (ctx, path, "", 0, NULL, 0, 0, 1, error);
+    }
+    uint32_t chunks = ff_source_chunks (source, (uint64_t) chunk_bytes), chunk;
+    int rc = 0;
+    for (chunk = 0; chunk < chunks && rc == 0 && !s_signal; chunk++) {
+        size_t count = ff_source_slices (source, (uint64_t) chunk_bytes, chunk, slices), index;
+        for (index = 0; index < count; index++)
+            arrays [index] = slices [index].array;
+        rc = s_serial_task (ctx, path, "", 0, arrays, count, chunk, chunks, NULL);
+    }
+    ff_source_destroy (&source);
+    return rc;
 }
 
 static int
@@ -539,9 +592,10 @@ s_run_serial (s_options_t *options, char **names, size_t nkernels)
     ff_reader_t *reader = NULL;
     ff_result_t out;
     ff_format_t format;
-    uint64_t seq = 0;
+    s_serial_t ctx;
 
     memset (&out, 0, sizeof (out));
+    memset (&ctx, 0, sizeof (ctx));
     for (index = 0; index < nkernels; index++)
         kernels [index] = ff_kernels_find (names [index]);
     /* the same job parameters a worker gets from the ventilator */
@@ -572,8 +626,25 @@ s_run_serial (s_options_t *options, char **names, size_t nkernels)
         }
     }
     output = ff_output_new (out_fd, format);
-    if (!output)
+    ctx.folder = ff_folder_new ();
+    if (!output || !ctx.folder)
         goto done;
+    ctx.kernels = kernels;
+    ctx.names = names;
+    ctx.nkernels = nkernels;
+    ctx.params = params;
+    ctx.nparams = nparams;
+    ctx.retries = 3;
+    ff_parse_size (params [1], &ctx.retries);     /* params start with retries= */
+    ctx.output = output;
+    ctx.out = &out;
+    long chunk_bytes = 0;
+    int arrays = 0;
+    if (options->chunk)
+        ff_parse_size (options->chunk, &chunk_bytes);
+    for (index = 0; index < nkernels; index++)
+        if (kernels [index]->flags & FF_KERNEL_ARRAYS)
+            arrays = 1;
     if (options->pipe) {
         long n = 1L << 20, max_block = 256L << 20;
         ff_cut_t cut = options->lines? FF_CUT_LINES: FF_CUT_BYTES;
@@ -616,16 +687,17 @@ s_run_serial (s_options_t *options, char **names, size_t nkernels)
             }
             char input [512];
             ff_reader_block_name (reader, &block, input, sizeof (input));
-            if (s_serial_task (kernels, names, nkernels, params, nparams, &seq, input,
-                               block.data, block.size, output, &out))
+            if (s_serial_task (&ctx, input, block.data, block.size, NULL, 0, 0, 1, NULL))
                 goto done;
         }
     }
     else
         for (index = 0; index < (size_t) options->ninputs && !s_signal; index++) {
             const char *arg = options->inputs [index];
-            if (s_serial_task (kernels, names, nkernels, params, nparams, &seq, arg,
-                               arg, strlen (arg), output, &out))
+            int failed = arrays && ff_source_recognises (arg)
+                       ? s_serial_source (&ctx, arg, chunk_bytes)
+                       : s_serial_task (&ctx, arg, arg, strlen (arg), NULL, 0, 0, 1, NULL);
+            if (failed)
                 goto done;
         }
     if (s_signal)
@@ -640,6 +712,7 @@ s_run_serial (s_options_t *options, char **names, size_t nkernels)
 done:
     ff_output_destroy (&output);
     ff_reader_destroy (&reader);
+    ff_folder_destroy (&ctx.folder);
     ff_result_reset (&out, 0);
     for (index = 0; index < 64; index++)
         free (copies [index]);
@@ -689,6 +762,7 @@ s_cmd_run (int argc, char *argv [])
         { "exec", required_argument, NULL, 'X' },
         { "plugin", required_argument, NULL, 'G' },
         { "intake", required_argument, NULL, 'I' },
+        { "chunk", required_argument, NULL, 'K' },
         { "emit", required_argument, NULL, 'E' },
         { "timeout", required_argument, NULL, 'T' },
         { "retries", required_argument, NULL, 'R' },
@@ -729,6 +803,13 @@ s_cmd_run (int argc, char *argv [])
             case 'k': options.kernels = optarg; kernels_given = 1; break;
             case 'X': exec_cmd = optarg; break;
             case 'I': options.intake = optarg; break;
+            case 'K':
+                if (ff_parse_size (optarg, &value) || value <= 0) {
+                    ff_log_error ("--chunk %s: expected a size such as 4M", optarg);
+                    return 2;
+                }
+                options.chunk = optarg;
+                break;
             case 'E': options.emit = optarg; break;
             case 'G': {
                 char error [512];

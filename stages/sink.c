@@ -4,6 +4,8 @@
     ventilator. Organised as: options, job state, results, control, loop. */
 
 #include "fanfold/codec.h"
+#include "fanfold/fold.h"
+#include "fanfold/kernels.h"
 #include "fanfold/log.h"
 #include "fanfold/net.h"
 #include "fanfold/output.h"
@@ -52,6 +54,8 @@ typedef struct {
     uint64_t start_ms;              /* when it started (Unix ms) */
     uint64_t runtime_us;            /* time in the kernel */
     uint64_t bytes_in;              /* payload bytes */
+    uint32_t chunk;                 /* chunk of its input */
+    uint32_t chunks;                /* chunks of its input */
     char bytes [];                  /* input name, body, then meta */
 } s_held_t;
 
@@ -67,6 +71,8 @@ typedef struct {
     char *job;                      /* job id, once known */
     size_t nkernels;                /* kernels of the job */
     char *kernels [FF_MAX_KERNELS]; /* their names */
+    const ff_kernel_t *kernel_objs [FF_MAX_KERNELS]; /* for folding, or NULL */
+    ff_folder_t *folder;            /* folds chunked inputs */
     int64_t total;                  /* task count, -1 until known */
     uint64_t *acks;                 /* seqs received since the last ack */
     size_t nacks;                   /* how many */
@@ -176,6 +182,7 @@ s_on_job (s_sink_t *self, const ff_msg_t *msg)
         self->kernels [index] = ff_str_dup (msg->kernels [index]);
         if (!self->kernels [index])
             return -1;
+        self->kernel_objs [index] = ff_kernels_find (self->kernels [index]);
         self->nkernels = index + 1;
     }
     self->total = msg->total;
@@ -234,9 +241,15 @@ s_release (s_sink_t *self)
             .meta_len = held->meta_len
         };
         s_joblog (self, held);
+        ff_record_t folded;
+        if (!ff_folder_take (self->folder, self->kernel_objs [held->kernel], held->kernel,
+                             &record, held->chunk, held->chunks, &folded)) {
+            free (held);            /* absorbed into a fold */
+            continue;
+        }
         if (self->emit)
-            s_emit (self, &record);
-        if (ff_output_write (self->output, &record) && !self->write_failed) {
+            s_emit (self, &folded);
+        if (ff_output_write (self->output, &folded) && !self->write_failed) {
             ff_log_error ("cannot write %s: %s",
                           self->options.output_path? self->options.output_path: "stdout",
                           strerror (errno));
@@ -273,6 +286,8 @@ s_take_item (s_sink_t *self, uint64_t worker, const ff_item_t *item)
     held->start_ms = item->start_ms;
     held->runtime_us = item->runtime_us;
     held->bytes_in = item->bytes_in;
+    held->chunk = item->chunk;
+    held->chunks = item->chunks;
     memcpy (held->bytes, item->input.ptr, item->input.len);
     memcpy (held->bytes + item->input.len, item->data.ptr, item->data.len);
     memcpy (held->bytes + item->input.len + item->data.len, item->meta.ptr, item->meta.len);
@@ -583,6 +598,7 @@ main (int argc, char *argv [])
     }
     self.codec = ff_codec_new ();
     self.output = ff_output_new (self.output_fd, self.options.format);
+    self.folder = ff_folder_new ();
     if (self.output)
         ff_output_set_errors (self.output, self.resumed_errors);
     self.results = ff_net_socket (ZMQ_PULL, settings->hwm, 0, S_MAX_RESULT_MESSAGE);
@@ -609,6 +625,7 @@ cleanup:
     zsock_destroy (&self.emit);
     ff_codec_destroy (&self.emit_codec);
     ff_reorder_destroy (&self.reorder);
+    ff_folder_destroy (&self.folder);
     for (index = 0; index < self.nkernels; index++)
         free (self.kernels [index]);
     free (self.job);

@@ -9,6 +9,8 @@
 #include "fanfold/log.h"
 #include "fanfold/net.h"
 #include "fanfold/reader.h"
+#include "fanfold/shm.h"
+#include "fanfold/source.h"
 #include "fanfold/topology.h"
 
 #include <czmq.h>
@@ -38,6 +40,8 @@ typedef struct {
     int nargs;                      /* how many */
     const char *job_id;             /* --job-id, or a random one */
     const char *intake;             /* --intake ENDPOINT, or NULL */
+    long chunk;                     /* --chunk SIZE: bytes per array task, 0: whole */
+    int arrays;                     /* a kernel reads arrays: load file inputs */
     double timeout;                 /* --timeout seconds, 0 for none */
     int retries;                    /* --retries: attempts before an error record */
     char timeout_text [32];         /* param timeout=, for the workers */
@@ -54,9 +58,19 @@ typedef enum {
     S_DONE                          /* acked by the sink, not yet written */
 } s_state_t;
 
+/* A loaded array source and the tasks that still refer to it. */
+typedef struct {
+    ff_source_t *source;            /* its arrays, in shared memory */
+    size_t refs;                    /* slots that refer to it */
+    int complete;                   /* every task of it was created */
+} s_source_t;
+
 typedef struct {
     uint64_t seq;                   /* sequence number */
     s_state_t state;                /* see above */
+    s_source_t *source;             /* arrays of the task, or NULL */
+    uint32_t chunk;                 /* chunk of the source */
+    uint32_t chunks;                /* chunks of the source (1: whole) */
     uint32_t kernel;                /* kernel index */
     char *input;                    /* input name */
     uint8_t *data;                  /* payload, freed once done */
@@ -79,6 +93,7 @@ typedef struct {
     int64_t blocked_until;          /* pipe not connected yet: retry then */
     int64_t busy_since;             /* when its current task started */
     uint64_t done;                  /* tasks it finished */
+    int no_shm;                     /* it cannot map segments: send bytes */
 } s_peer_t;
 
 typedef struct {
@@ -114,6 +129,10 @@ typedef struct {
     int64_t last_hb;                /* last heartbeat round */
     uint64_t rejected;              /* refused messages */
     uint64_t resent;                /* tasks sent again after a loss */
+    s_source_t *current;            /* source whose chunks are being made */
+    uint32_t current_chunk;         /* next chunk of it */
+    uint32_t current_chunks;        /* its chunks */
+    char shm_prefix [96];           /* ff_<uid>_<job>_<pid>_ */
     int failed;                     /* input failed: end the job */
 } s_vent_t;
 
@@ -123,9 +142,25 @@ s_slot (s_vent_t *self, uint64_t seq)
     return &self->slots [seq % (uint64_t) self->settings->window];
 }
 
+/* Drops one reference to a source; the last one removes its segments. */
+static void
+s_source_unref (s_vent_t *self, s_source_t *ref)
+{
+    if (ref->refs > 0)
+        ref->refs--;
+    if (ref->refs == 0 && ref->complete && ref != self->current) {
+        ff_source_destroy (&ref->source);
+        free (ref);
+    }
+}
+
 static void
 s_slot_release (s_vent_t *self, s_slot_t *slot)
 {
+    if (slot->source) {
+        s_source_unref (self, slot->source);
+        slot->source = NULL;
+    }
     if (slot->data) {
         self->bytes_in_flight -= slot->size;
         free (slot->data);
@@ -184,13 +219,6 @@ s_complete (s_vent_t *self, uint64_t seq)
     }
 }
 
-static void
-s_send_to (s_vent_t *self, const uint8_t *routing, size_t routing_len)
-{
-    ff_net_send (self->control, routing, routing_len, ff_codec_data (self->codec),
-                 ff_codec_size (self->codec), 0);
-}
-
 /* Moves the written mark: those slots are free again. */
 static void
 s_advance_written (s_vent_t *self, uint64_t written)
@@ -208,9 +236,42 @@ s_advance_written (s_vent_t *self, uint64_t written)
 
 /* --------------------------------------------------------------- input */
 
-/* Creates the tasks of one input: one per kernel, input-major. */
+static void
+s_send_to (s_vent_t *self, const uint8_t *routing, size_t routing_len)
+{
+    ff_net_send (self->control, routing, routing_len, ff_codec_data (self->codec),
+                 ff_codec_size (self->codec), 0);
+}
+
+/* Sends the sink an error record for slot: the task failed for good. The
+   slot stays in flight, held by no worker, until the sink acks it. */
+static void
+s_error_record (s_vent_t *self, s_slot_t *slot, const char *message)
+{
+    ff_item_t item;
+    memset (&item, 0, sizeof (item));
+    item.seq = slot->seq;
+    item.kernel = slot->kernel;
+    item.status = FF_STATUS_ERROR;
+    item.input = ff_str (slot->input);
+    item.data = ff_str (message);
+    item.attempt = slot->attempts;
+    item.bytes_in = slot->size;
+    item.chunk = slot->chunk;
+    item.chunks = slot->chunks;
+    ff_codec_result_begin (self->codec, self->job, 0, 1);
+    ff_codec_result_item (self->codec, &item);
+    s_send_to (self, self->sink_routing, self->sink_routing_len);
+    slot->state = S_SENT;
+    slot->worker = 0;
+}
+
+/* Creates the tasks of one input (or one chunk of an array source): one
+   per kernel, input-major. With failure != NULL they are error records. */
 static int
-s_create (s_vent_t *self, const char *input, const void *data, size_t size)
+s_create_task (s_vent_t *self, const char *input, const void *data, size_t size,
+               s_source_t *source, uint32_t chunk, uint32_t chunks,
+               const char *failure)
 {
     size_t kernel;
     for (kernel = 0; kernel < self->options.nkernels; kernel++) {
@@ -234,12 +295,63 @@ s_create (s_vent_t *self, const char *input, const void *data, size_t size)
         }
         memcpy (slot->data, data, size);
         slot->size = size;
-        slot->state = S_PENDING;
+        slot->chunk = chunk;
+        slot->chunks = chunks? chunks: 1;
+        if (source) {
+            slot->source = source;
+            source->refs++;
+        }
         self->bytes_in_flight += size;
-        s_pending_push (self, self->next_seq, 0);
+        if (failure)
+            s_error_record (self, slot, failure);
+        else {
+            slot->state = S_PENDING;
+            s_pending_push (self, self->next_seq, 0);
+        }
         self->next_seq++;
     }
     return 0;
+}
+
+static int
+s_create (s_vent_t *self, const char *input, const void *data, size_t size)
+{
+    return s_create_task (self, input, data, size, NULL, 0, 1, NULL);
+}
+
+/* Creates the tasks of the next chunk of an array input (.npy or a
+   structure), loading it into shared memory first. A file that cannot be
+   loaded gives error records naming it; the job goes on. Returns 1 when the
+   input is finished, 0 when chunks remain, -1 when out of memory. */
+static int
+s_create_array_chunk (s_vent_t *self, const char *path)
+{
+    if (!self->current) {
+        char error [512];
+        s_source_t *ref = (s_source_t *) calloc (1, sizeof (s_source_t));
+        if (!ref)
+            return -1;
+        ref->source = ff_source_load (path, self->shm_prefix, (unsigned) self->next_arg,
+                                      error, sizeof (error));
+        if (!ref->source) {
+            free (ref);
+            ff_log_error ("%s", error);
+            return s_create_task (self, path, "", 0, NULL, 0, 1, error) == 0? 1: -1;
+        }
+        self->current = ref;
+        self->current_chunk = 0;
+        self->current_chunks = ff_source_chunks (ref->source, (uint64_t) self->options.chunk);
+    }
+    s_source_t *ref = self->current;
+    if (s_create_task (self, path, "", 0, ref, self->current_chunk, self->current_chunks, NULL))
+        return -1;
+    if (++self->current_chunk < self->current_chunks)
+        return 0;
+    self->current = NULL;
+    ref->complete = 1;
+    ref->refs++;                    /* released by the unref below */
+    s_source_unref (self, ref);
+    return 1;
 }
 
 static int
@@ -323,7 +435,16 @@ s_produce (s_vent_t *self)
                 self->total = (int64_t) self->next_seq;
                 break;
             }
-            const char *arg = self->options.args [self->next_arg++];
+            const char *arg = self->options.args [self->next_arg];
+            if (self->options.arrays && ff_source_recognises (arg)) {
+                int rc = s_create_array_chunk (self, arg);
+                if (rc < 0)
+                    self->failed = 1;
+                if (rc != 0)
+                    self->next_arg++;
+                continue;
+            }
+            self->next_arg++;
             if (s_create (self, arg, arg, strlen (arg)))
                 self->failed = 1;
             continue;
@@ -411,27 +532,13 @@ s_peer_destroy (s_peer_t **peer_p)
     }
 }
 
-/* Tells the sink that a task failed for good: an error record at its seq.
-   The slot stays in flight, held by no worker, until the sink acks it. */
+/* Tells the sink that a task failed for good: an error record at its seq. */
 static void
 s_give_up (s_vent_t *self, s_slot_t *slot, const char *why)
 {
     char message [256];
     snprintf (message, sizeof (message), "task failed %u times: %s", slot->attempts, why);
-    ff_item_t item;
-    memset (&item, 0, sizeof (item));
-    item.seq = slot->seq;
-    item.kernel = slot->kernel;
-    item.status = FF_STATUS_ERROR;
-    item.input = ff_str (slot->input);
-    item.data = ff_str (message);
-    item.attempt = slot->attempts;
-    item.bytes_in = slot->size;
-    ff_codec_result_begin (self->codec, self->job, 0, 1);
-    ff_codec_result_item (self->codec, &item);
-    s_send_to (self, self->sink_routing, self->sink_routing_len);
-    slot->state = S_SENT;
-    slot->worker = 0;
+    s_error_record (self, slot, message);
     ff_log_error ("task %" PRIu64 " (%s): %s", slot->seq, slot->input, message);
 }
 
@@ -531,6 +638,7 @@ s_on_hello (s_vent_t *self, zmq_msg_t *routing, const ff_msg_t *msg)
     peer->routing_len = routing_len;
     peer->name = ff_str_dup (msg->name);
     peer->last_seen = ff_clock_ms ();
+    peer->no_shm = (msg->flags & FF_HELLO_NO_SHM) != 0;
     if (!peer->name || s_bind_pipe (self, peer)) {
         ff_log_error ("cannot make a task pipe for worker %" PRIu64 ": %s",
                       peer->id, zmq_strerror (errno));
@@ -643,6 +751,35 @@ s_heartbeat (s_vent_t *self)
 
 /* ------------------------------------------------------------ dispatch */
 
+/* Fills the array handles of slot's task: segment slices, or the bytes
+   themselves for a worker that cannot map the segments. */
+static void
+s_handles (s_vent_t *self, s_slot_t *slot, int inline_bytes, ff_item_t *item)
+{
+    ff_slice_t slices [FF_SOURCE_MAX_ARRAYS];
+    size_t count = ff_source_slices (slot->source->source, (uint64_t) self->options.chunk,
+                                     slot->chunk, slices), index;
+    item->narrays = count;
+    for (index = 0; index < count; index++) {
+        ff_handle_t *handle = &item->arrays [index];
+        const ff_array_t *array = &slices [index].array;
+        memset (handle, 0, sizeof (*handle));
+        handle->name = ff_str (array->name);
+        handle->dtype = (uint32_t) array->dtype;
+        handle->ndim = array->ndim;
+        memcpy (handle->shape, array->shape, sizeof (handle->shape));
+        handle->length = array->size;
+        if (inline_bytes) {
+            handle->bytes.ptr = (const char *) array->data;
+            handle->bytes.len = array->size;
+        }
+        else {
+            handle->segment = ff_str (slices [index].segment);
+            handle->offset = slices [index].offset;
+        }
+    }
+}
+
 /* Returns the worker with the fewest tasks that can take one, or NULL. */
 static s_peer_t *
 s_least_loaded (s_vent_t *self, int64_t now)
@@ -693,6 +830,10 @@ s_dispatch (s_vent_t *self)
             item.data.ptr = (const char *) slot->data;
             item.data.len = slot->size;
             item.attempt = slot->attempts + 1;
+            item.chunk = slot->chunk;
+            item.chunks = slot->chunks;
+            if (slot->source)
+                s_handles (self, slot, peer->no_shm, &item);
             ff_codec_task_item (self->codec, &item);
         }
         if (ff_net_send (peer->push, NULL, 0, ff_codec_data (self->codec),
@@ -786,7 +927,7 @@ s_usage (FILE *stream)
              "usage: fanfold-ventilator -t TOPOLOGY -k KERNEL[,KERNEL...] [-p KEY=VALUE]...\n"
              "                          [--pipe [--lines N | --block SIZE] [--input FILE]]\n"
              "                          [--max-block SIZE] [--timeout SECONDS] [--retries N]\n"
-             "                          [--intake ENDPOINT] [--plugin LIB.so]\n"
+             "                          [--intake ENDPOINT] [--plugin LIB.so] [--chunk SIZE]\n"
              "                          [--job-id ID] [-v] [INPUT...]\n"
              "Reads the job (records from stdin with --pipe, else one task per INPUT),\n"
              "and hands tasks to the workers that join TOPOLOGY, least-loaded first.\n");
@@ -808,6 +949,7 @@ s_parse_options (s_options_t *options, int argc, char *argv [])
         { "timeout", required_argument, NULL, 'T' },
         { "plugin", required_argument, NULL, 'G' },
         { "intake", required_argument, NULL, 'I' },
+        { "chunk", required_argument, NULL, 'C' },
         { "retries", required_argument, NULL, 'R' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -855,6 +997,12 @@ s_parse_options (s_options_t *options, int argc, char *argv [])
             case 'i': options->input_path = optarg; break;
             case 'j': options->job_id = optarg; break;
             case 'I': options->intake = optarg; break;
+            case 'C':
+                if (ff_parse_size (optarg, &options->chunk) || options->chunk <= 0) {
+                    fprintf (stderr, "fanfold-ventilator: --chunk %s: expected a size\n", optarg);
+                    return 2;
+                }
+                break;
             case 'G': {
                 char error [512];
                 if (ff_kernels_load (optarg, error, sizeof (error))
@@ -901,6 +1049,11 @@ s_parse_options (s_options_t *options, int argc, char *argv [])
         return 2;
     }
     options->nkernels = (size_t) count;
+    for (size_t index = 0; index < options->nkernels; index++) {
+        const ff_kernel_t *kernel = ff_kernels_find (options->kernel_names [index]);
+        if (kernel && (kernel->flags & FF_KERNEL_ARRAYS))
+            options->arrays = 1;
+    }
     for (size_t index = 0; index < options->nkernels; index++)
         if (!ff_kernels_find (options->kernel_names [index])) {
             char known [1024];
@@ -965,6 +1118,13 @@ s_vent_cleanup (s_vent_t *self)
     size_t index;
     while (self->nworkers > 0)
         s_peer_destroy (&self->workers [--self->nworkers]);
+    if (self->current) {
+        s_source_t *current = self->current;
+        self->current = NULL;
+        current->complete = 1;
+        current->refs++;
+        s_source_unref (self, current);
+    }
     if (self->slots)
         for (index = 0; index < (size_t) self->settings->window; index++)
             s_slot_release (self, &self->slots [index]);
@@ -1010,6 +1170,15 @@ main (int argc, char *argv [])
         snprintf (self.job, sizeof (self.job), "%s", self.options.job_id);
     else
         s_make_job_id (self.job, sizeof (self.job));
+    {
+        char prefix [64];
+        ff_shm_job_prefix (self.job, prefix, sizeof (prefix));
+        snprintf (self.shm_prefix, sizeof (self.shm_prefix), "%s%d_", prefix, (int) getpid ());
+    }
+    /* segments left by jobs whose ventilator died are removed */
+    int stale = ff_shm_clean (NULL);
+    if (stale)
+        ff_log_info ("removed %d shared-memory segments of dead jobs", stale);
     if (self.options.pipe) {
         if (self.options.input_path) {
             self.input_fd = open (self.options.input_path, O_RDONLY | O_CLOEXEC);

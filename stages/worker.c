@@ -7,6 +7,8 @@
 #include "fanfold/kernels.h"
 #include "fanfold/log.h"
 #include "fanfold/net.h"
+#include "fanfold/npy.h"
+#include "fanfold/shm.h"
 #include "fanfold/topology.h"
 
 #include <czmq.h>
@@ -18,6 +20,7 @@
 #define S_MAX_TASK_MESSAGE (1LL << 31)
 #define S_MAX_CONTROL_MESSAGE (1LL << 20)
 #define S_HELLO_EVERY_MS 1000
+#define S_MAX_MAPS 16
 
 typedef struct {
     const char *topology_path;      /* -t */
@@ -166,6 +169,9 @@ typedef struct {
     uint64_t done;                  /* tasks run */
     volatile int64_t running_since; /* when the running task started, or 0 */
     int dropped;                    /* the ventilator dropped this worker */
+    ff_shm_t *maps [S_MAX_MAPS];    /* mapped segments, oldest first */
+    size_t nmaps;                   /* how many */
+    char shm_prefix [64];           /* ff_<uid>_<job>_: the job's segments */
     ff_result_t out;                /* one kernel result */
     char name [160];                /* host:pid */
 } s_worker_t;
@@ -185,6 +191,8 @@ s_leave (s_worker_t *self)
 {
     zactor_destroy (&self->heartbeat);
     zsock_destroy (&self->tasks);
+    while (self->nmaps > 0)
+        ff_shm_destroy (&self->maps [--self->nmaps], 0);
     self->welcomed = 0;
 }
 
@@ -198,6 +206,7 @@ s_accept_welcome (s_worker_t *self, const ff_msg_t *msg)
         free (endpoint);
         return -1;
     }
+    ff_shm_job_prefix (self->job.id, self->shm_prefix, sizeof (self->shm_prefix));
     self->tasks = ff_net_socket (ZMQ_PULL, settings->hwm, 0, S_MAX_TASK_MESSAGE);
     if (!self->tasks || zsock_connect (self->tasks, "%s", endpoint) != 0) {
         ff_log_error ("cannot connect to task pipe %s", endpoint);
@@ -248,6 +257,90 @@ s_on_control (s_worker_t *self)
     }
 }
 
+/* Returns the mapping of segment name holding at least min_size bytes,
+   from the cache or newly opened (closing the oldest when full). */
+static ff_shm_t *
+s_map (s_worker_t *self, ff_str_t name, size_t min_size, char *error, size_t error_size)
+{
+    size_t index;
+    char text [FF_SHM_NAME_MAX];
+    if (name.len >= sizeof (text)) {
+        snprintf (error, error_size, "segment name too long");
+        return NULL;
+    }
+    memcpy (text, name.ptr, name.len);
+    text [name.len] = 0;
+    for (index = 0; index < self->nmaps; index++)
+        if (strcmp (ff_shm_name (self->maps [index]), text) == 0) {
+            if (ff_shm_size (self->maps [index]) < min_size) {
+                snprintf (error, error_size, "segment %s is smaller than the task says", text);
+                return NULL;
+            }
+            return self->maps [index];
+        }
+    ff_shm_t *map = ff_shm_open (text, self->shm_prefix, min_size, error, error_size);
+    if (!map)
+        return NULL;
+    if (self->nmaps == S_MAX_MAPS) {
+        ff_shm_destroy (&self->maps [0], 0);
+        memmove (self->maps, self->maps + 1, (S_MAX_MAPS - 1) * sizeof (ff_shm_t *));
+        self->nmaps--;
+    }
+    self->maps [self->nmaps++] = map;
+    return map;
+}
+
+/* Turns the handles of item into arrays: mapped segment slices or inline
+   bytes, each checked against its dtype and shape. Returns 0, or -1 with
+   a message in error. */
+static int
+s_arrays (s_worker_t *self, const ff_item_t *item, ff_array_t *arrays, char *names,
+          char *error, size_t error_size)
+{
+    size_t index, dim;
+    for (index = 0; index < item->narrays; index++) {
+        const ff_handle_t *handle = &item->arrays [index];
+        ff_array_t *array = &arrays [index];
+        uint64_t count = 1;
+        for (dim = 0; dim < handle->ndim; dim++) {
+            if (handle->shape [dim] && count > UINT64_MAX / handle->shape [dim]) {
+                snprintf (error, error_size, "array shape overflows");
+                return -1;
+            }
+            count *= handle->shape [dim];
+        }
+        size_t itemsize = ff_npy_dtype_size ((ff_dtype_t) handle->dtype);
+        if (!itemsize || count > UINT64_MAX / itemsize || count * itemsize != handle->length) {
+            snprintf (error, error_size, "array %.*s: %" PRIu64 " bytes do not fit its shape",
+                      (int) handle->name.len, handle->name.ptr, handle->length);
+            return -1;
+        }
+        char *name = names + index * 16;
+        snprintf (name, 16, "%.*s", (int) (handle->name.len < 15? handle->name.len: 15),
+                  handle->name.ptr);
+        array->name = name;
+        array->dtype = (ff_dtype_t) handle->dtype;
+        array->ndim = handle->ndim;
+        memcpy (array->shape, handle->shape, sizeof (array->shape));
+        array->size = (size_t) handle->length;
+        if (handle->segment.len == 0)
+            array->data = handle->bytes.ptr;
+        else {
+            if (handle->offset > SIZE_MAX - handle->length) {
+                snprintf (error, error_size, "array slice out of range");
+                return -1;
+            }
+            ff_shm_t *map = s_map (self, handle->segment,
+                                   (size_t) (handle->offset + handle->length),
+                                   error, error_size);
+            if (!map)
+                return -1;
+            array->data = ff_shm_data (map) + handle->offset;
+        }
+    }
+    return 0;
+}
+
 static uint64_t
 s_unix_ms (void)
 {
@@ -277,6 +370,25 @@ s_run_batch (s_worker_t *self, ff_msg_t *msg)
         item.start_ms = s_unix_ms ();
         item.tries = 0;
         int rc;
+        ff_array_t arrays [FF_MAX_ARRAYS];
+        char names [FF_MAX_ARRAYS * 16];
+        char error [256];
+        if (item.narrays > 0) {
+            if (s_arrays (self, &item, arrays, names, error, sizeof (error))) {
+                /* a handle this worker cannot use: an error result, not a crash */
+                ff_log_error ("task %" PRIu64 ": %s", item.seq, error);
+                self->out.data.size = self->out.meta.size = 0;
+                ff_buf_puts (&self->out.data, error);
+                item.tries = 1;
+                item.status = FF_STATUS_ERROR;
+                kernel = NULL;
+            }
+            task.arrays = arrays;
+            task.narrays = item.narrays;
+        }
+        if (item.status == FF_STATUS_ERROR)
+            rc = -1;
+        else
         do {
             self->running_since = ff_clock_ms ();
             rc = ff_kernels_run (kernel, &task, &self->out);
@@ -433,6 +545,13 @@ main (int argc, char *argv [])
     }
     const ff_settings_t *settings = ff_topology_settings (self.topology);
     ff_net_peer_name (self.name, sizeof (self.name));
+    /* over tcp to another host the segments are out of reach: ask for bytes */
+    const char *control = ff_topology_connect (self.topology, FF_EP_CONTROL);
+    if (strncmp (control, "tcp://", 6) == 0
+    &&  strncmp (control, "tcp://127.", 10) != 0
+    &&  strncmp (control, "tcp://localhost:", 16) != 0
+    &&  strncmp (control, "tcp://[::1]:", 12) != 0)
+        self.options.no_shm = 1;
     self.codec = ff_codec_new ();
     self.control = ff_net_socket (ZMQ_DEALER, settings->hwm, 200, S_MAX_CONTROL_MESSAGE);
     self.results = ff_net_socket (ZMQ_PUSH, settings->hwm, settings->linger_ms, -1);

@@ -448,12 +448,81 @@ START_TEST (test_codec_rejects_every_truncation_of_a_task_message)
 }
 END_TEST
 
+START_TEST (test_codec_round_trips_array_handles_in_a_task_item)
+{
+    ff_codec_t *codec = ff_codec_new ();
+    ff_msg_t msg;
+    ff_item_t item, got;
+    memset (&item, 0, sizeof (item));
+    item.seq = 7;
+    item.input = ff_str ("big.npy");
+    item.attempt = 1;
+    item.chunk = 2;
+    item.chunks = 25;
+    item.narrays = 2;
+    item.arrays [0].name = ff_str ("data");
+    item.arrays [0].dtype = 9;
+    item.arrays [0].ndim = 1;
+    item.arrays [0].shape [0] = UINT64_C (1) << 28;
+    item.arrays [0].segment = ff_str ("ff_0_abcdef0123456789_42_0011223344556677_data");
+    item.arrays [0].offset = UINT64_C (1) << 30;
+    item.arrays [0].length = UINT64_C (1) << 30;
+    item.arrays [1].name = ff_str ("flags");
+    item.arrays [1].dtype = 6;
+    item.arrays [1].ndim = 2;
+    item.arrays [1].shape [0] = 2;
+    item.arrays [1].shape [1] = 1;
+    item.arrays [1].length = 4;
+    item.arrays [1].bytes.ptr = "\x01\x00\x02\x00";
+    item.arrays [1].bytes.len = 4;
+    ff_codec_task_begin (codec, "abcdef0123456789", 1);
+    ff_codec_task_item (codec, &item);
+    /* a handle to a 1 GiB slice is as small as any task */
+    ck_assert_uint_lt (ff_codec_size (codec), 512);
+    s_decode_ok (codec, &msg);
+    ck_assert_int_eq (ff_msg_next_item (&msg, &got), 1);
+    ck_assert_uint_eq (got.chunk, 2);
+    ck_assert_uint_eq (got.chunks, 25);
+    ck_assert_uint_eq (got.narrays, 2);
+    s_assert_field (got.arrays [0].name, "data");
+    s_assert_field (got.arrays [0].segment, "ff_0_abcdef0123456789_42_0011223344556677_data");
+    ck_assert_uint_eq (got.arrays [0].shape [0], UINT64_C (1) << 28);
+    ck_assert_uint_eq (got.arrays [0].offset, UINT64_C (1) << 30);
+    ck_assert_uint_eq (got.arrays [0].length, UINT64_C (1) << 30);
+    ck_assert_uint_eq (got.arrays [1].ndim, 2);
+    ck_assert_uint_eq (got.arrays [1].bytes.len, 4);
+    ck_assert_uint_eq (got.arrays [1].segment.len, 0);
+    ff_codec_destroy (&codec);
+}
+END_TEST
+
+START_TEST (test_codec_rejects_a_handle_whose_inline_bytes_miss_its_length)
+{
+    ff_codec_t *codec = ff_codec_new ();
+    ff_msg_t msg;
+    ff_item_t item;
+    memset (&item, 0, sizeof (item));
+    item.input = ff_str ("x");
+    item.narrays = 1;
+    item.arrays [0].name = ff_str ("data");
+    item.arrays [0].dtype = 10;
+    item.arrays [0].ndim = 1;
+    item.arrays [0].shape [0] = 2;
+    item.arrays [0].length = 16;
+    item.arrays [0].bytes = ff_str ("only8byt");
+    ff_codec_task_begin (codec, "j", 1);
+    ff_codec_task_item (codec, &item);
+    ck_assert_int_eq (ff_msg_decode (ff_codec_data (codec), ff_codec_size (codec), &msg), -1);
+    ff_codec_destroy (&codec);
+}
+END_TEST
+
 START_TEST (test_codec_rejects_a_task_item_with_kernel_index_past_max_kernels)
 {
-    /* [1, "task", "j", [[0, K, "in", bin "x", 1]]] with K = 31, then K = 32 */
+    /* [1, "task", "j", [[0, K, "in", bin "x", 1, 0, 1, []]]] with K = 31, then 32 */
     uint8_t frame [] = {
         0x94, 0x01, 0xa4, 't', 'a', 's', 'k', 0xa1, 'j',
-        0x91, 0x95, 0x00, 0x1f, 0xa2, 'i', 'n', 0xc4, 0x01, 'x', 0x01
+        0x91, 0x98, 0x00, 0x1f, 0xa2, 'i', 'n', 0xc4, 0x01, 'x', 0x01, 0x00, 0x01, 0x90
     };
     ck_assert_int_eq (s_decode_bytes (frame, sizeof (frame)), 0);
     frame [12] = FF_MAX_KERNELS;
@@ -542,6 +611,7 @@ codec_suite (void)
     tcase_add_test (tc, test_codec_round_trips_ack_and_iterates_its_seqs);
     tcase_add_test (tc, test_codec_round_trips_hb_bye_and_end);
     tcase_add_test (tc, test_codec_round_trips_task_items_in_order);
+    tcase_add_test (tc, test_codec_round_trips_array_handles_in_a_task_item);
     tcase_add_test (tc, test_codec_round_trips_result_items_with_status_and_kind);
     tcase_add_test (tc, test_codec_accepts_a_task_batch_of_exactly_max_batch_items);
     tcase_add_test (tc, test_codec_names_every_message_type_and_unknown_as_question_mark);
@@ -559,6 +629,7 @@ codec_suite (void)
     tcase_add_test (tc, test_codec_rejects_a_message_with_the_wrong_arity);
     tcase_add_test (tc, test_codec_rejects_a_trailing_byte_after_a_valid_message);
     tcase_add_test (tc, test_codec_rejects_every_truncation_of_a_task_message);
+    tcase_add_test (tc, test_codec_rejects_a_handle_whose_inline_bytes_miss_its_length);
     tcase_add_test (tc, test_codec_rejects_a_task_item_with_kernel_index_past_max_kernels);
     tcase_add_test (tc, test_codec_rejects_a_str_where_a_uint_is_expected);
     tcase_add_test (tc, test_codec_rejects_a_task_batch_larger_than_max_batch);

@@ -45,6 +45,21 @@ typedef struct {
     size_t len;                     /* length in bytes */
 } ff_str_t;
 
+#define FF_MAX_ARRAYS 4             /* arrays one task refers to */
+
+/* An array a task refers to: a slice of a shared-memory segment, or its
+   bytes inline (for a worker that cannot map the segment). */
+typedef struct {
+    ff_str_t name;                  /* "data", "coords", "flags", ... */
+    uint32_t dtype;                 /* ff_dtype_t */
+    uint32_t ndim;                  /* 1..4 */
+    uint64_t shape [4];             /* extents */
+    ff_str_t segment;               /* segment name, or empty when inline */
+    uint64_t offset;                /* byte offset in the segment */
+    uint64_t length;                /* bytes of the slice */
+    ff_str_t bytes;                 /* inline bytes (length of them), or empty */
+} ff_handle_t;
+
 /* One task or result item; fields a message does not carry are zero. */
 typedef struct {
     uint64_t seq;                   /* sequence number */
@@ -59,6 +74,10 @@ typedef struct {
     uint64_t start_ms;              /* result: when the first run started (Unix ms) */
     uint64_t runtime_us;            /* result: time spent in the kernel */
     uint64_t bytes_in;              /* result: payload bytes the task had */
+    uint32_t chunk;                 /* task, result: chunk index of its input */
+    uint32_t chunks;                /* task, result: chunks of its input (1: whole) */
+    size_t narrays;                 /* task: arrays it refers to */
+    ff_handle_t arrays [FF_MAX_ARRAYS]; /* task: the arrays */
 } ff_item_t;
 
 /* A decoded message. Filled by ff_msg_decode; valid while the frame is. */

@@ -73,15 +73,15 @@ int
 /* Entries for a kernel table initialiser (a const struct cannot be copied
    into a static initialiser in C, hence the functions above). */
 #define FF_DETECTORS_KERNELS \
-    { FF_KERNEL_ABI, FF_KERNEL_JSON, "stats", ff_stats_cost, ff_stats_run, \
+    { FF_KERNEL_ABI, FF_KERNEL_JSON | FF_KERNEL_ARRAYS, "stats", ff_stats_cost, ff_stats_run, \
       ff_stats_fold }, \
-    { FF_KERNEL_ABI, FF_KERNEL_JSON, "contacts", ff_contacts_cost, \
+    { FF_KERNEL_ABI, FF_KERNEL_JSON | FF_KERNEL_ARRAYS, "contacts", ff_contacts_cost, \
       ff_contacts_run, NULL }, \
-    { FF_KERNEL_ABI, FF_KERNEL_JSON, "hbonds", ff_hbonds_cost, \
+    { FF_KERNEL_ABI, FF_KERNEL_JSON | FF_KERNEL_ARRAYS, "hbonds", ff_hbonds_cost, \
       ff_hbonds_run, NULL }, \
-    { FF_KERNEL_ABI, FF_KERNEL_JSON, "clashes", ff_clashes_cost, \
+    { FF_KERNEL_ABI, FF_KERNEL_JSON | FF_KERNEL_ARRAYS, "clashes", ff_clashes_cost, \
       ff_clashes_run, NULL }, \
-    { FF_KERNEL_ABI, FF_KERNEL_JSON, "pistacking", ff_pistacking_cost, \
+    { FF_KERNEL_ABI, FF_KERNEL_JSON | FF_KERNEL_ARRAYS, "pistacking", ff_pistacking_cost, \
       ff_pistacking_run, NULL }
 
 #endif

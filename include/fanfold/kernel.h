@@ -19,6 +19,9 @@ extern "C" {
 
 /* The result is a JSON object (written as is in jsonl, as a line in raw). */
 #define FF_KERNEL_JSON 0x1u
+/* The kernel reads arrays: its file inputs (.npy, .pdb, .pdb.gz, .xyz) are
+   loaded into shared memory and reach it as ff_task_t.arrays. */
+#define FF_KERNEL_ARRAYS 0x2u
 
 /* A growable byte buffer that a kernel writes its result (or its error
    message) into. The host owns it; a kernel only appends. */

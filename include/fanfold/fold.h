@@ -1,0 +1,35 @@
+/*  fanfold folding: turns the partial results of a chunked input back into
+    one result per input and kernel, merging them in seq order with the
+    kernel's fold function, so the figures do not depend on which worker
+    finished first. Shared by the sink and --serial. */
+
+#ifndef FANFOLD_FOLD_H
+#define FANFOLD_FOLD_H
+
+#include <stdint.h>
+
+#include "fanfold/codec.h"
+#include "fanfold/kernel.h"
+#include "fanfold/output.h"
+
+typedef struct ff_folder ff_folder_t;
+
+/* Creates a folder. NULL when memory runs out. */
+ff_folder_t *
+    ff_folder_new (void);
+
+/* Destroys the folder; NULLs the pointer; safe on NULL. */
+void
+    ff_folder_destroy (ff_folder_t **self_p);
+
+/* Offers record, the result of chunk of chunks of its input, for kernel
+   (index kernel_index in the job; NULL or no fold: nothing to fold). Call
+   in seq order. Returns 1 with *out set when a record is ready to write
+   (record itself, or the folded one, valid until the next call), or 0
+   when the record was absorbed into a fold still waiting for chunks. */
+int
+    ff_folder_take (ff_folder_t *self, const ff_kernel_t *kernel,
+                    uint32_t kernel_index, const ff_record_t *record,
+                    uint32_t chunk, uint32_t chunks, ff_record_t *out);
+
+#endif

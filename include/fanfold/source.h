@@ -1,0 +1,58 @@
+/*  fanfold array sources: one input file (.npy, or a structure: .pdb,
+    .pdb.gz, .ent, .xyz) loaded once into arrays, in shared-memory segments
+    (for the ventilator and its workers) or in this process's memory (for
+    --serial), and cut into tasks: a .npy into chunks of about chunk bytes
+    over slices of one segment, a structure into one task over its four
+    arrays (coords, flags, residues, rings). */
+
+#ifndef FANFOLD_SOURCE_H
+#define FANFOLD_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fanfold/kernel.h"
+
+#define FF_SOURCE_MAX_ARRAYS 4
+
+typedef struct ff_source ff_source_t;
+
+/* One array of one task: the array (data valid in this process) and where
+   it lives in shared memory. */
+typedef struct {
+    ff_array_t array;               /* name, dtype, shape, data, size */
+    const char *segment;            /* segment name, or "" in process memory */
+    uint64_t offset;                /* byte offset of data in the segment */
+} ff_slice_t;
+
+/* Returns 1 when path names a file that ff_source_load reads. */
+int
+    ff_source_recognises (const char *path);
+
+/* Loads path. With prefix ("ff_<uid>_<job>_<pid>_"), the arrays go into
+   new segments named prefix<hash>_<n>_<kind>; with NULL, into memory.
+   Returns NULL with a message naming the file (and line) in error. */
+ff_source_t *
+    ff_source_load (const char *path, const char *prefix, unsigned n,
+                    char *error, size_t error_size);
+
+/* Unmaps, and removes the segments. NULLs the pointer; safe on NULL. */
+void
+    ff_source_destroy (ff_source_t **self_p);
+
+/* Returns the number of tasks the source makes with chunks of chunk_bytes
+   (0: one task for the whole array). */
+uint32_t
+    ff_source_chunks (ff_source_t *self, uint64_t chunk_bytes);
+
+/* Fills slices (at most FF_SOURCE_MAX_ARRAYS) for chunk index of
+   ff_source_chunks (chunk_bytes) and returns how many. */
+size_t
+    ff_source_slices (ff_source_t *self, uint64_t chunk_bytes, uint32_t index,
+                      ff_slice_t *slices);
+
+/* Returns the bytes the source's arrays take. */
+uint64_t
+    ff_source_bytes (ff_source_t *self);
+
+#endif
