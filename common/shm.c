@@ -169,6 +169,29 @@ ff_shm_seal (ff_shm_t *self)
     return 0;
 }
 
+/* Returns 1 when pid is a running (not zombie) fanfold ventilator: a pid
+   reused by another program does not keep a dead job's segments. */
+static int
+s_ventilator_alive (pid_t pid)
+{
+    char path [64], stat_line [512];
+    snprintf (path, sizeof (path), "/proc/%d/stat", (int) pid);
+    FILE *file = fopen (path, "re");
+    if (!file)
+        return kill (pid, 0) == 0 || errno == EPERM;
+    size_t got = fread (stat_line, 1, sizeof (stat_line) - 1, file);
+    fclose (file);
+    stat_line [got] = 0;
+    /* pid (comm) state ...: comm is cut to 15 characters */
+    const char *open = strchr (stat_line, '(');
+    const char *close = strrchr (stat_line, ')');
+    if (!open || !close || close [1] != ' ')
+        return 1;
+    char state = close [2];
+    return state != 'Z' && state != 'X'
+        && strncmp (open + 1, "fanfold-ventila", 15) == 0;
+}
+
 int
 ff_shm_clean (const char *job)
 {
@@ -194,7 +217,7 @@ ff_shm_clean (const char *job)
                 && strncmp (job_at, job, strlen (job)) == 0;
         else {
             long pid = strtol (pid_at + 1, NULL, 10);
-            dead = pid > 0 && kill ((pid_t) pid, 0) != 0 && errno == ESRCH;
+            dead = pid > 0 && !s_ventilator_alive ((pid_t) pid);
         }
         if (dead) {
             char path [FF_SHM_NAME_MAX + 2];

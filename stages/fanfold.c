@@ -6,7 +6,11 @@
 
 #include "fanfold/fold.h"
 #include "fanfold/kernels.h"
+#include "fanfold/shm.h"
 #include "fanfold/source.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
 #include "fanfold/log.h"
 #include "fanfold/output.h"
 #include "fanfold/reader.h"
@@ -241,6 +245,79 @@ s_remove_ipc_files (ff_topology_t *topology)
 
 /* ---------------------------------------------------------- parallel run */
 
+#define S_PID_FILE "launcher.pid"
+
+static void
+s_write_pid (const char *dir)
+{
+    char path [PATH_MAX];
+    if (snprintf (path, sizeof (path), "%s/" S_PID_FILE, dir) >= (int) sizeof (path))
+        return;
+    FILE *file = fopen (path, "we");
+    if (file) {
+        fprintf (file, "%d\n", (int) getpid ());
+        fclose (file);
+    }
+}
+
+/* Returns 1 when the pid in dir/S_PID_FILE names a live process. */
+static int
+s_owner_alive (const char *dir)
+{
+    char path [PATH_MAX];
+    int pid = 0;
+    if (snprintf (path, sizeof (path), "%s/" S_PID_FILE, dir) >= (int) sizeof (path))
+        return 0;
+    FILE *file = fopen (path, "re");
+    if (!file)
+        return 0;
+    if (fscanf (file, "%d", &pid) != 1)
+        pid = 0;
+    fclose (file);
+    return pid > 0 && (kill (pid, 0) == 0 || errno == EPERM);
+}
+
+/* Removes private runtime directories (fanfold-XXXXXX) under base whose
+   launcher is gone, and what fanfold put in them. Returns how many. */
+static int
+s_clean_runtime_dirs (const char *base)
+{
+    int removed = 0;
+    DIR *listing = opendir (base);
+    if (!listing)
+        return 0;
+    struct dirent *entry;
+    while ((entry = readdir (listing))) {
+        char dir [PATH_MAX];
+        struct stat info;
+        if (strncmp (entry->d_name, "fanfold-", 8) != 0 || strlen (entry->d_name) != 14)
+            continue;
+        if (snprintf (dir, sizeof (dir), "%s/%s", base, entry->d_name) >= (int) sizeof (dir))
+            continue;
+        if (lstat (dir, &info) != 0 || !S_ISDIR (info.st_mode) || info.st_uid != getuid ()
+        ||  s_owner_alive (dir))
+            continue;
+        DIR *inner = opendir (dir);
+        struct dirent *file;
+        while (inner && (file = readdir (inner))) {
+            const char *name = file->d_name;
+            if (strcmp (name, "control") == 0 || strcmp (name, "results") == 0
+            ||  strcmp (name, "topology.zpl") == 0 || strcmp (name, S_PID_FILE) == 0
+            ||  strncmp (name, "task-", 5) == 0) {
+                char path [PATH_MAX + 300];
+                snprintf (path, sizeof (path), "%s/%s", dir, name);
+                unlink (path);
+            }
+        }
+        if (inner)
+            closedir (inner);
+        if (rmdir (dir) == 0)
+            removed++;
+    }
+    closedir (listing);
+    return removed;
+}
+
 static void
 s_fnv (uint64_t *hash, const char *text)
 {
@@ -319,6 +396,7 @@ s_run_parallel (s_options_t *options)
             ff_log_error ("cannot write %s", topology_path);
             goto done;
         }
+        s_write_pid (runtime);      /* `fanfold clean` tells a dead job by it */
     }
     if (ff_topology_prepare_dirs (topology, error, sizeof (error))) {
         ff_log_error ("%s", error);
@@ -493,9 +571,14 @@ done:
         s_remove_ipc_files (topology);
     ff_topology_destroy (&topology);
     if (*runtime) {
+        char pid_path [PATH_MAX];
         unlink (topology_path);
+        if (snprintf (pid_path, sizeof (pid_path), "%s/" S_PID_FILE, runtime) < (int) sizeof (pid_path))
+            unlink (pid_path);
         rmdir (runtime);
     }
+    /* the segments of a job whose ventilator was killed */
+    ff_shm_clean (NULL);
     return rc;
 }
 
@@ -945,6 +1028,65 @@ s_cmd_run (int argc, char *argv [])
     return rc;
 }
 
+/* fanfold clean [-t TOPOLOGY]: removes what dead jobs left behind. */
+static int
+s_cmd_clean (int argc, char *argv [])
+{
+    const char *topology_path = NULL;
+    int opt, dirs = 0, segments;
+    static const struct option longs [] = {
+        { "topology", required_argument, NULL, 't' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    optind = 1;
+    while ((opt = getopt_long (argc, argv, "t:h", longs, NULL)) != -1) {
+        if (opt == 't')
+            topology_path = optarg;
+        else {
+            fprintf (opt == 'h'? stdout: stderr, "usage: fanfold clean [-t TOPOLOGY]\n");
+            return opt == 'h'? 0: 2;
+        }
+    }
+    if (topology_path) {
+        char error [512];
+        ff_topology_t *topology = ff_topology_load (topology_path, error, sizeof (error));
+        if (!topology) {
+            ff_log_error ("%s", error);
+            return 2;
+        }
+        /* a live job on the topology listens on its control endpoint: a
+           plain connect tells, without taking the endpoint over */
+        const char *control = ff_topology_bind (topology, FF_EP_CONTROL);
+        int busy = 0;
+        if (strncmp (control, "ipc://", 6) == 0 && access (control + 6, F_OK) == 0) {
+            struct sockaddr_un address;
+            int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            memset (&address, 0, sizeof (address));
+            address.sun_family = AF_UNIX;
+            snprintf (address.sun_path, sizeof (address.sun_path), "%s", control + 6);
+            busy = fd >= 0 && connect (fd, (struct sockaddr *) &address, sizeof (address)) == 0;
+            if (fd >= 0)
+                close (fd);
+        }
+        if (busy)
+            ff_log_error ("a job is running on %s: its files stay", topology_path);
+        else {
+            s_remove_ipc_files (topology);
+            dirs++;
+        }
+        ff_topology_destroy (&topology);
+    }
+    const char *base = getenv ("XDG_RUNTIME_DIR");
+    if (base)
+        dirs += s_clean_runtime_dirs (base);
+    dirs += s_clean_runtime_dirs ("/tmp");
+    segments = ff_shm_clean (NULL);
+    fprintf (stderr, "fanfold clean: %d runtime directories, %d shared-memory segments removed\n",
+             dirs, segments);
+    return 0;
+}
+
 static int
 s_cmd_worker (int argc, char *argv [])
 {
@@ -978,6 +1120,8 @@ main (int argc, char *argv [])
         return s_cmd_run (argc - 1, argv + 1);
     if (strcmp (argv [1], "worker") == 0)
         return s_cmd_worker (argc - 1, argv + 1);
+    if (strcmp (argv [1], "clean") == 0)
+        return s_cmd_clean (argc - 1, argv + 1);
     if (strcmp (argv [1], "--help") == 0 || strcmp (argv [1], "-h") == 0 || strcmp (argv [1], "help") == 0) {
         s_usage (stdout);
         return 0;

@@ -1,0 +1,67 @@
+#   -k stats --chunk 4M over a 100 MB float32 .npy, an int16 and a 2-D
+#   float64 one: one folded line per array, equal to numpy in double
+#   (sum, mean to 1e-9, std to 1e-7, min, max, count exact); a worker with
+#   --no-shm gives the same bytes; while the job runs its segments are under
+#   /dev/shm with mode 0600, afterwards none is left; after kill -9 of every
+#   stage, `fanfold clean` removes them.
+. "$(dirname "$0")/lib.sh"
+"$PY" - "$SCRATCH" <<'PYEOF'
+import sys, numpy as np
+d = sys.argv[1]
+rng = np.random.default_rng(7)
+np.save(d + "/f32.npy", (rng.standard_normal(25_000_000) * 100 + 3).astype(np.float32))
+np.save(d + "/i16.npy", rng.integers(-30000, 30000, size=3_000_001).astype(np.int16))
+np.save(d + "/f64.npy", rng.standard_normal((1000, 1234)))
+PYEOF
+arrays=("$SCRATCH/f32.npy" "$SCRATCH/i16.npy" "$SCRATCH/f64.npy")
+mine="ff_$(id -u)_"
+"$BIN/fanfold" run -w 2 -k stats --chunk 4M --format jsonl -- "${arrays[@]}" > "$SCRATCH/stats.jsonl"
+"$PY" - "$SCRATCH/stats.jsonl" "${arrays[@]}" <<'PYEOF'
+import json, sys, numpy as np
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 3, rows
+for row, path in zip(rows, sys.argv[2:]):
+    a = np.load(path).astype(np.float64).ravel()
+    r = row["result"]
+    assert row["input"] == path and row["status"] == "ok"
+    assert r["count"] == a.size and r["min"] == a.min() and r["max"] == a.max(), (path, r)
+    assert abs(r["sum"] - a.sum()) <= 1e-9 * abs(a.sum()), (path, r["sum"], a.sum())
+    assert abs(r["mean"] - a.mean()) <= 1e-9 * abs(a.mean()), (path, r["mean"], a.mean())
+    assert abs(r["std"] - a.std()) <= 1e-7 * a.std(), (path, r["std"], a.std())
+PYEOF
+"$BIN/fanfold" run --serial -k stats --chunk 4M --format jsonl -- "${arrays[@]}" \
+    | cmp - "$SCRATCH/stats.jsonl" || fail "--serial differs"
+[ -z "$(ls /dev/shm | grep "^$mine" || true)" ] || fail "segments left after the job: $(ls /dev/shm)"
+
+# a worker that cannot map the segments gets the bytes instead: same output
+topology="$ROOT/topology/local.zpl"
+"$BIN/fanfold" run -t "$topology" -w 0 -k stats --chunk 4M --format jsonl -- "${arrays[@]}" \
+    > "$SCRATCH/noshm.jsonl" &
+job=$!
+"$BIN/fanfold" worker -t "$topology" --no-shm &
+wait $job || fail "the --no-shm job failed"
+same "$SCRATCH/stats.jsonl" "$SCRATCH/noshm.jsonl" "--no-shm worker"
+
+# while in flight: segments visible, 0600; a slow job over many chunks
+setsid "$BIN/fanfold" run -w 1 -k stats --chunk 64k --format jsonl -- "${arrays[@]}" \
+    > "$SCRATCH/slow.jsonl" 2>/dev/null &
+job=$!
+seen=""
+for _ in $(seq 100); do
+    seen=$(ls /dev/shm | grep "^$mine" || true)
+    [ -n "$seen" ] && break
+    sleep 0.02
+done
+[ -n "$seen" ] || fail "no segment seen while the job ran"
+for segment in $seen; do
+    mode=$(stat -c %a "/dev/shm/$segment" 2>/dev/null || echo gone)
+    [ "$mode" = 600 ] || [ "$mode" = gone ] || fail "segment $segment has mode $mode"
+done
+# kill -9 every stage in the middle of the job, then clean
+sleep 0.2
+kill -9 -- -$job 2>/dev/null || true
+wait $job 2>/dev/null || true
+left=$(ls /dev/shm | grep "^$mine" || true)
+echo "segments left by kill -9: $(echo $left | wc -w)"
+"$BIN/fanfold" clean
+[ -z "$(ls /dev/shm | grep "^$mine" || true)" ] || fail "fanfold clean left segments: $(ls /dev/shm)"
