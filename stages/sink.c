@@ -232,6 +232,8 @@ static void
 s_release (s_sink_t *self)
 {
     s_held_t *held;
+    if (!self->reorder)
+        return;                     /* results (or junk) came before the job */
     while ((held = (s_held_t *) ff_reorder_pop (self->reorder))) {
         ff_record_t record = {
             .seq = held->seq, .input = held->bytes, .input_len = held->input_len,

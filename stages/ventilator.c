@@ -94,7 +94,17 @@ typedef struct {
     int64_t busy_since;             /* when its current task started */
     uint64_t done;                  /* tasks it finished */
     int no_shm;                     /* it cannot map segments: send bytes */
+    int credit;                     /* tasks it may hold: adapts to task speed */
+    double task_us;                 /* smoothed time per task, 0 until known */
+    int64_t progress_us;            /* start of the current measurement */
+    uint32_t acked_now;             /* tasks acked in the ack being read */
 } s_peer_t;
+
+/* A worker holds about this much work, so that tiny tasks travel in
+   batches and the round trip to the sink does not idle it; slow tasks keep
+   the credit at prefetch + 1, which keeps the load balanced. */
+#define S_QUEUE_TARGET_US 3000.0
+#define S_MAX_CREDIT 1024
 
 typedef struct {
     s_options_t options;            /* command line */
@@ -208,6 +218,7 @@ s_complete (s_vent_t *self, uint64_t seq)
             if (self->workers [index]->id == slot->worker) {
                 self->workers [index]->outstanding--;
                 self->workers [index]->done++;
+                self->workers [index]->acked_now++;
                 self->workers [index]->busy_since = ff_clock_ms ();
                 break;
             }
@@ -639,6 +650,7 @@ s_on_hello (s_vent_t *self, zmq_msg_t *routing, const ff_msg_t *msg)
     peer->name = ff_str_dup (msg->name);
     peer->last_seen = ff_clock_ms ();
     peer->no_shm = (msg->flags & FF_HELLO_NO_SHM) != 0;
+    peer->credit = self->settings->prefetch + 1;
     if (!peer->name || s_bind_pipe (self, peer)) {
         ff_log_error ("cannot make a task pipe for worker %" PRIu64 ": %s",
                       peer->id, zmq_strerror (errno));
@@ -648,6 +660,26 @@ s_on_hello (s_vent_t *self, zmq_msg_t *routing, const ff_msg_t *msg)
     self->workers [self->nworkers++] = peer;
     s_send_welcome (self, peer);
     ff_log_info ("worker %" PRIu64 " (%s) joined on %s", peer->id, peer->name, peer->endpoint);
+}
+
+/* Learns how long a worker's tasks take from the pace of its acks, and
+   sizes its credit to hold about S_QUEUE_TARGET_US of work. */
+static void
+s_adapt_credit (s_vent_t *self, s_peer_t *peer)
+{
+    int64_t now = ff_clock_us ();
+    if (peer->progress_us > 0 && now > peer->progress_us) {
+        double sample = (double) (now - peer->progress_us) / peer->acked_now;
+        peer->task_us = peer->task_us > 0? 0.7 * peer->task_us + 0.3 * sample: sample;
+        int floor = self->settings->prefetch + 1;
+        int ceiling = self->settings->window / 2 < S_MAX_CREDIT? self->settings->window / 2
+                                                               : S_MAX_CREDIT;
+        double wanted = S_QUEUE_TARGET_US / (peer->task_us > 1? peer->task_us: 1);
+        peer->credit = wanted < floor? floor: wanted > ceiling? (ceiling > floor? ceiling: floor)
+                     : (int) wanted;
+    }
+    peer->progress_us = peer->outstanding > 0? now: 0;
+    peer->acked_now = 0;
 }
 
 static void
@@ -671,6 +703,10 @@ s_on_ack (s_vent_t *self, zmq_msg_t *routing, ff_msg_t *msg)
     while (ff_msg_next_seq (msg, &seq))
         s_complete (self, seq);
     s_advance_written (self, msg->written);
+    size_t index;
+    for (index = 0; index < self->nworkers; index++)
+        if (self->workers [index]->acked_now)
+            s_adapt_credit (self, self->workers [index]);
 }
 
 static void
@@ -785,12 +821,14 @@ static s_peer_t *
 s_least_loaded (s_vent_t *self, int64_t now)
 {
     s_peer_t *best = NULL;
-    size_t step, credit = (size_t) self->settings->prefetch + 1;
+    size_t step;
     for (step = 0; step < self->nworkers; step++) {
         s_peer_t *peer = self->workers [(self->rotate + step) % self->nworkers];
-        if ((size_t) peer->outstanding >= credit || now < peer->blocked_until)
+        if (peer->outstanding >= peer->credit || now < peer->blocked_until)
             continue;
-        if (!best || peer->outstanding < best->outstanding)
+        /* the least loaded relative to what it may hold */
+        if (!best || (int64_t) peer->outstanding * best->credit
+                     < (int64_t) best->outstanding * peer->credit)
             best = peer;
     }
     self->rotate++;
@@ -807,7 +845,7 @@ s_dispatch (s_vent_t *self)
         s_peer_t *peer = s_least_loaded (self, now);
         if (!peer)
             return;
-        size_t room = (size_t) (self->settings->prefetch + 1 - peer->outstanding);
+        size_t room = (size_t) (peer->credit - peer->outstanding);
         size_t limit = room > 1? room / 2: 1, count = 0, index;
         if (limit > (size_t) self->settings->batch)
             limit = (size_t) self->settings->batch;
@@ -851,8 +889,10 @@ s_dispatch (s_vent_t *self)
             slot->sent_at = now;
             slot->attempts++;
         }
-        if (peer->outstanding == 0)
+        if (peer->outstanding == 0) {
             peer->busy_since = now;
+            peer->progress_us = ff_clock_us ();
+        }
         peer->outstanding += (int) count;
     }
 }

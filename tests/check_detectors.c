@@ -34,7 +34,7 @@ s_run (const char *name, const ff_array_t *arrays, size_t narrays,
 {
     const ff_kernel_t *kernel = ff_kernels_find (name);
     ck_assert_ptr_nonnull (kernel);
-    ck_assert_uint_eq (kernel->flags, FF_KERNEL_JSON);
+    ck_assert_uint_eq (kernel->flags, FF_KERNEL_JSON | FF_KERNEL_ARRAYS);
     ff_task_t task = { 3, "test", NULL, 0, params, nparams, arrays, narrays };
     ff_result_t result;
     memset (&result, 0, sizeof (result));
@@ -588,7 +588,7 @@ START_TEST (test_detectors_are_registered_with_a_cost_and_only_stats_folds)
         const ff_kernel_t *kernel = ff_kernels_find (names [index]);
         ck_assert_ptr_nonnull (kernel);
         ck_assert_uint_eq (kernel->abi, FF_KERNEL_ABI);
-        ck_assert_uint_eq (kernel->flags, FF_KERNEL_JSON);
+        ck_assert_uint_eq (kernel->flags, FF_KERNEL_JSON | FF_KERNEL_ARRAYS);
         ck_assert_ptr_nonnull (kernel->cost);
         ck_assert_int_eq (kernel->fold != NULL, index == 0);
         if (index > 0) {

@@ -32,4 +32,8 @@ void
 int64_t
     ff_clock_ms (void);
 
+/* Returns a monotonic clock in microseconds. */
+int64_t
+    ff_clock_us (void);
+
 #endif
