@@ -600,8 +600,10 @@ s_bind_pipe (s_vent_t *self, s_peer_t *peer)
 {
     const char *base = ff_topology_bind (self->topology, FF_EP_TASKS);
     /* credit, not the HWM, bounds what a worker holds: libzmq learns that
-       the peer consumed messages lazily, so a tiny HWM stalls sends */
-    peer->push = ff_net_socket (ZMQ_PUSH, self->settings->hwm, 0, -1);
+       the peer consumed messages lazily, so a tiny HWM stalls sends. A
+       PUSH receives nothing: the inbound limit only stops a bogus peer's
+       frame length from sizing libzmq's allocations */
+    peer->push = ff_net_socket (ZMQ_PUSH, self->settings->hwm, 0, S_MAX_CONTROL_MESSAGE);
     if (!peer->push)
         return -1;
     if (strncmp (base, "ipc://", 6) == 0) {
@@ -624,6 +626,14 @@ s_on_hello (s_vent_t *self, zmq_msg_t *routing, const ff_msg_t *msg)
 {
     size_t index, routing_len = zmq_msg_size (routing);
     if (ff_str_eq (msg->role, "sink")) {
+        /* once the sink has acked, another peer cannot take its place:
+           its acks would be refused from then on and the job would hang */
+        if (self->sink_ready
+        &&  (routing_len != self->sink_routing_len
+        ||   memcmp (zmq_msg_data (routing), self->sink_routing, routing_len) != 0)) {
+            ff_log_reject (&self->rejected, "sink hello from a second peer");
+            return;
+        }
         memcpy (self->sink_routing, zmq_msg_data (routing), routing_len);
         self->sink_routing_len = routing_len;
         s_send_job (self);

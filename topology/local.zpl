@@ -5,7 +5,7 @@
 #        fanfold worker -t topology/local.zpl        (adds a worker)
 fanfold
     window = 1024               # tasks in flight and reorder slots
-    window_bytes = 256M         # payload bytes in flight
+    window_bytes = 64M          # payload bytes in flight
     prefetch = 1                # tasks a worker holds beyond the one it runs
     batch = 64                  # most tasks in one task message
     heartbeat_ms = 250          # heartbeat interval, both ways

@@ -6,7 +6,7 @@
 #   and on every other host: fanfold worker -t topology/tcp.zpl
 fanfold
     window = 1024
-    window_bytes = 256M
+    window_bytes = 64M
     prefetch = 1
     batch = 64
     heartbeat_ms = 250
