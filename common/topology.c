@@ -14,12 +14,18 @@
 #include <unistd.h>
 
 #define S_ENDPOINTS 3
+#define S_KEYS 4
+
+static const char *s_key_names [S_KEYS] = {
+    "server_secret", "server_public", "client_secret", "allowed"
+};
 
 struct ff_topology {
     char *bind [S_ENDPOINTS];       /* bind endpoints, expanded */
     char *connect [S_ENDPOINTS];    /* connect endpoints, expanded */
     char *vent_host;                /* host peers use for the ventilator */
     char *sink_host;                /* host peers use for the sink */
+    char *keys [S_KEYS];            /* security paths, or NULL */
     ff_settings_t settings;         /* tuning */
 };
 
@@ -119,6 +125,8 @@ ff_topology_destroy (ff_topology_t **self_p)
         }
         free (self->vent_host);
         free (self->sink_host);
+        for (index = 0; index < S_KEYS; index++)
+            free (self->keys [index]);
         free (self);
         *self_p = NULL;
     }
@@ -261,6 +269,25 @@ ff_topology_load (const char *path, char *error, size_t error_size)
                          zconfig_get (root, "ventilator/host", "localhost"),
                          zconfig_get (root, "sink/host", "localhost")))
         goto fail;
+    for (index = 0; index < S_KEYS; index++) {
+        char key [64], dir [PATH_MAX];
+        snprintf (key, sizeof (key), "security/%s", s_key_names [index]);
+        const char *value = zconfig_get (root, key, NULL);
+        if (!value || !*value)
+            continue;
+        snprintf (dir, sizeof (dir), "%s", path);
+        char *expanded = s_expand (value);
+        if (!expanded)
+            goto fail;
+        if (expanded [0] == '/')
+            self->keys [index] = expanded;
+        else {
+            self->keys [index] = zsys_sprintf ("%s/%s", dirname (dir), expanded);
+            free (expanded);
+            if (!self->keys [index])
+                goto fail;
+        }
+    }
     zconfig_destroy (&root);
     return self;
 fail:
@@ -312,6 +339,16 @@ const char *
 ff_topology_ventilator_host (ff_topology_t *self)
 {
     return self->vent_host;
+}
+
+const char *
+ff_topology_key (ff_topology_t *self, const char *key)
+{
+    size_t index;
+    for (index = 0; index < S_KEYS; index++)
+        if (strcmp (key, s_key_names [index]) == 0)
+            return self->keys [index];
+    return NULL;
 }
 
 const ff_settings_t *

@@ -6,6 +6,7 @@
 
 #include "fanfold/fold.h"
 #include "fanfold/kernels.h"
+#include "fanfold/security.h"
 #include "fanfold/shm.h"
 #include "fanfold/source.h"
 
@@ -57,6 +58,7 @@ typedef struct {
     const char *joblog;             /* --joblog FILE */
     int resume;                     /* --resume */
     const char *chunk;              /* --chunk SIZE */
+    int insecure;                   /* --insecure */
     const char *intake;             /* --intake ENDPOINT */
     const char *emit;               /* --emit ENDPOINT */
     const char *plugins [8];        /* --plugin LIB.so, absolute */
@@ -423,6 +425,8 @@ s_run_parallel (s_options_t *options)
     s_arg (argv, &argc, signature);
     if (options->resume)
         s_arg (argv, &argc, "--resume");
+    if (options->insecure)
+        s_arg (argv, &argc, "--insecure");
     if (options->emit) {
         s_arg (argv, &argc, "--emit");
         s_arg (argv, &argc, options->emit);
@@ -482,6 +486,8 @@ s_run_parallel (s_options_t *options)
         s_arg (argv, &argc, "--chunk");
         s_arg (argv, &argc, options->chunk);
     }
+    if (options->insecure)
+        s_arg (argv, &argc, "--insecure");
     if (options->verbose)
         s_arg (argv, &argc, "-v");
     s_arg (argv, &argc, "--");
@@ -846,6 +852,7 @@ s_cmd_run (int argc, char *argv [])
         { "plugin", required_argument, NULL, 'G' },
         { "intake", required_argument, NULL, 'I' },
         { "chunk", required_argument, NULL, 'K' },
+        { "insecure", no_argument, NULL, 'Q' },
         { "emit", required_argument, NULL, 'E' },
         { "timeout", required_argument, NULL, 'T' },
         { "retries", required_argument, NULL, 'R' },
@@ -886,6 +893,7 @@ s_cmd_run (int argc, char *argv [])
             case 'k': options.kernels = optarg; kernels_given = 1; break;
             case 'X': exec_cmd = optarg; break;
             case 'I': options.intake = optarg; break;
+            case 'Q': options.insecure = 1; break;
             case 'K':
                 if (ff_parse_size (optarg, &value) || value <= 0) {
                     ff_log_error ("--chunk %s: expected a size such as 4M", optarg);
@@ -1122,6 +1130,20 @@ main (int argc, char *argv [])
         return s_cmd_worker (argc - 1, argv + 1);
     if (strcmp (argv [1], "clean") == 0)
         return s_cmd_clean (argc - 1, argv + 1);
+    if (strcmp (argv [1], "keygen") == 0) {
+        char error [512];
+        if (argc != 3 || argv [2][0] == '-') {
+            fprintf (stderr, "usage: fanfold keygen DIR\n");
+            return 2;
+        }
+        if (ff_security_keygen (argv [2], error, sizeof (error))) {
+            ff_log_error ("%s", error);
+            return 2;
+        }
+        fprintf (stderr, "fanfold keygen: %s/server.cert, server.cert_secret, client.cert_secret, "
+                 "allowed/client.cert\n", argv [2]);
+        return 0;
+    }
     if (strcmp (argv [1], "--help") == 0 || strcmp (argv [1], "-h") == 0 || strcmp (argv [1], "help") == 0) {
         s_usage (stdout);
         return 0;

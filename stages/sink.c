@@ -10,6 +10,7 @@
 #include "fanfold/net.h"
 #include "fanfold/output.h"
 #include "fanfold/reorder.h"
+#include "fanfold/security.h"
 #include "fanfold/state.h"
 #include "fanfold/topology.h"
 
@@ -35,6 +36,7 @@ typedef struct {
     const char *emit;               /* --emit ENDPOINT, or NULL */
     const char *signature;          /* --signature: names the job for --resume */
     int resume;                     /* --resume */
+    int insecure;                   /* --insecure: tcp without CURVE keys */
     int verbose;                    /* -v */
 } s_options_t;
 
@@ -73,6 +75,7 @@ typedef struct {
     char *kernels [FF_MAX_KERNELS]; /* their names */
     const ff_kernel_t *kernel_objs [FF_MAX_KERNELS]; /* for folding, or NULL */
     ff_folder_t *folder;            /* folds chunked inputs */
+    ff_security_t *security;        /* CURVE keys and the ZAP handler */
     int64_t total;                  /* task count, -1 until known */
     uint64_t *acks;                 /* seqs received since the last ack */
     size_t nacks;                   /* how many */
@@ -523,6 +526,7 @@ main (int argc, char *argv [])
         { "format", required_argument, NULL, 'f' },
         { "joblog", required_argument, NULL, 'J' },
         { "emit", required_argument, NULL, 'E' },
+        { "insecure", no_argument, NULL, 'N' },
         { "resume", no_argument, NULL, 'R' },
         { "signature", required_argument, NULL, 'S' },
         { "verbose", no_argument, NULL, 'v' },
@@ -549,6 +553,7 @@ main (int argc, char *argv [])
                 break;
             case 'J': self.options.joblog_path = optarg; break;
             case 'E': self.options.emit = optarg; break;
+            case 'N': self.options.insecure = 1; break;
             case 'R': self.options.resume = 1; break;
             case 'S': self.options.signature = optarg; break;
             case 'v': self.options.verbose = 1; break;
@@ -611,6 +616,14 @@ main (int argc, char *argv [])
     if (ff_topology_prepare_dirs (self.topology, error, sizeof (error)))
         ff_log_error ("%s", error);
     else
+    if (!(self.security = ff_security_new (self.topology, 1, self.options.insecure,
+                                           error, sizeof (error)))
+    ||  ff_security_bind (self.security, self.results, bind, error, sizeof (error))
+    ||  ff_security_connect (self.security, self.control,
+                             ff_topology_connect (self.topology, FF_EP_CONTROL),
+                             error, sizeof (error)))
+        ff_log_error ("%s", error);
+    else
     if (zsock_bind (self.results, "%s", bind) < 0)
         ff_log_error ("cannot bind %s: %s", bind, zmq_strerror (errno));
     else
@@ -634,6 +647,7 @@ cleanup:
     free (self.acks);
     zsock_destroy (&self.results);
     zsock_destroy (&self.control);
+    ff_security_destroy (&self.security);
     ff_codec_destroy (&self.codec);
     ff_topology_destroy (&self.topology);
     return rc;

@@ -9,6 +9,7 @@
 #include "fanfold/log.h"
 #include "fanfold/net.h"
 #include "fanfold/reader.h"
+#include "fanfold/security.h"
 #include "fanfold/shm.h"
 #include "fanfold/source.h"
 #include "fanfold/topology.h"
@@ -41,6 +42,7 @@ typedef struct {
     const char *job_id;             /* --job-id, or a random one */
     const char *intake;             /* --intake ENDPOINT, or NULL */
     long chunk;                     /* --chunk SIZE: bytes per array task, 0: whole */
+    int insecure;                   /* --insecure: tcp without CURVE keys */
     int arrays;                     /* a kernel reads arrays: load file inputs */
     double timeout;                 /* --timeout seconds, 0 for none */
     int retries;                    /* --retries: attempts before an error record */
@@ -143,6 +145,7 @@ typedef struct {
     uint32_t current_chunk;         /* next chunk of it */
     uint32_t current_chunks;        /* its chunks */
     char shm_prefix [96];           /* ff_<uid>_<job>_<pid>_ */
+    ff_security_t *security;        /* CURVE keys and the ZAP handler */
     int failed;                     /* input failed: end the job */
 } s_vent_t;
 
@@ -606,6 +609,11 @@ s_bind_pipe (s_vent_t *self, s_peer_t *peer)
     peer->push = ff_net_socket (ZMQ_PUSH, self->settings->hwm, 0, S_MAX_CONTROL_MESSAGE);
     if (!peer->push)
         return -1;
+    char error [512];
+    if (ff_security_bind (self->security, peer->push, base, error, sizeof (error))) {
+        ff_log_error ("%s", error);
+        return -1;
+    }
     if (strncmp (base, "ipc://", 6) == 0) {
         if (zsock_bind (peer->push, "%s-%" PRIu64, base, peer->id) < 0)
             return -1;
@@ -1000,6 +1008,7 @@ s_parse_options (s_options_t *options, int argc, char *argv [])
         { "plugin", required_argument, NULL, 'G' },
         { "intake", required_argument, NULL, 'I' },
         { "chunk", required_argument, NULL, 'C' },
+        { "insecure", no_argument, NULL, 'N' },
         { "retries", required_argument, NULL, 'R' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -1047,6 +1056,7 @@ s_parse_options (s_options_t *options, int argc, char *argv [])
             case 'i': options->input_path = optarg; break;
             case 'j': options->job_id = optarg; break;
             case 'I': options->intake = optarg; break;
+            case 'N': options->insecure = 1; break;
             case 'C':
                 if (ff_parse_size (optarg, &options->chunk) || options->chunk <= 0) {
                     fprintf (stderr, "fanfold-ventilator: --chunk %s: expected a size\n", optarg);
@@ -1187,6 +1197,7 @@ s_vent_cleanup (s_vent_t *self)
         free (self->options.kernel_names [index]);
     zsock_destroy (&self->intake);
     zsock_destroy (&self->control);
+    ff_security_destroy (&self->security);
     ff_codec_destroy (&self->codec);
     ff_topology_destroy (&self->topology);
 }
@@ -1254,6 +1265,13 @@ main (int argc, char *argv [])
         goto done;
     }
     if (ff_topology_prepare_dirs (self.topology, error, sizeof (error))) {
+        ff_log_error ("%s", error);
+        goto done;
+    }
+    self.security = ff_security_new (self.topology, 1, self.options.insecure, error, sizeof (error));
+    if (!self.security
+    ||  ff_security_bind (self.security, self.control, ff_topology_bind (self.topology, FF_EP_CONTROL),
+                          error, sizeof (error))) {
         ff_log_error ("%s", error);
         goto done;
     }

@@ -8,6 +8,7 @@
 #include "fanfold/log.h"
 #include "fanfold/net.h"
 #include "fanfold/npy.h"
+#include "fanfold/security.h"
 #include "fanfold/shm.h"
 #include "fanfold/topology.h"
 
@@ -107,6 +108,7 @@ typedef struct {
     int hb_ms;                      /* interval */
     int64_t timeout_ms;             /* task time limit, 0 for none */
     volatile int64_t *running_since; /* main thread: when its task started, or 0 */
+    ff_security_t *security;        /* CURVE client keys, or none */
 } s_hb_args_t;
 
 #define S_WATCHDOG_GRACE_MS 2000
@@ -124,7 +126,10 @@ s_heartbeat_actor (zsock_t *pipe, void *arg)
     s_hb_args_t *args = (s_hb_args_t *) arg;
     zsock_t *control = ff_net_socket (ZMQ_DEALER, 16, 0, S_MAX_CONTROL_MESSAGE);
     ff_codec_t *codec = ff_codec_new ();
-    if (control && codec && zsock_connect (control, "%s", args->endpoint) == 0)
+    char error [256];
+    if (control && codec
+    &&  ff_security_connect (args->security, control, args->endpoint, error, sizeof (error)) == 0
+    &&  zsock_connect (control, "%s", args->endpoint) == 0)
         ff_codec_hb (codec, args->job, args->worker);
     zsock_signal (pipe, 0);
     while (control && codec) {
@@ -172,6 +177,7 @@ typedef struct {
     ff_shm_t *maps [S_MAX_MAPS];    /* mapped segments, oldest first */
     size_t nmaps;                   /* how many */
     char shm_prefix [64];           /* ff_<uid>_<job>_: the job's segments */
+    ff_security_t *security;        /* CURVE client keys, or none */
     ff_result_t out;                /* one kernel result */
     char name [160];                /* host:pid */
 } s_worker_t;
@@ -208,7 +214,10 @@ s_accept_welcome (s_worker_t *self, const ff_msg_t *msg)
     }
     ff_shm_job_prefix (self->job.id, self->shm_prefix, sizeof (self->shm_prefix));
     self->tasks = ff_net_socket (ZMQ_PULL, settings->hwm, 0, S_MAX_TASK_MESSAGE);
-    if (!self->tasks || zsock_connect (self->tasks, "%s", endpoint) != 0) {
+    char error [256];
+    if (!self->tasks
+    ||  ff_security_connect (self->security, self->tasks, endpoint, error, sizeof (error))
+    ||  zsock_connect (self->tasks, "%s", endpoint) != 0) {
         ff_log_error ("cannot connect to task pipe %s", endpoint);
         free (endpoint);
         zsock_destroy (&self->tasks);
@@ -221,6 +230,7 @@ s_accept_welcome (s_worker_t *self, const ff_msg_t *msg)
     self->hb_args.hb_ms = self->job.hb_ms;
     self->hb_args.timeout_ms = self->job.timeout_ms;
     self->hb_args.running_since = &self->running_since;
+    self->hb_args.security = self->security;
     self->heartbeat = zactor_new (s_heartbeat_actor, &self->hb_args);
     self->welcomed = 1;
     ff_log_info ("joined job %s as worker %" PRIu64, self->job.id, self->job.worker);
@@ -558,6 +568,13 @@ main (int argc, char *argv [])
     if (!self.codec || !self.control || !self.results)
         ff_log_error ("cannot create sockets");
     else
+    if (!(self.security = ff_security_new (self.topology, 0, 1, error, sizeof (error)))
+    ||  ff_security_connect (self.security, self.control,
+                             ff_topology_connect (self.topology, FF_EP_CONTROL), error, sizeof (error))
+    ||  ff_security_connect (self.security, self.results,
+                             ff_topology_connect (self.topology, FF_EP_RESULTS), error, sizeof (error)))
+        ff_log_error ("%s", error);
+    else
     if (zsock_connect (self.control, "%s", ff_topology_connect (self.topology, FF_EP_CONTROL)) != 0
     ||  zsock_connect (self.results, "%s", ff_topology_connect (self.topology, FF_EP_RESULTS)) != 0)
         ff_log_error ("cannot connect to %s or %s",
@@ -571,6 +588,7 @@ main (int argc, char *argv [])
     zsock_destroy (&self.results);
     zsock_destroy (&self.control);
     ff_codec_destroy (&self.codec);
+    ff_security_destroy (&self.security);
     ff_topology_destroy (&self.topology);
     return rc;
 }

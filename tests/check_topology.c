@@ -153,7 +153,7 @@ START_TEST (test_topology_applies_defaults_for_missing_settings)
     ck_assert_msg (topology != NULL, "load failed: %s", s_error);
     const ff_settings_t *settings = ff_topology_settings (topology);
     ck_assert_int_eq (settings->window, 32);
-    ck_assert_int_eq (settings->window_bytes, 256L << 20);
+    ck_assert_int_eq (settings->window_bytes, 64L << 20);
     ck_assert_int_eq (settings->prefetch, 1);
     ck_assert_int_eq (settings->batch, 64);
     ck_assert_int_eq (settings->heartbeat_ms, 250);

@@ -1,9 +1,14 @@
-#   fanfold topology: several hosts over tcp. Stages bind on every
-#   interface ("*"); peers connect to the host named in each section, so
-#   set ventilator/host and sink/host to addresses workers can reach.
-#   Each worker gets its own task pipe on a port the system picks.
+#   fanfold topology: several hosts over tcp, authenticated and encrypted
+#   with CURVE. Stages bind on every interface ("*"); peers connect to the
+#   host named in each section, so set ventilator/host and sink/host to
+#   addresses the workers can reach. Each worker gets its own task pipe on
+#   a port the system picks.
+#   Keys first (paths below are relative to this file):
+#       fanfold keygen topology/keys
+#   then copy client.cert_secret and server.cert to the worker hosts.
 #   Use on the main host:    fanfold run -t topology/tcp.zpl -w 0 ...
 #   and on every other host: fanfold worker -t topology/tcp.zpl
+#   Without a security section, tcp binds are refused unless --insecure.
 fanfold
     window = 1024
     window_bytes = 64M
@@ -20,3 +25,8 @@ ventilator
 sink
     host = "127.0.0.1"
     results = "tcp://*:5571"
+security
+    server_secret = "keys/server.cert_secret"   # ventilator and sink only
+    server_public = "keys/server.cert"
+    client_secret = "keys/client.cert_secret"   # workers and the sink
+    allowed = "keys/allowed"                    # client certificates let in

@@ -57,6 +57,12 @@ const char *
 const char *
     ff_topology_ventilator_host (ff_topology_t *self);
 
+/* Returns a path of the topology's security section ("server_secret",
+   "server_public", "client_secret", "allowed"), relative paths taken from
+   the topology file's directory, or NULL when absent. */
+const char *
+    ff_topology_key (ff_topology_t *self, const char *key);
+
 /* Returns the tuning values. */
 const ff_settings_t *
     ff_topology_settings (ff_topology_t *self);

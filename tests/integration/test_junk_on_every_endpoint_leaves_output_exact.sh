@@ -7,16 +7,22 @@
 #   bytes, version 2, hellos with huge names, task/result/ack/hb/bye for
 #   another job, an ack with the right job from a peer that is not the sink,
 #   results outside the window, '/../../etc/passwd' in str fields and floods
-#   of 100-frame messages. The output equals the input, the job exits 0,
-#   no stage dies or is replaced before the end, and the stages log drops.
+#   of 100-frame messages, and a sink hello from a peer that is not the
+#   sink once the job runs. The output equals the input, the job exits 0, no
+#   stage dies or is replaced before the end, and the stages log drops.
+#   The topology is local.zpl with its ipc directory moved into the scratch
+#   directory, so that another job on local.zpl cannot mix with this one.
 . "$(dirname "$0")/lib.sh"
-topology="$ROOT/topology/local.zpl"
-directory=/tmp/fanfold-$(id -u)/local
+directory=$SCRATCH/ipc
+topology=$SCRATCH/local.zpl
+sed "s|/tmp/fanfold-%u/local|$directory|" "$ROOT/topology/local.zpl" > "$topology"
 seq 1 3000 > "$SCRATCH/in.txt"
 
 "$BIN/fanfold" run -t "$topology" -v -w 2 --pipe --lines 1 -k sleep -p ms=5 \
     < "$SCRATCH/in.txt" > "$SCRATCH/out.txt" 2> "$SCRATCH/err.txt" &
 job=$!
+# a failed check must not leave the job running (its stages, its ipc files)
+trap 'kill "$job" 2>/dev/null && wait "$job" 2>/dev/null; rm -rf "$SCRATCH"' EXIT
 
 # the stages the launcher started: ventilator, sink and two workers
 for _ in $(seq 100); do
@@ -26,11 +32,11 @@ done
 stages=$(pgrep -P "$job" | sort)
 [ "$(echo "$stages" | wc -l)" -eq 4 ] || fail "expected 4 stages, found: $(echo $stages)"
 
-"$PY" - "$directory" 3 > "$SCRATCH/junk.txt" 2>&1 <<'PYEOF' || { cat "$SCRATCH/junk.txt" >&2; fail "the junk sender failed"; }
+"$PY" - "$directory" 3 "$SCRATCH/out.txt" > "$SCRATCH/junk.txt" 2>&1 <<'PYEOF' || { cat "$SCRATCH/junk.txt" >&2; fail "the junk sender failed"; }
 import glob, os, random, socket, sys, time
 import msgpack, zmq
 
-directory, seconds = sys.argv[1], float(sys.argv[2])
+directory, seconds, output = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 control, results = "ipc://%s/control" % directory, "ipc://%s/results" % directory
 rng = random.Random(20240611)
 ctx = zmq.Context()
@@ -118,6 +124,9 @@ while time.time() < end:
                   result(job, 1, 2**64 - 1), result(job, 1, 5, kernel=99),
                   pack("task", job, [item(0)]), pack("hello", "sink", "sink", 0)]:
         send(push_results, "results", [frame])
+    # a second sink, once the real one has acked (output is being written)
+    if os.path.getsize(output) > 0 and "sink-hello" not in sent:
+        send(dealer, "sink-hello", [pack("hello", "sink", "sink", 0)])
     # floods of 100-frame messages, and REQ's envelope on a ROUTER
     send(dealer, "control", [b"\xc1"] * 100)
     send(dealer, "control", [pack("hb", job, me)] * 100)
@@ -150,7 +159,7 @@ while time.time() < end:
             pass
     time.sleep(0.05)
 print("rounds %d, task pipes %d, sent %s" % (rounds, len(pipes), sent))
-if not pipes or sent.get("control", 0) == 0 or sent.get("results", 0) == 0:
+if not pipes or not sent.get("control") or not sent.get("results") or not sent.get("sink-hello"):
     sys.exit("the junk did not reach every endpoint")
 PYEOF
 cat "$SCRATCH/junk.txt"
@@ -169,4 +178,4 @@ same "$SCRATCH/in.txt" "$SCRATCH/out.txt" "output after junk"
 grep -q "^fanfold-ventilator: dropped:" "$SCRATCH/err.txt" || fail "the ventilator logged no drop"
 grep -q "^fanfold-sink: dropped:" "$SCRATCH/err.txt" || fail "the sink logged no drop"
 grep -E "dropped|refused" "$SCRATCH/err.txt" | sed -n '1,12p'
-no_stage_left "$directory"
+no_stage_left "$topology"
