@@ -94,6 +94,11 @@ install: all
 clean:
 	rm -rf build $(BIN)
 
+# every measure of bench/ side by side; the table also goes to bench/RESULTS.md
+bench: all
+	@scripts/deps.sh bench
+	FANFOLD_BIN=$(abspath $(BIN)) bench/run.sh
+
 -include $(COMMON_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(wildcard $(BUILD)/stages/*.d)
 
 # libFuzzer over the wire decoder and the .npy header parser, with clang:

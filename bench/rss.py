@@ -1,20 +1,25 @@
 #!/usr/bin/python3
 """Peak resident memory of a process tree, for `make bench`.
 
-Usage: rss.py [--interval SECONDS] [--prefix COMM] -- COMMAND [ARG...]
+Usage: rss.py [--interval SECONDS] [--prefix COMM] [--timeout SECONDS] -- COMMAND [ARG...]
 
 Runs COMMAND and, every INTERVAL seconds (default 0.05) until it exits,
 sums VmRSS from /proc/PID/status over every descendant of COMMAND whose
 name (/proc/PID/comm) starts with PREFIX (default "fanfold"): the launcher,
 the ventilator, the sink and the workers of one run, and no other fanfold
 that happens to run on the machine. Prints one JSON object on stdout:
-{"peak_kb", "peak_procs", "samples", "elapsed_s", "exit"}.
+{"peak_kb", "peak_procs", "samples", "elapsed_s", "exit"}. After TIMEOUT
+seconds (default: none) COMMAND's process group is killed; exit is then -9.
 """
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
+
+
+USAGE = "usage: rss.py [--interval S] [--prefix COMM] [--timeout S] -- COMMAND..."
 
 
 def children_map():
@@ -60,20 +65,22 @@ def rss_kb(pid, prefix):
 
 
 def main(argv):
-    interval, prefix = 0.05, "fanfold"
+    interval, prefix, timeout = 0.05, "fanfold", None
     while argv and argv[0] != "--":
         opt = argv.pop(0)
         if opt == "--interval":
             interval = float(argv.pop(0))
         elif opt == "--prefix":
             prefix = argv.pop(0)
+        elif opt == "--timeout":
+            timeout = float(argv.pop(0))
         else:
-            sys.exit("usage: rss.py [--interval S] [--prefix COMM] -- COMMAND...")
+            sys.exit(USAGE)
     if not argv[1:]:
-        sys.exit("usage: rss.py [--interval S] [--prefix COMM] -- COMMAND...")
+        sys.exit(USAGE)
     command = argv[1:]
     start = time.monotonic()
-    child = subprocess.Popen(command)
+    child = subprocess.Popen(command, start_new_session=True)
     peak, peak_procs, samples = 0, 0, 0
     while child.poll() is None:
         total, procs = 0, 0
@@ -85,6 +92,10 @@ def main(argv):
         samples += 1
         if total > peak:
             peak, peak_procs = total, procs
+        if timeout is not None and time.monotonic() - start > timeout:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+            break
         time.sleep(interval)
     elapsed = time.monotonic() - start
     json.dump({"peak_kb": peak, "peak_procs": peak_procs, "samples": samples,

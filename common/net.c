@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 volatile sig_atomic_t ff_stop_signal = 0;
@@ -115,6 +117,23 @@ ff_net_send (zsock_t *sock, const void *routing, size_t routing_len,
     if (zmq_send (handle, data, size, flags) < 0)
         return -1;
     return 0;
+}
+
+int
+ff_net_ipc_busy (const char *endpoint)
+{
+    struct sockaddr_un address;
+    if (strncmp (endpoint, "ipc://", 6) != 0 || strlen (endpoint + 6) >= sizeof (address.sun_path))
+        return 0;
+    int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    memset (&address, 0, sizeof (address));
+    address.sun_family = AF_UNIX;
+    strcpy (address.sun_path, endpoint + 6);
+    int busy = connect (fd, (struct sockaddr *) &address, sizeof (address)) == 0;
+    close (fd);
+    return busy;
 }
 
 void

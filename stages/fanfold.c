@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include "fanfold/log.h"
+#include "fanfold/net.h"
 #include "fanfold/output.h"
 #include "fanfold/reader.h"
 #include "fanfold/topology.h"
@@ -59,6 +60,9 @@ typedef struct {
     int resume;                     /* --resume */
     const char *chunk;              /* --chunk SIZE */
     int insecure;                   /* --insecure */
+    int progress;                   /* --progress, or stderr is a terminal */
+    const char *mode;               /* --mode auto|serial|parallel */
+    int workers_given;              /* -w was given */
     const char *intake;             /* --intake ENDPOINT */
     const char *emit;               /* --emit ENDPOINT */
     const char *plugins [8];        /* --plugin LIB.so, absolute */
@@ -382,6 +386,14 @@ s_run_parallel (s_options_t *options)
             ff_log_error ("%s", error);
             return 2;
         }
+        /* its endpoints are another job's: leave that job and its files alone */
+        if (ff_net_ipc_busy (ff_topology_bind (topology, FF_EP_CONTROL))
+        ||  ff_net_ipc_busy (ff_topology_bind (topology, FF_EP_RESULTS))) {
+            ff_log_error ("another job is running on %s: wait for it, or use another topology",
+                          topology_path);
+            ff_topology_destroy (&topology);
+            return 2;
+        }
     }
     else {
         const char *base = getenv ("XDG_RUNTIME_DIR");
@@ -427,6 +439,8 @@ s_run_parallel (s_options_t *options)
         s_arg (argv, &argc, "--resume");
     if (options->insecure)
         s_arg (argv, &argc, "--insecure");
+    if (options->progress)
+        s_arg (argv, &argc, "--progress");
     if (options->emit) {
         s_arg (argv, &argc, "--emit");
         s_arg (argv, &argc, options->emit);
@@ -812,6 +826,65 @@ done:
     return rc;
 }
 
+/* ------------------------------------------------------------- auto mode */
+
+/* Starting the topology costs about this much (processes, sockets). */
+#define S_STARTUP_US 60000.0
+
+/* Returns 1 when the job is smaller than starting the topology: its tasks
+   are arguments whose kernels estimate their own time (sleep, spin) and
+   add up to less than S_STARTUP_US, or trivial ones (noop), or it has a
+   single task. Anything open-ended (records, intake, exec, arrays, plugins,
+   a topology or workers added by hand) runs in parallel. *why says which. */
+static int
+s_small_job (const s_options_t *options, char **names, size_t nkernels, const char **why)
+{
+    size_t kernel;
+    int index, param;
+    if (options->topology_path || (options->workers_given && options->workers == 0)) {
+        *why = "a topology or -w 0: workers may join";
+        return 0;
+    }
+    if (options->pipe || options->intake || options->emit || options->resume || options->joblog) {
+        *why = "a stream, or options of the parallel mode";
+        return 0;
+    }
+    if ((size_t) options->ninputs * nkernels <= 1) {
+        *why = "a single task";
+        return 1;
+    }
+    const char *params [2 * 64];
+    char copies [64][128];
+    size_t nparams = 0;
+    for (param = 0; param < options->nparams && param < 64; param++) {
+        snprintf (copies [param], sizeof (copies [param]), "%s", options->params [param]);
+        char *equals = strchr (copies [param], '=');
+        if (!equals)
+            continue;
+        *equals = 0;
+        params [2 * nparams] = copies [param];
+        params [2 * nparams + 1] = equals + 1;
+        nparams++;
+    }
+    double estimate = 0;
+    for (kernel = 0; kernel < nkernels; kernel++) {
+        int timed = strcmp (names [kernel], "sleep") == 0 || strcmp (names [kernel], "spin") == 0;
+        if (!timed && strcmp (names [kernel], "noop") != 0) {
+            *why = "kernels whose cost is unknown";
+            return 0;
+        }
+        const ff_kernel_t *found = ff_kernels_find (names [kernel]);
+        for (index = 0; timed && index < options->ninputs; index++) {
+            ff_task_t task = { .seq = (uint64_t) index, .input = options->inputs [index],
+                               .params = params, .nparams = nparams };
+            estimate += found->cost (&task);
+        }
+    }
+    *why = estimate < S_STARTUP_US? "its estimated work is less than starting the stages"
+                                  : "its estimated work outweighs starting the stages";
+    return estimate < S_STARTUP_US;
+}
+
 /* -------------------------------------------------------------- commands */
 
 static void
@@ -821,14 +894,22 @@ s_usage (FILE *stream)
         "usage: fanfold run [-t TOPOLOGY] [-w N] [-o FILE] [--format raw|jsonl]\n"
         "                   [-k KERNEL[,KERNEL...]] [-p KEY=VALUE]...\n"
         "                   [--pipe [--block SIZE | --lines N] [--input FILE]]\n"
-        "                   [--max-block SIZE] [--serial] [-v] [--] INPUT...\n"
+        "                   [--max-block SIZE] [--exec CMD] [--chunk SIZE] [--plugin LIB.so]\n"
+        "                   [--timeout SECONDS] [--retries N] [--joblog FILE] [--resume]\n"
+        "                   [--intake ENDPOINT] [--emit ENDPOINT] [--insecure] [--progress]\n"
+        "                   [--mode auto|serial|parallel] [--serial] [-v] [--] INPUT...\n"
         "       fanfold worker -t TOPOLOGY [--no-shm] [-v]\n"
+        "       fanfold clean [-t TOPOLOGY]\n"
+        "       fanfold keygen DIR\n"
         "\n"
         "run      runs a job: records from stdin with --pipe, else one task per INPUT;\n"
         "         -w N local workers (default: the number of cores; 0 waits for\n"
         "         workers added by hand); results in input order on stdout or -o.\n"
         "worker   adds one worker to the job running on TOPOLOGY.\n"
-        "kernels  noop (echo), sleep (ms=, jitter=1), spin (us=).\n"
+        "clean    removes the shared memory and ipc files of jobs that died.\n"
+        "keygen   writes CURVE certificates for tcp topologies.\n"
+        "kernels  noop, sleep (ms=, jitter=1), spin (us=), exec (--exec), stats,\n"
+        "         contacts, hbonds, clashes, pistacking, and plugins (--plugin).\n"
         "exit     0 every task succeeded, 1 some failed, 2 error, 130 interrupted.\n");
 }
 
@@ -853,6 +934,8 @@ s_cmd_run (int argc, char *argv [])
         { "intake", required_argument, NULL, 'I' },
         { "chunk", required_argument, NULL, 'K' },
         { "insecure", no_argument, NULL, 'Q' },
+        { "progress", no_argument, NULL, 'g' },
+        { "mode", required_argument, NULL, 'm' },
         { "emit", required_argument, NULL, 'E' },
         { "timeout", required_argument, NULL, 'T' },
         { "retries", required_argument, NULL, 'R' },
@@ -887,6 +970,7 @@ s_cmd_run (int argc, char *argv [])
                     return 2;
                 }
                 options.workers = (int) value;
+                options.workers_given = 1;
                 break;
             case 'o': options.output_path = optarg; break;
             case 'f': options.format = optarg; break;
@@ -894,6 +978,14 @@ s_cmd_run (int argc, char *argv [])
             case 'X': exec_cmd = optarg; break;
             case 'I': options.intake = optarg; break;
             case 'Q': options.insecure = 1; break;
+            case 'g': options.progress = 1; break;
+            case 'm':
+                if (strcmp (optarg, "auto") && strcmp (optarg, "serial") && strcmp (optarg, "parallel")) {
+                    ff_log_error ("--mode %s: expected auto, serial or parallel", optarg);
+                    return 2;
+                }
+                options.mode = optarg;
+                break;
             case 'K':
                 if (ff_parse_size (optarg, &value) || value <= 0) {
                     ff_log_error ("--chunk %s: expected a size such as 4M", optarg);
@@ -1027,6 +1119,22 @@ s_cmd_run (int argc, char *argv [])
             ff_log_error ("unknown kernel '%s' (known: %s)", names [index], known);
             rc = 2;
         }
+    if (!options.mode)
+        options.mode = options.serial? "serial": "auto";
+    if (isatty (STDERR_FILENO))
+        options.progress = 1;
+    if (rc == 0 && strcmp (options.mode, "auto") == 0) {
+        const char *why = NULL;
+        options.serial = s_small_job (&options, names, (size_t) count, &why);
+        ff_log_info ("--mode auto: %s (%s)", options.serial? "serial": "parallel", why);
+    }
+    else
+        options.serial = strcmp (options.mode, "serial") == 0;
+    if (rc == 0 && options.serial
+    &&  (options.resume || options.joblog || options.intake || options.emit)) {
+        ff_log_error ("--resume, --joblog, --intake and --emit need --mode parallel");
+        rc = 2;
+    }
     if (rc == 0)
         rc = options.serial? s_run_serial (&options, names, (size_t) count)
                            : s_run_parallel (&options);

@@ -37,6 +37,7 @@ typedef struct {
     const char *signature;          /* --signature: names the job for --resume */
     int resume;                     /* --resume */
     int insecure;                   /* --insecure: tcp without CURVE keys */
+    int progress;                   /* --progress: a progress line on stderr */
     int verbose;                    /* -v */
 } s_options_t;
 
@@ -81,6 +82,16 @@ typedef struct {
     size_t nacks;                   /* how many */
     int64_t last_ack;               /* when the last ack went out */
     int64_t last_heard;             /* last message from the ventilator */
+    uint64_t live_workers;          /* as the ventilator's heartbeat says */
+    int64_t started_us;             /* when the job header arrived */
+    int64_t last_progress;          /* when the progress line was drawn */
+    uint64_t retried;               /* results that took more than one attempt */
+    struct {
+        uint64_t worker;            /* worker id */
+        uint64_t tasks;             /* its results written */
+        uint64_t busy_us;           /* time in its kernels */
+    } per_worker [64];              /* -v summary, first 64 workers */
+    size_t nper_worker;             /* how many */
     uint64_t duplicates;            /* results dropped as duplicates */
     uint64_t rejected;              /* messages or items refused */
     uint64_t received;              /* results accepted */
@@ -130,6 +141,50 @@ s_checkpoint (s_sink_t *self, int force)
         ff_log_error ("cannot save %s: %s", self->state_path, strerror (errno));
     self->checkpointed = written;
     self->last_checkpoint = now;
+}
+
+/* Counts one written result for the -v summary. */
+static void
+s_account (s_sink_t *self, const s_held_t *held)
+{
+    size_t index;
+    if (held->attempts > 1)
+        self->retried++;
+    for (index = 0; index < self->nper_worker; index++)
+        if (self->per_worker [index].worker == held->worker)
+            break;
+    if (index == self->nper_worker) {
+        if (index == 64)
+            return;
+        self->per_worker [index].worker = held->worker;
+        self->nper_worker++;
+    }
+    self->per_worker [index].tasks++;
+    self->per_worker [index].busy_us += held->runtime_us;
+}
+
+/* Draws the progress line on stderr: done/total, rate, ETA, workers. */
+static void
+s_progress (s_sink_t *self, int final)
+{
+    int64_t now = ff_clock_ms ();
+    if (!self->options.progress || !self->reorder
+    ||  (!final && now - self->last_progress < 200))
+        return;
+    self->last_progress = now;
+    uint64_t done = ff_reorder_next (self->reorder) - self->first;
+    double seconds = (double) (ff_clock_us () - self->started_us) / 1e6;
+    double rate = seconds > 0? (double) done / seconds: 0;
+    char total [32] = "?", eta [32] = "";
+    if (self->total >= 0) {
+        snprintf (total, sizeof (total), "%" PRIu64, (uint64_t) self->total - self->first);
+        if (rate > 0 && !final)
+            snprintf (eta, sizeof (eta), "  ETA %.1f s",
+                      (double) ((uint64_t) self->total - self->first - done) / rate);
+    }
+    fprintf (stderr, "\r\033[Kfanfold: %" PRIu64 "/%s tasks  %.0f/s%s  %" PRIu64 " workers%s",
+             done, total, rate, eta, self->live_workers, final? "\n": "");
+    fflush (stderr);
 }
 
 /* Writes the joblog line of one result. */
@@ -190,6 +245,7 @@ s_on_job (s_sink_t *self, const ff_msg_t *msg)
     }
     self->total = msg->total;
     self->last_ack = 0;             /* ack at once: the ventilator waits for it */
+    self->started_us = ff_clock_us ();
     ff_log_info ("serving job %s", self->job);
     return 0;
 }
@@ -246,6 +302,7 @@ s_release (s_sink_t *self)
             .meta_len = held->meta_len
         };
         s_joblog (self, held);
+        s_account (self, held);
         ff_record_t folded;
         if (!ff_folder_take (self->folder, self->kernel_objs [held->kernel], held->kernel,
                              &record, held->chunk, held->chunks, &folded)) {
@@ -350,6 +407,8 @@ s_on_control (s_sink_t *self)
             continue;
         if (ff_msg_decode (zmq_msg_data (&body), zmq_msg_size (&body), &msg) == 0) {
             self->last_heard = ff_clock_ms ();
+            if (msg.type == FF_MSG_HB)
+                self->live_workers = msg.worker;
             if (msg.type == FF_MSG_JOB && s_on_job (self, &msg)) {
                 zmq_msg_close (&body);
                 return -1;
@@ -367,6 +426,26 @@ s_on_control (s_sink_t *self)
         zmq_msg_close (&body);
     }
     return 0;
+}
+
+/* With -v: tasks, retries, duration, rate, and per worker tasks and busy %. */
+static void
+s_summary (s_sink_t *self)
+{
+    size_t index;
+    double seconds = (double) (ff_clock_us () - self->started_us) / 1e6;
+    uint64_t written = (uint64_t) self->total - self->first;
+    ff_log_info ("%" PRIu64 " tasks in %.3f s (%.0f/s): %" PRIu64 " errors, %" PRIu64
+                 " took more than one attempt, %" PRIu64 " duplicates dropped, %" PRIu64
+                 " messages refused", written, seconds, seconds > 0? written / seconds: 0,
+                 ff_output_errors (self->output), self->retried, self->duplicates,
+                 self->rejected);
+    for (index = 0; index < self->nper_worker; index++)
+        if (self->per_worker [index].worker)
+            ff_log_info ("  worker %" PRIu64 ": %" PRIu64 " tasks, busy %.0f%%",
+                         self->per_worker [index].worker, self->per_worker [index].tasks,
+                         seconds > 0? 100.0 * (double) self->per_worker [index].busy_us
+                                      / 1e6 / seconds: 0);
 }
 
 static int
@@ -410,8 +489,10 @@ s_run (s_sink_t *self)
             s_send_ack (self);
         }
         s_checkpoint (self, 0);
+        s_progress (self, 0);
     }
     s_checkpoint (self, 1);
+    s_progress (self, 1);
     if (ff_output_flush (self->output) && !self->write_failed) {
         ff_log_error ("cannot write output: %s", strerror (errno));
         self->write_failed = 1;
@@ -423,10 +504,7 @@ s_run (s_sink_t *self)
         ff_codec_eos (self->emit_codec, (uint64_t) self->total);
         s_emit_send (self);
     }
-    ff_log_info ("wrote %" PRId64 " results, %" PRIu64 " errors, %" PRIu64
-                 " duplicates dropped, %" PRIu64 " messages refused",
-                 self->total, ff_output_errors (self->output), self->duplicates,
-                 self->rejected);
+    s_summary (self);
     if (self->write_failed)
         return 2;
     return ff_output_errors (self->output)? 1: 0;
@@ -527,6 +605,7 @@ main (int argc, char *argv [])
         { "joblog", required_argument, NULL, 'J' },
         { "emit", required_argument, NULL, 'E' },
         { "insecure", no_argument, NULL, 'N' },
+        { "progress", no_argument, NULL, 'P' },
         { "resume", no_argument, NULL, 'R' },
         { "signature", required_argument, NULL, 'S' },
         { "verbose", no_argument, NULL, 'v' },
@@ -554,6 +633,7 @@ main (int argc, char *argv [])
             case 'J': self.options.joblog_path = optarg; break;
             case 'E': self.options.emit = optarg; break;
             case 'N': self.options.insecure = 1; break;
+            case 'P': self.options.progress = 1; break;
             case 'R': self.options.resume = 1; break;
             case 'S': self.options.signature = optarg; break;
             case 'v': self.options.verbose = 1; break;
@@ -623,6 +703,9 @@ main (int argc, char *argv [])
                              ff_topology_connect (self.topology, FF_EP_CONTROL),
                              error, sizeof (error)))
         ff_log_error ("%s", error);
+    else
+    if (ff_net_ipc_busy (bind))
+        ff_log_error ("another job is running on %s: wait for it, or use another topology", bind);
     else
     if (zsock_bind (self.results, "%s", bind) < 0)
         ff_log_error ("cannot bind %s: %s", bind, zmq_strerror (errno));

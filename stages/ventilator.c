@@ -798,7 +798,8 @@ s_heartbeat (s_vent_t *self)
             index++;
     }
     if (self->sink_routing_len) {
-        ff_codec_hb (self->codec, self->job, 0);
+        /* to the sink, the worker field carries how many workers are live */
+        ff_codec_hb (self->codec, self->job, self->nworkers);
         s_send_to (self, self->sink_routing, self->sink_routing_len);
     }
 }
@@ -1273,6 +1274,11 @@ main (int argc, char *argv [])
     ||  ff_security_bind (self.security, self.control, ff_topology_bind (self.topology, FF_EP_CONTROL),
                           error, sizeof (error))) {
         ff_log_error ("%s", error);
+        goto done;
+    }
+    if (ff_net_ipc_busy (ff_topology_bind (self.topology, FF_EP_CONTROL))) {
+        ff_log_error ("another job is running on %s: wait for it, or use another topology",
+                      ff_topology_bind (self.topology, FF_EP_CONTROL));
         goto done;
     }
     if (zsock_bind (self.control, "%s", ff_topology_bind (self.topology, FF_EP_CONTROL)) < 0) {

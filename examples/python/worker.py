@@ -137,7 +137,7 @@ def main():
             if message[1] != "task" or message[2] != job:
                 continue
             items = []
-            for seq, kernel, input_name, payload, attempt in message[3]:
+            for seq, kernel, input_name, payload, attempt, chunk, chunks, arrays in message[3]:
                 started_ms = int(time.time() * 1000)
                 started = time.monotonic()
                 name_of = kernels[kernel] if kernel < len(kernels) else "?"
@@ -149,7 +149,7 @@ def main():
                     status, body, meta = 1, b"kernel %s is not served by worker.py" % name_of.encode(), ""
                 runtime_us = int((time.monotonic() - started) * 1e6)
                 items.append([seq, kernel, status, 0, input_name, body, meta,
-                              [attempt, 1, started_ms, runtime_us, len(payload)]])
+                              [attempt, 1, started_ms, runtime_us, len(payload), chunk, chunks]])
                 done += 1
             results.send(pack("result", job, worker_id, items))
     if not ended:

@@ -38,6 +38,11 @@ int
     ff_net_send (zsock_t *sock, const void *routing, size_t routing_len,
                  const void *data, size_t size, int timeout_ms);
 
+/* Returns 1 when endpoint is an ipc path on which a live socket listens
+   (binding it again would take it from that job), else 0. */
+int
+    ff_net_ipc_busy (const char *endpoint);
+
 /* Writes "host:pid" into name. */
 void
     ff_net_peer_name (char *name, size_t size);

@@ -5,7 +5,17 @@ BIN=${FANFOLD_BIN:?FANFOLD_BIN must name the bin directory}
 ROOT=${FANFOLD_ROOT:?}
 PY=/usr/bin/python3                 # Debian's python3, with python3-zmq
 SCRATCH=$(mktemp -d /tmp/fanfold-test.XXXXXX)
-trap 'rm -rf "$SCRATCH"' EXIT
+# on exit: stop whatever the test left running in the background, then clean
+finish () {
+    local status=$?
+    set +e
+    local left
+    left=$(jobs -p)
+    [ -n "$left" ] && kill $left 2>/dev/null && sleep 0.2
+    rm -rf "$SCRATCH"
+    exit $status
+}
+trap finish EXIT
 
 fail () {
     echo "FAILED: $*" >&2

@@ -53,8 +53,8 @@ fi
 ip netns del ff-probe-$$
 main=ff-main-$$
 peer=ff-peer-$$
-cleanup_netns () { ip netns del $main 2>/dev/null; ip netns del $peer 2>/dev/null; rm -rf "$SCRATCH"; }
-trap cleanup_netns EXIT
+cleanup_netns () { ip netns del $main 2>/dev/null; ip netns del $peer 2>/dev/null; }
+trap 'status=$?; cleanup_netns; (exit $status); finish' EXIT
 ip netns add $main && ip netns add $peer
 ip link add ff-a-$$ type veth peer name ff-b-$$
 ip link set ff-a-$$ netns $main && ip link set ff-b-$$ netns $peer

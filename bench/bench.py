@@ -1,0 +1,614 @@
+#!/usr/bin/python3
+"""The fanfold benchmark: every measure of `make bench`, side by side with
+its baseline, in one run; prints a markdown table, writes RESULTS.md and a
+gnuplot bar chart of the ratios.
+
+Called by bench/run.sh (which installs the deps, builds the raw libzmq
+baseline and snapshots the fanfold binaries into bench/out/bin). Organised
+as: settings, helpers (timing with hyperfine, checks), one function per
+measure (MEASURES at the end of that part: add a function and a line there
+to add a row), the report (table, RESULTS.md, plot).
+
+Usage: bench.py [MEASURE...]   (default: every measure, in order)
+"""
+import datetime
+import heapq
+import json
+import os
+import platform
+import random
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+OUT = os.path.join(HERE, "out")
+BIN = os.path.join(OUT, "bin")                  # snapshot made by run.sh
+FF = os.path.join(BIN, "fanfold")
+ZMQPIPE = os.path.join(OUT, "zmqpipe")          # built by run.sh
+PYTHON = "/usr/bin/python3"
+MARKER = ("<!-- bench/run.sh regenerates everything above this line; "
+          "everything below it is kept -->")
+
+# ------------------------------------------------------------- settings
+
+QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+
+
+def setting(name, full, quick):
+    """BENCH_<name> from the environment, else the full or quick size."""
+    value = os.environ.get("BENCH_" + name)
+    return type(full)(value) if value else (quick if QUICK else full)
+
+
+RUNS = setting("RUNS", 5, 1)                # hyperfine runs; the median counts
+PY_RUNS = setting("PY_RUNS", 1, 1)          # Python Pool over N tasks is slow
+N = setting("N", 1000000, 100000)           # noop one-line tasks
+WORKERS = setting("WORKERS", 2, 2)          # -w for measures 1-3 and 5
+WC_MB = setting("WC_MB", 60, 60)            # size of the wc -l file
+SPIN_TASKS = setting("SPIN_TASKS", 1000, 200)
+SPIN_US = setting("SPIN_US", 3000, 3000)
+FAN64_TASKS = setting("FAN64_TASKS", 12800, 1280)
+FAN256_TASKS = setting("FAN256_TASKS", 25600, 2560)
+FAN_MS = setting("FAN_MS", 10, 10)
+RSS_SIZE = setting("RSS_SIZE", "1500M", "300M")
+SKEW_TASKS = setting("SKEW_TASKS", 200, 200)
+SKEW_WORKERS = setting("SKEW_WORKERS", 8, 8)
+SKEW_LIGHT = 0.01                           # seconds
+SKEW_HEAVY = 0.5                            # 50x heavier, 10% of the tasks
+
+TIMEOUT = setting("TIMEOUT", 300, 120)      # seconds for one hyperfine series or rss run
+LOG = os.path.join(OUT, "bench.log")
+
+
+class BenchError(Exception):
+    """A measure could not be taken: its row says why."""
+
+
+# -------------------------------------------------------------- helpers
+
+def say(text):
+    print("bench: " + text, file=sys.stderr, flush=True)
+
+
+def q(path):
+    return shlex.quote(path)
+
+
+def short(command, width=100):
+    """command cut to width characters, for error messages."""
+    return command if len(command) <= width else command[:width - 1] + "…"
+
+
+def sh(command):
+    """Runs a bash command; its output, or BenchError."""
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", command],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if done.returncode != 0:
+        raise BenchError("`%s` exited %d: %s" % (
+            short(command), done.returncode, done.stderr.decode(errors="replace").strip()[-300:]))
+    return done.stdout.decode()
+
+
+def hyper(name, command, runs=None):
+    """Times command (sh -c) with hyperfine; its median wall time in
+    seconds. The command's stderr goes to out/NAME.err; a non-zero exit in
+    any run is a BenchError."""
+    runs = runs or RUNS
+    err = os.path.join(OUT, name + ".err")
+    js = os.path.join(OUT, name + ".json")
+    full = "%s 2>>%s" % (command, q(err))
+    for path in (err, js):
+        if os.path.exists(path):
+            os.unlink(path)
+    with open(LOG, "a") as log:
+        log.write("\n## %s: %s\n" % (name, full))
+        log.flush()
+        child = subprocess.Popen(["hyperfine", "--runs", str(runs), "--style", "basic",
+                                  "--export-json", js, full],
+                                 stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                 start_new_session=True)
+        try:
+            child.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)   # hyperfine and what it started
+            child.wait()
+            raise BenchError("`%s` still ran after %d s: stopped" % (short(command), TIMEOUT))
+    if child.returncode != 0 or not os.path.exists(js):
+        tail = ""
+        if os.path.exists(err):
+            with open(err, errors="replace") as f:
+                tail = f.read().strip()[-300:]
+        raise BenchError("`%s` failed (see bench/out/bench.log)%s" % (
+            short(command), ": " + tail if tail else ""))
+    with open(js) as f:
+        result = json.load(f)["results"][0]
+    say("%-14s %8.3f s (median of %d)" % (name, result["median"], runs))
+    return result["median"]
+
+
+def same_file(path, expected, sort=False):
+    """BenchError unless path holds the bytes of expected (after sort -n)."""
+    if sort:
+        sh("sort -n %s | cmp -s - %s" % (q(path), q(expected)))
+    else:
+        sh("cmp -s %s %s" % (q(path), q(expected)))
+
+
+def seq_file(count):
+    """out/seq-COUNT holding `seq 1 COUNT`."""
+    path = os.path.join(OUT, "seq-%d" % count)
+    if not os.path.exists(path):
+        sh("seq 1 %d > %s" % (count, q(path)))
+    return path
+
+
+def judge(value, op, target):
+    if value is None:
+        return "—"
+    ok = value >= target if op == ">=" else value <= target
+    return "met" if ok else "**missed**"
+
+
+def num(value, digits=0):
+    return "{:,.{}f}".format(value, digits)
+
+
+class Row:
+    """One line of the table, and one bar of the plot when plot is set."""
+
+    def __init__(self, ident, measure, fanfold, baseline, ratio=None,
+                 ratio_text=None, target=None, op=">=", plot=None, verdict=None,
+                 target_label=None):
+        self.ident = ident              # "1a"
+        self.measure = measure          # what is compared
+        self.fanfold = fanfold          # fanfold's figure, with units
+        self.baseline = baseline        # the baseline's figure, with units
+        self.ratio = ratio              # the number compared with the target
+        self.ratio_text = ratio_text or ("—" if ratio is None else "%.2f×" % ratio)
+        self.target = target            # number, or None when the issue sets none
+        self.op = op                    # ">=" or "<="
+        self.plot = plot                # bar label, or None
+        self.target_label = target_label  # target as the issue says it, if not "≥ N×"
+        if verdict is None:
+            verdict = "—" if target is None else judge(ratio, op, target)
+        self.verdict = verdict
+
+    def target_text(self):
+        if self.target is None:
+            return "—"
+        if self.target_label:
+            return self.target_label
+        return ("≥ " if self.op == ">=" else "≤ ") + ("%g×" % self.target)
+
+
+def failed(ident, measure, error):
+    return Row(ident, measure, "FAILED: %s" % error, "", verdict="**failed**")
+
+
+# ------------------------------------------------------------- measures
+
+def m_noop():
+    """1. tasks/s of one-line noop tasks: fanfold -w 2, raw libzmq
+    pipeline, Python Pool.imap(chunksize=1), fanfold --serial."""
+    expected = seq_file(N)
+    feed = "seq 1 %d | " % N
+    out = {k: os.path.join(OUT, "noop.%s" % k) for k in ("ff", "zmq", "py", "serial")}
+    measure = "noop tasks/s, %s one-line tasks, -w %d" % (num(N), WORKERS)
+    rate = {}
+    errors = {}
+    commands = {
+        "ff": "%s%s run -w %d --pipe --lines 1 -k noop > %s" % (feed, q(FF), WORKERS, q(out["ff"])),
+        "zmq": "%s%s -w %d > %s" % (feed, q(ZMQPIPE), WORKERS, q(out["zmq"])),
+        "py": "%s%s %s %d > %s" % (feed, PYTHON, q(os.path.join(HERE, "pool.py")), WORKERS, q(out["py"])),
+        "serial": "%s%s run --serial --pipe --lines 1 -k noop > %s" % (feed, q(FF), q(out["serial"])),
+    }
+    for key, command in commands.items():
+        try:
+            seconds = hyper("noop-" + key, command, PY_RUNS if key == "py" else RUNS)
+            same_file(out[key], expected, sort=(key == "zmq"))
+            rate[key] = (N / seconds, seconds)
+        except BenchError as e:
+            errors[key] = str(e)
+    if "ff" in errors:
+        return [failed("1", measure, errors["ff"])]
+
+    def figure(key, name):
+        if key in errors:
+            return "%s FAILED: %s" % (name, errors[key])
+        return "%s: %s tasks/s (%.2f s)" % (name, num(rate[key][0]), rate[key][1])
+
+    def ratio(key):
+        return rate["ff"][0] / rate[key][0] if key in rate else None
+
+    ff = figure("ff", "fanfold")
+    return [
+        Row("1a", measure + ": fanfold ÷ raw libzmq pipeline", ff,
+            figure("zmq", "raw PUSH→2 workers→PULL (bench/zmqpipe.c)"),
+            ratio("zmq"), target=0.5, plot="fanfold/raw zmq"),
+        Row("1b", measure + ": fanfold ÷ Python multiprocessing", ff,
+            figure("py", "Pool(%d).imap(chunksize=1)" % WORKERS),
+            ratio("py"), plot="fanfold/Python Pool"),
+        Row("1c", measure + ": fanfold ÷ fanfold --serial", ff,
+            figure("serial", "--serial"), ratio("serial"), plot="fanfold/--serial"),
+    ]
+
+
+def wc_file():
+    """out/text-NNM.txt: NN MB of generated text lines (made once)."""
+    path = os.path.join(OUT, "text-%dM.txt" % WC_MB)
+    if not os.path.exists(path) or os.path.getsize(path) < WC_MB * 1000000:
+        sh("""awk 'BEGIN { srand(1); split("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu", w, " ");
+                    n = 0; i = 0
+                    while (n < %d) { k = 3 + int(rand() * 13); s = i
+                        for (j = 0; j < k; j++) s = s " " w[1 + int(rand() * 12)]
+                        print s; n += length(s) + 1; i++ } }' > %s.tmp && mv %s.tmp %s"""
+           % (WC_MB * 1000000, q(path), q(path), q(path)))
+    return path
+
+
+def m_wc():
+    """2. MB/s of `wc -l` over 1M blocks: fanfold --exec vs GNU parallel."""
+    measure = "MB/s, `wc -l` per 1M block, -j/-w %d: fanfold ÷ GNU parallel" % WORKERS
+    try:
+        path = wc_file()
+        size = os.path.getsize(path)
+        lines = int(sh("wc -l < %s" % q(path)))
+        out_ff = os.path.join(OUT, "wc.ff")
+        out_par = os.path.join(OUT, "wc.parallel")
+        t_ff = hyper("wc-fanfold", "%s run -w %d --pipe --block 1M --exec 'wc -l' < %s > %s"
+                     % (q(FF), WORKERS, q(path), q(out_ff)))
+        t_par = hyper("wc-parallel", "parallel -j%d --pipe --keep-order --block 1M 'wc -l' < %s > %s"
+                      % (WORKERS, q(path), q(out_par)))
+        for name, out in (("fanfold", out_ff), ("parallel", out_par)):
+            total = int(sh("awk '{ s += $1 } END { print s + 0 }' %s" % q(out)))
+            if total != lines:
+                raise BenchError("%s's counts sum to %d, the file has %d lines" % (name, total, lines))
+        blocks = int(sh("wc -l < %s" % q(out_ff)))
+        blocks_par = int(sh("wc -l < %s" % q(out_par)))
+    except BenchError as e:
+        return [failed("2", measure, e)]
+    mb = size / 1e6
+    return [Row("2", measure,
+                "%.0f MB/s (%.2f s, %d blocks)" % (mb / t_ff, t_ff, blocks),
+                "parallel: %.0f MB/s (%.2f s, %d blocks)" % (mb / t_par, t_par, blocks_par),
+                t_par / t_ff, target=3, plot="MB/s fanfold/parallel")]
+
+
+def m_spin():
+    """3. speedup of CPU-bound spin tasks, -w 2 over --serial."""
+    measure = "speedup of %d × `spin us=%d`, -w %d ÷ --serial" % (SPIN_TASKS, SPIN_US, WORKERS)
+    expected = seq_file(SPIN_TASKS)
+    out = os.path.join(OUT, "spin.out")
+    try:
+        job = "--pipe --lines 1 -k spin -p us=%d < %s > %s" % (SPIN_US, q(expected), q(out))
+        t_par = hyper("spin-w%d" % WORKERS, "%s run -w %d %s" % (q(FF), WORKERS, job))
+        same_file(out, expected)
+        t_ser = hyper("spin-serial", "%s run --serial %s" % (q(FF), job))
+        same_file(out, expected)
+    except BenchError as e:
+        return [failed("3", measure, e)]
+    ideal = SPIN_TASKS * SPIN_US / 1e6
+    return [Row("3", measure,
+                "-w %d: %.2f s (ideal %.2f s)" % (WORKERS, t_par, ideal / WORKERS),
+                "--serial: %.2f s (work %.2f s)" % (t_ser, ideal),
+                t_ser / t_par, target=1.8, plot="spin speedup -w 2")]
+
+
+def m_fanout():
+    """4. fan-out efficiency, ideal / measured, start-up included."""
+    rows = []
+    for ident, workers, tasks, target in (("4a", 64, FAN64_TASKS, 0.85),
+                                          ("4b", 256, FAN256_TASKS, None)):
+        measure = "fan-out efficiency, %s × `sleep ms=%d`, -w %d: ideal ÷ measured" % (
+            num(tasks), FAN_MS, workers)
+        expected = seq_file(tasks)
+        out = os.path.join(OUT, "fanout.out")
+        try:
+            seconds = hyper("fanout-w%d" % workers,
+                            "%s run -w %d --pipe --lines 1 -k sleep -p ms=%d < %s > %s"
+                            % (q(FF), workers, FAN_MS, q(expected), q(out)))
+            same_file(out, expected)
+        except BenchError as e:
+            rows.append(failed(ident, measure, e))
+            continue
+        ideal = tasks * FAN_MS / 1000 / workers
+        rows.append(Row(ident, measure,
+                        "%.2f s (%s tasks/s)" % (seconds, num(tasks / seconds)),
+                        "ideal: %.2f s (%s tasks/s)" % (ideal, num(tasks / ideal)),
+                        ideal / seconds, target=target, plot="fan-out eff. -w %d" % workers))
+    return rows
+
+
+def m_rss():
+    """5. peak RSS of all the stages while a long stream goes through."""
+    measure = "peak RSS, every fanfold process summed (50 ms samples), `head -c %s` stream, --block 1M, -w %d" % (
+        RSS_SIZE, WORKERS)
+    budget = 256
+    # no pipefail: yes and head end on SIGPIPE; the status is fanfold's
+    command = ("yes 'the quick brown fox jumps over the lazy dog 0123456789 fanfold bench' "
+               "| head -c %s | %s run -w %d --pipe --block 1M -k noop > /dev/null"
+               % (RSS_SIZE, q(FF), WORKERS))
+    done = subprocess.run([PYTHON, os.path.join(HERE, "rss.py"), "--interval", "0.05",
+                           "--timeout", str(TIMEOUT), "--",
+                           "bash", "-c", command],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        result = json.loads(done.stdout.decode())
+    except ValueError:
+        return [failed("5", measure, "rss.py: %s" % done.stderr.decode(errors="replace")[-300:])]
+    if result["exit"] != 0:
+        return [failed("5", measure, "the pipeline exited %d: %s" % (
+            result["exit"], done.stderr.decode(errors="replace").strip()[-300:]))]
+    say("%-14s %8.3f s, peak %d kB" % ("rss", result["elapsed_s"], result["peak_kb"]))
+    size = int(sh("numfmt --from=iec %s" % RSS_SIZE))
+    peak = result["peak_kb"] / 1024
+    return [Row("5", measure,
+                "peak %.0f MiB over %d processes (%d samples; %.0f MB/s, %.1f s)" % (
+                    peak, result["peak_procs"], result["samples"],
+                    size / 1e6 / result["elapsed_s"], result["elapsed_s"]),
+                "budget: %d MiB" % budget, peak / budget,
+                ratio_text="%.2f of the budget" % (peak / budget),
+                target=1, op="<=", target_label="≤ %d MiB" % budget,
+                plot="peak RSS/256 MiB")]
+
+
+def makespan(durations, workers):
+    """List scheduling in the given order: each task to the first free worker."""
+    free = [0.0] * workers
+    for d in durations:
+        heapq.heappush(free, heapq.heappop(free) + d)
+    return max(free)
+
+
+def m_skew():
+    """6. makespan of a skewed job (10% of the tasks 50× heavier)."""
+    rows = []
+    rng = random.Random(1)
+    heavy = set(rng.sample(range(SKEW_TASKS), SKEW_TASKS // 10))
+    durations = [SKEW_HEAVY if i in heavy else SKEW_LIGHT for i in range(SKEW_TASKS)]
+    args = " ".join("%g" % d for d in durations)
+    ideal = sum(durations) / SKEW_WORKERS
+    fifo = makespan(durations, SKEW_WORKERS)
+    lpt = makespan(sorted(durations, reverse=True), SKEW_WORKERS)
+    measure = ("skewed job, %d × `--exec 'sleep {}'`, 10%% %gs (random, seed 1), the rest %gs, -w %d: "
+               "ideal ÷ makespan" % (SKEW_TASKS, SKEW_HEAVY, SKEW_LIGHT, SKEW_WORKERS))
+    try:
+        seconds = hyper("skew", "%s run -w %d --exec 'sleep {}' -- %s > /dev/null"
+                        % (q(FF), SKEW_WORKERS, args))
+        zero = hyper("skew-zero", "%s run -w %d --exec 'sleep {}' -- %s > /dev/null"
+                     % (q(FF), SKEW_WORKERS, " ".join("0" for _ in durations)))
+    except BenchError as e:
+        rows.append(failed("6a", measure, e))
+    else:
+        rows.append(Row("6a", measure + " (FIFO, lowest seq first: what fanfold does)",
+                        "makespan %.2f s (the same tasks with `sleep 0`: %.2f s)" % (seconds, zero),
+                        "ideal (work ÷ workers) %.2f s; simulated FIFO %.2f s, heavy-first %.2f s"
+                        % (ideal, fifo, lpt),
+                        ideal / seconds, plot="skew ideal/makespan"))
+    help_text = subprocess.run([FF, "run", "--help"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT).stdout.decode(errors="replace")
+    if re.search(r"heavy|--schedule|cost", help_text, re.I):
+        note = "a scheduling switch appears in `fanfold run --help`: add its run to m_skew"
+    else:
+        note = "not implemented yet: no switch in `fanfold run --help`; the ventilator sends lowest seq first"
+    rows.append(Row("6b", "skewed job: heavy-first ÷ FIFO dispatch", note, "", verdict="not measured"))
+    return rows
+
+
+def m_arrays():
+    """7. arrays: stats over shared memory vs --no-shm (not measured yet)."""
+    return [Row("7", "arrays: `stats` over shared memory ÷ --no-shm",
+                "not measured: shared-memory arrays not wired yet", "", verdict="not measured")]
+
+
+MEASURES = [("noop", m_noop), ("wc", m_wc), ("spin", m_spin), ("fanout", m_fanout),
+            ("rss", m_rss), ("skew", m_skew), ("arrays", m_arrays)]
+
+# --------------------------------------------------------------- report
+
+
+def first_line(command):
+    try:
+        return subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              shell=True).stdout.decode(errors="replace").splitlines()[0].strip()
+    except (IndexError, OSError):
+        return "?"
+
+
+def machine():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem = int(f.readline().split()[1]) / 1024 / 1024
+    commit = first_line("git -C %s rev-parse --short HEAD" % q(ROOT))
+    dirty = first_line("git -C %s status --porcelain --untracked-files=no -- . ':!bench' | wc -l" % q(ROOT))
+    if dirty not in ("0", "?"):
+        commit += " (+ uncommitted changes in %s files outside bench/)" % dirty
+    return {
+        "cores": os.cpu_count(),
+        "model": model,
+        "mem": "%.0f GiB" % mem,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit,
+        "kernel": platform.release(),
+        "versions": "libzmq %s, %s, GNU parallel %s, %s, %s" % (
+            first_line("pkg-config --modversion libzmq"),
+            first_line("%s --version" % PYTHON),
+            first_line("parallel --version").split()[-1],
+            first_line("hyperfine --version"),
+            first_line("gnuplot --version")),
+    }
+
+
+def table(rows):
+    lines = ["| # | measure | fanfold | baseline | ratio | target | verdict |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        cells = [r.ident, r.measure, r.fanfold, r.baseline or "—", r.ratio_text,
+                 r.target_text(), r.verdict]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(rows, png):
+    """Bar chart of the ratios (log scale), each target as a mark."""
+    bars = [r for r in rows if r.plot and r.ratio is not None]
+    if not bars:
+        return False
+    data = os.path.join(OUT, "plot.dat")
+    with open(data, "w") as f:
+        for i, r in enumerate(bars):
+            f.write('%d "%s" %g %s\n' % (i, r.plot, r.ratio,
+                                         "NaN" if r.target is None else "%g" % r.target))
+    low = min([r.ratio for r in bars] + [1]) / 3
+    high = max([r.ratio for r in bars] + [r.target or 1 for r in bars]) * 4
+    script = """
+set terminal pngcairo size 1100,560 font ",10"
+set output %s
+set title "fanfold make bench: measured ratios (bars, value at the foot) and the issue's targets (red)"
+set datafile missing "NaN"
+set logscale y
+set yrange [%g:%g]
+set ylabel "ratio (log scale)"
+set style fill solid 0.7 border -1
+set boxwidth 0.6
+set xtics rotate by -25 nomirror
+set grid ytics
+set key top left
+plot %s using 1:3:xtic(2) with boxes lc rgb "#4477aa" title "measured", \\
+     '' using 1:(%g):(sprintf("%%.2f", $3)) with labels tc rgb "white" font ",11" notitle, \\
+     '' using 1:4:(0.4) with xerrorbars pt 7 ps 0 lw 3 lc rgb "#cc3311" title "target (at least; RSS: at most)", \\
+     1 with lines dt 2 lc rgb "#888888" notitle
+""" % (json.dumps(png), low, high, json.dumps(data), low * 1.6)
+    done = subprocess.run(["gnuplot"], input=script.encode(), stderr=subprocess.PIPE)
+    if done.returncode != 0:
+        say("gnuplot failed: " + done.stderr.decode(errors="replace"))
+        return False
+    return True
+
+
+MEANINGS = """\
+What the rows measure (every time is the whole command, start-up included,
+the median of the hyperfine runs; row 5 is one run; every output is checked):
+
+- **1a–1c** `seq 1 N | fanfold run -w 2 --pipe --lines 1 -k noop`, the whole
+  run, output `cmp`-ed with the input. Baselines on the same input: a raw
+  libzmq PUSH → 2 worker processes (PULL/PUSH) → PULL sink in C
+  (`bench/zmqpipe.c`, one message per line, no ordering, no reliability;
+  output compared after `sort -n`), Python `multiprocessing.Pool(2).imap(f,
+  lines, chunksize=1)` (`bench/pool.py`), and the same job `--serial`.
+  Ratio: fanfold's tasks/s ÷ the baseline's.
+- **2** `--pipe --block 1M --exec 'wc -l'` vs `parallel -j2 --pipe
+  --keep-order --block 1M 'wc -l'` over the same generated text file; both
+  outputs must sum to the file's line count. Ratio: fanfold's MB/s ÷
+  parallel's.
+- **3** `-k spin -p us=…` one task per line, `-w 2` vs `--serial`. Ratio:
+  serial time ÷ parallel time.
+- **4a, 4b** `-k sleep -p ms=10` with 64 and 256 workers. Ideal: tasks × 10
+  ms ÷ workers. Ratio: ideal ÷ measured wall time, start-up included.
+- **5** `head -c …` of a `yes` text stream into `fanfold run -w 2 --pipe
+  --block 1M -k noop > /dev/null`; `bench/rss.py` sums VmRSS of every
+  fanfold process of that run every 50 ms. Ratio: peak ÷ 256 MiB.
+- **6a** `--exec 'sleep {}'` over arguments of which 10% (random, seed 1)
+  are 50× heavier. Ratio: the ideal (total sleep ÷ workers) ÷ the makespan, with
+  a list-scheduling simulation of FIFO and of heavy-first for reference, and
+  the same job with `sleep 0` (the cost of starting the shells).
+- **6b, 7** rows kept for measures that wait on features.
+"""
+
+
+def write_results(text, path):
+    kept = "\n## What changed and what it bought\n\n" \
+           "_Left for the engineers: for each change that moved a row, the " \
+           "commit, the row and the figures before → after._\n"
+    if os.path.exists(path):
+        with open(path) as f:
+            old = f.read()
+        if MARKER in old:
+            kept = old.split(MARKER, 1)[1]
+    with open(path + ".tmp", "w") as f:
+        f.write(text + "\n" + MARKER + kept)
+    os.replace(path + ".tmp", path)
+
+
+def main(argv):
+    names = [name for name, _ in MEASURES]
+    wanted = argv or names
+    for name in wanted:
+        if name not in names:
+            sys.exit("bench: unknown measure %s (measures: %s)" % (name, " ".join(names)))
+    os.makedirs(OUT, exist_ok=True)
+    open(LOG, "w").close()
+    info = machine()
+    load_before = os.getloadavg()
+    started = time.monotonic()
+    rows = []
+    for name, function in MEASURES:
+        if name in wanted:
+            say("measuring %s" % name)
+            try:
+                rows.extend(function())
+            except BenchError as e:
+                rows.append(failed(name, name, e))
+    elapsed = time.monotonic() - started
+    load_after = os.getloadavg()
+    full = wanted == names and not QUICK
+    body = table(rows)
+    print(body, flush=True)
+
+    png_name = "results.png"
+    results = os.path.join(HERE if full else OUT, "RESULTS.md")
+    png = os.path.join(HERE if full else OUT, png_name)
+    have_plot = plot(rows, png)
+    text = """# fanfold benchmark results
+
+`make bench` (bench/run.sh), %(date)s, in %(elapsed).0f s%(partial)s.
+
+- machine: %(cores)d cores, %(model)s, %(mem)s RAM, Linux %(kernel)s;
+  load average %(lb)s before, %(la)s after (other work may share the machine)
+- fanfold: commit %(commit)s
+- tools: %(versions)s
+- sizes: N = %(N)s noop tasks; %(runs)d hyperfine run(s) per figure, the median (Python Pool: %(py_runs)d)
+
+%(table)s
+%(plot)s
+%(meanings)s
+## How to reproduce
+
+    make bench                      # deps (scripts/deps.sh bench), build, every measure: a few minutes
+    BENCH_QUICK=1 bench/run.sh      # small sizes, seconds; writes bench/out/RESULTS.md only
+    bench/run.sh noop spin          # some measures only (noop wc spin fanout rss skew arrays)
+
+Sizes and runs can be set with BENCH_N, BENCH_RUNS, BENCH_PY_RUNS, BENCH_SPIN_TASKS,
+BENCH_FAN64_TASKS, BENCH_FAN256_TASKS, BENCH_RSS_SIZE, … (see bench/bench.py).
+`FANFOLD_BIN` names the directory of the binaries to measure (default `bin/`);
+run.sh copies them to bench/out/bin first, so a rebuild during the run does not
+mix versions. Work files and hyperfine's log are in bench/out/.
+""" % {
+        "date": info["date"], "elapsed": elapsed,
+        "partial": "" if full else " (partial or quick run: " + " ".join(wanted) + ")",
+        "cores": info["cores"], "model": info["model"], "mem": info["mem"],
+        "kernel": info["kernel"], "commit": info["commit"], "versions": info["versions"],
+        "lb": " ".join("%.2f" % x for x in load_before),
+        "la": " ".join("%.2f" % x for x in load_after),
+        "N": num(N), "runs": RUNS, "py_runs": PY_RUNS, "table": body,
+        "plot": "\n![ratios](%s)\n" % png_name if have_plot else "",
+        "meanings": MEANINGS,
+    }
+    write_results(text, results)
+    say("wrote %s%s (%.0f s)" % (os.path.relpath(results, ROOT),
+                                 " and " + os.path.relpath(png, ROOT) if have_plot else "", elapsed))
+    return 1 if any("failed" in r.verdict for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
