@@ -53,12 +53,27 @@ s_mix (uint64_t value)
     return value ^ (value >> 31);
 }
 
+/* The sleep time: ms=, or without it the payload itself ("250": 250 ms),
+   so that each task of a job can say how long it takes. */
+static int
+s_sleep_ms (const ff_task_t *task, double *ms, char *text, size_t size)
+{
+    const char *param = ff_task_param (task, "ms", NULL);
+    if (param)
+        snprintf (text, size, "%s", param);
+    else
+        snprintf (text, size, "%.*s", (int) (task->size < size - 1? task->size: size - 1),
+                  (const char *) task->data);
+    text [strcspn (text, "\n")] = 0;
+    return s_number (text, ms) || *ms > 86400e3? -1: 0;
+}
+
 static int
 s_sleep_run (const ff_task_t *task, ff_result_t *out)
 {
     double ms;
-    const char *text = ff_task_param (task, "ms", "0");
-    if (s_number (text, &ms) || ms > 86400e3)
+    char text [64];
+    if (s_sleep_ms (task, &ms, text, sizeof (text)))
         return s_bad_param (out, "sleep", "ms", text);
     const char *jitter = ff_task_param (task, "jitter", "0");
     if (strcmp (jitter, "0") != 0)
@@ -89,8 +104,10 @@ s_spin_run (const ff_task_t *task, ff_result_t *out)
         return s_bad_param (out, "spin", "us", text);
     double start = s_cpu_us ();
     volatile uint64_t churn = task->seq;
+    /* the thread CPU clock is a system call: read it every few microseconds,
+       so that the time burnt is user time */
     while (s_cpu_us () - start < us)
-        for (int round = 0; round < 64; round++)
+        for (int round = 0; round < 8192; round++)
             churn = s_mix (churn);
     return ff_buf_append (&out->data, task->data, task->size);
 }
@@ -105,7 +122,8 @@ static double
 s_sleep_cost (const ff_task_t *task)
 {
     double ms;
-    if (s_number (ff_task_param (task, "ms", "0"), &ms))
+    char text [64];
+    if (s_sleep_ms (task, &ms, text, sizeof (text)))
         return 0;
     return ms * 1e3;
 }

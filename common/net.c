@@ -39,6 +39,11 @@ ff_net_socket (int type, int hwm, int linger_ms, int64_t maxmsg)
     if (!sock)
         return NULL;
     void *handle = zsock_resolve (sock);
+    /* a peer that starts before the stage it connects to joins within 10 ms,
+       not libzmq's default 100 ms; retries back off to a second */
+    int reconnect = 10, reconnect_max = 1000;
+    zmq_setsockopt (handle, ZMQ_RECONNECT_IVL, &reconnect, sizeof (reconnect));
+    zmq_setsockopt (handle, ZMQ_RECONNECT_IVL_MAX, &reconnect_max, sizeof (reconnect_max));
     zmq_setsockopt (handle, ZMQ_SNDHWM, &hwm, sizeof (hwm));
     zmq_setsockopt (handle, ZMQ_RCVHWM, &hwm, sizeof (hwm));
     zmq_setsockopt (handle, ZMQ_LINGER, &linger_ms, sizeof (linger_ms));

@@ -38,7 +38,7 @@
 #define S_MAX_WORKERS 4096
 #define S_MAX_ARGS 512
 #define S_STOP_GRACE_MS 3000
-#define S_END_GRACE_MS 500
+#define S_END_GRACE_MS 150
 
 typedef struct {
     const char *topology_path;      /* -t, NULL for a private one */
@@ -876,6 +876,8 @@ s_small_job (const s_options_t *options, char **names, size_t nkernels, const ch
         const ff_kernel_t *found = ff_kernels_find (names [kernel]);
         for (index = 0; timed && index < options->ninputs; index++) {
             ff_task_t task = { .seq = (uint64_t) index, .input = options->inputs [index],
+                               .data = (const uint8_t *) options->inputs [index],
+                               .size = strlen (options->inputs [index]),
                                .params = params, .nparams = nparams };
             estimate += found->cost (&task);
         }

@@ -80,7 +80,11 @@ typedef struct {
     uint64_t worker;                /* holder while S_SENT */
     int64_t sent_at;                /* when it was last sent */
     uint32_t attempts;              /* times sent */
+    double cost;                    /* the kernel's estimate: heavier goes first */
 } s_slot_t;
+
+/* Heavy-first dispatch looks this far into the pending queue. */
+#define S_LOOKAHEAD 64
 
 /* A peer on the control socket: a worker. */
 typedef struct {
@@ -141,6 +145,10 @@ typedef struct {
     int64_t last_hb;                /* last heartbeat round */
     uint64_t rejected;              /* refused messages */
     uint64_t resent;                /* tasks sent again after a loss */
+    double min_cost;                /* lowest estimate seen */
+    double max_cost;                /* highest estimate seen: if they differ, */
+                                    /* dispatch is heavy-first */
+    int costs_seen;                 /* min_cost and max_cost are set */
     s_source_t *current;            /* source whose chunks are being made */
     uint32_t current_chunk;         /* next chunk of it */
     uint32_t current_chunks;        /* its chunks */
@@ -198,11 +206,33 @@ s_pending_push (s_vent_t *self, uint64_t seq, int front)
     self->pending_count++;
 }
 
+/* Takes the next task to send: with heavy_first, the heaviest of the
+   first S_LOOKAHEAD pending ones when estimates differ (a short tail),
+   else the first. */
 static uint64_t
-s_pending_pop (s_vent_t *self)
+s_pending_take (s_vent_t *self, int heavy_first)
 {
+    size_t cap = (size_t) self->settings->window, best = 0, index;
+    if (heavy_first && self->max_cost > self->min_cost) {
+        size_t look = self->pending_count < S_LOOKAHEAD? self->pending_count: S_LOOKAHEAD;
+        double heaviest = -1;
+        for (index = 0; index < look; index++) {
+            uint64_t seq = self->pending [(self->pending_head + index) % cap];
+            s_slot_t *slot = &self->slots [seq % cap];
+            if (slot->seq == seq && slot->state == S_PENDING && slot->cost > heaviest) {
+                heaviest = slot->cost;
+                best = index;
+            }
+        }
+        if (best) {
+            size_t at = (self->pending_head + best) % cap;
+            uint64_t chosen = self->pending [at];
+            self->pending [at] = self->pending [self->pending_head];
+            self->pending [self->pending_head] = chosen;
+        }
+    }
     uint64_t seq = self->pending [self->pending_head];
-    self->pending_head = (self->pending_head + 1) % (size_t) self->settings->window;
+    self->pending_head = (self->pending_head + 1) % cap;
     self->pending_count--;
     return seq;
 }
@@ -280,6 +310,35 @@ s_error_record (s_vent_t *self, s_slot_t *slot, const char *message)
     slot->worker = 0;
 }
 
+/* Asks the slot's kernel how heavy its task is. */
+static void
+s_estimate (s_vent_t *self, s_slot_t *slot)
+{
+    const ff_kernel_t *kernel = ff_kernels_find (self->options.kernel_names [slot->kernel]);
+    ff_slice_t slices [FF_SOURCE_MAX_ARRAYS];
+    ff_array_t arrays [FF_SOURCE_MAX_ARRAYS];
+    size_t count = 0, index;
+    if (!kernel || !kernel->cost)
+        return;
+    if (slot->source) {
+        count = ff_source_slices (slot->source->source, (uint64_t) self->options.chunk,
+                                  slot->chunk, slices);
+        for (index = 0; index < count; index++)
+            arrays [index] = slices [index].array;
+    }
+    ff_task_t task = {
+        .seq = slot->seq, .input = slot->input, .data = slot->data, .size = slot->size,
+        .params = self->options.params, .nparams = self->options.nparams,
+        .arrays = arrays, .narrays = count
+    };
+    slot->cost = kernel->cost (&task);
+    if (!self->costs_seen || slot->cost < self->min_cost)
+        self->min_cost = slot->cost;
+    if (!self->costs_seen || slot->cost > self->max_cost)
+        self->max_cost = slot->cost;
+    self->costs_seen = 1;
+}
+
 /* Creates the tasks of one input (or one chunk of an array source): one
    per kernel, input-major. With failure != NULL they are error records. */
 static int
@@ -316,6 +375,7 @@ s_create_task (s_vent_t *self, const char *input, const void *data, size_t size,
             source->refs++;
         }
         self->bytes_in_flight += size;
+        s_estimate (self, slot);
         if (failure)
             s_error_record (self, slot, failure);
         else {
@@ -869,7 +929,8 @@ s_dispatch (s_vent_t *self)
         if (limit > (size_t) self->settings->batch)
             limit = (size_t) self->settings->batch;
         while (count < limit && self->pending_count > 0) {
-            uint64_t seq = s_pending_pop (self);
+            /* order matters for slow tasks only: fast ones leave no tail */
+            uint64_t seq = s_pending_take (self, peer->credit <= 8);
             s_slot_t *slot = s_slot (self, seq);
             if (slot->seq == seq && slot->state == S_PENDING)
                 batch [count++] = seq;
