@@ -63,6 +63,7 @@ typedef struct {
     int progress;                   /* --progress, or stderr is a terminal */
     const char *mode;               /* --mode auto|serial|parallel */
     int workers_given;              /* -w was given */
+    int fifo;                       /* --dispatch fifo */
     const char *intake;             /* --intake ENDPOINT */
     const char *emit;               /* --emit ENDPOINT */
     const char *plugins [8];        /* --plugin LIB.so, absolute */
@@ -502,6 +503,8 @@ s_run_parallel (s_options_t *options)
     }
     if (options->insecure)
         s_arg (argv, &argc, "--insecure");
+    if (options->fifo)
+        s_arg (argv, &argc, "--fifo");
     if (options->verbose)
         s_arg (argv, &argc, "-v");
     s_arg (argv, &argc, "--");
@@ -899,7 +902,8 @@ s_usage (FILE *stream)
         "                   [--max-block SIZE] [--exec CMD] [--chunk SIZE] [--plugin LIB.so]\n"
         "                   [--timeout SECONDS] [--retries N] [--joblog FILE] [--resume]\n"
         "                   [--intake ENDPOINT] [--emit ENDPOINT] [--insecure] [--progress]\n"
-        "                   [--mode auto|serial|parallel] [--serial] [-v] [--] INPUT...\n"
+        "                   [--mode auto|serial|parallel] [--dispatch heavy|fifo] [--serial]\n"
+        "                   [-v] [--] INPUT...\n"
         "       fanfold worker -t TOPOLOGY [--no-shm] [-v]\n"
         "       fanfold clean [-t TOPOLOGY]\n"
         "       fanfold keygen DIR\n"
@@ -938,6 +942,7 @@ s_cmd_run (int argc, char *argv [])
         { "insecure", no_argument, NULL, 'Q' },
         { "progress", no_argument, NULL, 'g' },
         { "mode", required_argument, NULL, 'm' },
+        { "dispatch", required_argument, NULL, 'D' },
         { "emit", required_argument, NULL, 'E' },
         { "timeout", required_argument, NULL, 'T' },
         { "retries", required_argument, NULL, 'R' },
@@ -981,6 +986,13 @@ s_cmd_run (int argc, char *argv [])
             case 'I': options.intake = optarg; break;
             case 'Q': options.insecure = 1; break;
             case 'g': options.progress = 1; break;
+            case 'D':
+                if (strcmp (optarg, "heavy") && strcmp (optarg, "fifo")) {
+                    ff_log_error ("--dispatch %s: expected heavy or fifo", optarg);
+                    return 2;
+                }
+                options.fifo = strcmp (optarg, "fifo") == 0;
+                break;
             case 'm':
                 if (strcmp (optarg, "auto") && strcmp (optarg, "serial") && strcmp (optarg, "parallel")) {
                     ff_log_error ("--mode %s: expected auto, serial or parallel", optarg);

@@ -43,6 +43,7 @@ typedef struct {
     const char *intake;             /* --intake ENDPOINT, or NULL */
     long chunk;                     /* --chunk SIZE: bytes per array task, 0: whole */
     int insecure;                   /* --insecure: tcp without CURVE keys */
+    int fifo;                       /* --fifo: no heavy-first dispatch */
     int arrays;                     /* a kernel reads arrays: load file inputs */
     double timeout;                 /* --timeout seconds, 0 for none */
     int retries;                    /* --retries: attempts before an error record */
@@ -930,7 +931,7 @@ s_dispatch (s_vent_t *self)
             limit = (size_t) self->settings->batch;
         while (count < limit && self->pending_count > 0) {
             /* order matters for slow tasks only: fast ones leave no tail */
-            uint64_t seq = s_pending_take (self, peer->credit <= 8);
+            uint64_t seq = s_pending_take (self, !self->options.fifo && peer->credit <= 8);
             s_slot_t *slot = s_slot (self, seq);
             if (slot->seq == seq && slot->state == S_PENDING)
                 batch [count++] = seq;
@@ -1071,6 +1072,7 @@ s_parse_options (s_options_t *options, int argc, char *argv [])
         { "intake", required_argument, NULL, 'I' },
         { "chunk", required_argument, NULL, 'C' },
         { "insecure", no_argument, NULL, 'N' },
+        { "fifo", no_argument, NULL, 'F' },
         { "retries", required_argument, NULL, 'R' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -1119,6 +1121,7 @@ s_parse_options (s_options_t *options, int argc, char *argv [])
             case 'j': options->job_id = optarg; break;
             case 'I': options->intake = optarg; break;
             case 'N': options->insecure = 1; break;
+            case 'F': options->fifo = 1; break;
             case 'C':
                 if (ff_parse_size (optarg, &options->chunk) || options->chunk <= 0) {
                     fprintf (stderr, "fanfold-ventilator: --chunk %s: expected a size\n", optarg);
