@@ -5,6 +5,7 @@
     then the kernel (parameters, status, messages). */
 
 #include "fanfold/exec.h"
+#include "fanfold/kernels.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -633,19 +634,6 @@ s_communicate (s_child_t *child, const uint8_t *data, size_t size,
 
 /* ------------------------------------------------------------ the kernel */
 
-/* Parses a non-negative finite number. Returns 0 or -1. */
-static int
-s_number (const char *text, double *value)
-{
-    char *end;
-    errno = 0;
-    double parsed = strtod (text, &end);
-    if (errno || end == text || *end || !isfinite (parsed) || parsed < 0)
-        return -1;
-    *value = parsed;
-    return 0;
-}
-
 /* Appends a one-line message to result->data and returns -1. */
 static int
 s_fail (ff_result_t *result, const char *format, ...)
@@ -694,10 +682,10 @@ ff_exec_run (const ff_task_t *task, ff_result_t *result)
 
     if (!cmd)
         return s_fail (result, "exec: parameter cmd is missing");
-    if (s_number (timeout_text, &timeout) || timeout > 1e9)
+    if (ff_parse_number (timeout_text, &timeout) || timeout > 1e9)
         return s_fail (result, "exec: parameter timeout=%.64s is not a "
                        "non-negative number of seconds", timeout_text);
-    if (max_text && s_number (max_text, &max_output))
+    if (max_text && ff_parse_number (max_text, &max_output))
         return s_fail (result, "exec: parameter max_output=%.64s is not a "
                        "non-negative number of bytes", max_text);
     if (max_output > (double) (SIZE_MAX / 4))

@@ -13,8 +13,8 @@
 #include <time.h>
 
 /* Parses a non-negative finite number. Returns 0 or -1. */
-static int
-s_number (const char *text, double *value)
+int
+ff_parse_number (const char *text, double *value)
 {
     char *end;
     errno = 0;
@@ -65,7 +65,7 @@ s_sleep_ms (const ff_task_t *task, double *ms, char *text, size_t size)
         snprintf (text, size, "%.*s", (int) (task->size < size - 1? task->size: size - 1),
                   (const char *) task->data);
     text [strcspn (text, "\n")] = 0;
-    return s_number (text, ms) || *ms > 86400e3? -1: 0;
+    return ff_parse_number (text, ms) || *ms > 86400e3? -1: 0;
 }
 
 static int
@@ -100,7 +100,7 @@ s_spin_run (const ff_task_t *task, ff_result_t *out)
 {
     double us;
     const char *text = ff_task_param (task, "us", "0");
-    if (s_number (text, &us) || us > 86400e6)
+    if (ff_parse_number (text, &us) || us > 86400e6)
         return s_bad_param (out, "spin", "us", text);
     double start = s_cpu_us ();
     volatile uint64_t churn = task->seq;
@@ -132,7 +132,7 @@ static double
 s_spin_cost (const ff_task_t *task)
 {
     double us;
-    if (s_number (ff_task_param (task, "us", "0"), &us))
+    if (ff_parse_number (ff_task_param (task, "us", "0"), &us))
         return 0;
     return us;
 }

@@ -8,6 +8,10 @@
 
 #include "fanfold/kernel.h"
 
+/* Parses a kernel parameter as a finite number >= 0. Returns 0, or -1. */
+int
+    ff_parse_number (const char *text, double *value);
+
 /* Returns the built-in kernel called name, or NULL. */
 const ff_kernel_t *
     ff_kernels_find (const char *name);
