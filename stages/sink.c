@@ -344,7 +344,10 @@ s_take_item (s_sink_t *self, uint64_t worker, const ff_item_t *item)
     held->size = item->data.len;
     held->meta_len = item->meta.len;
     held->worker = worker;
-    held->attempts = (item->attempt? item->attempt - 1: 0) + item->tries;
+    /* a worker's result: earlier dispatches plus its own runs; the
+       ventilator's error record (no runs): the dispatches it counted */
+    held->attempts = item->tries? (item->attempt? item->attempt - 1: 0) + item->tries
+                                : item->attempt;
     held->start_ms = item->start_ms;
     held->runtime_us = item->runtime_us;
     held->bytes_in = item->bytes_in;
