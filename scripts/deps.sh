@@ -33,6 +33,11 @@ if [ "$goal" = test ] || [ "$goal" = bench ]; then
     [ -f /usr/share/pymol/data/demo/1tii.pdb ] || missing="$missing pymol-data"
     need_command valgrind valgrind
     need_command parallel parallel
+    need_command bc bc
+    need_command pgrep procps
+    need_command setsid util-linux
+    need_command cmp diffutils
+    need_command gzip gzip
 fi
 [ "$goal" = fuzz ] && { need_command clang clang; for rt in /usr/lib/llvm-14/lib/clang/14*/lib/linux/libclang_rt.fuzzer-x86_64.a; do [ -f "$rt" ] || missing="$missing libclang-rt-14-dev"; done; }
 if [ "$goal" = bench ]; then
