@@ -63,8 +63,12 @@ ff_state_save (const char *path, const ff_state_t *state)
         return -1;
     }
     close (fd);
-    if (rename (temporary, path) != 0)
+    if (rename (temporary, path) != 0) {
+        int saved = errno;
+        unlink (temporary);
+        errno = saved;
         return -1;
+    }
     snprintf (dir, sizeof (dir), "%s", path);
     int dir_fd = open (dirname (dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir_fd >= 0) {
