@@ -1017,7 +1017,7 @@ s_cmd_run (int argc, char *argv [])
                     free (absolute);
                     return 2;
                 }
-                options.plugins [options.nplugins++] = absolute;     /* kept to exit */
+                options.plugins [options.nplugins++] = absolute;     /* freed at the end */
                 break;
             }
             case 'p':
@@ -1155,6 +1155,8 @@ s_cmd_run (int argc, char *argv [])
     for (index = 0; index < count; index++)
         free (names [index]);
     free (cmd_param);
+    for (index = 0; index < options.nplugins; index++)
+        free ((char *) options.plugins [index]);
     return rc;
 }
 
