@@ -2,27 +2,66 @@
 #   throws junk at every endpoint it can reach: the ventilator's control
 #   ROUTER (DEALER, REQ and PUSH peers), the sink's results PULL (PUSH), each
 #   worker's task pipe (a PUSH, which ZeroMQ refuses by type: a PULL would
-#   steal tasks) and every ipc file as a raw stream socket. The junk: empty
-#   frames, c1, dd ff ff ff ff, 33 nested arrays, 100 kB of zeros, random
-#   bytes, version 2, hellos with huge names, task/result/ack/hb/bye for
-#   another job, an ack with the right job from a peer that is not the sink,
-#   results outside the window, '/../../etc/passwd' in str fields and floods
-#   of 100-frame messages, and a sink hello from a peer that is not the
-#   sink once the job runs. The output equals the input, the job exits 0, no
-#   stage dies or is replaced before the end, and the stages log drops.
-#   The topology is local.zpl with its ipc directory moved into the scratch
-#   directory, so that another job on local.zpl cannot mix with this one.
+#   steal tasks) and every ipc file as a raw stream socket (on task pipes,
+#   only greetings libzmq refuses). The junk: empty frames, c1, dd ff ff ff
+#   ff, 33 nested arrays, 100 kB of zeros, random bytes, version 2, hellos
+#   with huge names, task/result/ack/hb/bye for another job, an ack with the
+#   right job from a peer that is not the sink, results outside the window,
+#   '/../../etc/passwd' in str fields, floods of 100-frame messages, and a
+#   sink hello from another peer once the job runs. The output equals the
+#   input, the job exits 0, no stage dies or is replaced before the end, and
+#   the stages log drops. Before that, a sink that has not yet heard of its
+#   job takes junk on its results socket and lives. The topologies are
+#   local.zpl with the ipc directory moved into the scratch directory, so
+#   that another job on local.zpl cannot mix with this one.
 . "$(dirname "$0")/lib.sh"
 directory=$SCRATCH/ipc
 topology=$SCRATCH/local.zpl
 sed "s|/tmp/fanfold-%u/local|$directory|" "$ROOT/topology/local.zpl" > "$topology"
 seq 1 3000 > "$SCRATCH/in.txt"
 
+# a failed check must not leave a stage running (nor its ipc files)
+sink= job=
+stop_all () {
+    local pid
+    for pid in $sink $job; do
+        { kill "$pid" && wait "$pid"; } 2>/dev/null || true
+    done
+}
+trap 'stop_all; rm -rf "$SCRATCH"' EXIT
+
+# first, a sink alone (no ventilator: it never learns the job) takes junk
+# on its results socket and is still there, and stops cleanly on SIGTERM
+sed "s|/tmp/fanfold-%u/local|$SCRATCH/alone|" "$ROOT/topology/local.zpl" > "$SCRATCH/alone.zpl"
+"$BIN/fanfold-sink" -t "$SCRATCH/alone.zpl" -o "$SCRATCH/alone.txt" 2> "$SCRATCH/alone.err" &
+sink=$!
+"$PY" - "$SCRATCH/alone/results" <<'PYEOF' || fail "no junk reached the lone sink"
+import os, sys, time
+import msgpack, zmq
+for _ in range(200):
+    if os.path.exists(sys.argv[1]):
+        break
+    time.sleep(0.05)
+push = zmq.Context().socket(zmq.PUSH)
+push.setsockopt(zmq.LINGER, 2000)
+push.connect("ipc://" + sys.argv[1])
+for frame in [b"", b"\xc1", b"\xdd\xff\xff\xff\xff", b"\x91" * 33 + b"\xc0",
+              msgpack.packb([1, "result", "0123456789abcdef", 1,
+                             [[0, 0, 0, 0, "x", b"x", "", [1, 1, 0, 0, 1, 0, 1]]]])]:
+    push.send(frame)
+time.sleep(0.5)
+PYEOF
+kill -0 "$sink" 2>/dev/null || fail "the sink died on results before its job: $(tail -n 3 "$SCRATCH/alone.err")"
+kill "$sink"
+status=0
+wait "$sink" || status=$?
+sink=
+[ "$status" -eq 130 ] || fail "the lone sink exited $status on SIGTERM, not 130: $(tail -n 3 "$SCRATCH/alone.err")"
+grep -q "^fanfold-sink: dropped:" "$SCRATCH/alone.err" || fail "the lone sink logged no drop"
+
 "$BIN/fanfold" run -t "$topology" -v -w 2 --pipe --lines 1 -k sleep -p ms=5 \
     < "$SCRATCH/in.txt" > "$SCRATCH/out.txt" 2> "$SCRATCH/err.txt" &
 job=$!
-# a failed check must not leave the job running (its stages, its ipc files)
-trap 'kill "$job" 2>/dev/null && wait "$job" 2>/dev/null; rm -rf "$SCRATCH"' EXIT
 
 # the stages the launcher started: ventilator, sink and two workers
 for _ in $(seq 100); do
@@ -32,11 +71,11 @@ done
 stages=$(pgrep -P "$job" | sort)
 [ "$(echo "$stages" | wc -l)" -eq 4 ] || fail "expected 4 stages, found: $(echo $stages)"
 
-"$PY" - "$directory" 3 "$SCRATCH/out.txt" > "$SCRATCH/junk.txt" 2>&1 <<'PYEOF' || { cat "$SCRATCH/junk.txt" >&2; fail "the junk sender failed"; }
+"$PY" - "$directory" 3 "$SCRATCH/err.txt" > "$SCRATCH/junk.txt" 2>&1 <<'PYEOF' || { cat "$SCRATCH/junk.txt" >&2; fail "the junk sender failed"; }
 import glob, os, random, socket, sys, time
 import msgpack, zmq
 
-directory, seconds, output = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+directory, seconds, log = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 control, results = "ipc://%s/control" % directory, "ipc://%s/results" % directory
 rng = random.Random(20240611)
 ctx = zmq.Context()
@@ -124,8 +163,8 @@ while time.time() < end:
                   result(job, 1, 2**64 - 1), result(job, 1, 5, kernel=99),
                   pack("task", job, [item(0)]), pack("hello", "sink", "sink", 0)]:
         send(push_results, "results", [frame])
-    # a second sink, once the real one has acked (output is being written)
-    if os.path.getsize(output) > 0 and "sink-hello" not in sent:
+    # a second sink, once the real one has acked the job
+    if "sink-hello" not in sent and "sink ready" in open(log, errors="replace").read():
         send(dealer, "sink-hello", [pack("hello", "sink", "sink", 0)])
     # floods of 100-frame messages, and REQ's envelope on a ROUTER
     send(dealer, "control", [b"\xc1"] * 100)
@@ -146,14 +185,26 @@ while time.time() < end:
                     s.send(pack("bye", reply[2], reply[3]))
         except Exception:
             pass
-    # raw bytes on every ipc file: not even a ZeroMQ greeting
+    # raw bytes on every ipc file. Bytes that read as a ZMTP/1.0 or 2.0
+    # greeting make a peer whose socket type libzmq does not check, which a
+    # task pipe would deal tasks to, like a PULL: task pipes get only ZMTP
+    # 3.0 greetings libzmq refuses (a PUSH peer, a malformed READY), and a
+    # ZMTP/1.0 identity frame longer than any socket's inbound limit
+    ready = b"\x05READY\x0bSocket-Type\x00\x00\x00\x04PUSH"
+    zmtp3 = b"\xff" + bytes(8) + b"\x7f\x03\x00NULL" + bytes(16) + b"\x00" + bytes(31)
+    refused = [zmtp3 + bytes([0x04, len(ready)]) + ready,
+               zmtp3 + b"\x04\x29\x05READY" + b"\xff" * 40,
+               b"\xff\x40" + rng.randbytes(7) + b"\x00" + rng.randbytes(16)]
     for path in [directory + "/control", directory + "/results"] + glob.glob(directory + "/task-*"):
+        data = rng.choice(refused)
+        if "/task-" not in path:
+            data = rng.choice(refused + [b"GET / HTTP/1.0\r\n\r\n", b"\x01\x00" + junk()[-1],
+                                         b"\xff" + rng.randbytes(8) + b"\x00" + rng.randbytes(64)])
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as stream:
                 stream.settimeout(0.2)
                 stream.connect(path)
-                stream.sendall(rng.choice([b"\xff" + bytes(8) + b"\x7f\x03\x00NULL" + bytes(20),
-                                           b"GET / HTTP/1.0\r\n\r\n", rng.randbytes(64)]))
+                stream.sendall(data)
                 sent["raw"] = sent.get("raw", 0) + 1
         except OSError:
             pass
@@ -169,8 +220,15 @@ kill -0 "$job" 2>/dev/null || fail "the job ended before the junk did: $(tail -n
 for pid in $stages; do
     kill -0 "$pid" 2>/dev/null || fail "stage $pid died under junk: $(tail -n 20 "$SCRATCH/err.txt")"
 done
+# a stage that took a forged peer for a real one would hang the job
+for _ in $(seq 600); do
+    kill -0 "$job" 2>/dev/null || break
+    sleep 0.1
+done
+kill -0 "$job" 2>/dev/null && fail "the job hung after the junk: $(grep -v dropped "$SCRATCH/err.txt" | tail -n 5)"
 status=0
 wait "$job" || status=$?
+job=
 [ "$status" -eq 0 ] || { tail -n 40 "$SCRATCH/err.txt" >&2; fail "the job exited $status"; }
 same "$SCRATCH/in.txt" "$SCRATCH/out.txt" "output after junk"
 ! grep -E "ended with status|AddressSanitizer|runtime error|Assertion|Segmentation" \
