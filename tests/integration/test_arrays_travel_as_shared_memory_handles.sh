@@ -65,3 +65,20 @@ left=$(ls /dev/shm | grep "^$mine" || true)
 echo "segments left by kill -9: $(echo $left | wc -w)"
 "$BIN/fanfold" clean
 [ -z "$(ls /dev/shm | grep "^$mine" || true)" ] || fail "fanfold clean left segments: $(ls /dev/shm)"
+
+# bad arrays: a clear error record naming the file, the others unaffected
+head -c 40 "$SCRATCH/i16.npy" > "$SCRATCH/truncated.npy"
+"$PY" -c "import numpy as np, sys; np.save(sys.argv[1], np.arange(10, dtype='>f8')); np.save(sys.argv[2], np.arange(4, dtype=np.complex128))" \
+    "$SCRATCH/big_endian.npy" "$SCRATCH/complex.npy"
+rc=0
+"$BIN/fanfold" run -w 2 -k stats --format jsonl -- "$SCRATCH/truncated.npy" "$SCRATCH/big_endian.npy" \
+    "$SCRATCH/complex.npy" "$SCRATCH/f64.npy" > "$SCRATCH/bad.jsonl" 2>/dev/null || rc=$?
+[ "$rc" = 1 ] || fail "bad arrays: exit $rc, expected 1"
+"$PY" - "$SCRATCH/bad.jsonl" <<'PYEOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert [r["status"] for r in rows] == ["error", "error", "error", "ok"], rows
+assert "truncated.npy: truncated header" in rows[0]["error"], rows[0]
+assert "big_endian.npy: unsupported dtype '>f8'" in rows[1]["error"], rows[1]
+assert "complex.npy: unsupported dtype" in rows[2]["error"], rows[2]
+PYEOF
