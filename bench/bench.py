@@ -5,9 +5,10 @@ gnuplot bar chart of the ratios.
 
 Called by bench/run.sh (which installs the deps, builds the raw libzmq
 baseline and snapshots the fanfold binaries into bench/out/bin). Organised
-as: settings, helpers (timing with hyperfine, checks), one function per
-measure (MEASURES at the end of that part: add a function and a line there
-to add a row), the report (table, RESULTS.md, plot).
+as: settings, helpers (timing with hyperfine or in alternating rounds,
+checks), one function per measure (MEASURES at the end of that part: add a
+function and a line there to add a row), the report (table, RESULTS.md,
+plot).
 
 Usage: bench.py [MEASURE...]   (default: every measure, in order)
 """
@@ -19,9 +20,12 @@ import platform
 import random
 import re
 import shlex
+import shutil
 import signal
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -58,8 +62,13 @@ FAN_MS = setting("FAN_MS", 10, 10)
 RSS_SIZE = setting("RSS_SIZE", "1500M", "300M")
 SKEW_TASKS = setting("SKEW_TASKS", 200, 200)
 SKEW_WORKERS = setting("SKEW_WORKERS", 8, 8)
-SKEW_LIGHT = 0.01                           # seconds
-SKEW_HEAVY = 0.5                            # 50x heavier, 10% of the tasks
+SKEW_RUNS = setting("SKEW_RUNS", 9, 3)      # rounds of heavy, fifo, zero: noisy, so more
+SKEW_LIGHT = 10                             # milliseconds
+SKEW_HEAVY = 500                            # 50x heavier, 10% of the tasks
+SKEW_LOOKAHEAD = 64                         # the ventilator's heavy-first window
+ARRAY_MB = setting("ARRAY_MB", 400, 100)    # the float32 .npy of measure 7
+ARRAY_CHUNK = "4M"
+ARRAY_RUNS = setting("ARRAY_RUNS", 5, 1)
 
 TIMEOUT = setting("TIMEOUT", 300, 120)      # seconds for one hyperfine series or rss run
 LOG = os.path.join(OUT, "bench.log")
@@ -129,6 +138,56 @@ def hyper(name, command, runs=None):
         result = json.load(f)["results"][0]
     say("%-14s %8.3f s (median of %d)" % (name, result["median"], runs))
     return result["median"]
+
+
+def alternate(name, commands, runs):
+    """Times each (key, bash command) once per round, in turn, for runs
+    rounds, so that the machine's load drifts over every variant alike;
+    {key: median wall seconds}. Each command's stderr goes to
+    out/NAME-KEY.err (appended over the rounds); a non-zero exit or a run
+    past TIMEOUT is a BenchError."""
+    times = {key: [] for key, _ in commands}
+    errs = {key: os.path.join(OUT, "%s-%s.err" % (name, key)) for key, _ in commands}
+    for path in errs.values():
+        if os.path.exists(path):
+            os.unlink(path)
+    with open(LOG, "a") as log:
+        for key, command in commands:
+            log.write("\n## %s-%s: %s\n" % (name, key, command))
+        for rnd in range(runs):
+            for key, command in commands:
+                log.flush()
+                with open(errs[key], "a") as err:
+                    started = time.monotonic()
+                    child = subprocess.Popen(["bash", "-o", "pipefail", "-c", command],
+                                             stdin=subprocess.DEVNULL, stdout=log, stderr=err,
+                                             start_new_session=True)
+                    try:
+                        code = child.wait(timeout=TIMEOUT)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(child.pid, signal.SIGKILL)
+                        child.wait()
+                        raise BenchError("`%s` still ran after %d s: stopped" % (short(command), TIMEOUT))
+                    seconds = time.monotonic() - started
+                log.write("%s-%s round %d: %.3f s, exit %d\n" % (name, key, rnd + 1, seconds, code))
+                if code != 0:
+                    with open(errs[key], errors="replace") as f:
+                        tail = f.read().strip()[-300:]
+                    raise BenchError("`%s` exited %d%s" % (short(command), code, ": " + tail if tail else ""))
+                times[key].append(seconds)
+    medians = {key: statistics.median(values) for key, values in times.items()}
+    for key, values in times.items():
+        say("%-14s %8.3f s (median of %d; %s)" % (name + "-" + key, medians[key], runs,
+                                                  " ".join("%.2f" % v for v in values)))
+    return medians
+
+
+def sink_seconds(name, key):
+    """Median of the `fanfold-sink: N tasks in S s` lines (-v) in
+    out/NAME-KEY.err: the sink's time from the job header to the end."""
+    with open(os.path.join(OUT, "%s-%s.err" % (name, key)), errors="replace") as f:
+        found = [float(m) for m in re.findall(r"fanfold-sink: \d+ tasks in ([0-9.]+) s", f.read())]
+    return statistics.median(found) if found else None
 
 
 def same_file(path, expected, sort=False):
@@ -357,53 +416,172 @@ def m_rss():
                 plot="peak RSS/256 MiB")]
 
 
-def makespan(durations, workers):
-    """List scheduling in the given order: each task to the first free worker."""
+def makespan(durations, workers, lookahead=1):
+    """List scheduling: each task to the first free worker. lookahead 1 is
+    seq order (FIFO); with more, the heaviest of the first lookahead pending
+    tasks goes first and swaps places with the head, as the ventilator does."""
+    pending = list(durations)
+    head = 0
     free = [0.0] * workers
-    for d in durations:
-        heapq.heappush(free, heapq.heappop(free) + d)
+    while head < len(pending):
+        window = pending[head:head + lookahead]
+        best = max(range(len(window)), key=lambda i: (window[i], -i))
+        pending[head], pending[head + best] = pending[head + best], pending[head]
+        heapq.heappush(free, heapq.heappop(free) + pending[head])
+        head += 1
     return max(free)
 
 
 def m_skew():
-    """6. makespan of a skewed job (10% of the tasks 50× heavier)."""
-    rows = []
+    """6. makespan of a skewed job (10% of the tasks 50× heavier) with
+    heavy-first and with FIFO dispatch."""
     rng = random.Random(1)
     heavy = set(rng.sample(range(SKEW_TASKS), SKEW_TASKS // 10))
-    durations = [SKEW_HEAVY if i in heavy else SKEW_LIGHT for i in range(SKEW_TASKS)]
-    args = " ".join("%g" % d for d in durations)
-    ideal = sum(durations) / SKEW_WORKERS
-    fifo = makespan(durations, SKEW_WORKERS)
-    lpt = makespan(sorted(durations, reverse=True), SKEW_WORKERS)
-    measure = ("skewed job, %d × `--exec 'sleep {}'`, 10%% %gs (random, seed 1), the rest %gs, -w %d: "
-               "ideal ÷ makespan" % (SKEW_TASKS, SKEW_HEAVY, SKEW_LIGHT, SKEW_WORKERS))
+    payloads = ["%d" % (SKEW_HEAVY if i in heavy else SKEW_LIGHT) for i in range(SKEW_TASKS)]
+    seconds = [int(p) / 1000 for p in payloads]
+    ideal = sum(seconds) / SKEW_WORKERS
+    sim_fifo = makespan(seconds, SKEW_WORKERS)
+    sim_look = makespan(seconds, SKEW_WORKERS, SKEW_LOOKAHEAD)
+    sim_lpt = makespan(sorted(seconds, reverse=True), SKEW_WORKERS)
+    job = ("%d × `sleep` (payload = ms: 10%% %d, random, seed 1; the rest %d), -w %d"
+           % (SKEW_TASKS, SKEW_HEAVY, SKEW_LIGHT, SKEW_WORKERS))
+    m_a = "skewed job, %s, --dispatch heavy: ideal ÷ makespan" % job
+    m_b = "skewed job as 6a: makespan --dispatch heavy ÷ --dispatch fifo (below 1: heavy-first is shorter)"
+    expected = os.path.join(OUT, "skew.expected")
+    with open(expected, "w") as f:
+        f.write("".join(payloads))       # sleep echoes its payload; raw output
+    outs = {k: os.path.join(OUT, "skew.%s" % k) for k in ("heavy", "fifo", "zero")}
+
+    def command(dispatch, args, out):
+        return ("%s run --mode parallel -w %d --dispatch %s -v -k sleep -- %s > %s"
+                % (q(FF), SKEW_WORKERS, dispatch, " ".join(args), q(out)))
     try:
-        seconds = hyper("skew", "%s run -w %d --exec 'sleep {}' -- %s > /dev/null"
-                        % (q(FF), SKEW_WORKERS, args))
-        zero = hyper("skew-zero", "%s run -w %d --exec 'sleep {}' -- %s > /dev/null"
-                     % (q(FF), SKEW_WORKERS, " ".join("0" for _ in durations)))
+        t = alternate("skew", [("heavy", command("heavy", payloads, outs["heavy"])),
+                               ("fifo", command("fifo", payloads, outs["fifo"])),
+                               ("zero", command("heavy", ["0"] * SKEW_TASKS, outs["zero"]))],
+                      SKEW_RUNS)
+        same_file(outs["heavy"], expected)
+        same_file(outs["fifo"], expected)
     except BenchError as e:
-        rows.append(failed("6a", measure, e))
-    else:
-        rows.append(Row("6a", measure + " (FIFO, lowest seq first: what fanfold does)",
-                        "makespan %.2f s (the same tasks with `sleep 0`: %.2f s)" % (seconds, zero),
-                        "ideal (work ÷ workers) %.2f s; simulated FIFO %.2f s, heavy-first %.2f s"
-                        % (ideal, fifo, lpt),
-                        ideal / seconds, plot="skew ideal/makespan"))
-    help_text = subprocess.run([FF, "run", "--help"], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT).stdout.decode(errors="replace")
-    if re.search(r"heavy|--schedule|cost", help_text, re.I):
-        note = "a scheduling switch appears in `fanfold run --help`: add its run to m_skew"
-    else:
-        note = "not implemented yet: no switch in `fanfold run --help`; the ventilator sends lowest seq first"
-    rows.append(Row("6b", "skewed job: heavy-first ÷ FIFO dispatch", note, "", verdict="not measured"))
-    return rows
+        return [failed("6a", m_a, e), failed("6b", m_b, e)]
+    sink = {k: sink_seconds("skew", k) for k in t}
+
+    def figure(key):
+        text = "%.2f s" % t[key]
+        if sink[key] is not None:
+            text += " (the sink's job time %.2f s)" % sink[key]
+        return text
+    return [
+        Row("6a", m_a,
+            "--dispatch heavy: makespan %s; the same start-up and shut-down with every payload 0: %s"
+            % (figure("heavy"), figure("zero")),
+            "ideal (work ÷ workers): %.3f s; simulated (no start-up): FIFO %.2f s, heavy-first "
+            "in a %d-task lookahead %.2f s, all sorted heaviest first %.2f s"
+            % (ideal, sim_fifo, SKEW_LOOKAHEAD, sim_look, sim_lpt),
+            ideal / t["heavy"], plot="skew ideal/heavy"),
+        Row("6b", m_b, "--dispatch heavy: %s" % figure("heavy"),
+            "--dispatch fifo: %s (simulated heavy ÷ FIFO: %.2f)" % (figure("fifo"), sim_look / sim_fifo),
+            t["heavy"] / t["fifo"], plot="skew heavy/fifo"),
+    ]
+
+
+def npy_file():
+    """out/arrays/f32-NNNM.npy: NNN MB of float32 (made once by npy.py)."""
+    directory = os.path.join(OUT, "arrays")
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, "f32-%dM.npy" % ARRAY_MB)
+    if not os.path.exists(path) or os.path.getsize(path) < ARRAY_MB * 1000000:
+        sh("%s %s make %s %d" % (PYTHON, q(os.path.join(HERE, "npy.py")), q(path), ARRAY_MB))
+    sh("cat %s > /dev/null" % q(path))        # in the page cache for every variant
+    return path
+
+
+def private_topology():
+    """out/arrays/topology.zpl: topology/local.zpl with its ipc endpoints in
+    a new 0700 directory under /tmp (a topology in use by another job is
+    refused); the file and that directory."""
+    ipc = tempfile.mkdtemp(prefix="fanfold-bench-")
+    with open(os.path.join(ROOT, "topology", "local.zpl")) as f:
+        text = f.read()
+    old = "ipc:///tmp/fanfold-%u/local/"
+    if text.count(old) != 3:
+        shutil.rmtree(ipc, ignore_errors=True)
+        raise BenchError("topology/local.zpl does not have 3 endpoints under %s" % old)
+    path = os.path.join(OUT, "arrays", "topology.zpl")
+    with open(path, "w") as f:
+        f.write(text.replace(old, "ipc://%s/" % ipc))
+    return path, ipc
 
 
 def m_arrays():
-    """7. arrays: stats over shared memory vs --no-shm (not measured yet)."""
-    return [Row("7", "arrays: `stats` over shared memory ÷ --no-shm",
-                "not measured: shared-memory arrays not wired yet", "", verdict="not measured")]
+    """7. `stats` over a float32 .npy: 2 workers mapping shared memory,
+    2 --no-shm workers (the bytes in their task messages), --serial, and
+    numpy's own mean and std."""
+    m_a = "arrays, `stats --chunk %s` of a %d MB float32 .npy, 2 workers: shared memory ÷ --no-shm" % (
+        ARRAY_CHUNK, ARRAY_MB)
+    m_b = "arrays as 7a: 2 workers over shared memory ÷ `--serial`"
+    m_c = "arrays as 7a: 2 workers over shared memory ÷ numpy mean() and std() of the np.load(mmap_mode='r') array"
+    idents = (("7a", m_a), ("7b", m_b), ("7c", m_c))
+    ipc = None
+    try:
+        npy = npy_file()
+        size = os.path.getsize(npy)
+        topo, ipc = private_topology()
+        outs = {k: os.path.join(OUT, "arrays", "out.%s" % k)
+                for k in ("shm", "noshm", "w2", "serial", "numpy")}
+        job = "-k stats --chunk %s --format jsonl -- %s" % (ARRAY_CHUNK, q(npy))
+
+        def by_hand(flag, out):
+            # the job waits for workers (-w 0); two workers join it; if the
+            # job fails, the workers it would have ended are stopped
+            return ("%(ff)s run -t %(t)s -w 0 %(job)s > %(out)s & r=$!; "
+                    "%(ff)s worker -t %(t)s%(flag)s & a=$!; %(ff)s worker -t %(t)s%(flag)s & b=$!; "
+                    "wait $r || { s=$?; kill $a $b 2>/dev/null; wait $a $b; exit $s; }; "
+                    "wait $a && wait $b" % {"ff": q(FF), "t": q(topo), "job": job, "out": q(out),
+                                            "flag": flag})
+        t = alternate("arrays", [
+            ("shm", by_hand("", outs["shm"])),
+            ("noshm", by_hand(" --no-shm", outs["noshm"])),
+            ("w2", "%s run -w 2 --mode parallel %s > %s" % (q(FF), job, q(outs["w2"]))),
+            ("serial", "%s run --serial %s > %s" % (q(FF), job, q(outs["serial"]))),
+            ("numpy", "%s %s stats %s > %s" % (PYTHON, q(os.path.join(HERE, "npy.py")), q(npy),
+                                               q(outs["numpy"]))),
+        ], ARRAY_RUNS)
+        for key in ("noshm", "w2", "serial"):
+            same_file(outs[key], outs["shm"])
+        with open(outs["shm"]) as f:
+            lines = f.read().splitlines()
+        if len(lines) != 1:
+            raise BenchError("fanfold wrote %d lines, expected one folded line" % len(lines))
+        record = json.loads(lines[0])
+        if record.get("status") != "ok":
+            raise BenchError("fanfold: %s" % lines[0][:300])
+        mine = record["result"]
+        with open(outs["numpy"]) as f:
+            ref = json.load(f)
+        if mine["count"] != ref["count"]:
+            raise BenchError("count: fanfold %d, numpy %d" % (mine["count"], ref["count"]))
+        for key in ("mean", "std"):
+            if abs(mine[key] - ref[key]) > 1e-9 * abs(ref[key]):
+                raise BenchError("%s: fanfold %r, numpy %r" % (key, mine[key], ref[key]))
+    except BenchError as e:
+        return [failed(ident, measure, e) for ident, measure in idents]
+    finally:
+        if ipc:
+            shutil.rmtree(ipc, ignore_errors=True)
+    gb = size / 1e9
+
+    def figure(key):
+        return "%.2f GB/s (%.2f s)" % (gb / t[key], t[key])
+    shm = "2 `fanfold worker` on shared memory: %s; `run -w 2`: %s" % (figure("shm"), figure("w2"))
+    return [
+        Row("7a", m_a, shm, "2 `fanfold worker --no-shm`: %s" % figure("noshm"),
+            t["noshm"] / t["shm"], plot="arrays shm/no-shm"),
+        Row("7b", m_b, shm, "`--serial`: %s" % figure("serial"),
+            t["serial"] / t["shm"], plot="arrays shm/--serial"),
+        Row("7c", m_c, shm, "numpy (float64 accumulators): %s" % figure("numpy"),
+            t["numpy"] / t["shm"], plot="arrays shm/numpy"),
+    ]
 
 
 MEASURES = [("noop", m_noop), ("wc", m_wc), ("spin", m_spin), ("fanout", m_fanout),
@@ -472,7 +650,7 @@ def plot(rows, png):
     low = min([r.ratio for r in bars] + [1]) / 3
     high = max([r.ratio for r in bars] + [r.target or 1 for r in bars]) * 4
     script = """
-set terminal pngcairo size 1100,560 font ",10"
+set terminal pngcairo size 1300,600 font ",10"
 set output %s
 set title "fanfold make bench: measured ratios (bars, value at the foot) and the issue's targets (red)"
 set datafile missing "NaN"
@@ -482,6 +660,7 @@ set ylabel "ratio (log scale)"
 set style fill solid 0.7 border -1
 set boxwidth 0.6
 set xtics rotate by -25 nomirror
+set rmargin 9
 set grid ytics
 set key top left
 plot %s using 1:3:xtic(2) with boxes lc rgb "#4477aa" title "measured", \\
@@ -498,7 +677,8 @@ plot %s using 1:3:xtic(2) with boxes lc rgb "#4477aa" title "measured", \\
 
 MEANINGS = """\
 What the rows measure (every time is the whole command, start-up included,
-the median of the hyperfine runs; row 5 is one run; every output is checked):
+the median of the hyperfine runs, or for rows 6 and 7 of rounds timed by
+bench.py; row 5 is one run; every output is checked):
 
 - **1a–1c** `seq 1 N | fanfold run -w 2 --pipe --lines 1 -k noop`, the whole
   run, output `cmp`-ed with the input. Baselines on the same input: a raw
@@ -518,11 +698,29 @@ the median of the hyperfine runs; row 5 is one run; every output is checked):
 - **5** `head -c …` of a `yes` text stream into `fanfold run -w 2 --pipe
   --block 1M -k noop > /dev/null`; `bench/rss.py` sums VmRSS of every
   fanfold process of that run every 50 ms. Ratio: peak ÷ 256 MiB.
-- **6a** `--exec 'sleep {}'` over arguments of which 10% (random, seed 1)
-  are 50× heavier. Ratio: the ideal (total sleep ÷ workers) ÷ the makespan, with
-  a list-scheduling simulation of FIFO and of heavy-first for reference, and
-  the same job with `sleep 0` (the cost of starting the shells).
-- **6b, 7** rows kept for measures that wait on features.
+- **6a, 6b** `fanfold run --mode parallel -w 8 --dispatch heavy|fifo -v -k
+  sleep -- 10 500 10 …`: the `sleep` kernel sleeps the milliseconds of its
+  payload; 10% of the tasks (random, seed 1) are 50× heavier. The runs
+  alternate heavy, fifo and the same job with every payload 0 (start-up and
+  shut-down), round by round, so that load drift hits each alike; the median
+  of the rounds. Outputs are `cmp`-ed with the payloads. "The sink's job
+  time" is the median of its `-v` summary (from the job header to the last
+  result). Reference: list-scheduling simulations without start-up (FIFO;
+  heavy-first within the ventilator's 64-task lookahead; everything sorted).
+  Ratios: 6a the ideal (total work ÷ workers) ÷ the heavy-first wall time;
+  6b heavy-first ÷ FIFO wall time (below 1: heavy-first is shorter).
+- **7a–7c** `-k stats --chunk 4M --format jsonl` over a float32 `.npy`
+  (`bench/npy.py make`, seed 1) in bench/out/arrays/, read once beforehand
+  so that every variant finds it in the page cache. Variants, alternating
+  round by round: `run -t T -w 0` plus two `fanfold worker -t T` (shared
+  memory), the same with `fanfold worker -t T --no-shm` (the bytes travel in
+  the task messages), `run -w 2`, `run --serial`, and numpy's
+  `mean(dtype=float64)` and `std(dtype=float64)` of `np.load(mmap_mode='r')`
+  (`bench/npy.py stats`, Python start-up included). T is topology/local.zpl
+  with its ipc endpoints in a new 0700 directory under /tmp. The jsonl lines
+  of every fanfold variant must be identical, and its mean and std within
+  1e-9 of numpy's. GB/s: file size ÷ wall time. Ratios: the time of the
+  baseline ÷ the time of the two hand-started shared-memory workers.
 """
 
 
@@ -577,7 +775,8 @@ def main(argv):
   load average %(lb)s before, %(la)s after (other work may share the machine)
 - fanfold: commit %(commit)s
 - tools: %(versions)s
-- sizes: N = %(N)s noop tasks; %(runs)d hyperfine run(s) per figure, the median (Python Pool: %(py_runs)d)
+- sizes: N = %(N)s noop tasks; %(runs)d hyperfine run(s) per figure, the median (Python Pool: %(py_runs)d);
+  rows 6 and 7: %(skew_runs)d and %(array_runs)d alternating rounds
 
 %(table)s
 %(plot)s
@@ -589,7 +788,8 @@ def main(argv):
     bench/run.sh noop spin          # some measures only (noop wc spin fanout rss skew arrays)
 
 Sizes and runs can be set with BENCH_N, BENCH_RUNS, BENCH_PY_RUNS, BENCH_SPIN_TASKS,
-BENCH_FAN64_TASKS, BENCH_FAN256_TASKS, BENCH_RSS_SIZE, … (see bench/bench.py).
+BENCH_FAN64_TASKS, BENCH_FAN256_TASKS, BENCH_RSS_SIZE, BENCH_SKEW_RUNS,
+BENCH_ARRAY_MB, BENCH_ARRAY_RUNS, … (see bench/bench.py).
 `FANFOLD_BIN` names the directory of the binaries to measure (default `bin/`);
 run.sh copies them to bench/out/bin first, so a rebuild during the run does not
 mix versions. Work files and hyperfine's log are in bench/out/.
@@ -600,7 +800,7 @@ mix versions. Work files and hyperfine's log are in bench/out/.
         "kernel": info["kernel"], "commit": info["commit"], "versions": info["versions"],
         "lb": " ".join("%.2f" % x for x in load_before),
         "la": " ".join("%.2f" % x for x in load_after),
-        "N": num(N), "runs": RUNS, "py_runs": PY_RUNS, "table": body,
+        "N": num(N), "runs": RUNS, "skew_runs": SKEW_RUNS, "array_runs": ARRAY_RUNS, "py_runs": PY_RUNS, "table": body,
         "plot": "\n![ratios](%s)\n" % png_name if have_plot else "",
         "meanings": MEANINGS,
     }

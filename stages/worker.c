@@ -255,6 +255,12 @@ s_on_control (s_worker_t *self)
         }
         self->last_heard = ff_clock_ms ();
         if (msg.type == FF_MSG_WELCOME) {
+            /* a second welcome answers a hello that crossed the first:
+               rebuilding the task pipe would drop the tasks queued on it */
+            if (self->welcomed && msg.worker == self->job.worker
+            &&  ff_str_eq (msg.job, self->job.id))
+                ;
+            else
             if (s_accept_welcome (self, &msg))
                 ff_log_error ("could not join job");
         }
