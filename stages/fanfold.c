@@ -442,6 +442,10 @@ s_run_parallel (s_options_t *options)
         s_arg (argv, &argc, "--insecure");
     if (options->progress)
         s_arg (argv, &argc, "--progress");
+    for (index = 0; index < options->nplugins; index++) {
+        s_arg (argv, &argc, "--plugin");
+        s_arg (argv, &argc, options->plugins [index]);
+    }
     if (options->emit) {
         s_arg (argv, &argc, "--emit");
         s_arg (argv, &argc, options->emit);

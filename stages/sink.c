@@ -593,7 +593,8 @@ s_usage (FILE *stream)
 {
     fprintf (stream,
              "usage: fanfold-sink -t TOPOLOGY [-o FILE] [--format raw|jsonl] [--joblog FILE]\n"
-             "                    [--resume] [--signature WORD] [--emit ENDPOINT] [-v]\n"
+             "                    [--resume] [--signature WORD] [--emit ENDPOINT]\n"
+             "                    [--plugin LIB.so] [--insecure] [--progress] [-v]\n"
              "Collects the results of the job on TOPOLOGY and writes them in seq\n"
              "order. Exits 0 when every task succeeded, 1 when some failed, 2 on error.\n");
 }
@@ -609,6 +610,7 @@ main (int argc, char *argv [])
         { "emit", required_argument, NULL, 'E' },
         { "insecure", no_argument, NULL, 'N' },
         { "progress", no_argument, NULL, 'P' },
+        { "plugin", required_argument, NULL, 'G' },
         { "resume", no_argument, NULL, 'R' },
         { "signature", required_argument, NULL, 'S' },
         { "verbose", no_argument, NULL, 'v' },
@@ -637,6 +639,15 @@ main (int argc, char *argv [])
             case 'E': self.options.emit = optarg; break;
             case 'N': self.options.insecure = 1; break;
             case 'P': self.options.progress = 1; break;
+            case 'G': {
+                /* a plugin kernel that folds must fold here too */
+                char error [512];
+                if (ff_kernels_load (optarg, error, sizeof (error))) {
+                    fprintf (stderr, "fanfold-sink: %s\n", error);
+                    return 2;
+                }
+                break;
+            }
             case 'R': self.options.resume = 1; break;
             case 'S': self.options.signature = optarg; break;
             case 'v': self.options.verbose = 1; break;
