@@ -81,7 +81,6 @@ typedef struct {
     uint64_t *acks;                 /* seqs received since the last ack */
     size_t nacks;                   /* how many */
     int64_t last_ack;               /* when the last ack went out */
-    int64_t last_heard;             /* last message from the ventilator */
     uint64_t live_workers;          /* as the ventilator's heartbeat says */
     int64_t started_us;             /* when the job header arrived */
     int64_t last_progress;          /* when the progress line was drawn */
@@ -94,7 +93,6 @@ typedef struct {
     size_t nper_worker;             /* how many */
     uint64_t duplicates;            /* results dropped as duplicates */
     uint64_t rejected;              /* messages or items refused */
-    uint64_t received;              /* results accepted */
     int write_failed;               /* the output could not be written */
     FILE *joblog;                   /* --joblog file, or NULL */
     zsock_t *emit;                  /* PUSH of results in seq order, or NULL */
@@ -366,7 +364,6 @@ s_take_item (s_sink_t *self, uint64_t worker, const ff_item_t *item)
         free (held);
         return;
     }
-    self->received++;
     if (self->nacks == FF_MAX_ACK_SEQS)
         s_send_ack (self);
     if (self->nacks < FF_MAX_ACK_SEQS)
@@ -409,7 +406,6 @@ s_on_control (s_sink_t *self)
         if (rc == 1)
             continue;
         if (ff_msg_decode (zmq_msg_data (&body), zmq_msg_size (&body), &msg) == 0) {
-            self->last_heard = ff_clock_ms ();
             if (msg.type == FF_MSG_HB)
                 self->live_workers = msg.worker;
             if (msg.type == FF_MSG_JOB && s_on_job (self, &msg)) {

@@ -29,6 +29,7 @@
 typedef struct {
     const char *topology_path;      /* -t */
     char *kernel_names [FF_MAX_KERNELS]; /* -k, split */
+    const ff_kernel_t *kernels [FF_MAX_KERNELS]; /* resolved once */
     size_t nkernels;                /* how many */
     const char *params [2 * FF_MAX_PARAMS]; /* -p KEY=VALUE, split */
     size_t nparams;                 /* how many pairs */
@@ -315,7 +316,7 @@ s_error_record (s_vent_t *self, s_slot_t *slot, const char *message)
 static void
 s_estimate (s_vent_t *self, s_slot_t *slot)
 {
-    const ff_kernel_t *kernel = ff_kernels_find (self->options.kernel_names [slot->kernel]);
+    const ff_kernel_t *kernel = self->options.kernels [slot->kernel];
     ff_slice_t slices [FF_SOURCE_MAX_ARRAYS];
     ff_array_t arrays [FF_SOURCE_MAX_ARRAYS];
     size_t count = 0, index;
@@ -1175,18 +1176,17 @@ s_parse_options (s_options_t *options, int argc, char *argv [])
     }
     options->nkernels = (size_t) count;
     for (size_t index = 0; index < options->nkernels; index++) {
-        const ff_kernel_t *kernel = ff_kernels_find (options->kernel_names [index]);
-        if (kernel && (kernel->flags & FF_KERNEL_ARRAYS))
-            options->arrays = 1;
-    }
-    for (size_t index = 0; index < options->nkernels; index++)
-        if (!ff_kernels_find (options->kernel_names [index])) {
+        options->kernels [index] = ff_kernels_find (options->kernel_names [index]);
+        if (!options->kernels [index]) {
             char known [1024];
             ff_kernels_list (known, sizeof (known));
             fprintf (stderr, "fanfold-ventilator: unknown kernel '%s' (known: %s)\n",
                      options->kernel_names [index], known);
             return 2;
         }
+        if (options->kernels [index]->flags & FF_KERNEL_ARRAYS)
+            options->arrays = 1;
+    }
     if (options->cut == FF_CUT_BYTES && options->cut_n > options->max_block
     &&  options->cut_n == 1L << 20)
         options->cut_n = options->max_block;    /* the default block shrinks */

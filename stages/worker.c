@@ -373,7 +373,13 @@ s_run_batch (s_worker_t *self, ff_msg_t *msg)
     ff_item_t item;
     ff_codec_result_begin (self->codec, self->job.id, self->job.worker, msg->count);
     while (ff_msg_next_item (msg, &item)) {
-        char *input = ff_str_dup (item.input);
+        /* the input name as a C string: on the stack unless it is long */
+        char short_input [256];
+        char *input = item.input.len < sizeof (short_input)? short_input: ff_str_dup (item.input);
+        if (input == short_input) {
+            memcpy (short_input, item.input.ptr, item.input.len);
+            short_input [item.input.len] = 0;
+        }
         ff_task_t task = {
             .seq = item.seq, .input = input? input: "",
             .data = (const uint8_t *) item.data.ptr, .size = item.data.len,
@@ -421,7 +427,8 @@ s_run_batch (s_worker_t *self, ff_msg_t *msg)
         item.meta.ptr = (const char *) self->out.meta.data;
         item.meta.len = self->out.meta.size;
         ff_codec_result_item (self->codec, &item);
-        free (input);
+        if (input != short_input)
+            free (input);
         self->done++;
     }
     ff_result_reset (&self->out, 16u << 20);
