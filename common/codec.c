@@ -6,6 +6,7 @@
 #include "fanfold/codec.h"
 
 #include <msgpack.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -252,6 +253,7 @@ s_read_handle (s_cursor_t *cur, ff_handle_t *handle)
 {
     uint64_t dtype;
     size_t ndim, index;
+    memset (handle, 0, sizeof (*handle));
     if (s_expect_array (cur, 7)
     ||  s_read_str (cur, &handle->name)
     ||  s_read_uint (cur, &dtype) || dtype < 1 || dtype > 10
@@ -280,7 +282,7 @@ s_read_task_item (s_cursor_t *cur, ff_item_t *item)
 {
     uint64_t kernel, attempt;
     size_t index;
-    memset (item, 0, sizeof (*item));
+    memset (item, 0, offsetof (ff_item_t, arrays));   /* arrays: up to narrays */
     if (s_expect_array (cur, 8)
     ||  s_read_uint (cur, &item->seq)
     ||  s_read_uint (cur, &kernel) || kernel >= FF_MAX_KERNELS
@@ -304,7 +306,7 @@ static int
 s_read_result_item (s_cursor_t *cur, ff_item_t *item)
 {
     uint64_t kernel, status, kind, attempt, tries;
-    memset (item, 0, sizeof (*item));
+    memset (item, 0, offsetof (ff_item_t, arrays));   /* arrays: up to narrays */
     if (s_expect_array (cur, 8)
     ||  s_read_uint (cur, &item->seq)
     ||  s_read_uint (cur, &kernel) || kernel >= FF_MAX_KERNELS

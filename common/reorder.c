@@ -65,6 +65,16 @@ ff_reorder_put (ff_reorder_t *self, uint64_t seq, void *item)
     return FF_REORDER_STORED;
 }
 
+int
+ff_reorder_claim (ff_reorder_t *self, uint64_t seq)
+{
+    assert (self);
+    if (seq != self->next || self->slots [seq % self->window])
+        return 0;
+    self->next++;
+    return 1;
+}
+
 void *
 ff_reorder_pop (ff_reorder_t *self)
 {

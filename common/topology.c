@@ -30,7 +30,7 @@ struct ff_topology {
 };
 
 static const ff_settings_t s_defaults = {
-    .window = 1024, .window_bytes = 64L << 20, .prefetch = 1, .batch = 64,
+    .window = 2048, .window_bytes = 64L << 20, .prefetch = 1, .batch = 128,
     .heartbeat_ms = 250, .worker_timeout_ms = 3000, .hwm = 1000,
     .linger_ms = 2000
 };

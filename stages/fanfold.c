@@ -38,7 +38,7 @@
 #define S_MAX_WORKERS 4096
 #define S_MAX_ARGS 512
 #define S_STOP_GRACE_MS 3000
-#define S_END_GRACE_MS 150
+#define S_END_GRACE_MS 50
 
 typedef struct {
     const char *topology_path;      /* -t, NULL for a private one */
@@ -165,10 +165,12 @@ static void
 s_reap (s_children_t *children, int wait_ms)
 {
     int64_t deadline = ff_clock_ms () + wait_ms;
+    int reaped = 0;
     while (1) {
         int status;
         pid_t pid = waitpid (-1, &status, WNOHANG);
         if (pid > 0) {
+            reaped = 1;
             size_t index;
             int code = WIFEXITED (status)? WEXITSTATUS (status): 128 + WTERMSIG (status);
             for (index = 0; index < children->count; index++)
@@ -187,9 +189,9 @@ s_reap (s_children_t *children, int wait_ms)
             }
             continue;
         }
-        if (s_signal || ff_clock_ms () >= deadline || s_running (children) == 0)
+        if (reaped || s_signal || ff_clock_ms () >= deadline || s_running (children) == 0)
             return;
-        struct timespec pause = { 0, 5 * 1000000 };
+        struct timespec pause = { 0, 2 * 1000000 };
         nanosleep (&pause, NULL);
     }
 }
@@ -587,8 +589,11 @@ s_run_parallel (s_options_t *options)
         rc = 1;                     /* every task ran; some failed */
     else
         rc = 2;
-    /* workers leave by themselves at the job's end; give them a moment */
-    s_reap (&children, S_END_GRACE_MS);
+    /* workers leave by themselves at the job's end; give them a moment
+       (one that had not joined yet is stopped) */
+    int64_t grace_end = ff_clock_ms () + S_END_GRACE_MS;
+    while (s_running (&children) && !s_signal && ff_clock_ms () < grace_end)
+        s_reap (&children, (int) (grace_end - ff_clock_ms ()));
 stop:
     s_stop_all (&children, S_STOP_GRACE_MS);
     if (s_signal && rc < 128)

@@ -185,9 +185,9 @@ s_progress (s_sink_t *self, int final)
     fflush (stderr);
 }
 
-/* Writes the joblog line of one result. */
+/* Writes the joblog line of one result; input is its input name. */
 static void
-s_joblog (s_sink_t *self, const s_held_t *held)
+s_joblog (s_sink_t *self, const s_held_t *held, const char *input)
 {
     size_t index;
     if (!self->joblog)
@@ -198,7 +198,7 @@ s_joblog (s_sink_t *self, const s_held_t *held)
              held->status == FF_STATUS_OK? held->size: 0,
              held->status == FF_STATUS_OK? "ok": "error");
     for (index = 0; index < held->input_len; index++) {
-        char c = held->bytes [index];
+        char c = input [index];
         if (c == '\t')
             fputs ("\\t", self->joblog);
         else
@@ -284,7 +284,35 @@ s_emit (s_sink_t *self, const ff_record_t *record)
     s_emit_send (self);
 }
 
-/* Writes every result whose turn has come. */
+/* Writes one result whose turn has come (its header, and its input, body
+   and meta bytes): joblog, accounts, fold, emit and output. */
+static void
+s_deliver (s_sink_t *self, const s_held_t *held, const char *input, const char *body,
+           const char *meta)
+{
+    ff_record_t record = {
+        .seq = held->seq, .input = input, .input_len = held->input_len,
+        .kernel = self->kernels [held->kernel], .status = held->status,
+        .kind = held->kind, .body = body, .size = held->size, .meta = meta,
+        .meta_len = held->meta_len
+    };
+    s_joblog (self, held, input);
+    s_account (self, held);
+    ff_record_t folded;
+    if (!ff_folder_take (self->folder, self->kernel_objs [held->kernel], held->kernel,
+                         &record, held->chunk, held->chunks, &folded))
+        return;                     /* absorbed into a fold */
+    if (self->emit)
+        s_emit (self, &folded);
+    if (ff_output_write (self->output, &folded) && !self->write_failed) {
+        ff_log_error ("cannot write %s: %s",
+                      self->options.output_path? self->options.output_path: "stdout",
+                      strerror (errno));
+        self->write_failed = 1;
+    }
+}
+
+/* Writes every held result whose turn has come. */
 static void
 s_release (s_sink_t *self)
 {
@@ -292,31 +320,20 @@ s_release (s_sink_t *self)
     if (!self->reorder)
         return;                     /* results (or junk) came before the job */
     while ((held = (s_held_t *) ff_reorder_pop (self->reorder))) {
-        ff_record_t record = {
-            .seq = held->seq, .input = held->bytes, .input_len = held->input_len,
-            .kernel = self->kernels [held->kernel], .status = held->status,
-            .kind = held->kind, .body = held->bytes + held->input_len,
-            .size = held->size, .meta = held->bytes + held->input_len + held->size,
-            .meta_len = held->meta_len
-        };
-        s_joblog (self, held);
-        s_account (self, held);
-        ff_record_t folded;
-        if (!ff_folder_take (self->folder, self->kernel_objs [held->kernel], held->kernel,
-                             &record, held->chunk, held->chunks, &folded)) {
-            free (held);            /* absorbed into a fold */
-            continue;
-        }
-        if (self->emit)
-            s_emit (self, &folded);
-        if (ff_output_write (self->output, &folded) && !self->write_failed) {
-            ff_log_error ("cannot write %s: %s",
-                          self->options.output_path? self->options.output_path: "stdout",
-                          strerror (errno));
-            self->write_failed = 1;
-        }
+        s_deliver (self, held, held->bytes, held->bytes + held->input_len,
+                   held->bytes + held->input_len + held->size);
         free (held);
     }
+}
+
+/* Lists seq in the next ack, sending the ack first when it is full. */
+static void
+s_ack (s_sink_t *self, uint64_t seq)
+{
+    if (self->nacks == FF_MAX_ACK_SEQS)
+        s_send_ack (self);
+    if (self->nacks < FF_MAX_ACK_SEQS)
+        self->acks [self->nacks++] = seq;
 }
 
 static void
@@ -328,29 +345,30 @@ s_take_item (s_sink_t *self, uint64_t worker, const ff_item_t *item)
                        item->seq, item->kernel);
         return;
     }
+    s_held_t header = {
+        .seq = item->seq, .kernel = item->kernel, .status = item->status,
+        .kind = item->kind, .input_len = item->input.len, .size = item->data.len,
+        .meta_len = item->meta.len, .worker = worker,
+        /* a worker's result: earlier dispatches plus its own runs; the
+           ventilator's error record (no runs): the dispatches it counted */
+        .attempts = item->tries? (item->attempt? item->attempt - 1: 0) + item->tries
+                               : item->attempt,
+        .start_ms = item->start_ms, .runtime_us = item->runtime_us,
+        .bytes_in = item->bytes_in, .chunk = item->chunk, .chunks = item->chunks
+    };
+    if (self->reorder && ff_reorder_claim (self->reorder, item->seq)) {
+        /* its turn has come: written from the message, never copied */
+        s_deliver (self, &header, item->input.ptr, item->data.ptr, item->meta.ptr);
+        s_ack (self, item->seq);
+        return;
+    }
     s_held_t *held = (s_held_t *) malloc (sizeof (s_held_t) + item->input.len
                                           + item->data.len + item->meta.len);
     if (!held) {
         ff_log_error ("out of memory holding result %" PRIu64, item->seq);
         return;
     }
-    held->seq = item->seq;
-    held->kernel = item->kernel;
-    held->status = item->status;
-    held->kind = item->kind;
-    held->input_len = item->input.len;
-    held->size = item->data.len;
-    held->meta_len = item->meta.len;
-    held->worker = worker;
-    /* a worker's result: earlier dispatches plus its own runs; the
-       ventilator's error record (no runs): the dispatches it counted */
-    held->attempts = item->tries? (item->attempt? item->attempt - 1: 0) + item->tries
-                                : item->attempt;
-    held->start_ms = item->start_ms;
-    held->runtime_us = item->runtime_us;
-    held->bytes_in = item->bytes_in;
-    held->chunk = item->chunk;
-    held->chunks = item->chunks;
+    *held = header;
     memcpy (held->bytes, item->input.ptr, item->input.len);
     memcpy (held->bytes + item->input.len, item->data.ptr, item->data.len);
     memcpy (held->bytes + item->input.len + item->data.len, item->meta.ptr, item->meta.len);
@@ -364,10 +382,7 @@ s_take_item (s_sink_t *self, uint64_t worker, const ff_item_t *item)
         free (held);
         return;
     }
-    if (self->nacks == FF_MAX_ACK_SEQS)
-        s_send_ack (self);
-    if (self->nacks < FF_MAX_ACK_SEQS)
-        self->acks [self->nacks++] = item->seq;
+    s_ack (self, item->seq);
 }
 
 static void
@@ -454,6 +469,36 @@ s_done (s_sink_t *self)
         && ff_reorder_next (self->reorder) == (uint64_t) self->total;
 }
 
+/* After the last ack: waits at most wait_ms for the ventilator's `end`,
+   which says that it has every ack, then lets the control socket close at
+   once. Without it, an ack queued for a ventilator that had already left
+   would hold the exit for the whole linger time. */
+static void
+s_await_end (s_sink_t *self, int wait_ms)
+{
+    int64_t deadline = ff_clock_ms () + wait_ms;
+    int64_t now;
+    while (!ff_stop_signal && !zsys_interrupted && (now = ff_clock_ms ()) < deadline) {
+        zmq_pollitem_t item = { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, (long) (deadline - now)) <= 0)
+            continue;
+        zmq_msg_t body;
+        ff_msg_t msg;
+        int rc, ended = 0;
+        while (!ended && (rc = ff_net_recv (self->control, NULL, &body)) >= 0) {
+            if (rc == 1)
+                continue;
+            if (ff_msg_decode (zmq_msg_data (&body), zmq_msg_size (&body), &msg) == 0
+            &&  msg.type == FF_MSG_END && ff_str_eq (msg.job, self->job))
+                ended = 1;
+            zmq_msg_close (&body);
+        }
+        if (ended)
+            break;
+    }
+    zsock_set_linger (self->control, 0);
+}
+
 static int
 s_run (s_sink_t *self)
 {
@@ -499,6 +544,7 @@ s_run (s_sink_t *self)
     if (!s_done (self))
         return 130;
     s_send_ack (self);
+    s_await_end (self, settings->linger_ms);
     if (self->emit) {
         ff_codec_eos (self->emit_codec, (uint64_t) self->total);
         s_emit_send (self);

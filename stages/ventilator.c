@@ -17,6 +17,7 @@
 #include <czmq.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,14 +77,21 @@ typedef struct {
     uint32_t chunk;                 /* chunk of the source */
     uint32_t chunks;                /* chunks of the source (1: whole) */
     uint32_t kernel;                /* kernel index */
-    char *input;                    /* input name */
-    uint8_t *data;                  /* payload, freed once done */
+    char *input;                    /* input name, in buf; NULL once done */
+    uint8_t *data;                  /* payload, in buf after the name; NULL once done */
     size_t size;                    /* payload bytes */
+    uint8_t *buf;                   /* holds input and data; a small one is kept for
+                                       the next task of this slot */
+    size_t cap;                     /* bytes allocated at buf */
     uint64_t worker;                /* holder while S_SENT */
     int64_t sent_at;                /* when it was last sent */
     uint32_t attempts;              /* times sent */
     double cost;                    /* the kernel's estimate: heavier goes first */
 } s_slot_t;
+
+/* A slot keeps a buffer up to this size for its next task, so that small
+   tasks cost no malloc; a bigger one (a record block) is freed when done. */
+#define S_SLOT_KEEP 4096
 
 /* Heavy-first dispatch looks this far into the pending queue. */
 #define S_LOOKAHEAD 64
@@ -177,6 +185,22 @@ s_source_unref (s_vent_t *self, s_source_t *ref)
     }
 }
 
+/* Drops the slot's payload and name; keeps a small buffer unless all. */
+static void
+s_slot_drop_data (s_vent_t *self, s_slot_t *slot, int all)
+{
+    if (slot->data) {
+        self->bytes_in_flight -= slot->size;
+        slot->data = NULL;
+    }
+    slot->input = NULL;
+    if (all || slot->cap > S_SLOT_KEEP) {
+        free (slot->buf);
+        slot->buf = NULL;
+        slot->cap = 0;
+    }
+}
+
 static void
 s_slot_release (s_vent_t *self, s_slot_t *slot)
 {
@@ -184,13 +208,7 @@ s_slot_release (s_vent_t *self, s_slot_t *slot)
         s_source_unref (self, slot->source);
         slot->source = NULL;
     }
-    if (slot->data) {
-        self->bytes_in_flight -= slot->size;
-        free (slot->data);
-        slot->data = NULL;
-    }
-    free (slot->input);
-    slot->input = NULL;
+    s_slot_drop_data (self, slot, 0);
     slot->state = S_FREE;
 }
 
@@ -241,7 +259,7 @@ s_pending_take (s_vent_t *self, int heavy_first)
 
 /* Marks seq done (acked by the sink) and credits its holder. */
 static void
-s_complete (s_vent_t *self, uint64_t seq)
+s_complete (s_vent_t *self, uint64_t seq, int64_t now_ms)
 {
     s_slot_t *slot = s_slot (self, seq);
     size_t index;
@@ -254,15 +272,11 @@ s_complete (s_vent_t *self, uint64_t seq)
                 self->workers [index]->outstanding--;
                 self->workers [index]->done++;
                 self->workers [index]->acked_now++;
-                self->workers [index]->busy_since = ff_clock_ms ();
+                self->workers [index]->busy_since = now_ms;
                 break;
             }
     slot->state = S_DONE;
-    if (slot->data) {
-        self->bytes_in_flight -= slot->size;
-        free (slot->data);
-        slot->data = NULL;
-    }
+    s_slot_drop_data (self, slot, 0);
 }
 
 /* Moves the written mark: those slots are free again. */
@@ -271,10 +285,11 @@ s_advance_written (s_vent_t *self, uint64_t written)
 {
     if (written > self->next_seq)
         return;                     /* a mark ahead of what exists: refuse */
+    int64_t now_ms = ff_clock_ms ();
     while (self->written < written) {
         s_slot_t *slot = s_slot (self, self->written);
         if (slot->state != S_DONE)
-            s_complete (self, self->written);
+            s_complete (self, self->written, now_ms);
         s_slot_release (self, slot);
         self->written++;
     }
@@ -358,17 +373,30 @@ s_create_task (s_vent_t *self, const char *input, const void *data, size_t size,
         }
         s_slot_t *slot = s_slot (self, self->next_seq);
         assert (slot->state == S_FREE);
+        uint8_t *buf = slot->buf;
+        size_t cap = slot->cap;
+        size_t input_len = strlen (input);
+        size_t need = input_len + 1 + size;
+        if (need > cap) {
+            free (buf);
+            cap = need < 64? 64: need;
+            buf = (uint8_t *) malloc (cap);
+            if (!buf) {
+                slot->buf = NULL;
+                slot->cap = 0;
+                ff_log_error ("out of memory for task %" PRIu64, self->next_seq);
+                return -1;
+            }
+        }
         memset (slot, 0, sizeof (*slot));
+        slot->buf = buf;
+        slot->cap = cap;
         slot->seq = self->next_seq;
         slot->kernel = (uint32_t) kernel;
-        slot->input = strdup (input);
-        slot->data = (uint8_t *) malloc (size? size: 1);
-        if (!slot->input || !slot->data) {
-            s_slot_release (self, slot);
-            ff_log_error ("out of memory for task %" PRIu64, self->next_seq);
-            return -1;
-        }
-        memcpy (slot->data, data, size);
+        memcpy (buf, input, input_len + 1);
+        memcpy (buf + input_len + 1, data, size);
+        slot->input = (char *) buf;
+        slot->data = buf + input_len + 1;
         slot->size = size;
         slot->chunk = chunk;
         slot->chunks = chunks? chunks: 1;
@@ -780,8 +808,9 @@ s_on_ack (s_vent_t *self, zmq_msg_t *routing, ff_msg_t *msg)
         else
             ff_log_info ("sink ready");
     }
+    int64_t now_ms = ff_clock_ms ();
     while (ff_msg_next_seq (msg, &seq))
-        s_complete (self, seq);
+        s_complete (self, seq, now_ms);
     s_advance_written (self, msg->written);
     size_t index;
     for (index = 0; index < self->nworkers; index++)
@@ -943,7 +972,7 @@ s_dispatch (s_vent_t *self)
         for (index = 0; index < count; index++) {
             s_slot_t *slot = s_slot (self, batch [index]);
             ff_item_t item;
-            memset (&item, 0, sizeof (item));
+            memset (&item, 0, offsetof (ff_item_t, arrays));   /* arrays: up to narrays */
             item.seq = slot->seq;
             item.kernel = slot->kernel;
             item.input = ff_str (slot->input);
@@ -994,6 +1023,12 @@ s_end_workers (s_vent_t *self, uint64_t status)
     for (index = 0; index < self->nworkers; index++) {
         ff_codec_end (self->codec, self->job, status);
         s_send_to (self, self->workers [index]->routing, self->workers [index]->routing_len);
+    }
+    /* the sink too: it waits for this before closing, so that its last
+       ack cannot be held back by a ventilator already gone */
+    if (self->sink_routing_len) {
+        ff_codec_end (self->codec, self->job, status);
+        s_send_to (self, self->sink_routing, self->sink_routing_len);
     }
 }
 
@@ -1251,8 +1286,10 @@ s_vent_cleanup (s_vent_t *self)
         s_source_unref (self, current);
     }
     if (self->slots)
-        for (index = 0; index < (size_t) self->settings->window; index++)
+        for (index = 0; index < (size_t) self->settings->window; index++) {
             s_slot_release (self, &self->slots [index]);
+            s_slot_drop_data (self, &self->slots [index], 1);
+        }
     free (self->slots);
     free (self->pending);
     ff_reader_destroy (&self->reader);

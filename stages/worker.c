@@ -1,6 +1,6 @@
 /*  fanfold-worker: joins a ventilator, pulls task batches from its own
     pipe, runs each task's kernel and pushes the results to the sink.
-    Organised as: options, the heartbeat actor, joining (hello/welcome),
+    Organised as: options, the heartbeat thread, joining (hello/welcome),
     running a batch, and the main loop. */
 
 #include "fanfold/codec.h"
@@ -14,6 +14,7 @@
 
 #include <czmq.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,9 +99,9 @@ s_job_from_welcome (s_job_t *job, const ff_msg_t *msg)
     return 0;
 }
 
-/* ------------------------------------------------------ heartbeat actor */
+/* ----------------------------------------------------- heartbeat thread */
 
-/* Arguments of the heartbeat actor, owned by the main thread. */
+/* Arguments of the heartbeat thread, owned by the main thread. */
 typedef struct {
     const char *endpoint;           /* ventilator control */
     const char *job;                /* job id */
@@ -109,7 +110,17 @@ typedef struct {
     int64_t timeout_ms;             /* task time limit, 0 for none */
     volatile int64_t *running_since; /* main thread: when its task started, or 0 */
     ff_security_t *security;        /* CURVE client keys, or none */
+    zsock_t *pipe;                  /* the thread's end of the stop pipe */
 } s_hb_args_t;
+
+/* The heartbeat thread as the main thread holds it. A plain thread, joined
+   when stopped, rather than a zactor: zactor_destroy returns before the
+   actor has closed its pipe, and czmq's exit handler sleeps 200 ms when it
+   finds a socket still open, which a short job would pay at every exit. */
+typedef struct {
+    pthread_t thread;               /* runs s_heartbeat_run */
+    zsock_t *pipe;                  /* our end of the stop pipe */
+} s_heartbeat_t;
 
 #define S_WATCHDOG_GRACE_MS 2000
 #define S_EXIT_RECYCLED 70
@@ -120,10 +131,11 @@ typedef struct {
    time limit it is also the watchdog: a kernel still running well past the
    limit cannot be stopped from outside, so the worker process ends itself
    and the ventilator sends the task elsewhere. */
-static void
-s_heartbeat_actor (zsock_t *pipe, void *arg)
+static void *
+s_heartbeat_run (void *arg)
 {
     s_hb_args_t *args = (s_hb_args_t *) arg;
+    zsock_t *pipe = args->pipe;
     zsock_t *control = ff_net_socket (ZMQ_DEALER, 16, 0, S_MAX_CONTROL_MESSAGE);
     ff_codec_t *codec = ff_codec_new ();
     char error [256];
@@ -131,7 +143,6 @@ s_heartbeat_actor (zsock_t *pipe, void *arg)
     &&  ff_security_connect (args->security, control, args->endpoint, error, sizeof (error)) == 0
     &&  zsock_connect (control, "%s", args->endpoint) == 0)
         ff_codec_hb (codec, args->job, args->worker);
-    zsock_signal (pipe, 0);
     while (control && codec) {
         int64_t since = *args->running_since;
         if (args->timeout_ms > 0 && since > 0
@@ -153,6 +164,44 @@ s_heartbeat_actor (zsock_t *pipe, void *arg)
     }
     ff_codec_destroy (&codec);
     zsock_destroy (&control);
+    zsock_destroy (&args->pipe);
+    return NULL;
+}
+
+/* Starts the heartbeat thread on args (which must outlive it); NULL when
+   the pipe or the thread cannot be made. */
+static s_heartbeat_t *
+s_heartbeat_new (s_hb_args_t *args)
+{
+    s_heartbeat_t *self = (s_heartbeat_t *) calloc (1, sizeof (s_heartbeat_t));
+    if (!self)
+        return NULL;
+    self->pipe = zsys_create_pipe (&args->pipe);
+    if (!self->pipe)
+        goto fail;
+    if (pthread_create (&self->thread, NULL, s_heartbeat_run, args) != 0) {
+        zsock_destroy (&args->pipe);
+        goto fail;
+    }
+    return self;
+fail:
+    zsock_destroy (&self->pipe);
+    free (self);
+    return NULL;
+}
+
+/* Stops the heartbeat thread and waits until it has closed its sockets. */
+static void
+s_heartbeat_destroy (s_heartbeat_t **self_p)
+{
+    if (self_p && *self_p) {
+        s_heartbeat_t *self = *self_p;
+        zstr_send (self->pipe, "$TERM");
+        pthread_join (self->thread, NULL);
+        zsock_destroy (&self->pipe);
+        free (self);
+        *self_p = NULL;
+    }
 }
 
 /* ---------------------------------------------------------- the worker */
@@ -163,7 +212,7 @@ typedef struct {
     zsock_t *control;               /* DEALER to the ventilator */
     zsock_t *tasks;                 /* PULL from our pipe, once welcomed */
     zsock_t *results;               /* PUSH to the sink */
-    zactor_t *heartbeat;            /* heartbeat actor, once welcomed */
+    s_heartbeat_t *heartbeat;       /* heartbeat thread, once welcomed */
     s_hb_args_t hb_args;            /* its arguments */
     ff_codec_t *codec;              /* encoder */
     s_job_t job;                    /* the job served */
@@ -195,7 +244,7 @@ s_send_hello (s_worker_t *self)
 static void
 s_leave (s_worker_t *self)
 {
-    zactor_destroy (&self->heartbeat);
+    s_heartbeat_destroy (&self->heartbeat);
     zsock_destroy (&self->tasks);
     while (self->nmaps > 0)
         ff_shm_destroy (&self->maps [--self->nmaps], 0);
@@ -207,7 +256,7 @@ s_accept_welcome (s_worker_t *self, const ff_msg_t *msg)
 {
     const ff_settings_t *settings = ff_topology_settings (self->topology);
     char *endpoint = ff_str_dup (msg->endpoint);
-    s_leave (self);                 /* the heartbeat actor uses the old job */
+    s_leave (self);                 /* the heartbeat thread uses the old job */
     if (!endpoint || s_job_from_welcome (&self->job, msg)) {
         free (endpoint);
         return -1;
@@ -231,7 +280,12 @@ s_accept_welcome (s_worker_t *self, const ff_msg_t *msg)
     self->hb_args.timeout_ms = self->job.timeout_ms;
     self->hb_args.running_since = &self->running_since;
     self->hb_args.security = self->security;
-    self->heartbeat = zactor_new (s_heartbeat_actor, &self->hb_args);
+    self->heartbeat = s_heartbeat_new (&self->hb_args);
+    if (!self->heartbeat) {
+        ff_log_error ("cannot start the heartbeat thread");
+        zsock_destroy (&self->tasks);
+        return -1;
+    }
     self->welcomed = 1;
     ff_log_info ("joined job %s as worker %" PRIu64, self->job.id, self->job.worker);
     return 0;
@@ -372,6 +426,10 @@ s_run_batch (s_worker_t *self, ff_msg_t *msg)
 {
     ff_item_t item;
     ff_codec_result_begin (self->codec, self->job.id, self->job.worker, msg->count);
+    /* one clock read per task: a task starts when the one before it ended;
+       wall-clock start times come from one offset per batch */
+    int64_t now_us = ff_clock_us ();
+    int64_t wall_offset_ms = (int64_t) s_unix_ms () - now_us / 1000;
     while (ff_msg_next_item (msg, &item)) {
         /* the input name as a C string: on the stack unless it is long */
         char short_input [256];
@@ -388,8 +446,8 @@ s_run_batch (s_worker_t *self, ff_msg_t *msg)
         };
         const ff_kernel_t *kernel = item.kernel < self->job.nkernels
                                   ? self->job.kernels [item.kernel]: NULL;
-        int64_t started = ff_clock_ms ();
-        item.start_ms = s_unix_ms ();
+        int64_t started = now_us;
+        item.start_ms = (uint64_t) (wall_offset_ms + started / 1000);
         item.tries = 0;
         int rc;
         ff_array_t arrays [FF_MAX_ARRAYS];
@@ -412,13 +470,14 @@ s_run_batch (s_worker_t *self, ff_msg_t *msg)
             rc = -1;
         else
         do {
-            self->running_since = ff_clock_ms ();
+            self->running_since = item.tries == 0? started / 1000: ff_clock_ms ();
             rc = ff_kernels_run (kernel, &task, &self->out);
             self->running_since = 0;
             item.tries++;
         } while (rc != 0 && kernel && item.tries < self->job.retries
                  && !ff_stop_signal && !zsys_interrupted);
-        item.runtime_us = (uint64_t) (ff_clock_ms () - started) * 1000;
+        now_us = ff_clock_us ();
+        item.runtime_us = (uint64_t) (now_us - started);
         item.bytes_in = item.data.len;
         item.status = rc == 0? FF_STATUS_OK: FF_STATUS_ERROR;
         item.kind = kernel && (kernel->flags & FF_KERNEL_JSON)? FF_KIND_JSON: FF_KIND_BYTES;
@@ -443,25 +502,33 @@ s_run_batch (s_worker_t *self, ff_msg_t *msg)
     }
 }
 
+/* Runs the batches waiting on the task pipe: up to S_BATCHES_PER_POLL
+   without polling in between (a poll per batch costs more than a tiny
+   task), stopping early on a stop signal. */
+#define S_BATCHES_PER_POLL 16
+
 static void
 s_on_tasks (s_worker_t *self)
 {
-    zmq_msg_t body;
-    ff_msg_t msg;
-    int rc;
-    /* one batch at a time, so a stop signal is seen between batches */
-    if ((rc = ff_net_recv (self->tasks, NULL, &body)) < 0)
-        return;
-    if (rc == 1) {
-        ff_log_reject (&self->rejected, "multipart message on task pipe");
-        return;
+    int round;
+    for (round = 0; round < S_BATCHES_PER_POLL; round++) {
+        zmq_msg_t body;
+        ff_msg_t msg;
+        int rc;
+        if (ff_stop_signal || zsys_interrupted || self->ended
+        ||  (rc = ff_net_recv (self->tasks, NULL, &body)) < 0)
+            return;
+        if (rc == 1) {
+            ff_log_reject (&self->rejected, "multipart message on task pipe");
+            continue;
+        }
+        if (ff_msg_decode (zmq_msg_data (&body), zmq_msg_size (&body), &msg)
+        ||  msg.type != FF_MSG_TASK || !ff_str_eq (msg.job, self->job.id))
+            ff_log_reject (&self->rejected, "malformed or foreign task message");
+        else
+            s_run_batch (self, &msg);
+        zmq_msg_close (&body);
     }
-    if (ff_msg_decode (zmq_msg_data (&body), zmq_msg_size (&body), &msg)
-    ||  msg.type != FF_MSG_TASK || !ff_str_eq (msg.job, self->job.id))
-        ff_log_reject (&self->rejected, "malformed or foreign task message");
-    else
-        s_run_batch (self, &msg);
-    zmq_msg_close (&body);
 }
 
 static void
@@ -515,6 +582,7 @@ s_run (s_worker_t *self)
     /* at the job's end every result is acked: nothing to flush; when
        stopped, give the last result a moment to reach the sink */
     zsock_set_linger (self->results, self->ended? 0: 1000);
+    zsock_set_linger (self->control, self->welcomed && !self->ended? 200: 0);
     ff_log_info ("%s after %" PRIu64 " tasks", self->dropped? "dropped by the ventilator":
                  self->ended? "job ended": "stopped", self->done);
     return self->dropped? S_EXIT_DROPPED: 0;

@@ -4,6 +4,8 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -341,6 +343,30 @@ START_TEST (test_reader_fill_reports_enobufs_until_a_block_is_taken)
 }
 END_TEST
 
+START_TEST (test_reader_names_a_block_as_snprintf_would_in_any_buffer_size)
+{
+    int fd = s_pipe_with ("", 0);
+    ff_reader_t *reader = ff_reader_new (fd, "stdin", FF_CUT_LINES, 1, 1024);
+    const uint64_t lines [][2] = {
+        { 1, 1 }, { 0, 9 }, { 10, 99 }, { 123456789, 1234567890123ull },
+        { UINT64_MAX - 1, UINT64_MAX }
+    };
+    size_t index, size;
+    ck_assert_ptr_nonnull (reader);
+    for (index = 0; index < sizeof (lines) / sizeof (lines [0]); index++)
+        for (size = 1; size <= 64; size++) {
+            ff_block_t block = { .first_line = lines [index][0], .last_line = lines [index][1] };
+            char got [64], want [64];
+            memset (got, 'x', sizeof (got));
+            ff_reader_block_name (reader, &block, got, size);
+            snprintf (want, size, "stdin:%" PRIu64 "-%" PRIu64, lines [index][0], lines [index][1]);
+            ck_assert_str_eq (got, want);
+        }
+    ff_reader_destroy (&reader);
+    close (fd);
+}
+END_TEST
+
 START_TEST (test_reader_new_refuses_bad_arguments)
 {
     int fd = s_pipe_with ("", 0);
@@ -373,6 +399,7 @@ reader_suite (void)
     tcase_add_test (tc, test_reader_waits_on_a_non_blocking_pipe_until_a_line_is_complete);
     tcase_add_test (tc, test_reader_blocks_concatenate_to_the_input_when_cut_by_lines);
     tcase_add_test (tc, test_reader_blocks_concatenate_to_the_input_when_cut_by_bytes);
+    tcase_add_test (tc, test_reader_names_a_block_as_snprintf_would_in_any_buffer_size);
     suite_add_tcase (suite, tc);
 
     tc = tcase_create ("limits");

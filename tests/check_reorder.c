@@ -62,6 +62,31 @@ START_TEST (test_reorder_releases_each_item_at_once_when_items_arrive_in_order)
 }
 END_TEST
 
+START_TEST (test_reorder_claim_passes_only_the_next_seq_when_nothing_is_held_for_it)
+{
+    ff_reorder_t *reorder = ff_reorder_new (4, 5, free);
+    uint64_t expected = 7;
+    ck_assert_ptr_nonnull (reorder);
+    ck_assert_int_eq (ff_reorder_claim (reorder, 6), 0);     /* not its turn */
+    ck_assert_int_eq (ff_reorder_claim (reorder, 4), 0);     /* already past */
+    ck_assert_int_eq (ff_reorder_claim (reorder, 5), 1);
+    ck_assert_uint_eq (ff_reorder_next (reorder), 6);
+    ck_assert_int_eq (ff_reorder_claim (reorder, 5), 0);     /* a duplicate */
+    /* 6 held: a second 6 is neither claimed nor stored */
+    ck_assert_int_eq (ff_reorder_put (reorder, 7, s_item (7)), FF_REORDER_STORED);
+    ck_assert_int_eq (ff_reorder_put (reorder, 6, s_item (6)), FF_REORDER_STORED);
+    ck_assert_int_eq (ff_reorder_claim (reorder, 6), 0);
+    uint64_t *six = ff_reorder_pop (reorder);
+    ck_assert_ptr_nonnull (six);
+    ck_assert_uint_eq (*six, 6);
+    free (six);
+    ck_assert_uint_eq (s_drain (reorder, &expected), 1);     /* 7 */
+    ck_assert_uint_eq (ff_reorder_next (reorder), 8);
+    ck_assert_uint_eq (ff_reorder_held (reorder), 0);
+    ff_reorder_destroy (&reorder);
+}
+END_TEST
+
 START_TEST (test_reorder_releases_in_seq_order_when_items_arrive_reversed)
 {
     ff_reorder_t *reorder = ff_reorder_new (8, 0, free);
@@ -204,6 +229,7 @@ reorder_suite (void)
 
     TCase *tc = tcase_create ("order");
     tcase_add_test (tc, test_reorder_releases_each_item_at_once_when_items_arrive_in_order);
+    tcase_add_test (tc, test_reorder_claim_passes_only_the_next_seq_when_nothing_is_held_for_it);
     tcase_add_test (tc, test_reorder_releases_in_seq_order_when_items_arrive_reversed);
     tcase_add_test (tc, test_reorder_releases_a_random_permutation_of_1000_seqs_in_order);
     tcase_add_test (tc, test_reorder_starts_releasing_at_the_first_seq_it_was_given);

@@ -10,10 +10,10 @@
 #   and on every other host: fanfold worker -t topology/tcp.zpl
 #   Without a security section, tcp binds are refused unless --insecure.
 fanfold
-    window = 1024
+    window = 2048
     window_bytes = 64M
     prefetch = 1
-    batch = 64
+    batch = 128
     heartbeat_ms = 250
     worker_timeout_ms = 3000
     hwm = 1000

@@ -77,7 +77,7 @@ typedef struct {
     uint32_t chunk;                 /* task, result: chunk index of its input */
     uint32_t chunks;                /* task, result: chunks of its input (1: whole) */
     size_t narrays;                 /* task: arrays it refers to */
-    ff_handle_t arrays [FF_MAX_ARRAYS]; /* task: the arrays */
+    ff_handle_t arrays [FF_MAX_ARRAYS]; /* task: the arrays (decoded up to narrays) */
 } ff_item_t;
 
 /* A decoded message. Filled by ff_msg_decode; valid while the frame is. */

@@ -34,6 +34,12 @@ void
 ff_reorder_rc_t
     ff_reorder_put (ff_reorder_t *self, uint64_t seq, void *item);
 
+/* When seq is the next one due and no item is held for it, moves past it
+   and returns 1: the caller writes that result at once, without storing
+   it. Otherwise returns 0 (offer it with ff_reorder_put). */
+int
+    ff_reorder_claim (ff_reorder_t *self, uint64_t seq);
+
 /* Returns the item for the next seq and advances, or NULL when it has not
    arrived. The caller owns the returned item. */
 void *
