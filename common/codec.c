@@ -508,9 +508,36 @@ ff_msg_next_seq (ff_msg_t *msg, uint64_t *seq)
 /* ---------------------------------------------------------------- encode */
 
 struct ff_codec {
-    msgpack_sbuffer buffer;         /* encoded bytes, reused */
-    msgpack_packer packer;          /* writes into buffer */
+    char *data;                     /* encoded bytes, reused */
+    size_t size;                    /* bytes encoded */
+    size_t cap;                     /* bytes allocated */
+    msgpack_packer packer;          /* writes through s_write */
 };
+
+/* msgpack-c's write callback: an append to our buffer. msgpack-c calls it
+   once per field, so it is kept to a bounds check and a copy (the library's
+   sbuffer costs about twice as much per call). */
+static int
+s_write (void *data, const char *bytes, size_t len)
+{
+    ff_codec_t *self = (ff_codec_t *) data;
+    if (self->cap - self->size < len) {
+        size_t cap = self->cap? self->cap: 4096;
+        while (cap - self->size < len) {
+            if (cap > SIZE_MAX / 2)
+                return -1;
+            cap *= 2;
+        }
+        char *grown = (char *) realloc (self->data, cap);
+        if (!grown)
+            return -1;
+        self->data = grown;
+        self->cap = cap;
+    }
+    memcpy (self->data + self->size, bytes, len);
+    self->size += len;
+    return 0;
+}
 
 ff_codec_t *
 ff_codec_new (void)
@@ -518,8 +545,7 @@ ff_codec_new (void)
     ff_codec_t *self = (ff_codec_t *) calloc (1, sizeof (ff_codec_t));
     if (!self)
         return NULL;
-    msgpack_sbuffer_init (&self->buffer);
-    msgpack_packer_init (&self->packer, &self->buffer, msgpack_sbuffer_write);
+    msgpack_packer_init (&self->packer, self, s_write);
     return self;
 }
 
@@ -528,7 +554,7 @@ ff_codec_destroy (ff_codec_t **self_p)
 {
     if (self_p && *self_p) {
         ff_codec_t *self = *self_p;
-        msgpack_sbuffer_destroy (&self->buffer);
+        free (self->data);
         free (self);
         *self_p = NULL;
     }
@@ -537,13 +563,13 @@ ff_codec_destroy (ff_codec_t **self_p)
 const void *
 ff_codec_data (ff_codec_t *self)
 {
-    return self->buffer.data;
+    return self->data;
 }
 
 size_t
 ff_codec_size (ff_codec_t *self)
 {
-    return self->buffer.size;
+    return self->size;
 }
 
 static void
@@ -571,7 +597,7 @@ s_pack_bin (ff_codec_t *self, const void *data, size_t size)
 static void
 s_begin (ff_codec_t *self, ff_msg_type_t type, size_t fields)
 {
-    msgpack_sbuffer_clear (&self->buffer);
+    self->size = 0;
     msgpack_pack_array (&self->packer, fields);
     msgpack_pack_uint64 (&self->packer, FF_PROTOCOL_VERSION);
     s_pack_cstr (self, s_names [type]);

@@ -28,6 +28,10 @@
 #define S_HELLO_EVERY_MS 500
 #define S_DRAIN_PER_ROUND 256
 
+/* While results keep coming, acks wait for this many seqs; once none is
+   waiting, whatever is listed goes at once. */
+#define S_ACK_BATCH 256
+
 typedef struct {
     const char *topology_path;      /* -t */
     const char *output_path;        /* -o, NULL for stdout */
@@ -527,7 +531,8 @@ s_run (s_sink_t *self)
         }
         if (rc > 0 && (items [1].revents & ZMQ_POLLIN))
             s_on_results (self);
-        if (self->job && (self->nacks || ff_clock_ms () - self->last_ack >= settings->heartbeat_ms)) {
+        if (self->job && (self->nacks >= S_ACK_BATCH || (self->nacks && rc == 0)
+                          || ff_clock_ms () - self->last_ack >= settings->heartbeat_ms)) {
             if (!self->nacks || rc == 0)
                 ff_output_flush (self->output);
             s_send_ack (self);

@@ -955,10 +955,14 @@ s_dispatch (s_vent_t *self)
         s_peer_t *peer = s_least_loaded (self, now);
         if (!peer)
             return;
+        /* a worker with half its credit queued can wait for a fuller batch:
+           fewer, bigger messages; it is the least loaded, so all can */
         size_t room = (size_t) (peer->credit - peer->outstanding);
-        size_t limit = room > 1? room / 2: 1, count = 0, index;
-        if (limit > (size_t) self->settings->batch)
-            limit = (size_t) self->settings->batch;
+        size_t batch_max = (size_t) self->settings->batch;
+        size_t full = (size_t) peer->credit / 4 < batch_max? (size_t) peer->credit / 4: batch_max;
+        if (room < full && peer->outstanding >= peer->credit / 2)
+            return;
+        size_t limit = room < batch_max? room: batch_max, count = 0, index;
         while (count < limit && self->pending_count > 0) {
             /* order matters for slow tasks only: fast ones leave no tail */
             uint64_t seq = s_pending_take (self, !self->options.fifo && peer->credit <= 8);

@@ -221,6 +221,7 @@ typedef struct {
     int64_t last_heard;             /* last message from the ventilator */
     uint64_t rejected;              /* refused messages */
     uint64_t done;                  /* tasks run */
+    uint64_t batches;               /* task messages run */
     volatile int64_t running_since; /* when the running task started, or 0 */
     int dropped;                    /* the ventilator dropped this worker */
     ff_shm_t *maps [S_MAX_MAPS];    /* mapped segments, oldest first */
@@ -491,6 +492,7 @@ s_run_batch (s_worker_t *self, ff_msg_t *msg)
         self->done++;
     }
     ff_result_reset (&self->out, 16u << 20);
+    self->batches++;
     /* the sink may be slow; keep trying, but stay stoppable */
     while (ff_net_send (self->results, NULL, 0, ff_codec_data (self->codec),
                         ff_codec_size (self->codec), 1000) != 0) {
@@ -583,8 +585,9 @@ s_run (s_worker_t *self)
        stopped, give the last result a moment to reach the sink */
     zsock_set_linger (self->results, self->ended? 0: 1000);
     zsock_set_linger (self->control, self->welcomed && !self->ended? 200: 0);
-    ff_log_info ("%s after %" PRIu64 " tasks", self->dropped? "dropped by the ventilator":
-                 self->ended? "job ended": "stopped", self->done);
+    ff_log_info ("%s after %" PRIu64 " tasks in %" PRIu64 " messages",
+                 self->dropped? "dropped by the ventilator": self->ended? "job ended": "stopped",
+                 self->done, self->batches);
     return self->dropped? S_EXIT_DROPPED: 0;
 }
 
