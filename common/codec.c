@@ -518,9 +518,8 @@ struct ff_codec {
    once per field, so it is kept to a bounds check and a copy (the library's
    sbuffer costs about twice as much per call). */
 static int
-s_write (void *data, const char *bytes, size_t len)
+s_reserve (ff_codec_t *self, size_t len)
 {
-    ff_codec_t *self = (ff_codec_t *) data;
     if (self->cap - self->size < len) {
         size_t cap = self->cap? self->cap: 4096;
         while (cap - self->size < len) {
@@ -534,9 +533,86 @@ s_write (void *data, const char *bytes, size_t len)
         self->data = grown;
         self->cap = cap;
     }
+    return 0;
+}
+
+static int
+s_write (void *data, const char *bytes, size_t len)
+{
+    ff_codec_t *self = (ff_codec_t *) data;
+    if (s_reserve (self, len))
+        return -1;
     memcpy (self->data + self->size, bytes, len);
     self->size += len;
     return 0;
+}
+
+/* Direct writes for the two encoders that run once per task (task and
+   result items), where a callback per field was the main cost. They pick
+   the formats msgpack-c picks (the smallest uint, fixstr/str8/16/32,
+   bin8/16/32, fixarray/array16/32); check_codec compares the bytes with
+   msgpack-c's for every size class. */
+
+/* Most bytes an item's fixed fields take, besides its strings and handles. */
+#define S_ITEM_FIXED_MAX 128
+
+static uint8_t *
+s_put_be (uint8_t *at, uint8_t tag, uint64_t value, size_t bytes)
+{
+    size_t index;
+    *at++ = tag;
+    for (index = bytes; index > 0; index--)
+        *at++ = (uint8_t) (value >> (8 * (index - 1)));
+    return at;
+}
+
+static uint8_t *
+s_put_uint (uint8_t *at, uint64_t value)
+{
+    if (value < 0x80) {
+        *at++ = (uint8_t) value;
+        return at;
+    }
+    if (value <= UINT8_MAX)
+        return s_put_be (at, 0xcc, value, 1);
+    if (value <= UINT16_MAX)
+        return s_put_be (at, 0xcd, value, 2);
+    if (value <= UINT32_MAX)
+        return s_put_be (at, 0xce, value, 4);
+    return s_put_be (at, 0xcf, value, 8);
+}
+
+static uint8_t *
+s_put_array (uint8_t *at, size_t count)
+{
+    if (count < 16) {
+        *at++ = (uint8_t) (0x90 | count);
+        return at;
+    }
+    return count <= UINT16_MAX? s_put_be (at, 0xdc, count, 2): s_put_be (at, 0xdd, count, 4);
+}
+
+static uint8_t *
+s_put_str (uint8_t *at, const char *text, size_t len)
+{
+    if (len < 32)
+        *at++ = (uint8_t) (0xa0 | len);
+    else
+        at = len <= UINT8_MAX? s_put_be (at, 0xd9, len, 1)
+           : len <= UINT16_MAX? s_put_be (at, 0xda, len, 2): s_put_be (at, 0xdb, len, 4);
+    if (len)
+        memcpy (at, text, len);
+    return at + len;
+}
+
+static uint8_t *
+s_put_bin (uint8_t *at, const void *data, size_t len)
+{
+    at = len <= UINT8_MAX? s_put_be (at, 0xc4, len, 1)
+       : len <= UINT16_MAX? s_put_be (at, 0xc5, len, 2): s_put_be (at, 0xc6, len, 4);
+    if (len)
+        memcpy (at, data, len);
+    return at + len;
 }
 
 ff_codec_t *
@@ -706,15 +782,20 @@ void
 ff_codec_task_item (ff_codec_t *self, const ff_item_t *item)
 {
     size_t index, dim;
-    msgpack_pack_array (&self->packer, 8);
-    msgpack_pack_uint64 (&self->packer, item->seq);
-    msgpack_pack_uint32 (&self->packer, item->kernel);
-    s_pack_str (self, item->input.ptr, item->input.len);
-    s_pack_bin (self, item->data.ptr, item->data.len);
-    msgpack_pack_uint32 (&self->packer, item->attempt);
-    msgpack_pack_uint32 (&self->packer, item->chunk);
-    msgpack_pack_uint32 (&self->packer, item->chunks? item->chunks: 1);
-    msgpack_pack_array (&self->packer, item->narrays);
+    if (item->input.len > SIZE_MAX / 4 || item->data.len > SIZE_MAX / 4
+    ||  s_reserve (self, S_ITEM_FIXED_MAX + item->input.len + item->data.len))
+        return;                     /* out of memory: the message is refused downstream */
+    uint8_t *at = (uint8_t *) self->data + self->size;
+    at = s_put_array (at, 8);
+    at = s_put_uint (at, item->seq);
+    at = s_put_uint (at, item->kernel);
+    at = s_put_str (at, item->input.ptr, item->input.len);
+    at = s_put_bin (at, item->data.ptr, item->data.len);
+    at = s_put_uint (at, item->attempt);
+    at = s_put_uint (at, item->chunk);
+    at = s_put_uint (at, item->chunks? item->chunks: 1);
+    at = s_put_array (at, item->narrays);
+    self->size = (size_t) ((char *) at - self->data);
     for (index = 0; index < item->narrays; index++) {
         const ff_handle_t *handle = &item->arrays [index];
         msgpack_pack_array (&self->packer, 7);
@@ -743,22 +824,28 @@ ff_codec_result_begin (ff_codec_t *self, const char *job, uint64_t worker,
 void
 ff_codec_result_item (ff_codec_t *self, const ff_item_t *item)
 {
-    msgpack_pack_array (&self->packer, 8);
-    msgpack_pack_uint64 (&self->packer, item->seq);
-    msgpack_pack_uint32 (&self->packer, item->kernel);
-    msgpack_pack_uint32 (&self->packer, item->status);
-    msgpack_pack_uint32 (&self->packer, item->kind);
-    s_pack_str (self, item->input.ptr, item->input.len);
-    s_pack_bin (self, item->data.ptr, item->data.len);
-    s_pack_str (self, item->meta.ptr, item->meta.len);
-    msgpack_pack_array (&self->packer, 7);
-    msgpack_pack_uint32 (&self->packer, item->attempt);
-    msgpack_pack_uint32 (&self->packer, item->tries);
-    msgpack_pack_uint64 (&self->packer, item->start_ms);
-    msgpack_pack_uint64 (&self->packer, item->runtime_us);
-    msgpack_pack_uint64 (&self->packer, item->bytes_in);
-    msgpack_pack_uint32 (&self->packer, item->chunk);
-    msgpack_pack_uint32 (&self->packer, item->chunks? item->chunks: 1);
+    if (item->input.len > SIZE_MAX / 4 || item->data.len > SIZE_MAX / 4
+    ||  item->meta.len > SIZE_MAX / 4
+    ||  s_reserve (self, S_ITEM_FIXED_MAX + item->input.len + item->data.len + item->meta.len))
+        return;                     /* out of memory: the message is refused downstream */
+    uint8_t *at = (uint8_t *) self->data + self->size;
+    at = s_put_array (at, 8);
+    at = s_put_uint (at, item->seq);
+    at = s_put_uint (at, item->kernel);
+    at = s_put_uint (at, item->status);
+    at = s_put_uint (at, item->kind);
+    at = s_put_str (at, item->input.ptr, item->input.len);
+    at = s_put_bin (at, item->data.ptr, item->data.len);
+    at = s_put_str (at, item->meta.ptr, item->meta.len);
+    at = s_put_array (at, 7);
+    at = s_put_uint (at, item->attempt);
+    at = s_put_uint (at, item->tries);
+    at = s_put_uint (at, item->start_ms);
+    at = s_put_uint (at, item->runtime_us);
+    at = s_put_uint (at, item->bytes_in);
+    at = s_put_uint (at, item->chunk);
+    at = s_put_uint (at, item->chunks? item->chunks: 1);
+    self->size = (size_t) ((char *) at - self->data);
 }
 
 void

@@ -2,6 +2,7 @@
     ff_codec_* and ff_msg_decode, and malformed frames are refused whole. */
 
 #include <check.h>
+#include <msgpack.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,6 +284,114 @@ START_TEST (test_codec_round_trips_result_items_with_status_and_kind)
 
     ck_assert_int_eq (ff_msg_next_item (&msg, &item), 0);
     ff_codec_destroy (&codec);
+}
+END_TEST
+
+/* Packs a str or bin with msgpack-c, as the reference. */
+static void
+s_ref_str (msgpack_packer *pk, const char *text, size_t len, int bin)
+{
+    if (bin) {
+        msgpack_pack_bin (pk, len);
+        msgpack_pack_bin_body (pk, text, len);
+    }
+    else {
+        msgpack_pack_str (pk, len);
+        msgpack_pack_str_body (pk, text, len);
+    }
+}
+
+/* The item encoders write their fixed fields directly: the bytes must be
+   msgpack-c's, at every boundary of every format. */
+START_TEST (test_codec_items_are_byte_for_byte_what_msgpack_c_writes)
+{
+    static const uint64_t values [] = {
+        0, 1, 127, 128, 255, 256, 65535, 65536, UINT32_MAX, (uint64_t) UINT32_MAX + 1,
+        UINT64_MAX
+    };
+    static const size_t lengths [] = { 0, 1, 31, 32, 255, 256, 65535, 65536 };
+    size_t nvalues = sizeof (values) / sizeof (values [0]);
+    size_t nlengths = sizeof (lengths) / sizeof (lengths [0]);
+    char *text = malloc (65536);
+    ck_assert_ptr_nonnull (text);
+    memset (text, 'x', 65536);
+    size_t round;
+    for (round = 0; round < nvalues * nlengths; round++) {
+        uint64_t value = values [round % nvalues];
+        uint32_t small = (uint32_t) (value > UINT32_MAX? UINT32_MAX: value);
+        size_t len = lengths [round % nlengths];
+        size_t other = lengths [(round / nlengths + round) % nlengths];
+        int task;
+        for (task = 0; task < 2; task++) {
+            ff_item_t item;
+            memset (&item, 0, sizeof (item));
+            item.seq = value;
+            item.kernel = (uint32_t) (round % FF_MAX_KERNELS);
+            item.status = (uint32_t) (round % 2);
+            item.kind = (uint32_t) ((round / 2) % 2);
+            item.input = (ff_str_t) { text, len };
+            item.data = (ff_str_t) { text, other };
+            item.meta = (ff_str_t) { text, (len + other) % 300 };
+            item.attempt = small;
+            item.tries = small / 2;
+            item.start_ms = value / 3;
+            item.runtime_us = value;
+            item.bytes_in = value / 7;
+            item.chunk = small / 5;
+            item.chunks = small;
+            ff_codec_t *codec = ff_codec_new ();
+            msgpack_sbuffer ref;
+            msgpack_packer pk;
+            msgpack_sbuffer_init (&ref);
+            msgpack_packer_init (&pk, &ref, msgpack_sbuffer_write);
+            msgpack_pack_array (&pk, task? 4: 5);
+            msgpack_pack_uint64 (&pk, FF_PROTOCOL_VERSION);
+            s_ref_str (&pk, task? "task": "result", task? 4: 6, 0);
+            s_ref_str (&pk, "job", 3, 0);
+            if (task)
+                ff_codec_task_begin (codec, "job", 1);
+            else {
+                msgpack_pack_uint64 (&pk, 9);
+                ff_codec_result_begin (codec, "job", 9, 1);
+            }
+            msgpack_pack_array (&pk, 1);
+            msgpack_pack_array (&pk, 8);
+            msgpack_pack_uint64 (&pk, item.seq);
+            msgpack_pack_uint32 (&pk, item.kernel);
+            if (task) {
+                ff_codec_task_item (codec, &item);
+                s_ref_str (&pk, item.input.ptr, item.input.len, 0);
+                s_ref_str (&pk, item.data.ptr, item.data.len, 1);
+                msgpack_pack_uint32 (&pk, item.attempt);
+                msgpack_pack_uint32 (&pk, item.chunk);
+                msgpack_pack_uint32 (&pk, item.chunks? item.chunks: 1);
+                msgpack_pack_array (&pk, 0);
+            }
+            else {
+                ff_codec_result_item (codec, &item);
+                msgpack_pack_uint32 (&pk, item.status);
+                msgpack_pack_uint32 (&pk, item.kind);
+                s_ref_str (&pk, item.input.ptr, item.input.len, 0);
+                s_ref_str (&pk, item.data.ptr, item.data.len, 1);
+                s_ref_str (&pk, item.meta.ptr, item.meta.len, 0);
+                msgpack_pack_array (&pk, 7);
+                msgpack_pack_uint32 (&pk, item.attempt);
+                msgpack_pack_uint32 (&pk, item.tries);
+                msgpack_pack_uint64 (&pk, item.start_ms);
+                msgpack_pack_uint64 (&pk, item.runtime_us);
+                msgpack_pack_uint64 (&pk, item.bytes_in);
+                msgpack_pack_uint32 (&pk, item.chunk);
+                msgpack_pack_uint32 (&pk, item.chunks? item.chunks: 1);
+            }
+            ck_assert_uint_eq (ff_codec_size (codec), ref.size);
+            ck_assert_msg (memcmp (ff_codec_data (codec), ref.data, ref.size) == 0,
+                           "%s item, seq %llu, input %zu, data %zu: bytes differ",
+                           task? "task": "result", (unsigned long long) value, len, other);
+            msgpack_sbuffer_destroy (&ref);
+            ff_codec_destroy (&codec);
+        }
+    }
+    free (text);
 }
 END_TEST
 
@@ -614,6 +723,7 @@ codec_suite (void)
     tcase_add_test (tc, test_codec_round_trips_array_handles_in_a_task_item);
     tcase_add_test (tc, test_codec_round_trips_result_items_with_status_and_kind);
     tcase_add_test (tc, test_codec_accepts_a_task_batch_of_exactly_max_batch_items);
+    tcase_add_test (tc, test_codec_items_are_byte_for_byte_what_msgpack_c_writes);
     tcase_add_test (tc, test_codec_names_every_message_type_and_unknown_as_question_mark);
     tcase_add_test (tc, test_codec_str_helpers_compare_and_copy_unterminated_fields);
     tcase_add_test (tc, test_codec_accepts_the_hand_written_hb_frame_used_by_the_limits);
