@@ -86,6 +86,9 @@ typedef struct {
     uint64_t worker;                /* holder while S_SENT */
     int64_t sent_at;                /* when it was last sent */
     uint32_t attempts;              /* times sent */
+    uint32_t batched;               /* tasks in the message it was last sent in */
+    int suspect;                    /* its worker died while it shared a message:
+                                       it travels alone from then on */
     double cost;                    /* the kernel's estimate: heavier goes first */
 } s_slot_t;
 
@@ -662,13 +665,20 @@ s_remove_worker (s_vent_t *self, s_peer_t *peer, const char *why)
         &&  (!running || slot->sent_at < running->sent_at))
             running = slot;
     }
+    /* the running task is the first of the oldest message; when that
+       message held several tasks, which of them ended the worker is not
+       known: none is charged, and each goes alone from now on, so that a
+       task that kills its worker is charged when it does it again */
+    int known = running && running->batched <= 1;
     for (seq = self->next_seq; seq > self->written; seq--) {
         s_slot_t *slot = s_slot (self, seq - 1);
         if (slot->state != S_SENT || slot->worker != peer->id)
             continue;
-        if (slot != running && slot->attempts > 0)
-            slot->attempts--;       /* it never started there */
-        if (slot == running && slot->attempts >= (uint32_t) self->options.retries)
+        if (!known)
+            slot->suspect = 1;
+        if ((slot != running || !known) && slot->attempts > 0)
+            slot->attempts--;       /* it never started there, or may not have */
+        if (slot == running && known && slot->attempts >= (uint32_t) self->options.retries)
             s_give_up (self, slot, why);
         else {
             slot->state = S_PENDING;
@@ -955,20 +965,33 @@ s_dispatch (s_vent_t *self)
         s_peer_t *peer = s_least_loaded (self, now);
         if (!peer)
             return;
-        /* a worker with half its credit queued can wait for a fuller batch:
-           fewer, bigger messages; it is the least loaded, so all can */
+        /* a message holds at most a quarter of the worker's credit: slow
+           tasks (credit under 8) travel one per message, so that a task
+           that kills its worker takes no finished neighbour with it. A
+           worker with half its credit queued can wait for a full message:
+           it is the least loaded, so all can */
         size_t room = (size_t) (peer->credit - peer->outstanding);
-        size_t batch_max = (size_t) self->settings->batch;
-        size_t full = (size_t) peer->credit / 4 < batch_max? (size_t) peer->credit / 4: batch_max;
+        size_t full = (size_t) peer->credit / 4;
+        if (full > (size_t) self->settings->batch)
+            full = (size_t) self->settings->batch;
+        if (full < 1)
+            full = 1;
         if (room < full && peer->outstanding >= peer->credit / 2)
             return;
-        size_t limit = room < batch_max? room: batch_max, count = 0, index;
+        size_t limit = room < full? room: full, count = 0, index;
         while (count < limit && self->pending_count > 0) {
             /* order matters for slow tasks only: fast ones leave no tail */
             uint64_t seq = s_pending_take (self, !self->options.fifo && peer->credit <= 8);
             s_slot_t *slot = s_slot (self, seq);
-            if (slot->seq == seq && slot->state == S_PENDING)
-                batch [count++] = seq;
+            if (slot->seq != seq || slot->state != S_PENDING)
+                continue;
+            if (slot->suspect && count > 0) {
+                s_pending_push (self, seq, 1);  /* it travels alone, next */
+                break;
+            }
+            batch [count++] = seq;
+            if (slot->suspect)
+                break;
         }
         if (count == 0)
             continue;
@@ -1003,6 +1026,7 @@ s_dispatch (s_vent_t *self)
             slot->worker = peer->id;
             slot->sent_at = now;
             slot->attempts++;
+            slot->batched = (uint32_t) count;
         }
         if (peer->outstanding == 0) {
             peer->busy_since = now;
