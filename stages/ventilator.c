@@ -85,12 +85,25 @@ typedef struct {
     size_t cap;                     /* bytes allocated at buf */
     uint64_t worker;                /* holder while S_SENT */
     int64_t sent_at;                /* when it was last sent */
+    uint64_t message;               /* number of the message it was last sent in */
     uint32_t attempts;              /* times sent */
     uint32_t batched;               /* tasks in the message it was last sent in */
     int suspect;                    /* its worker died while it shared a message:
                                        it travels alone from then on */
     double cost;                    /* the kernel's estimate: heavier goes first */
 } s_slot_t;
+
+/* A removed worker whose tasks wait to be sent again: what it sent before
+   it went may still be on its way to the sink, and acks then tell a task
+   that finished from the one that was running. */
+typedef struct {
+    uint64_t worker;                /* its id */
+    int64_t due;                    /* when its tasks are settled */
+    const char *why;                /* why it was removed (a literal) */
+} s_departed_t;
+
+#define S_MAX_DEPARTED 64
+#define S_SETTLE_MS 300
 
 /* A slot keeps a buffer up to this size for its next task, so that small
    tasks cost no malloc; a bigger one (a record block) is freed when done. */
@@ -158,6 +171,9 @@ typedef struct {
     int64_t last_hb;                /* last heartbeat round */
     uint64_t rejected;              /* refused messages */
     uint64_t resent;                /* tasks sent again after a loss */
+    uint64_t messages;              /* task messages sent */
+    s_departed_t departed [S_MAX_DEPARTED]; /* removed workers whose tasks wait */
+    size_t ndeparted;               /* how many */
     double min_cost;                /* lowest estimate seen */
     double max_cost;                /* highest estimate seen: if they differ, */
                                     /* dispatch is heavy-first */
@@ -649,20 +665,19 @@ s_give_up (s_vent_t *self, s_slot_t *slot, const char *why)
     ff_log_error ("task %" PRIu64 " (%s): %s", slot->seq, slot->input, message);
 }
 
-/* Removes a worker; every task it held is sent again, lowest seq first.
-   Only the task it was running counts as an attempt: the one sent to it
-   first. That task, once it has used up its attempts, becomes an error
-   record instead. */
+/* Sends again every task a removed worker still held, lowest seq first.
+   Only the task it was running counts as an attempt: the first of the
+   oldest message it held. That task, once it has used up its attempts,
+   becomes an error record instead. */
 static void
-s_remove_worker (s_vent_t *self, s_peer_t *peer, const char *why)
+s_requeue_orphans (s_vent_t *self, uint64_t worker, const char *why)
 {
-    size_t index;
     uint64_t seq, requeued = 0;
     s_slot_t *running = NULL;
     for (seq = self->written; seq < self->next_seq; seq++) {
         s_slot_t *slot = s_slot (self, seq);
-        if (slot->state == S_SENT && slot->worker == peer->id
-        &&  (!running || slot->sent_at < running->sent_at))
+        if (slot->state == S_SENT && slot->worker == worker
+        &&  (!running || slot->message < running->message))
             running = slot;
     }
     /* the running task is the first of the oldest message; when that
@@ -672,7 +687,7 @@ s_remove_worker (s_vent_t *self, s_peer_t *peer, const char *why)
     int known = running && running->batched <= 1;
     for (seq = self->next_seq; seq > self->written; seq--) {
         s_slot_t *slot = s_slot (self, seq - 1);
-        if (slot->state != S_SENT || slot->worker != peer->id)
+        if (slot->state != S_SENT || slot->worker != worker)
             continue;
         if (!known)
             slot->suspect = 1;
@@ -687,8 +702,40 @@ s_remove_worker (s_vent_t *self, s_peer_t *peer, const char *why)
         }
     }
     self->resent += requeued;
-    ff_log_info ("worker %" PRIu64 " (%s) %s; %" PRIu64 " of its tasks go to others",
-                 peer->id, peer->name, why, requeued);
+    ff_log_info ("worker %" PRIu64 " %s: %" PRIu64 " of its tasks go to others",
+                 worker, why, requeued);
+}
+
+/* Settles the workers removed at least S_SETTLE_MS ago (all of them with
+   all): by then the results they sent before they went have been acked,
+   so a task that finished is not taken for the one that was running. */
+static void
+s_settle_departed (s_vent_t *self, int all)
+{
+    int64_t now = ff_clock_ms ();
+    size_t index = 0;
+    while (index < self->ndeparted) {
+        s_departed_t *gone = &self->departed [index];
+        if (!all && now < gone->due) {
+            index++;
+            continue;
+        }
+        s_requeue_orphans (self, gone->worker, gone->why);
+        self->departed [index] = self->departed [--self->ndeparted];
+    }
+}
+
+/* Removes a worker; its tasks are sent again once it is settled. */
+static void
+s_remove_worker (s_vent_t *self, s_peer_t *peer, const char *why)
+{
+    size_t index;
+    ff_log_info ("worker %" PRIu64 " (%s) %s", peer->id, peer->name, why);
+    if (self->ndeparted == S_MAX_DEPARTED)
+        s_settle_departed (self, 1);
+    self->departed [self->ndeparted++] = (s_departed_t) {
+        .worker = peer->id, .due = ff_clock_ms () + S_SETTLE_MS, .why = why
+    };
     for (index = 0; index < self->nworkers; index++)
         if (self->workers [index] == peer) {
             self->workers [index] = self->workers [--self->nworkers];
@@ -1025,6 +1072,7 @@ s_dispatch (s_vent_t *self)
             slot->state = S_SENT;
             slot->worker = peer->id;
             slot->sent_at = now;
+            slot->message = self->messages;
             slot->attempts++;
             slot->batched = (uint32_t) count;
         }
@@ -1033,6 +1081,7 @@ s_dispatch (s_vent_t *self)
             peer->progress_us = ff_clock_us ();
         }
         peer->outstanding += (int) count;
+        self->messages++;
     }
 }
 
@@ -1069,9 +1118,16 @@ s_run (s_vent_t *self)
             s_send_job (self);
         s_dispatch (self);
         s_heartbeat (self);
+        if (self->ndeparted)
+            s_settle_departed (self, 0);
         int64_t now = ff_clock_ms ();
         int timeout = self->settings->heartbeat_ms;
         size_t index;
+        for (index = 0; index < self->ndeparted; index++)
+            if (self->departed [index].due - now + 1 < timeout)
+                timeout = (int) (self->departed [index].due - now + 1);
+        if (timeout < 0)
+            timeout = 0;
         for (index = 0; index < self->nworkers; index++)
             if (self->workers [index]->blocked_until > now && self->pending_count)
                 timeout = S_RETRY_BLOCKED_MS;
