@@ -28,6 +28,9 @@
 #define S_HELLO_EVERY_MS 500
 #define S_DRAIN_PER_ROUND 256
 
+/* How long the sink stays up after end-of-stream for --emit consumers. */
+#define S_EMIT_DRAIN_MS 30000
+
 /* While results keep coming, acks wait for this many seqs; once none is
    waiting, whatever is listed goes at once. */
 #define S_ACK_BATCH 256
@@ -100,6 +103,8 @@ typedef struct {
     int write_failed;               /* the output could not be written */
     FILE *joblog;                   /* --joblog file, or NULL */
     zsock_t *emit;                  /* PUSH of results in seq order, or NULL */
+    zsock_t *emit_monitor;          /* PAIR: connect/disconnect events of emit */
+    int emit_peers;                 /* consumers connected to emit */
     ff_codec_t *emit_codec;         /* its encoder */
     char state_path [4096];         /* OUTPUT.fanfold-state, or "" */
     uint64_t first;                 /* first seq to write (after a resume) */
@@ -266,6 +271,65 @@ s_send_ack (s_sink_t *self)
                      ff_codec_size (self->codec), 1000) == 0)
         self->nacks = 0;
     self->last_ack = ff_clock_ms ();
+}
+
+/* Counts the consumers that connected to or left the emit socket. */
+static void
+s_emit_events (s_sink_t *self)
+{
+    zmq_msg_t frame;
+    while (1) {
+        zmq_msg_init (&frame);
+        if (zmq_msg_recv (&frame, zsock_resolve (self->emit_monitor), ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&frame);
+            return;
+        }
+        int more = zmq_msg_more (&frame);
+        if (zmq_msg_size (&frame) == 6) {
+            uint16_t event;
+            memcpy (&event, zmq_msg_data (&frame), sizeof (event));
+            if (event == ZMQ_EVENT_ACCEPTED)
+                self->emit_peers++;
+            else
+            if (event == ZMQ_EVENT_DISCONNECTED && self->emit_peers > 0)
+                self->emit_peers--;
+        }
+        zmq_msg_close (&frame);
+        while (more) {                  /* the endpoint frame */
+            zmq_msg_init (&frame);
+            if (zmq_msg_recv (&frame, zsock_resolve (self->emit_monitor), ZMQ_DONTWAIT) < 0)
+                more = 0;
+            else
+                more = zmq_msg_more (&frame);
+            zmq_msg_close (&frame);
+        }
+    }
+}
+
+/* After end-of-stream: keeps the emit socket open until every consumer has
+   left (a consumer closes after eos), at most wait_ms. libzmq can leave
+   the tail of a closed PUSH socket's queue unsent when its peer is slow,
+   so the stream is complete only while the socket stays open. */
+static void
+s_await_emit_consumers (s_sink_t *self, int wait_ms)
+{
+    int64_t deadline = ff_clock_ms () + wait_ms;
+    if (!self->emit_monitor)
+        return;
+    s_emit_events (self);
+    if (self->emit_peers > 0)
+        ff_log_info ("waiting for %d --emit consumer(s) to take the end of the stream",
+                     self->emit_peers);
+    while (self->emit_peers > 0 && !ff_stop_signal && !zsys_interrupted
+           && ff_clock_ms () < deadline) {
+        zmq_pollitem_t item = { zsock_resolve (self->emit_monitor), 0, ZMQ_POLLIN, 0 };
+        zmq_poll (&item, 1, 50);
+        /* the socket's own commands are processed when it is used */
+        (void) zsock_events (self->emit);
+        s_emit_events (self);
+    }
+    if (self->emit_peers > 0)
+        ff_log_error ("an --emit consumer still connected after %d s: closing", wait_ms / 1000);
 }
 
 /* Sends the current emit message, waiting while the consumer is slow (it
@@ -553,6 +617,7 @@ s_run (s_sink_t *self)
     if (self->emit) {
         ff_codec_eos (self->emit_codec, (uint64_t) self->total);
         s_emit_send (self);
+        s_await_emit_consumers (self, S_EMIT_DRAIN_MS);
     }
     s_summary (self);
     if (self->write_failed)
@@ -741,6 +806,16 @@ main (int argc, char *argv [])
             ff_log_error ("cannot bind --emit %s: %s", self.options.emit, zmq_strerror (errno));
             goto cleanup;
         }
+        char monitor [64];
+        snprintf (monitor, sizeof (monitor), "inproc://emit-monitor-%d", (int) getpid ());
+        self.emit_monitor = ff_net_socket (ZMQ_PAIR, settings->hwm, 0, -1);
+        if (!self.emit_monitor
+        ||  zmq_socket_monitor (zsock_resolve (self.emit), monitor,
+                                ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0
+        ||  zsock_connect (self.emit_monitor, "%s", monitor) != 0) {
+            ff_log_error ("cannot watch --emit %s: %s", self.options.emit, zmq_strerror (errno));
+            goto cleanup;
+        }
         if (!self.options.output_path)
             self.output_fd = open ("/dev/null", O_WRONLY | O_CLOEXEC);
     }
@@ -781,6 +856,9 @@ cleanup:
         close (self.output_fd);
     if (self.joblog)
         fclose (self.joblog);
+    if (self.emit_monitor)
+        zmq_socket_monitor (zsock_resolve (self.emit), NULL, 0);
+    zsock_destroy (&self.emit_monitor);
     zsock_destroy (&self.emit);
     ff_codec_destroy (&self.emit_codec);
     ff_reorder_destroy (&self.reorder);
