@@ -31,9 +31,11 @@
 /* How long the sink stays up after end-of-stream for --emit consumers. */
 #define S_EMIT_DRAIN_MS 30000
 
-/* While results keep coming, acks wait for this many seqs; once none is
-   waiting, whatever is listed goes at once. */
+/* While results keep coming, acks wait for this many seqs or this many
+   milliseconds (credit must come back before a slow task's successor is
+   due); once none is waiting, whatever is listed goes at once. */
 #define S_ACK_BATCH 256
+#define S_ACK_EVERY_MS 1
 
 typedef struct {
     const char *topology_path;      /* -t */
@@ -595,8 +597,10 @@ s_run (s_sink_t *self)
         }
         if (rc > 0 && (items [1].revents & ZMQ_POLLIN))
             s_on_results (self);
-        if (self->job && (self->nacks >= S_ACK_BATCH || (self->nacks && rc == 0)
-                          || ff_clock_ms () - self->last_ack >= settings->heartbeat_ms)) {
+        int64_t since_ack = ff_clock_ms () - self->last_ack;
+        if (self->job && ((self->nacks && (self->nacks >= S_ACK_BATCH || rc == 0
+                                           || since_ack >= S_ACK_EVERY_MS))
+                          || since_ack >= settings->heartbeat_ms)) {
             if (!self->nacks || rc == 0)
                 ff_output_flush (self->output);
             s_send_ack (self);
