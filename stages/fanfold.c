@@ -913,14 +913,15 @@ s_usage (FILE *stream)
         "                   [--intake ENDPOINT] [--emit ENDPOINT] [--insecure] [--progress]\n"
         "                   [--mode auto|serial|parallel] [--dispatch heavy|fifo] [--serial]\n"
         "                   [-v] [--] INPUT...\n"
-        "       fanfold worker -t TOPOLOGY [--no-shm] [-v]\n"
+        "       fanfold worker [-t TOPOLOGY] [--no-shm] [-v]\n"
         "       fanfold clean [-t TOPOLOGY]\n"
         "       fanfold keygen DIR\n"
         "\n"
         "run      runs a job: records from stdin with --pipe, else one task per INPUT;\n"
         "         -w N local workers (default: the number of cores; 0 waits for\n"
         "         workers added by hand); results in input order on stdout or -o.\n"
-        "worker   adds one worker to the job running on TOPOLOGY.\n"
+        "worker   adds one worker to the job running on TOPOLOGY; without -t, to\n"
+        "         the one job of yours running on a private topology.\n"
         "clean    removes the shared memory and ipc files of jobs that died.\n"
         "keygen   writes CURVE certificates for tcp topologies.\n"
         "kernels  noop, sleep (ms=, jitter=1), spin (us=), exec (--exec), stats,\n"
@@ -1228,15 +1229,69 @@ s_cmd_clean (int argc, char *argv [])
     return 0;
 }
 
+/* Finds the private run of this user that a worker without -t joins: the
+   one fanfold-XXXXXX directory under base whose launcher is alive. Adds
+   each one found to *found and keeps the first in topology. */
+static void
+s_find_private_runs (const char *base, int *found, char *topology, size_t size)
+{
+    DIR *listing = opendir (base);
+    if (!listing)
+        return;
+    struct dirent *entry;
+    while ((entry = readdir (listing))) {
+        char dir [PATH_MAX];
+        struct stat info;
+        if (strncmp (entry->d_name, "fanfold-", 8) != 0 || strlen (entry->d_name) != 14
+        ||  snprintf (dir, sizeof (dir), "%s/%s", base, entry->d_name) >= (int) sizeof (dir))
+            continue;
+        if (lstat (dir, &info) != 0 || !S_ISDIR (info.st_mode) || info.st_uid != getuid ()
+        ||  (info.st_mode & 077) != 0 || !s_owner_alive (dir))
+            continue;
+        if (*found == 0)
+            snprintf (topology, size, "%s/topology.zpl", dir);
+        (*found)++;
+    }
+    closedir (listing);
+}
+
 static int
 s_cmd_worker (int argc, char *argv [])
 {
     char path [PATH_MAX];
+    char topology [PATH_MAX + 32] = "";
+    int index, has_topology = 0;
     if (snprintf (path, sizeof (path), "%s/fanfold-worker", s_bindir) >= (int) sizeof (path))
         return 2;
-    argv [0] = "fanfold-worker";
-    (void) argc;
-    execv (path, argv);
+    for (index = 1; index < argc; index++)
+        if (strcmp (argv [index], "-t") == 0 || strncmp (argv [index], "-t", 2) == 0
+        ||  strcmp (argv [index], "-h") == 0 || strcmp (argv [index], "--help") == 0)
+            has_topology = 1;
+    char **worker_argv = argv;
+    char *with_topology [S_MAX_ARGS];
+    if (!has_topology) {
+        /* no -t: join the one job this user runs on a private topology */
+        int found = 0;
+        const char *base = getenv ("XDG_RUNTIME_DIR");
+        if (base && access (base, W_OK) == 0)
+            s_find_private_runs (base, &found, topology, sizeof (topology));
+        if (strcmp (base? base: "", "/tmp") != 0)
+            s_find_private_runs ("/tmp", &found, topology, sizeof (topology));
+        if (found != 1 || argc + 3 > S_MAX_ARGS) {
+            ff_log_error (found == 0? "no job of yours runs on a private topology: give -t TOPOLOGY"
+                          : "%d jobs of yours run on private topologies: give -t TOPOLOGY", found);
+            return 2;
+        }
+        with_topology [0] = argv [0];
+        with_topology [1] = "-t";
+        with_topology [2] = topology;
+        for (index = 1; index < argc; index++)
+            with_topology [index + 2] = argv [index];
+        with_topology [argc + 2] = NULL;
+        worker_argv = with_topology;
+    }
+    worker_argv [0] = "fanfold-worker";
+    execv (path, worker_argv);
     ff_log_error ("cannot run %s: %s", path, strerror (errno));
     return 2;
 }
