@@ -85,11 +85,9 @@ typedef struct {
     size_t cap;                     /* bytes allocated at buf */
     uint64_t worker;                /* holder while S_SENT */
     int64_t sent_at;                /* when it was last sent */
-    uint64_t message;               /* number of the message it was last sent in */
     uint32_t attempts;              /* times sent */
-    uint32_t batched;               /* tasks in the message it was last sent in */
-    int suspect;                    /* its worker died while it shared a message:
-                                       it travels alone from then on */
+    int suspect;                    /* a worker died holding it and others: it
+                                       runs alone on an otherwise idle worker */
     double cost;                    /* the kernel's estimate: heavier goes first */
 } s_slot_t;
 
@@ -100,6 +98,7 @@ typedef struct {
     uint64_t worker;                /* its id */
     int64_t due;                    /* when its tasks are settled */
     const char *why;                /* why it was removed (a literal) */
+    int crashed;                    /* it died or hung, rather than said bye */
 } s_departed_t;
 
 #define S_MAX_DEPARTED 64
@@ -130,6 +129,8 @@ typedef struct {
     double task_us;                 /* smoothed time per task, 0 until known */
     int64_t progress_us;            /* start of the current measurement */
     uint32_t acked_now;             /* tasks acked in the ack being read */
+    int isolating;                  /* it runs a suspect task and gets nothing else */
+    uint64_t isolated;              /* that task's seq */
 } s_peer_t;
 
 /* A worker holds about this much work, so that tiny tasks travel in
@@ -171,7 +172,6 @@ typedef struct {
     int64_t last_hb;                /* last heartbeat round */
     uint64_t rejected;              /* refused messages */
     uint64_t resent;                /* tasks sent again after a loss */
-    uint64_t messages;              /* task messages sent */
     s_departed_t departed [S_MAX_DEPARTED]; /* removed workers whose tasks wait */
     size_t ndeparted;               /* how many */
     double min_cost;                /* lowest estimate seen */
@@ -290,6 +290,8 @@ s_complete (s_vent_t *self, uint64_t seq, int64_t now_ms)
             if (self->workers [index]->id == slot->worker) {
                 self->workers [index]->outstanding--;
                 self->workers [index]->done++;
+                if (self->workers [index]->isolating && self->workers [index]->isolated == seq)
+                    self->workers [index]->isolating = 0;
                 self->workers [index]->acked_now++;
                 self->workers [index]->busy_since = now_ms;
                 break;
@@ -666,34 +668,32 @@ s_give_up (s_vent_t *self, s_slot_t *slot, const char *why)
 }
 
 /* Sends again every task a removed worker still held, lowest seq first.
-   Only the task it was running counts as an attempt: the first of the
-   oldest message it held. That task, once it has used up its attempts,
-   becomes an error record instead. */
+   A task counts as an attempt only when it certainly ran there; once it has
+   used up its attempts it becomes an error record instead. */
 static void
-s_requeue_orphans (s_vent_t *self, uint64_t worker, const char *why)
+s_requeue_orphans (s_vent_t *self, uint64_t worker, const char *why, int crashed)
 {
-    uint64_t seq, requeued = 0;
-    s_slot_t *running = NULL;
+    uint64_t seq, requeued = 0, held = 0;
     for (seq = self->written; seq < self->next_seq; seq++) {
         s_slot_t *slot = s_slot (self, seq);
-        if (slot->state == S_SENT && slot->worker == worker
-        &&  (!running || slot->message < running->message))
-            running = slot;
+        held += slot->state == S_SENT && slot->worker == worker;
     }
-    /* the running task is the first of the oldest message; when that
-       message held several tasks, which of them ended the worker is not
-       known: none is charged, and each goes alone from now on, so that a
-       task that kills its worker is charged when it does it again */
-    int known = running && running->batched <= 1;
+    /* which task ended the worker is known only when it held one: a result
+       it had sent may have died in its queue with it, so the oldest task it
+       held may have finished. Otherwise none is charged, and each of its
+       tasks becomes a suspect: it runs alone on a worker that holds nothing
+       else, so that a task that kills its worker is charged when it does it
+       again, and its neighbours finish */
+    int known = crashed && held == 1;
     for (seq = self->next_seq; seq > self->written; seq--) {
         s_slot_t *slot = s_slot (self, seq - 1);
         if (slot->state != S_SENT || slot->worker != worker)
             continue;
-        if (!known)
+        if (crashed && !known)
             slot->suspect = 1;
-        if ((slot != running || !known) && slot->attempts > 0)
-            slot->attempts--;       /* it never started there, or may not have */
-        if (slot == running && known && slot->attempts >= (uint32_t) self->options.retries)
+        if (!known && slot->attempts > 0)
+            slot->attempts--;       /* it may not have started there */
+        if (known && slot->attempts >= (uint32_t) self->options.retries)
             s_give_up (self, slot, why);
         else {
             slot->state = S_PENDING;
@@ -720,7 +720,7 @@ s_settle_departed (s_vent_t *self, int all)
             index++;
             continue;
         }
-        s_requeue_orphans (self, gone->worker, gone->why);
+        s_requeue_orphans (self, gone->worker, gone->why, gone->crashed);
         self->departed [index] = self->departed [--self->ndeparted];
     }
 }
@@ -734,7 +734,8 @@ s_remove_worker (s_vent_t *self, s_peer_t *peer, const char *why)
     if (self->ndeparted == S_MAX_DEPARTED)
         s_settle_departed (self, 1);
     self->departed [self->ndeparted++] = (s_departed_t) {
-        .worker = peer->id, .due = ff_clock_ms () + S_SETTLE_MS, .why = why
+        .worker = peer->id, .due = ff_clock_ms () + S_SETTLE_MS, .why = why,
+        .crashed = strcmp (why, "left") != 0
     };
     for (index = 0; index < self->nworkers; index++)
         if (self->workers [index] == peer) {
@@ -991,7 +992,7 @@ s_least_loaded (s_vent_t *self, int64_t now)
     size_t step;
     for (step = 0; step < self->nworkers; step++) {
         s_peer_t *peer = self->workers [(self->rotate + step) % self->nworkers];
-        if (peer->outstanding >= peer->credit || now < peer->blocked_until)
+        if (peer->outstanding >= peer->credit || now < peer->blocked_until || peer->isolating)
             continue;
         /* the least loaded relative to what it may hold */
         if (!best || (int64_t) peer->outstanding * best->credit
@@ -1002,6 +1003,20 @@ s_least_loaded (s_vent_t *self, int64_t now)
     return best;
 }
 
+/* A worker that holds nothing, for a suspect task; NULL when none. */
+static s_peer_t *
+s_idle_peer (s_vent_t *self, int64_t now)
+{
+    size_t index;
+    for (index = 0; index < self->nworkers; index++) {
+        s_peer_t *peer = self->workers [index];
+        if (peer->outstanding == 0 && !peer->isolating && now >= peer->blocked_until
+        &&  peer->credit > 0)
+            return peer;
+    }
+    return NULL;
+}
+
 /* Sends pending tasks to the least-loaded workers while any has credit. */
 static void
 s_dispatch (s_vent_t *self)
@@ -1009,7 +1024,10 @@ s_dispatch (s_vent_t *self)
     int64_t now = ff_clock_ms ();
     uint64_t batch [FF_MAX_BATCH];
     while (self->pending_count > 0) {
-        s_peer_t *peer = s_least_loaded (self, now);
+        uint64_t next = self->pending [self->pending_head];
+        s_slot_t *front = s_slot (self, next);
+        s_peer_t *peer = front->seq == next && front->state == S_PENDING && front->suspect
+                       ? s_idle_peer (self, now): s_least_loaded (self, now);
         if (!peer)
             return;
         /* a message holds at most a quarter of the worker's credit: slow
@@ -1032,13 +1050,16 @@ s_dispatch (s_vent_t *self)
             s_slot_t *slot = s_slot (self, seq);
             if (slot->seq != seq || slot->state != S_PENDING)
                 continue;
-            if (slot->suspect && count > 0) {
-                s_pending_push (self, seq, 1);  /* it travels alone, next */
+            if (slot->suspect && (count > 0 || peer->outstanding > 0)) {
+                s_pending_push (self, seq, 1);  /* it goes next, alone */
                 break;
             }
             batch [count++] = seq;
-            if (slot->suspect)
+            if (slot->suspect) {
+                peer->isolating = 1;
+                peer->isolated = seq;
                 break;
+            }
         }
         if (count == 0)
             continue;
@@ -1064,6 +1085,7 @@ s_dispatch (s_vent_t *self)
             /* its pipe is not connected yet: put the tasks back, in order */
             for (index = count; index > 0; index--)
                 s_pending_push (self, batch [index - 1], 1);
+            peer->isolating = 0;
             peer->blocked_until = now + S_RETRY_BLOCKED_MS;
             continue;
         }
@@ -1072,16 +1094,13 @@ s_dispatch (s_vent_t *self)
             slot->state = S_SENT;
             slot->worker = peer->id;
             slot->sent_at = now;
-            slot->message = self->messages;
             slot->attempts++;
-            slot->batched = (uint32_t) count;
         }
         if (peer->outstanding == 0) {
             peer->busy_since = now;
             peer->progress_us = ff_clock_us ();
         }
         peer->outstanding += (int) count;
-        self->messages++;
     }
 }
 
