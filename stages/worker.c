@@ -222,6 +222,7 @@ typedef struct {
     uint64_t rejected;              /* refused messages */
     uint64_t done;                  /* tasks run */
     uint64_t batches;               /* task messages run */
+    uint64_t joins;                 /* welcomes accepted: a new one means a new job */
     volatile int64_t running_since; /* when the running task started, or 0 */
     int dropped;                    /* the ventilator dropped this worker */
     ff_shm_t *maps [S_MAX_MAPS];    /* mapped segments, oldest first */
@@ -288,6 +289,7 @@ s_accept_welcome (s_worker_t *self, const ff_msg_t *msg)
         return -1;
     }
     self->welcomed = 1;
+    self->joins++;
     ff_log_info ("joined job %s as worker %" PRIu64, self->job.id, self->job.worker);
     return 0;
 }
@@ -493,12 +495,24 @@ s_run_batch (s_worker_t *self, ff_msg_t *msg)
     }
     ff_result_reset (&self->out, 16u << 20);
     self->batches++;
-    /* the sink may be slow; keep trying, but stay stoppable */
+    /* the sink may be slow (or restarting, with --resume): keep trying, but
+       give up when stopped, when the job ends or changes, or when the
+       ventilator falls silent (it sends these tasks again, or is gone) */
+    const ff_settings_t *settings = ff_topology_settings (self->topology);
+    uint64_t joins = self->joins;
     while (ff_net_send (self->results, NULL, 0, ff_codec_data (self->codec),
                         ff_codec_size (self->codec), 1000) != 0) {
         if (ff_stop_signal || zsys_interrupted) {
             ff_log_error ("stopped before a result could be sent");
             zsock_set_linger (self->results, 0);    /* the sink is gone: do not wait */
+            break;
+        }
+        s_on_control (self);
+        if (self->ended || self->joins != joins || !self->welcomed
+        ||  ff_clock_ms () - self->last_heard > settings->worker_timeout_ms) {
+            ff_log_error ("the sink takes no results and the job %s: a result is dropped",
+                          self->ended? "ended": self->joins != joins? "changed"
+                          : "ventilator fell silent");
             break;
         }
     }
@@ -517,7 +531,7 @@ s_on_tasks (s_worker_t *self)
         zmq_msg_t body;
         ff_msg_t msg;
         int rc;
-        if (ff_stop_signal || zsys_interrupted || self->ended
+        if (ff_stop_signal || zsys_interrupted || self->ended || !self->tasks
         ||  (rc = ff_net_recv (self->tasks, NULL, &body)) < 0)
             return;
         if (rc == 1) {
