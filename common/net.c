@@ -55,12 +55,11 @@ ff_net_socket (int type, int hwm, int linger_ms, int64_t maxmsg)
     return sock;
 }
 
-/* Drains the rest of a multipart message. */
-static void
-s_drain (void *handle)
+void
+ff_net_drain (zsock_t *sock)
 {
+    void *handle = zsock_resolve (sock);
     int more = 1;
-    size_t len = sizeof (more);
     while (more) {
         zmq_msg_t frame;
         zmq_msg_init (&frame);
@@ -71,7 +70,6 @@ s_drain (void *handle)
         more = zmq_msg_more (&frame);
         zmq_msg_close (&frame);
     }
-    (void) len;
 }
 
 int
@@ -99,7 +97,7 @@ ff_net_recv (zsock_t *sock, zmq_msg_t *routing, zmq_msg_t *body)
         return routing? 1: -1;
     }
     if (zmq_msg_more (body)) {
-        s_drain (handle);
+        ff_net_drain (sock);
         if (routing)
             zmq_msg_close (routing);
         zmq_msg_close (body);

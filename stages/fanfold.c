@@ -286,6 +286,21 @@ s_owner_alive (const char *dir)
     return pid > 0 && (kill (pid, 0) == 0 || errno == EPERM);
 }
 
+/* Returns 1 when name under base is a private runtime directory
+   (fanfold-XXXXXX) of this user, with its path in dir and its mode in
+   *mode. */
+static int
+s_runtime_dir (const char *base, const char *name, char *dir, size_t size, mode_t *mode)
+{
+    struct stat info;
+    if (strncmp (name, "fanfold-", 8) != 0 || strlen (name) != 14
+    ||  snprintf (dir, size, "%s/%s", base, name) >= (int) size
+    ||  lstat (dir, &info) != 0 || !S_ISDIR (info.st_mode) || info.st_uid != getuid ())
+        return 0;
+    *mode = info.st_mode;
+    return 1;
+}
+
 /* Removes private runtime directories (fanfold-XXXXXX) under base whose
    launcher is gone, and what fanfold put in them. Returns how many. */
 static int
@@ -298,13 +313,8 @@ s_clean_runtime_dirs (const char *base)
     struct dirent *entry;
     while ((entry = readdir (listing))) {
         char dir [PATH_MAX];
-        struct stat info;
-        if (strncmp (entry->d_name, "fanfold-", 8) != 0 || strlen (entry->d_name) != 14)
-            continue;
-        if (snprintf (dir, sizeof (dir), "%s/%s", base, entry->d_name) >= (int) sizeof (dir))
-            continue;
-        if (lstat (dir, &info) != 0 || !S_ISDIR (info.st_mode) || info.st_uid != getuid ()
-        ||  s_owner_alive (dir))
+        mode_t mode;
+        if (!s_runtime_dir (base, entry->d_name, dir, sizeof (dir), &mode) || s_owner_alive (dir))
             continue;
         DIR *inner = opendir (dir);
         struct dirent *file;
@@ -1241,12 +1251,9 @@ s_find_private_runs (const char *base, int *found, char *topology, size_t size)
     struct dirent *entry;
     while ((entry = readdir (listing))) {
         char dir [PATH_MAX];
-        struct stat info;
-        if (strncmp (entry->d_name, "fanfold-", 8) != 0 || strlen (entry->d_name) != 14
-        ||  snprintf (dir, sizeof (dir), "%s/%s", base, entry->d_name) >= (int) sizeof (dir))
-            continue;
-        if (lstat (dir, &info) != 0 || !S_ISDIR (info.st_mode) || info.st_uid != getuid ()
-        ||  (info.st_mode & 077) != 0 || !s_owner_alive (dir))
+        mode_t mode;
+        if (!s_runtime_dir (base, entry->d_name, dir, sizeof (dir), &mode)
+        ||  (mode & 077) != 0 || !s_owner_alive (dir))
             continue;
         if (*found == 0)
             snprintf (topology, size, "%s/topology.zpl", dir);
@@ -1264,9 +1271,13 @@ s_cmd_worker (int argc, char *argv [])
     if (snprintf (path, sizeof (path), "%s/fanfold-worker", s_bindir) >= (int) sizeof (path))
         return 2;
     for (index = 1; index < argc; index++)
-        if (strcmp (argv [index], "-t") == 0 || strncmp (argv [index], "-t", 2) == 0
+        if (strncmp (argv [index], "-t", 2) == 0
         ||  strcmp (argv [index], "-h") == 0 || strcmp (argv [index], "--help") == 0)
             has_topology = 1;
+    if (argc + 3 > S_MAX_ARGS) {
+        ff_log_error ("too many arguments");
+        return 2;
+    }
     char **worker_argv = argv;
     char *with_topology [S_MAX_ARGS];
     if (!has_topology) {
@@ -1277,7 +1288,7 @@ s_cmd_worker (int argc, char *argv [])
             s_find_private_runs (base, &found, topology, sizeof (topology));
         if (strcmp (base? base: "", "/tmp") != 0)
             s_find_private_runs ("/tmp", &found, topology, sizeof (topology));
-        if (found != 1 || argc + 3 > S_MAX_ARGS) {
+        if (found != 1) {
             ff_log_error (found == 0? "no job of yours runs on a private topology: give -t TOPOLOGY"
                           : "%d jobs of yours run on private topologies: give -t TOPOLOGY", found);
             return 2;

@@ -297,14 +297,8 @@ s_emit_events (s_sink_t *self)
                 self->emit_peers--;
         }
         zmq_msg_close (&frame);
-        while (more) {                  /* the endpoint frame */
-            zmq_msg_init (&frame);
-            if (zmq_msg_recv (&frame, zsock_resolve (self->emit_monitor), ZMQ_DONTWAIT) < 0)
-                more = 0;
-            else
-                more = zmq_msg_more (&frame);
-            zmq_msg_close (&frame);
-        }
+        if (more)
+            ff_net_drain (self->emit_monitor);     /* the endpoint frame */
     }
 }
 

@@ -84,7 +84,6 @@ typedef struct {
                                        the next task of this slot */
     size_t cap;                     /* bytes allocated at buf */
     uint64_t worker;                /* holder while S_SENT */
-    int64_t sent_at;                /* when it was last sent */
     uint32_t attempts;              /* times sent */
     int suspect;                    /* a worker died holding it and others: it
                                        runs alone on an otherwise idle worker */
@@ -129,8 +128,8 @@ typedef struct {
     double task_us;                 /* smoothed time per task, 0 until known */
     int64_t progress_us;            /* start of the current measurement */
     uint32_t acked_now;             /* tasks acked in the ack being read */
-    int isolating;                  /* it runs a suspect task and gets nothing else */
-    uint64_t isolated;              /* that task's seq */
+    int isolating;                  /* it holds a suspect task alone and gets
+                                       nothing else until that is acked */
 } s_peer_t;
 
 /* A worker holds about this much work, so that tiny tasks travel in
@@ -288,10 +287,9 @@ s_complete (s_vent_t *self, uint64_t seq, int64_t now_ms)
     if (slot->state == S_SENT)
         for (index = 0; index < self->nworkers; index++)
             if (self->workers [index]->id == slot->worker) {
-                self->workers [index]->outstanding--;
-                self->workers [index]->done++;
-                if (self->workers [index]->isolating && self->workers [index]->isolated == seq)
+                if (--self->workers [index]->outstanding == 0)
                     self->workers [index]->isolating = 0;
+                self->workers [index]->done++;
                 self->workers [index]->acked_now++;
                 self->workers [index]->busy_since = now_ms;
                 break;
@@ -725,9 +723,10 @@ s_settle_departed (s_vent_t *self, int all)
     }
 }
 
-/* Removes a worker; its tasks are sent again once it is settled. */
+/* Removes a worker; its tasks are sent again once it is settled. crashed:
+   it died or hung (a task it held may have ended it), rather than left. */
 static void
-s_remove_worker (s_vent_t *self, s_peer_t *peer, const char *why)
+s_remove_worker (s_vent_t *self, s_peer_t *peer, const char *why, int crashed)
 {
     size_t index;
     ff_log_info ("worker %" PRIu64 " (%s) %s", peer->id, peer->name, why);
@@ -735,7 +734,7 @@ s_remove_worker (s_vent_t *self, s_peer_t *peer, const char *why)
         s_settle_departed (self, 1);
     self->departed [self->ndeparted++] = (s_departed_t) {
         .worker = peer->id, .due = ff_clock_ms () + S_SETTLE_MS, .why = why,
-        .crashed = strcmp (why, "left") != 0
+        .crashed = crashed
     };
     for (index = 0; index < self->nworkers; index++)
         if (self->workers [index] == peer) {
@@ -907,7 +906,7 @@ s_on_control (s_vent_t *self)
                 peer->last_seen = ff_clock_ms ();
             else
             if (peer)
-                s_remove_worker (self, peer, "left");
+                s_remove_worker (self, peer, "left", 0);
         }
         else
             ff_log_reject (&self->rejected, "unexpected %s on control", ff_msg_type_name (msg.type));
@@ -931,17 +930,17 @@ s_heartbeat (s_vent_t *self)
         int rc = ff_net_send (self->control, peer->routing, peer->routing_len,
                               ff_codec_data (self->codec), ff_codec_size (self->codec), 0);
         if (rc != 0 && errno == EHOSTUNREACH)
-            s_remove_worker (self, peer, "its worker disconnected");
+            s_remove_worker (self, peer, "its worker disconnected", 1);
         else
         if (now - peer->last_seen > self->settings->worker_timeout_ms)
-            s_remove_worker (self, peer, "its worker went silent");
+            s_remove_worker (self, peer, "its worker went silent", 1);
         else
         if (self->options.timeout > 0 && peer->outstanding > 0
         &&  now - peer->busy_since > (int64_t) (self->options.timeout * 1000)) {
             /* a worker that comes back gets told to leave: it exits 3 */
             ff_codec_end (self->codec, self->job, 2);
             s_send_to (self, peer->routing, peer->routing_len);
-            s_remove_worker (self, peer, "it ran past --timeout");
+            s_remove_worker (self, peer, "it ran past --timeout", 1);
         }
         else
             index++;
@@ -1057,7 +1056,6 @@ s_dispatch (s_vent_t *self)
             batch [count++] = seq;
             if (slot->suspect) {
                 peer->isolating = 1;
-                peer->isolated = seq;
                 break;
             }
         }
@@ -1093,7 +1091,6 @@ s_dispatch (s_vent_t *self)
             s_slot_t *slot = s_slot (self, batch [index]);
             slot->state = S_SENT;
             slot->worker = peer->id;
-            slot->sent_at = now;
             slot->attempts++;
         }
         if (peer->outstanding == 0) {

@@ -31,6 +31,11 @@ zsock_t *
 int
     ff_net_recv (zsock_t *sock, zmq_msg_t *routing, zmq_msg_t *body);
 
+/* Receives and drops, without waiting, the frames left of a multipart
+   message whose first frames were read. */
+void
+    ff_net_drain (zsock_t *sock);
+
 /* Sends one message, to routing (ROUTER) when routing_len > 0. Waits at
    most timeout_ms (0: not at all). Returns 0, or -1 with errno (EAGAIN:
    would block; EHOSTUNREACH: no such peer). */
