@@ -61,6 +61,12 @@ done
 sleep 0.2
 kill -9 -- -$job 2>/dev/null || true
 wait $job 2>/dev/null || true
+# SIGKILL lands asynchronously (a stage copying into shared memory may take a
+# moment): clean only once every stage of the group is gone
+for _ in $(seq 100); do
+    pgrep -g $job > /dev/null || break
+    sleep 0.05
+done
 left=$(ls /dev/shm | grep "^$mine" || true)
 echo "segments left by kill -9: $(echo $left | wc -w)"
 "$BIN/fanfold" clean
