@@ -13,7 +13,7 @@ CFLAGS_ALL = -std=gnu11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Wstrict-prototypes \
 LIBS       = $(shell pkg-config --libs $(PKGS) zlib) -lm -lpthread -ldl
 CHECK_LIBS = $(shell pkg-config --libs check)
 
-COMMON_SRC := $(wildcard common/*.c)
+COMMON_SRC := $(wildcard common/*/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 STAGES     := fanfold fanfold-ventilator fanfold-worker fanfold-sink
 STAGE_BINS := $(STAGES:%=$(BIN)/%)
@@ -88,7 +88,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/fanfold \
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 755 $(STAGE_BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 include/fanfold/*.h $(DESTDIR)$(PREFIX)/include/fanfold/
+	install -m 644 include/fanfold/kernel.h $(DESTDIR)$(PREFIX)/include/fanfold/
 	sed -e 's|@PREFIX@|$(PREFIX)|' fanfold.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fanfold.pc
 
 clean:
@@ -108,7 +108,7 @@ bench: all
 FUZZ_SECONDS ?= 30
 FUZZ_CC      ?= clang
 FUZZ_DIR     := build/fuzz
-FUZZ_SRC     := tests/fuzz/fuzz_decode.c common/codec.c common/npy.c
+FUZZ_SRC     := tests/fuzz/fuzz_decode.c common/runtime/codec.c common/kernels/npy.c
 .PHONY: fuzz
 fuzz:
 	@scripts/deps.sh fuzz

@@ -4,19 +4,19 @@
     `fanfold worker` adds a worker to a running topology. Organised as:
     options, process control, the parallel run, the serial run, commands. */
 
-#include "fanfold/fold.h"
-#include "fanfold/kernels.h"
-#include "fanfold/security.h"
-#include "fanfold/shm.h"
-#include "fanfold/source.h"
+#include "fanfold/kernels/fold.h"
+#include "fanfold/kernels/kernels.h"
+#include "fanfold/runtime/security.h"
+#include "fanfold/runtime/shm.h"
+#include "fanfold/kernels/source.h"
 
 #include <sys/socket.h>
 #include <sys/un.h>
-#include "fanfold/log.h"
-#include "fanfold/net.h"
-#include "fanfold/output.h"
-#include "fanfold/reader.h"
-#include "fanfold/topology.h"
+#include "fanfold/runtime/log.h"
+#include "fanfold/runtime/net.h"
+#include "fanfold/job/output.h"
+#include "fanfold/job/reader.h"
+#include "fanfold/runtime/topology.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -3,16 +3,16 @@
     order; acks what it received and how far it has written to the
     ventilator. Organised as: options, job state, results, control, loop. */
 
-#include "fanfold/codec.h"
-#include "fanfold/fold.h"
-#include "fanfold/kernels.h"
-#include "fanfold/log.h"
-#include "fanfold/net.h"
-#include "fanfold/output.h"
-#include "fanfold/reorder.h"
-#include "fanfold/security.h"
-#include "fanfold/state.h"
-#include "fanfold/topology.h"
+#include "fanfold/runtime/codec.h"
+#include "fanfold/kernels/fold.h"
+#include "fanfold/kernels/kernels.h"
+#include "fanfold/runtime/log.h"
+#include "fanfold/runtime/net.h"
+#include "fanfold/job/output.h"
+#include "fanfold/job/reorder.h"
+#include "fanfold/runtime/security.h"
+#include "fanfold/job/state.h"
+#include "fanfold/runtime/topology.h"
 
 #include <czmq.h>
 #include <fcntl.h>

@@ -4,15 +4,15 @@
     that the sink's acks move forward. Organised as: options, the ledger,
     the input source, peers (workers and the sink), dispatch, the loop. */
 
-#include "fanfold/codec.h"
-#include "fanfold/kernels.h"
-#include "fanfold/log.h"
-#include "fanfold/net.h"
-#include "fanfold/reader.h"
-#include "fanfold/security.h"
-#include "fanfold/shm.h"
-#include "fanfold/source.h"
-#include "fanfold/topology.h"
+#include "fanfold/runtime/codec.h"
+#include "fanfold/kernels/kernels.h"
+#include "fanfold/runtime/log.h"
+#include "fanfold/runtime/net.h"
+#include "fanfold/job/reader.h"
+#include "fanfold/runtime/security.h"
+#include "fanfold/runtime/shm.h"
+#include "fanfold/kernels/source.h"
+#include "fanfold/runtime/topology.h"
 
 #include <czmq.h>
 #include <fcntl.h>

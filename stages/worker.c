@@ -3,14 +3,14 @@
     Organised as: options, the heartbeat thread, joining (hello/welcome),
     running a batch, and the main loop. */
 
-#include "fanfold/codec.h"
-#include "fanfold/kernels.h"
-#include "fanfold/log.h"
-#include "fanfold/net.h"
-#include "fanfold/npy.h"
-#include "fanfold/security.h"
-#include "fanfold/shm.h"
-#include "fanfold/topology.h"
+#include "fanfold/runtime/codec.h"
+#include "fanfold/kernels/kernels.h"
+#include "fanfold/runtime/log.h"
+#include "fanfold/runtime/net.h"
+#include "fanfold/kernels/npy.h"
+#include "fanfold/runtime/security.h"
+#include "fanfold/runtime/shm.h"
+#include "fanfold/runtime/topology.h"
 
 #include <czmq.h>
 #include <getopt.h>

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fanfold/codec.h"
+#include "fanfold/runtime/codec.h"
 
 /* Asserts that a decoded field holds exactly text. */
 #define s_assert_field(field, text) do {                                \

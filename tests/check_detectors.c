@@ -15,10 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fanfold/detectors.h"
-#include "fanfold/kernels.h"
-#include "fanfold/npy.h"
-#include "fanfold/structure.h"
+#include "fanfold/kernels/detectors.h"
+#include "fanfold/kernels/kernels.h"
+#include "fanfold/kernels/npy.h"
+#include "fanfold/kernels/structure.h"
 
 #define S_DEMO "/usr/share/pymol/data/demo/"
 #define S_DATA "tests/data/"

@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fanfold/exec.h"
-#include "fanfold/kernels.h"
+#include "fanfold/kernels/exec.h"
+#include "fanfold/kernels/kernels.h"
 
 extern char **environ;
 

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fanfold/fold.h"
-#include "fanfold/kernels.h"
+#include "fanfold/kernels/fold.h"
+#include "fanfold/kernels/kernels.h"
 
 #define S_COUNT 11                      /* elements of the test arrays */
 

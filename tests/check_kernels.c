@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "fanfold/kernels.h"
+#include "fanfold/kernels/kernels.h"
 
 static const uint8_t s_payload [] = { 'r', 'e', 'c', 0x00, 0xff, '\n' };
 

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fanfold/npy.h"
+#include "fanfold/kernels/npy.h"
 
 static char s_dir [64];
 

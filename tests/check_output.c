@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fanfold/codec.h"
-#include "fanfold/output.h"
+#include "fanfold/runtime/codec.h"
+#include "fanfold/job/output.h"
 
 /* Reads fd to its end into a new NUL-terminated string; sets *size. */
 static char *

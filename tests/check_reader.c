@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fanfold/reader.h"
+#include "fanfold/job/reader.h"
 
 /* Returns the read end of a pipe that holds text and is closed for
    writing (text must fit in the pipe buffer). */

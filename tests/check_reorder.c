@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "fanfold/reorder.h"
+#include "fanfold/job/reorder.h"
 
 #define S_MANY 1000
 

@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fanfold/shm.h"
+#include "fanfold/runtime/shm.h"
 
 /* The pid field of segments that no ff_shm_clean (NULL) removes: other
    fanfold runs on this host clean at start-up, and would take a segment

@@ -15,9 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fanfold/shm.h"
-#include "fanfold/source.h"
-#include "fanfold/structure.h"
+#include "fanfold/runtime/shm.h"
+#include "fanfold/kernels/source.h"
+#include "fanfold/kernels/structure.h"
 
 #define S_DATA "tests/data/"
 #define S_COUNT 10                      /* elements of the test .npy */

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fanfold/state.h"
+#include "fanfold/job/state.h"
 
 static char s_dir [64];                 /* this test's temporary directory */
 static char s_path [128];               /* s_dir/out.jsonl.fanfold-state */

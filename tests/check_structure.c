@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fanfold/structure.h"
+#include "fanfold/kernels/structure.h"
 
 #define S_DEMO "/usr/share/pymol/data/demo/"
 #define S_DATA "tests/data/"

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fanfold/topology.h"
+#include "fanfold/runtime/topology.h"
 
 #define S_ENDPOINTS_ZPL \
     "ventilator\n" \

@@ -5,9 +5,9 @@
     (whose answer must keep the promises of npy.h). A broken promise aborts,
     so libFuzzer reports it like a crash. Built and run by `make fuzz`. */
 
-#include "fanfold/codec.h"
+#include "fanfold/runtime/codec.h"
 #include "fanfold/kernel.h"
-#include "fanfold/npy.h"
+#include "fanfold/kernels/npy.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /*  fanfold shared memory: POSIX segments under /dev/shm, created with
     O_EXCL and 0600, checked with fstat before mapping, cleaned by pid. */
 
-#include "fanfold/shm.h"
+#include "fanfold/runtime/shm.h"
 
 #include <dirent.h>
 #include <errno.h>

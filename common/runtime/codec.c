@@ -3,7 +3,7 @@
     arity, no trailing bytes); the second half decodes each message; the last
     part encodes them with msgpack-c's packer into one reusable buffer. */
 
-#include "fanfold/codec.h"
+#include "fanfold/runtime/codec.h"
 
 #include <msgpack.h>
 #include <stddef.h>

@@ -3,8 +3,8 @@
     consecutive chunks with the parallel formulas of Chan, Golub and LeVeque
     so that the folded figures match one pass over the whole array. */
 
-#include "fanfold/detectors.h"
-#include "fanfold/npy.h"
+#include "fanfold/kernels/detectors.h"
+#include "fanfold/kernels/npy.h"
 
 #include <errno.h>
 #include <inttypes.h>

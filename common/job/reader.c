@@ -2,7 +2,7 @@
     blocks of whole lines. fill appends what read() gives; next looks for a
     cut point in what is buffered and, at end of input, flushes the rest. */
 
-#include "fanfold/reader.h"
+#include "fanfold/job/reader.h"
 
 #include <errno.h>
 #include <inttypes.h>

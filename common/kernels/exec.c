@@ -4,8 +4,8 @@
     group, one poll loop that feeds stdin and reads stdout, kill, reap),
     then the kernel (parameters, status, messages). */
 
-#include "fanfold/exec.h"
-#include "fanfold/kernels.h"
+#include "fanfold/kernels/exec.h"
+#include "fanfold/kernels/kernels.h"
 
 #include <assert.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /*  fanfold logging to stderr, and the monotonic clock the stages share. */
 
-#include "fanfold/log.h"
+#include "fanfold/runtime/log.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

@@ -3,7 +3,7 @@
     'shape': (3, 4), }) read by a small tokenizer, then the checks on what
     it says. ff_npy_read reads only the header bytes of a file. */
 
-#include "fanfold/npy.h"
+#include "fanfold/kernels/npy.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -4,8 +4,8 @@
     cutoff's size, each point compared with the 27 cells around its own);
     then each kernel's cost and run. Definitions: docs/DETECTORS.md. */
 
-#include "fanfold/detectors.h"
-#include "fanfold/structure.h"
+#include "fanfold/kernels/detectors.h"
+#include "fanfold/kernels/structure.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -2,8 +2,8 @@
     write buffer; large bodies bypass the buffer. JSON helpers (escaping,
     UTF-8 check, base64) live here because only output needs them. */
 
-#include "fanfold/output.h"
-#include "fanfold/codec.h"
+#include "fanfold/job/output.h"
+#include "fanfold/runtime/codec.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,7 +1,7 @@
 /*  fanfold socket helpers: limits on every socket, bounded receive and
     send, and the stop flag set by SIGINT/SIGTERM. */
 
-#include "fanfold/net.h"
+#include "fanfold/runtime/net.h"
 
 #include <errno.h>
 #include <signal.h>

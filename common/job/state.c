@@ -1,6 +1,6 @@
 /*  fanfold resume state: a four-line text file, replaced atomically. */
 
-#include "fanfold/state.h"
+#include "fanfold/job/state.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,7 +4,7 @@
     each atom its flags; ring geometry; the PDB reader (atom selection,
     altlocs, residues); the XYZ reader; the public functions. */
 
-#include "fanfold/structure.h"
+#include "fanfold/kernels/structure.h"
 
 #include <assert.h>
 #include <ctype.h>

@@ -2,7 +2,7 @@
     Slot occupancy is the item pointer itself; next is the lowest seq not
     yet released. */
 
-#include "fanfold/reorder.h"
+#include "fanfold/job/reorder.h"
 
 #include <assert.h>
 #include <stdlib.h>

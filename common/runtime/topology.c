@@ -1,7 +1,7 @@
 /*  fanfold topology: ZPL loading with zconfig, defaults, validation,
     endpoint expansion (%u, tcp "*" to host) and ipc directory checks. */
 
-#include "fanfold/topology.h"
+#include "fanfold/runtime/topology.h"
 
 #include <czmq.h>
 #include <errno.h>

@@ -13,7 +13,7 @@
 #include <czmq.h>
 #include <stddef.h>
 
-#include "fanfold/topology.h"
+#include "fanfold/runtime/topology.h"
 
 typedef struct ff_security ff_security_t;
 

@@ -8,9 +8,9 @@
 
 #include <stdint.h>
 
-#include "fanfold/codec.h"
+#include "fanfold/runtime/codec.h"
 #include "fanfold/kernel.h"
-#include "fanfold/output.h"
+#include "fanfold/job/output.h"
 
 typedef struct ff_folder ff_folder_t;
 

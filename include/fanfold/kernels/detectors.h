@@ -1,6 +1,6 @@
 /*  fanfold array kernels: the structure detectors (contacts, hbonds,
-    clashes, pistacking; common/detectors.c) and array statistics (stats;
-    common/stats.c). They read the task's arrays ("coords", "flags",
+    clashes, pistacking; common/kernels/detectors.c) and array statistics (stats;
+    common/kernels/stats.c). They read the task's arrays ("coords", "flags",
     "residues", "rings" as made by fanfold/structure.h, or "data") and
     write a JSON object. docs/DETECTORS.md defines each one exactly. */
 

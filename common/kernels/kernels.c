@@ -2,7 +2,7 @@
     fraction of it derived from the seq); spin burns us= of CPU time. Both
     sleep and spin echo their payload so that raw output equals the input. */
 
-#include "fanfold/kernels.h"
+#include "fanfold/kernels/kernels.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -137,8 +137,8 @@ s_spin_cost (const ff_task_t *task)
     return us;
 }
 
-#include "fanfold/exec.h"
-#include "fanfold/detectors.h"
+#include "fanfold/kernels/exec.h"
+#include "fanfold/kernels/detectors.h"
 
 static const ff_kernel_t s_builtin [] = {
     { FF_KERNEL_ABI, 0, "noop", s_size_cost, s_noop_run, NULL },

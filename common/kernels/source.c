@@ -1,10 +1,10 @@
 /*  fanfold array sources: load a .npy or a structure once, into shared
     memory or process memory, and hand out the slices of each task. */
 
-#include "fanfold/source.h"
-#include "fanfold/npy.h"
-#include "fanfold/shm.h"
-#include "fanfold/structure.h"
+#include "fanfold/kernels/source.h"
+#include "fanfold/kernels/npy.h"
+#include "fanfold/runtime/shm.h"
+#include "fanfold/kernels/structure.h"
 
 #include <errno.h>
 #include <fcntl.h>

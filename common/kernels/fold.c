@@ -1,7 +1,7 @@
 /*  fanfold folding: one accumulator per kernel of the job, since chunks of
     one input interleave their kernels (input-major order). */
 
-#include "fanfold/fold.h"
+#include "fanfold/kernels/fold.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /*  fanfold security: CURVE certificates from the topology, czmq's zauth as
     the ZAP handler, and the refusal of unauthenticated tcp binds. */
 
-#include "fanfold/security.h"
+#include "fanfold/runtime/security.h"
 
 #include <errno.h>
 #include <stdio.h>
