@@ -12,6 +12,7 @@
 
 #include <sys/socket.h>
 #include <sys/un.h>
+#include "fanfold/runtime/limits.h"
 #include "fanfold/runtime/log.h"
 #include "fanfold/runtime/net.h"
 #include "fanfold/job/output.h"
@@ -95,8 +96,6 @@ typedef struct {
     int respawned;                  /* workers replaced so far */
 } s_children_t;
 
-#define S_EXIT_WORKER_DROPPED 3
-#define S_EXIT_WORKER_RECYCLED 70
 
 static char s_bindir [PATH_MAX];
 
@@ -182,7 +181,7 @@ s_reap (s_children_t *children, int wait_ms)
             if (pid == children->ventilator)
                 children->ventilator_status = code;
             else
-            if (code != 0 && code != 2) {
+            if (code != FF_EXIT_OK && code != FF_EXIT_ERROR) {
                 /* killed, dropped for a hung task, or recycled: replace it */
                 ff_log_info ("worker %d ended with status %d", (int) pid, code);
                 children->respawn_wanted++;
@@ -725,7 +724,7 @@ s_run_serial (s_options_t *options, char **names, size_t nkernels)
         kernels [index] = ff_kernels_find (names [index]);
     /* the same job parameters a worker gets from the ventilator */
     params [2 * nparams] = "retries";
-    params [2 * nparams + 1] = options->retries? options->retries: "3";
+    params [2 * nparams + 1] = options->retries? options->retries: FF_DEFAULT_RETRIES_TEXT;
     nparams++;
     if (options->timeout) {
         params [2 * nparams] = "timeout";
@@ -759,7 +758,7 @@ s_run_serial (s_options_t *options, char **names, size_t nkernels)
     ctx.nkernels = nkernels;
     ctx.params = params;
     ctx.nparams = nparams;
-    ctx.retries = 3;
+    ctx.retries = FF_DEFAULT_RETRIES;
     ff_parse_size (params [1], &ctx.retries);     /* params start with retries= */
     ctx.output = output;
     ctx.out = &out;

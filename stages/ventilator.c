@@ -6,6 +6,7 @@
 
 #include "fanfold/runtime/codec.h"
 #include "fanfold/kernels/kernels.h"
+#include "fanfold/runtime/limits.h"
 #include "fanfold/runtime/log.h"
 #include "fanfold/runtime/net.h"
 #include "fanfold/job/reader.h"
@@ -24,7 +25,7 @@
 #include <unistd.h>
 
 #define S_MAX_CONTROL_MESSAGE (1LL << 20)
-#define S_MAX_WORKERS 4096
+#define S_MAX_WORKERS FF_MAX_WORKERS
 #define S_RETRY_BLOCKED_MS 5
 
 typedef struct {
@@ -1216,7 +1217,7 @@ s_parse_options (s_options_t *options, int argc, char *argv [])
     };
     const char *kernels = "noop";
     int opt, count;
-    options->retries = 3;
+    options->retries = FF_DEFAULT_RETRIES;
     options->cut = FF_CUT_BYTES;
     options->cut_n = 1L << 20;
     options->max_block = 256L << 20;

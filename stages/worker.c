@@ -5,6 +5,7 @@
 
 #include "fanfold/runtime/codec.h"
 #include "fanfold/kernels/kernels.h"
+#include "fanfold/runtime/limits.h"
 #include "fanfold/runtime/log.h"
 #include "fanfold/runtime/net.h"
 #include "fanfold/kernels/npy.h"
@@ -73,7 +74,7 @@ s_job_from_welcome (s_job_t *job, const ff_msg_t *msg)
         job->nparams = (index + 2) / 2;
     }
     /* job-level parameters: plugins to load first, retries, time limit */
-    job->retries = 3;
+    job->retries = FF_DEFAULT_RETRIES;
     for (index = 0; index < job->nparams; index++) {
         const char *key = job->params [2 * index], *value = job->params [2 * index + 1];
         char error [512];
@@ -123,8 +124,6 @@ typedef struct {
 } s_heartbeat_t;
 
 #define S_WATCHDOG_GRACE_MS 2000
-#define S_EXIT_RECYCLED 70
-#define S_EXIT_DROPPED 3
 
 /* Sends a heartbeat every hb_ms on its own socket, so that a long task
    does not look like a dead worker, until the pipe says $TERM. With a task
@@ -149,7 +148,7 @@ s_heartbeat_run (void *arg)
         &&  ff_clock_ms () - since > args->timeout_ms + S_WATCHDOG_GRACE_MS) {
             ff_log_error ("a task has run past --timeout (%.1f s): recycling this worker",
                           (double) args->timeout_ms / 1000);
-            _exit (S_EXIT_RECYCLED);
+            _exit (FF_EXIT_WORKER_RECYCLED);
         }
         ff_net_send (control, NULL, 0, ff_codec_data (codec),
                      ff_codec_size (codec), 0);
@@ -602,7 +601,7 @@ s_run (s_worker_t *self)
     ff_log_info ("%s after %" PRIu64 " tasks in %" PRIu64 " messages",
                  self->dropped? "dropped by the ventilator": self->ended? "job ended": "stopped",
                  self->done, self->batches);
-    return self->dropped? S_EXIT_DROPPED: 0;
+    return self->dropped? FF_EXIT_WORKER_DROPPED: FF_EXIT_OK;
 }
 
 static void

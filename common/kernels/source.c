@@ -5,6 +5,10 @@
 #include "fanfold/kernels/npy.h"
 #include "fanfold/runtime/shm.h"
 #include "fanfold/kernels/structure.h"
+#include "fanfold/runtime/codec.h"
+
+/* a task carries every array of one source */
+_Static_assert (FF_SOURCE_MAX_ARRAYS == FF_MAX_ARRAYS, "a task must hold every array of a source");
 
 #include <errno.h>
 #include <fcntl.h>

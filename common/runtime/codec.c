@@ -4,6 +4,7 @@
     part encodes them with msgpack-c's packer into one reusable buffer. */
 
 #include "fanfold/runtime/codec.h"
+#include "fanfold/kernel.h"
 
 #include <msgpack.h>
 #include <stddef.h>
@@ -256,8 +257,8 @@ s_read_handle (s_cursor_t *cur, ff_handle_t *handle)
     memset (handle, 0, sizeof (*handle));
     if (s_expect_array (cur, 7)
     ||  s_read_str (cur, &handle->name)
-    ||  s_read_uint (cur, &dtype) || dtype < 1 || dtype > 10
-    ||  s_read_array (cur, &ndim) || ndim < 1 || ndim > 4)
+    ||  s_read_uint (cur, &dtype) || dtype < FF_DTYPE_I8 || dtype > FF_DTYPE_F64
+    ||  s_read_array (cur, &ndim) || ndim < 1 || ndim > FF_MAX_DIMS)
         return -1;
     handle->dtype = (uint32_t) dtype;
     handle->ndim = (uint32_t) ndim;

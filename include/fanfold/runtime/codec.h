@@ -52,7 +52,7 @@ typedef struct {
 typedef struct {
     ff_str_t name;                  /* "data", "coords", "flags", ... */
     uint32_t dtype;                 /* ff_dtype_t */
-    uint32_t ndim;                  /* 1..4 */
+    uint32_t ndim;                  /* 1..FF_MAX_DIMS */
     uint64_t shape [4];             /* extents */
     ff_str_t segment;               /* segment name, or empty when inline */
     uint64_t offset;                /* byte offset in the segment */
