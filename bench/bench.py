@@ -33,6 +33,7 @@ ROOT = os.path.dirname(HERE)
 OUT = os.path.join(HERE, "out")
 BIN = os.path.join(OUT, "bin")                  # snapshot made by run.sh
 FF = os.path.join(BIN, "fanfold")
+BASE_FF = os.path.join(OUT, "base-bin", "fanfold")  # snapshot of FANFOLD_BASE_BIN, if given
 ZMQPIPE = os.path.join(OUT, "zmqpipe")          # built by run.sh
 PYTHON = "/usr/bin/python3"
 MARKER = ("<!-- bench/run.sh regenerates everything above this line; "
@@ -69,6 +70,7 @@ SKEW_LOOKAHEAD = 64                         # the ventilator's heavy-first windo
 ARRAY_MB = setting("ARRAY_MB", 400, 100)    # the float32 .npy of measure 7
 ARRAY_CHUNK = "4M"
 ARRAY_RUNS = setting("ARRAY_RUNS", 5, 1)
+VERSUS_RUNS = setting("VERSUS_RUNS", 9, 3)  # alternating rounds of row 8
 
 TIMEOUT = setting("TIMEOUT", 300, 120)      # seconds for one hyperfine series or rss run
 LOG = os.path.join(OUT, "bench.log")
@@ -143,9 +145,20 @@ def hyper(name, command, runs=None):
 def alternate(name, commands, runs):
     """Times each (key, bash command) once per round, in turn, for runs
     rounds, so that the machine's load drifts over every variant alike;
-    {key: median wall seconds}. Each command's stderr goes to
-    out/NAME-KEY.err (appended over the rounds); a non-zero exit or a run
-    past TIMEOUT is a BenchError."""
+    {key: median wall seconds}. See alternate_rounds."""
+    times = alternate_rounds(name, commands, runs)
+    medians = {key: statistics.median(values) for key, values in times.items()}
+    for key, values in times.items():
+        say("%-14s %8.3f s (median of %d; %s)" % (name + "-" + key, medians[key], runs,
+                                                  " ".join("%.2f" % v for v in values)))
+    return medians
+
+
+def alternate_rounds(name, commands, runs):
+    """Times each (key, bash command) once per round, in turn, for runs
+    rounds; {key: [wall seconds of each round]}. Each command's stderr goes
+    to out/NAME-KEY.err (appended over the rounds); a non-zero exit or a
+    run past TIMEOUT is a BenchError."""
     times = {key: [] for key, _ in commands}
     errs = {key: os.path.join(OUT, "%s-%s.err" % (name, key)) for key, _ in commands}
     for path in errs.values():
@@ -175,11 +188,7 @@ def alternate(name, commands, runs):
                         tail = f.read().strip()[-300:]
                     raise BenchError("`%s` exited %d%s" % (short(command), code, ": " + tail if tail else ""))
                 times[key].append(seconds)
-    medians = {key: statistics.median(values) for key, values in times.items()}
-    for key, values in times.items():
-        say("%-14s %8.3f s (median of %d; %s)" % (name + "-" + key, medians[key], runs,
-                                                  " ".join("%.2f" % v for v in values)))
-    return medians
+    return times
 
 
 def sink_seconds(name, key):
@@ -584,8 +593,38 @@ def m_arrays():
     ]
 
 
+def m_versus():
+    """8. The noop job of row 1 with these binaries and with an earlier
+    build (FANFOLD_BASE_BIN, snapshot in out/base-bin), alternating round
+    by round; each round's new ÷ old throughput, min/median/max."""
+    measure = "noop tasks/s, %s one-line tasks, -w %d: these binaries ÷ an earlier build" % (
+        num(N), WORKERS)
+    if not os.path.exists(BASE_FF):
+        return [Row("8", measure, "not measured: set FANFOLD_BASE_BIN (or FANFOLD_BASE_REV)",
+                    "", verdict="—")]
+    expected = seq_file(N)
+    feed = "seq 1 %d | " % N
+    outs = {k: os.path.join(OUT, "versus.%s" % k) for k in ("new", "old")}
+    commands = [(key, "%s%s run -w %d --pipe --lines 1 -k noop > %s" % (feed, q(ff), WORKERS, q(outs[key])))
+                for key, ff in (("new", FF), ("old", BASE_FF))]
+    rounds = alternate_rounds("versus", commands, VERSUS_RUNS)
+    for key in outs:
+        same_file(outs[key], expected)
+    ratios = sorted(old / new for new, old in zip(rounds["new"], rounds["old"]))
+    median = statistics.median(ratios)
+    base = first_line("cat %s" % q(os.path.join(OUT, "base-bin", "REV")))
+    return [Row("8", measure,
+                "%s tasks/s (median %.2f s)" % (num(N / statistics.median(rounds["new"])),
+                                                 statistics.median(rounds["new"])),
+                "earlier build %s: %s tasks/s (median %.2f s)" % (
+                    base, num(N / statistics.median(rounds["old"])), statistics.median(rounds["old"])),
+                median, ratio_text="%.2f× (min %.2f, max %.2f over %d rounds)" % (
+                    median, ratios[0], ratios[-1], len(ratios)),
+                target=0.95, plot="new/earlier build")]
+
+
 MEASURES = [("noop", m_noop), ("wc", m_wc), ("spin", m_spin), ("fanout", m_fanout),
-            ("rss", m_rss), ("skew", m_skew), ("arrays", m_arrays)]
+            ("rss", m_rss), ("skew", m_skew), ("arrays", m_arrays), ("versus", m_versus)]
 
 # --------------------------------------------------------------- report
 
@@ -721,6 +760,10 @@ bench.py; row 5 is one run; every output is checked):
   of every fanfold variant must be identical, and its mean and std within
   1e-9 of numpy's. GB/s: file size ÷ wall time. Ratios: the time of the
   baseline ÷ the time of the two hand-started shared-memory workers.
+- **8** the job of row 1a with these binaries and with an earlier build
+  (`FANFOLD_BASE_BIN=DIR`, or `FANFOLD_BASE_REV=COMMIT`, which bench/run.sh
+  builds in a scratch worktree), alternating round by round. Ratio: each
+  round's new ÷ old throughput; the median, with min and max.
 """
 
 
@@ -785,7 +828,8 @@ def main(argv):
 
     make bench                      # deps (scripts/deps.sh bench), build, every measure: a few minutes
     BENCH_QUICK=1 bench/run.sh      # small sizes, seconds; writes bench/out/RESULTS.md only
-    bench/run.sh noop spin          # some measures only (noop wc spin fanout rss skew arrays)
+    bench/run.sh noop spin          # some measures only (noop wc spin fanout rss skew arrays versus)
+    FANFOLD_BASE_REV=cc158bb bench/run.sh versus   # row 8: these binaries against an earlier commit
 
 Sizes and runs can be set with BENCH_N, BENCH_RUNS, BENCH_PY_RUNS, BENCH_SPIN_TASKS,
 BENCH_FAN64_TASKS, BENCH_FAN256_TASKS, BENCH_RSS_SIZE, BENCH_SKEW_RUNS,

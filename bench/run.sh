@@ -3,7 +3,10 @@
 #   needs (scripts/deps.sh bench), builds the raw libzmq baseline with the
 #   project's pkg-config flags, snapshots the fanfold binaries, then runs
 #   bench/bench.py: every measure, the table, RESULTS.md and results.png.
-#   Usage: [FANFOLD_BIN=DIR] [BENCH_QUICK=1] bench/run.sh [MEASURE...]
+#   Usage: [FANFOLD_BIN=DIR] [FANFOLD_BASE_BIN=DIR | FANFOLD_BASE_REV=COMMIT]
+#          [BENCH_QUICK=1] bench/run.sh [MEASURE...]
+#   A base build (row 8, "versus") is a bin directory, or a commit that is
+#   built here in a scratch git worktree under bench/out/.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -30,5 +33,24 @@ mkdir "$out/bin.tmp"
 cp "$FANFOLD_BIN/fanfold" "$FANFOLD_BIN"/fanfold-* "$out/bin.tmp/"
 rm -rf "${out:?}/bin"
 mv "$out/bin.tmp" "$out/bin"
+
+# the earlier build that row 8 compares with, snapshotted the same way
+rm -rf "${out:?}/base-bin"
+if [ -n "${FANFOLD_BASE_REV:-}" ]; then
+    src=$out/base-src
+    git -C "$root" worktree remove --force "$src" 2>/dev/null || rm -rf "$src"
+    git -C "$root" worktree add --detach "$src" "$FANFOLD_BASE_REV" >/dev/null
+    make -C "$src" -j2 all >"$out/base-build.log" 2>&1 \
+        || { echo "bench: cannot build $FANFOLD_BASE_REV (bench/out/base-build.log)" >&2; exit 2; }
+    FANFOLD_BASE_BIN=$src/bin
+fi
+if [ -n "${FANFOLD_BASE_BIN:-}" ]; then
+    mkdir "$out/base-bin"
+    cp "$FANFOLD_BASE_BIN/fanfold" "$FANFOLD_BASE_BIN"/fanfold-* "$out/base-bin/"
+    echo "${FANFOLD_BASE_REV:-$FANFOLD_BASE_BIN}" > "$out/base-bin/REV"
+fi
+if [ -n "${FANFOLD_BASE_REV:-}" ]; then
+    git -C "$root" worktree remove --force "$out/base-src"
+fi
 
 exec /usr/bin/python3 "$here/bench.py" "$@"
