@@ -8,6 +8,7 @@
 #include "fanfold/job/dispatch.h"
 #include "fanfold/job/ledger.h"
 #include "fanfold/job/producer.h"
+#include "fanfold/job/taskmsg.h"
 #include "fanfold/runtime/codec.h"
 #include "fanfold/kernels/kernels.h"
 #include "fanfold/runtime/limits.h"
@@ -124,27 +125,11 @@ s_send_errors (s_vent_t *self)
 {
     const ff_ledger_task_t *task;
     while ((task = ff_ledger_next_error (self->ledger))) {
-        char message [256];
-        const char *text = task->failure;
-        if (!text) {
-            snprintf (message, sizeof (message), "task failed %u times: %s", task->attempts,
-                      task->why);
-            ff_log_error ("task %" PRIu64 " (%s): %s", task->seq, task->input, message);
-            text = message;
-        }
-        ff_item_t item;
-        memset (&item, 0, sizeof (item));
-        item.seq = task->seq;
-        item.kernel = task->kernel;
-        item.status = FF_STATUS_ERROR;
-        item.input = ff_str (task->input);
-        item.data = ff_str (text);
-        item.attempt = task->attempts;
-        item.bytes_in = task->size;
-        item.chunk = task->chunk;
-        item.chunks = task->chunks;
-        if (ff_codec_result_begin (self->codec, self->job, 0, 1)
-        ||  ff_codec_result_item (self->codec, &item)) {
+        char text [FF_PRODUCER_ERROR_MAX];
+        ff_taskmsg_error_text (task, text, sizeof (text));
+        if (!task->failure)
+            ff_log_error ("task %" PRIu64 " (%s): %s", task->seq, task->input, text);
+        if (ff_taskmsg_error (self->codec, self->job, task, text)) {
             ff_log_error ("out of memory for the error record of task %" PRIu64, task->seq);
             self->failed = 1;
             return;
@@ -546,59 +531,13 @@ s_heartbeat (s_vent_t *self)
 
 /* ------------------------------------------------------------ dispatch */
 
-/* Fills the array handles of task: segment slices, or the bytes
-   themselves for a worker that cannot map the segments. */
-static void
-s_handles (s_vent_t *self, const ff_ledger_task_t *task, int inline_bytes, ff_item_t *item)
-{
-    ff_slice_t slices [FF_SOURCE_MAX_ARRAYS];
-    size_t count = ff_source_slices ((ff_source_t *) task->ref, (uint64_t) self->options.chunk,
-                                     task->chunk, slices), index;
-    item->narrays = count;
-    for (index = 0; index < count; index++) {
-        ff_handle_t *handle = &item->arrays [index];
-        const ff_array_t *array = &slices [index].array;
-        memset (handle, 0, sizeof (*handle));
-        handle->name = ff_str (array->name);
-        handle->dtype = (uint32_t) array->dtype;
-        handle->ndim = array->ndim;
-        memcpy (handle->shape, array->shape, sizeof (handle->shape));
-        handle->length = array->size;
-        if (inline_bytes) {
-            handle->bytes.ptr = (const char *) array->data;
-            handle->bytes.len = array->size;
-        }
-        else {
-            handle->segment = ff_str (slices [index].segment);
-            handle->offset = slices [index].offset;
-        }
-    }
-}
-
-/* Encodes the tasks seqs into one message and sends it on peer's pipe.
-   Returns 0, or -1 when memory ran out or the pipe is not connected yet. */
+/* Sends the tasks seqs to peer in one message. Returns 0, or -1 when
+   memory ran out or its pipe is not connected yet. */
 static int
 s_send_tasks (s_vent_t *self, s_peer_t *peer, const uint64_t *seqs, size_t count)
 {
-    size_t index;
-    int rc = ff_codec_task_begin (self->codec, self->job, count);
-    for (index = 0; index < count && rc == 0; index++) {
-        const ff_ledger_task_t *task = ff_ledger_task (self->ledger, seqs [index]);
-        ff_item_t item;
-        memset (&item, 0, offsetof (ff_item_t, arrays));   /* arrays: up to narrays */
-        item.seq = task->seq;
-        item.kernel = task->kernel;
-        item.input = ff_str (task->input);
-        item.data.ptr = (const char *) task->data;
-        item.data.len = task->size;
-        item.attempt = task->attempts + 1;
-        item.chunk = task->chunk;
-        item.chunks = task->chunks;
-        if (task->ref)
-            s_handles (self, task, peer->no_shm, &item);
-        rc = ff_codec_task_item (self->codec, &item);
-    }
-    if (rc) {
+    if (ff_taskmsg_tasks (self->codec, self->job, self->ledger, seqs, count,
+                          (uint64_t) self->options.chunk, peer->no_shm)) {
         ff_log_error ("out of memory encoding %zu tasks for worker %" PRIu64 ": sent later",
                       count, peer->id);
         return -1;

@@ -22,6 +22,7 @@
 
 #include "fanfold/job/dispatch.h"
 #include "fanfold/job/ledger.h"
+#include "fanfold/job/taskmsg.h"
 #include "fanfold/runtime/codec.h"
 #include "fanfold/runtime/limits.h"
 
@@ -596,6 +597,58 @@ START_TEST (test_codec_task_batch_reports_out_of_memory_and_stays_failed)
 }
 END_TEST
 
+START_TEST (test_taskmsg_that_runs_out_of_memory_puts_its_tasks_back_uncharged)
+{
+    ff_ledger_t *ledger = s_ledger (8, 3);
+    ff_dispatch_config_t config = { .window = 8, .prefetch = 3, .batch = 8 };
+    ff_dispatch_t *policy = ff_dispatch_new (&config);
+    ff_codec_t *codec = ff_codec_new ();
+    uint64_t seqs [FF_MAX_BATCH], worker;
+    static char big [8192];
+    size_t index;
+    ck_assert_ptr_nonnull (codec);
+    for (index = 0; index < 2; index++)
+        ck_assert_int_eq (ff_ledger_create (ledger, 0, "t", big, sizeof (big), NULL, 0, 1, 1,
+                                            NULL), FF_LEDGER_CREATED);
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 1, 8), 0);
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 2, 8), 0);
+    size_t count = ff_dispatch_plan (policy, ledger, 0, &worker, seqs);
+    ck_assert_uint_eq (count, 2);
+    ff_codec_set_limit (codec, 4096);
+    ck_assert_int_eq (ff_taskmsg_tasks (codec, "job", ledger, seqs, count, 0, 0), -1);
+    ff_ledger_unsend (ledger, worker, seqs, count, 5);
+    ff_ledger_check (ledger);
+    ck_assert_int_eq (s_state (ledger, 0), FF_SLOT_PENDING);
+    ck_assert_uint_eq (ff_ledger_task (ledger, 0)->attempts, 0);
+    ck_assert_uint_eq (ff_ledger_front (ledger)->seq, 0);
+    /* the other worker gets them, once memory is back */
+    uint64_t first = worker;
+    ff_codec_set_limit (codec, 0);
+    ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 0, &worker, seqs), 2);
+    ck_assert_uint_ne (worker, first);
+    ck_assert_int_eq (ff_taskmsg_tasks (codec, "job", ledger, seqs, 2, 0, 0), 0);
+    ff_ledger_sent (ledger, worker, seqs, 2, 0, 1);
+    ff_ledger_check (ledger);
+    ff_codec_destroy (&codec);
+    ff_dispatch_destroy (&policy);
+    ff_ledger_destroy (&ledger);
+}
+END_TEST
+
+START_TEST (test_taskmsg_error_text_names_the_failure_or_the_attempts_and_why)
+{
+    ff_ledger_task_t task;
+    char text [64];
+    memset (&task, 0, sizeof (task));
+    task.attempts = 3;
+    task.why = "its worker went silent";
+    ck_assert_str_eq (ff_taskmsg_error_text (&task, text, sizeof (text)),
+                      "task failed 3 times: its worker went silent");
+    task.failure = "x.npy: bad header";
+    ck_assert_str_eq (ff_taskmsg_error_text (&task, text, sizeof (text)), "x.npy: bad header");
+}
+END_TEST
+
 /* ---------------------------------------------------- the model test */
 
 /* The model: what each seq, worker and departed worker should be, kept
@@ -604,7 +657,7 @@ END_TEST
 #define M_WORKERS 6                 /* live workers at most */
 #define M_EPISODE_OPS 2000          /* random operations per ledger */
 #define M_OPS 250000                /* operations in a normal run, at least */
-#define M_OPS_VALGRIND 50000        /* under valgrind, which runs ~50x slower */
+#define M_OPS_VALGRIND 100000       /* under valgrind, which runs ~50x slower */
 
 typedef struct {
     ff_slot_state_t state;          /* FF_SLOT_FREE once written */
@@ -1187,6 +1240,8 @@ ledger_suite (void)
     tcase_add_test (tc, test_ledger_settles_every_departed_worker_when_one_more_leaves_than_it_keeps);
     tcase_add_test (tc, test_ledger_queue_drops_stale_entries_when_it_fills);
     tcase_add_test (tc, test_codec_task_batch_reports_out_of_memory_and_stays_failed);
+    tcase_add_test (tc, test_taskmsg_that_runs_out_of_memory_puts_its_tasks_back_uncharged);
+    tcase_add_test (tc, test_taskmsg_error_text_names_the_failure_or_the_attempts_and_why);
     suite_add_tcase (suite, tc);
 
     tc = tcase_create ("model");
