@@ -656,7 +656,7 @@ END_TEST
 
 #define M_WORKERS 6                 /* live workers at most */
 #define M_EPISODE_OPS 2000          /* random operations per ledger */
-#define M_OPS 250000                /* operations in a normal run, at least */
+#define M_OPS 1000000               /* operations in a normal run, at least */
 #define M_OPS_VALGRIND 100000       /* under valgrind, which runs ~50x slower */
 
 typedef struct {
