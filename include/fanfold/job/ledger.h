@@ -140,8 +140,9 @@ typedef enum {
 
 /* Creates task next_seq: copies input and data, holds ref (released
    through the config's callback when the slot is freed, also on
-   FF_LEDGER_SKIPPED). With failure != NULL the task is FAILED at once: an
-   error record carrying failure. Call only when ff_ledger_room allows. */
+   FF_LEDGER_SKIPPED; on FF_LEDGER_NO_MEMORY the caller keeps it). With
+   failure != NULL the task is FAILED at once: an error record carrying
+   failure. Call only when ff_ledger_room allows. */
 ff_ledger_create_t
     ff_ledger_create (ff_ledger_t *self, uint32_t kernel, const char *input,
                       const void *data, size_t size, void *ref, uint32_t chunk,
@@ -201,7 +202,7 @@ size_t
 const ff_ledger_worker_t *
     ff_ledger_worker_at (ff_ledger_t *self, size_t index);
 
-/* Returns the live worker id, or NULL. */
+/* Returns the live worker with id, or NULL. */
 const ff_ledger_worker_t *
     ff_ledger_worker (ff_ledger_t *self, uint64_t id);
 
