@@ -512,6 +512,8 @@ struct ff_codec {
     char *data;                     /* encoded bytes, reused */
     size_t size;                    /* bytes encoded */
     size_t cap;                     /* bytes allocated */
+    size_t limit;                   /* most bytes to allocate, 0: no limit (tests) */
+    int failed;                     /* memory ran out in the message being encoded */
     msgpack_packer packer;          /* writes through s_write */
 };
 
@@ -524,13 +526,20 @@ s_reserve (ff_codec_t *self, size_t len)
     if (self->cap - self->size < len) {
         size_t cap = self->cap? self->cap: 4096;
         while (cap - self->size < len) {
-            if (cap > SIZE_MAX / 2)
+            if (cap > SIZE_MAX / 2) {
+                self->failed = 1;
                 return -1;
+            }
             cap *= 2;
         }
-        char *grown = (char *) realloc (self->data, cap);
-        if (!grown)
+        if (self->limit && cap > self->limit && self->limit > self->size
+        &&  self->limit - self->size >= len)
+            cap = self->limit;
+        char *grown = self->limit && cap > self->limit? NULL: (char *) realloc (self->data, cap);
+        if (!grown) {
+            self->failed = 1;
             return -1;
+        }
         self->data = grown;
         self->cap = cap;
     }
@@ -671,10 +680,17 @@ s_pack_bin (ff_codec_t *self, const void *data, size_t size)
         msgpack_pack_bin_body (&self->packer, data, size);
 }
 
+void
+ff_codec_set_limit (ff_codec_t *self, size_t limit)
+{
+    self->limit = limit;
+}
+
 static void
 s_begin (ff_codec_t *self, ff_msg_type_t type, size_t fields)
 {
     self->size = 0;
+    self->failed = 0;
     msgpack_pack_array (&self->packer, fields);
     msgpack_pack_uint64 (&self->packer, FF_PROTOCOL_VERSION);
     s_pack_cstr (self, s_names [type]);
@@ -771,21 +787,26 @@ ff_codec_ack_seq (ff_codec_t *self, uint64_t seq)
     msgpack_pack_uint64 (&self->packer, seq);
 }
 
-void
+int
 ff_codec_task_begin (ff_codec_t *self, const char *job, size_t count)
 {
     s_begin (self, FF_MSG_TASK, 4);
     s_pack_cstr (self, job);
     msgpack_pack_array (&self->packer, count);
+    return self->failed? -1: 0;
 }
 
-void
+int
 ff_codec_task_item (ff_codec_t *self, const ff_item_t *item)
 {
     size_t index, dim;
+    if (self->failed)
+        return -1;
     if (item->input.len > SIZE_MAX / 4 || item->data.len > SIZE_MAX / 4
-    ||  s_reserve (self, S_ITEM_FIXED_MAX + item->input.len + item->data.len))
-        return;                     /* out of memory: the message is refused downstream */
+    ||  s_reserve (self, S_ITEM_FIXED_MAX + item->input.len + item->data.len)) {
+        self->failed = 1;
+        return -1;
+    }
     uint8_t *at = (uint8_t *) self->data + self->size;
     at = s_put_array (at, 8);
     at = s_put_uint (at, item->seq);
@@ -810,9 +831,10 @@ ff_codec_task_item (ff_codec_t *self, const ff_item_t *item)
         msgpack_pack_uint64 (&self->packer, handle->length);
         s_pack_bin (self, handle->bytes.ptr, handle->bytes.len);
     }
+    return self->failed? -1: 0;
 }
 
-void
+int
 ff_codec_result_begin (ff_codec_t *self, const char *job, uint64_t worker,
                        size_t count)
 {
@@ -820,15 +842,20 @@ ff_codec_result_begin (ff_codec_t *self, const char *job, uint64_t worker,
     s_pack_cstr (self, job);
     msgpack_pack_uint64 (&self->packer, worker);
     msgpack_pack_array (&self->packer, count);
+    return self->failed? -1: 0;
 }
 
-void
+int
 ff_codec_result_item (ff_codec_t *self, const ff_item_t *item)
 {
+    if (self->failed)
+        return -1;
     if (item->input.len > SIZE_MAX / 4 || item->data.len > SIZE_MAX / 4
     ||  item->meta.len > SIZE_MAX / 4
-    ||  s_reserve (self, S_ITEM_FIXED_MAX + item->input.len + item->data.len + item->meta.len))
-        return;                     /* out of memory: the message is refused downstream */
+    ||  s_reserve (self, S_ITEM_FIXED_MAX + item->input.len + item->data.len + item->meta.len)) {
+        self->failed = 1;
+        return -1;
+    }
     uint8_t *at = (uint8_t *) self->data + self->size;
     at = s_put_array (at, 8);
     at = s_put_uint (at, item->seq);
@@ -847,6 +874,7 @@ ff_codec_result_item (ff_codec_t *self, const ff_item_t *item)
     at = s_put_uint (at, item->chunk);
     at = s_put_uint (at, item->chunks? item->chunks: 1);
     self->size = (size_t) ((char *) at - self->data);
+    return 0;
 }
 
 void

@@ -167,19 +167,27 @@ void
     ff_codec_ack_seq (ff_codec_t *self, uint64_t seq);
 
 /* A task batch: begin with the item count, then add exactly that many
-   items (seq, kernel, input, data, attempt are encoded). */
-void
+   items (seq, kernel, input, data, attempt are encoded). Each returns 0,
+   or -1 when memory ran out in this message (then and for every later
+   item of it): the message is incomplete and must not be sent. */
+int
     ff_codec_task_begin (ff_codec_t *self, const char *job, size_t count);
-void
+int
     ff_codec_task_item (ff_codec_t *self, const ff_item_t *item);
 
 /* A result batch: begin with the item count, then add exactly that many
-   items (every field of ff_item_t is encoded). */
-void
+   items (every field of ff_item_t is encoded). Returns as the task batch
+   calls do. */
+int
     ff_codec_result_begin (ff_codec_t *self, const char *job, uint64_t worker,
                            size_t count);
-void
+int
     ff_codec_result_item (ff_codec_t *self, const ff_item_t *item);
+
+/* A seam for tests: the encoder's buffer never grows past limit bytes
+   (0: no limit), so that an encode runs out of memory on demand. */
+void
+    ff_codec_set_limit (ff_codec_t *self, size_t limit);
 
 /* Returns an ff_str_t over a NUL-terminated string (or "" for NULL). */
 ff_str_t

@@ -1,0 +1,172 @@
+/*  fanfold dispatch policy over the ledger (see dispatch.h): worker
+    choice, heavy-first lookahead, message size and credit. */
+
+#include "fanfold/job/dispatch.h"
+#include "fanfold/runtime/codec.h"
+
+#include <assert.h>
+#include <stdlib.h>
+
+struct ff_dispatch {
+    ff_dispatch_config_t config;    /* as given */
+    size_t rotate;                  /* where the least-loaded search starts */
+    double min_cost;                /* lowest estimate seen */
+    double max_cost;                /* highest estimate seen: heavy-first when they differ */
+    int costs_seen;                 /* min_cost and max_cost are set */
+};
+
+ff_dispatch_t *
+ff_dispatch_new (const ff_dispatch_config_t *config)
+{
+    assert (config);
+    if (config->batch < 1 || config->batch > FF_MAX_BATCH || config->prefetch < 0
+    ||  config->window < 1)
+        return NULL;
+    ff_dispatch_t *self = (ff_dispatch_t *) calloc (1, sizeof (ff_dispatch_t));
+    if (self)
+        self->config = *config;
+    return self;
+}
+
+void
+ff_dispatch_destroy (ff_dispatch_t **self_p)
+{
+    if (self_p && *self_p) {
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+int
+ff_dispatch_initial_credit (ff_dispatch_t *self)
+{
+    assert (self);
+    return self->config.prefetch + 1;
+}
+
+void
+ff_dispatch_note_cost (ff_dispatch_t *self, double cost)
+{
+    assert (self);
+    if (!self->costs_seen || cost < self->min_cost)
+        self->min_cost = cost;
+    if (!self->costs_seen || cost > self->max_cost)
+        self->max_cost = cost;
+    self->costs_seen = 1;
+}
+
+/* The worker with the fewest tasks relative to its credit that can take
+   one, or NULL. It holds nothing when any such worker holds nothing. */
+static const ff_ledger_worker_t *
+s_least_loaded (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_ms)
+{
+    const ff_ledger_worker_t *best = NULL;
+    size_t count = ff_ledger_workers (ledger), step;
+    for (step = 0; step < count; step++) {
+        const ff_ledger_worker_t *worker = ff_ledger_worker_at (ledger, (self->rotate + step) % count);
+        if (worker->outstanding >= worker->credit || now_ms < worker->blocked_until
+        ||  worker->isolating)
+            continue;
+        if (!best || (int64_t) worker->outstanding * best->credit
+                     < (int64_t) best->outstanding * worker->credit)
+            best = worker;
+    }
+    self->rotate++;
+    return best;
+}
+
+/* The index of the heaviest live task among the first
+   FF_DISPATCH_LOOKAHEAD pending entries; the front is live. */
+static size_t
+s_heaviest (ff_ledger_t *ledger)
+{
+    size_t look = ff_ledger_pending (ledger), best = 0, index;
+    double heaviest = -1;
+    if (look > FF_DISPATCH_LOOKAHEAD)
+        look = FF_DISPATCH_LOOKAHEAD;
+    for (index = 0; index < look; index++) {
+        const ff_ledger_task_t *task = ff_ledger_pending_at (ledger, index);
+        if (task && task->cost > heaviest) {
+            heaviest = task->cost;
+            best = index;
+        }
+    }
+    return best;
+}
+
+/* How many tasks the next message to worker holds, 0 to wait. A message
+   holds at most a quarter of the worker's credit: slow tasks (credit under
+   8) travel one per message, so that a task that kills its worker takes no
+   finished neighbour with it. A worker with half its credit queued waits
+   for a full message: it is the least loaded, so all can. */
+static size_t
+s_message_size (ff_dispatch_t *self, const ff_ledger_worker_t *worker)
+{
+    size_t room = (size_t) (worker->credit - worker->outstanding);
+    size_t full = (size_t) worker->credit / 4;
+    if (full > (size_t) self->config.batch)
+        full = (size_t) self->config.batch;
+    if (full < 1)
+        full = 1;
+    if (room < full && worker->outstanding >= worker->credit / 2)
+        return 0;
+    return room < full? room: full;
+}
+
+size_t
+ff_dispatch_plan (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_ms,
+                  uint64_t *worker_id, uint64_t *seqs)
+{
+    assert (self && ledger && worker_id && seqs);
+    if (!ff_ledger_front (ledger))
+        return 0;
+    const ff_ledger_worker_t *worker = s_least_loaded (self, ledger, now_ms);
+    if (!worker)
+        return 0;
+    int heavy_first = !self->config.fifo && worker->credit <= FF_DISPATCH_SLOW_CREDIT
+                   && self->max_cost > self->min_cost;
+    const ff_ledger_task_t *first = ff_ledger_pending_at (ledger, heavy_first? s_heaviest (ledger): 0);
+    /* a suspect runs alone on a worker that holds nothing: the least loaded
+       holds something only when every worker does */
+    if (first->suspect && worker->outstanding > 0)
+        return 0;
+    size_t limit = s_message_size (self, worker), count = 0;
+    while (count < limit && ff_ledger_front (ledger)) {
+        size_t index = heavy_first? s_heaviest (ledger): 0;
+        const ff_ledger_task_t *task = ff_ledger_pending_at (ledger, index);
+        if (task->suspect && count > 0)
+            break;                  /* it goes next, alone */
+        seqs [count++] = ff_ledger_take (ledger, index);
+        if (task->suspect)
+            break;
+    }
+    *worker_id = worker->id;
+    return count;
+}
+
+void
+ff_dispatch_adapt (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_us)
+{
+    assert (self && ledger);
+    int floor = self->config.prefetch + 1;
+    int ceiling = self->config.window / 2 < FF_DISPATCH_MAX_CREDIT? self->config.window / 2
+                                                                 : FF_DISPATCH_MAX_CREDIT;
+    if (ceiling < floor)
+        ceiling = floor;
+    size_t count = ff_ledger_workers (ledger), index;
+    for (index = 0; index < count; index++) {
+        const ff_ledger_worker_t *worker = ff_ledger_worker_at (ledger, index);
+        if (!worker->acked_now)
+            continue;
+        int credit = worker->credit;
+        double task_us = worker->task_us;
+        if (worker->progress_us > 0 && now_us > worker->progress_us) {
+            double sample = (double) (now_us - worker->progress_us) / worker->acked_now;
+            task_us = task_us > 0? 0.7 * task_us + 0.3 * sample: sample;
+            double wanted = FF_DISPATCH_QUEUE_TARGET_US / (task_us > 1? task_us: 1);
+            credit = wanted < floor? floor: wanted > ceiling? ceiling: (int) wanted;
+        }
+        ff_ledger_worker_pace (ledger, index, credit, task_us,
+                               worker->outstanding > 0? now_us: 0);
+    }
+}

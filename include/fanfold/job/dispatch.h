@@ -1,0 +1,72 @@
+/*  fanfold dispatch policy: which worker gets the next tasks and how many,
+    over the bookkeeping of an ff_ledger. The least-loaded worker relative
+    to its credit (a rotating start breaks ties), heavy-first within a
+    lookahead of the pending queue for slow tasks, a quarter of the credit
+    per message, and credit sized from the pace of each worker's acks. A
+    suspect task goes alone to a worker that holds nothing. No sockets and
+    no clock: the time is given. */
+
+#ifndef FANFOLD_DISPATCH_H
+#define FANFOLD_DISPATCH_H
+
+#include "fanfold/job/ledger.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Heavy-first dispatch looks this far into the pending queue. */
+#define FF_DISPATCH_LOOKAHEAD 64
+
+/* A worker holds about this much work, so that tiny tasks travel in
+   batches and the round trip to the sink does not idle it; slow tasks keep
+   the credit at prefetch + 1, which keeps the load balanced. */
+#define FF_DISPATCH_QUEUE_TARGET_US 3000.0
+#define FF_DISPATCH_MAX_CREDIT 1024
+
+/* Heavy-first applies to workers whose credit is at most this: order
+   matters for slow tasks only, fast ones leave no tail. */
+#define FF_DISPATCH_SLOW_CREDIT 8
+
+typedef struct {
+    int window;                     /* the ledger's window: credit stays <= window / 2 */
+    int prefetch;                   /* tasks a worker holds beyond one: the least credit */
+    int batch;                      /* most tasks in one message, 1 .. FF_MAX_BATCH */
+    int fifo;                       /* send in seq order: no heavy-first */
+} ff_dispatch_config_t;
+
+typedef struct ff_dispatch ff_dispatch_t;
+
+/* Creates a policy. Returns NULL when memory runs out or batch is out of
+   range. */
+ff_dispatch_t *
+    ff_dispatch_new (const ff_dispatch_config_t *config);
+
+/* Destroys a policy and NULLs the pointer. Safe on NULL. */
+void
+    ff_dispatch_destroy (ff_dispatch_t **self_p);
+
+/* The credit a new worker starts with: prefetch + 1. */
+int
+    ff_dispatch_initial_credit (ff_dispatch_t *self);
+
+/* Notes a task's cost estimate: heavy-first applies once they differ. */
+void
+    ff_dispatch_note_cost (ff_dispatch_t *self, double cost);
+
+/* Plans the next message: takes from ledger's pending queue the tasks
+   that go to one worker now, writes its id to *worker and the seqs to
+   seqs (room for FF_MAX_BATCH), and returns their count; 0 when nothing
+   should be sent now (no pending task, no worker with credit, or a
+   suspect at the head waits for an idle worker). The caller sends them
+   and then calls ff_ledger_sent, or ff_ledger_unsend when it cannot. */
+size_t
+    ff_dispatch_plan (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_ms,
+                      uint64_t *worker, uint64_t *seqs);
+
+/* Learns each worker's time per task from the acks it got since its last
+   pace (now_us is the time of this ack), and sizes its credit to hold about
+   FF_DISPATCH_QUEUE_TARGET_US of work. Call after each ack message. */
+void
+    ff_dispatch_adapt (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_us);
+
+#endif
