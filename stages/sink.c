@@ -482,48 +482,40 @@ main (int argc, char *argv [])
             case 'f':
                 if (ff_format_parse (optarg, &self.options.format)) {
                     fprintf (stderr, "fanfold-sink: --format %s: expected raw or jsonl\n", optarg);
-                    return 2;
+                    return FF_EXIT_ERROR;
                 }
                 break;
             case 'J': self.options.joblog_path = optarg; break;
             case 'E': self.options.emit = optarg; break;
             case 'N': self.options.insecure = 1; break;
             case 'P': self.options.progress = 1; break;
-            case 'G': {
-                /* a plugin kernel that folds must fold here too */
-                char error [512];
+            case 'G':               /* a plugin kernel that folds must fold here too */
                 if (ff_kernels_load (optarg, error, sizeof (error))) {
                     fprintf (stderr, "fanfold-sink: %s\n", error);
-                    return 2;
+                    return FF_EXIT_ERROR;
                 }
                 break;
-            }
             case 'R': self.options.resume = 1; break;
             case 'S': self.options.signature = optarg; break;
             case 'v': self.options.verbose = 1; break;
-            case 'h': s_usage (stdout); return 0;
-            default: s_usage (stderr); return 2;
+            case 'h': s_usage (stdout); return FF_EXIT_OK;
+            default: s_usage (stderr); return FF_EXIT_ERROR;
         }
     }
     if (!self.options.topology_path || optind != argc) {
         s_usage (stderr);
-        return 2;
+        return FF_EXIT_ERROR;
     }
     if (self.options.resume && !self.options.output_path) {
         fprintf (stderr, "fanfold-sink: --resume needs -o FILE\n");
-        return 2;
-    }
-    if (self.options.signature && (strlen (self.options.signature) >= 80
-                                   || strpbrk (self.options.signature, " \t\n"))) {
-        fprintf (stderr, "fanfold-sink: --signature must be one word under 80 bytes\n");
-        return 2;
+        return FF_EXIT_ERROR;
     }
     ff_log_init ("fanfold-sink", self.options.verbose);
     ff_signals_install ();
     self.topology = ff_topology_load (self.options.topology_path, error, sizeof (error));
     if (!self.topology) {
         ff_log_error ("%s", error);
-        return 2;
+        return FF_EXIT_ERROR;
     }
     ff_delivery_options_t delivery = {
         /* with --emit and no -o, results go to the emit socket only */

@@ -166,7 +166,7 @@ ff_delivery_new (const ff_delivery_options_t *options, char *error, size_t size)
     self->emit = options->emit;
     self->emit_arg = options->emit_arg;
     if (strlen (signature) >= sizeof (self->signature) || strpbrk (signature, " \t\n")) {
-        snprintf (error, size, "the job signature must be one word under %zu bytes",
+        snprintf (error, size, "--signature must be one word under %zu bytes",
                   sizeof (self->signature));
         goto fail;
     }
