@@ -8,11 +8,12 @@ here="$ROOT/tests/integration"
 sed "s|/local/|/protocol-md/|" "$ROOT/topology/local.zpl" > "$SCRATCH/topology.zpl"
 topology="$SCRATCH/topology.zpl"
 
-# run_with_worker OUT ARGS...: a -w 0 job served by the protocol worker alone
+# run_with_worker IN OUT ARGS...: a -w 0 job on stdin IN served by the
+# protocol worker alone (a background job's stdin is /dev/null unless named)
 run_with_worker () {
-    local out=$1
-    shift
-    timeout 60 "$BIN/fanfold" run -t "$topology" -w 0 "$@" > "$out" &
+    local in=$1 out=$2
+    shift 2
+    timeout 60 "$BIN/fanfold" run -t "$topology" -w 0 "$@" < "$in" > "$out" &
     local job=$!
     timeout 60 "$PY" "$here/protocol_worker.py" -t "$topology" &
     local worker=$!
@@ -21,25 +22,31 @@ run_with_worker () {
 }
 
 utf8_lines 2000 "$SCRATCH/in.txt"
-run_with_worker "$SCRATCH/noop.txt" --pipe --lines 7 -k noop < "$SCRATCH/in.txt"
+run_with_worker "$SCRATCH/in.txt" "$SCRATCH/noop.txt" --pipe --lines 7 -k noop
 same "$SCRATCH/in.txt" "$SCRATCH/noop.txt" "noop over records through the protocol worker"
 
 args=(alpha "two words" "it's" "'a" "" "dir/sub/file.tar.gz" "/" "a/b/" "x;y" "ünï
 line" "-dash" "\$HOME" "{}")
 cmd='printf "[%s]" {} {.} {/} {//} {/.} {#}; echo'
-run_with_worker "$SCRATCH/exec.jsonl" --format jsonl --exec "$cmd" -- "${args[@]}"
+run_with_worker /dev/null "$SCRATCH/exec.jsonl" --format jsonl --exec "$cmd" -- "${args[@]}"
 "$BIN/fanfold" run --serial --format jsonl --exec "$cmd" -- "${args[@]}" > "$SCRATCH/exec-serial.jsonl"
 same "$SCRATCH/exec-serial.jsonl" "$SCRATCH/exec.jsonl" "exec replacement strings and quoting vs --serial"
 
-run_with_worker "$SCRATCH/noword.jsonl" --format jsonl --exec 'echo' -- "${args[@]}"
+run_with_worker /dev/null "$SCRATCH/noword.jsonl" --format jsonl --exec 'echo' -- "${args[@]}"
 "$BIN/fanfold" run --serial --format jsonl --exec 'echo' -- "${args[@]}" > "$SCRATCH/noword-serial.jsonl"
 same "$SCRATCH/noword-serial.jsonl" "$SCRATCH/noword.jsonl" "exec without replacement strings vs --serial"
 
-run_with_worker "$SCRATCH/fail.jsonl" --format jsonl --retries 2 --exec 'test {} != b' -- a b c || true
+timeout 60 "$BIN/fanfold" run -t "$topology" -w 0 --format jsonl --retries 2 --exec 'test {} != b' -- a b c \
+    > "$SCRATCH/fail.jsonl" &
+job=$!
+timeout 60 "$PY" "$here/protocol_worker.py" -t "$topology" || fail "the protocol worker failed (failing command)"
+status=0
+wait $job || status=$?
+[ $status = 1 ] || fail "a job with one failing command exits $status, not 1"
 "$BIN/fanfold" run --serial --format jsonl --retries 2 --exec 'test {} != b' -- a b c > "$SCRATCH/fail-serial.jsonl" || true
 same "$SCRATCH/fail-serial.jsonl" "$SCRATCH/fail.jsonl" "a failing command's error record vs --serial"
 
-run_with_worker "$SCRATCH/md5.txt" --pipe --lines 10 --exec md5sum < "$SCRATCH/in.txt"
+run_with_worker "$SCRATCH/in.txt" "$SCRATCH/md5.txt" --pipe --lines 10 --exec md5sum
 "$BIN/fanfold" run --serial --pipe --lines 10 --exec md5sum < "$SCRATCH/in.txt" > "$SCRATCH/md5-serial.txt"
 same "$SCRATCH/md5-serial.txt" "$SCRATCH/md5.txt" "exec with --pipe vs --serial"
 
