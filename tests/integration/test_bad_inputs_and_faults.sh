@@ -3,24 +3,31 @@
 #   segment or runtime directory of the case is left. PENDING lists the
 #   cases whose fix is not in yet: such a case that fails is reported as
 #   "PENDING (known failure)", one that passes is an error (so the list
-#   stays honest), and any other failing case fails the test.
+#   stays honest), and any other failing case fails the test. CASES picks
+#   some cases (CASES="5 15.emit").
 . "$(dirname "$0")/lib.sh"
-PENDING=${PENDING-"1 2 3 4 6 8 10 11 12 14 15.plugin 15.block 15.emit 15.directory 15.xdg"}
+PENDING=${PENDING-"1 2 3 4 5 6 7 8 9 10 11 12 13 14 15.plugin 15.block 15.emit 15.directory 15.xdg"}
 
 export XDG_RUNTIME_DIR="$SCRATCH/xdg"         # private runs of the cases live here
 mkdir -m 700 "$XDG_RUNTIME_DIR"
 ff () { timeout -k 2 "${LIMIT:-15}" "$BIN/fanfold" "$@"; }
+STAGES="fanfold-(sink|ventilator|worker) -t $SCRATCH"   # every topology of the cases is in SCRATCH
 
 # leftovers: stage processes of this test's runs, runtime directories,
 # segments whose ventilator is gone
 leftovers () {
-    local found=""
-    pgrep -f "fanfold-(sink|ventilator|worker) -t ($SCRATCH|/tmp/fanfold-$(id -u)/bad-)" >/dev/null \
-        && found="$found processes"
+    local found="" waited=0
+    # the launcher has returned: its stages go within a moment, or are left
+    while pgrep -f "$STAGES" >/dev/null && [ $waited -lt 20 ]; do
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    pgrep -f "$STAGES" >/dev/null && found="$found processes"
     ls -d "$XDG_RUNTIME_DIR"/fanfold* >/dev/null 2>&1 && found="$found runtime-dirs"
     local segment pid
     for segment in /dev/shm/ff_$(id -u)_*; do
         [ -e "$segment" ] || continue
+        grep -qxF "$segment" "$SCRATCH/segments.before" && continue   # not this case's
         pid=$(basename "$segment" | cut -d_ -f4)
         kill -0 "$pid" 2>/dev/null || found="$found segment:$(basename "$segment")"
     done
@@ -31,13 +38,15 @@ results="" errors=0
 # run_case ID FUNCTION: runs it in a subshell with a time limit, checks leftovers
 run_case () {
     local id=$1 fn=$2 status=0 left
+    ls /dev/shm/ff_$(id -u)_* > "$SCRATCH/segments.before" 2>/dev/null || true
     ( set -e; "$fn" ) > "$SCRATCH/case.log" 2>&1 || status=$?
     sleep 0.3
     left=$(leftovers)
     if [ -n "$left" ]; then
         status=99
         echo "left behind:$left" >> "$SCRATCH/case.log"
-        pkill -f "fanfold-(sink|ventilator|worker) -t $SCRATCH" 2>/dev/null || true
+        pkill -9 -f "$STAGES" 2>/dev/null || true
+        sleep 0.2
         rm -rf "$XDG_RUNTIME_DIR"/fanfold*
     fi
     local pending=0
@@ -48,7 +57,7 @@ run_case () {
         echo "ERROR   item $id passes but is listed in PENDING"
         errors=$((errors + 1))
     elif [ $pending = 1 ]; then
-        echo "PENDING (known failure) item $id"
+        echo "PENDING (known failure) item $id: $(grep -v '^ *$' "$SCRATCH/case.log" | tail -n 1 | cut -c1-150)"
     else
         echo "FAIL    item $id"
         sed 's/^/    | /' "$SCRATCH/case.log" | tail -8
@@ -77,14 +86,14 @@ with open(sys.argv[1], "w") as out:
         out.write("C %.3f %.3f %.3f\n" % (r.random() * 2, r.random() * 2, r.random() * 2))
 PYEOF
     local status=0
-    LIMIT=40 ff run -w 1 --format jsonl -k contacts -- "$SCRATCH/cube.xyz" > "$SCRATCH/o" 2> "$SCRATCH/e" || status=$?
+    LIMIT=20 ff run -w 1 --format jsonl -k contacts -- "$SCRATCH/cube.xyz" > "$SCRATCH/o" 2> "$SCRATCH/e" || status=$?
     [ $status = 1 ] && grep -q '"status":"error"' "$SCRATCH/o" && grep -qi "limit" "$SCRATCH/o"
 }
 
 # 2. --emit on an endpoint that cannot be bound ends the job with the sink's message
 item_2 () {
     local status=0
-    LIMIT=10 ff run -w 1 -k noop --emit "ipc://$SCRATCH/no/such/dir/emit" -- a b 2> "$SCRATCH/e" || status=$?
+    LIMIT=8 ff run -w 1 -k noop --emit "ipc://$SCRATCH/no/such/dir/emit" -- a b 2> "$SCRATCH/e" || status=$?
     [ $status = 2 ] && grep -q "cannot bind" "$SCRATCH/e"
 }
 
@@ -92,24 +101,24 @@ item_2 () {
 item_3 () {
     local start
     start=$(now)
-    LIMIT=36 ff run -w 1 -k noop --emit "ipc://$SCRATCH/emit3" -- a b || true
+    LIMIT=34 ff run -w 1 -k noop --emit "ipc://$SCRATCH/emit3" -- a b || true
     below "$(elapsed "$start")" 33 "a job emitting to nobody"
     [ ! -e "$SCRATCH/emit3" ]
 }
 
 # 4. --pipe with stdin closed ends at once
 item_4 () {
-    expect_quick 10 "$BIN/fanfold" run -w 1 --pipe -k noop <&- || return 1
+    expect_quick 5 "$BIN/fanfold" run -w 1 --pipe -k noop <&- || return 1
 }
 
 # 5. a peer that says hello and heartbeats but never reads its pipe costs a bounded delay
 item_5 () {
-    sed "s|/local/|/bad-5/|" "$ROOT/topology/local.zpl" > "$SCRATCH/t5.zpl"
+    sed "s|ipc:///tmp/fanfold-%u/local/|ipc://$SCRATCH/ipc5/|" "$ROOT/topology/local.zpl" > "$SCRATCH/t5.zpl"
     seq 1 60 > "$SCRATCH/in5"
-    LIMIT=20 ff run -t "$SCRATCH/t5.zpl" -w 1 --pipe --lines 1 -k sleep -p ms=50 < "$SCRATCH/in5" > "$SCRATCH/o5" &
+    LIMIT=10 ff run -t "$SCRATCH/t5.zpl" -w 1 --pipe --lines 1 -k sleep -p ms=50 < "$SCRATCH/in5" > "$SCRATCH/o5" &
     local job=$! start
     start=$(now)
-    timeout 20 "$PY" - "$SCRATCH/t5.zpl" <<'PYEOF' &
+    timeout 10 "$PY" - "$SCRATCH/t5.zpl" <<'PYEOF' &
 import msgpack, os, sys, time, zmq
 zpl = open(sys.argv[1]).read()
 control = [l.split('"')[1] for l in zpl.splitlines() if "control" in l and '"' in l][0]
@@ -117,7 +126,8 @@ control = control.replace("%u", str(os.getuid()))
 ctx = zmq.Context(); s = ctx.socket(zmq.DEALER); s.connect(control)
 s.send(msgpack.packb([1, "hello", "worker", "rogue", 0]))
 msg = msgpack.unpackb(s.recv(), raw=False)
-end = time.time() + 18
+pipe = ctx.socket(zmq.PULL); pipe.connect(msg[4])     # connected, never read
+end = time.time() + 9
 while time.time() < end:
     s.send(msgpack.packb([1, "hb", msg[2], msg[3]]))
     time.sleep(0.2)
@@ -142,14 +152,19 @@ item_6 () {
     [ $status = 2 ] && cmp -s "$SCRATCH/f6.txt" "$SCRATCH/f6.orig"
 }
 
-# 7. with stderr or stdout closed, no log line lands in the output and nothing aborts
+# 7. with stderr or stdout closed, no log line lands in the output and nothing aborts:
+#    fds 0, 1 and 2 are opened to /dev/null before any socket exists
 item_7 () {
-    seq 1 50 > "$SCRATCH/in7"
-    LIMIT=15 ff run -w 1 --pipe -k noop -p junk=1 --input "$SCRATCH/in7" -o "$SCRATCH/o7" -v 2>&- || return 1
-    cmp -s "$SCRATCH/in7" "$SCRATCH/o7" || return 1
+    seq 1 20 > "$SCRATCH/in7"
     local status=0
-    LIMIT=15 ff run -w 1 --pipe -k noop --input "$SCRATCH/in7" -o "$SCRATCH/o7b" >&- 2> "$SCRATCH/e7" || status=$?
-    [ $status = 0 ] && ! grep -q "Assertion failed" "$SCRATCH/e7" && cmp -s "$SCRATCH/in7" "$SCRATCH/o7b"
+    # every task is an error record, whose message goes to stderr in raw output
+    LIMIT=15 ff run -w 1 --pipe --lines 1 -k sleep -p ms=x --input "$SCRATCH/in7" -o "$SCRATCH/o7" 2>&- \
+        || status=$?
+    [ $status = 1 ] || { echo "exit $status with stderr closed, not 1"; return 1; }
+    [ ! -s "$SCRATCH/o7" ] || { echo "the output holds:"; head -3 "$SCRATCH/o7"; return 1; }
+    status=0
+    LIMIT=15 ff run -w 1 --pipe -k noop --input "$SCRATCH/in7" >&- 2> "$SCRATCH/e7" || status=$?
+    [ $status = 0 ] || { echo "exit $status with stdout closed, not 0:"; tail -3 "$SCRATCH/e7"; return 1; }
 }
 
 # 8. two jobs on one -o: the second is refused; -o equal to --joblog is refused
@@ -168,26 +183,35 @@ item_8 () {
 
 # 9. --resume of a --chunk stats job after kill -9 gives the folded line, exit 0
 item_9 () {
+    # 400 MB of zeros (a sparse file): about two seconds of work in 1600 chunks
     "$PY" - "$SCRATCH/a9.npy" <<'PYEOF'
 import struct, sys
-n = 400000
+n = 50 * 1024 * 1024
 header = "{'descr': '<f8', 'fortran_order': False, 'shape': (%d,), }" % n
 header += " " * (63 - (10 + len(header)) % 64) + "\n"
 with open(sys.argv[1], "wb") as out:
     out.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
-    out.write(struct.pack("<%dd" % n, *[float(i % 13) for i in range(n)]))
+    out.truncate(10 + len(header) + 8 * n)
 PYEOF
-    LIMIT=20 ff run --serial -k stats --chunk 16K --format jsonl -o "$SCRATCH/s9" -- "$SCRATCH/a9.npy"
-    setsid timeout 20 "$BIN/fanfold" run -w 2 -k stats -p ms=1 --chunk 16K --format jsonl \
-        -o "$SCRATCH/o9" -- "$SCRATCH/a9.npy" &
-    local job=$!
-    sleep 0.4
+    setsid timeout 20 "$BIN/fanfold" run -w 1 -k stats --chunk 256K --format jsonl \
+        -o "$SCRATCH/o9" --joblog "$SCRATCH/j9" -- "$SCRATCH/a9.npy" 2>/dev/null &
+    local job=$! waited=0
+    # kill -9 once the sink has checkpointed some chunks (every 500 ms)
+    while ! grep -qs "^written [1-9]" "$SCRATCH/o9.fanfold-state" && [ $waited -lt 100 ]; do
+        sleep 0.05
+        waited=$((waited + 1))
+    done
+    kill -0 $job 2>/dev/null || { echo "the job ended before it could be killed"; return 1; }
     kill -9 -- -$job 2>/dev/null || true
     wait $job 2>/dev/null || true
-    sleep 0.3
-    "$BIN/fanfold" clean >/dev/null 2>&1 || true
-    LIMIT=20 ff run -w 2 -k stats -p ms=1 --chunk 16K --format jsonl -o "$SCRATCH/o9" --resume -- "$SCRATCH/a9.npy"
-    cmp -s "$SCRATCH/s9" "$SCRATCH/o9"
+    # the killed launcher may linger a moment as a zombie: clean once it is gone
+    for waited in $(seq 1 30); do
+        "$BIN/fanfold" clean >/dev/null 2>&1 || true
+        ls -d "$XDG_RUNTIME_DIR"/fanfold* >/dev/null 2>&1 || break
+        sleep 0.1
+    done
+    LIMIT=20 ff run -w 2 -k stats --chunk 256K --format jsonl -o "$SCRATCH/o9" --joblog "$SCRATCH/j9" --resume -- "$SCRATCH/a9.npy"
+    [ "$(wc -l < "$SCRATCH/o9")" = 1 ] && grep -q '"status":"ok".*"count":52428800' "$SCRATCH/o9"
 }
 
 # 10. --resume after the input changed is refused with a clear message
@@ -222,9 +246,14 @@ item_12 () {
 
 # 13. SIGHUP is treated like SIGTERM: runtime directory and segments removed
 item_13 () {
-    setsid timeout 20 "$BIN/fanfold" run -w 1 --pipe --lines 1 -k sleep -p ms=200 < /dev/zero > /dev/null 2>&1 &
-    local job=$!
-    sleep 1
+    setsid bash -c "yes | exec timeout 20 '$BIN/fanfold' run -w 1 --pipe --lines 1 -k sleep -p ms=200 > /dev/null 2>&1" &
+    local job=$! waited=0
+    while ! ls -d "$XDG_RUNTIME_DIR"/fanfold* >/dev/null 2>&1 && [ $waited -lt 100 ]; do
+        sleep 0.05
+        waited=$((waited + 1))
+    done
+    ls -d "$XDG_RUNTIME_DIR"/fanfold* >/dev/null 2>&1 || { echo "the job never made its runtime directory"; return 1; }
+    sleep 0.5
     kill -HUP -- -$job 2>/dev/null || true
     wait $job 2>/dev/null || true
     sleep 0.5
@@ -250,7 +279,8 @@ item_15_zpl () {
     [ $status = 2 ] && [ ! -s "$SCRATCH/o" ] && grep -q "bad.zpl.*line 2" "$SCRATCH/e"
 }
 item_15_unknown () {
-    sed "s|/local/|/bad-15/|; s|^fanfold$|fanfold\n    worker_timout_ms = 100|" "$ROOT/topology/local.zpl" > "$SCRATCH/u.zpl"
+    sed "s|ipc:///tmp/fanfold-%u/local/|ipc://$SCRATCH/ipc15/|; s|^fanfold$|fanfold\n    worker_timout_ms = 100|" \
+        "$ROOT/topology/local.zpl" > "$SCRATCH/u.zpl"
     LIMIT=15 ff run -t "$SCRATCH/u.zpl" -w 1 -k noop -- a > /dev/null 2> "$SCRATCH/e"
     grep -q "u.zpl:7: unknown topology key fanfold/worker_timout_ms" "$SCRATCH/e"
 }
@@ -299,12 +329,47 @@ PYEOF
         && ! grep -q "fortran_order" "$SCRATCH/e"
 }
 
+# Item 3 takes its 30 s by design: it runs beside the others, from a
+# runtime directory of its own (outside SCRATCH, so that their leftover
+# checks do not see its stages), and is judged at the end.
+item_3_beside () {
+    local base
+    base=$(mktemp -d /tmp/fanfold-bad3.XXXXXX)
+    chmod 700 "$base"
+    local status=0
+    ( set -e; XDG_RUNTIME_DIR="$base" item_3 ) > "$SCRATCH/case3.log" 2>&1 || status=$?
+    sleep 0.3
+    pgrep -f "fanfold-(sink|ventilator|worker) -t $base" >/dev/null \
+        && { status=99; echo "left behind: processes" >> "$SCRATCH/case3.log"; pkill -9 -f "\-t $base"; }
+    ls -d "$base"/fanfold* >/dev/null 2>&1 \
+        && { status=99; echo "left behind: runtime-dirs" >> "$SCRATCH/case3.log"; }
+    rm -rf "$base"
+    echo $status > "$SCRATCH/case3.status"
+}
+
+# judge_beside ID: reports a case run by item_3_beside like run_case would
+judge_beside () {
+    local status
+    status=$(cat "$SCRATCH/case$1.status")
+    [ "$status" = 0 ] || [ "$status" = 99 ] || status=1
+    run_case "$1" "s_status_$status"
+}
+for code in 0 1 99; do eval "s_status_$code () { cat \"\$SCRATCH/case3.log\"; return $code; }"; done
+
 start_all=$(now)
-for item in 1 2 3 4 5 6 7 8 9 10 11 12 13 14; do
-    run_case "$item" "item_$item"
+cases=${CASES:-1 2 3 4 5 6 7 8 9 10 11 12 13 14 15.zpl 15.unknown 15.ipc 15.xdg 15.directory 15.plugin 15.block 15.emit 15.npy}
+beside=""
+if [[ " $cases " == *" 3 "* ]]; then
+    item_3_beside &
+    beside=$!
+fi
+for item in $cases; do
+    [ "$item" = 3 ] && continue
+    run_case "$item" "item_${item/./_}"
 done
-for part in zpl unknown ipc xdg directory plugin block emit npy; do
-    run_case "15.$part" "item_15_$part"
-done
+if [ -n "$beside" ]; then
+    wait $beside
+    judge_beside 3
+fi
 echo "bad inputs and faults: $errors unexpected results in $(elapsed "$start_all") s"
 [ $errors = 0 ]
