@@ -208,7 +208,10 @@ s_zconfig_load (const char *path, char *reason, size_t reason_size)
         close (saved);
         saved = -1;
     }
-    zconfig_t *root = zconfig_load (path);
+    /* zconfig_load leaks its zfile on a syntax error: read the file here */
+    zchunk_t *chunk = zchunk_slurp (path, 0);
+    zconfig_t *root = chunk? zconfig_chunk_load (chunk): NULL;
+    zchunk_destroy (&chunk);
     fflush (stdout);
     if (saved >= 0) {
         dup2 (saved, STDOUT_FILENO);
