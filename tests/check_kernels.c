@@ -3,6 +3,7 @@
 
 #include <check.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -242,6 +243,91 @@ START_TEST (test_kernels_find_returns_null_for_an_unknown_name)
 }
 END_TEST
 
+/* A kernel for the plugin table tests: never run. */
+static int
+s_never_run (const ff_task_t *task, ff_result_t *result)
+{
+    (void) task;
+    (void) result;
+    return -1;
+}
+
+START_TEST (test_kernels_validate_refuses_a_table_whose_second_kernel_has_another_abi)
+{
+    const ff_kernel_t table [] = {
+        { FF_KERNEL_ABI, 0, "check_first", NULL, s_never_run, NULL },
+        { FF_KERNEL_ABI + 1, 0, "check_second", NULL, s_never_run, NULL }
+    };
+    size_t fresh = 99;
+    char error [256] = "";
+    ck_assert_int_eq (ff_kernels_validate ("p.so", table, 2, &fresh, error,
+                                           sizeof (error)), -1);
+    ck_assert_ptr_nonnull (strstr (error, "p.so: kernel 1 has ABI"));
+    ck_assert_int_eq (ff_kernels_validate ("p.so", table, 1, &fresh, error,
+                                           sizeof (error)), 0);
+    ck_assert_uint_eq (fresh, 1);
+}
+END_TEST
+
+START_TEST (test_kernels_validate_counts_known_and_repeated_names_once)
+{
+    const ff_kernel_t table [] = {
+        { FF_KERNEL_ABI, 0, "noop", NULL, s_never_run, NULL },
+        { FF_KERNEL_ABI, 0, "check_twice", NULL, s_never_run, NULL },
+        { FF_KERNEL_ABI, 0, "check_twice", NULL, s_never_run, NULL },
+        { FF_KERNEL_ABI, 0, NULL, NULL, s_never_run, NULL }
+    };
+    size_t fresh = 0;
+    char error [256] = "";
+    ck_assert_int_eq (ff_kernels_validate ("p.so", table, 3, &fresh, error,
+                                           sizeof (error)), 0);
+    ck_assert_uint_eq (fresh, 1);
+    ck_assert_int_eq (ff_kernels_validate ("p.so", table, 4, &fresh, error,
+                                           sizeof (error)), -1);
+    ck_assert_ptr_nonnull (strstr (error, "p.so: kernel 3 has no name"));
+}
+END_TEST
+
+/* A plugin whose first kernel is good and second has another ABI: loading
+   it must register neither (the library is closed again, so the first
+   kernel's pointers would lead into unmapped code). */
+START_TEST (test_kernels_load_registers_nothing_when_a_later_kernel_has_a_bad_abi)
+{
+    char dir [] = "/tmp/check_kernels_XXXXXX", source [128], library [128], command [512];
+    ck_assert_ptr_nonnull (mkdtemp (dir));
+    snprintf (source, sizeof (source), "%s/bad.c", dir);
+    snprintf (library, sizeof (library), "%s/bad.so", dir);
+    FILE *file = fopen (source, "w");
+    ck_assert_ptr_nonnull (file);
+    fputs ("#include \"fanfold/kernel.h\"\n"
+           "static int s_run (const ff_task_t *t, ff_result_t *r) { (void) t; (void) r; return 0; }\n"
+           "static const ff_kernel_t s_table [] = {\n"
+           "    { FF_KERNEL_ABI, 0, \"check_plugged_first\", 0, s_run, 0 },\n"
+           "    { FF_KERNEL_ABI + 7, 0, \"check_plugged_second\", 0, s_run, 0 } };\n"
+           "const ff_kernel_t *ff_plugin_kernels (size_t *count)\n"
+           "{ *count = 2; return s_table; }\n", file);
+    ck_assert_int_eq (fclose (file), 0);
+    snprintf (command, sizeof (command), "cc -shared -fPIC -Iinclude -o %s %s", library, source);
+    ck_assert_msg (system (command) == 0, "cannot build the plugin: %s", command);
+    char error [512] = "";
+    ck_assert_int_eq (ff_kernels_load (library, error, sizeof (error)), -1);
+    ck_assert_ptr_nonnull (strstr (error, "kernel 1 has ABI"));
+    ck_assert_ptr_null (ff_kernels_find ("check_plugged_first"));
+    ck_assert_ptr_null (ff_kernels_find ("check_plugged_second"));
+    snprintf (command, sizeof (command), "rm -rf %s", dir);
+    ck_assert_int_eq (system (command), 0);
+}
+END_TEST
+
+START_TEST (test_kernels_load_names_a_missing_file)
+{
+    char error [512] = "";
+    ck_assert_int_eq (ff_kernels_load ("/nonexistent/check-plugin.so", error,
+                                       sizeof (error)), -1);
+    ck_assert_ptr_nonnull (strstr (error, "/nonexistent/check-plugin.so"));
+}
+END_TEST
+
 Suite *
 kernels_suite (void)
 {
@@ -265,6 +351,10 @@ kernels_suite (void)
     tcase_add_test (tc, test_kernels_split_refuses_empty_names_and_too_many);
     tcase_add_test (tc, test_kernels_run_without_a_kernel_is_an_error_result);
     tcase_add_test (tc, test_kernels_find_returns_null_for_an_unknown_name);
+    tcase_add_test (tc, test_kernels_validate_refuses_a_table_whose_second_kernel_has_another_abi);
+    tcase_add_test (tc, test_kernels_validate_counts_known_and_repeated_names_once);
+    tcase_add_test (tc, test_kernels_load_registers_nothing_when_a_later_kernel_has_a_bad_abi);
+    tcase_add_test (tc, test_kernels_load_names_a_missing_file);
     suite_add_tcase (suite, tc);
     return suite;
 }

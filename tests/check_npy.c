@@ -242,6 +242,22 @@ START_TEST (test_npy_refuses_unsupported_dtypes_naming_the_file_and_the_dtype)
 }
 END_TEST
 
+START_TEST (test_npy_refuses_a_structured_dtype_quoting_its_fields_alone)
+{
+    uint8_t buffer [256];
+    size_t size = s_handmade (buffer, "{'descr': [('x', '<f4'), ('y', '<i4')], "
+                              "'fortran_order': False, 'shape': (3,), }", 24);
+    ff_npy_t npy;
+    char error [512];
+    ck_assert_int_eq (ff_npy_parse (buffer, size, 0, "rec.npy", &npy, error,
+                                    sizeof (error)), -1);
+    ck_assert_msg (strstr (error, "rec.npy: unsupported dtype: a structured array "
+                           "(fields [('x', '<f4'), ('y', '<i4')]);") == error,
+                   "message \"%s\" does not quote the field list alone", error);
+    ck_assert_ptr_null (strstr (error, "fortran_order"));
+}
+END_TEST
+
 START_TEST (test_npy_refuses_fortran_order)
 {
     s_numpy ("('f.npy', np.asfortranarray (np.zeros ((3, 4))), (1, 0))");
@@ -384,6 +400,7 @@ npy_suite (void)
     tc = tcase_create ("limits");
     tcase_set_timeout (tc, 30);
     tcase_add_test (tc, test_npy_refuses_unsupported_dtypes_naming_the_file_and_the_dtype);
+    tcase_add_test (tc, test_npy_refuses_a_structured_dtype_quoting_its_fields_alone);
     tcase_add_test (tc, test_npy_refuses_fortran_order);
     tcase_add_test (tc, test_npy_refuses_a_truncated_header_at_every_length);
     tcase_add_test (tc, test_npy_refuses_truncated_data);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fanfold/runtime/net.h"
 #include "fanfold/runtime/topology.h"
 
 #define S_ENDPOINTS_ZPL \
@@ -282,6 +283,111 @@ START_TEST (test_topology_load_refuses_a_timeout_below_twice_the_heartbeat)
 }
 END_TEST
 
+START_TEST (test_topology_load_names_the_line_of_a_syntax_error_and_keeps_stdout_clean)
+{
+    s_write_topology ("fanfold\n  window = 10\n" S_ENDPOINTS_ZPL);
+    fflush (stdout);
+    char capture [] = "/tmp/check_topology_stdout_XXXXXX";
+    int fd = mkstemp (capture), saved = dup (STDOUT_FILENO);
+    ck_assert_int_ge (fd, 0);
+    ck_assert_int_ge (dup2 (fd, STDOUT_FILENO), 0);
+    ff_topology_t *topology = ff_topology_load (s_path, s_error, sizeof (s_error));
+    fflush (stdout);
+    dup2 (saved, STDOUT_FILENO);
+    close (saved);
+    struct stat info;
+    ck_assert_int_eq (fstat (fd, &info), 0);
+    close (fd);
+    unlink (capture);
+    ck_assert_ptr_null (topology);
+    ck_assert_int_eq (info.st_size, 0);
+    ck_assert_msg (strstr (s_error, "not a valid ZPL topology file: line 2:") != NULL,
+                   "error \"%s\" does not name line 2", s_error);
+}
+END_TEST
+
+START_TEST (test_topology_load_counts_unknown_keys_and_keeps_the_known_ones)
+{
+    s_write_topology ("fanfold\n    windw = 10\n    window = 20\n" S_ENDPOINTS_ZPL
+                      "extra\n    x = 1\n");
+    ff_topology_t *topology = ff_topology_load (s_path, s_error, sizeof (s_error));
+    ck_assert_ptr_nonnull (topology);
+    ck_assert_uint_eq (ff_topology_unknown_keys (topology), 2);
+    ck_assert_int_eq (ff_topology_settings (topology)->window, 20);
+    ff_topology_destroy (&topology);
+    s_write_topology ("fanfold\n    window = 20\n" S_ENDPOINTS_ZPL);
+    topology = ff_topology_load (s_path, s_error, sizeof (s_error));
+    ck_assert_ptr_nonnull (topology);
+    ck_assert_uint_eq (ff_topology_unknown_keys (topology), 0);
+    ff_topology_destroy (&topology);
+}
+END_TEST
+
+START_TEST (test_topology_load_refuses_a_tcp_port_out_of_range)
+{
+    s_expect_refused ("ventilator\n    control = \"tcp://*:5555\"\n    tasks = \"tcp://*:*\"\n"
+                      "sink\n    results = \"tcp://*:99999\"\n",
+                      "port \"99999\" is not a number from 1 to 65535");
+    s_expect_refused ("ventilator\n    control = \"tcp://*:0\"\n    tasks = \"tcp://*:*\"\n"
+                      "sink\n    results = \"tcp://*:5557\"\n", "port \"0\"");
+    s_expect_refused ("ventilator\n    control = \"tcp://*:55x\"\n    tasks = \"tcp://*:*\"\n"
+                      "sink\n    results = \"tcp://*:5557\"\n", "port \"55x\"");
+}
+END_TEST
+
+START_TEST (test_topology_load_refuses_an_ipc_path_over_the_socket_address_limit_saying_it)
+{
+    char text [1024], long_dir [128];
+    memset (long_dir, 'd', 101);     /* /tmp/ + 101 + /c: 108 characters */
+    long_dir [101] = 0;
+    snprintf (text, sizeof (text),
+              "ventilator\n    control = \"ipc:///tmp/%s/c\"\n    tasks = \"ipc:///tmp/t\"\n"
+              "sink\n    results = \"ipc:///tmp/r\"\n", long_dir);
+    s_expect_refused (text, "more than the 107 a Unix socket address holds");
+    /* the task pipes add -N: a tasks path that fits alone may not */
+    long_dir [90] = 0;
+    snprintf (text, sizeof (text),
+              "ventilator\n    control = \"ipc:///tmp/c\"\n    tasks = \"ipc:///tmp/%s/t\"\n"
+              "sink\n    results = \"ipc:///tmp/r\"\n", long_dir);
+    s_expect_refused (text, "task pipe");
+}
+END_TEST
+
+START_TEST (test_net_check_endpoint_accepts_the_shipped_forms)
+{
+    char error [256];
+    ck_assert_int_eq (ff_net_check_endpoint ("ipc:///tmp/fanfold-1000/local/control",
+                                             error, sizeof (error)), 0);
+    ck_assert_int_eq (ff_net_check_endpoint ("tcp://*:5570", error, sizeof (error)), 0);
+    ck_assert_int_eq (ff_net_check_endpoint ("tcp://*:*", error, sizeof (error)), 0);
+    ck_assert_int_eq (ff_net_check_endpoint ("tcp://[::1]:65535", error, sizeof (error)), 0);
+    ck_assert_int_eq (ff_net_check_endpoint ("tcp://host:65536", error, sizeof (error)), -1);
+    ck_assert_int_eq (ff_net_check_endpoint ("ipc://relative", error, sizeof (error)), -1);
+    ck_assert_int_eq (ff_net_check_endpoint ("udp://x:1", error, sizeof (error)), -1);
+    ck_assert_ptr_nonnull (strstr (error, "udp://x:1: expected"));
+}
+END_TEST
+
+START_TEST (test_topology_runtime_base_falls_back_to_tmp_when_xdg_is_too_long)
+{
+    char *saved = getenv ("XDG_RUNTIME_DIR")? strdup (getenv ("XDG_RUNTIME_DIR")): NULL;
+    char long_dir [160] = "/tmp/";
+    memset (long_dir + 5, 'x', 100);
+    long_dir [105] = 0;
+    setenv ("XDG_RUNTIME_DIR", long_dir, 1);
+    ck_assert_str_eq (ff_topology_runtime_base (), "/tmp");
+    setenv ("XDG_RUNTIME_DIR", s_dir, 1);
+    ck_assert_str_eq (ff_topology_runtime_base (), s_dir);
+    setenv ("XDG_RUNTIME_DIR", "relative", 1);
+    ck_assert_str_eq (ff_topology_runtime_base (), "/tmp");
+    if (saved)
+        setenv ("XDG_RUNTIME_DIR", saved, 1);
+    else
+        unsetenv ("XDG_RUNTIME_DIR");
+    free (saved);
+}
+END_TEST
+
 START_TEST (test_topology_prepare_dirs_refuses_a_directory_open_to_others)
 {
     char run [128];
@@ -334,6 +440,12 @@ topology_suite (void)
     tcase_add_test (tc, test_topology_load_refuses_a_window_that_is_not_a_number);
     tcase_add_test (tc, test_topology_load_refuses_a_timeout_below_twice_the_heartbeat);
     tcase_add_test (tc, test_topology_prepare_dirs_refuses_a_directory_open_to_others);
+    tcase_add_test (tc, test_topology_load_names_the_line_of_a_syntax_error_and_keeps_stdout_clean);
+    tcase_add_test (tc, test_topology_load_counts_unknown_keys_and_keeps_the_known_ones);
+    tcase_add_test (tc, test_topology_load_refuses_a_tcp_port_out_of_range);
+    tcase_add_test (tc, test_topology_load_refuses_an_ipc_path_over_the_socket_address_limit_saying_it);
+    tcase_add_test (tc, test_net_check_endpoint_accepts_the_shipped_forms);
+    tcase_add_test (tc, test_topology_runtime_base_falls_back_to_tmp_when_xdg_is_too_long);
     tcase_add_test (tc, test_parse_size_refuses_empty_negative_and_unknown_suffixes);
     suite_add_tcase (suite, tc);
     return suite;

@@ -175,6 +175,35 @@ ff_kernels_find (const char *name)
 }
 
 int
+ff_kernels_validate (const char *path, const ff_kernel_t *kernels, size_t count,
+                     size_t *fresh, char *error, size_t error_size)
+{
+    size_t index, other;
+    *fresh = 0;
+    for (index = 0; index < count; index++) {
+        const ff_kernel_t *kernel = &kernels [index];
+        if (kernel->abi != FF_KERNEL_ABI) {
+            snprintf (error, error_size,
+                      "%s: kernel %zu has ABI %u, this fanfold has %u: rebuild the plugin",
+                      path, index, kernel->abi, FF_KERNEL_ABI);
+            return -1;
+        }
+        if (!kernel->name || !*kernel->name || !kernel->run) {
+            snprintf (error, error_size, "%s: kernel %zu has no %s", path, index,
+                      kernel->run? "name": "run function");
+            return -1;
+        }
+        int repeated = 0;
+        for (other = 0; other < index; other++)
+            if (strcmp (kernels [other].name, kernel->name) == 0)
+                repeated = 1;
+        if (!repeated && !ff_kernels_find (kernel->name))
+            (*fresh)++;             /* a name already known keeps its kernel */
+    }
+    return 0;
+}
+
+int
 ff_kernels_load (const char *path, char *error, size_t error_size)
 {
     size_t count = 0, index;
@@ -191,24 +220,22 @@ ff_kernels_load (const char *path, char *error, size_t error_size)
         dlclose (library);
         return -1;
     }
-    for (index = 0; index < count; index++) {
-        const ff_kernel_t *kernel = &kernels [index];
-        if (kernel->abi != FF_KERNEL_ABI || !kernel->name || !kernel->run) {
-            snprintf (error, error_size,
-                      "%s: kernel %zu has ABI %u, this fanfold has %u: rebuild the plugin",
-                      path, index, kernel->abi, FF_KERNEL_ABI);
-            dlclose (library);
-            return -1;
-        }
-        if (ff_kernels_find (kernel->name))
-            continue;               /* a name already known keeps its kernel */
-        if (s_nplugged == S_MAX_PLUGIN_KERNELS) {
-            snprintf (error, error_size, "%s: more than %d plugin kernels", path,
-                      S_MAX_PLUGIN_KERNELS);
-            return -1;
-        }
-        s_plugged [s_nplugged++] = kernel;
+    /* every kernel is checked before any is registered: a table entry
+       must never point into a library that is closed again */
+    size_t fresh = 0;
+    if (ff_kernels_validate (path, kernels, count, &fresh, error, error_size)) {
+        dlclose (library);
+        return -1;
     }
+    if (fresh > S_MAX_PLUGIN_KERNELS - s_nplugged) {
+        snprintf (error, error_size, "%s: more than %d plugin kernels", path,
+                  S_MAX_PLUGIN_KERNELS);
+        dlclose (library);
+        return -1;
+    }
+    for (index = 0; index < count; index++)
+        if (!ff_kernels_find (kernels [index].name))
+            s_plugged [s_nplugged++] = &kernels [index];
     return 0;                       /* the library stays loaded for good */
 }
 

@@ -226,9 +226,21 @@ s_header (const char *header, size_t length, ff_npy_t *npy, const char *name,
                            "malformed header (expected a key): %.80s", header);
         if (strcmp (key, "descr") == 0) {
             s_space (&text);
-            if (text.at < text.end && *text.at == '[')
+            if (text.at < text.end && *text.at == '[') {
+                /* quote the field list alone, up to its closing bracket */
+                const char *close = text.at;
+                int depth = 0;
+                for (; close < text.end; close++) {
+                    depth += *close == '['? 1: *close == ']'? -1: 0;
+                    if (depth == 0)
+                        break;
+                }
+                int len = (int) (close < text.end? close + 1 - text.at: text.end - text.at);
                 return s_fail (error, error_size, name,
-                               "unsupported dtype (structured: %.60s)", text.at);
+                               "unsupported dtype: a structured array (fields %.*s%s); "
+                               "fanfold reads plain numeric arrays, one dtype such as '<f8'",
+                               len > 120? 120: len, text.at, len > 120? "...": "");
+            }
             if (s_string (&text, descr, sizeof (descr)) != 0)
                 return s_fail (error, error_size, name,
                                "malformed header (descr): %.80s", header);

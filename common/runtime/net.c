@@ -3,9 +3,11 @@
 
 #include "fanfold/runtime/net.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -24,6 +26,9 @@ ff_signals_install (void)
 {
     struct sigaction action;
     zsys_handler_set (NULL);
+    /* czmq logs (zconfig's syntax errors, zauth) on stdout by default,
+       where a stage may be writing the job's output */
+    zsys_set_logstream (stderr);
     memset (&action, 0, sizeof (action));
     action.sa_handler = s_on_signal;
     sigemptyset (&action.sa_mask);
@@ -123,9 +128,56 @@ ff_net_send (zsock_t *sock, const void *routing, size_t routing_len,
 }
 
 int
+ff_net_check_endpoint (const char *endpoint, char *error, size_t error_size)
+{
+    assert (endpoint);
+    if (strncmp (endpoint, "ipc://", 6) == 0) {
+        const char *path = endpoint + 6;
+        if (path [0] != '/') {
+            snprintf (error, error_size, "%s: expected ipc:///absolute/path", endpoint);
+            return -1;
+        }
+        if (strlen (path) > FF_NET_IPC_PATH_MAX) {
+            snprintf (error, error_size,
+                      "%s: the ipc path has %zu characters, more than the %d a Unix "
+                      "socket address holds: use a shorter directory",
+                      endpoint, strlen (path), FF_NET_IPC_PATH_MAX);
+            return -1;
+        }
+        return 0;
+    }
+    if (strncmp (endpoint, "tcp://", 6) == 0) {
+        const char *host = endpoint + 6;
+        const char *colon = strrchr (host, ':');
+        if (!colon || colon == host) {
+            snprintf (error, error_size, "%s: expected tcp://host:port", endpoint);
+            return -1;
+        }
+        const char *port = colon + 1;
+        if (strcmp (port, "*") == 0)
+            return 0;               /* a port the system picks */
+        char *end;
+        errno = 0;
+        long number = *port >= '0' && *port <= '9'? strtol (port, &end, 10): -1;
+        if (number < 1 || number > 65535 || errno || *end) {
+            snprintf (error, error_size,
+                      "%s: port \"%s\" is not a number from 1 to 65535 (or * for any)",
+                      endpoint, port);
+            return -1;
+        }
+        return 0;
+    }
+    snprintf (error, error_size, "%s: expected ipc:///absolute/path or tcp://host:port",
+              endpoint);
+    return -1;
+}
+
+int
 ff_net_ipc_busy (const char *endpoint)
 {
     struct sockaddr_un address;
+    _Static_assert (FF_NET_IPC_PATH_MAX < sizeof (address.sun_path),
+                    "an ipc path and its NUL fit in sun_path");
     if (strncmp (endpoint, "ipc://", 6) != 0 || strlen (endpoint + 6) >= sizeof (address.sun_path))
         return 0;
     int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -2,6 +2,8 @@
     endpoint expansion (%u, tcp "*" to host) and ipc directory checks. */
 
 #include "fanfold/runtime/topology.h"
+#include "fanfold/runtime/log.h"
+#include "fanfold/runtime/net.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -27,6 +29,18 @@ struct ff_topology {
     char *sink_host;                /* host peers use for the sink */
     char *keys [S_KEYS];            /* security paths, or NULL */
     ff_settings_t settings;         /* tuning */
+    size_t unknown;                 /* keys of the file this fanfold does not know */
+};
+
+/* Every key a topology file may hold, as a zconfig path. */
+static const char *s_known_keys [] = {
+    "fanfold", "fanfold/window", "fanfold/window_bytes", "fanfold/prefetch",
+    "fanfold/batch", "fanfold/heartbeat_ms", "fanfold/worker_timeout_ms",
+    "fanfold/hwm", "fanfold/linger_ms",
+    "ventilator", "ventilator/host", "ventilator/control", "ventilator/tasks",
+    "sink", "sink/host", "sink/results",
+    "security", "security/server_secret", "security/server_public",
+    "security/client_secret", "security/allowed"
 };
 
 static const ff_settings_t s_defaults = {
@@ -101,16 +115,6 @@ s_connect_form (const char *bind, const char *host)
         return out;
     }
     return strdup (bind);
-}
-
-static int
-s_valid_endpoint (const char *endpoint)
-{
-    if (strncmp (endpoint, "ipc://", 6) == 0)
-        return endpoint [6] == '/' && strlen (endpoint) - 6 < 100;
-    if (strncmp (endpoint, "tcp://", 6) == 0)
-        return strchr (endpoint + 6, ':') != NULL;
-    return 0;
 }
 
 void
@@ -191,6 +195,110 @@ s_setting (zconfig_t *root, const char *path, long low, long high, long *value,
     return 0;
 }
 
+/* zconfig_load, with the syntax error zconfig prints on stdout (through
+   zclock_log, which no setting redirects) caught instead: stdout may be
+   the job's output. On failure reason holds "line N: what", or is empty. */
+static zconfig_t *
+s_zconfig_load (const char *path, char *reason, size_t reason_size)
+{
+    FILE *capture = tmpfile ();
+    int saved = capture? dup (STDOUT_FILENO): -1;
+    fflush (stdout);
+    if (saved >= 0 && dup2 (fileno (capture), STDOUT_FILENO) < 0) {
+        close (saved);
+        saved = -1;
+    }
+    /* zconfig_load leaks its zfile on a syntax error: read the file here */
+    zchunk_t *chunk = zchunk_slurp (path, 0);
+    zconfig_t *root = chunk? zconfig_chunk_load (chunk): NULL;
+    zchunk_destroy (&chunk);
+    fflush (stdout);
+    if (saved >= 0) {
+        dup2 (saved, STDOUT_FILENO);
+        close (saved);
+    }
+    if (capture) {
+        char line [256];
+        rewind (capture);
+        while (!root && fgets (line, sizeof (line), capture)) {
+            const char *at = strstr (line, "(zconfig): (");
+            int number, used = 0;
+            if (at && sscanf (at, "(zconfig): (%d) %n", &number, &used) == 1 && used > 0) {
+                snprintf (reason, reason_size, "line %d: %.*s", number,
+                          (int) strcspn (at + used, "\r\n"), at + used);
+                break;
+            }
+        }
+        fclose (capture);
+    }
+    return root;
+}
+
+/* The suffix a worker's ipc task pipe adds to the tasks endpoint, at its
+   longest: "-" and a worker id of up to 10 digits. */
+#define S_TASK_SUFFIX_MAX "-4294967295"
+
+/* Returns the 1-based line of file on which the key at zconfig path key
+   ("section/name") is written, or 0 when it cannot be told. */
+static int
+s_line_of (const char *file, const char *key)
+{
+    FILE *stream = fopen (file, "r");
+    if (!stream)
+        return 0;
+    char line [1024], section [256] = "";
+    int number = 0, found = 0;
+    while (!found && fgets (line, sizeof (line), stream)) {
+        number++;
+        size_t indent = strspn (line, " \t");
+        size_t len = strcspn (line + indent, " \t=#\r\n\"");
+        if (len == 0 || line [indent] == '#')
+            continue;
+        char name [512];
+        snprintf (name, sizeof (name), "%s%s%.*s", indent? section: "",
+                  indent? "/": "", (int) len, line + indent);
+        if (!indent)
+            snprintf (section, sizeof (section), "%.*s", (int) len, line);
+        if (strcmp (name, key) == 0)
+            found = number;
+    }
+    fclose (stream);
+    return found;
+}
+
+/* Walks the tree under node (whose path is prefix) and warns once per key
+   this fanfold does not know, naming it and its line: a misspelt
+   worker_timout_ms would otherwise be ignored without a word. */
+static void
+s_warn_unknown (ff_topology_t *self, zconfig_t *node, const char *prefix, const char *file)
+{
+    for (zconfig_t *child = zconfig_child (node); child; child = zconfig_next (child)) {
+        char key [512];
+        const char *name = zconfig_name (child);
+        snprintf (key, sizeof (key), "%s%s%s", prefix, *prefix? "/": "", name? name: "");
+        size_t index, known = 0;
+        for (index = 0; index < sizeof (s_known_keys) / sizeof (s_known_keys [0]); index++)
+            if (strcmp (key, s_known_keys [index]) == 0)
+                known = 1;
+        if (!known) {
+            int line = s_line_of (file, key);
+            self->unknown++;
+            if (line)
+                ff_log_error ("warning: %s:%d: unknown topology key %s (ignored)", file, line, key);
+            else
+                ff_log_error ("warning: %s: unknown topology key %s (ignored)", file, key);
+            continue;               /* what is under an unknown key is unknown too */
+        }
+        s_warn_unknown (self, child, key, file);
+    }
+}
+
+static void
+s_warn_unknown_keys (ff_topology_t *self, zconfig_t *root, const char *file)
+{
+    s_warn_unknown (self, root, "", file);
+}
+
 ff_topology_t *
 ff_topology_load (const char *path, char *error, size_t error_size)
 {
@@ -219,9 +327,13 @@ ff_topology_load (const char *path, char *error, size_t error_size)
         snprintf (error, error_size, "%s: cannot read topology: %s", path, strerror (errno));
         return NULL;
     }
-    root = zconfig_load (path);
+    char syntax [256] = "";
+    root = s_zconfig_load (path, syntax, sizeof (syntax));
     if (!root) {
-        snprintf (error, error_size, "%s: not a valid ZPL topology file", path);
+        if (*syntax)
+            snprintf (error, error_size, "%s: not a valid ZPL topology file: %s", path, syntax);
+        else
+            snprintf (error, error_size, "%s: not a valid ZPL topology file", path);
         return NULL;
     }
     self = (ff_topology_t *) calloc (1, sizeof (ff_topology_t));
@@ -258,10 +370,8 @@ ff_topology_load (const char *path, char *error, size_t error_size)
     const char *binds [S_ENDPOINTS];
     for (index = 0; index < S_ENDPOINTS; index++) {
         binds [index] = zconfig_get (root, names [index], NULL);
-        if (!binds [index] || !s_valid_endpoint (binds [index])) {
-            snprintf (error, error_size, binds [index]
-                      ? "%s: %s = \"%s\": expected ipc:///absolute/path or tcp://host:port"
-                      : "%s: %s is missing", path, names [index], binds [index]);
+        if (!binds [index]) {
+            snprintf (error, error_size, "%s: %s is missing", path, names [index]);
             goto fail;
         }
     }
@@ -269,6 +379,25 @@ ff_topology_load (const char *path, char *error, size_t error_size)
                          zconfig_get (root, "ventilator/host", "localhost"),
                          zconfig_get (root, "sink/host", "localhost")))
         goto fail;
+    for (index = 0; index < S_ENDPOINTS; index++) {
+        /* checked once %u is expanded: that is the path that binds; a
+           worker's task pipe adds "-N" to the tasks endpoint */
+        char checked [PATH_MAX + 32], reason [PATH_MAX + 160];
+        snprintf (checked, sizeof (checked), "%s%s", self->bind [index],
+                  index == FF_EP_TASKS && strncmp (self->bind [index], "ipc://", 6) == 0
+                  ? S_TASK_SUFFIX_MAX: "");
+        if (ff_net_check_endpoint (checked, reason, sizeof (reason))) {
+            if (index == FF_EP_TASKS && strncmp (checked, "ipc://", 6) == 0)
+                snprintf (reason, sizeof (reason),
+                          "the ipc path of a worker's task pipe (%s-N) can exceed the %d "
+                          "characters a Unix socket address holds: use a shorter directory",
+                          self->bind [index], FF_NET_IPC_PATH_MAX);
+            snprintf (error, error_size, "%s: %s = \"%s\": %s", path, names [index],
+                      binds [index], reason);
+            goto fail;
+        }
+    }
+    s_warn_unknown_keys (self, root, path);
     for (index = 0; index < S_KEYS; index++) {
         char key [64], dir [PATH_MAX];
         snprintf (key, sizeof (key), "security/%s", s_key_names [index]);
@@ -355,6 +484,24 @@ const ff_settings_t *
 ff_topology_settings (ff_topology_t *self)
 {
     return &self->settings;
+}
+
+size_t
+ff_topology_unknown_keys (ff_topology_t *self)
+{
+    return self->unknown;
+}
+
+const char *
+ff_topology_runtime_base (void)
+{
+    /* the longest endpoint of a private run: BASE/fanfold-XXXXXX/task-N */
+    const char *base = getenv ("XDG_RUNTIME_DIR");
+    size_t longest = strlen ("/fanfold-XXXXXX/task") + strlen (S_TASK_SUFFIX_MAX);
+    if (base && base [0] == '/' && strlen (base) + longest <= FF_NET_IPC_PATH_MAX
+    &&  access (base, W_OK) == 0)
+        return base;
+    return "/tmp";
 }
 
 /* Creates dir (0700) if missing, with its parent if that is missing too,

@@ -16,9 +16,19 @@ int
 const ff_kernel_t *
     ff_kernels_find (const char *name);
 
+/* Checks the count kernels a plugin at path offers, before any is
+   registered: each has this FF_KERNEL_ABI, a name and a run function.
+   Sets *fresh to how many names are new (a known name keeps its kernel).
+   Returns 0, or -1 with a message naming path and the kernel in error. */
+int
+    ff_kernels_validate (const char *path, const ff_kernel_t *kernels, size_t count,
+                         size_t *fresh, char *error, size_t error_size);
+
 /* Loads the kernels of the plugin at path (a shared library exporting
    FF_PLUGIN_SYMBOL); ff_kernels_find finds them after the built-ins.
-   Returns 0, or -1 with a message naming path in error. */
+   All or nothing: when one kernel is refused, none is registered and the
+   library is closed. Returns 0, or -1 with a message naming path in
+   error. */
 int
     ff_kernels_load (const char *path, char *error, size_t error_size);
 

@@ -29,7 +29,11 @@ typedef struct {
 } ff_settings_t;
 
 /* Loads a topology file. On failure returns NULL and writes a message
-   naming the file (and key) into error. */
+   naming the file (and key) into error: a ZPL syntax error (zconfig names
+   its line on stderr), a setting out of range, an endpoint that is not
+   ipc:///absolute/path (at most FF_NET_IPC_PATH_MAX characters, task
+   pipes' "-N" included) or tcp://host:port (1 to 65535, or *). Keys it
+   does not know are warned about on stderr, with their line. */
 ff_topology_t *
     ff_topology_load (const char *path, char *error, size_t error_size);
 
@@ -66,6 +70,18 @@ const char *
 /* Returns the tuning values. */
 const ff_settings_t *
     ff_topology_settings (ff_topology_t *self);
+
+/* Returns how many keys of the file this fanfold does not know; load
+   warned about each on stderr, naming the key and its line. */
+size_t
+    ff_topology_unknown_keys (ff_topology_t *self);
+
+/* Returns the directory a private run's runtime directory goes in:
+   $XDG_RUNTIME_DIR when it is set, absolute, writable and short enough
+   that every ipc path of the run fits a Unix socket address, else
+   "/tmp". The string is the environment's or static: not to be freed. */
+const char *
+    ff_topology_runtime_base (void);
 
 /* Creates (0700) or checks every ipc directory the topology binds in:
    it must belong to this user and be closed to others. Returns 0, or -1
