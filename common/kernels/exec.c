@@ -292,12 +292,13 @@ s_put (ff_buf_t *out, const ff_buf_t *value, int quote)
 
 /* Appends what replacement string rpl gives for args: a positional one
    the value of its argument, or nothing when there is none (not even
-   ''); {#} and {%} their value once; any other one the value of each
-   argument, space-separated, each quoted apart. */
+   ''); {#} and {%} their value once; any other one the value of argument
+   only, or when only is -1 of each argument, space-separated, each quoted
+   apart. */
 static int
 s_append_rpl (ff_buf_t *out, const s_rpl_t *rpl, const ff_exec_arg_t *args,
-              size_t nargs, uint64_t seq, const char *slot, int quote,
-              ff_buf_t *value)
+              size_t nargs, int64_t only, uint64_t seq, const char *slot,
+              int quote, ff_buf_t *value)
 {
     size_t index;
     if (rpl->positional) {
@@ -315,6 +316,11 @@ s_append_rpl (ff_buf_t *out, const s_rpl_t *rpl, const ff_exec_arg_t *args,
     }
     if (rpl->kind == S_RPL_SEQ || rpl->kind == S_RPL_SLOT)
         nargs = 1;
+    else
+    if (only >= 0) {
+        args += only;
+        nargs = 1;
+    }
     for (index = 0; index < nargs; index++) {
         value->size = 0;
         if ((index && ff_buf_puts (out, " "))
@@ -325,55 +331,116 @@ s_append_rpl (ff_buf_t *out, const s_rpl_t *rpl, const ff_exec_arg_t *args,
     return 0;
 }
 
+/* What a command line is built from. */
+typedef struct {
+    const ff_exec_arg_t *args;      /* the arguments */
+    size_t nargs;                   /* how many, at least 1 */
+    uint64_t seq;                   /* {#} is seq + 1 */
+    const char *slot;               /* {%} */
+    int quote;                      /* 1: values are quoted */
+    ff_buf_t value;                 /* scratch: one value before quoting */
+} s_line_t;
+
+/* Appends the template bytes from at to end (end never splits a
+   replacement string), replacing each replacement string; a plain one
+   gives argument only, or every argument when only is -1. */
+static int
+s_replace_span (ff_buf_t *out, const char *at, const char *end,
+                s_line_t *line, int64_t only)
+{
+    s_rpl_t rpl;
+    while (at < end) {
+        const char *brace = memchr (at, '{', (size_t) (end - at));
+        if (!brace)
+            return ff_buf_append (out, at, (size_t) (end - at));
+        if (!s_rpl_at (brace, &rpl)) {
+            /* a brace that starts no replacement string stays */
+            if (ff_buf_append (out, at, (size_t) (brace + 1 - at)))
+                return -1;
+            at = brace + 1;
+            continue;
+        }
+        if (ff_buf_append (out, at, (size_t) (brace - at))
+        ||  s_append_rpl (out, &rpl, line->args, line->nargs, only,
+                          line->seq, line->slot, line->quote, &line->value))
+            return -1;
+        at = brace + rpl.len;
+    }
+    return 0;
+}
+
+/* parallel's context replace (-N, -X): each word (a run of bytes other
+   than space and tab, with the tab before it if any) with a plain
+   replacement string ({} {.} ...) is written once for each argument,
+   space-separated, with the values of that argument; positional ones,
+   {#} and {%} keep their one value. */
+static int
+s_replace_words (ff_buf_t *out, const char *cmd, s_line_t *line)
+{
+    const char *at = cmd;
+    s_rpl_t rpl;
+    while (*at) {
+        if (*at == ' ') {
+            if (ff_buf_append (out, at++, 1))
+                return -1;
+            continue;
+        }
+        /* a tab ends a word and starts the next one (perl pushes it onto
+           the next context group) */
+        const char *word = at;
+        int plain = 0;
+        if (*at == '\t')
+            at++;
+        while (*at && *at != ' ' && *at != '\t') {
+            if (*at == '{' && s_rpl_at (at, &rpl)) {
+                plain |= !rpl.positional && rpl.kind != S_RPL_SEQ
+                      && rpl.kind != S_RPL_SLOT;
+                at += rpl.len;
+            }
+            else
+                at++;
+        }
+        if (!plain) {
+            if (s_replace_span (out, word, at, line, -1))
+                return -1;
+            continue;
+        }
+        size_t index;
+        for (index = 0; index < line->nargs; index++)
+            if ((index && ff_buf_puts (out, " "))
+            ||  s_replace_span (out, word, at, line, (int64_t) index))
+                return -1;
+    }
+    return 0;
+}
+
 int
 ff_exec_line (ff_buf_t *out, const char *cmd, const ff_exec_arg_t *args,
-              size_t nargs, uint64_t seq, const char *slot)
+              size_t nargs, uint64_t seq, const char *slot, int context)
 {
     assert (out && cmd && (args || nargs == 0));
     /* with no argument (--pipe) the values derive from the empty one */
     static const ff_exec_arg_t empty = { "", 0 };
-    int appended = nargs > 0;
+    s_line_t line = { args, nargs, seq, slot? slot: "1", 1, { NULL, 0, 0 } };
     if (nargs == 0) {
-        args = &empty;
-        nargs = 1;
+        line.args = &empty;
+        line.nargs = 1;
     }
-    if (!slot)
-        slot = "1";
-    const char *at = cmd;
-    ff_buf_t value = { NULL, 0, 0 };
     s_rpl_t rpl;
-    int rc = 0;
-
     const char *first = s_first_rpl (cmd, &rpl);
     /* parallel does not quote when a replacement string is (part of) the
        command word: "@command" =~ /^[^ \t\n=]*\257</ */
-    int quote = !first || strcspn (cmd, " \t\n=") < (size_t) (first - cmd);
+    line.quote = !first || strcspn (cmd, " \t\n=") < (size_t) (first - cmd);
 
-    while (rc == 0 && *at) {
-        const char *brace = strchr (at, '{');
-        if (!brace) {
-            rc = ff_buf_puts (out, at);
-            break;
-        }
-        if (!s_rpl_at (brace, &rpl)) {
-            /* a brace that starts no replacement string stays */
-            rc = ff_buf_append (out, at, (size_t) (brace + 1 - at));
-            at = brace + 1;
-            continue;
-        }
-        rc = ff_buf_append (out, at, (size_t) (brace - at));
-        if (rc == 0)
-            rc = s_append_rpl (out, &rpl, args, nargs, seq, slot, quote, &value);
-        at = brace + rpl.len;
-    }
-    if (rc == 0 && !first && appended) {
+    int rc = context? s_replace_words (out, cmd, &line)
+                    : s_replace_span (out, cmd, cmd + strlen (cmd), &line, -1);
+    if (rc == 0 && !first && nargs > 0) {
         /* no replacement string: parallel appends " {}" */
-        rpl = (s_rpl_t) { S_RPL_ARG, 0, 0, 2 };
-        rc = ff_buf_puts (out, " ");
-        if (rc == 0)
-            rc = s_append_rpl (out, &rpl, args, nargs, seq, slot, 1, &value);
+        static const char all [] = "{}";
+        rc = ff_buf_puts (out, " ")
+          || s_replace_span (out, all, all + 2, &line, -1);
     }
-    free (value.data);
+    free (line.value.data);
     return rc;
 }
 
@@ -383,7 +450,7 @@ ff_exec_expand (ff_buf_t *out, const char *cmd, const char *input,
 {
     assert (out && cmd);
     ff_exec_arg_t arg = { input, input? strlen (input): 0 };
-    return ff_exec_line (out, cmd, &arg, input? 1: 0, seq, NULL);
+    return ff_exec_line (out, cmd, &arg, input? 1: 0, seq, NULL, 0);
 }
 
 const char *
@@ -867,6 +934,7 @@ ff_exec_run (const ff_task_t *task, ff_result_t *result)
     int feed = strcmp (ff_task_param (task, "pipe", "0"), "1") == 0;
     int keep_failed = strcmp (ff_task_param (task, "failed_output", "0"), "1") == 0;
     int tuple = strcmp (args_text, "nul") == 0;
+    int context = strcmp (ff_task_param (task, "context", "0"), "1") == 0;
     double timeout, max_output = S_DEFAULT_MAX_OUTPUT;
     size_t start = result->data.size, nargs = 0;
     ff_buf_t line = { NULL, 0, 0 };
@@ -901,7 +969,7 @@ ff_exec_run (const ff_task_t *task, ff_result_t *result)
         if (!args)
             return s_fail (result, "exec: out of memory");
     }
-    rc = ff_exec_line (&line, cmd, args, nargs, task->seq, slot);
+    rc = ff_exec_line (&line, cmd, args, nargs, task->seq, slot, context);
     free (args);
     snprintf (seq_var, sizeof (seq_var), "PARALLEL_SEQ=%" PRIu64, task->seq + 1);
     snprintf (slot_var, sizeof (slot_var), "PARALLEL_JOBSLOT=%s", slot);

@@ -32,6 +32,11 @@ extern "C" {
                  "a" and ""), as :::, ::::, --colsep, --link and -N give
                  them; "one" (default): the payload is one argument, which
                  may not hold a NUL
+     context     "1": parallel's context replace, as -N, -L and -X use it: a
+                 word of cmd with {} (or {.} ...) in it is written once for
+                 each argument (see ff_exec_line); otherwise (default) {}
+                 gives all the arguments in place, as :::, --colsep and
+                 --link use it
      slot        the job slot, a number from 1: {%} and $PARALLEL_JOBSLOT
                  (default 1). A worker sets it (it runs one task at a time)
      failed_output  "1": a command that ran and failed keeps its stdout as
@@ -86,10 +91,15 @@ typedef struct {
    nargs 0 means --pipe mode: the values derive from the empty argument,
    as with `parallel --pipe`, and nothing is appended.
    Returns 0, or -1 when memory runs out (out then holds part of the
-   line). */
+   line).
+   With context 1 (parallel's context replace: -N, -L, -X), a word of cmd
+   (a run of bytes other than space and tab) that holds {} {.} {/} {//} or
+   {/.} is written once for each argument, space-separated, each time with
+   that argument's values: "echo x{}y" on (a b, c) gives
+   "echo x'a b'y xcy" (without context: "echo x'a b' cy"). */
 int
     ff_exec_line (ff_buf_t *out, const char *cmd, const ff_exec_arg_t *args,
-                  size_t nargs, uint64_t seq, const char *slot);
+                  size_t nargs, uint64_t seq, const char *slot, int context);
 
 /* ff_exec_line with the one argument input (a C string), or in --pipe
    mode when input is NULL, in slot 1. */
