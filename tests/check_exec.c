@@ -1450,6 +1450,28 @@ START_TEST (test_exec_failed_output_leaves_a_timeout_a_fault_with_its_message)
 }
 END_TEST
 
+START_TEST (test_exec_command_param_puts_the_command_line_in_the_meta)
+{
+    const char *params [] = { "cmd", "echo {} >/dev/null", "command", "1" };
+    ff_result_t result;
+    ck_assert_int_eq (s_run (params, 2, "a b", 3, &result, NULL), 0);
+    ck_assert_str_eq (s_text (&result.meta),
+                      "\"exit\":0,\"command\":\"echo 'a b' >/dev/null\"");
+    s_result_free (&result);
+    /* JSON whatever the bytes: quotes, control characters, bad UTF-8 */
+    const char *odd = "\"\\\t\xff\xc3\xa9";
+    ck_assert_int_eq (s_run (params, 2, odd, strlen (odd), &result, NULL), 0);
+    ck_assert_str_eq (s_text (&result.meta), "\"exit\":0,\"command\":\"echo "
+                      "'\\\"\\\\\\u0009\\u00ff\xc3\xa9' >/dev/null\"");
+    s_result_free (&result);
+    const char *fails [] = { "cmd", "exit 2", "command", "1", "failed_output", "1" };
+    ck_assert_int_eq (s_run (fails, 3, "x", 1, &result, NULL), -1);
+    ck_assert_str_eq (s_text (&result.meta), "\"exit\":2,\"command\":\"exit 2 x\","
+                      "\"failed\":\"command exited with status 2\"");
+    s_result_free (&result);
+}
+END_TEST
+
 START_TEST (test_exec_refuses_a_bad_slot_args_or_shell)
 {
     const char *zero [] = { "cmd", "true", "slot", "0" };
@@ -1574,6 +1596,7 @@ exec_suite (void)
     tcase_add_test (tc, test_exec_failed_output_keeps_the_stdout_of_a_command_killed_by_a_signal);
     tcase_add_test (tc, test_exec_failed_output_changes_nothing_for_a_command_that_succeeds);
     tcase_add_test (tc, test_exec_failed_output_leaves_a_timeout_a_fault_with_its_message);
+    tcase_add_test (tc, test_exec_command_param_puts_the_command_line_in_the_meta);
     tcase_add_test (tc, test_exec_refuses_a_bad_slot_args_or_shell);
     tcase_add_test (tc, test_exec_leaves_no_fd_open_and_no_child_unreaped_on_any_path);
     suite_add_tcase (suite, tc);

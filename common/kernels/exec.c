@@ -907,6 +907,76 @@ s_arguments (const ff_task_t *task, int tuple, size_t *nargs)
     return args;
 }
 
+/* Length of the UTF-8 sequence at text (at most len bytes), or 0 when it
+   is not one (overlong forms, surrogates and code points past U+10FFFF
+   included). */
+static size_t
+s_utf8_length (const uint8_t *text, size_t len)
+{
+    size_t need, index;
+    uint32_t point;
+    if (text [0] < 0x80)
+        return 1;
+    if (text [0] >= 0xc2 && text [0] <= 0xdf)
+        need = 2, point = text [0] & 0x1f;
+    else
+    if (text [0] >= 0xe0 && text [0] <= 0xef)
+        need = 3, point = text [0] & 0x0f;
+    else
+    if (text [0] >= 0xf0 && text [0] <= 0xf4)
+        need = 4, point = text [0] & 0x07;
+    else
+        return 0;
+    if (len < need)
+        return 0;
+    for (index = 1; index < need; index++) {
+        if ((text [index] & 0xc0) != 0x80)
+            return 0;
+        point = (point << 6) | (text [index] & 0x3f);
+    }
+    if ((need == 3 && (point < 0x800 || (point >= 0xd800 && point <= 0xdfff)))
+    ||  (need == 4 && (point < 0x10000 || point > 0x10ffff)))
+        return 0;
+    return need;
+}
+
+/* Appends ,"command":"LINE" to meta: the line as a JSON string, with
+   quotes, backslashes and control characters escaped, and each byte that
+   is not part of valid UTF-8 written as the code point of its value
+   (\u0080 to \u00ff), so that the member is always valid JSON. Returns 0
+   or -1 (out of memory). */
+static int
+s_meta_command (ff_buf_t *meta, const char *line)
+{
+    const uint8_t *at = (const uint8_t *) line;
+    size_t len = strlen (line);
+    char escape [8];
+    if (ff_buf_puts (meta, meta->size? ",\"command\":\"": "\"command\":\""))
+        return -1;
+    while (len) {
+        size_t run = s_utf8_length (at, len);
+        int rc;
+        if (run == 1 && *at != '"' && *at != '\\' && *at >= 0x20 && *at != 0x7f)
+            rc = ff_buf_append (meta, at, 1);
+        else
+        if (run > 1)
+            rc = ff_buf_append (meta, at, run);
+        else {
+            if (*at == '"' || *at == '\\')
+                snprintf (escape, sizeof (escape), "\\%c", *at);
+            else
+                snprintf (escape, sizeof (escape), "\\u%04x", *at);
+            rc = ff_buf_puts (meta, escape);
+            run = 1;
+        }
+        if (rc)
+            return -1;
+        at += run;
+        len -= run;
+    }
+    return ff_buf_puts (meta, "\"");
+}
+
 /* Returns 1 when text is a job slot: a decimal number from 1, at most
    9 digits. */
 static int
@@ -933,6 +1003,7 @@ ff_exec_run (const ff_task_t *task, ff_result_t *result)
     const char *slot = ff_task_param (task, "slot", "1");
     int feed = strcmp (ff_task_param (task, "pipe", "0"), "1") == 0;
     int keep_failed = strcmp (ff_task_param (task, "failed_output", "0"), "1") == 0;
+    int tell_command = strcmp (ff_task_param (task, "command", "0"), "1") == 0;
     int tuple = strcmp (args_text, "nul") == 0;
     int context = strcmp (ff_task_param (task, "context", "0"), "1") == 0;
     double timeout, max_output = S_DEFAULT_MAX_OUTPUT;
@@ -990,9 +1061,12 @@ ff_exec_run (const ff_task_t *task, ff_result_t *result)
 
     s_child_t child;
     rc = s_spawn (&child, shell, (const char *) line.data, feed, envp);
+    ff_buf_t command = { NULL, 0, 0 };
+    int told = !tell_command || s_meta_command (&command, (const char *) line.data) == 0;
     free (line.data);
     free (envp);
     if (rc) {
+        free (command.data);
         if (feed)
             pthread_sigmask (SIG_SETMASK, &old_mask, NULL);
         return s_fail (result, "exec: cannot start %.128s: %s", shell,
@@ -1022,6 +1096,13 @@ ff_exec_run (const ff_task_t *task, ff_result_t *result)
     else
     if (reaped && WIFSIGNALED (status))
         s_meta (result, "signal", WTERMSIG (status));
+    if (command.size && result->meta.size)
+        ff_buf_puts (&result->meta, ",");
+    if (command.size)
+        ff_buf_append (&result->meta, command.data, command.size);
+    free (command.data);
+    if (!told && outcome == S_DONE)
+        outcome = S_NO_MEMORY;
 
     /* the command ran to its end and failed: its own outcome, not a fault */
     int failed = outcome == S_DONE && reaped && status != 0

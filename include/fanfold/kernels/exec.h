@@ -39,6 +39,9 @@ extern "C" {
                  --link use it
      slot        the job slot, a number from 1: {%} and $PARALLEL_JOBSLOT
                  (default 1). A worker sets it (it runs one task at a time)
+     command     "1": the meta also gets `"command":"LINE"`, the command
+                 line run (for a joblog's Command column), as a JSON string;
+                 a byte that is not valid UTF-8 appears as \u0080..\u00ff
      failed_output  "1": a command that ran and failed keeps its stdout as
                  the result (see below); otherwise the message replaces it
      timeout     seconds (fractional allowed); 0 or absent: none. Past it the
