@@ -1027,6 +1027,11 @@ ff_exec_run (const ff_task_t *task, ff_result_t *result)
     if (!tuple && strcmp (args_text, "one") != 0)
         return s_fail (result, "exec: parameter args=%.64s is neither one "
                        "nor nul", args_text);
+    /* a path is checked here: a failed exec in posix_spawn's child is
+       reported only where the C library can (not under valgrind) */
+    if (strchr (shell, '/') && access (shell, X_OK) != 0)
+        return s_fail (result, "exec: cannot start %.128s: %s", shell,
+                       strerror (errno));
     if (!s_is_slot (slot))
         return s_fail (result, "exec: parameter slot=%.64s is not a job slot "
                        "(a number from 1)", slot);
