@@ -121,6 +121,279 @@ static const s_case_t s_basename_noext [] = {    /* {/.} */
     { "a/b\nc/d.e", "'b\nc/d'" },
 };
 
+/* Command lines for argument tuples, as parallel 20221122 writes them
+   (PARALLEL_SHELL=/bin/sh, one tuple per run):
+       context 0:  parallel -0 -k -j1 --dry-run TEMPLATE ::: A1 ::: A2 ...
+       context 1:  printf 'A1\0A2\0...' | parallel -0 -N<nargs> -k -j1 \
+                       --dry-run TEMPLATE
+   Taken once and kept here. */
+typedef struct {
+    const char *cmd;                /* the template */
+    int context;                    /* 0: ::: sources; 1: -N (context replace) */
+    size_t nargs;                   /* arguments in the tuple */
+    const char *args [3];           /* the tuple */
+    const char *expected;           /* the line parallel writes */
+} s_tuple_case_t;
+
+static const s_tuple_case_t s_tuples [] = {
+    { "echo {}", 0, 2, { "a b", "c'd" }, "echo 'a b' 'c'\"'\"'d'" },
+    { "echo {}", 1, 2, { "a b", "c'd" }, "echo 'a b' 'c'\"'\"'d'" },
+    { "echo {}", 0, 2, { "dir/f.x", "" }, "echo dir/f.x ''" },
+    { "echo {}", 1, 2, { "dir/f.x", "" }, "echo dir/f.x ''" },
+    { "echo {}", 0, 2, { "-n", "$HOME" }, "echo -n '$HOME'" },
+    { "echo {}", 1, 2, { "-n", "$HOME" }, "echo -n '$HOME'" },
+    { "echo {}", 0, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo 'x\ny/z.w' '\346\227\245\346\234\254.txt'" },
+    { "echo {}", 1, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo 'x\ny/z.w' '\346\227\245\346\234\254.txt'" },
+    { "echo {}", 0, 3, { "a", "b", "c" }, "echo a b c" },
+    { "echo {}", 1, 3, { "a", "b", "c" }, "echo a b c" },
+    { "echo {}", 0, 1, { "only" }, "echo only" },
+    { "echo {}", 1, 1, { "only" }, "echo only" },
+    { "echo {}", 0, 2, { "/", "a.b/c" }, "echo / a.b/c" },
+    { "echo {}", 1, 2, { "/", "a.b/c" }, "echo / a.b/c" },
+    { "echo {}", 0, 2, { "`id`", "it's \"q\"" }, "echo '`id`' 'it'\"'\"'s \"q\"'" },
+    { "echo {}", 1, 2, { "`id`", "it's \"q\"" }, "echo '`id`' 'it'\"'\"'s \"q\"'" },
+    { "echo {1} {2}", 0, 2, { "a b", "c'd" }, "echo 'a b' 'c'\"'\"'d'" },
+    { "echo {1} {2}", 1, 2, { "a b", "c'd" }, "echo 'a b' 'c'\"'\"'d'" },
+    { "echo {1} {2}", 0, 2, { "dir/f.x", "" }, "echo dir/f.x ''" },
+    { "echo {1} {2}", 1, 2, { "dir/f.x", "" }, "echo dir/f.x ''" },
+    { "echo {1} {2}", 0, 2, { "-n", "$HOME" }, "echo -n '$HOME'" },
+    { "echo {1} {2}", 1, 2, { "-n", "$HOME" }, "echo -n '$HOME'" },
+    { "echo {1} {2}", 0, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo 'x\ny/z.w' '\346\227\245\346\234\254.txt'" },
+    { "echo {1} {2}", 1, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo 'x\ny/z.w' '\346\227\245\346\234\254.txt'" },
+    { "echo {1} {2}", 0, 3, { "a", "b", "c" }, "echo a b" },
+    { "echo {1} {2}", 1, 3, { "a", "b", "c" }, "echo a b" },
+    { "echo {1} {2}", 0, 1, { "only" }, "echo only " },
+    { "echo {1} {2}", 1, 1, { "only" }, "echo only " },
+    { "echo {1} {2}", 0, 2, { "/", "a.b/c" }, "echo / a.b/c" },
+    { "echo {1} {2}", 1, 2, { "/", "a.b/c" }, "echo / a.b/c" },
+    { "echo {1} {2}", 0, 2, { "`id`", "it's \"q\"" }, "echo '`id`' 'it'\"'\"'s \"q\"'" },
+    { "echo {1} {2}", 1, 2, { "`id`", "it's \"q\"" }, "echo '`id`' 'it'\"'\"'s \"q\"'" },
+    { "echo {2} {1} {1}", 0, 2, { "a b", "c'd" }, "echo 'c'\"'\"'d' 'a b' 'a b'" },
+    { "echo {2} {1} {1}", 1, 2, { "a b", "c'd" }, "echo 'c'\"'\"'d' 'a b' 'a b'" },
+    { "echo {2} {1} {1}", 0, 2, { "dir/f.x", "" }, "echo '' dir/f.x dir/f.x" },
+    { "echo {2} {1} {1}", 1, 2, { "dir/f.x", "" }, "echo '' dir/f.x dir/f.x" },
+    { "echo {2} {1} {1}", 0, 2, { "-n", "$HOME" }, "echo '$HOME' -n -n" },
+    { "echo {2} {1} {1}", 1, 2, { "-n", "$HOME" }, "echo '$HOME' -n -n" },
+    { "echo {2} {1} {1}", 0, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo '\346\227\245\346\234\254.txt' 'x\ny/z.w' 'x\ny/z.w'" },
+    { "echo {2} {1} {1}", 1, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo '\346\227\245\346\234\254.txt' 'x\ny/z.w' 'x\ny/z.w'" },
+    { "echo {2} {1} {1}", 0, 3, { "a", "b", "c" }, "echo b a a" },
+    { "echo {2} {1} {1}", 1, 3, { "a", "b", "c" }, "echo b a a" },
+    { "echo {2} {1} {1}", 0, 1, { "only" }, "echo  only only" },
+    { "echo {2} {1} {1}", 1, 1, { "only" }, "echo  only only" },
+    { "echo {2} {1} {1}", 0, 2, { "/", "a.b/c" }, "echo a.b/c / /" },
+    { "echo {2} {1} {1}", 1, 2, { "/", "a.b/c" }, "echo a.b/c / /" },
+    { "echo {2} {1} {1}", 0, 2, { "`id`", "it's \"q\"" }, "echo 'it'\"'\"'s \"q\"' '`id`' '`id`'" },
+    { "echo {2} {1} {1}", 1, 2, { "`id`", "it's \"q\"" }, "echo 'it'\"'\"'s \"q\"' '`id`' '`id`'" },
+    { "echo {1.} {2/} {1//} {2/.}", 0, 2, { "a b", "c'd" }, "echo 'a b' 'c'\"'\"'d' . 'c'\"'\"'d'" },
+    { "echo {1.} {2/} {1//} {2/.}", 1, 2, { "a b", "c'd" }, "echo 'a b' 'c'\"'\"'d' . 'c'\"'\"'d'" },
+    { "echo {1.} {2/} {1//} {2/.}", 0, 2, { "dir/f.x", "" }, "echo dir/f '' dir ''" },
+    { "echo {1.} {2/} {1//} {2/.}", 1, 2, { "dir/f.x", "" }, "echo dir/f '' dir ''" },
+    { "echo {1.} {2/} {1//} {2/.}", 0, 2, { "-n", "$HOME" }, "echo -n '$HOME' . '$HOME'" },
+    { "echo {1.} {2/} {1//} {2/.}", 1, 2, { "-n", "$HOME" }, "echo -n '$HOME' . '$HOME'" },
+    { "echo {1.} {2/} {1//} {2/.}", 0, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo 'x\ny/z' '\346\227\245\346\234\254.txt' 'x\ny' '\346\227\245\346\234\254'" },
+    { "echo {1.} {2/} {1//} {2/.}", 1, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo 'x\ny/z' '\346\227\245\346\234\254.txt' 'x\ny' '\346\227\245\346\234\254'" },
+    { "echo {1.} {2/} {1//} {2/.}", 0, 3, { "a", "b", "c" }, "echo a b . b" },
+    { "echo {1.} {2/} {1//} {2/.}", 1, 3, { "a", "b", "c" }, "echo a b . b" },
+    { "echo {1.} {2/} {1//} {2/.}", 0, 1, { "only" }, "echo only  . " },
+    { "echo {1.} {2/} {1//} {2/.}", 1, 1, { "only" }, "echo only  . " },
+    { "echo {1.} {2/} {1//} {2/.}", 0, 2, { "/", "a.b/c" }, "echo / c / c" },
+    { "echo {1.} {2/} {1//} {2/.}", 1, 2, { "/", "a.b/c" }, "echo / c / c" },
+    { "echo {1.} {2/} {1//} {2/.}", 0, 2, { "`id`", "it's \"q\"" }, "echo '`id`' 'it'\"'\"'s \"q\"' . 'it'\"'\"'s \"q\"'" },
+    { "echo {1.} {2/} {1//} {2/.}", 1, 2, { "`id`", "it's \"q\"" }, "echo '`id`' 'it'\"'\"'s \"q\"' . 'it'\"'\"'s \"q\"'" },
+    { "echo {-1} {-2} {3} {10}", 0, 2, { "a b", "c'd" }, "echo 'c'\"'\"'d' 'a b'  " },
+    { "echo {-1} {-2} {3} {10}", 1, 2, { "a b", "c'd" }, "echo 'c'\"'\"'d' 'a b'  " },
+    { "echo {-1} {-2} {3} {10}", 0, 2, { "dir/f.x", "" }, "echo '' dir/f.x  " },
+    { "echo {-1} {-2} {3} {10}", 1, 2, { "dir/f.x", "" }, "echo '' dir/f.x  " },
+    { "echo {-1} {-2} {3} {10}", 0, 2, { "-n", "$HOME" }, "echo '$HOME' -n  " },
+    { "echo {-1} {-2} {3} {10}", 1, 2, { "-n", "$HOME" }, "echo '$HOME' -n  " },
+    { "echo {-1} {-2} {3} {10}", 0, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo '\346\227\245\346\234\254.txt' 'x\ny/z.w'  " },
+    { "echo {-1} {-2} {3} {10}", 1, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo '\346\227\245\346\234\254.txt' 'x\ny/z.w'  " },
+    { "echo {-1} {-2} {3} {10}", 0, 3, { "a", "b", "c" }, "echo c b c " },
+    { "echo {-1} {-2} {3} {10}", 1, 3, { "a", "b", "c" }, "echo c b c " },
+    { "echo {-1} {-2} {3} {10}", 0, 1, { "only" }, "echo only only  " },
+    { "echo {-1} {-2} {3} {10}", 1, 1, { "only" }, "echo only only  " },
+    { "echo {-1} {-2} {3} {10}", 0, 2, { "/", "a.b/c" }, "echo a.b/c /  " },
+    { "echo {-1} {-2} {3} {10}", 1, 2, { "/", "a.b/c" }, "echo a.b/c /  " },
+    { "echo {-1} {-2} {3} {10}", 0, 2, { "`id`", "it's \"q\"" }, "echo 'it'\"'\"'s \"q\"' '`id`'  " },
+    { "echo {-1} {-2} {3} {10}", 1, 2, { "`id`", "it's \"q\"" }, "echo 'it'\"'\"'s \"q\"' '`id`'  " },
+    { "echo", 0, 2, { "a b", "c'd" }, "echo 'a b' 'c'\"'\"'d'" },
+    { "echo", 1, 2, { "a b", "c'd" }, "echo 'a b' 'c'\"'\"'d'" },
+    { "echo", 0, 2, { "dir/f.x", "" }, "echo dir/f.x ''" },
+    { "echo", 1, 2, { "dir/f.x", "" }, "echo dir/f.x ''" },
+    { "echo", 0, 2, { "-n", "$HOME" }, "echo -n '$HOME'" },
+    { "echo", 1, 2, { "-n", "$HOME" }, "echo -n '$HOME'" },
+    { "echo", 0, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo 'x\ny/z.w' '\346\227\245\346\234\254.txt'" },
+    { "echo", 1, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo 'x\ny/z.w' '\346\227\245\346\234\254.txt'" },
+    { "echo", 0, 3, { "a", "b", "c" }, "echo a b c" },
+    { "echo", 1, 3, { "a", "b", "c" }, "echo a b c" },
+    { "echo", 0, 1, { "only" }, "echo only" },
+    { "echo", 1, 1, { "only" }, "echo only" },
+    { "echo", 0, 2, { "/", "a.b/c" }, "echo / a.b/c" },
+    { "echo", 1, 2, { "/", "a.b/c" }, "echo / a.b/c" },
+    { "echo", 0, 2, { "`id`", "it's \"q\"" }, "echo '`id`' 'it'\"'\"'s \"q\"'" },
+    { "echo", 1, 2, { "`id`", "it's \"q\"" }, "echo '`id`' 'it'\"'\"'s \"q\"'" },
+    { "{1} {2}", 0, 2, { "a b", "c'd" }, "a b c'd" },
+    { "{1} {2}", 1, 2, { "a b", "c'd" }, "a b c'd" },
+    { "{1} {2}", 0, 2, { "dir/f.x", "" }, "dir/f.x " },
+    { "{1} {2}", 1, 2, { "dir/f.x", "" }, "dir/f.x " },
+    { "{1} {2}", 0, 2, { "-n", "$HOME" }, "-n $HOME" },
+    { "{1} {2}", 1, 2, { "-n", "$HOME" }, "-n $HOME" },
+    { "{1} {2}", 0, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "x\ny/z.w \346\227\245\346\234\254.txt" },
+    { "{1} {2}", 1, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "x\ny/z.w \346\227\245\346\234\254.txt" },
+    { "{1} {2}", 0, 3, { "a", "b", "c" }, "a b" },
+    { "{1} {2}", 1, 3, { "a", "b", "c" }, "a b" },
+    { "{1} {2}", 0, 1, { "only" }, "only " },
+    { "{1} {2}", 1, 1, { "only" }, "only " },
+    { "{1} {2}", 0, 2, { "/", "a.b/c" }, "/ a.b/c" },
+    { "{1} {2}", 1, 2, { "/", "a.b/c" }, "/ a.b/c" },
+    { "{1} {2}", 0, 2, { "`id`", "it's \"q\"" }, "`id` it's \"q\"" },
+    { "{1} {2}", 1, 2, { "`id`", "it's \"q\"" }, "`id` it's \"q\"" },
+    { "echo x{}y", 0, 2, { "a b", "c'd" }, "echo x'a b' 'c'\"'\"'d'y" },
+    { "echo x{}y", 1, 2, { "a b", "c'd" }, "echo x'a b'y x'c'\"'\"'d'y" },
+    { "echo x{}y", 0, 2, { "dir/f.x", "" }, "echo xdir/f.x ''y" },
+    { "echo x{}y", 1, 2, { "dir/f.x", "" }, "echo xdir/f.xy x''y" },
+    { "echo x{}y", 0, 2, { "-n", "$HOME" }, "echo x-n '$HOME'y" },
+    { "echo x{}y", 1, 2, { "-n", "$HOME" }, "echo x-ny x'$HOME'y" },
+    { "echo x{}y", 0, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo x'x\ny/z.w' '\346\227\245\346\234\254.txt'y" },
+    { "echo x{}y", 1, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo x'x\ny/z.w'y x'\346\227\245\346\234\254.txt'y" },
+    { "echo x{}y", 0, 3, { "a", "b", "c" }, "echo xa b cy" },
+    { "echo x{}y", 1, 3, { "a", "b", "c" }, "echo xay xby xcy" },
+    { "echo x{}y", 0, 1, { "only" }, "echo xonlyy" },
+    { "echo x{}y", 1, 1, { "only" }, "echo xonlyy" },
+    { "echo x{}y", 0, 2, { "/", "a.b/c" }, "echo x/ a.b/cy" },
+    { "echo x{}y", 1, 2, { "/", "a.b/c" }, "echo x/y xa.b/cy" },
+    { "echo x{}y", 0, 2, { "`id`", "it's \"q\"" }, "echo x'`id`' 'it'\"'\"'s \"q\"'y" },
+    { "echo x{}y", 1, 2, { "`id`", "it's \"q\"" }, "echo x'`id`'y x'it'\"'\"'s \"q\"'y" },
+    { "echo {0} {00} {1 .} {-0}", 0, 2, { "a b", "c'd" }, "echo 'a b' 'c'\"'\"'d'  'a b' " },
+    { "echo {0} {00} {1 .} {-0}", 1, 2, { "a b", "c'd" }, "echo 'a b' 'c'\"'\"'d'  'a b' " },
+    { "echo {0} {00} {1 .} {-0}", 0, 2, { "dir/f.x", "" }, "echo dir/f.x ''  dir/f " },
+    { "echo {0} {00} {1 .} {-0}", 1, 2, { "dir/f.x", "" }, "echo dir/f.x ''  dir/f " },
+    { "echo {0} {00} {1 .} {-0}", 0, 2, { "-n", "$HOME" }, "echo -n '$HOME'  -n " },
+    { "echo {0} {00} {1 .} {-0}", 1, 2, { "-n", "$HOME" }, "echo -n '$HOME'  -n " },
+    { "echo {0} {00} {1 .} {-0}", 0, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo 'x\ny/z.w' '\346\227\245\346\234\254.txt'  'x\ny/z' " },
+    { "echo {0} {00} {1 .} {-0}", 1, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo 'x\ny/z.w' '\346\227\245\346\234\254.txt'  'x\ny/z' " },
+    { "echo {0} {00} {1 .} {-0}", 0, 3, { "a", "b", "c" }, "echo a b c  a " },
+    { "echo {0} {00} {1 .} {-0}", 1, 3, { "a", "b", "c" }, "echo a b c  a " },
+    { "echo {0} {00} {1 .} {-0}", 0, 1, { "only" }, "echo only  only " },
+    { "echo {0} {00} {1 .} {-0}", 1, 1, { "only" }, "echo only  only " },
+    { "echo {0} {00} {1 .} {-0}", 0, 2, { "/", "a.b/c" }, "echo / a.b/c  / " },
+    { "echo {0} {00} {1 .} {-0}", 1, 2, { "/", "a.b/c" }, "echo / a.b/c  / " },
+    { "echo {0} {00} {1 .} {-0}", 0, 2, { "`id`", "it's \"q\"" }, "echo '`id`' 'it'\"'\"'s \"q\"'  '`id`' " },
+    { "echo {0} {00} {1 .} {-0}", 1, 2, { "`id`", "it's \"q\"" }, "echo '`id`' 'it'\"'\"'s \"q\"'  '`id`' " },
+    { "echo {.} {/} {//} {/.}", 0, 2, { "a b", "c'd" }, "echo 'a b' 'c'\"'\"'d' 'a b' 'c'\"'\"'d' . . 'a b' 'c'\"'\"'d'" },
+    { "echo {.} {/} {//} {/.}", 1, 2, { "a b", "c'd" }, "echo 'a b' 'c'\"'\"'d' 'a b' 'c'\"'\"'d' . . 'a b' 'c'\"'\"'d'" },
+    { "echo {.} {/} {//} {/.}", 0, 2, { "dir/f.x", "" }, "echo dir/f '' f.x '' dir . f ''" },
+    { "echo {.} {/} {//} {/.}", 1, 2, { "dir/f.x", "" }, "echo dir/f '' f.x '' dir . f ''" },
+    { "echo {.} {/} {//} {/.}", 0, 2, { "-n", "$HOME" }, "echo -n '$HOME' -n '$HOME' . . -n '$HOME'" },
+    { "echo {.} {/} {//} {/.}", 1, 2, { "-n", "$HOME" }, "echo -n '$HOME' -n '$HOME' . . -n '$HOME'" },
+    { "echo {.} {/} {//} {/.}", 0, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo 'x\ny/z' '\346\227\245\346\234\254' 'x\nz.w' '\346\227\245\346\234\254.txt' 'x\ny' . 'x\nz' '\346\227\245\346\234\254'" },
+    { "echo {.} {/} {//} {/.}", 1, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo 'x\ny/z' '\346\227\245\346\234\254' 'x\nz.w' '\346\227\245\346\234\254.txt' 'x\ny' . 'x\nz' '\346\227\245\346\234\254'" },
+    { "echo {.} {/} {//} {/.}", 0, 3, { "a", "b", "c" }, "echo a b c a b c . . . a b c" },
+    { "echo {.} {/} {//} {/.}", 1, 3, { "a", "b", "c" }, "echo a b c a b c . . . a b c" },
+    { "echo {.} {/} {//} {/.}", 0, 1, { "only" }, "echo only only . only" },
+    { "echo {.} {/} {//} {/.}", 1, 1, { "only" }, "echo only only . only" },
+    { "echo {.} {/} {//} {/.}", 0, 2, { "/", "a.b/c" }, "echo / a.b/c '' c / a.b '' c" },
+    { "echo {.} {/} {//} {/.}", 1, 2, { "/", "a.b/c" }, "echo / a.b/c '' c / a.b '' c" },
+    { "echo {.} {/} {//} {/.}", 0, 2, { "`id`", "it's \"q\"" }, "echo '`id`' 'it'\"'\"'s \"q\"' '`id`' 'it'\"'\"'s \"q\"' . . '`id`' 'it'\"'\"'s \"q\"'" },
+    { "echo {.} {/} {//} {/.}", 1, 2, { "`id`", "it's \"q\"" }, "echo '`id`' 'it'\"'\"'s \"q\"' '`id`' 'it'\"'\"'s \"q\"' . . '`id`' 'it'\"'\"'s \"q\"'" },
+    { "echo {#} {%} {}", 0, 2, { "a b", "c'd" }, "echo 1 1 'a b' 'c'\"'\"'d'" },
+    { "echo {#} {%} {}", 1, 2, { "a b", "c'd" }, "echo 1 1 'a b' 'c'\"'\"'d'" },
+    { "echo {#} {%} {}", 0, 2, { "dir/f.x", "" }, "echo 1 1 dir/f.x ''" },
+    { "echo {#} {%} {}", 1, 2, { "dir/f.x", "" }, "echo 1 1 dir/f.x ''" },
+    { "echo {#} {%} {}", 0, 2, { "-n", "$HOME" }, "echo 1 1 -n '$HOME'" },
+    { "echo {#} {%} {}", 1, 2, { "-n", "$HOME" }, "echo 1 1 -n '$HOME'" },
+    { "echo {#} {%} {}", 0, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo 1 1 'x\ny/z.w' '\346\227\245\346\234\254.txt'" },
+    { "echo {#} {%} {}", 1, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo 1 1 'x\ny/z.w' '\346\227\245\346\234\254.txt'" },
+    { "echo {#} {%} {}", 0, 3, { "a", "b", "c" }, "echo 1 1 a b c" },
+    { "echo {#} {%} {}", 1, 3, { "a", "b", "c" }, "echo 1 1 a b c" },
+    { "echo {#} {%} {}", 0, 1, { "only" }, "echo 1 1 only" },
+    { "echo {#} {%} {}", 1, 1, { "only" }, "echo 1 1 only" },
+    { "echo {#} {%} {}", 0, 2, { "/", "a.b/c" }, "echo 1 1 / a.b/c" },
+    { "echo {#} {%} {}", 1, 2, { "/", "a.b/c" }, "echo 1 1 / a.b/c" },
+    { "echo {#} {%} {}", 0, 2, { "`id`", "it's \"q\"" }, "echo 1 1 '`id`' 'it'\"'\"'s \"q\"'" },
+    { "echo {#} {%} {}", 1, 2, { "`id`", "it's \"q\"" }, "echo 1 1 '`id`' 'it'\"'\"'s \"q\"'" },
+    { "X={1} cmd {2}", 0, 2, { "a b", "c'd" }, "X='a b' cmd 'c'\"'\"'d'" },
+    { "X={1} cmd {2}", 1, 2, { "a b", "c'd" }, "X='a b' cmd 'c'\"'\"'d'" },
+    { "X={1} cmd {2}", 0, 2, { "dir/f.x", "" }, "X=dir/f.x cmd ''" },
+    { "X={1} cmd {2}", 1, 2, { "dir/f.x", "" }, "X=dir/f.x cmd ''" },
+    { "X={1} cmd {2}", 0, 2, { "-n", "$HOME" }, "X=-n cmd '$HOME'" },
+    { "X={1} cmd {2}", 1, 2, { "-n", "$HOME" }, "X=-n cmd '$HOME'" },
+    { "X={1} cmd {2}", 0, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "X='x\ny/z.w' cmd '\346\227\245\346\234\254.txt'" },
+    { "X={1} cmd {2}", 1, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "X='x\ny/z.w' cmd '\346\227\245\346\234\254.txt'" },
+    { "X={1} cmd {2}", 0, 3, { "a", "b", "c" }, "X=a cmd b" },
+    { "X={1} cmd {2}", 1, 3, { "a", "b", "c" }, "X=a cmd b" },
+    { "X={1} cmd {2}", 0, 1, { "only" }, "X=only cmd " },
+    { "X={1} cmd {2}", 1, 1, { "only" }, "X=only cmd " },
+    { "X={1} cmd {2}", 0, 2, { "/", "a.b/c" }, "X=/ cmd a.b/c" },
+    { "X={1} cmd {2}", 1, 2, { "/", "a.b/c" }, "X=/ cmd a.b/c" },
+    { "X={1} cmd {2}", 0, 2, { "`id`", "it's \"q\"" }, "X='`id`' cmd 'it'\"'\"'s \"q\"'" },
+    { "X={1} cmd {2}", 1, 2, { "`id`", "it's \"q\"" }, "X='`id`' cmd 'it'\"'\"'s \"q\"'" },
+    { "./{1}.sh {2}", 0, 2, { "a b", "c'd" }, "./a b.sh c'd" },
+    { "./{1}.sh {2}", 1, 2, { "a b", "c'd" }, "./a b.sh c'd" },
+    { "./{1}.sh {2}", 0, 2, { "dir/f.x", "" }, "./dir/f.x.sh " },
+    { "./{1}.sh {2}", 1, 2, { "dir/f.x", "" }, "./dir/f.x.sh " },
+    { "./{1}.sh {2}", 0, 2, { "-n", "$HOME" }, "./-n.sh $HOME" },
+    { "./{1}.sh {2}", 1, 2, { "-n", "$HOME" }, "./-n.sh $HOME" },
+    { "./{1}.sh {2}", 0, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "./x\ny/z.w.sh \346\227\245\346\234\254.txt" },
+    { "./{1}.sh {2}", 1, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "./x\ny/z.w.sh \346\227\245\346\234\254.txt" },
+    { "./{1}.sh {2}", 0, 3, { "a", "b", "c" }, "./a.sh b" },
+    { "./{1}.sh {2}", 1, 3, { "a", "b", "c" }, "./a.sh b" },
+    { "./{1}.sh {2}", 0, 1, { "only" }, "./only.sh " },
+    { "./{1}.sh {2}", 1, 1, { "only" }, "./only.sh " },
+    { "./{1}.sh {2}", 0, 2, { "/", "a.b/c" }, ".//.sh a.b/c" },
+    { "./{1}.sh {2}", 1, 2, { "/", "a.b/c" }, ".//.sh a.b/c" },
+    { "./{1}.sh {2}", 0, 2, { "`id`", "it's \"q\"" }, "./`id`.sh it's \"q\"" },
+    { "./{1}.sh {2}", 1, 2, { "`id`", "it's \"q\"" }, "./`id`.sh it's \"q\"" },
+    { "echo \"{1}\" '{2}'", 0, 2, { "a b", "c'd" }, "echo \"'a b'\" ''c'\"'\"'d''" },
+    { "echo \"{1}\" '{2}'", 1, 2, { "a b", "c'd" }, "echo \"'a b'\" ''c'\"'\"'d''" },
+    { "echo \"{1}\" '{2}'", 0, 2, { "dir/f.x", "" }, "echo \"dir/f.x\" ''''" },
+    { "echo \"{1}\" '{2}'", 1, 2, { "dir/f.x", "" }, "echo \"dir/f.x\" ''''" },
+    { "echo \"{1}\" '{2}'", 0, 2, { "-n", "$HOME" }, "echo \"-n\" ''$HOME''" },
+    { "echo \"{1}\" '{2}'", 1, 2, { "-n", "$HOME" }, "echo \"-n\" ''$HOME''" },
+    { "echo \"{1}\" '{2}'", 0, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo \"'x\ny/z.w'\" ''\346\227\245\346\234\254.txt''" },
+    { "echo \"{1}\" '{2}'", 1, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo \"'x\ny/z.w'\" ''\346\227\245\346\234\254.txt''" },
+    { "echo \"{1}\" '{2}'", 0, 3, { "a", "b", "c" }, "echo \"a\" 'b'" },
+    { "echo \"{1}\" '{2}'", 1, 3, { "a", "b", "c" }, "echo \"a\" 'b'" },
+    { "echo \"{1}\" '{2}'", 0, 1, { "only" }, "echo \"only\" ''" },
+    { "echo \"{1}\" '{2}'", 1, 1, { "only" }, "echo \"only\" ''" },
+    { "echo \"{1}\" '{2}'", 0, 2, { "/", "a.b/c" }, "echo \"/\" 'a.b/c'" },
+    { "echo \"{1}\" '{2}'", 1, 2, { "/", "a.b/c" }, "echo \"/\" 'a.b/c'" },
+    { "echo \"{1}\" '{2}'", 0, 2, { "`id`", "it's \"q\"" }, "echo \"'`id`'\" ''it'\"'\"'s \"q\"''" },
+    { "echo \"{1}\" '{2}'", 1, 2, { "`id`", "it's \"q\"" }, "echo \"'`id`'\" ''it'\"'\"'s \"q\"''" },
+    { "echo {1}{2}{1}", 0, 2, { "a b", "c'd" }, "echo 'a b''c'\"'\"'d''a b'" },
+    { "echo {1}{2}{1}", 1, 2, { "a b", "c'd" }, "echo 'a b''c'\"'\"'d''a b'" },
+    { "echo {1}{2}{1}", 0, 2, { "dir/f.x", "" }, "echo dir/f.x''dir/f.x" },
+    { "echo {1}{2}{1}", 1, 2, { "dir/f.x", "" }, "echo dir/f.x''dir/f.x" },
+    { "echo {1}{2}{1}", 0, 2, { "-n", "$HOME" }, "echo -n'$HOME'-n" },
+    { "echo {1}{2}{1}", 1, 2, { "-n", "$HOME" }, "echo -n'$HOME'-n" },
+    { "echo {1}{2}{1}", 0, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo 'x\ny/z.w''\346\227\245\346\234\254.txt''x\ny/z.w'" },
+    { "echo {1}{2}{1}", 1, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo 'x\ny/z.w''\346\227\245\346\234\254.txt''x\ny/z.w'" },
+    { "echo {1}{2}{1}", 0, 3, { "a", "b", "c" }, "echo aba" },
+    { "echo {1}{2}{1}", 1, 3, { "a", "b", "c" }, "echo aba" },
+    { "echo {1}{2}{1}", 0, 1, { "only" }, "echo onlyonly" },
+    { "echo {1}{2}{1}", 1, 1, { "only" }, "echo onlyonly" },
+    { "echo {1}{2}{1}", 0, 2, { "/", "a.b/c" }, "echo /a.b/c/" },
+    { "echo {1}{2}{1}", 1, 2, { "/", "a.b/c" }, "echo /a.b/c/" },
+    { "echo {1}{2}{1}", 0, 2, { "`id`", "it's \"q\"" }, "echo '`id`''it'\"'\"'s \"q\"''`id`'" },
+    { "echo {1}{2}{1}", 1, 2, { "`id`", "it's \"q\"" }, "echo '`id`''it'\"'\"'s \"q\"''`id`'" },
+    { "echo {#}x{}{1}\t{/}\n{.}y", 0, 2, { "a b", "c'd" }, "echo 1x'a b' 'c'\"'\"'d''a b'\t'a b' 'c'\"'\"'d'\n'a b' 'c'\"'\"'d'y" },
+    { "echo {#}x{}{1}\t{/}\n{.}y", 1, 2, { "a b", "c'd" }, "echo 1x'a b''a b' 1x'c'\"'\"'d''a b'\t'a b'\n'a b'y \t'c'\"'\"'d'\n'c'\"'\"'d'y" },
+    { "echo {#}x{}{1}\t{/}\n{.}y", 0, 2, { "dir/f.x", "" }, "echo 1xdir/f.x ''dir/f.x\tf.x ''\ndir/f ''y" },
+    { "echo {#}x{}{1}\t{/}\n{.}y", 1, 2, { "dir/f.x", "" }, "echo 1xdir/f.xdir/f.x 1x''dir/f.x\tf.x\ndir/fy \t''\n''y" },
+    { "echo {#}x{}{1}\t{/}\n{.}y", 0, 2, { "-n", "$HOME" }, "echo 1x-n '$HOME'-n\t-n '$HOME'\n-n '$HOME'y" },
+    { "echo {#}x{}{1}\t{/}\n{.}y", 1, 2, { "-n", "$HOME" }, "echo 1x-n-n 1x'$HOME'-n\t-n\n-ny \t'$HOME'\n'$HOME'y" },
+    { "echo {#}x{}{1}\t{/}\n{.}y", 0, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo 1x'x\ny/z.w' '\346\227\245\346\234\254.txt''x\ny/z.w'\t'x\nz.w' '\346\227\245\346\234\254.txt'\n'x\ny/z' '\346\227\245\346\234\254'y" },
+    { "echo {#}x{}{1}\t{/}\n{.}y", 1, 2, { "x\ny/z.w", "\346\227\245\346\234\254.txt" }, "echo 1x'x\ny/z.w''x\ny/z.w' 1x'\346\227\245\346\234\254.txt''x\ny/z.w'\t'x\nz.w'\n'x\ny/z'y \t'\346\227\245\346\234\254.txt'\n'\346\227\245\346\234\254'y" },
+    { "echo {#}x{}{1}\t{/}\n{.}y", 0, 3, { "a", "b", "c" }, "echo 1xa b ca\ta b c\na b cy" },
+    { "echo {#}x{}{1}\t{/}\n{.}y", 1, 3, { "a", "b", "c" }, "echo 1xaa 1xba 1xca\ta\nay \tb\nby \tc\ncy" },
+    { "echo {#}x{}{1}\t{/}\n{.}y", 0, 1, { "only" }, "echo 1xonlyonly\tonly\nonlyy" },
+    { "echo {#}x{}{1}\t{/}\n{.}y", 1, 1, { "only" }, "echo 1xonlyonly\tonly\nonlyy" },
+    { "echo {#}x{}{1}\t{/}\n{.}y", 0, 2, { "/", "a.b/c" }, "echo 1x/ a.b/c/\t'' c\n/ a.b/cy" },
+    { "echo {#}x{}{1}\t{/}\n{.}y", 1, 2, { "/", "a.b/c" }, "echo 1x// 1xa.b/c/\t''\n/y \tc\na.b/cy" },
+    { "echo {#}x{}{1}\t{/}\n{.}y", 0, 2, { "`id`", "it's \"q\"" }, "echo 1x'`id`' 'it'\"'\"'s \"q\"''`id`'\t'`id`' 'it'\"'\"'s \"q\"'\n'`id`' 'it'\"'\"'s \"q\"'y" },
+    { "echo {#}x{}{1}\t{/}\n{.}y", 1, 2, { "`id`", "it's \"q\"" }, "echo 1x'`id`''`id`' 1x'it'\"'\"'s \"q\"''`id`'\t'`id`'\n'`id`'y \t'it'\"'\"'s \"q\"'\n'it'\"'\"'s \"q\"'y" },
+};
+
 #define S_COUNT(table) (sizeof (table) / sizeof ((table) [0]))
 
 /* Returns the command line for cmd (a new string the caller frees). */
@@ -356,6 +629,27 @@ static const char *s_live_templates [] = {
     "echo\t{}{}\n{#}",
 };
 
+/* Fills args from a tuple case and returns how many. */
+static size_t
+s_tuple_args (const s_tuple_case_t *tuple, ff_exec_arg_t *args)
+{
+    size_t index;
+    for (index = 0; index < tuple->nargs; index++)
+        args [index] = (ff_exec_arg_t) { tuple->args [index],
+                                         strlen (tuple->args [index]) };
+    return tuple->nargs;
+}
+
+/* Sets (or with value NULL unsets) an environment variable for a test. */
+static void
+s_setenv (const char *name, const char *value)
+{
+    if (value)
+        ck_assert_int_eq (setenv (name, value, 1), 0);
+    else
+        ck_assert_int_eq (unsetenv (name), 0);
+}
+
 /* ---------------------------------------------------- the command line */
 
 START_TEST (test_exec_quote_matches_parallel_for_awkward_arguments)
@@ -513,6 +807,150 @@ START_TEST (test_exec_pipe_mode_expand_matches_gnu_parallel_pipe_dry_run)
         free (ours.data);
         free (theirs);
     }
+}
+END_TEST
+
+START_TEST (test_exec_line_matches_parallel_for_argument_tuples)
+{
+    size_t index;
+    for (index = 0; index < S_COUNT (s_tuples); index++) {
+        ff_exec_arg_t args [3];
+        size_t nargs = s_tuple_args (&s_tuples [index], args);
+        ff_buf_t out = { NULL, 0, 0 };
+        ck_assert_int_eq (ff_exec_line (&out, s_tuples [index].cmd, args, nargs,
+                                        0, NULL, s_tuples [index].context), 0);
+        ck_assert_msg (strcmp (s_text (&out), s_tuples [index].expected) == 0,
+                       "template [%s] (context %d) on %zu arguments (first [%s]) "
+                       "gave\n[%s]\nparallel gives\n[%s]", s_tuples [index].cmd,
+                       s_tuples [index].context, nargs,
+                       s_tuples [index].args [0], s_text (&out),
+                       s_tuples [index].expected);
+        free (out.data);
+    }
+}
+END_TEST
+
+START_TEST (test_exec_line_matches_live_parallel_for_argument_pairs)
+{
+    /* every pair of the table, for each of its templates: with --link
+       (context 0) and -N2 (context 1), one run each */
+    size_t index, tmpl;
+    int context;
+    for (tmpl = 0; tmpl < S_COUNT (s_tuples); tmpl++) {
+        const char *cmd = s_tuples [tmpl].cmd;
+        if (tmpl > 0 && strcmp (s_tuples [tmpl - 1].cmd, cmd) == 0)
+            continue;               /* the table is grouped by template */
+        for (context = 0; context <= 1; context++) {
+            /* context 0: the first and the second arguments in two files,
+               linked; context 1: both in one file, two by two */
+            ff_buf_t firsts = { NULL, 0, 0 }, seconds = { NULL, 0, 0 };
+            ff_buf_t ours = { NULL, 0, 0 };
+            uint64_t seq = 0;
+            for (index = tmpl; index < S_COUNT (s_tuples)
+                 && strcmp (s_tuples [index].cmd, cmd) == 0; index++) {
+                if (s_tuples [index].nargs != 2 || s_tuples [index].context != context)
+                    continue;
+                ff_exec_arg_t args [3];
+                size_t nargs = s_tuple_args (&s_tuples [index], args);
+                ck_assert_int_eq (ff_buf_append (&firsts, args [0].text, args [0].len + 1), 0);
+                ck_assert_int_eq (ff_buf_append (context? &firsts: &seconds, args [1].text,
+                                                 args [1].len + 1), 0);
+                ck_assert_int_eq (ff_exec_line (&ours, cmd, args, nargs, seq++, "1",
+                                                context), 0);
+                ck_assert_int_eq (ff_buf_puts (&ours, "\n"), 0);
+            }
+            const char *script = context
+                ? "parallel -0 -N2 -k -j1 --dry-run -a \"$1\" \"$0\""
+                : "parallel -0 -k -j1 --link --dry-run \"$0\" :::: \"$1\" :::: \"$2\"";
+            char first_path [] = "/tmp/check_exec_a.XXXXXX";
+            char second_path [] = "/tmp/check_exec_b.XXXXXX";
+            int first_fd = mkstemp (first_path), second_fd = mkstemp (second_path);
+            ck_assert_int_ge (first_fd, 0);
+            ck_assert_int_ge (second_fd, 0);
+            ck_assert_int_eq (write (first_fd, firsts.data, firsts.size), (ssize_t) firsts.size);
+            if (seconds.size)
+                ck_assert_int_eq (write (second_fd, seconds.data, seconds.size),
+                                  (ssize_t) seconds.size);
+            close (first_fd);
+            close (second_fd);
+            const char *argv [] = { "sh", "-c", script, cmd, first_path, second_path, NULL };
+            char *theirs = s_capture ((char *const *) argv, "");
+            unlink (first_path);
+            unlink (second_path);
+            ck_assert_ptr_nonnull (theirs);
+            int missing = !*theirs && ours.size;
+            if (missing)
+                fprintf (stderr, "check_exec: GNU parallel is not installed; "
+                         "the golden tables stand in for it\n");
+            else
+                ck_assert_msg (strcmp (s_text (&ours), theirs) == 0,
+                               "template [%s] context %d: ours\n%s\nparallel's\n%s",
+                               cmd, context, s_text (&ours), theirs);
+            free (theirs);
+            free (firsts.data);
+            free (seconds.data);
+            free (ours.data);
+            if (missing)
+                return;
+        }
+    }
+}
+END_TEST
+
+START_TEST (test_exec_line_gives_the_job_slot_once_for_any_number_of_arguments)
+{
+    ff_exec_arg_t args [] = { { "a", 1 }, { "b c", 3 } };
+    ff_buf_t out = { NULL, 0, 0 };
+    ck_assert_int_eq (ff_exec_line (&out, "echo {%}-{#} {}", args, 2, 6, "12", 0), 0);
+    ck_assert_str_eq (s_text (&out), "echo 12-7 a 'b c'");
+    out.size = 0;
+    ck_assert_int_eq (ff_exec_line (&out, "echo {%}", NULL, 0, 0, NULL, 0), 0);
+    ck_assert_str_eq (s_text (&out), "echo 1");
+    free (out.data);
+}
+END_TEST
+
+START_TEST (test_exec_line_leaves_what_only_looks_like_a_positional_string)
+{
+    ff_exec_arg_t args [] = { { "a", 1 }, { "b", 1 } };
+    ff_buf_t out = { NULL, 0, 0 };
+    ck_assert_int_eq (ff_exec_line (&out, "echo { 1} {1x} {-} {1#} {99999999999999999999}",
+                                    args, 2, 0, NULL, 0), 0);
+    ck_assert_str_eq (s_text (&out), "echo { 1} {1x} {-} {1#} ");
+    free (out.data);
+}
+END_TEST
+
+START_TEST (test_exec_shell_choose_takes_bash_zsh_and_ksh_from_shell)
+{
+    ck_assert_str_eq (ff_exec_shell_choose (NULL, "/bin/bash"), "/bin/bash");
+    ck_assert_str_eq (ff_exec_shell_choose (NULL, "/usr/bin/zsh"), "/usr/bin/zsh");
+    ck_assert_str_eq (ff_exec_shell_choose (NULL, "/bin/ksh"), "/bin/ksh");
+    ck_assert_str_eq (ff_exec_shell_choose ("", "/opt/bin/mksh"), "/opt/bin/mksh");
+    ck_assert_str_eq (ff_exec_shell_choose (NULL, "/usr/bin/ksh93"), "/usr/bin/ksh93");
+}
+END_TEST
+
+START_TEST (test_exec_shell_choose_falls_back_to_bin_sh_for_any_other_shell)
+{
+    const char *others [] = {
+        "/usr/bin/fish", "/bin/tcsh", "/bin/csh", "/bin/dash", "/bin/sh",
+        "/usr/bin/bashful", "/bin/rbash", "bash", "", "/", "/bin/"
+    };
+    size_t index;
+    for (index = 0; index < S_COUNT (others); index++)
+        ck_assert_msg (strcmp (ff_exec_shell_choose (NULL, others [index]),
+                               FF_EXEC_DEFAULT_SHELL) == 0,
+                       "SHELL=%s was taken", others [index]);
+    ck_assert_str_eq (ff_exec_shell_choose (NULL, NULL), "/bin/sh");
+}
+END_TEST
+
+START_TEST (test_exec_shell_choose_lets_a_forced_shell_win)
+{
+    ck_assert_str_eq (ff_exec_shell_choose ("/usr/bin/fish", "/bin/bash"),
+                      "/usr/bin/fish");
+    ck_assert_str_eq (ff_exec_shell_choose ("/bin/dash", NULL), "/bin/dash");
 }
 END_TEST
 
@@ -704,6 +1142,110 @@ START_TEST (test_exec_is_a_builtin_kernel)
 }
 END_TEST
 
+START_TEST (test_exec_splits_a_nul_separated_payload_into_arguments)
+{
+    const char *params [] = { "cmd", "printf '%s|' {3} {1} {2}; echo", "args", "nul" };
+    ff_result_t result;
+    ck_assert_int_eq (s_run (params, 2, "a b\0\0c'd", 8, &result, NULL), 0);
+    ck_assert_str_eq (s_text (&result.data), "c'd|a b||\n");
+    s_result_free (&result);
+    /* "a\0" is two arguments, the second empty; "" is one empty one */
+    const char *count [] = { "cmd", "printf '%s|' {}; echo", "args", "nul" };
+    ck_assert_int_eq (s_run (count, 2, "a\0", 2, &result, NULL), 0);
+    ck_assert_str_eq (s_text (&result.data), "a||\n");
+    s_result_free (&result);
+    ck_assert_int_eq (s_run (count, 2, "", 0, &result, NULL), 0);
+    ck_assert_str_eq (s_text (&result.data), "|\n");
+    s_result_free (&result);
+}
+END_TEST
+
+START_TEST (test_exec_appends_every_argument_of_a_tuple_when_there_is_no_replacement_string)
+{
+    const char *params [] = { "cmd", "printf '<%s>'", "args", "nul" };
+    ff_result_t result;
+    ck_assert_int_eq (s_run (params, 2, "x y\0$HOME\0-n", 12, &result, NULL), 0);
+    ck_assert_str_eq (s_text (&result.data), "<x y><$HOME><-n>");
+    s_result_free (&result);
+}
+END_TEST
+
+START_TEST (test_exec_gives_each_command_its_seq_and_job_slot)
+{
+    const char *params [] = {
+        "cmd", "echo {%} {#} $PARALLEL_SEQ $PARALLEL_JOBSLOT", "slot", "3"
+    };
+    ff_result_t result;
+    /* values the worker itself has must not leak through */
+    s_setenv ("PARALLEL_SEQ", "99");
+    s_setenv ("PARALLEL_JOBSLOT", "98");
+    ff_task_t task = { 6, "x", (const uint8_t *) "x", 1, params, 2, NULL, 0 };
+    memset (&result, 0, sizeof (result));
+    int rc = ff_kernels_run (&ff_kernel_exec, &task, &result);
+    s_setenv ("PARALLEL_SEQ", NULL);
+    s_setenv ("PARALLEL_JOBSLOT", NULL);
+    ck_assert_int_eq (rc, 0);
+    ck_assert_str_eq (s_text (&result.data), "3 7 7 3\n");
+    s_result_free (&result);
+}
+END_TEST
+
+START_TEST (test_exec_seq_and_slot_match_parallel_with_one_job_slot)
+{
+    const char *cmd = "echo {%} {#} $PARALLEL_SEQ $PARALLEL_JOBSLOT {}";
+    const char *argv [] = { "parallel", "-k", "-j1", cmd, ":::", "a", "b", "c", NULL };
+    char *theirs = s_capture ((char *const *) argv, "");
+    if (!theirs)
+        return;                     /* not installed: said above */
+    const char *params [] = { "cmd", cmd, "slot", "1" };
+    ff_buf_t ours = { NULL, 0, 0 };
+    uint64_t seq;
+    for (seq = 0; seq < 3; seq++) {
+        char arg [2] = { (char) ('a' + seq), 0 };
+        ff_task_t task = { seq, arg, (const uint8_t *) arg, 1, params, 2, NULL, 0 };
+        ff_result_t result;
+        memset (&result, 0, sizeof (result));
+        ck_assert_int_eq (ff_kernels_run (&ff_kernel_exec, &task, &result), 0);
+        ck_assert_int_eq (ff_buf_append (&ours, result.data.data, result.data.size), 0);
+        s_result_free (&result);
+    }
+    ck_assert_str_eq (s_text (&ours), theirs);
+    free (ours.data);
+    free (theirs);
+}
+END_TEST
+
+START_TEST (test_exec_runs_bash_isms_and_exported_functions_under_shell_bash)
+{
+    const char *params [] = {
+        "cmd", "[[ {} == a* ]] && greet {}", "shell", "/bin/bash"
+    };
+    ff_result_t result;
+    /* what `export -f greet` puts in the environment */
+    s_setenv ("BASH_FUNC_greet%%", "() {  echo \"hello $1\"\n}");
+    int rc = s_run (params, 2, "abc", 3, &result, NULL);
+    s_setenv ("BASH_FUNC_greet%%", NULL);
+    ck_assert_int_eq (rc, 0);
+    ck_assert_str_eq (s_text (&result.data), "hello abc\n");
+    s_result_free (&result);
+}
+END_TEST
+
+START_TEST (test_exec_runs_under_bin_sh_without_a_shell_parameter)
+{
+    const char *params [] = { "cmd", "echo $0 {}" };
+    ff_result_t result;
+    ck_assert_int_eq (s_run (params, 1, "x", 1, &result, NULL), 0);
+    ck_assert_str_eq (s_text (&result.data), "/bin/sh x\n");
+    s_result_free (&result);
+    const char *bash [] = { "cmd", "echo $0 $BASH_VERSION", "shell", "bash" };
+    ck_assert_int_eq (s_run (bash, 2, "x", 1, &result, NULL), 0);
+    ck_assert_ptr_nonnull (strstr (s_text (&result.data), "bash "));
+    ck_assert_int_gt ((int) result.data.size, 7);   /* a version follows */
+    s_result_free (&result);
+}
+END_TEST
+
 /* -------------------------------------------------------------- limits */
 
 START_TEST (test_exec_nonzero_exit_fails_with_the_status_in_meta)
@@ -853,6 +1395,104 @@ START_TEST (test_exec_refuses_an_argument_with_a_nul_byte)
 }
 END_TEST
 
+START_TEST (test_exec_failed_output_keeps_the_stdout_of_a_failed_command)
+{
+    const char *params [] = { "cmd", "echo partial; echo err >&2; exit 3",
+                              "failed_output", "1" };
+    ff_result_t result;
+    int saved = dup (2), null = open ("/dev/null", O_WRONLY);
+    dup2 (null, 2);
+    int rc = s_run (params, 2, "x", 1, &result, NULL);
+    dup2 (saved, 2);
+    close (saved);
+    close (null);
+    ck_assert_int_eq (rc, -1);
+    ck_assert_str_eq (s_text (&result.data), "partial\n");
+    ck_assert_str_eq (s_text (&result.meta),
+                      "\"exit\":3,\"failed\":\"command exited with status 3\"");
+    s_result_free (&result);
+}
+END_TEST
+
+START_TEST (test_exec_failed_output_keeps_the_stdout_of_a_command_killed_by_a_signal)
+{
+    const char *params [] = { "cmd", "echo before; kill -9 $$", "failed_output", "1" };
+    ff_result_t result;
+    ck_assert_int_eq (s_run (params, 2, "x", 1, &result, NULL), -1);
+    ck_assert_str_eq (s_text (&result.data), "before\n");
+    ck_assert_str_eq (s_text (&result.meta),
+                      "\"signal\":9,\"failed\":\"command killed by signal 9\"");
+    s_result_free (&result);
+}
+END_TEST
+
+START_TEST (test_exec_failed_output_changes_nothing_for_a_command_that_succeeds)
+{
+    const char *params [] = { "cmd", "echo fine", "failed_output", "1" };
+    ff_result_t result;
+    ck_assert_int_eq (s_run (params, 2, "x", 1, &result, NULL), 0);
+    ck_assert_str_eq (s_text (&result.data), "fine x\n");
+    ck_assert_str_eq (s_text (&result.meta), "\"exit\":0");
+    s_result_free (&result);
+}
+END_TEST
+
+START_TEST (test_exec_failed_output_leaves_a_timeout_a_fault_with_its_message)
+{
+    const char *params [] = { "cmd", ": {}; echo early; sleep 5", "failed_output", "1",
+                              "timeout", "0.2" };
+    ff_result_t result;
+    ck_assert_int_eq (s_run (params, 3, "x", 1, &result, NULL), -1);
+    ck_assert_str_eq (s_text (&result.data), "command timed out after 0.2 s");
+    ck_assert_ptr_null (strstr (s_text (&result.meta), "failed"));
+    s_result_free (&result);
+}
+END_TEST
+
+START_TEST (test_exec_command_param_puts_the_command_line_in_the_meta)
+{
+    const char *params [] = { "cmd", "echo {} >/dev/null", "command", "1" };
+    ff_result_t result;
+    ck_assert_int_eq (s_run (params, 2, "a b", 3, &result, NULL), 0);
+    ck_assert_str_eq (s_text (&result.meta),
+                      "\"exit\":0,\"command\":\"echo 'a b' >/dev/null\"");
+    s_result_free (&result);
+    /* JSON whatever the bytes: quotes, control characters, bad UTF-8 */
+    const char *odd = "\"\\\t\xff\xc3\xa9";
+    ck_assert_int_eq (s_run (params, 2, odd, strlen (odd), &result, NULL), 0);
+    ck_assert_str_eq (s_text (&result.meta), "\"exit\":0,\"command\":\"echo "
+                      "'\\\"\\\\\\u0009\\u00ff\xc3\xa9' >/dev/null\"");
+    s_result_free (&result);
+    const char *fails [] = { "cmd", "exit 2", "command", "1", "failed_output", "1" };
+    ck_assert_int_eq (s_run (fails, 3, "x", 1, &result, NULL), -1);
+    ck_assert_str_eq (s_text (&result.meta), "\"exit\":2,\"command\":\"exit 2 x\","
+                      "\"failed\":\"command exited with status 2\"");
+    s_result_free (&result);
+}
+END_TEST
+
+START_TEST (test_exec_refuses_a_bad_slot_args_or_shell)
+{
+    const char *zero [] = { "cmd", "true", "slot", "0" };
+    const char *word [] = { "cmd", "true", "slot", "one" };
+    const char *args [] = { "cmd", "true", "args", "tab" };
+    const char *empty [] = { "cmd", "true", "shell", "" };
+    const char *missing [] = { "cmd", "true", "shell", "/no/such/shell" };
+    const char *const *runs [] = { zero, word, args, empty, missing };
+    const char *says [] = { "slot=0", "slot=one", "args=tab", "shell is empty",
+                            "cannot start /no/such/shell" };
+    size_t index;
+    for (index = 0; index < S_COUNT (runs); index++) {
+        ff_result_t result;
+        ck_assert_int_eq (s_run (runs [index], 2, "x", 1, &result, NULL), -1);
+        ck_assert_msg (strstr (s_text (&result.data), says [index]) != NULL,
+                       "run %zu said [%s]", index, s_text (&result.data));
+        ck_assert_uint_eq (result.meta.size, 0);
+        s_result_free (&result);
+    }
+}
+END_TEST
+
 START_TEST (test_exec_leaves_no_fd_open_and_no_child_unreaped_on_any_path)
 {
     const char *ok [] = { "cmd", "cat", "pipe", "1" };
@@ -900,8 +1540,21 @@ exec_suite (void)
     tcase_add_test (tc, test_exec_appends_the_quoted_argument_when_there_is_no_replacement_string);
     tcase_add_test (tc, test_exec_leaves_values_unquoted_in_the_command_word_as_parallel_does);
     tcase_add_test (tc, test_exec_pipe_mode_expands_from_the_empty_argument_and_appends_nothing);
+    tcase_add_test (tc, test_exec_line_matches_parallel_for_argument_tuples);
+    tcase_add_test (tc, test_exec_line_gives_the_job_slot_once_for_any_number_of_arguments);
+    tcase_add_test (tc, test_exec_line_leaves_what_only_looks_like_a_positional_string);
+    tcase_add_test (tc, test_exec_shell_choose_takes_bash_zsh_and_ksh_from_shell);
+    tcase_add_test (tc, test_exec_shell_choose_falls_back_to_bin_sh_for_any_other_shell);
+    tcase_add_test (tc, test_exec_shell_choose_lets_a_forced_shell_win);
+    suite_add_tcase (suite, tc);
+
+    /* each runs the real parallel some thirty times */
+    tc = tcase_create ("live parallel");
+    tcase_set_timeout (tc, 120);
     tcase_add_test (tc, test_exec_expand_matches_gnu_parallel_dry_run);
     tcase_add_test (tc, test_exec_pipe_mode_expand_matches_gnu_parallel_pipe_dry_run);
+    tcase_add_test (tc, test_exec_line_matches_live_parallel_for_argument_pairs);
+    tcase_add_test (tc, test_exec_seq_and_slot_match_parallel_with_one_job_slot);
     suite_add_tcase (suite, tc);
 
     tc = tcase_create ("commands");
@@ -918,6 +1571,11 @@ exec_suite (void)
     tcase_add_test (tc, test_exec_does_not_wait_for_what_the_command_left_in_the_background);
     tcase_add_test (tc, test_exec_cost_is_the_payload_size);
     tcase_add_test (tc, test_exec_is_a_builtin_kernel);
+    tcase_add_test (tc, test_exec_splits_a_nul_separated_payload_into_arguments);
+    tcase_add_test (tc, test_exec_appends_every_argument_of_a_tuple_when_there_is_no_replacement_string);
+    tcase_add_test (tc, test_exec_gives_each_command_its_seq_and_job_slot);
+    tcase_add_test (tc, test_exec_runs_bash_isms_and_exported_functions_under_shell_bash);
+    tcase_add_test (tc, test_exec_runs_under_bin_sh_without_a_shell_parameter);
     suite_add_tcase (suite, tc);
 
     tc = tcase_create ("limits");
@@ -933,6 +1591,12 @@ exec_suite (void)
     tcase_add_test (tc, test_exec_refuses_a_task_without_cmd);
     tcase_add_test (tc, test_exec_refuses_a_bad_timeout_or_max_output);
     tcase_add_test (tc, test_exec_refuses_an_argument_with_a_nul_byte);
+    tcase_add_test (tc, test_exec_failed_output_keeps_the_stdout_of_a_failed_command);
+    tcase_add_test (tc, test_exec_failed_output_keeps_the_stdout_of_a_command_killed_by_a_signal);
+    tcase_add_test (tc, test_exec_failed_output_changes_nothing_for_a_command_that_succeeds);
+    tcase_add_test (tc, test_exec_failed_output_leaves_a_timeout_a_fault_with_its_message);
+    tcase_add_test (tc, test_exec_command_param_puts_the_command_line_in_the_meta);
+    tcase_add_test (tc, test_exec_refuses_a_bad_slot_args_or_shell);
     tcase_add_test (tc, test_exec_leaves_no_fd_open_and_no_child_unreaped_on_any_path);
     suite_add_tcase (suite, tc);
     return suite;

@@ -1,4 +1,4 @@
-/*  fanfold exec kernel: one command per task through /bin/sh, compatible
+/*  fanfold exec kernel: one command per task through a shell, compatible
     with GNU parallel 20221122. In order: the command line (replacement
     values, quoting, expansion), the child (spawn into its own process
     group, one poll loop that feeds stdin and reads stdout, kill, reap),
@@ -35,38 +35,93 @@ extern char **environ;
 
 /* ------------------------------------------------------ the command line */
 
-/* The replacement strings parallel knows without --plus or --rpl, except
-   {%} (job slot) and {= perl =}, which have no meaning here. */
+/* What a replacement string stands for. parallel's {= perl =}, --rpl and
+   --plus strings have no meaning here and stay as they are written. */
 typedef enum {
-    S_RPL_ARG, S_RPL_NOEXT, S_RPL_BASE, S_RPL_DIR, S_RPL_BASE_NOEXT, S_RPL_SEQ
+    S_RPL_ARG,                      /* {}   the argument */
+    S_RPL_NOEXT,                    /* {.}  without its extension */
+    S_RPL_BASE,                     /* {/}  its basename */
+    S_RPL_DIR,                      /* {//} its dirname */
+    S_RPL_BASE_NOEXT,               /* {/.} its basename without extension */
+    S_RPL_SEQ,                      /* {#}  the job number, seq + 1 */
+    S_RPL_SLOT                      /* {%}  the job slot */
 } s_rpl_kind_t;
 
+/* What follows the '{' (and, in a positional form, the number). */
 static const struct {
     const char *text;               /* as written in a template */
     size_t len;                     /* strlen (text) */
     s_rpl_kind_t kind;              /* what it stands for */
+    int positional;                 /* 1: also as {N...} */
 } s_rpls [] = {
-    { "{}", 2, S_RPL_ARG },
-    { "{.}", 3, S_RPL_NOEXT },
-    { "{/}", 3, S_RPL_BASE },
-    { "{//}", 4, S_RPL_DIR },
-    { "{/.}", 4, S_RPL_BASE_NOEXT },
-    { "{#}", 3, S_RPL_SEQ },
+    { "}", 1, S_RPL_ARG, 1 },
+    { ".}", 2, S_RPL_NOEXT, 1 },
+    { "/}", 2, S_RPL_BASE, 1 },
+    { "//}", 3, S_RPL_DIR, 1 },
+    { "/.}", 3, S_RPL_BASE_NOEXT, 1 },
+    { "#}", 2, S_RPL_SEQ, 0 },
+    { "%}", 2, S_RPL_SLOT, 0 },
 };
 #define S_NRPLS (sizeof (s_rpls) / sizeof (s_rpls [0]))
 
-/* Returns the index in s_rpls of the replacement string at text, or -1.
-   No two of them can overlap (each has one '{' first and one '}' last),
-   so matching at each '{' from the left is what parallel's replacing of
-   the longest first comes to. */
+/* One replacement string found in a template. */
+typedef struct {
+    s_rpl_kind_t kind;              /* what it stands for */
+    int positional;                 /* 1: {N...}, one argument; 0: every one */
+    int64_t position;               /* N (negative: from the end), if positional */
+    size_t len;                     /* bytes it takes in the template */
+} s_rpl_t;
+
+/* Positions past this are out of range whatever the arguments. */
+#define S_MAX_POSITION 1000000000
+
+/* Returns 1 and fills *rpl when a replacement string starts at text (a
+   '{'). No two can overlap (each has one '{' first and one '}' last), so
+   matching at each '{' from the left is what parallel's replacing of the
+   longest first comes to. Positional forms are parallel's
+   \{(-?\d+)\s*SUFFIX: "{0}" is {} (perl takes "0" as false), any other
+   number, "00" and "-0" too, is a position. */
 static int
-s_rpl_at (const char *text)
+s_rpl_at (const char *text, s_rpl_t *rpl)
 {
-    size_t index;
+    size_t index, at = 1;
+    assert (text [0] == '{');
     for (index = 0; index < S_NRPLS; index++)
-        if (strncmp (text, s_rpls [index].text, s_rpls [index].len) == 0)
-            return (int) index;
-    return -1;
+        if (strncmp (text + 1, s_rpls [index].text, s_rpls [index].len) == 0) {
+            *rpl = (s_rpl_t) { s_rpls [index].kind, 0, 0, 1 + s_rpls [index].len };
+            return 1;
+        }
+    int negative = text [at] == '-';
+    at += (size_t) negative;
+    size_t digits = strspn (text + at, "0123456789");
+    if (digits == 0)
+        return 0;
+    int64_t value = 0;
+    for (index = 0; index < digits; index++)
+        if (value <= S_MAX_POSITION)
+            value = value * 10 + (text [at + index] - '0');
+    int all = !negative && digits == 1 && text [at] == '0';
+    at += digits;
+    while (text [at] && strchr (" \t\n\r\f\v", text [at]))
+        at++;
+    for (index = 0; index < S_NRPLS; index++)
+        if (s_rpls [index].positional
+        &&  strncmp (text + at, s_rpls [index].text, s_rpls [index].len) == 0) {
+            *rpl = (s_rpl_t) { s_rpls [index].kind, !all,
+                               negative? -value: value, at + s_rpls [index].len };
+            return 1;
+        }
+    return 0;
+}
+
+/* Returns the first replacement string in cmd and fills *rpl, or NULL. */
+static const char *
+s_first_rpl (const char *cmd, s_rpl_t *rpl)
+{
+    const char *brace = cmd;
+    while ((brace = strchr (brace, '{')) && !s_rpl_at (brace, rpl))
+        brace++;
+    return brace;
 }
 
 /* {/} is perl's substitution s:.*[/]:: (written here without its comment
@@ -151,33 +206,35 @@ s_append_dirname (ff_buf_t *out, const char *text, size_t len)
     return ff_buf_append (out, dir, dir_len);
 }
 
-/* Appends the value of replacement string kind for the argument. */
+/* Appends the value of replacement string kind for one argument. */
 static int
-s_append_value (ff_buf_t *out, s_rpl_kind_t kind, const char *arg,
-                size_t len, uint64_t seq)
+s_append_value (ff_buf_t *out, s_rpl_kind_t kind, const ff_exec_arg_t *arg,
+                uint64_t seq, const char *slot)
 {
     size_t mark = out->size;
     char number [24];
     switch (kind) {
         case S_RPL_ARG:
-            return ff_buf_append (out, arg, len);
+            return ff_buf_append (out, arg->text, arg->len);
         case S_RPL_NOEXT:
-            if (ff_buf_append (out, arg, len))
+            if (ff_buf_append (out, arg->text, arg->len))
                 return -1;
             s_strip_extension (out, mark);
             return 0;
         case S_RPL_BASE:
-            return s_append_basename (out, arg, len);
+            return s_append_basename (out, arg->text, arg->len);
         case S_RPL_DIR:
-            return s_append_dirname (out, arg, len);
+            return s_append_dirname (out, arg->text, arg->len);
         case S_RPL_BASE_NOEXT:
-            if (s_append_basename (out, arg, len))
+            if (s_append_basename (out, arg->text, arg->len))
                 return -1;
             s_strip_extension (out, mark);
             return 0;
         case S_RPL_SEQ:
             snprintf (number, sizeof (number), "%" PRIu64, seq + 1);
             return ff_buf_puts (out, number);
+        case S_RPL_SLOT:
+            return ff_buf_puts (out, slot);
     }
     return -1;
 }
@@ -225,53 +282,191 @@ ff_exec_quote (ff_buf_t *out, const char *text)
     return s_quote (out, text, strlen (text));
 }
 
+/* Appends value (quoted when quote) to out. */
+static int
+s_put (ff_buf_t *out, const ff_buf_t *value, int quote)
+{
+    return quote? s_quote (out, (const char *) value->data, value->size)
+                : ff_buf_append (out, value->data, value->size);
+}
+
+/* Appends what replacement string rpl gives for args: a positional one
+   the value of its argument, or nothing when there is none (not even
+   ''); {#} and {%} their value once; any other one the value of argument
+   only, or when only is -1 of each argument, space-separated, each quoted
+   apart. */
+static int
+s_append_rpl (ff_buf_t *out, const s_rpl_t *rpl, const ff_exec_arg_t *args,
+              size_t nargs, int64_t only, uint64_t seq, const char *slot,
+              int quote, ff_buf_t *value)
+{
+    size_t index;
+    if (rpl->positional) {
+        /* perl: $argref->[$N > 0 ? $N-1 : $n+$N], a negative index again
+           counting from the end */
+        int64_t count = (int64_t) nargs, at;
+        at = rpl->position > 0? rpl->position - 1: count + rpl->position;
+        if (at < 0)
+            at += count;
+        if (at < 0 || at >= count)
+            return 0;
+        value->size = 0;
+        return s_append_value (value, rpl->kind, &args [at], seq, slot)
+            || s_put (out, value, quote);
+    }
+    if (rpl->kind == S_RPL_SEQ || rpl->kind == S_RPL_SLOT)
+        nargs = 1;
+    else
+    if (only >= 0) {
+        args += only;
+        nargs = 1;
+    }
+    for (index = 0; index < nargs; index++) {
+        value->size = 0;
+        if ((index && ff_buf_puts (out, " "))
+        ||  s_append_value (value, rpl->kind, &args [index], seq, slot)
+        ||  s_put (out, value, quote))
+            return -1;
+    }
+    return 0;
+}
+
+/* What a command line is built from. */
+typedef struct {
+    const ff_exec_arg_t *args;      /* the arguments */
+    size_t nargs;                   /* how many, at least 1 */
+    uint64_t seq;                   /* {#} is seq + 1 */
+    const char *slot;               /* {%} */
+    int quote;                      /* 1: values are quoted */
+    ff_buf_t value;                 /* scratch: one value before quoting */
+} s_line_t;
+
+/* Appends the template bytes from at to end (end never splits a
+   replacement string), replacing each replacement string; a plain one
+   gives argument only, or every argument when only is -1. */
+static int
+s_replace_span (ff_buf_t *out, const char *at, const char *end,
+                s_line_t *line, int64_t only)
+{
+    s_rpl_t rpl;
+    while (at < end) {
+        const char *brace = memchr (at, '{', (size_t) (end - at));
+        if (!brace)
+            return ff_buf_append (out, at, (size_t) (end - at));
+        if (!s_rpl_at (brace, &rpl)) {
+            /* a brace that starts no replacement string stays */
+            if (ff_buf_append (out, at, (size_t) (brace + 1 - at)))
+                return -1;
+            at = brace + 1;
+            continue;
+        }
+        if (ff_buf_append (out, at, (size_t) (brace - at))
+        ||  s_append_rpl (out, &rpl, line->args, line->nargs, only,
+                          line->seq, line->slot, line->quote, &line->value))
+            return -1;
+        at = brace + rpl.len;
+    }
+    return 0;
+}
+
+/* parallel's context replace (-N, -X): each word (a run of bytes other
+   than space and tab, with the tab before it if any) with a plain
+   replacement string ({} {.} ...) is written once for each argument,
+   space-separated, with the values of that argument; positional ones,
+   {#} and {%} keep their one value. */
+static int
+s_replace_words (ff_buf_t *out, const char *cmd, s_line_t *line)
+{
+    const char *at = cmd;
+    s_rpl_t rpl;
+    while (*at) {
+        if (*at == ' ') {
+            if (ff_buf_append (out, at++, 1))
+                return -1;
+            continue;
+        }
+        /* a tab ends a word and starts the next one (perl pushes it onto
+           the next context group) */
+        const char *word = at;
+        int plain = 0;
+        if (*at == '\t')
+            at++;
+        while (*at && *at != ' ' && *at != '\t') {
+            if (*at == '{' && s_rpl_at (at, &rpl)) {
+                plain |= !rpl.positional && rpl.kind != S_RPL_SEQ
+                      && rpl.kind != S_RPL_SLOT;
+                at += rpl.len;
+            }
+            else
+                at++;
+        }
+        if (!plain) {
+            if (s_replace_span (out, word, at, line, -1))
+                return -1;
+            continue;
+        }
+        size_t index;
+        for (index = 0; index < line->nargs; index++)
+            if ((index && ff_buf_puts (out, " "))
+            ||  s_replace_span (out, word, at, line, (int64_t) index))
+                return -1;
+    }
+    return 0;
+}
+
+int
+ff_exec_line (ff_buf_t *out, const char *cmd, const ff_exec_arg_t *args,
+              size_t nargs, uint64_t seq, const char *slot, int context)
+{
+    assert (out && cmd && (args || nargs == 0));
+    /* with no argument (--pipe) the values derive from the empty one */
+    static const ff_exec_arg_t empty = { "", 0 };
+    s_line_t line = { args, nargs, seq, slot? slot: "1", 1, { NULL, 0, 0 } };
+    if (nargs == 0) {
+        line.args = &empty;
+        line.nargs = 1;
+    }
+    s_rpl_t rpl;
+    const char *first = s_first_rpl (cmd, &rpl);
+    /* parallel does not quote when a replacement string is (part of) the
+       command word: "@command" =~ /^[^ \t\n=]*\257</ */
+    line.quote = !first || strcspn (cmd, " \t\n=") < (size_t) (first - cmd);
+
+    int rc = context? s_replace_words (out, cmd, &line)
+                    : s_replace_span (out, cmd, cmd + strlen (cmd), &line, -1);
+    if (rc == 0 && !first && nargs > 0) {
+        /* no replacement string: parallel appends " {}" */
+        static const char all [] = "{}";
+        rc = ff_buf_puts (out, " ")
+          || s_replace_span (out, all, all + 2, &line, -1);
+    }
+    free (line.value.data);
+    return rc;
+}
+
 int
 ff_exec_expand (ff_buf_t *out, const char *cmd, const char *input,
                 uint64_t seq)
 {
     assert (out && cmd);
-    const char *arg = input? input: "";
-    size_t arg_len = strlen (arg);
-    const char *first = cmd, *at = cmd;
-    ff_buf_t value = { NULL, 0, 0 };
-    int rc = 0;
+    ff_exec_arg_t arg = { input, input? strlen (input): 0 };
+    return ff_exec_line (out, cmd, &arg, input? 1: 0, seq, NULL, 0);
+}
 
-    while ((first = strchr (first, '{')) && s_rpl_at (first) < 0)
-        first++;
-    /* parallel does not quote when a replacement string is (part of) the
-       command word: "@command" =~ /^[^ \t\n=]*\257</ */
-    int quote = !first || strcspn (cmd, " \t\n=") < (size_t) (first - cmd);
-
-    while (rc == 0 && *at) {
-        const char *brace = strchr (at, '{');
-        int index = brace? s_rpl_at (brace): -1;
-        if (!brace) {
-            rc = ff_buf_puts (out, at);
-            break;
-        }
-        if (index < 0) {
-            /* a brace that starts no replacement string stays */
-            rc = ff_buf_append (out, at, (size_t) (brace + 1 - at));
-            at = brace + 1;
-            continue;
-        }
-        rc = ff_buf_append (out, at, (size_t) (brace - at));
-        value.size = 0;
-        if (rc == 0)
-            rc = s_append_value (&value, s_rpls [index].kind, arg, arg_len, seq);
-        if (rc == 0)
-            rc = quote? s_quote (out, (const char *) value.data, value.size)
-                      : ff_buf_append (out, value.data, value.size);
-        at = brace + s_rpls [index].len;
-    }
-    if (rc == 0 && !first && input) {
-        /* no replacement string: parallel appends {} */
-        rc = ff_buf_puts (out, " ");
-        if (rc == 0)
-            rc = s_quote (out, arg, arg_len);
-    }
-    free (value.data);
-    return rc;
+const char *
+ff_exec_shell_choose (const char *forced, const char *login)
+{
+    static const char *const known [] = { "bash", "zsh", "ksh", "ksh93", "mksh" };
+    size_t index;
+    if (forced && *forced)
+        return forced;
+    if (!login || login [0] != '/')
+        return FF_EXEC_DEFAULT_SHELL;
+    const char *name = strrchr (login, '/') + 1;
+    for (index = 0; index < sizeof (known) / sizeof (known [0]); index++)
+        if (strcmp (name, known [index]) == 0)
+            return login;
+    return FF_EXEC_DEFAULT_SHELL;
 }
 
 /* ------------------------------------------------------------- the child */
@@ -343,17 +538,19 @@ s_pipe (int ends [2])
     return 0;
 }
 
-/* Starts /bin/sh -c line in a new process group, with stdout on a pipe and
-   stdin on a pipe (feed) or /dev/null, SIGPIPE at its default and no signal
-   blocked. Returns 0, or an errno value with nothing left open. */
+/* Starts shell -c line with environment envp in a new process group, with
+   stdout on a pipe and stdin on a pipe (feed) or /dev/null, SIGPIPE at its
+   default and no signal blocked. A shell without '/' is looked up in PATH.
+   Returns 0, or an errno value with nothing left open. */
 static int
-s_spawn (s_child_t *child, const char *line, int feed)
+s_spawn (s_child_t *child, const char *shell, const char *line, int feed,
+         char *const envp [])
 {
     int in [2] = { -1, -1 }, out [2] = { -1, -1 };
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
     sigset_t defaults, mask;
-    char *argv [] = { (char *) "/bin/sh", (char *) "-c", (char *) line, NULL };
+    char *argv [] = { (char *) shell, (char *) "-c", (char *) line, NULL };
     int rc;
 
     if ((feed && s_pipe (in)) || s_pipe (out)) {
@@ -387,8 +584,9 @@ s_spawn (s_child_t *child, const char *line, int feed)
             if (rc == 0)
                 rc = posix_spawnattr_setsigmask (&attr, &mask);
             if (rc == 0)
-                rc = posix_spawn (&child->pid, "/bin/sh", &actions, &attr,
-                                  argv, environ);
+                rc = strchr (shell, '/')
+                   ? posix_spawn (&child->pid, shell, &actions, &attr, argv, envp)
+                   : posix_spawnp (&child->pid, shell, &actions, &attr, argv, envp);
             posix_spawnattr_destroy (&attr);
         }
         posix_spawn_file_actions_destroy (&actions);
@@ -661,6 +859,133 @@ s_meta (ff_result_t *result, const char *key, int value)
     ff_buf_puts (&result->meta, member);
 }
 
+/* The environment of a command: the worker's, with PARALLEL_SEQ and
+   PARALLEL_JOBSLOT set to seq_var and slot_var ("NAME=value" strings).
+   Returns a new array of borrowed strings (the caller frees the array), or
+   NULL when memory runs out. */
+static char **
+s_environment (char *seq_var, char *slot_var)
+{
+    size_t count = 0, kept = 0, index;
+    while (environ [count])
+        count++;
+    char **envp = (char **) malloc ((count + 3) * sizeof (char *));
+    if (!envp)
+        return NULL;
+    for (index = 0; index < count; index++)
+        if (strncmp (environ [index], "PARALLEL_SEQ=", 13) != 0
+        &&  strncmp (environ [index], "PARALLEL_JOBSLOT=", 17) != 0)
+            envp [kept++] = environ [index];
+    envp [kept++] = seq_var;
+    envp [kept++] = slot_var;
+    envp [kept] = NULL;
+    return envp;
+}
+
+/* Splits the payload into arguments: one, or with tuple its NUL-separated
+   fields. Returns a new array (the caller frees it) and sets *nargs, or
+   NULL when memory runs out. */
+static ff_exec_arg_t *
+s_arguments (const ff_task_t *task, int tuple, size_t *nargs)
+{
+    const char *text = task->size? (const char *) task->data: "";
+    size_t count = 1, at = 0, index = 0;
+    if (tuple)
+        for (at = 0; at < task->size; at++)
+            count += text [at] == 0;
+    ff_exec_arg_t *args = (ff_exec_arg_t *) malloc (count * sizeof (ff_exec_arg_t));
+    if (!args)
+        return NULL;
+    args [0].text = text;
+    for (at = 0; tuple && at < task->size; at++)
+        if (text [at] == 0) {
+            args [index].len = (size_t) (text + at - args [index].text);
+            args [++index].text = text + at + 1;
+        }
+    args [index].len = (size_t) (text + task->size - args [index].text);
+    *nargs = count;
+    return args;
+}
+
+/* Length of the UTF-8 sequence at text (at most len bytes), or 0 when it
+   is not one (overlong forms, surrogates and code points past U+10FFFF
+   included). */
+static size_t
+s_utf8_length (const uint8_t *text, size_t len)
+{
+    size_t need, index;
+    uint32_t point;
+    if (text [0] < 0x80)
+        return 1;
+    if (text [0] >= 0xc2 && text [0] <= 0xdf)
+        need = 2, point = text [0] & 0x1f;
+    else
+    if (text [0] >= 0xe0 && text [0] <= 0xef)
+        need = 3, point = text [0] & 0x0f;
+    else
+    if (text [0] >= 0xf0 && text [0] <= 0xf4)
+        need = 4, point = text [0] & 0x07;
+    else
+        return 0;
+    if (len < need)
+        return 0;
+    for (index = 1; index < need; index++) {
+        if ((text [index] & 0xc0) != 0x80)
+            return 0;
+        point = (point << 6) | (text [index] & 0x3f);
+    }
+    if ((need == 3 && (point < 0x800 || (point >= 0xd800 && point <= 0xdfff)))
+    ||  (need == 4 && (point < 0x10000 || point > 0x10ffff)))
+        return 0;
+    return need;
+}
+
+/* Appends ,"command":"LINE" to meta: the line as a JSON string, with
+   quotes, backslashes and control characters escaped, and each byte that
+   is not part of valid UTF-8 written as the code point of its value
+   (\u0080 to \u00ff), so that the member is always valid JSON. Returns 0
+   or -1 (out of memory). */
+static int
+s_meta_command (ff_buf_t *meta, const char *line)
+{
+    const uint8_t *at = (const uint8_t *) line;
+    size_t len = strlen (line);
+    char escape [8];
+    if (ff_buf_puts (meta, meta->size? ",\"command\":\"": "\"command\":\""))
+        return -1;
+    while (len) {
+        size_t run = s_utf8_length (at, len);
+        int rc;
+        if (run == 1 && *at != '"' && *at != '\\' && *at >= 0x20 && *at != 0x7f)
+            rc = ff_buf_append (meta, at, 1);
+        else
+        if (run > 1)
+            rc = ff_buf_append (meta, at, run);
+        else {
+            if (*at == '"' || *at == '\\')
+                snprintf (escape, sizeof (escape), "\\%c", *at);
+            else
+                snprintf (escape, sizeof (escape), "\\u%04x", *at);
+            rc = ff_buf_puts (meta, escape);
+            run = 1;
+        }
+        if (rc)
+            return -1;
+        at += run;
+        len -= run;
+    }
+    return ff_buf_puts (meta, "\"");
+}
+
+/* Returns 1 when text is a job slot: a decimal number from 1, at most
+   9 digits. */
+static int
+s_is_slot (const char *text)
+{
+    size_t digits = strspn (text, "0123456789");
+    return digits > 0 && digits <= 9 && !text [digits] && atoi (text) > 0;
+}
+
 double
 ff_exec_cost (const ff_task_t *task)
 {
@@ -671,40 +996,63 @@ int
 ff_exec_run (const ff_task_t *task, ff_result_t *result)
 {
     const char *cmd = ff_task_param (task, "cmd", NULL);
+    const char *shell = ff_task_param (task, "shell", FF_EXEC_DEFAULT_SHELL);
     const char *timeout_text = ff_task_param (task, "timeout", "0");
     const char *max_text = ff_task_param (task, "max_output", NULL);
+    const char *args_text = ff_task_param (task, "args", "one");
+    const char *slot = ff_task_param (task, "slot", "1");
     int feed = strcmp (ff_task_param (task, "pipe", "0"), "1") == 0;
+    int keep_failed = strcmp (ff_task_param (task, "failed_output", "0"), "1") == 0;
+    int tell_command = strcmp (ff_task_param (task, "command", "0"), "1") == 0;
+    int tuple = strcmp (args_text, "nul") == 0;
+    int context = strcmp (ff_task_param (task, "context", "0"), "1") == 0;
     double timeout, max_output = S_DEFAULT_MAX_OUTPUT;
-    size_t start = result->data.size;
+    size_t start = result->data.size, nargs = 0;
     ff_buf_t line = { NULL, 0, 0 };
-    char *arg = NULL;
+    ff_exec_arg_t *args = NULL;
+    char seq_var [40], slot_var [40];
+    char **envp;
     int rc;
 
     if (!cmd)
         return s_fail (result, "exec: parameter cmd is missing");
+    if (!*shell)
+        return s_fail (result, "exec: parameter shell is empty");
     if (ff_parse_number (timeout_text, &timeout) || timeout > 1e9)
         return s_fail (result, "exec: parameter timeout=%.64s is not a "
                        "non-negative number of seconds", timeout_text);
     if (max_text && ff_parse_number (max_text, &max_output))
         return s_fail (result, "exec: parameter max_output=%.64s is not a "
                        "non-negative number of bytes", max_text);
+    if (!tuple && strcmp (args_text, "one") != 0)
+        return s_fail (result, "exec: parameter args=%.64s is neither one "
+                       "nor nul", args_text);
+    /* a path is checked here: a failed exec in posix_spawn's child is
+       reported only where the C library can (not under valgrind) */
+    if (strchr (shell, '/') && access (shell, X_OK) != 0)
+        return s_fail (result, "exec: cannot start %.128s: %s", shell,
+                       strerror (errno));
+    if (!s_is_slot (slot))
+        return s_fail (result, "exec: parameter slot=%.64s is not a job slot "
+                       "(a number from 1)", slot);
     if (max_output > (double) (SIZE_MAX / 4))
         max_output = (double) (SIZE_MAX / 4);
     if (!feed) {
-        if (task->size && memchr (task->data, 0, task->size))
+        if (!tuple && task->size && memchr (task->data, 0, task->size))
             return s_fail (result, "exec: the argument holds a NUL byte, "
                            "which no command line can carry");
-        arg = (char *) malloc (task->size + 1);
-        if (!arg)
+        args = s_arguments (task, tuple, &nargs);
+        if (!args)
             return s_fail (result, "exec: out of memory");
-        if (task->size)
-            memcpy (arg, task->data, task->size);
-        arg [task->size] = 0;
     }
-    rc = ff_exec_expand (&line, cmd, arg, task->seq);
-    free (arg);
-    if (rc || ff_buf_append (&line, "", 1)) {
+    rc = ff_exec_line (&line, cmd, args, nargs, task->seq, slot, context);
+    free (args);
+    snprintf (seq_var, sizeof (seq_var), "PARALLEL_SEQ=%" PRIu64, task->seq + 1);
+    snprintf (slot_var, sizeof (slot_var), "PARALLEL_JOBSLOT=%s", slot);
+    envp = s_environment (seq_var, slot_var);
+    if (rc || !envp || ff_buf_append (&line, "", 1)) {
         free (line.data);
+        free (envp);
         return s_fail (result, "exec: out of memory");
     }
 
@@ -717,12 +1065,17 @@ ff_exec_run (const ff_task_t *task, ff_result_t *result)
         pthread_sigmask (SIG_BLOCK, &sigpipe, &old_mask);
 
     s_child_t child;
-    rc = s_spawn (&child, (const char *) line.data, feed);
+    rc = s_spawn (&child, shell, (const char *) line.data, feed, envp);
+    ff_buf_t command = { NULL, 0, 0 };
+    int told = !tell_command || s_meta_command (&command, (const char *) line.data) == 0;
     free (line.data);
+    free (envp);
     if (rc) {
+        free (command.data);
         if (feed)
             pthread_sigmask (SIG_SETMASK, &old_mask, NULL);
-        return s_fail (result, "exec: cannot start /bin/sh: %s", strerror (rc));
+        return s_fail (result, "exec: cannot start %.128s: %s", shell,
+                       strerror (rc));
     }
     int broken = 0, status = 0;
     double deadline = timeout > 0? s_now_ms () + timeout * 1e3: 0;
@@ -748,7 +1101,30 @@ ff_exec_run (const ff_task_t *task, ff_result_t *result)
     else
     if (reaped && WIFSIGNALED (status))
         s_meta (result, "signal", WTERMSIG (status));
+    if (command.size && result->meta.size)
+        ff_buf_puts (&result->meta, ",");
+    if (command.size)
+        ff_buf_append (&result->meta, command.data, command.size);
+    free (command.data);
+    if (!told && outcome == S_DONE)
+        outcome = S_NO_MEMORY;
 
+    /* the command ran to its end and failed: its own outcome, not a fault */
+    int failed = outcome == S_DONE && reaped && status != 0
+              && (WIFSIGNALED (status) || WIFEXITED (status));
+    if (failed && keep_failed) {
+        char message [64];
+        if (WIFSIGNALED (status))
+            snprintf (message, sizeof (message), "command killed by signal %d",
+                      WTERMSIG (status));
+        else
+            snprintf (message, sizeof (message), "command exited with status %d",
+                      WEXITSTATUS (status));
+        ff_buf_puts (&result->meta, ",\"failed\":\"");
+        ff_buf_puts (&result->meta, message);
+        ff_buf_puts (&result->meta, "\"");
+        return -1;
+    }
     if (outcome != S_DONE || !reaped || status != 0)
         result->data.size = start;          /* the message replaces output */
     switch (outcome) {
