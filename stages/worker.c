@@ -9,18 +9,18 @@
 #include "fanfold/runtime/log.h"
 #include "fanfold/runtime/net.h"
 #include "fanfold/kernels/npy.h"
+#include "fanfold/kernels/task.h"
+#include "fanfold/runtime/options.h"
 #include "fanfold/runtime/security.h"
 #include "fanfold/runtime/shm.h"
 #include "fanfold/runtime/topology.h"
 
 #include <czmq.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define S_MAX_TASK_MESSAGE (1LL << 31)
 #define S_MAX_CONTROL_MESSAGE (1LL << 20)
 #define S_HELLO_EVERY_MS 1000
 #define S_MAX_MAPS 16
@@ -263,7 +263,7 @@ s_accept_welcome (s_worker_t *self, const ff_msg_t *msg)
         return -1;
     }
     ff_shm_job_prefix (self->job.id, self->shm_prefix, sizeof (self->shm_prefix));
-    self->tasks = ff_net_socket (ZMQ_PULL, settings->hwm, 0, S_MAX_TASK_MESSAGE);
+    self->tasks = ff_net_socket (ZMQ_PULL, settings->hwm, 0, FF_MAX_TASK_MESSAGE);
     char error [256];
     if (!self->tasks
     ||  ff_security_connect (self->security, self->tasks, endpoint, error, sizeof (error))
@@ -421,6 +421,13 @@ s_unix_ms (void)
     return (uint64_t) now.tv_sec * 1000 + (uint64_t) now.tv_nsec / 1000000;
 }
 
+/* The stop flag of ff_task_run: SIGINT or SIGTERM was received. */
+static int
+s_stopped (void)
+{
+    return ff_stop_signal || zsys_interrupted;
+}
+
 /* Runs every task of one batch and sends one result message. A task
    whose kernel fails runs again, up to the job's retries in all. */
 static void
@@ -450,39 +457,31 @@ s_run_batch (s_worker_t *self, ff_msg_t *msg)
                                   ? self->job.kernels [item.kernel]: NULL;
         int64_t started = now_us;
         item.start_ms = (uint64_t) (wall_offset_ms + started / 1000);
-        item.tries = 0;
-        int rc;
+        ff_task_outcome_t outcome;
         ff_array_t arrays [FF_MAX_ARRAYS];
         char names [FF_MAX_ARRAYS * 16];
         char error [256];
-        if (item.narrays > 0) {
-            if (s_arrays (self, &item, arrays, names, error, sizeof (error))) {
-                /* a handle this worker cannot use: an error result, not a crash */
-                ff_log_error ("task %" PRIu64 ": %s", item.seq, error);
-                self->out.data.size = self->out.meta.size = 0;
-                ff_buf_puts (&self->out.data, error);
-                item.tries = 1;
-                item.status = FF_STATUS_ERROR;
-                kernel = NULL;
-            }
-            task.arrays = arrays;
-            task.narrays = item.narrays;
+        if (item.narrays > 0
+        &&  s_arrays (self, &item, arrays, names, error, sizeof (error))) {
+            /* a handle this worker cannot use: an error result, not a crash */
+            ff_log_error ("task %" PRIu64 ": %s", item.seq, error);
+            ff_task_fail (error, &self->out, &outcome);
         }
-        if (item.status == FF_STATUS_ERROR)
-            rc = -1;
-        else
-        do {
-            self->running_since = item.tries == 0? started / 1000: ff_clock_ms ();
-            rc = ff_kernels_run (kernel, &task, &self->out);
-            self->running_since = 0;
-            item.tries++;
-        } while (rc != 0 && kernel && item.tries < self->job.retries
-                 && !ff_stop_signal && !zsys_interrupted);
+        else {
+            task.arrays = item.narrays > 0? arrays: NULL;
+            task.narrays = item.narrays;
+            ff_task_policy_t policy = {
+                .retries = self->job.retries, .stopped = s_stopped,
+                .running_since = &self->running_since, .first_ms = started / 1000
+            };
+            ff_task_run (kernel, &task, &policy, &self->out, &outcome);
+        }
         now_us = ff_clock_us ();
         item.runtime_us = (uint64_t) (now_us - started);
         item.bytes_in = item.data.len;
-        item.status = rc == 0? FF_STATUS_OK: FF_STATUS_ERROR;
-        item.kind = kernel && (kernel->flags & FF_KERNEL_JSON)? FF_KIND_JSON: FF_KIND_BYTES;
+        item.tries = outcome.tries;
+        item.status = outcome.status;
+        item.kind = outcome.kind;
         item.data.ptr = (const char *) self->out.data.data;
         item.data.len = self->out.data.size;
         item.meta.ptr = (const char *) self->out.meta.data;
@@ -583,7 +582,7 @@ s_run (s_worker_t *self)
                            self->welcomed? self->job.hb_ms: 100);
         if (rc < 0 && errno != EINTR) {
             ff_log_error ("poll failed: %s", zmq_strerror (errno));
-            return 1;
+            return FF_EXIT_WORKER_FAILED;
         }
         if (rc <= 0)
             continue;
@@ -610,45 +609,56 @@ s_usage (FILE *stream)
     fprintf (stream,
              "usage: fanfold-worker -t TOPOLOGY [--no-shm] [-v]\n"
              "Joins the job running on TOPOLOGY, runs tasks until the job ends\n"
-             "or SIGINT/SIGTERM (which finishes the current task first).\n"
-             "Exit: 0 job ended or stopped; 2 usage or setup error; 3 dropped by the\n"
-             "ventilator (a task ran past --timeout); 70 a task hung past --timeout.\n");
+             "or SIGINT/SIGTERM (which finishes the current task first).\n");
+    ff_options_usage (FF_CMD_WORKER, stream);
+    fprintf (stream,
+             "Exit: %d job ended or stopped; %d usage or setup error; %d dropped by the\n"
+             "ventilator (a task ran past --timeout); %d a task hung past --timeout.\n",
+             FF_EXIT_OK, FF_EXIT_ERROR, FF_EXIT_WORKER_DROPPED, FF_EXIT_WORKER_RECYCLED);
+}
+
+/* Reads the command line through the option table into options. Returns
+   FF_OPTIONS_OK, or FF_OPTIONS_HELP / FF_OPTIONS_ERROR (said on stderr). */
+static ff_options_status_t
+s_parse_options (s_options_t *options, int argc, char *argv [])
+{
+    char error [512];
+    ff_options_t *parsed = ff_options_new (FF_CMD_WORKER);
+    if (!parsed)
+        return FF_OPTIONS_ERROR;
+    ff_options_status_t status = ff_options_parse (parsed, argc, argv, error, sizeof (error));
+    if (status == FF_OPTIONS_OK && !ff_options_given (parsed, FF_OPT_TOPOLOGY)) {
+        snprintf (error, sizeof (error), "-t TOPOLOGY is required");
+        status = FF_OPTIONS_ERROR;
+    }
+    if (status == FF_OPTIONS_ERROR)
+        fprintf (stderr, "fanfold-worker: %s\n", error);
+    options->topology_path = ff_options_text (parsed, FF_OPT_TOPOLOGY, NULL);
+    options->no_shm = ff_options_given (parsed, FF_OPT_NO_SHM) > 0;
+    options->verbose = ff_options_given (parsed, FF_OPT_VERBOSE) > 0;
+    ff_options_destroy (&parsed);
+    return status;
 }
 
 int
 main (int argc, char *argv [])
 {
-    static const struct option longs [] = {
-        { "topology", required_argument, NULL, 't' },
-        { "no-shm", no_argument, NULL, 'S' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
     s_worker_t self;
     char error [512];
-    int opt, rc = 1;
+    int rc = FF_EXIT_WORKER_FAILED;
 
     memset (&self, 0, sizeof (self));
-    while ((opt = getopt_long (argc, argv, "t:vh", longs, NULL)) != -1) {
-        switch (opt) {
-            case 't': self.options.topology_path = optarg; break;
-            case 'S': self.options.no_shm = 1; break;
-            case 'v': self.options.verbose = 1; break;
-            case 'h': s_usage (stdout); return 0;
-            default: s_usage (stderr); return 2;
-        }
-    }
-    if (!self.options.topology_path || optind != argc) {
-        s_usage (stderr);
-        return 2;
+    switch (s_parse_options (&self.options, argc, argv)) {
+        case FF_OPTIONS_OK: break;
+        case FF_OPTIONS_HELP: s_usage (stdout); return FF_EXIT_OK;
+        case FF_OPTIONS_ERROR: s_usage (stderr); return FF_EXIT_ERROR;
     }
     ff_log_init ("fanfold-worker", self.options.verbose);
     ff_signals_install ();
     self.topology = ff_topology_load (self.options.topology_path, error, sizeof (error));
     if (!self.topology) {
         ff_log_error ("%s", error);
-        return 2;
+        return FF_EXIT_ERROR;
     }
     const ff_settings_t *settings = ff_topology_settings (self.topology);
     ff_net_peer_name (self.name, sizeof (self.name));

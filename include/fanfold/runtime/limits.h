@@ -10,6 +10,7 @@
 #define FF_EXIT_OK              0   /* every task succeeded */
 #define FF_EXIT_TASKS_FAILED    1   /* the job ended; some tasks are error records */
 #define FF_EXIT_ERROR           2   /* usage, input or output error: the job did not end */
+#define FF_EXIT_WORKER_FAILED   1   /* worker: its sockets failed (the launcher starts another) */
 #define FF_EXIT_WORKER_DROPPED  3   /* worker: the ventilator dropped it (a task ran past --timeout) */
 #define FF_EXIT_WORKER_RECYCLED 70  /* worker: its watchdog ended a task hung past --timeout */
 #define FF_EXIT_CANNOT_RUN      127 /* a child the launcher forked could not exec its stage */
