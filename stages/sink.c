@@ -1,26 +1,25 @@
-/*  fanfold-sink: pulls results from every worker, drops duplicates, holds
-    out-of-order results in a bounded reorder buffer and writes them in seq
-    order; acks what it received and how far it has written to the
-    ventilator. Organised as: options, job state, results, control, loop. */
+/*  fanfold-sink: a poll loop that pulls results from every worker and hands
+    their items to ff_delivery (which drops duplicates, holds early results
+    and writes them in seq order), acks what it took and how far it has
+    written, draws progress and serves --emit. Organised as: options, job,
+    acks, emit, results, control, loop, main. */
 
-#include "fanfold/runtime/codec.h"
-#include "fanfold/kernels/fold.h"
+#include "fanfold/job/delivery.h"
+#include "fanfold/job/output.h"
 #include "fanfold/kernels/kernels.h"
+#include "fanfold/runtime/codec.h"
+#include "fanfold/runtime/limits.h"
 #include "fanfold/runtime/log.h"
 #include "fanfold/runtime/net.h"
-#include "fanfold/job/output.h"
-#include "fanfold/job/reorder.h"
 #include "fanfold/runtime/security.h"
-#include "fanfold/job/state.h"
 #include "fanfold/runtime/topology.h"
 
 #include <czmq.h>
-#include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define S_MAX_RESULT_MESSAGE (1LL << 31)
@@ -50,126 +49,50 @@ typedef struct {
     int verbose;                    /* -v */
 } s_options_t;
 
-#define S_CHECKPOINT_EVERY_MS 500
-
-/* One result held until its turn: header, then input, then body bytes. */
-typedef struct {
-    uint64_t seq;                   /* sequence number */
-    uint32_t kernel;                /* kernel index */
-    uint32_t status;                /* FF_STATUS_* */
-    uint32_t kind;                  /* FF_KIND_* */
-    size_t input_len;               /* bytes of input name */
-    size_t size;                    /* bytes of body */
-    size_t meta_len;                /* bytes of meta */
-    uint64_t worker;                /* who ran it (0: the ventilator gave up) */
-    uint32_t attempts;              /* runs in all, on every worker */
-    uint64_t start_ms;              /* when it started (Unix ms) */
-    uint64_t runtime_us;            /* time in the kernel */
-    uint64_t bytes_in;              /* payload bytes */
-    uint32_t chunk;                 /* chunk of its input */
-    uint32_t chunks;                /* chunks of its input */
-    char bytes [];                  /* input name, body, then meta */
-} s_held_t;
-
 typedef struct {
     s_options_t options;            /* command line */
     ff_topology_t *topology;        /* endpoints and tuning */
     zsock_t *results;               /* PULL, bound */
     zsock_t *control;               /* DEALER to the ventilator */
     ff_codec_t *codec;              /* encoder */
-    ff_output_t *output;            /* formatted writer */
-    int output_fd;                  /* its descriptor */
-    ff_reorder_t *reorder;          /* out-of-order results */
+    ff_delivery_t *delivery;        /* reorder, output, fold, joblog, resume state */
     char *job;                      /* job id, once known */
-    size_t nkernels;                /* kernels of the job */
-    char *kernels [FF_MAX_KERNELS]; /* their names */
-    const ff_kernel_t *kernel_objs [FF_MAX_KERNELS]; /* for folding, or NULL */
-    ff_folder_t *folder;            /* folds chunked inputs */
     ff_security_t *security;        /* CURVE keys and the ZAP handler */
-    int64_t total;                  /* task count, -1 until known */
-    uint64_t *acks;                 /* seqs received since the last ack */
-    size_t nacks;                   /* how many */
     int64_t last_ack;               /* when the last ack went out */
     uint64_t live_workers;          /* as the ventilator's heartbeat says */
     int64_t started_us;             /* when the job header arrived */
     int64_t last_progress;          /* when the progress line was drawn */
-    uint64_t retried;               /* results that took more than one attempt */
-    struct {
-        uint64_t worker;            /* worker id */
-        uint64_t tasks;             /* its results written */
-        uint64_t busy_us;           /* time in its kernels */
-    } per_worker [64];              /* -v summary, first 64 workers */
-    size_t nper_worker;             /* how many */
-    uint64_t duplicates;            /* results dropped as duplicates */
     uint64_t rejected;              /* messages or items refused */
-    int write_failed;               /* the output could not be written */
-    FILE *joblog;                   /* --joblog file, or NULL */
+    int write_reported;             /* the failed write was logged */
     zsock_t *emit;                  /* PUSH of results in seq order, or NULL */
     zsock_t *emit_monitor;          /* PAIR: connect/disconnect events of emit */
     int emit_peers;                 /* consumers connected to emit */
     ff_codec_t *emit_codec;         /* its encoder */
-    char state_path [4096];         /* OUTPUT.fanfold-state, or "" */
-    uint64_t first;                 /* first seq to write (after a resume) */
-    uint64_t base_bytes;            /* output bytes kept from an earlier run */
-    uint64_t checkpointed;          /* written count of the last checkpoint */
-    int64_t last_checkpoint;        /* when it was made */
-    uint64_t resumed_errors;        /* error records an earlier run wrote */
 } s_sink_t;
 
-/* Makes the output and the joblog durable, then records how far they go in
-   the state file. Skipped when nothing new was written, or (unless force)
-   when the last checkpoint is recent. */
+/* Logs the first failed write to the output; the exit status says it too. */
+static void
+s_write_failed (s_sink_t *self)
+{
+    if (self->write_reported)
+        return;
+    ff_log_error ("cannot write %s: %s", ff_delivery_output_name (self->delivery),
+                  strerror (ff_delivery_counts (self->delivery)->write_errno));
+    self->write_reported = 1;
+}
+
+/* Makes the output durable and records how far it goes in the state file
+   (at most every FF_DELIVERY_CHECKPOINT_MS unless forced). */
 static void
 s_checkpoint (s_sink_t *self, int force)
 {
-    if (!*self->state_path || !self->reorder)
-        return;
-    uint64_t written = ff_reorder_next (self->reorder);
-    int64_t now = ff_clock_ms ();
-    if (written == self->checkpointed
-    ||  (!force && now - self->last_checkpoint < S_CHECKPOINT_EVERY_MS))
-        return;
-    if (ff_output_flush (self->output) || fdatasync (self->output_fd) != 0) {
-        if (!self->write_failed)
-            ff_log_error ("cannot write %s: %s", self->options.output_path, strerror (errno));
-        self->write_failed = 1;
-        return;
-    }
-    if (self->joblog) {
-        fflush (self->joblog);
-        fdatasync (fileno (self->joblog));
-    }
-    ff_state_t state;
-    memset (&state, 0, sizeof (state));
-    snprintf (state.signature, sizeof (state.signature), "%s",
-              self->options.signature? self->options.signature: "-");
-    state.written = written;
-    state.bytes = self->base_bytes + ff_output_offset (self->output);
-    state.errors = ff_output_errors (self->output);
-    if (ff_state_save (self->state_path, &state) != 0)
-        ff_log_error ("cannot save %s: %s", self->state_path, strerror (errno));
-    self->checkpointed = written;
-    self->last_checkpoint = now;
-}
-
-/* Counts one written result for the -v summary. */
-static void
-s_account (s_sink_t *self, const s_held_t *held)
-{
-    size_t index;
-    if (held->attempts > 1)
-        self->retried++;
-    for (index = 0; index < self->nper_worker; index++)
-        if (self->per_worker [index].worker == held->worker)
-            break;
-    if (index == self->nper_worker) {
-        if (index == 64)
-            return;
-        self->per_worker [index].worker = held->worker;
-        self->nper_worker++;
-    }
-    self->per_worker [index].tasks++;
-    self->per_worker [index].busy_us += held->runtime_us;
+    ff_checkpoint_rc_t rc = ff_delivery_checkpoint (self->delivery, ff_clock_ms (), force);
+    if (rc == FF_CHECKPOINT_OUTPUT_FAILED)
+        s_write_failed (self);
+    else
+    if (rc == FF_CHECKPOINT_STATE_FAILED)
+        ff_log_error ("cannot save %s: %s", ff_delivery_state_path (self->delivery),
+                      strerror (errno));
 }
 
 /* Draws the progress line on stderr: done/total, rate, ETA, workers. */
@@ -177,101 +100,68 @@ static void
 s_progress (s_sink_t *self, int final)
 {
     int64_t now = ff_clock_ms ();
-    if (!self->options.progress || !self->reorder
+    if (!self->options.progress || !self->job
     ||  (!final && now - self->last_progress < 200))
         return;
     self->last_progress = now;
-    uint64_t done = ff_reorder_next (self->reorder) - self->first;
+    const ff_delivery_counts_t *counts = ff_delivery_counts (self->delivery);
+    uint64_t done = counts->written - counts->first;
     double seconds = (double) (ff_clock_us () - self->started_us) / 1e6;
     double rate = seconds > 0? (double) done / seconds: 0;
     char total [32] = "?", eta [32] = "";
-    if (self->total >= 0) {
-        snprintf (total, sizeof (total), "%" PRIu64, (uint64_t) self->total - self->first);
+    if (counts->total >= 0) {
+        snprintf (total, sizeof (total), "%" PRIu64, (uint64_t) counts->total - counts->first);
         if (rate > 0 && !final)
             snprintf (eta, sizeof (eta), "  ETA %.1f s",
-                      (double) ((uint64_t) self->total - self->first - done) / rate);
+                      (double) ((uint64_t) counts->total - counts->first - done) / rate);
     }
     fprintf (stderr, "\r\033[Kfanfold: %" PRIu64 "/%s tasks  %.0f/s%s  %" PRIu64 " workers%s",
              done, total, rate, eta, self->live_workers, final? "\n": "");
     fflush (stderr);
 }
 
-/* Writes the joblog line of one result; input is its input name. */
-static void
-s_joblog (s_sink_t *self, const s_held_t *held, const char *input)
-{
-    size_t index;
-    if (!self->joblog)
-        return;
-    fprintf (self->joblog, "%" PRIu64 "\t%" PRIu64 "\t%.3f\t%.3f\t%u\t%" PRIu64 "\t%zu\t%s\t",
-             held->seq, held->worker, (double) held->start_ms / 1000.0,
-             (double) held->runtime_us / 1e6, held->attempts, held->bytes_in,
-             held->status == FF_STATUS_OK? held->size: 0,
-             held->status == FF_STATUS_OK? "ok": "error");
-    for (index = 0; index < held->input_len; index++) {
-        char c = input [index];
-        if (c == '\t')
-            fputs ("\\t", self->joblog);
-        else
-        if (c == '\n')
-            fputs ("\\n", self->joblog);
-        else
-        if (c == '\\')
-            fputs ("\\\\", self->joblog);
-        else
-            fputc (c, self->joblog);
-    }
-    fputc ('\n', self->joblog);
-}
-
 static int
 s_on_job (s_sink_t *self, const ff_msg_t *msg)
 {
-    size_t index;
     if (self->job) {
-        if (!ff_str_eq (msg->job, self->job)) {
+        if (!ff_str_eq (msg->job, self->job))
             ff_log_reject (&self->rejected, "job message for another job");
-            return 0;
-        }
-        if (msg->total >= 0 && self->total < 0) {
-            self->total = msg->total;
-            ff_log_info ("job has %" PRId64 " tasks", self->total);
-        }
+        else
+        if (ff_delivery_set_total (self->delivery, msg->total))
+            ff_log_info ("job has %" PRId64 " tasks", msg->total);
         return 0;
     }
-    self->job = ff_str_dup (msg->job);
-    self->reorder = ff_reorder_new (msg->window, self->first, free);
-    self->checkpointed = self->first;
-    self->acks = (uint64_t *) calloc (FF_MAX_ACK_SEQS, sizeof (uint64_t));
-    if (!self->job || !self->reorder || !self->acks)
+    if (!(self->job = ff_str_dup (msg->job)))
         return -1;
-    for (index = 0; index < msg->nkernels; index++) {
-        self->kernels [index] = ff_str_dup (msg->kernels [index]);
-        if (!self->kernels [index])
+    if (ff_delivery_begin (self->delivery, msg->kernels, msg->nkernels, msg->window,
+                           msg->total)) {
+        free (self->job);
+        self->job = NULL;
+        if (errno != EINVAL)
             return -1;
-        self->kernel_objs [index] = ff_kernels_find (self->kernels [index]);
-        self->nkernels = index + 1;
+        ff_log_reject (&self->rejected, "job message without kernels or with too many");
+        return 0;
     }
-    self->total = msg->total;
     self->last_ack = 0;             /* ack at once: the ventilator waits for it */
     self->started_us = ff_clock_us ();
     ff_log_info ("serving job %s", self->job);
     return 0;
 }
 
+/* Sends the written mark and the seqs taken since the last ack. */
 static void
 s_send_ack (s_sink_t *self)
 {
-    size_t index;
+    size_t index, count;
     if (!self->job)
         return;
-    ff_codec_ack_begin (self->codec, self->job, ff_reorder_next (self->reorder),
-                        self->nacks);
-    for (index = 0; index < self->nacks; index++)
-        ff_codec_ack_seq (self->codec, self->acks [index]);
+    const uint64_t *seqs = ff_delivery_acks (self->delivery, &count);
+    ff_codec_ack_begin (self->codec, self->job, ff_delivery_written (self->delivery), count);
+    for (index = 0; index < count; index++)
+        ff_codec_ack_seq (self->codec, seqs [index]);
     if (ff_net_send (self->control, NULL, 0, ff_codec_data (self->codec),
                      ff_codec_size (self->codec), 1000) == 0)
-        self->nacks = 0;
+        ff_delivery_acks_clear (self->delivery);
     self->last_ack = ff_clock_ms ();
 }
 
@@ -329,124 +219,56 @@ s_await_emit_consumers (s_sink_t *self, int wait_ms)
 }
 
 /* Sends the current emit message, waiting while the consumer is slow (it
-   holds the job back, as a slow disk would), but never past a stop. */
-static void
+   holds the job back, as a slow disk would), but never past a stop.
+   Returns 0, or -1 when stopped first. */
+static int
 s_emit_send (s_sink_t *self)
 {
     while (ff_net_send (self->emit, NULL, 0, ff_codec_data (self->emit_codec),
                         ff_codec_size (self->emit_codec), 1000) != 0)
         if (ff_stop_signal || zsys_interrupted)
-            return;
+            return -1;
+    return 0;
 }
 
-static void
-s_emit (s_sink_t *self, const ff_record_t *record)
+/* The delivery's emit callback: one written record on the emit socket. */
+static int
+s_emit (void *arg, const ff_record_t *record)
 {
+    s_sink_t *self = (s_sink_t *) arg;
     ff_codec_emit (self->emit_codec, record->seq, record->input, record->input_len,
                    record->kernel, record->status, record->body, record->size,
                    record->meta, record->meta_len);
-    s_emit_send (self);
+    return s_emit_send (self);
 }
 
-/* Writes one result whose turn has come (its header, and its input, body
-   and meta bytes): joblog, accounts, fold, emit and output. */
-static void
-s_deliver (s_sink_t *self, const s_held_t *held, const char *input, const char *body,
-           const char *meta)
-{
-    ff_record_t record = {
-        .seq = held->seq, .input = input, .input_len = held->input_len,
-        .kernel = self->kernels [held->kernel], .status = held->status,
-        .kind = held->kind, .body = body, .size = held->size, .meta = meta,
-        .meta_len = held->meta_len
-    };
-    s_joblog (self, held, input);
-    s_account (self, held);
-    ff_record_t folded;
-    if (!ff_folder_take (self->folder, self->kernel_objs [held->kernel], held->kernel,
-                         &record, held->chunk, held->chunks, &folded))
-        return;                     /* absorbed into a fold */
-    if (self->emit)
-        s_emit (self, &folded);
-    if (ff_output_write (self->output, &folded) && !self->write_failed) {
-        ff_log_error ("cannot write %s: %s",
-                      self->options.output_path? self->options.output_path: "stdout",
-                      strerror (errno));
-        self->write_failed = 1;
-    }
-}
-
-/* Writes every held result whose turn has come. */
-static void
-s_release (s_sink_t *self)
-{
-    s_held_t *held;
-    if (!self->reorder)
-        return;                     /* results (or junk) came before the job */
-    while ((held = (s_held_t *) ff_reorder_pop (self->reorder))) {
-        s_deliver (self, held, held->bytes, held->bytes + held->input_len,
-                   held->bytes + held->input_len + held->size);
-        free (held);
-    }
-}
-
-/* Lists seq in the next ack, sending the ack first when it is full. */
-static void
-s_ack (s_sink_t *self, uint64_t seq)
-{
-    if (self->nacks == FF_MAX_ACK_SEQS)
-        s_send_ack (self);
-    if (self->nacks < FF_MAX_ACK_SEQS)
-        self->acks [self->nacks++] = seq;
-}
-
+/* Hands one result item to the delivery, sending the ack list first when
+   it is full, and reports what the delivery refused. */
 static void
 s_take_item (s_sink_t *self, uint64_t worker, const ff_item_t *item)
 {
-    if (item->kernel >= self->nkernels
-    ||  (self->total >= 0 && item->seq >= (uint64_t) self->total)) {
-        ff_log_reject (&self->rejected, "result with seq %" PRIu64 " or kernel %u outside the job",
-                       item->seq, item->kernel);
-        return;
-    }
-    s_held_t header = {
-        .seq = item->seq, .kernel = item->kernel, .status = item->status,
-        .kind = item->kind, .input_len = item->input.len, .size = item->data.len,
-        .meta_len = item->meta.len, .worker = worker,
-        /* a worker's result: earlier dispatches plus its own runs; the
-           ventilator's error record (no runs): the dispatches it counted */
-        .attempts = item->tries? (item->attempt? item->attempt - 1: 0) + item->tries
-                               : item->attempt,
-        .start_ms = item->start_ms, .runtime_us = item->runtime_us,
-        .bytes_in = item->bytes_in, .chunk = item->chunk, .chunks = item->chunks
-    };
-    if (self->reorder && ff_reorder_claim (self->reorder, item->seq)) {
-        /* its turn has come: written from the message, never copied */
-        s_deliver (self, &header, item->input.ptr, item->data.ptr, item->meta.ptr);
-        s_ack (self, item->seq);
-        return;
-    }
-    s_held_t *held = (s_held_t *) malloc (sizeof (s_held_t) + item->input.len
-                                          + item->data.len + item->meta.len);
-    if (!held) {
-        ff_log_error ("out of memory holding result %" PRIu64, item->seq);
-        return;
-    }
-    *held = header;
-    memcpy (held->bytes, item->input.ptr, item->input.len);
-    memcpy (held->bytes + item->input.len, item->data.ptr, item->data.len);
-    memcpy (held->bytes + item->input.len + item->data.len, item->meta.ptr, item->meta.len);
-    ff_reorder_rc_t rc = ff_reorder_put (self->reorder, item->seq, held);
-    if (rc != FF_REORDER_STORED) {
-        if (rc == FF_REORDER_DUPLICATE)
-            self->duplicates++;
-        else
+    size_t nacks;
+    ff_delivery_acks (self->delivery, &nacks);
+    if (nacks == FF_MAX_ACK_SEQS)
+        s_send_ack (self);
+    switch (ff_delivery_take (self->delivery, worker, item)) {
+        case FF_DELIVERY_REFUSED:
+            ff_log_reject (&self->rejected, "result with seq %" PRIu64 " or kernel %u outside the job",
+                           item->seq, item->kernel);
+            break;
+        case FF_DELIVERY_OUT_OF_WINDOW:
             ff_log_reject (&self->rejected, "result %" PRIu64 " outside the reorder window",
                            item->seq);
-        free (held);
-        return;
+            break;
+        case FF_DELIVERY_NO_MEMORY:
+            ff_log_error ("out of memory holding result %" PRIu64, item->seq);
+            break;
+        case FF_DELIVERY_WRITE_FAILED:
+            s_write_failed (self);
+            break;
+        default:                    /* written, held, duplicate, emit stopped */
+            break;
     }
-    s_ack (self, item->seq);
 }
 
 static void
@@ -465,14 +287,13 @@ s_on_results (s_sink_t *self)
         }
         if (ff_msg_decode (zmq_msg_data (&body), zmq_msg_size (&body), &msg)
         ||  msg.type != FF_MSG_RESULT || !self->job || !ff_str_eq (msg.job, self->job)
-        ||  msg.worker == 0)
+        ||  msg.worker == FF_DELIVERY_VENTILATOR)
             ff_log_reject (&self->rejected, "malformed or foreign result message");
         else
             while (ff_msg_next_item (&msg, &item))
                 s_take_item (self, msg.worker, &item);
         zmq_msg_close (&body);
     }
-    s_release (self);
 }
 
 static int
@@ -495,8 +316,7 @@ s_on_control (s_sink_t *self)
                 /* the ventilator gave up on a task: its error record */
                 ff_item_t item;
                 while (ff_msg_next_item (&msg, &item))
-                    s_take_item (self, 0, &item);
-                s_release (self);
+                    s_take_item (self, FF_DELIVERY_VENTILATOR, &item);
             }
         }
         else
@@ -511,26 +331,25 @@ static void
 s_summary (s_sink_t *self)
 {
     size_t index;
+    const ff_delivery_counts_t *counts = ff_delivery_counts (self->delivery);
     double seconds = (double) (ff_clock_us () - self->started_us) / 1e6;
-    uint64_t written = (uint64_t) self->total - self->first;
+    uint64_t written = (uint64_t) counts->total - counts->first;
     ff_log_info ("%" PRIu64 " tasks in %.3f s (%.0f/s): %" PRIu64 " errors, %" PRIu64
                  " took more than one attempt, %" PRIu64 " duplicates dropped, %" PRIu64
                  " messages refused", written, seconds, seconds > 0? written / seconds: 0,
-                 ff_output_errors (self->output), self->retried, self->duplicates,
-                 self->rejected);
-    for (index = 0; index < self->nper_worker; index++)
-        if (self->per_worker [index].worker)
+                 counts->errors, counts->retried, counts->duplicates, self->rejected);
+    for (index = 0; index < counts->nworkers; index++)
+        if (counts->workers [index].worker != FF_DELIVERY_VENTILATOR)
             ff_log_info ("  worker %" PRIu64 ": %" PRIu64 " tasks, busy %.0f%%",
-                         self->per_worker [index].worker, self->per_worker [index].tasks,
-                         seconds > 0? 100.0 * (double) self->per_worker [index].busy_us
+                         counts->workers [index].worker, counts->workers [index].tasks,
+                         seconds > 0? 100.0 * (double) counts->workers [index].busy_us
                                       / 1e6 / seconds: 0);
 }
 
 static int
 s_done (s_sink_t *self)
 {
-    return self->job && self->total >= 0
-        && ff_reorder_next (self->reorder) == (uint64_t) self->total;
+    return self->job && ff_delivery_done (self->delivery);
 }
 
 /* After the last ack: waits at most wait_ms for the ventilator's `end`,
@@ -568,6 +387,7 @@ s_run (s_sink_t *self)
 {
     const ff_settings_t *settings = ff_topology_settings (self->topology);
     int64_t last_hello = 0;
+    size_t nacks = 0;
     while (!ff_stop_signal && !zsys_interrupted && !s_done (self)) {
         int64_t now = ff_clock_ms ();
         if (!self->job && now - last_hello >= S_HELLO_EVERY_MS) {
@@ -580,122 +400,45 @@ s_run (s_sink_t *self)
             { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (self->results), 0, ZMQ_POLLIN, 0 }
         };
-        int rc = zmq_poll (items, 2, self->nacks? 0: settings->heartbeat_ms);
+        int rc = zmq_poll (items, 2, nacks? 0: settings->heartbeat_ms);
         if (rc < 0 && errno != EINTR) {
             ff_log_error ("poll failed: %s", zmq_strerror (errno));
-            return 2;
+            return FF_EXIT_ERROR;
         }
         if (rc > 0 && (items [0].revents & ZMQ_POLLIN) && s_on_control (self)) {
             ff_log_error ("out of memory");
-            return 2;
+            return FF_EXIT_ERROR;
         }
         if (rc > 0 && (items [1].revents & ZMQ_POLLIN))
             s_on_results (self);
+        ff_delivery_acks (self->delivery, &nacks);
         int64_t since_ack = ff_clock_ms () - self->last_ack;
-        if (self->job && ((self->nacks && (self->nacks >= S_ACK_BATCH || rc == 0
-                                           || since_ack >= S_ACK_EVERY_MS))
+        if (self->job && ((nacks && (nacks >= S_ACK_BATCH || rc == 0
+                                     || since_ack >= S_ACK_EVERY_MS))
                           || since_ack >= settings->heartbeat_ms)) {
-            if (!self->nacks || rc == 0)
-                ff_output_flush (self->output);
+            if ((!nacks || rc == 0) && ff_delivery_flush (self->delivery))
+                s_write_failed (self);
             s_send_ack (self);
+            ff_delivery_acks (self->delivery, &nacks);
         }
         s_checkpoint (self, 0);
         s_progress (self, 0);
     }
     s_checkpoint (self, 1);
     s_progress (self, 1);
-    if (ff_output_flush (self->output) && !self->write_failed) {
-        ff_log_error ("cannot write output: %s", strerror (errno));
-        self->write_failed = 1;
-    }
+    if (ff_delivery_flush (self->delivery))
+        s_write_failed (self);
     if (!s_done (self))
-        return 130;
+        return FF_EXIT_SIGNAL_BASE + SIGINT;
     s_send_ack (self);
     s_await_end (self, settings->linger_ms);
     if (self->emit) {
-        ff_codec_eos (self->emit_codec, (uint64_t) self->total);
+        ff_codec_eos (self->emit_codec, ff_delivery_written (self->delivery));
         s_emit_send (self);
         s_await_emit_consumers (self, S_EMIT_DRAIN_MS);
     }
     s_summary (self);
-    if (self->write_failed)
-        return 2;
-    return ff_output_errors (self->output)? 1: 0;
-}
-
-/* Opens -o FILE and the joblog. With --resume, keeps what the state file
-   says is complete (cutting off anything after it) and starts after it. */
-static int
-s_open_output (s_sink_t *self)
-{
-    const char *path = self->options.output_path;
-    int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
-    ff_state_t state;
-    if (ff_state_path (path, self->state_path, sizeof (self->state_path))) {
-        ff_log_error ("%s: path too long", path);
-        return -1;
-    }
-    memset (&state, 0, sizeof (state));
-    if (self->options.resume) {
-        if (ff_state_load (self->state_path, &state) != 0) {
-            if (errno != ENOENT) {
-                ff_log_error ("%s: not a fanfold state file; cannot resume", self->state_path);
-                return -1;
-            }
-            ff_log_info ("no %s: starting from the beginning", self->state_path);
-            memset (&state, 0, sizeof (state));
-        }
-        else
-        if (strcmp (state.signature, self->options.signature? self->options.signature: "-") != 0) {
-            ff_log_error ("%s belongs to a different job (other options or inputs); "
-                          "run without --resume to start again", self->state_path);
-            return -1;
-        }
-    }
-    if (!self->options.resume || state.written == 0)
-        flags |= O_TRUNC;
-    self->output_fd = open (path, flags, 0644);
-    if (self->output_fd < 0) {
-        ff_log_error ("%s: cannot open for writing: %s", path, strerror (errno));
-        return -1;
-    }
-    if (state.written > 0) {
-        struct stat info;
-        if (fstat (self->output_fd, &info) != 0 || (uint64_t) info.st_size < state.bytes) {
-            ff_log_error ("%s is shorter than %s says (%" PRIu64 " bytes); cannot resume",
-                          path, self->state_path, state.bytes);
-            return -1;
-        }
-        if (ftruncate (self->output_fd, (off_t) state.bytes) != 0
-        ||  lseek (self->output_fd, 0, SEEK_END) < 0) {
-            ff_log_error ("%s: cannot cut back to %" PRIu64 " bytes: %s", path, state.bytes,
-                          strerror (errno));
-            return -1;
-        }
-        self->first = state.written;
-        self->base_bytes = state.bytes;
-        self->resumed_errors = state.errors;
-        ff_log_info ("resuming: %" PRIu64 " results (%" PRIu64 " bytes) already in %s",
-                     state.written, state.bytes, path);
-    }
-    return 0;
-}
-
-/* Opens the joblog: appended to when resuming, else started with a header. */
-static int
-s_open_joblog (s_sink_t *self)
-{
-    int resumed = self->first > 0;
-    self->joblog = fopen (self->options.joblog_path, resumed? "ae": "we");
-    if (!self->joblog) {
-        ff_log_error ("%s: cannot open for writing: %s", self->options.joblog_path,
-                      strerror (errno));
-        return -1;
-    }
-    if (!resumed)
-        fputs ("seq\tworker\tstart\truntime\tattempts\tbytes_in\tbytes_out\tstatus\tinput\n",
-               self->joblog);
-    return 0;
+    return ff_delivery_exit_status (self->delivery);
 }
 
 static void
@@ -730,11 +473,8 @@ main (int argc, char *argv [])
     s_sink_t self;
     char error [512];
     int opt, rc = 1;
-    size_t index;
 
     memset (&self, 0, sizeof (self));
-    self.total = -1;
-    self.output_fd = STDOUT_FILENO;
     while ((opt = getopt_long (argc, argv, "t:o:vh", longs, NULL)) != -1) {
         switch (opt) {
             case 't': self.options.topology_path = optarg; break;
@@ -742,55 +482,56 @@ main (int argc, char *argv [])
             case 'f':
                 if (ff_format_parse (optarg, &self.options.format)) {
                     fprintf (stderr, "fanfold-sink: --format %s: expected raw or jsonl\n", optarg);
-                    return 2;
+                    return FF_EXIT_ERROR;
                 }
                 break;
             case 'J': self.options.joblog_path = optarg; break;
             case 'E': self.options.emit = optarg; break;
             case 'N': self.options.insecure = 1; break;
             case 'P': self.options.progress = 1; break;
-            case 'G': {
-                /* a plugin kernel that folds must fold here too */
-                char error [512];
+            case 'G':               /* a plugin kernel that folds must fold here too */
                 if (ff_kernels_load (optarg, error, sizeof (error))) {
                     fprintf (stderr, "fanfold-sink: %s\n", error);
-                    return 2;
+                    return FF_EXIT_ERROR;
                 }
                 break;
-            }
             case 'R': self.options.resume = 1; break;
             case 'S': self.options.signature = optarg; break;
             case 'v': self.options.verbose = 1; break;
-            case 'h': s_usage (stdout); return 0;
-            default: s_usage (stderr); return 2;
+            case 'h': s_usage (stdout); return FF_EXIT_OK;
+            default: s_usage (stderr); return FF_EXIT_ERROR;
         }
     }
     if (!self.options.topology_path || optind != argc) {
         s_usage (stderr);
-        return 2;
+        return FF_EXIT_ERROR;
     }
     if (self.options.resume && !self.options.output_path) {
         fprintf (stderr, "fanfold-sink: --resume needs -o FILE\n");
-        return 2;
-    }
-    if (self.options.signature && (strlen (self.options.signature) >= 80
-                                   || strpbrk (self.options.signature, " \t\n"))) {
-        fprintf (stderr, "fanfold-sink: --signature must be one word under 80 bytes\n");
-        return 2;
+        return FF_EXIT_ERROR;
     }
     ff_log_init ("fanfold-sink", self.options.verbose);
     ff_signals_install ();
     self.topology = ff_topology_load (self.options.topology_path, error, sizeof (error));
     if (!self.topology) {
         ff_log_error ("%s", error);
-        return 2;
+        return FF_EXIT_ERROR;
     }
-    if ((self.options.output_path && s_open_output (&self))
-    ||  (self.options.joblog_path && s_open_joblog (&self))) {
-        if (self.output_fd != STDOUT_FILENO)
-            close (self.output_fd);
+    ff_delivery_options_t delivery = {
+        /* with --emit and no -o, results go to the emit socket only */
+        .output_path = self.options.output_path? self.options.output_path
+                     : self.options.emit? "/dev/null": NULL,
+        .output_fd = STDOUT_FILENO, .format = self.options.format,
+        .joblog_path = self.options.joblog_path,
+        .keep_state = self.options.output_path != NULL, .resume = self.options.resume,
+        .signature = self.options.signature, .list_acks = 1,
+        .emit = self.options.emit? s_emit: NULL, .emit_arg = &self
+    };
+    self.delivery = ff_delivery_new (&delivery, error, sizeof (error));
+    if (!self.delivery) {
+        ff_log_error ("%s", error);
         ff_topology_destroy (&self.topology);
-        return 2;
+        return FF_EXIT_ERROR;
     }
     const ff_settings_t *settings = ff_topology_settings (self.topology);
     const char *bind = ff_topology_bind (self.topology, FF_EP_RESULTS);
@@ -814,17 +555,11 @@ main (int argc, char *argv [])
             ff_log_error ("cannot watch --emit %s: %s", self.options.emit, zmq_strerror (errno));
             goto cleanup;
         }
-        if (!self.options.output_path)
-            self.output_fd = open ("/dev/null", O_WRONLY | O_CLOEXEC);
     }
     self.codec = ff_codec_new ();
-    self.output = ff_output_new (self.output_fd, self.options.format);
-    self.folder = ff_folder_new ();
-    if (self.output)
-        ff_output_set_errors (self.output, self.resumed_errors);
     self.results = ff_net_socket (ZMQ_PULL, settings->hwm, 0, S_MAX_RESULT_MESSAGE);
     self.control = ff_net_socket (ZMQ_DEALER, settings->hwm, settings->linger_ms, S_MAX_CONTROL_MESSAGE);
-    if (!self.codec || !self.output || !self.results || !self.control)
+    if (!self.codec || !self.results || !self.control)
         ff_log_error ("cannot create sockets");
     else
     if (ff_topology_prepare_dirs (self.topology, error, sizeof (error)))
@@ -849,22 +584,13 @@ main (int argc, char *argv [])
     else
         rc = s_run (&self);
 cleanup:
-    ff_output_destroy (&self.output);
-    if (self.output_fd != STDOUT_FILENO)
-        close (self.output_fd);
-    if (self.joblog)
-        fclose (self.joblog);
+    ff_delivery_destroy (&self.delivery);
     if (self.emit_monitor)
         zmq_socket_monitor (zsock_resolve (self.emit), NULL, 0);
     zsock_destroy (&self.emit_monitor);
     zsock_destroy (&self.emit);
     ff_codec_destroy (&self.emit_codec);
-    ff_reorder_destroy (&self.reorder);
-    ff_folder_destroy (&self.folder);
-    for (index = 0; index < self.nkernels; index++)
-        free (self.kernels [index]);
     free (self.job);
-    free (self.acks);
     zsock_destroy (&self.results);
     zsock_destroy (&self.control);
     ff_security_destroy (&self.security);

@@ -46,12 +46,13 @@ s_file_with (const void *data, size_t size)
     return fd;
 }
 
-/* Returns the next block, filling as needed: 1, -1 at the end, -2. */
-static int
+/* Returns the next block, filling as needed: FF_READ_RECORD, FF_READ_END
+   or FF_READ_TOO_LONG. */
+static ff_read_t
 s_next (ff_reader_t *reader, ff_block_t *block)
 {
-    int rc;
-    while ((rc = ff_reader_next (reader, block)) == 0)
+    ff_read_t rc;
+    while ((rc = ff_reader_next (reader, block)) == FF_READ_NEED)
         ck_assert_int_ge (ff_reader_fill (reader), 0);
     return rc;
 }
@@ -62,7 +63,7 @@ s_expect_block (ff_reader_t *reader, const char *text, uint64_t first,
                 uint64_t last)
 {
     ff_block_t block;
-    ck_assert_int_eq (s_next (reader, &block), 1);
+    ck_assert_int_eq (s_next (reader, &block), FF_READ_RECORD);
     ck_assert_uint_eq (block.size, strlen (text));
     ck_assert_mem_eq (block.data, text, block.size);
     ck_assert_uint_eq (block.first_line, first);
@@ -121,7 +122,7 @@ START_TEST (test_reader_cuts_n_lines_per_block_with_their_line_numbers)
     s_expect_block (reader, "l1\nl2\nl3\n", 1, 3);
     s_expect_block (reader, "l4\nl5\nl6\n", 4, 6);
     s_expect_block (reader, "l7\n", 7, 7);
-    ck_assert_int_eq (s_next (reader, &block), -1);
+    ck_assert_int_eq (s_next (reader, &block), FF_READ_END);
     ck_assert_int_eq (ff_reader_eof (reader), 1);
     ff_reader_destroy (&reader);
     ck_assert_ptr_null (reader);
@@ -139,7 +140,7 @@ START_TEST (test_reader_cuts_by_bytes_at_line_ends_and_keeps_a_long_line_whole)
     s_expect_block (reader, "ccc\n", 3, 3);
     s_expect_block (reader, "dddddddddddddddd\n", 4, 4);
     s_expect_block (reader, "e\n", 5, 5);
-    ck_assert_int_eq (s_next (reader, &block), -1);
+    ck_assert_int_eq (s_next (reader, &block), FF_READ_END);
     ff_reader_destroy (&reader);
     close (fd);
 }
@@ -159,7 +160,7 @@ START_TEST (test_reader_puts_an_unterminated_last_line_in_the_last_block)
         ff_block_t block;
         s_expect_block (reader, "a\nb\n", 1, 2);
         s_expect_block (reader, "c", 3, 3);
-        ck_assert_int_eq (s_next (reader, &block), -1);
+        ck_assert_int_eq (s_next (reader, &block), FF_READ_END);
         ff_reader_destroy (&reader);
         close (fd);
     }
@@ -174,9 +175,9 @@ START_TEST (test_reader_returns_end_at_once_on_empty_input)
     ck_assert_int_eq (ff_reader_eof (reader), 0);
     ck_assert_int_eq (ff_reader_fill (reader), 0);
     ck_assert_int_eq (ff_reader_eof (reader), 1);
-    ck_assert_int_eq (ff_reader_next (reader, &block), -1);
+    ck_assert_int_eq (ff_reader_next (reader, &block), FF_READ_END);
     ck_assert_int_eq (ff_reader_fill (reader), 0);
-    ck_assert_int_eq (ff_reader_next (reader, &block), -1);
+    ck_assert_int_eq (ff_reader_next (reader, &block), FF_READ_END);
     ff_reader_destroy (&reader);
     close (fd);
 }
@@ -192,21 +193,21 @@ START_TEST (test_reader_waits_on_a_non_blocking_pipe_until_a_line_is_complete)
     errno = 0;
     ck_assert_int_eq (ff_reader_fill (reader), -1);
     ck_assert_int_eq (errno, EAGAIN);
-    ck_assert_int_eq (ff_reader_next (reader, &block), 0);
+    ck_assert_int_eq (ff_reader_next (reader, &block), FF_READ_NEED);
 
     ck_assert_int_eq (write (fds [1], "hal", 3), 3);
     ck_assert_int_eq (ff_reader_fill (reader), 3);
-    ck_assert_int_eq (ff_reader_next (reader, &block), 0);
+    ck_assert_int_eq (ff_reader_next (reader, &block), FF_READ_NEED);
     ck_assert_int_eq (write (fds [1], "f\n", 2), 2);
     ck_assert_int_eq (ff_reader_fill (reader), 2);
-    ck_assert_int_eq (ff_reader_next (reader, &block), 1);
+    ck_assert_int_eq (ff_reader_next (reader, &block), FF_READ_RECORD);
     ck_assert_uint_eq (block.size, 5);
     ck_assert_mem_eq (block.data, "half\n", 5);
-    ck_assert_int_eq (ff_reader_next (reader, &block), 0);
+    ck_assert_int_eq (ff_reader_next (reader, &block), FF_READ_NEED);
 
     close (fds [1]);
     ck_assert_int_eq (ff_reader_fill (reader), 0);
-    ck_assert_int_eq (ff_reader_next (reader, &block), -1);
+    ck_assert_int_eq (ff_reader_next (reader, &block), FF_READ_END);
     ff_reader_destroy (&reader);
     close (fds [0]);
 }
@@ -221,7 +222,7 @@ START_TEST (test_reader_blocks_concatenate_to_the_input_when_cut_by_lines)
     ff_block_t block;
     uint64_t lines = 0;
     int rc;
-    while ((rc = s_next (reader, &block)) == 1) {
+    while ((rc = s_next (reader, &block)) == FF_READ_RECORD) {
         uint64_t newlines = s_count_newlines (block.data, block.size);
         ck_assert_uint_le (got + block.size, size);
         ck_assert_mem_eq (block.data, input + got, block.size);
@@ -233,7 +234,7 @@ START_TEST (test_reader_blocks_concatenate_to_the_input_when_cut_by_lines)
         got += block.size;
         lines = block.last_line;
     }
-    ck_assert_int_eq (rc, -1);
+    ck_assert_int_eq (rc, FF_READ_END);
     ck_assert_uint_eq (got, size);
     ck_assert_uint_eq (lines, 3000);
     ff_reader_destroy (&reader);
@@ -252,7 +253,7 @@ START_TEST (test_reader_blocks_concatenate_to_the_input_when_cut_by_bytes)
     ff_block_t block;
     uint64_t lines = 0;
     int rc;
-    while ((rc = s_next (reader, &block)) == 1) {
+    while ((rc = s_next (reader, &block)) == FF_READ_RECORD) {
         uint64_t newlines = s_count_newlines (block.data, block.size);
         ck_assert_uint_gt (block.size, 0);
         ck_assert_uint_le (got + block.size, size);
@@ -268,7 +269,7 @@ START_TEST (test_reader_blocks_concatenate_to_the_input_when_cut_by_bytes)
         got += block.size;
         lines = block.last_line;
     }
-    ck_assert_int_eq (rc, -1);
+    ck_assert_int_eq (rc, FF_READ_END);
     ck_assert_uint_eq (got, size);
     ck_assert_uint_eq (lines, 3000);
     ck_assert_uint_gt (long_blocks, 0);
@@ -294,7 +295,7 @@ START_TEST (test_reader_refuses_a_line_longer_than_max_block)
         ff_block_t block;
         s_expect_block (reader, "ok\n", 1, 1);
         errno = 0;
-        ck_assert_int_eq (s_next (reader, &block), -2);
+        ck_assert_int_eq (s_next (reader, &block), FF_READ_TOO_LONG);
         ck_assert_int_eq (errno, E2BIG);
         ff_reader_destroy (&reader);
         close (fd);
@@ -310,7 +311,7 @@ START_TEST (test_reader_refuses_an_unterminated_last_line_longer_than_max_block)
     ff_reader_t *reader = ff_reader_new (fd, "in", FF_CUT_BYTES, 16, 64);
     ff_block_t block;
     errno = 0;
-    ck_assert_int_eq (s_next (reader, &block), -2);
+    ck_assert_int_eq (s_next (reader, &block), FF_READ_TOO_LONG);
     ck_assert_int_eq (errno, E2BIG);
     ff_reader_destroy (&reader);
     close (fd);
@@ -334,7 +335,7 @@ START_TEST (test_reader_fill_reports_enobufs_until_a_block_is_taken)
     errno = 0;
     ck_assert_int_eq (ff_reader_fill (reader), -1);
     ck_assert_int_eq (errno, ENOBUFS);
-    ck_assert_int_eq (ff_reader_next (reader, &block), 1);
+    ck_assert_int_eq (ff_reader_next (reader, &block), FF_READ_RECORD);
     ck_assert_uint_eq (block.size, 2);
     ck_assert_int_gt (ff_reader_fill (reader), 0);
     ff_reader_destroy (&reader);

@@ -285,6 +285,27 @@ START_TEST (test_source_rounds_chunks_to_whole_elements_of_at_least_one)
 }
 END_TEST
 
+START_TEST (test_source_keeps_its_segments_until_the_last_reference_is_dropped)
+{
+    ff_source_t *source = s_load (s_npy, s_prefix, 0);
+    ck_assert_uint_eq (ff_source_refs (source), 1);
+    ff_source_t *held = ff_source_ref (source);
+    ck_assert_ptr_eq (held, source);
+    ck_assert_uint_eq (ff_source_refs (source), 2);
+    ff_source_unref (&source);
+    ck_assert_ptr_null (source);
+    ck_assert_uint_eq (ff_source_refs (held), 1);
+    ck_assert_int_eq (s_segments_left (), 1);
+    ff_slice_t slices [FF_SOURCE_MAX_ARRAYS];
+    ck_assert_uint_eq (ff_source_slices (held, 0, 0, slices), 1);
+    ck_assert_mem_eq (slices [0].array.data, s_values, sizeof (s_values));
+    ff_source_unref (&held);
+    ck_assert_ptr_null (held);
+    ck_assert_int_eq (s_segments_left (), 0);
+    ff_source_unref (&held);        /* safe on NULL */
+}
+END_TEST
+
 START_TEST (test_source_destroy_removes_its_segments)
 {
     ff_source_t *source = s_load (s_npy, s_prefix, 0);
@@ -439,6 +460,7 @@ source_suite (void)
     tcase_add_test (tc, test_source_slices_of_a_segment_tile_it_at_offsets_into_the_segment);
     tcase_add_test (tc, test_source_rounds_chunks_to_whole_elements_of_at_least_one);
     tcase_add_test (tc, test_source_destroy_removes_its_segments);
+    tcase_add_test (tc, test_source_keeps_its_segments_until_the_last_reference_is_dropped);
     suite_add_tcase (suite, tc);
 
     tc = tcase_create ("structure");

@@ -201,14 +201,14 @@ s_hand_out (ff_reader_t *self, size_t cut, ff_block_t *block)
     self->start = cut;
 }
 
-int
+ff_read_t
 ff_reader_next (ff_reader_t *self, ff_block_t *block)
 {
     size_t avail = self->end - self->start;
     size_t cut = 0;
 
     if (avail == 0)
-        return self->eof? -1: 0;
+        return self->eof? FF_READ_END: FF_READ_NEED;
     if (self->cut == FF_CUT_LINES) {
         /* as GNU parallel -N does, records are counted from the second
            byte: an empty line that starts a block joins the next record */
@@ -233,18 +233,18 @@ ff_reader_next (ff_reader_t *self, ff_block_t *block)
         if (self->eof) {
             if (avail > self->max_block) {
                 errno = E2BIG;
-                return -2;
+                return FF_READ_TOO_LONG;
             }
             cut = self->end;
         }
         else
         if (avail >= self->max_block) {
             errno = E2BIG;
-            return -2;
+            return FF_READ_TOO_LONG;
         }
         else
-            return 0;
+            return FF_READ_NEED;
     }
     s_hand_out (self, cut, block);
-    return 1;
+    return FF_READ_RECORD;
 }

@@ -99,3 +99,35 @@ ff_reorder_held (ff_reorder_t *self)
 {
     return self->held;
 }
+
+int
+ff_reorder_due (ff_reorder_t *self)
+{
+    return self->slots [self->next % self->window] != NULL;
+}
+
+size_t
+ff_reorder_window (ff_reorder_t *self)
+{
+    return self->window;
+}
+
+void
+ff_reorder_check (ff_reorder_t *self, ff_reorder_seq_fn *seq_of)
+{
+    size_t index, occupied = 0;
+    assert (self && self->slots && self->window > 0);
+    for (index = 0; index < self->window; index++) {
+        const void *item = self->slots [index];
+        if (!item)
+            continue;
+        occupied++;
+        if (seq_of) {
+            uint64_t seq = seq_of (item);
+            assert (seq >= self->next && seq - self->next < self->window);
+            assert (seq % self->window == index);
+        }
+    }
+    assert (occupied == self->held);
+    (void) occupied;
+}

@@ -10,6 +10,7 @@
 /* a task carries every array of one source */
 _Static_assert (FF_SOURCE_MAX_ARRAYS == FF_MAX_ARRAYS, "a task must hold every array of a source");
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -20,6 +21,7 @@ _Static_assert (FF_SOURCE_MAX_ARRAYS == FF_MAX_ARRAYS, "a task must hold every a
 #include <unistd.h>
 
 struct ff_source {
+    size_t refs;                    /* holders; the last one destroys it */
     int is_npy;                     /* a .npy (else a structure) */
     size_t narrays;                 /* arrays held */
     ff_array_t arrays [FF_SOURCE_MAX_ARRAYS]; /* their description, data here */
@@ -163,6 +165,7 @@ ff_source_load (const char *path, const char *prefix, unsigned n,
         snprintf (error, error_size, "%s: out of memory", path);
         return NULL;
     }
+    self->refs = 1;
     int rc = s_ends_with (path, ".npy")
            ? s_load_npy (self, path, prefix, n, error, error_size)
            : s_load_structure (self, path, prefix, n, error, error_size);
@@ -181,15 +184,38 @@ ff_source_load (const char *path, const char *prefix, unsigned n,
 void
 ff_source_destroy (ff_source_t **self_p)
 {
+    ff_source_unref (self_p);
+}
+
+ff_source_t *
+ff_source_ref (ff_source_t *self)
+{
+    assert (self && self->refs > 0);
+    self->refs++;
+    return self;
+}
+
+size_t
+ff_source_refs (ff_source_t *self)
+{
+    return self->refs;
+}
+
+void
+ff_source_unref (ff_source_t **self_p)
+{
     if (self_p && *self_p) {
         ff_source_t *self = *self_p;
         size_t index;
+        *self_p = NULL;
+        assert (self->refs > 0);
+        if (--self->refs > 0)
+            return;
         for (index = 0; index < FF_SOURCE_MAX_ARRAYS; index++) {
             ff_shm_destroy (&self->segments [index], 1);
             free (self->heap [index]);
         }
         free (self);
-        *self_p = NULL;
     }
 }
 

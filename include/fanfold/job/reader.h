@@ -20,6 +20,17 @@ typedef enum {
     FF_CUT_BYTES                    /* about n bytes per block, at line ends */
 } ff_cut_t;
 
+/* What ff_reader_next found. The values are those of the int it returned
+   before it had a name, so that callers comparing with 1/0/-1/-2 read
+   the same. */
+typedef enum {
+    FF_READ_RECORD = 1,             /* *block is a complete block */
+    FF_READ_NEED = 0,               /* more input is needed: call fill */
+    FF_READ_END = -1,               /* the input is exhausted */
+    FF_READ_TOO_LONG = -2           /* a line is longer than max_block (errno
+                                       E2BIG); the input cannot go on */
+} ff_read_t;
+
 /* A block; data is valid until the next call on the reader. */
 typedef struct {
     const uint8_t *data;            /* first byte */
@@ -44,10 +55,12 @@ void
 long
     ff_reader_fill (ff_reader_t *self);
 
-/* Returns 1 and sets *block when a complete block is buffered, 0 when more
-   input is needed (call fill), -1 when the input is exhausted, -2 with errno
-   E2BIG when a single line is longer than max_block. */
-int
+/* Returns FF_READ_RECORD and sets *block when a complete block is
+   buffered, FF_READ_NEED when more input is needed (call fill), FF_READ_END
+   when the input is exhausted, FF_READ_TOO_LONG with errno E2BIG when a
+   single line is longer than max_block (the first line of the refused
+   block is ff_reader_lines () + 1). */
+ff_read_t
     ff_reader_next (ff_reader_t *self, ff_block_t *block);
 
 /* Returns 1 once end of input has been read. */

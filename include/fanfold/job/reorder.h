@@ -53,4 +53,22 @@ uint64_t
 size_t
     ff_reorder_held (ff_reorder_t *self);
 
+/* Returns 1 when the item for the next seq is held (a pop would return
+   it), else 0. */
+int
+    ff_reorder_due (ff_reorder_t *self);
+
+/* Returns the window, in slots. */
+size_t
+    ff_reorder_window (ff_reorder_t *self);
+
+/* Returns the seq of a held item (for ff_reorder_check). */
+typedef uint64_t (ff_reorder_seq_fn) (const void *item);
+
+/* Asserts the buffer's invariants: held equals the occupied slots, and
+   (with seq_of) every held item's seq lies in [next, next + window) at
+   slot seq % window. A programmer's check, for tests and debug builds. */
+void
+    ff_reorder_check (ff_reorder_t *self, ff_reorder_seq_fn *seq_of);
+
 #endif

@@ -1,7 +1,8 @@
 /*  fanfold array sources: one input file (.npy, or a structure: .pdb,
     .pdb.gz, .ent, .xyz) loaded once into arrays, in shared-memory segments
     (for the ventilator and its workers) or in this process's memory (for
-    --serial), and cut into tasks: a .npy into chunks of about chunk bytes
+    --serial), shared by reference count among the tasks that refer to
+    it, and cut into tasks: a .npy into chunks of about chunk bytes
     over slices of one segment, a structure into one task over its four
     arrays (coords, flags, residues, rings). */
 
@@ -36,9 +37,26 @@ ff_source_t *
     ff_source_load (const char *path, const char *prefix, unsigned n,
                     char *error, size_t error_size);
 
-/* Unmaps, and removes the segments. NULLs the pointer; safe on NULL. */
+/* Drops one reference to the source (ff_source_load gives the first); the
+   last one unmaps the arrays and removes the segments. NULLs the pointer;
+   safe on NULL. The same as ff_source_unref, for an owner that never
+   shared the source. */
 void
     ff_source_destroy (ff_source_t **self_p);
+
+/* Takes one more reference to the source, for a holder that keeps it
+   (a task that refers to its arrays). Returns self. */
+ff_source_t *
+    ff_source_ref (ff_source_t *self);
+
+/* Drops the reference held at *self_p and NULLs it; the last reference
+   destroys the source. Safe on NULL. */
+void
+    ff_source_unref (ff_source_t **self_p);
+
+/* Returns the references held (at least 1 while the source exists). */
+size_t
+    ff_source_refs (ff_source_t *self);
 
 /* Returns the number of tasks the source makes with chunks of chunk_bytes
    (0: one task for the whole array). */

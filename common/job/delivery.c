@@ -1,0 +1,613 @@
+/*  fanfold delivery: results in any order in, output in seq order out.
+    Organised as: opening (output, resume state, joblog), the job, writing
+    one result (record, joblog, counts, fold, emit, output), taking items,
+    acks and checkpoints, counts and the invariant check. */
+
+#include "fanfold/job/delivery.h"
+#include "fanfold/job/reorder.h"
+#include "fanfold/job/state.h"
+#include "fanfold/kernels/fold.h"
+#include "fanfold/kernels/kernels.h"
+#include "fanfold/runtime/limits.h"
+#include "fanfold/runtime/log.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* One early result held until its turn: its header, then its input name,
+   body and meta bytes. */
+typedef struct {
+    uint64_t seq;                   /* sequence number */
+    uint32_t kernel;                /* kernel index in the job */
+    uint32_t status;                /* FF_STATUS_OK or FF_STATUS_ERROR */
+    uint32_t kind;                  /* FF_KIND_BYTES or FF_KIND_JSON */
+    size_t input_len;               /* bytes of input name */
+    size_t size;                    /* bytes of body */
+    size_t meta_len;                /* bytes of meta */
+    uint64_t worker;                /* who ran it (FF_DELIVERY_VENTILATOR: nobody) */
+    uint32_t attempts;              /* runs in all, on every worker */
+    uint64_t start_ms;              /* when it started (Unix ms) */
+    uint64_t runtime_us;            /* time in the kernel */
+    uint64_t bytes_in;              /* payload bytes */
+    uint32_t chunk;                 /* chunk of its input */
+    uint32_t chunks;                /* chunks of its input (1: whole) */
+    char bytes [];                  /* input name, body, then meta */
+} s_held_t;
+
+/* Invariants (ff_delivery_check): those of ff_delivery_counts_t; the
+   reorder window is NULL exactly until the job begins, and then releases
+   from counts.written, holds only seqs in [written, written + window) and
+   never one at written once a take returns; first <= checkpointed <=
+   written; nacks <= FF_MAX_ACK_SEQS, and 0 without an ack list;
+   0 < nkernels <= FF_MAX_KERNELS once begun. */
+struct ff_delivery {
+    ff_output_t *output;            /* formatted writer on fd */
+    int fd;                         /* output descriptor */
+    int owns_fd;                    /* 1: opened here, closed at destroy */
+    char *output_name;              /* its path, or "stdout" */
+    FILE *joblog;                   /* --joblog file, or NULL */
+    ff_folder_t *folder;            /* folds chunked inputs */
+    ff_reorder_t *reorder;          /* early results; NULL until the job begins */
+    size_t nkernels;                /* kernels of the job */
+    char *kernels [FF_MAX_KERNELS]; /* their names */
+    const ff_kernel_t *kernel_objs [FF_MAX_KERNELS]; /* for folding, or NULL */
+    uint64_t *acks;                 /* seqs taken since the last clear, or NULL */
+    size_t nacks;                   /* how many */
+    ff_delivery_emit_fn *emit;      /* gets each written record, or NULL */
+    void *emit_arg;                 /* its argument */
+    char state_path [4096];         /* OUTPUT.fanfold-state, or "" */
+    char signature [80];            /* names the job in the state file */
+    uint64_t base_bytes;            /* output bytes kept from an earlier run */
+    uint64_t checkpointed;          /* written mark of the last checkpoint */
+    int64_t last_checkpoint;        /* when it was made (caller's ms) */
+    ff_delivery_counts_t counts;    /* what the summary prints */
+};
+
+/* ------------------------------------------------------------- opening */
+
+/* Opens output_path, with resume cutting it back to what the state file
+   says is complete. Returns 0 or -1 with a message in error. */
+static int
+s_open_output (ff_delivery_t *self, const ff_delivery_options_t *options,
+               char *error, size_t size)
+{
+    const char *path = options->output_path;
+    int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
+    ff_state_t state;
+    memset (&state, 0, sizeof (state));
+    if (options->keep_state
+    &&  ff_state_path (path, self->state_path, sizeof (self->state_path))) {
+        snprintf (error, size, "%s: path too long", path);
+        return -1;
+    }
+    if (options->resume) {
+        if (ff_state_load (self->state_path, &state) != 0) {
+            if (errno != ENOENT) {
+                snprintf (error, size, "%s: not a fanfold state file; cannot resume",
+                          self->state_path);
+                return -1;
+            }
+            ff_log_info ("no %s: starting from the beginning", self->state_path);
+            memset (&state, 0, sizeof (state));
+        }
+        else
+        if (strcmp (state.signature, self->signature) != 0) {
+            snprintf (error, size, "%s belongs to a different job (other options or inputs); "
+                      "run without --resume to start again", self->state_path);
+            return -1;
+        }
+    }
+    if (!options->resume || state.written == 0)
+        flags |= O_TRUNC;
+    self->fd = open (path, flags, 0644);
+    if (self->fd < 0) {
+        snprintf (error, size, "%s: cannot open for writing: %s", path, strerror (errno));
+        return -1;
+    }
+    self->owns_fd = 1;
+    if (state.written > 0) {
+        struct stat info;
+        if (fstat (self->fd, &info) != 0 || (uint64_t) info.st_size < state.bytes) {
+            snprintf (error, size, "%s is shorter than %s says (%" PRIu64 " bytes); cannot resume",
+                      path, self->state_path, state.bytes);
+            return -1;
+        }
+        if (ftruncate (self->fd, (off_t) state.bytes) != 0
+        ||  lseek (self->fd, 0, SEEK_END) < 0) {
+            snprintf (error, size, "%s: cannot cut back to %" PRIu64 " bytes: %s", path,
+                      state.bytes, strerror (errno));
+            return -1;
+        }
+        self->counts.first = self->counts.written = self->checkpointed = state.written;
+        self->base_bytes = state.bytes;
+        self->counts.errors = state.errors;
+        ff_log_info ("resuming: %" PRIu64 " results (%" PRIu64 " bytes) already in %s",
+                     state.written, state.bytes, path);
+    }
+    return 0;
+}
+
+/* Opens the joblog: appended to when resuming, else started with its header. */
+static int
+s_open_joblog (ff_delivery_t *self, const char *path, char *error, size_t size)
+{
+    int resumed = self->counts.first > 0;
+    self->joblog = fopen (path, resumed? "ae": "we");
+    if (!self->joblog) {
+        snprintf (error, size, "%s: cannot open for writing: %s", path, strerror (errno));
+        return -1;
+    }
+    if (!resumed)
+        fputs (FF_DELIVERY_JOBLOG_HEADER, self->joblog);
+    return 0;
+}
+
+ff_delivery_t *
+ff_delivery_new (const ff_delivery_options_t *options, char *error, size_t size)
+{
+    assert (options && error && size > 0);
+    const char *signature = options->signature? options->signature: "-";
+    assert (!options->keep_state || options->output_path);
+    assert (!options->resume || options->keep_state);
+    ff_delivery_t *self = (ff_delivery_t *) calloc (1, sizeof (ff_delivery_t));
+    if (!self) {
+        snprintf (error, size, "out of memory");
+        return NULL;
+    }
+    self->fd = options->output_fd;
+    self->counts.total = -1;
+    self->emit = options->emit;
+    self->emit_arg = options->emit_arg;
+    if (strlen (signature) >= sizeof (self->signature) || strpbrk (signature, " \t\n")) {
+        snprintf (error, size, "--signature must be one word under %zu bytes",
+                  sizeof (self->signature));
+        goto fail;
+    }
+    snprintf (self->signature, sizeof (self->signature), "%s", signature);
+    if (options->output_path && s_open_output (self, options, error, size))
+        goto fail;
+    if (options->joblog_path && s_open_joblog (self, options->joblog_path, error, size))
+        goto fail;
+    self->output_name = strdup (options->output_path? options->output_path: "stdout");
+    self->output = ff_output_new (self->fd, options->format);
+    self->folder = ff_folder_new ();
+    if (options->list_acks)
+        self->acks = (uint64_t *) calloc (FF_MAX_ACK_SEQS, sizeof (uint64_t));
+    if (!self->output_name || !self->output || !self->folder
+    ||  (options->list_acks && !self->acks)) {
+        snprintf (error, size, "out of memory");
+        goto fail;
+    }
+    ff_output_set_errors (self->output, self->counts.errors);
+    return self;
+fail:
+    ff_delivery_destroy (&self);
+    return NULL;
+}
+
+void
+ff_delivery_destroy (ff_delivery_t **self_p)
+{
+    if (self_p && *self_p) {
+        ff_delivery_t *self = *self_p;
+        size_t index;
+        ff_output_destroy (&self->output);
+        if (self->owns_fd)
+            close (self->fd);
+        if (self->joblog)
+            fclose (self->joblog);
+        ff_reorder_destroy (&self->reorder);
+        ff_folder_destroy (&self->folder);
+        for (index = 0; index < self->nkernels; index++)
+            free (self->kernels [index]);
+        free (self->acks);
+        free (self->output_name);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+/* ------------------------------------------------------------- the job */
+
+int
+ff_delivery_begin (ff_delivery_t *self, const ff_str_t *kernels, size_t nkernels,
+                   uint64_t window, int64_t total)
+{
+    size_t index;
+    assert (self && (kernels || nkernels == 0));
+    if (self->reorder || window == 0 || nkernels == 0 || nkernels > FF_MAX_KERNELS) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (index = 0; index < nkernels; index++) {
+        self->kernels [index] = ff_str_dup (kernels [index]);
+        if (!self->kernels [index])
+            goto fail;
+        self->kernel_objs [index] = ff_kernels_find (self->kernels [index]);
+        self->nkernels = index + 1;
+    }
+    self->reorder = ff_reorder_new ((size_t) window, self->counts.first, free);
+    if (!self->reorder)
+        goto fail;
+    self->counts.total = total < 0? -1: total;
+    return 0;
+fail:
+    for (index = 0; index < self->nkernels; index++) {
+        free (self->kernels [index]);
+        self->kernels [index] = NULL;
+    }
+    self->nkernels = 0;
+    errno = ENOMEM;
+    return -1;
+}
+
+int
+ff_delivery_set_total (ff_delivery_t *self, int64_t total)
+{
+    assert (self);
+    if (total < 0 || self->counts.total >= 0)
+        return 0;
+    self->counts.total = total;
+    return 1;
+}
+
+/* ------------------------------------------------------ writing one result */
+
+/* Builds the output record of a result: its header, input, body, meta. */
+static ff_record_t
+s_record (ff_delivery_t *self, const s_held_t *held, const char *input, const char *body,
+          const char *meta)
+{
+    ff_record_t record = {
+        .seq = held->seq, .input = input, .input_len = held->input_len,
+        .kernel = self->kernels [held->kernel], .status = held->status,
+        .kind = held->kind, .body = body, .size = held->size, .meta = meta,
+        .meta_len = held->meta_len
+    };
+    return record;
+}
+
+/* Writes the joblog line of one result; input is its input name. */
+static void
+s_joblog (ff_delivery_t *self, const s_held_t *held, const char *input)
+{
+    size_t index;
+    if (!self->joblog)
+        return;
+    int ok = held->status == FF_STATUS_OK;
+    fprintf (self->joblog, "%" PRIu64 "\t%" PRIu64 "\t%.3f\t%.3f\t%u\t%" PRIu64 "\t%zu\t%s\t",
+             held->seq, held->worker, (double) held->start_ms / 1000.0,
+             (double) held->runtime_us / 1e6, held->attempts, held->bytes_in,
+             ok? held->size: 0, ok? "ok": "error");
+    for (index = 0; index < held->input_len; index++) {
+        char c = input [index];
+        if (c == '\t')
+            fputs ("\\t", self->joblog);
+        else
+        if (c == '\n')
+            fputs ("\\n", self->joblog);
+        else
+        if (c == '\\')
+            fputs ("\\\\", self->joblog);
+        else
+            fputc (c, self->joblog);
+    }
+    fputc ('\n', self->joblog);
+}
+
+/* Counts one written result, and its worker's share of the work. */
+static void
+s_account (ff_delivery_t *self, const s_held_t *held)
+{
+    ff_delivery_counts_t *counts = &self->counts;
+    size_t index;
+    counts->delivered++;
+    if (held->attempts > 1)
+        counts->retried++;
+    for (index = 0; index < counts->nworkers; index++)
+        if (counts->workers [index].worker == held->worker)
+            break;
+    if (index == counts->nworkers) {
+        if (index == FF_DELIVERY_MAX_WORKERS)
+            return;
+        counts->workers [index].worker = held->worker;
+        counts->nworkers++;
+    }
+    counts->workers [index].tasks++;
+    counts->workers [index].busy_us += held->runtime_us;
+}
+
+/* Writes one result whose turn has come: joblog, counts, fold, emit and
+   output. */
+static ff_delivery_rc_t
+s_deliver (ff_delivery_t *self, const s_held_t *held, const char *input, const char *body,
+           const char *meta)
+{
+    ff_record_t record = s_record (self, held, input, body, meta), folded;
+    s_joblog (self, held, input);
+    s_account (self, held);
+    if (!ff_folder_take (self->folder, self->kernel_objs [held->kernel], held->kernel,
+                         &record, held->chunk, held->chunks, &folded))
+        return FF_DELIVERY_WRITTEN;     /* absorbed into a fold */
+    ff_delivery_rc_t rc = FF_DELIVERY_WRITTEN;
+    if (self->emit && self->emit (self->emit_arg, &folded) != 0)
+        rc = FF_DELIVERY_EMIT_FAILED;
+    if (ff_output_write (self->output, &folded) != 0) {
+        if (!self->counts.write_failed)
+            self->counts.write_errno = errno;
+        self->counts.write_failed = 1;
+        rc = FF_DELIVERY_WRITE_FAILED;
+    }
+    return rc;
+}
+
+/* Of two outcomes of one take, the one the caller must hear about. */
+static ff_delivery_rc_t
+s_worse (ff_delivery_rc_t a, ff_delivery_rc_t b)
+{
+    if (a == FF_DELIVERY_WRITE_FAILED || b == FF_DELIVERY_WRITE_FAILED)
+        return FF_DELIVERY_WRITE_FAILED;
+    if (a == FF_DELIVERY_EMIT_FAILED || b == FF_DELIVERY_EMIT_FAILED)
+        return FF_DELIVERY_EMIT_FAILED;
+    return a;
+}
+
+/* Writes every held result whose turn has come. */
+static ff_delivery_rc_t
+s_release (ff_delivery_t *self, ff_delivery_rc_t rc)
+{
+    s_held_t *held;
+    while ((held = (s_held_t *) ff_reorder_pop (self->reorder))) {
+        rc = s_worse (rc, s_deliver (self, held, held->bytes, held->bytes + held->input_len,
+                                     held->bytes + held->input_len + held->size));
+        free (held);
+    }
+    self->counts.written = ff_reorder_next (self->reorder);
+    return rc;
+}
+
+/* ------------------------------------------------------------ taking items */
+
+/* Lists seq for the caller to ack. */
+static void
+s_list_ack (ff_delivery_t *self, uint64_t seq)
+{
+    if (!self->acks)
+        return;
+    if (self->nacks < FF_MAX_ACK_SEQS)
+        self->acks [self->nacks++] = seq;
+    else
+        self->counts.unlisted_acks++;
+}
+
+ff_delivery_rc_t
+ff_delivery_take (ff_delivery_t *self, uint64_t worker, const ff_item_t *item)
+{
+    assert (self && item);
+    if (!self->reorder || item->kernel >= self->nkernels
+    ||  (self->counts.total >= 0 && item->seq >= (uint64_t) self->counts.total)) {
+        self->counts.refused++;
+        return FF_DELIVERY_REFUSED;
+    }
+    s_held_t header = {
+        .seq = item->seq, .kernel = item->kernel, .status = item->status,
+        .kind = item->kind, .input_len = item->input.len, .size = item->data.len,
+        .meta_len = item->meta.len, .worker = worker,
+        /* a worker's result: earlier dispatches plus its own runs; the
+           ventilator's error record (no runs): the dispatches it counted */
+        .attempts = item->tries? (item->attempt? item->attempt - 1: 0) + item->tries
+                               : item->attempt,
+        .start_ms = item->start_ms, .runtime_us = item->runtime_us,
+        .bytes_in = item->bytes_in, .chunk = item->chunk, .chunks = item->chunks
+    };
+    if (ff_reorder_claim (self->reorder, item->seq)) {
+        /* its turn has come: written from the item, never copied */
+        ff_delivery_rc_t rc = s_deliver (self, &header, item->input.ptr, item->data.ptr,
+                                         item->meta.ptr);
+        s_list_ack (self, item->seq);
+        return s_release (self, rc);
+    }
+    ff_reorder_rc_t put;
+    if (item->seq < ff_reorder_next (self->reorder))
+        put = FF_REORDER_DUPLICATE;     /* no copy of what is written already */
+    else
+    if (item->seq - ff_reorder_next (self->reorder) >= ff_reorder_window (self->reorder))
+        put = FF_REORDER_OUT_OF_WINDOW;
+    else {
+        s_held_t *held = (s_held_t *) malloc (sizeof (s_held_t) + item->input.len
+                                              + item->data.len + item->meta.len);
+        if (!held)
+            return FF_DELIVERY_NO_MEMORY;
+        *held = header;
+        if (item->input.len)
+            memcpy (held->bytes, item->input.ptr, item->input.len);
+        if (item->data.len)
+            memcpy (held->bytes + item->input.len, item->data.ptr, item->data.len);
+        if (item->meta.len)
+            memcpy (held->bytes + item->input.len + item->data.len, item->meta.ptr,
+                    item->meta.len);
+        put = ff_reorder_put (self->reorder, item->seq, held);
+        if (put != FF_REORDER_STORED)
+            free (held);
+    }
+    if (put == FF_REORDER_DUPLICATE) {
+        self->counts.duplicates++;
+        return FF_DELIVERY_DUPLICATE;
+    }
+    if (put == FF_REORDER_OUT_OF_WINDOW) {
+        self->counts.refused++;
+        return FF_DELIVERY_OUT_OF_WINDOW;
+    }
+    s_list_ack (self, item->seq);
+    return FF_DELIVERY_HELD;
+}
+
+void
+ff_delivery_result_item (ff_item_t *item, const ff_kernel_t *kernel, int rc,
+                         const ff_result_t *result)
+{
+    assert (item && result);
+    item->status = rc == 0? FF_STATUS_OK: FF_STATUS_ERROR;
+    item->kind = kernel && (kernel->flags & FF_KERNEL_JSON)? FF_KIND_JSON: FF_KIND_BYTES;
+    item->data.ptr = (const char *) result->data.data;
+    item->data.len = result->data.size;
+    item->meta.ptr = (const char *) result->meta.data;
+    item->meta.len = result->meta.size;
+}
+
+uint64_t
+ff_delivery_written (ff_delivery_t *self)
+{
+    assert (self);
+    return self->counts.written;
+}
+
+int
+ff_delivery_done (ff_delivery_t *self)
+{
+    assert (self);
+    return self->reorder && self->counts.total >= 0
+        && self->counts.written == (uint64_t) self->counts.total;
+}
+
+/* ---------------------------------------------------- acks and checkpoints */
+
+const uint64_t *
+ff_delivery_acks (ff_delivery_t *self, size_t *count)
+{
+    assert (self && count);
+    *count = self->reorder? self->nacks: 0;
+    return self->acks && self->reorder? self->acks: NULL;
+}
+
+void
+ff_delivery_acks_clear (ff_delivery_t *self)
+{
+    assert (self);
+    self->nacks = 0;
+}
+
+int
+ff_delivery_flush (ff_delivery_t *self)
+{
+    assert (self);
+    if (ff_output_flush (self->output) == 0)
+        return 0;
+    if (!self->counts.write_failed)
+        self->counts.write_errno = errno;
+    self->counts.write_failed = 1;
+    return -1;
+}
+
+ff_checkpoint_rc_t
+ff_delivery_checkpoint (ff_delivery_t *self, int64_t now_ms, int force)
+{
+    assert (self);
+    uint64_t written = self->counts.written;
+    if (!*self->state_path || !self->reorder || written == self->checkpointed
+    ||  (!force && now_ms - self->last_checkpoint < FF_DELIVERY_CHECKPOINT_MS))
+        return FF_CHECKPOINT_SKIPPED;
+    if (ff_delivery_flush (self) != 0)
+        return FF_CHECKPOINT_OUTPUT_FAILED;
+    if (fdatasync (self->fd) != 0) {
+        if (!self->counts.write_failed)
+            self->counts.write_errno = errno;
+        self->counts.write_failed = 1;
+        return FF_CHECKPOINT_OUTPUT_FAILED;
+    }
+    if (self->joblog) {
+        fflush (self->joblog);
+        fdatasync (fileno (self->joblog));
+    }
+    ff_state_t state;
+    memset (&state, 0, sizeof (state));
+    snprintf (state.signature, sizeof (state.signature), "%s", self->signature);
+    state.written = written;
+    state.bytes = self->base_bytes + ff_output_offset (self->output);
+    state.errors = ff_output_errors (self->output);
+    /* a failed save leaves the last one, which claims less: try again later */
+    self->last_checkpoint = now_ms;
+    if (ff_state_save (self->state_path, &state) != 0)
+        return FF_CHECKPOINT_STATE_FAILED;
+    self->checkpointed = written;
+    return FF_CHECKPOINT_SAVED;
+}
+
+/* --------------------------------------------------------------- counts */
+
+const ff_delivery_counts_t *
+ff_delivery_counts (ff_delivery_t *self)
+{
+    assert (self);
+    self->counts.errors = ff_output_errors (self->output);
+    return &self->counts;
+}
+
+int
+ff_delivery_exit_status (ff_delivery_t *self)
+{
+    assert (self);
+    if (self->counts.write_failed)
+        return FF_EXIT_ERROR;
+    return ff_output_errors (self->output)? FF_EXIT_TASKS_FAILED: FF_EXIT_OK;
+}
+
+const char *
+ff_delivery_output_name (ff_delivery_t *self)
+{
+    assert (self);
+    return self->output_name;
+}
+
+const char *
+ff_delivery_state_path (ff_delivery_t *self)
+{
+    assert (self);
+    return self->state_path;
+}
+
+static uint64_t
+s_held_seq (const void *item)
+{
+    return ((const s_held_t *) item)->seq;
+}
+
+void
+ff_delivery_check (ff_delivery_t *self)
+{
+    assert (self);
+    const ff_delivery_counts_t *counts = &self->counts;
+    uint64_t tasks = 0;
+    size_t index, other;
+    assert (counts->first <= counts->written);
+    assert (counts->total < 0 || counts->written <= (uint64_t) counts->total);
+    assert (counts->written - counts->first == counts->delivered);
+    assert (counts->nworkers <= FF_DELIVERY_MAX_WORKERS);
+    for (index = 0; index < counts->nworkers; index++) {
+        tasks += counts->workers [index].tasks;
+        for (other = index + 1; other < counts->nworkers; other++)
+            assert (counts->workers [index].worker != counts->workers [other].worker);
+    }
+    assert (tasks <= counts->delivered);
+    assert (counts->errors <= ff_output_errors (self->output));
+    assert (self->counts.first <= self->checkpointed && self->checkpointed <= counts->written);
+    assert (self->nacks <= FF_MAX_ACK_SEQS && (self->acks || self->nacks == 0));
+    assert (self->nkernels <= FF_MAX_KERNELS);
+    if (self->reorder) {
+        assert (self->nkernels > 0);
+        assert (ff_reorder_next (self->reorder) == counts->written);
+        assert (!ff_reorder_due (self->reorder));
+        ff_reorder_check (self->reorder, s_held_seq);
+    }
+    else
+        assert (counts->written == counts->first && counts->delivered == 0);
+    (void) tasks;
+    (void) other;
+}
