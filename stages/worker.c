@@ -1,9 +1,10 @@
 /*  fanfold-worker: joins a ventilator, pulls task batches from its own
     pipe, runs each task's kernel and pushes the results to the sink.
-    Organised as: options, the heartbeat thread, joining (hello/welcome),
+    Organised as: the job, joining (hello/welcome),
     running a batch, and the main loop. */
 
 #include "fanfold/runtime/codec.h"
+#include "fanfold/runtime/heartbeat.h"
 #include "fanfold/kernels/kernels.h"
 #include "fanfold/runtime/limits.h"
 #include "fanfold/runtime/log.h"
@@ -16,12 +17,10 @@
 #include "fanfold/runtime/topology.h"
 
 #include <czmq.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define S_MAX_CONTROL_MESSAGE (1LL << 20)
 #define S_HELLO_EVERY_MS 1000
 #define S_MAX_MAPS 16
 
@@ -100,109 +99,6 @@ s_job_from_welcome (s_job_t *job, const ff_msg_t *msg)
     return 0;
 }
 
-/* ----------------------------------------------------- heartbeat thread */
-
-/* Arguments of the heartbeat thread, owned by the main thread. */
-typedef struct {
-    const char *endpoint;           /* ventilator control */
-    const char *job;                /* job id */
-    uint64_t worker;                /* our worker id */
-    int hb_ms;                      /* interval */
-    int64_t timeout_ms;             /* task time limit, 0 for none */
-    volatile int64_t *running_since; /* main thread: when its task started, or 0 */
-    ff_security_t *security;        /* CURVE client keys, or none */
-    zsock_t *pipe;                  /* the thread's end of the stop pipe */
-} s_hb_args_t;
-
-/* The heartbeat thread as the main thread holds it. A plain thread, joined
-   when stopped, rather than a zactor: zactor_destroy returns before the
-   actor has closed its pipe, and czmq's exit handler sleeps 200 ms when it
-   finds a socket still open, which a short job would pay at every exit. */
-typedef struct {
-    pthread_t thread;               /* runs s_heartbeat_run */
-    zsock_t *pipe;                  /* our end of the stop pipe */
-} s_heartbeat_t;
-
-#define S_WATCHDOG_GRACE_MS 2000
-
-/* Sends a heartbeat every hb_ms on its own socket, so that a long task
-   does not look like a dead worker, until the pipe says $TERM. With a task
-   time limit it is also the watchdog: a kernel still running well past the
-   limit cannot be stopped from outside, so the worker process ends itself
-   and the ventilator sends the task elsewhere. */
-static void *
-s_heartbeat_run (void *arg)
-{
-    s_hb_args_t *args = (s_hb_args_t *) arg;
-    zsock_t *pipe = args->pipe;
-    zsock_t *control = ff_net_socket (ZMQ_DEALER, 16, 0, S_MAX_CONTROL_MESSAGE);
-    ff_codec_t *codec = ff_codec_new ();
-    char error [256];
-    if (control && codec
-    &&  ff_security_connect (args->security, control, args->endpoint, error, sizeof (error)) == 0
-    &&  zsock_connect (control, "%s", args->endpoint) == 0)
-        ff_codec_hb (codec, args->job, args->worker);
-    while (control && codec) {
-        int64_t since = *args->running_since;
-        if (args->timeout_ms > 0 && since > 0
-        &&  ff_clock_ms () - since > args->timeout_ms + S_WATCHDOG_GRACE_MS) {
-            ff_log_error ("a task has run past --timeout (%.1f s): recycling this worker",
-                          (double) args->timeout_ms / 1000);
-            _exit (FF_EXIT_WORKER_RECYCLED);
-        }
-        ff_net_send (control, NULL, 0, ff_codec_data (codec),
-                     ff_codec_size (codec), 0);
-        zmq_pollitem_t item = { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
-        if (zmq_poll (&item, 1, args->hb_ms) > 0) {
-            char *command = zstr_recv (pipe);
-            int stop = !command || streq (command, "$TERM");
-            zstr_free (&command);
-            if (stop)
-                break;
-        }
-    }
-    ff_codec_destroy (&codec);
-    zsock_destroy (&control);
-    zsock_destroy (&args->pipe);
-    return NULL;
-}
-
-/* Starts the heartbeat thread on args (which must outlive it); NULL when
-   the pipe or the thread cannot be made. */
-static s_heartbeat_t *
-s_heartbeat_new (s_hb_args_t *args)
-{
-    s_heartbeat_t *self = (s_heartbeat_t *) calloc (1, sizeof (s_heartbeat_t));
-    if (!self)
-        return NULL;
-    self->pipe = zsys_create_pipe (&args->pipe);
-    if (!self->pipe)
-        goto fail;
-    if (pthread_create (&self->thread, NULL, s_heartbeat_run, args) != 0) {
-        zsock_destroy (&args->pipe);
-        goto fail;
-    }
-    return self;
-fail:
-    zsock_destroy (&self->pipe);
-    free (self);
-    return NULL;
-}
-
-/* Stops the heartbeat thread and waits until it has closed its sockets. */
-static void
-s_heartbeat_destroy (s_heartbeat_t **self_p)
-{
-    if (self_p && *self_p) {
-        s_heartbeat_t *self = *self_p;
-        zstr_send (self->pipe, "$TERM");
-        pthread_join (self->thread, NULL);
-        zsock_destroy (&self->pipe);
-        free (self);
-        *self_p = NULL;
-    }
-}
-
 /* ---------------------------------------------------------- the worker */
 
 typedef struct {
@@ -211,8 +107,8 @@ typedef struct {
     zsock_t *control;               /* DEALER to the ventilator */
     zsock_t *tasks;                 /* PULL from our pipe, once welcomed */
     zsock_t *results;               /* PUSH to the sink */
-    s_heartbeat_t *heartbeat;       /* heartbeat thread, once welcomed */
-    s_hb_args_t hb_args;            /* its arguments */
+    ff_heartbeat_t *heartbeat;       /* heartbeat thread, once welcomed */
+    ff_heartbeat_args_t hb_args;            /* its arguments */
     ff_codec_t *codec;              /* encoder */
     s_job_t job;                    /* the job served */
     int welcomed;                   /* a welcome was accepted */
@@ -245,7 +141,7 @@ s_send_hello (s_worker_t *self)
 static void
 s_leave (s_worker_t *self)
 {
-    s_heartbeat_destroy (&self->heartbeat);
+    ff_heartbeat_destroy (&self->heartbeat);
     zsock_destroy (&self->tasks);
     while (self->nmaps > 0)
         ff_shm_destroy (&self->maps [--self->nmaps], 0);
@@ -281,7 +177,7 @@ s_accept_welcome (s_worker_t *self, const ff_msg_t *msg)
     self->hb_args.timeout_ms = self->job.timeout_ms;
     self->hb_args.running_since = &self->running_since;
     self->hb_args.security = self->security;
-    self->heartbeat = s_heartbeat_new (&self->hb_args);
+    self->heartbeat = ff_heartbeat_new (&self->hb_args);
     if (!self->heartbeat) {
         ff_log_error ("cannot start the heartbeat thread");
         zsock_destroy (&self->tasks);
@@ -670,7 +566,7 @@ main (int argc, char *argv [])
     &&  strncmp (control, "tcp://[::1]:", 12) != 0)
         self.options.no_shm = 1;
     self.codec = ff_codec_new ();
-    self.control = ff_net_socket (ZMQ_DEALER, settings->hwm, 200, S_MAX_CONTROL_MESSAGE);
+    self.control = ff_net_socket (ZMQ_DEALER, settings->hwm, 200, FF_MAX_CONTROL_MESSAGE);
     self.results = ff_net_socket (ZMQ_PUSH, settings->hwm, settings->linger_ms, -1);
     if (!self.codec || !self.control || !self.results)
         ff_log_error ("cannot create sockets");

@@ -29,6 +29,7 @@
 #define FF_MAX_RETRIES          1000 /* --retries */
 #define FF_MAX_TIMEOUT_S        1e6  /* --timeout, seconds */
 #define FF_MAX_PLUGINS          8    /* --plugin given at most this often */
+#define FF_MAX_CONTROL_MESSAGE  (1LL << 20) /* bytes of one control-channel message */
 #define FF_MAX_TASK_MESSAGE     (1LL << 31) /* bytes of one task message a worker takes */
 #define FF_MAX_BLOCK            (1L << 30)  /* --block and --max-block: a block must fit a task message */
 #define FF_MAX_CHUNK            (1L << 40)  /* --chunk: bytes of one array task */
