@@ -132,8 +132,10 @@ s_choices (const char *choices, char *out, size_t size)
             word++;
             len += (size_t) snprintf (out + len, size - len, word + 1 == words? " or ": ", ");
         }
-        else
-            out [len++] = *at, out [len] = 0;
+        else {
+            out [len++] = *at;
+            out [len] = 0;
+        }
     }
 }
 
@@ -597,7 +599,7 @@ ff_options_forward (const ff_options_t *self, ff_command_t command, char **argv,
 }
 
 void
-ff_options_usage (ff_command_t command, void *stream)
+ff_options_usage (ff_command_t command, FILE *stream)
 {
     int id;
     for (id = 0; id < FF_OPT_COUNT; id++) {
@@ -611,6 +613,6 @@ ff_options_usage (ff_command_t command, void *stream)
         else
             snprintf (left, sizeof (left), "    --%s%s%s", option->name,
                       option->meta? " ": "", option->meta? option->meta: "");
-        fprintf ((FILE *) stream, "  %-34s %s\n", left, option->help);
+        fprintf (stream, "  %-34s %s\n", left, option->help);
     }
 }

@@ -8,6 +8,7 @@
 #define FANFOLD_OPTIONS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* The commands that parse options: `fanfold run`, `fanfold worker` (and
    fanfold-worker), `fanfold clean`, and the two other stages. One bit each. */
@@ -182,8 +183,8 @@ int
                         char **argv, int *argc, int max);
 
 /* Writes the options command accepts, one per line with its help, to
-   stream (a FILE *). */
+   stream. */
 void
-    ff_options_usage (ff_command_t command, void *stream);
+    ff_options_usage (ff_command_t command, FILE *stream);
 
 #endif
