@@ -222,6 +222,31 @@ START_TEST (test_reorder_refuses_a_seq_at_or_past_next_plus_window)
 }
 END_TEST
 
+/* Returns the seq an s_item holds. */
+static uint64_t
+s_item_seq (const void *item)
+{
+    return *(const uint64_t *) item;
+}
+
+START_TEST (test_reorder_says_when_the_next_seq_is_due_and_checks_its_slots)
+{
+    ff_reorder_t *reorder = ff_reorder_new (4, 10, s_count_free);
+    ck_assert_uint_eq (ff_reorder_window (reorder), 4);
+    ck_assert_int_eq (ff_reorder_due (reorder), 0);
+    ck_assert_int_eq (ff_reorder_put (reorder, 12, s_item (12)), FF_REORDER_STORED);
+    ck_assert_int_eq (ff_reorder_due (reorder), 0);
+    ff_reorder_check (reorder, s_item_seq);
+    ck_assert_int_eq (ff_reorder_put (reorder, 10, s_item (10)), FF_REORDER_STORED);
+    ck_assert_int_eq (ff_reorder_due (reorder), 1);
+    ff_reorder_check (reorder, s_item_seq);
+    free (ff_reorder_pop (reorder));
+    ck_assert_int_eq (ff_reorder_due (reorder), 0);
+    ff_reorder_check (reorder, NULL);
+    ff_reorder_destroy (&reorder);
+}
+END_TEST
+
 Suite *
 reorder_suite (void)
 {
@@ -234,6 +259,7 @@ reorder_suite (void)
     tcase_add_test (tc, test_reorder_releases_a_random_permutation_of_1000_seqs_in_order);
     tcase_add_test (tc, test_reorder_starts_releasing_at_the_first_seq_it_was_given);
     tcase_add_test (tc, test_reorder_destroy_frees_every_item_still_held);
+    tcase_add_test (tc, test_reorder_says_when_the_next_seq_is_due_and_checks_its_slots);
     suite_add_tcase (suite, tc);
 
     tc = tcase_create ("limits");

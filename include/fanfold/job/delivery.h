@@ -60,8 +60,8 @@ typedef struct {
     void *emit_arg;                 /* its first argument */
 } ff_delivery_options_t;
 
-/* Outcome of ff_delivery_take. Every outcome but the last three leaves the
-   delivery as valid as before; the item is never kept by reference. */
+/* Outcome of ff_delivery_take. The item is never kept by reference: a
+   held one is copied. */
 typedef enum {
     FF_DELIVERY_WRITTEN = 0,        /* its turn had come: written (or absorbed into a
                                        fold), with every held result now due; listed to ack */
@@ -123,8 +123,8 @@ typedef struct {
    file starts from the beginning) and the joblog (appended to when
    resuming, else started with FF_DELIVERY_JOBLOG_HEADER). Results are taken
    once ff_delivery_begin has named the job's kernels. Returns NULL with a
-   one-line message naming the file in error (NULL when memory runs out:
-   "out of memory"), having opened nothing. */
+   one-line message naming the file in error ("out of memory" when memory
+   runs out), having closed what it opened. */
 ff_delivery_t *
     ff_delivery_new (const ff_delivery_options_t *options, char *error, size_t size);
 
