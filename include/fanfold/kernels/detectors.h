@@ -7,7 +7,32 @@
 #ifndef FANFOLD_DETECTORS_H
 #define FANFOLD_DETECTORS_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "fanfold/kernel.h"
+
+/* The outcome of a neighbour search. */
+typedef enum {
+    FF_PAIRS_DONE = 0,              /* every pair was visited */
+    FF_PAIRS_STOPPED,               /* the visit function asked to stop */
+    FF_PAIRS_NO_MEMORY,             /* an allocation failed */
+    FF_PAIRS_NOT_FINITE             /* a point has a coordinate not finite */
+} ff_pairs_status_t;
+
+/* Called for each pair found, in order of i then j, with the squared
+   distance. Returns 0 to go on, -1 to stop the search. */
+typedef int (ff_pairs_visit_fn) (void *context, uint32_t i, uint32_t j,
+                                 double d2);
+
+/* Visits every pair i < j of the points whose indices are in ids (all of
+   0..count-1 when ids is NULL; ids ascending otherwise) with squared
+   distance <= cutoff², computed in double; point k is at
+   points [k * stride]. Memory O(count) whatever the spread. */
+ff_pairs_status_t
+    ff_pairs_search (const float *points, size_t stride, const uint32_t *ids,
+                     size_t count, double cutoff, ff_pairs_visit_fn *visit,
+                     void *context);
 
 /* The kernels, for plugins and direct calls. All are FF_KERNEL_JSON; only
    stats has a fold. A task whose arrays are missing, of the wrong dtype or
