@@ -1,7 +1,7 @@
 /*  fanfold array kernels: the structure detectors (contacts, hbonds,
     clashes, pistacking; common/kernels/detectors.c) and array statistics (stats;
     common/kernels/stats.c). They read the task's arrays ("coords", "flags",
-    "residues", "rings" as made by fanfold/structure.h, or "data") and
+    "residues", "topology" as made by fanfold/structure.h, or "data") and
     write a JSON object. docs/DETECTORS.md defines each one exactly. */
 
 #ifndef FANFOLD_DETECTORS_H
@@ -53,24 +53,29 @@ int
     ff_contacts_run (const ff_task_t *task, ff_result_t *result);
 
 /* hbonds: donor/acceptor N and O atoms of different residues, 2.5 to 3.5
-   apart. Result {"atoms":N,"count":M,"pairs":[[donor,acceptor,d],...]}
-   sorted by donor then acceptor, d with 3 decimals. */
+   apart, with every heavy atom bonded to either at 90° or more from the
+   other, or D-H...A >= 120° when the donor has explicit hydrogens. Result
+   {"atoms":N,"count":M,"pairs":[[donor,acceptor,d],...]} sorted by donor
+   then acceptor, d with 3 decimals. Every detector takes level=residue
+   (pairs of ["chain",number,"icode","name"] instead of indices). */
 double
     ff_hbonds_cost (const ff_task_t *task);
 int
     ff_hbonds_run (const ff_task_t *task, ff_result_t *result);
 
-/* clashes: atoms of different residues closer than min= (default 3.0),
-   except a backbone C with the backbone N of the next residue. Result
-   {"atoms":N,"count":M,"pairs":[[i,j,d],...]}, i < j, sorted. */
+/* clashes: pairs of atoms more than three bonds apart whose van der Waals
+   spheres overlap by overlap= (default 0.4) or more, possible hydrogen
+   bonds aside. Result {"atoms":N,"count":M,"pairs":[[i,j,d,overlap],...]},
+   i < j, sorted. */
 double
     ff_clashes_cost (const ff_task_t *task);
 int
     ff_clashes_run (const ff_task_t *task, ff_result_t *result);
 
-/* pistacking: pairs a < b of aromatic rings whose centroids are at most
-   5.5 apart. Result {"rings":R,"count":M,"pairs":[[a,b,d,angle],...]},
-   angle between the ring normals in degrees, 0 to 90, 3 decimals. */
+/* pistacking: pairs a < b of aromatic rings of different residues that
+   stack by PLIP's criteria (centroids 0.5 to 5.5 apart, offset under 2.0,
+   planes within 30° of parallel or of perpendicular). Result
+   {"rings":R,"count":M,"pairs":[[a,b,d,angle,offset,"parallel"|"tshape"],...]}. */
 double
     ff_pistacking_cost (const ff_task_t *task);
 int
