@@ -323,6 +323,55 @@ START_TEST (test_contacts_of_one_atom_has_no_pair)
 }
 END_TEST
 
+START_TEST (test_contacts_level_residue_gives_each_pair_of_residues_once)
+{
+    /* pept.pdb: the residue pairs of the atom pairs within 4 Å, without
+       pairs within one residue, each once, named by the topology */
+    const ff_array_t *arrays;
+    ff_structure_t *structure = s_structure (S_DEMO "pept.pdb", &arrays);
+    const float *coords = (const float *) arrays [0].data;
+    const uint32_t *residues = (const uint32_t *) arrays [2].data;
+    size_t n = ff_structure_atoms (structure);
+    ff_topology_t topology;
+    ck_assert_int_eq (ff_topology_view (arrays [3].data, arrays [3].size,
+                                        &topology, NULL, 0), 0);
+    uint32_t m = topology.header->residues;
+    char *seen = calloc ((size_t) m * m, 1);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            if (residues [i] != residues [j]
+            &&  s_d2 (coords + 3 * i, coords + 3 * j) <= 16.0) {
+                uint32_t a = residues [i] < residues [j] ? residues [i] : residues [j];
+                uint32_t b = residues [i] ^ residues [j] ^ a;
+                seen [(size_t) a * m + b] = 1;
+            }
+    ff_buf_t out = { NULL, 0, 0 }, list = { NULL, 0, 0 };
+    size_t count = 0;
+    for (uint32_t a = 0; a < m; a++)
+        for (uint32_t b = 0; b < m; b++)
+            if (seen [(size_t) a * m + b]) {
+                const ff_topology_residue_t *ra = &topology.residues [a], *rb = &topology.residues [b];
+                s_printf (&list, "%s[[\"%s\",%d,\"\",\"%s\"],[\"%s\",%d,\"\",\"%s\"]]",
+                          count ? "," : "", ra->chain, ra->number, ra->name,
+                          rb->chain, rb->number, rb->name);
+                count++;
+            }
+    s_printf (&out, "{\"atoms\":%zu,\"count\":%zu,\"pairs\":[", n, count);
+    ck_assert_int_eq (ff_buf_append (&out, list.data, list.size), 0);
+    s_printf (&out, "]}");
+    char *expected = s_text (&out);
+    const char *level [] = { "level", "residue" };
+    char *got = s_ok ("contacts", arrays, 4, level, 1);
+    ck_assert_uint_gt (count, 12);
+    s_assert_same (got, expected);
+    free (got);
+    free (expected);
+    free (list.data);
+    free (seen);
+    ff_structure_destroy (&structure);
+}
+END_TEST
+
 /* --------------------------------------------------------------- hbonds */
 
 /* What a made-up "topology" holds. Residue r is named chain "A",
@@ -1237,6 +1286,7 @@ START_TEST (test_structure_detectors_refuse_missing_or_misshapen_arrays)
     arrays [2].dtype = FF_DTYPE_I32;
     s_refused ("clashes", arrays, 4, NULL, 0, "\"residues\" must be uint32 [N]");
     s_refused ("pistacking", arrays, 3, NULL, 0, "no \"topology\" array");
+    free (owned);
     /* a topology of another structure, or not one at all */
     s_made_up (arrays, coords, flags, residues, 2, NULL, &owned);
     ((ff_topology_header_t *) owned)->atoms = 5;
@@ -1402,6 +1452,7 @@ detectors_suite (void)
     tcase_add_test (tc, test_contacts_handles_coordinates_spread_over_ten_thousand_angstroms);
     tcase_add_test (tc, test_contacts_handles_every_atom_in_one_cell);
     tcase_add_test (tc, test_contacts_of_one_atom_has_no_pair);
+    tcase_add_test (tc, test_contacts_level_residue_gives_each_pair_of_residues_once);
     tcase_add_test (tc, test_hbonds_pairs_donors_with_acceptors_of_other_residues_2_5_to_3_5_apart);
     tcase_add_test (tc, test_hbonds_matches_brute_force_on_real_structures);
     tcase_add_test (tc, test_hbonds_refuse_an_angle_under_90_at_a_bonded_heavy_atom);
