@@ -30,6 +30,8 @@
 #define S_STACK_MAX 5.5             /* pistacking: centroids closer than (Å) */
 #define S_STACK_ANGLE_DEV 30.0      /* pistacking: degrees from 0 or 90 */
 #define S_STACK_OFFSET_MAX 2.0      /* pistacking: offset below (Å) */
+#define S_CLASH_REACH 3.6           /* clashes: search radius in a protein,
+                                       twice the radius of S (1.8 Å) */
 
 /* ---------------------------------------------------------- JSON writer */
 
@@ -1015,7 +1017,7 @@ s_clashes_visit (void *context, uint32_t i, uint32_t j, double d2)
 double
 ff_clashes_cost (const ff_task_t *task)
 {
-    return s_search_cost (s_rows (task, "coords"), 2 * 2.0, S_DENSITY);
+    return s_search_cost (s_rows (task, "coords"), S_CLASH_REACH, S_DENSITY);
 }
 
 int
