@@ -7,6 +7,7 @@
 
 #include "fanfold/job/dispatch.h"
 #include "fanfold/job/ledger.h"
+#include "fanfold/job/peers.h"
 #include "fanfold/job/producer.h"
 #include "fanfold/job/taskmsg.h"
 #include "fanfold/runtime/codec.h"
@@ -16,6 +17,7 @@
 #include "fanfold/runtime/net.h"
 #include "fanfold/runtime/security.h"
 #include "fanfold/runtime/shm.h"
+#include "fanfold/runtime/stdfds.h"
 #include "fanfold/kernels/source.h"
 #include "fanfold/runtime/topology.h"
 
@@ -29,7 +31,6 @@
 #include <unistd.h>
 
 #define S_MAX_CONTROL_MESSAGE (1LL << 20)
-#define S_MAX_WORKERS FF_MAX_WORKERS
 #define S_RETRY_BLOCKED_MS 5
 
 
@@ -60,18 +61,6 @@ typedef struct {
     int verbose;                    /* -v */
 } s_options_t;
 
-/* A peer on the control socket: a worker. What it holds is the ledger's. */
-typedef struct {
-    uint64_t id;                    /* worker id, from 1 */
-    uint8_t routing [256];          /* ROUTER id of its control socket */
-    size_t routing_len;             /* its length */
-    zsock_t *push;                  /* its task pipe (bound here) */
-    char *endpoint;                 /* where it connects for its pipe */
-    char *name;                     /* host:pid it gave */
-    int64_t last_seen;              /* last message from it */
-    int no_shm;                     /* it cannot map segments: send bytes */
-} s_peer_t;
-
 typedef struct {
     s_options_t options;            /* command line */
     ff_topology_t *topology;        /* endpoints and tuning */
@@ -86,9 +75,7 @@ typedef struct {
     int input_fd;                   /* records come from here, with --pipe */
     int want_input;                 /* the producer waits for input */
     zsock_t *intake;                /* PULL for records, with --intake */
-    s_peer_t *workers [S_MAX_WORKERS]; /* joined workers */
-    size_t nworkers;                /* how many */
-    uint64_t last_worker_id;        /* last id handed out */
+    ff_peers_t *peers;              /* joined workers and their pipes */
     uint8_t sink_routing [256];     /* the sink's ROUTER id */
     size_t sink_routing_len;        /* 0 until the sink says hello */
     int sink_ready;                 /* the sink acked the job header */
@@ -268,36 +255,13 @@ s_send_job (s_vent_t *self)
 }
 
 static void
-s_send_welcome (s_vent_t *self, s_peer_t *peer)
+s_send_welcome (s_vent_t *self, ff_peer_t *peer)
 {
     ff_codec_welcome (self->codec, self->job, peer->id, peer->endpoint,
                       (uint64_t) self->settings->heartbeat_ms,
                       (const char *const *) self->options.kernel_names, self->options.nkernels,
                       self->options.params, self->options.nparams);
     s_send_to (self, peer->routing, peer->routing_len);
-}
-
-static s_peer_t *
-s_find_worker (s_vent_t *self, uint64_t id)
-{
-    size_t index;
-    for (index = 0; index < self->nworkers; index++)
-        if (self->workers [index]->id == id)
-            return self->workers [index];
-    return NULL;
-}
-
-static void
-s_peer_destroy (s_peer_t **peer_p)
-{
-    if (peer_p && *peer_p) {
-        s_peer_t *peer = *peer_p;
-        zsock_destroy (&peer->push);
-        free (peer->endpoint);
-        free (peer->name);
-        free (peer);
-        *peer_p = NULL;
-    }
 }
 
 /* Settles the departed workers that are due (all of them with all), and
@@ -317,57 +281,19 @@ s_settle (s_vent_t *self, int all)
 /* Removes a worker; its tasks are sent again once it is settled. crashed:
    it died or hung (a task it held may have ended it), rather than left. */
 static void
-s_remove_worker (s_vent_t *self, s_peer_t *peer, const char *why, int crashed)
+s_remove_worker (s_vent_t *self, ff_peer_t *peer, const char *why, int crashed)
 {
-    size_t index;
     ff_log_info ("worker %" PRIu64 " (%s) %s", peer->id, peer->name, why);
     if (ff_ledger_departed (self->ledger) == FF_LEDGER_MAX_DEPARTED)
         s_settle (self, 1);
     ff_ledger_worker_leave (self->ledger, peer->id, why, crashed, ff_clock_ms ());
-    for (index = 0; index < self->nworkers; index++)
-        if (self->workers [index] == peer) {
-            self->workers [index] = self->workers [--self->nworkers];
-            break;
-        }
-    s_peer_destroy (&peer);
-}
-
-/* Binds a new pipe for a worker and returns its connect endpoint. */
-static int
-s_bind_pipe (s_vent_t *self, s_peer_t *peer)
-{
-    const char *base = ff_topology_bind (self->topology, FF_EP_TASKS);
-    /* credit, not the HWM, bounds what a worker holds: libzmq learns that
-       the peer consumed messages lazily, so a tiny HWM stalls sends. A
-       PUSH receives nothing: the inbound limit only stops a bogus peer's
-       frame length from sizing libzmq's allocations */
-    peer->push = ff_net_socket (ZMQ_PUSH, self->settings->hwm, 0, S_MAX_CONTROL_MESSAGE);
-    if (!peer->push)
-        return -1;
-    char error [512];
-    if (ff_security_bind (self->security, peer->push, base, error, sizeof (error))) {
-        ff_log_error ("%s", error);
-        return -1;
-    }
-    if (strncmp (base, "ipc://", 6) == 0) {
-        if (zsock_bind (peer->push, "%s-%" PRIu64, base, peer->id) < 0)
-            return -1;
-        peer->endpoint = zsys_sprintf ("%s-%" PRIu64, base, peer->id);
-    }
-    else {
-        int port = zsock_bind (peer->push, "%s", base);
-        if (port < 0)
-            return -1;
-        const char *host = ff_topology_ventilator_host (self->topology);
-        peer->endpoint = zsys_sprintf ("tcp://%s:%d", host, port);
-    }
-    return peer->endpoint? 0: -1;
+    ff_peers_remove (self->peers, peer->id);
 }
 
 static void
 s_on_hello (s_vent_t *self, zmq_msg_t *routing, const ff_msg_t *msg)
 {
-    size_t index, routing_len = zmq_msg_size (routing);
+    size_t routing_len = zmq_msg_size (routing);
     if (ff_str_eq (msg->role, "sink")) {
         /* once the sink has acked, another peer cannot take its place:
            its acks would be refused from then on and the job would hang */
@@ -382,38 +308,27 @@ s_on_hello (s_vent_t *self, zmq_msg_t *routing, const ff_msg_t *msg)
         s_send_job (self);
         return;
     }
-    for (index = 0; index < self->nworkers; index++) {
-        s_peer_t *peer = self->workers [index];
-        if (peer->routing_len == routing_len
-        &&  memcmp (peer->routing, zmq_msg_data (routing), routing_len) == 0) {
-            s_send_welcome (self, peer);     /* its hello crossed our welcome */
-            return;
-        }
-    }
-    if (self->nworkers == S_MAX_WORKERS) {
-        ff_log_reject (&self->rejected, "worker hello past %d workers", S_MAX_WORKERS);
+    ff_peer_t *peer;
+    char error [512];
+    ff_peers_hello_t rc = ff_peers_hello (self->peers, zmq_msg_data (routing), routing_len,
+                                          msg->name.ptr, msg->name.len, msg->flags,
+                                          ff_clock_ms (), &peer, error, sizeof (error));
+    if (rc == FF_PEERS_KNOWN) {
+        s_send_welcome (self, peer);        /* its hello crossed our welcome */
         return;
     }
-    s_peer_t *peer = (s_peer_t *) calloc (1, sizeof (s_peer_t));
-    if (!peer)
+    if (rc == FF_PEERS_FULL) {
+        ff_log_reject (&self->rejected, "%s", error);
         return;
-    peer->id = ++self->last_worker_id;
-    memcpy (peer->routing, zmq_msg_data (routing), routing_len);
-    peer->routing_len = routing_len;
-    peer->name = ff_str_dup (msg->name);
-    peer->last_seen = ff_clock_ms ();
-    peer->no_shm = (msg->flags & FF_HELLO_NO_SHM) != 0;
-    if (!peer->name || s_bind_pipe (self, peer)) {
-        ff_log_error ("cannot make a task pipe for worker %" PRIu64 ": %s",
-                      peer->id, zmq_strerror (errno));
-        s_peer_destroy (&peer);
+    }
+    if (rc == FF_PEERS_FAILED) {
+        ff_log_error ("cannot make a task pipe for a worker: %s", error);
         return;
     }
     if (ff_ledger_worker_add (self->ledger, peer->id, ff_dispatch_initial_credit (self->policy))) {
-        s_peer_destroy (&peer);
+        ff_peers_remove (self->peers, peer->id);
         return;
     }
-    self->workers [self->nworkers++] = peer;
     s_send_welcome (self, peer);
     ff_log_info ("worker %" PRIu64 " (%s) joined on %s", peer->id, peer->name, peer->endpoint);
 }
@@ -469,7 +384,12 @@ s_on_control (s_vent_t *self)
             s_on_ack (self, &routing, &msg);
         else
         if (msg.type == FF_MSG_HB || msg.type == FF_MSG_BYE) {
-            s_peer_t *peer = s_find_worker (self, msg.worker);
+            ff_peer_t *peer = ff_peers_match (self->peers, msg.worker, zmq_msg_data (&routing),
+                                              zmq_msg_size (&routing), msg.type == FF_MSG_HB);
+            if (!peer && ff_peers_find (self->peers, msg.worker))
+                ff_log_reject (&self->rejected, "%s for worker %" PRIu64 " from another peer",
+                               ff_msg_type_name (msg.type), msg.worker);
+            else
             if (peer && msg.type == FF_MSG_HB)
                 peer->last_seen = ff_clock_ms ();
             else
@@ -485,7 +405,7 @@ s_on_control (s_vent_t *self)
 
 /* Whether peer has run its current task past --timeout. */
 static int
-s_overdue (s_vent_t *self, s_peer_t *peer, int64_t now)
+s_overdue (s_vent_t *self, ff_peer_t *peer, int64_t now)
 {
     const ff_ledger_worker_t *held = ff_ledger_worker (self->ledger, peer->id);
     return self->options.timeout > 0 && held->outstanding > 0
@@ -501,8 +421,8 @@ s_heartbeat (s_vent_t *self)
     if (now - self->last_hb < self->settings->heartbeat_ms)
         return;
     self->last_hb = now;
-    for (index = 0; index < self->nworkers; ) {
-        s_peer_t *peer = self->workers [index];
+    for (index = 0; index < ff_peers_count (self->peers); ) {
+        ff_peer_t *peer = ff_peers_at (self->peers, index);
         ff_codec_hb (self->codec, self->job, peer->id);
         int rc = ff_net_send (self->control, peer->routing, peer->routing_len,
                               ff_codec_data (self->codec), ff_codec_size (self->codec), 0);
@@ -523,7 +443,7 @@ s_heartbeat (s_vent_t *self)
     }
     if (self->sink_routing_len) {
         /* to the sink, the worker field carries how many workers are live */
-        ff_codec_hb (self->codec, self->job, self->nworkers);
+        ff_codec_hb (self->codec, self->job, ff_peers_count (self->peers));
         s_send_to (self, self->sink_routing, self->sink_routing_len);
     }
 }
@@ -534,7 +454,7 @@ s_heartbeat (s_vent_t *self)
 /* Sends the tasks seqs to peer in one message. Returns 0, or -1 when
    memory ran out or its pipe is not connected yet. */
 static int
-s_send_tasks (s_vent_t *self, s_peer_t *peer, const uint64_t *seqs, size_t count)
+s_send_tasks (s_vent_t *self, ff_peer_t *peer, const uint64_t *seqs, size_t count)
 {
     if (ff_taskmsg_tasks (self->codec, self->job, self->ledger, seqs, count,
                           (uint64_t) self->options.chunk, peer->no_shm)) {
@@ -555,7 +475,7 @@ s_dispatch (s_vent_t *self)
     uint64_t seqs [FF_MAX_BATCH], worker;
     size_t count;
     while ((count = ff_dispatch_plan (self->policy, self->ledger, now_ms, &worker, seqs)) > 0) {
-        if (s_send_tasks (self, s_find_worker (self, worker), seqs, count) == 0)
+        if (s_send_tasks (self, ff_peers_find (self->peers, worker), seqs, count) == 0)
             ff_ledger_sent (self->ledger, worker, seqs, count, now_ms, now_us);
         else
             ff_ledger_unsend (self->ledger, worker, seqs, count, now_ms + S_RETRY_BLOCKED_MS);
@@ -574,9 +494,10 @@ static void
 s_end_workers (s_vent_t *self, uint64_t status)
 {
     size_t index;
-    for (index = 0; index < self->nworkers; index++) {
+    for (index = 0; index < ff_peers_count (self->peers); index++) {
+        ff_peer_t *peer = ff_peers_at (self->peers, index);
         ff_codec_end (self->codec, self->job, status);
-        s_send_to (self, self->workers [index]->routing, self->workers [index]->routing_len);
+        s_send_to (self, peer->routing, peer->routing_len);
     }
     /* the sink too: it waits for this before closing, so that its last
        ack cannot be held back by a ventilator already gone */
@@ -847,8 +768,7 @@ static void
 s_vent_cleanup (s_vent_t *self)
 {
     size_t index;
-    while (self->nworkers > 0)
-        s_peer_destroy (&self->workers [--self->nworkers]);
+    ff_peers_destroy (&self->peers);
     ff_ledger_destroy (&self->ledger);
     ff_dispatch_destroy (&self->policy);
     ff_producer_destroy (&self->producer);
@@ -870,6 +790,12 @@ main (int argc, char *argv [])
     char error [512];
     int rc;
 
+    /* before any socket: a closed fd 0, 1 or 2 would become one of them */
+    int closed = ff_stdfds_guard ();
+    if (closed < 0) {
+        fprintf (stderr, "fanfold-ventilator: cannot open /dev/null: %s\n", strerror (errno));
+        return 2;
+    }
     memset (&self, 0, sizeof (self));
     self.total = -1;
     self.input_fd = STDIN_FILENO;
@@ -901,6 +827,10 @@ main (int argc, char *argv [])
     int stale = ff_shm_clean (NULL);
     if (stale)
         ff_log_info ("removed %d shared-memory segments of dead jobs", stale);
+    if (self.options.pipe && !self.options.input_path && (closed & FF_STDFDS_IN)) {
+        ff_log_error ("--pipe reads records from stdin, but stdin is closed");
+        goto done;
+    }
     if (self.options.pipe) {
         if (self.options.input_path) {
             self.input_fd = open (self.options.input_path, O_RDONLY | O_CLOEXEC);
@@ -945,7 +875,10 @@ main (int argc, char *argv [])
         goto done;
     }
     self.security = ff_security_new (self.topology, 1, self.options.insecure, error, sizeof (error));
-    if (!self.security
+    if (self.security
+    &&  !(self.peers = ff_peers_new (self.topology, self.security, self.settings->hwm)))
+        snprintf (error, sizeof (error), "out of memory");
+    if (!self.peers
     ||  ff_security_bind (self.security, self.control, ff_topology_bind (self.topology, FF_EP_CONTROL),
                           error, sizeof (error))) {
         ff_log_error ("%s", error);
