@@ -441,6 +441,14 @@ s_heartbeat (s_vent_t *self)
         else
             index++;
     }
+    /* a peer that holds tasks and never reads them (it finished nothing
+       while others sit idle) costs a bounded delay: they go to others */
+    ff_peer_t *unread = ff_peers_find (self->peers,
+                                       ff_dispatch_unread (self->policy, self->ledger, now,
+                                                           self->settings->worker_timeout_ms));
+    if (unread)
+        s_remove_worker (self, unread, "held its tasks without finishing any while others were idle",
+                         0);
     if (self->sink_routing_len) {
         /* to the sink, the worker field carries how many workers are live */
         ff_codec_hb (self->codec, self->job, ff_peers_count (self->peers));
