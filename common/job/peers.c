@@ -6,6 +6,8 @@
 #include "fanfold/runtime/limits.h"
 #include "fanfold/runtime/net.h"
 
+#include <stdio.h>
+
 #include <assert.h>
 #include <string.h>
 
@@ -14,12 +16,14 @@
 #define S_MAX_INBOUND (1LL << 20)
 
 struct ff_peers {
+    zsock_t *control;               /* ROUTER, bound on the control endpoint */
     ff_topology_t *topology;        /* endpoints (borrowed) */
     ff_security_t *security;        /* keys for the pipes (borrowed) */
     int hwm;                        /* HWM of each pipe */
     ff_peer_t **peers;              /* joined workers, FF_MAX_WORKERS allocated */
     size_t count;                   /* how many */
     uint64_t last_id;               /* last id handed out */
+    ff_peer_sink_t sink;            /* the sink */
 };
 
 static void
@@ -42,21 +46,42 @@ s_same (const uint8_t *known, size_t known_len, const void *routing, size_t rout
 }
 
 ff_peers_t *
-ff_peers_new (ff_topology_t *topology, ff_security_t *security, int hwm)
+ff_peers_new (ff_topology_t *topology, ff_security_t *security, char *error, size_t error_size)
 {
     assert (topology);
+    const ff_settings_t *settings = ff_topology_settings (topology);
+    const char *endpoint = ff_topology_bind (topology, FF_EP_CONTROL);
     ff_peers_t *self = (ff_peers_t *) calloc (1, sizeof (ff_peers_t));
     if (!self)
-        return NULL;
+        goto fail;
     self->peers = (ff_peer_t **) calloc (FF_MAX_WORKERS, sizeof (ff_peer_t *));
-    if (!self->peers) {
-        free (self);
-        return NULL;
-    }
+    self->control = ff_net_socket (ZMQ_ROUTER, settings->hwm, settings->linger_ms,
+                                   FF_MAX_CONTROL_MESSAGE);
+    if (!self->peers || !self->control)
+        goto fail;
     self->topology = topology;
     self->security = security;
-    self->hwm = hwm;
+    self->hwm = settings->hwm;
+    if (ff_security_bind (security, self->control, endpoint, error, error_size)) {
+        ff_peers_destroy (&self);
+        return NULL;
+    }
+    if (ff_net_ipc_busy (endpoint)) {
+        snprintf (error, error_size, "another job is running on %s: wait for it, or use another "
+                  "topology", endpoint);
+        ff_peers_destroy (&self);
+        return NULL;
+    }
+    if (zsock_bind (self->control, "%s", endpoint) < 0) {
+        snprintf (error, error_size, "cannot bind %s: %s", endpoint, zmq_strerror (errno));
+        ff_peers_destroy (&self);
+        return NULL;
+    }
     return self;
+fail:
+    snprintf (error, error_size, "cannot allocate the control socket");
+    ff_peers_destroy (&self);
+    return NULL;
 }
 
 void
@@ -67,9 +92,17 @@ ff_peers_destroy (ff_peers_t **self_p)
         while (self->count > 0)
             s_peer_destroy (&self->peers [--self->count]);
         free (self->peers);
+        zsock_destroy (&self->control);
         free (self);
         *self_p = NULL;
     }
+}
+
+zsock_t *
+ff_peers_control (ff_peers_t *self)
+{
+    assert (self);
+    return self->control;
 }
 
 /* Binds a new pipe for peer and sets its connect endpoint: the task
@@ -216,4 +249,30 @@ ff_peers_remove (ff_peers_t *self, uint64_t id)
             return 0;
         }
     return -1;
+}
+
+int
+ff_peers_sink_hello (ff_peers_t *self, const void *routing, size_t routing_len, int locked)
+{
+    assert (self);
+    if ((locked && !ff_peers_is_sink (self, routing, routing_len))
+    ||  routing_len == 0 || routing_len > FF_PEERS_ROUTING_MAX)
+        return -1;
+    memcpy (self->sink.routing, routing, routing_len);
+    self->sink.routing_len = routing_len;
+    return 0;
+}
+
+int
+ff_peers_is_sink (ff_peers_t *self, const void *routing, size_t routing_len)
+{
+    assert (self);
+    return s_same (self->sink.routing, self->sink.routing_len, routing, routing_len);
+}
+
+const ff_peer_sink_t *
+ff_peers_sink (ff_peers_t *self)
+{
+    assert (self);
+    return &self->sink;
 }

@@ -1,4 +1,5 @@
-/*  fanfold peers: the workers that joined a ventilator, each with its own
+/*  fanfold peers: the ventilator's control socket, and the sink and the
+    workers that joined on it, each worker with its own
     task pipe (a PUSH socket bound for it alone), and who may speak for it
     on the control socket. A worker is known by the routing id of the
     control socket that said hello (its main socket: it gets the welcome,
@@ -22,6 +23,12 @@
 /* Longest routing id kept (ZeroMQ's are at most 255 bytes). */
 #define FF_PEERS_ROUTING_MAX 256
 
+/* The sink as the ventilator knows it. */
+typedef struct {
+    uint8_t routing [FF_PEERS_ROUTING_MAX]; /* its control socket's routing id */
+    size_t routing_len;             /* 0 until it says hello */
+} ff_peer_sink_t;
+
 /* A worker as the ventilator's sockets see it (read-only to callers, but
    for last_seen, which the caller keeps). What it holds is the ledger's. */
 typedef struct {
@@ -39,14 +46,22 @@ typedef struct {
 
 typedef struct ff_peers ff_peers_t;
 
-/* Creates an empty set whose pipes bind on topology's task endpoint with
-   security's keys and a HWM of hwm; topology and security must outlive
-   it. Returns NULL when memory runs out. */
+/* Creates an empty set and binds its control socket (a ROUTER) on
+   topology's control endpoint with security's keys; each worker's pipe
+   will bind on the task endpoint. topology and security must outlive it.
+   Returns NULL with a line in error when memory runs out or the control
+   endpoint cannot be bound (another job's ipc socket listens there, say). */
 ff_peers_t *
-    ff_peers_new (ff_topology_t *topology, ff_security_t *security, int hwm);
+    ff_peers_new (ff_topology_t *topology, ff_security_t *security, char *error,
+                  size_t error_size);
 
-/* Destroys the set, closing every pipe, and NULLs the pointer. Safe on
-   NULL. */
+/* The control socket, owned by the set: every peer's messages arrive on
+   it, and replies go out on it to a routing id. */
+zsock_t *
+    ff_peers_control (ff_peers_t *self);
+
+/* Destroys the set, closing every pipe and the control socket, and NULLs
+   the pointer. Safe on NULL. */
 void
     ff_peers_destroy (ff_peers_t **self_p);
 
@@ -66,6 +81,20 @@ ff_peers_hello_t
     ff_peers_hello (ff_peers_t *self, const void *routing, size_t routing_len,
                     const char *name, size_t name_len, uint64_t flags, int64_t now_ms,
                     ff_peer_t **peer, char *error, size_t error_size);
+
+/* The sink's hello from routing: from now on the sink is known by it,
+   unless locked (the sink's first ack was taken) and routing is not the
+   known sink's. Returns 0, or -1 when refused. */
+int
+    ff_peers_sink_hello (ff_peers_t *self, const void *routing, size_t routing_len, int locked);
+
+/* Returns 1 when routing is the sink's, else 0. */
+int
+    ff_peers_is_sink (ff_peers_t *self, const void *routing, size_t routing_len);
+
+/* The sink (routing_len 0 until it said hello). */
+const ff_peer_sink_t *
+    ff_peers_sink (ff_peers_t *self);
 
 /* The worker id when routing may speak for it: its main socket, or its
    heartbeat socket. With learn (an hb), a worker whose heartbeat socket
