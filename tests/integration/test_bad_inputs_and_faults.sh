@@ -6,7 +6,7 @@
 #   stays honest), and any other failing case fails the test. CASES picks
 #   some cases (CASES="5 15.emit").
 . "$(dirname "$0")/lib.sh"
-PENDING=${PENDING-"1 2 3 6 7 8 9 10 11 12 13 14 15.plugin 15.block 15.emit 15.directory 15.xdg"}
+PENDING=${PENDING-"2 3 6 7 8 9 10 11 12 13 14 15.plugin 15.block 15.emit 15.directory 15.xdg"}
 
 export XDG_RUNTIME_DIR="$SCRATCH/xdg"         # private runs of the cases live here
 mkdir -m 700 "$XDG_RUNTIME_DIR"
@@ -86,7 +86,10 @@ with open(sys.argv[1], "w") as out:
         out.write("C %.3f %.3f %.3f\n" % (r.random() * 2, r.random() * 2, r.random() * 2))
 PYEOF
     local status=0
-    LIMIT=20 ff run -w 1 --format jsonl -k contacts -- "$SCRATCH/cube.xyz" > "$SCRATCH/o" 2> "$SCRATCH/e" || status=$?
+    # about 2e8 pairs: 2.6 GB of JSON, built in about 50 s, which the kernel
+    # cannot cut short; the worker sends an error naming the limit instead
+    LIMIT=150 ff run --mode parallel -w 1 --format jsonl -k contacts -- "$SCRATCH/cube.xyz" \
+        > "$SCRATCH/o" 2> "$SCRATCH/e" || status=$?
     [ $status = 1 ] && grep -q '"status":"error"' "$SCRATCH/o" && grep -qi "limit" "$SCRATCH/o"
 }
 
