@@ -61,6 +61,16 @@ START_TEST (test_task_result_larger_than_the_limit_becomes_an_error_naming_the_l
     policy.max_result = 8;
     ck_assert_int_eq (ff_task_run (&s_kernel, &s_task, &policy, &out, &outcome), 0);
     ff_result_reset (&out, 0);
+    /* a task's max_result parameter lowers the limit, never raises it */
+    const char *params [] = { "max_result", "4" };
+    ff_task_t task = s_task;
+    task.params = params;
+    task.nparams = 1;
+    ck_assert_int_eq (ff_task_run (&s_kernel, &task, &policy, &out, &outcome), -1);
+    ff_result_reset (&out, 0);
+    params [1] = "1K";
+    ck_assert_int_eq (ff_task_run (&s_kernel, &task, &policy, &out, &outcome), 0);
+    ff_result_reset (&out, 0);
 }
 END_TEST
 

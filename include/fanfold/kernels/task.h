@@ -31,7 +31,8 @@ typedef struct {
    fewer when policy->stopped says so between runs. A NULL kernel is one
    failed run ("unknown kernel"). out holds the last run's result (or its
    error text); outcome says how it went. A result larger than
-   policy->max_result is replaced by an error naming the limit (the sink
+   policy->max_result (or the task's parameter max_result=SIZE, when
+   smaller) is replaced by an error naming the limit (the sink
    takes no larger one; a kernel that gives it would give it again: no
    further try). Returns 0 when a run succeeded, -1 when every run failed
    or the result was too large. */
