@@ -14,6 +14,7 @@
 #include "fanfold/runtime/options.h"
 #include "fanfold/runtime/security.h"
 #include "fanfold/runtime/shm.h"
+#include "fanfold/runtime/stdfds.h"
 #include "fanfold/runtime/topology.h"
 
 #include <czmq.h>
@@ -107,8 +108,8 @@ typedef struct {
     zsock_t *control;               /* DEALER to the ventilator */
     zsock_t *tasks;                 /* PULL from our pipe, once welcomed */
     zsock_t *results;               /* PUSH to the sink */
-    ff_heartbeat_t *heartbeat;       /* heartbeat thread, once welcomed */
-    ff_heartbeat_args_t hb_args;            /* its arguments */
+    ff_heartbeat_t *heartbeat;      /* heartbeat thread, once welcomed */
+    ff_heartbeat_args_t hb_args;    /* its arguments */
     ff_codec_t *codec;              /* encoder */
     s_job_t job;                    /* the job served */
     int welcomed;                   /* a welcome was accepted */
@@ -170,13 +171,11 @@ s_accept_welcome (s_worker_t *self, const ff_msg_t *msg)
         return -1;
     }
     free (endpoint);
-    self->hb_args.endpoint = ff_topology_connect (self->topology, FF_EP_CONTROL);
-    self->hb_args.job = self->job.id;
-    self->hb_args.worker = self->job.worker;
-    self->hb_args.hb_ms = self->job.hb_ms;
-    self->hb_args.timeout_ms = self->job.timeout_ms;
-    self->hb_args.running_since = &self->running_since;
-    self->hb_args.security = self->security;
+    self->hb_args = (ff_heartbeat_args_t) {
+        .endpoint = ff_topology_connect (self->topology, FF_EP_CONTROL), .job = self->job.id,
+        .worker = self->job.worker, .hb_ms = self->job.hb_ms, .timeout_ms = self->job.timeout_ms,
+        .running_since = &self->running_since, .security = self->security
+    };
     self->heartbeat = ff_heartbeat_new (&self->hb_args);
     if (!self->heartbeat) {
         ff_log_error ("cannot start the heartbeat thread");
@@ -463,9 +462,11 @@ s_run (s_worker_t *self)
             s_send_hello (self);
             last_hello = now;
         }
-        if (self->welcomed && now - self->last_heard > settings->worker_timeout_ms) {
-            ff_log_info ("ventilator silent for %d ms: joining again",
-                         settings->worker_timeout_ms);
+        s_on_control (self);        /* first: hb queued behind a long batch is no silence */
+        if (self->ended)
+            break;
+        if (self->welcomed && ff_clock_ms () - self->last_heard > settings->worker_timeout_ms) {
+            ff_log_info ("ventilator silent for %d ms: joining again", settings->worker_timeout_ms);
             s_leave (self);
             last_hello = 0;
             continue;
@@ -543,6 +544,8 @@ main (int argc, char *argv [])
     char error [512];
     int rc = FF_EXIT_WORKER_FAILED;
 
+    if (ff_stdfds_guard () < 0)
+        return FF_EXIT_ERROR;       /* not even /dev/null: before any socket, fd 0-2 must be open */
     memset (&self, 0, sizeof (self));
     switch (s_parse_options (&self.options, argc, argv)) {
         case FF_OPTIONS_OK: break;

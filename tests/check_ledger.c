@@ -484,6 +484,73 @@ START_TEST (test_dispatch_adapt_raises_the_credit_of_a_fast_worker)
 }
 END_TEST
 
+START_TEST (test_dispatch_takes_back_tasks_from_a_worker_that_finishes_nothing_while_others_idle)
+{
+    ff_ledger_t *ledger = s_ledger (16, 3);
+    ff_dispatch_config_t config = { .window = 16, .prefetch = 1, .batch = 8 };
+    ff_dispatch_t *policy = ff_dispatch_new (&config);
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 1, 2), 0);
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 2, 2), 0);
+    s_create (ledger, 4);
+    s_send (ledger, 2, 2, 1);       /* worker 2 holds 0 and 1, and never reads them */
+    s_send (ledger, 1, 1, 1);
+    /* no task time is known yet: no bound */
+    ck_assert_uint_eq (ff_dispatch_unread (policy, ledger, 100000, 3000), 0);
+    ck_assert_int_eq (ff_ledger_ack (ledger, 2, 51), FF_LEDGER_ACKED);
+    ff_dispatch_adapt (policy, ledger, 51000);  /* 50 ms a task */
+    ck_assert (ff_dispatch_slowest_us (policy) == 50000);
+    ff_ledger_check (ledger);
+    /* worker 1 is idle, worker 2 finished nothing: taken back past the floor */
+    ck_assert_uint_eq (ff_dispatch_unread (policy, ledger, 3001, 3000), 0);
+    ck_assert_uint_eq (ff_dispatch_unread (policy, ledger, 3002, 3000), 2);
+    /* not while worker 1 is busy too */
+    s_send (ledger, 1, 1, 3002);
+    ck_assert_uint_eq (ff_dispatch_unread (policy, ledger, 3003, 3000), 0);
+    ff_dispatch_destroy (&policy);
+    ff_ledger_destroy (&ledger);
+}
+END_TEST
+
+START_TEST (test_dispatch_never_takes_back_from_a_worker_that_finished_a_task)
+{
+    ff_ledger_t *ledger = s_ledger (16, 3);
+    ff_dispatch_config_t config = { .window = 16, .prefetch = 1, .batch = 8 };
+    ff_dispatch_t *policy = ff_dispatch_new (&config);
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 1, 2), 0);
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 2, 2), 0);
+    s_create (ledger, 3);
+    s_send (ledger, 2, 1, 1);
+    ck_assert_int_eq (ff_ledger_ack (ledger, 0, 11), FF_LEDGER_ACKED);
+    ff_dispatch_adapt (policy, ledger, 11000);   /* 10 ms a task */
+    s_send (ledger, 2, 2, 11);      /* long ones: worker 2 has shown it reads */
+    ck_assert_uint_eq (ff_dispatch_unread (policy, ledger, 1000000, 3000), 0);
+    ff_ledger_check (ledger);
+    ff_dispatch_destroy (&policy);
+    ff_ledger_destroy (&ledger);
+}
+END_TEST
+
+START_TEST (test_dispatch_unread_bound_is_a_multiple_of_the_slowest_task)
+{
+    ff_ledger_t *ledger = s_ledger (16, 3);
+    ff_dispatch_config_t config = { .window = 16, .prefetch = 1, .batch = 8 };
+    ff_dispatch_t *policy = ff_dispatch_new (&config);
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 1, 2), 0);
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 2, 2), 0);
+    s_create (ledger, 3);
+    s_send (ledger, 1, 1, 1);
+    s_send (ledger, 2, 1, 1);
+    ck_assert_int_eq (ff_ledger_ack (ledger, 0, 1001), FF_LEDGER_ACKED);
+    ff_dispatch_adapt (policy, ledger, 1001000);   /* 1 s a task */
+    /* worker 1 is idle; worker 2 has held seq 1 for 8 s: within 8 x 1 s */
+    ck_assert_uint_eq (ff_dispatch_unread (policy, ledger, 8001, 3000), 0);
+    ck_assert_uint_eq (ff_dispatch_unread (policy, ledger, 8002, 3000), 2);
+    ff_ledger_check (ledger);
+    ff_dispatch_destroy (&policy);
+    ff_ledger_destroy (&ledger);
+}
+END_TEST
+
 /* ------------------------------------------------------------ limits */
 
 START_TEST (test_ledger_refuses_a_window_of_0_and_0_retries)
@@ -1230,6 +1297,9 @@ ledger_suite (void)
     tcase_add_test (tc, test_dispatch_picks_the_least_loaded_worker_and_a_quarter_of_its_credit);
     tcase_add_test (tc, test_dispatch_sends_the_heaviest_of_the_lookahead_first_for_slow_workers);
     tcase_add_test (tc, test_dispatch_adapt_raises_the_credit_of_a_fast_worker);
+    tcase_add_test (tc, test_dispatch_takes_back_tasks_from_a_worker_that_finishes_nothing_while_others_idle);
+    tcase_add_test (tc, test_dispatch_never_takes_back_from_a_worker_that_finished_a_task);
+    tcase_add_test (tc, test_dispatch_unread_bound_is_a_multiple_of_the_slowest_task);
     suite_add_tcase (suite, tc);
 
     tc = tcase_create ("limits");

@@ -44,6 +44,36 @@ s_setup (void)
     s_stop_after = 1000;
 }
 
+START_TEST (test_task_result_larger_than_the_limit_becomes_an_error_naming_the_limit)
+{
+    ff_result_t out = { { 0 }, { 0 } };
+    ff_task_outcome_t outcome;
+    ff_task_policy_t policy = { .retries = 3, .max_result = 7 };   /* "{"ok":1}" is 8 */
+    ck_assert_int_eq (ff_task_run (&s_kernel, &s_task, &policy, &out, &outcome), -1);
+    ck_assert_uint_eq (outcome.tries, 1);
+    ck_assert_uint_eq (outcome.status, FF_STATUS_ERROR);
+    ck_assert_uint_eq (outcome.kind, FF_KIND_BYTES);
+    ff_buf_append (&out.data, "", 1);
+    ck_assert_str_eq ((const char *) out.data.data,
+                      "result of 8 bytes exceeds the limit of 7 bytes of one result");
+    ck_assert_uint_eq (s_runs, 1);
+    ff_result_reset (&out, 0);
+    policy.max_result = 8;
+    ck_assert_int_eq (ff_task_run (&s_kernel, &s_task, &policy, &out, &outcome), 0);
+    ff_result_reset (&out, 0);
+    /* a task's max_result parameter lowers the limit, never raises it */
+    const char *params [] = { "max_result", "4" };
+    ff_task_t task = s_task;
+    task.params = params;
+    task.nparams = 1;
+    ck_assert_int_eq (ff_task_run (&s_kernel, &task, &policy, &out, &outcome), -1);
+    ff_result_reset (&out, 0);
+    params [1] = "1K";
+    ck_assert_int_eq (ff_task_run (&s_kernel, &task, &policy, &out, &outcome), 0);
+    ff_result_reset (&out, 0);
+}
+END_TEST
+
 START_TEST (test_task_runs_once_when_the_kernel_succeeds)
 {
     ff_result_t out = { { 0 }, { 0 } };
@@ -149,6 +179,7 @@ task_suite (void)
     TCase *tc = tcase_create ("retries");
     tcase_add_checked_fixture (tc, s_setup, NULL);
     tcase_add_test (tc, test_task_runs_once_when_the_kernel_succeeds);
+    tcase_add_test (tc, test_task_result_larger_than_the_limit_becomes_an_error_naming_the_limit);
     tcase_add_test (tc, test_task_tries_again_until_the_kernel_succeeds_within_its_retries);
     tcase_add_test (tc, test_task_fails_after_its_retries_with_the_last_error);
     tcase_add_test (tc, test_task_stops_trying_when_the_stop_flag_is_set);

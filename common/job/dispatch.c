@@ -13,6 +13,7 @@ struct ff_dispatch {
     double min_cost;                /* lowest estimate seen */
     double max_cost;                /* highest estimate seen: heavy-first when they differ */
     int costs_seen;                 /* min_cost and max_cost are set */
+    double slowest_us;              /* the slowest time per task measured, 0: none yet */
 };
 
 ff_dispatch_t *
@@ -162,6 +163,8 @@ ff_dispatch_adapt (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_us)
         double task_us = worker->task_us;
         if (worker->progress_us > 0 && now_us > worker->progress_us) {
             double sample = (double) (now_us - worker->progress_us) / worker->acked_now;
+            if (sample > self->slowest_us)
+                self->slowest_us = sample;
             task_us = task_us > 0? 0.7 * task_us + 0.3 * sample: sample;
             double wanted = FF_DISPATCH_QUEUE_TARGET_US / (task_us > 1? task_us: 1);
             credit = wanted < floor? floor: wanted > ceiling? ceiling: (int) wanted;
@@ -169,4 +172,34 @@ ff_dispatch_adapt (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_us)
         ff_ledger_worker_pace (ledger, index, credit, task_us,
                                worker->outstanding > 0? now_us: 0);
     }
+}
+
+uint64_t
+ff_dispatch_unread (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_ms, int64_t floor_ms)
+{
+    assert (self && ledger);
+    size_t count = ff_ledger_workers (ledger), index;
+    const ff_ledger_worker_t *stalled = NULL;
+    int idle = 0;
+    if (self->slowest_us <= 0)
+        return 0;
+    int64_t bound = (int64_t) (FF_DISPATCH_UNREAD_FACTOR * self->slowest_us / 1000);
+    if (bound < floor_ms)
+        bound = floor_ms;
+    for (index = 0; index < count; index++) {
+        const ff_ledger_worker_t *worker = ff_ledger_worker_at (ledger, index);
+        if (worker->outstanding == 0)
+            idle = 1;
+        else
+        if (worker->done == 0 && now_ms - worker->busy_since > bound && !stalled)
+            stalled = worker;
+    }
+    return idle && stalled? stalled->id: 0;
+}
+
+double
+ff_dispatch_slowest_us (ff_dispatch_t *self)
+{
+    assert (self);
+    return self->slowest_us;
 }

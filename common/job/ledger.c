@@ -41,7 +41,21 @@ struct ff_ledger {
     size_t nworkers;                /* how many */
     s_departed_t departed [FF_LEDGER_MAX_DEPARTED]; /* workers awaiting settlement */
     size_t ndeparted;               /* how many */
+    uint64_t *check_seqs;           /* ff_ledger_check's scratch: window seqs, or NULL */
+    int *check_held;                /* ff_ledger_check's scratch: 2 per worker, or NULL */
+    uint64_t *check_ids;            /* ff_ledger_check's scratch: 1 per worker, or NULL */
+    uint64_t check_ops;             /* operations, for FF_CHECK_INVARIANTS */
 };
+
+/* Debug builds check every invariant after each operation that changes
+   the ledger: -DFF_CHECK_INVARIANTS (or =1) after every one, =N after every
+   Nth (the check is O(window), which a job of a million tasks feels). */
+#ifdef FF_CHECK_INVARIANTS
+#   define S_CHECK(self) \
+        do { if (++(self)->check_ops % (FF_CHECK_INVARIANTS) == 0) ff_ledger_check (self); } while (0)
+#else
+#   define S_CHECK(self) ((void) 0)
+#endif
 
 /* ------------------------------------------------- slots and the queue */
 
@@ -171,6 +185,9 @@ ff_ledger_destroy (ff_ledger_t **self_p)
         free (self->slots);
         free (self->pending);
         free (self->workers);
+        free (self->check_seqs);
+        free (self->check_held);
+        free (self->check_ids);
         free (self);
         *self_p = NULL;
     }
@@ -184,6 +201,7 @@ ff_ledger_set_skip (ff_ledger_t *self, uint64_t skip)
     assert (self);
     assert (self->next_seq == 0);
     self->skip = skip;
+    S_CHECK (self);
 }
 
 int
@@ -211,6 +229,7 @@ ff_ledger_create (ff_ledger_t *self, uint32_t kernel, const char *input,
         self->written = self->next_seq;
         if (ref && self->config.release)
             self->config.release (ref, self->config.release_arg);
+        S_CHECK (self);
         return FF_LEDGER_SKIPPED;
     }
     s_slot_t *slot = s_slot (self, self->next_seq);
@@ -250,6 +269,7 @@ ff_ledger_create (ff_ledger_t *self, uint32_t kernel, const char *input,
         s_push (self, self->next_seq, 0);
     }
     self->next_seq++;
+    S_CHECK (self);
     return FF_LEDGER_CREATED;
 }
 
@@ -289,6 +309,7 @@ ff_ledger_ack (ff_ledger_t *self, uint64_t seq, int64_t now_ms)
     slot->task.state = FF_SLOT_DONE;
     slot->task.worker = 0;
     s_drop_data (self, slot, 0);
+    S_CHECK (self);
     return FF_LEDGER_ACKED;
 }
 
@@ -305,6 +326,7 @@ ff_ledger_advance (ff_ledger_t *self, uint64_t mark, int64_t now_ms)
         s_release (self, slot);
         self->written++;
     }
+    S_CHECK (self);
     return 0;
 }
 
@@ -319,6 +341,7 @@ ff_ledger_worker_add (ff_ledger_t *self, uint64_t id, int credit)
     if (self->nworkers == FF_MAX_WORKERS)
         return -1;
     self->workers [self->nworkers++] = (ff_ledger_worker_t) { .id = id, .credit = credit };
+    S_CHECK (self);
     return 0;
 }
 
@@ -337,6 +360,7 @@ ff_ledger_worker_leave (ff_ledger_t *self, uint64_t id, const char *why,
         .worker = id, .due = now_ms + FF_LEDGER_SETTLE_MS, .why = why, .crashed = crashed
     };
     *worker = self->workers [--self->nworkers];
+    S_CHECK (self);
     return 0;
 }
 
@@ -399,6 +423,7 @@ ff_ledger_settle (ff_ledger_t *self, int64_t now_ms, int all,
         if (count < max)
             settled [count++] = report;
     }
+    S_CHECK (self);
     return count;
 }
 
@@ -447,6 +472,7 @@ ff_ledger_worker_pace (ff_ledger_t *self, size_t index, int credit,
     worker->task_us = task_us;
     worker->progress_us = progress_us;
     worker->acked_now = 0;
+    S_CHECK (self);
 }
 
 /* ------------------------------------------------------------ dispatch */
@@ -518,6 +544,7 @@ ff_ledger_sent (ff_ledger_t *self, uint64_t worker_id, const uint64_t *seqs,
         worker->progress_us = now_us;
     }
     worker->outstanding += (int) count;
+    S_CHECK (self);
 }
 
 void
@@ -533,6 +560,7 @@ ff_ledger_unsend (ff_ledger_t *self, uint64_t worker_id, const uint64_t *seqs,
     ff_ledger_worker_t *worker = s_worker (self, worker_id);
     if (worker)
         worker->blocked_until = blocked_until;
+    S_CHECK (self);
 }
 
 /* ------------------------------------------------------- error records */
@@ -549,6 +577,7 @@ ff_ledger_next_error (ff_ledger_t *self)
         if (slot->task.state == FF_SLOT_FAILED) {
             slot->task.state = FF_SLOT_ERROR;
             self->nfailed--;
+            S_CHECK (self);
             return &slot->task;
         }
     }
@@ -620,6 +649,13 @@ s_departed_id (ff_ledger_t *self, uint64_t id)
     return 0;
 }
 
+static int
+s_seq_compare (const void *a, const void *b)
+{
+    uint64_t left = *(const uint64_t *) a, right = *(const uint64_t *) b;
+    return left < right? -1: left > right;
+}
+
 void
 ff_ledger_check (ff_ledger_t *self)
 {
@@ -627,6 +663,13 @@ ff_ledger_check (ff_ledger_t *self)
     size_t window = self->config.window, index, other;
     uint64_t seq;
     size_t failed = 0, bytes = 0, pending_slots = 0;
+    if (!self->check_seqs)
+        self->check_seqs = (uint64_t *) malloc (window * sizeof (uint64_t));
+    if (!self->check_held)
+        self->check_held = (int *) malloc (2 * FF_MAX_WORKERS * sizeof (int));
+    if (!self->check_ids)
+        self->check_ids = (uint64_t *) malloc (FF_MAX_WORKERS * sizeof (uint64_t));
+    assert (self->check_seqs && self->check_held && self->check_ids);    /* a checking build has the memory */
 
     assert (self->written <= self->next_seq);
     assert (self->next_seq <= self->written + window);
@@ -677,30 +720,36 @@ ff_ledger_check (ff_ledger_t *self)
             live++;
         else
             assert (seq < self->written || s_slot (self, seq)->task.state == FF_SLOT_DONE);
-        for (other = index + 1; other < self->pending_count; other++)
-            assert (self->pending [s_ring_at (self, other)] != seq);
+        self->check_seqs [index] = seq;
     }
     assert (live == pending_slots);
+    qsort (self->check_seqs, self->pending_count, sizeof (uint64_t), s_seq_compare);
+    for (index = 1; index < self->pending_count; index++)
+        assert (self->check_seqs [index - 1] != self->check_seqs [index]);
 
     /* workers: outstanding counts the SENT slots; isolation holds one suspect */
+    memset (self->check_held, 0, 2 * FF_MAX_WORKERS * sizeof (int));
+    for (seq = self->written; seq < self->next_seq; seq++) {
+        const ff_ledger_task_t *task = &s_slot (self, seq)->task;
+        ff_ledger_worker_t *holder = task->state == FF_SLOT_SENT? s_worker (self, task->worker): NULL;
+        if (holder) {
+            self->check_held [2 * (holder - self->workers)]++;
+            self->check_held [2 * (holder - self->workers) + 1] += task->suspect;
+        }
+    }
     for (index = 0; index < self->nworkers; index++) {
         const ff_ledger_worker_t *worker = &self->workers [index];
-        int held = 0, suspects = 0;
+        int held = self->check_held [2 * index], suspects = self->check_held [2 * index + 1];
         assert (worker->id != 0 && worker->credit >= 1);
         assert (!s_departed_id (self, worker->id));
-        for (other = index + 1; other < self->nworkers; other++)
-            assert (self->workers [other].id != worker->id);
-        for (seq = self->written; seq < self->next_seq; seq++) {
-            const ff_ledger_task_t *task = &s_slot (self, seq)->task;
-            if (task->state == FF_SLOT_SENT && task->worker == worker->id) {
-                held++;
-                suspects += task->suspect;
-            }
-        }
+        self->check_ids [index] = worker->id;
         assert (held == worker->outstanding);
         if (worker->isolating)
             assert (held == 1 && suspects == 1);
     }
+    qsort (self->check_ids, self->nworkers, sizeof (uint64_t), s_seq_compare);
+    for (index = 1; index < self->nworkers; index++)
+        assert (self->check_ids [index - 1] != self->check_ids [index]);
     assert (self->ndeparted <= FF_LEDGER_MAX_DEPARTED);
     for (index = 0; index < self->ndeparted; index++)
         for (other = index + 1; other < self->ndeparted; other++)

@@ -2,6 +2,8 @@
     and error records. */
 
 #include "fanfold/job/taskmsg.h"
+#include "fanfold/job/producer.h"
+#include "fanfold/runtime/log.h"
 #include "fanfold/kernels/source.h"
 
 #include <assert.h>
@@ -99,4 +101,21 @@ ff_taskmsg_error (ff_codec_t *codec, const char *job, const ff_ledger_task_t *ta
     if (ff_codec_result_begin (codec, job, 0, 1))
         return -1;
     return ff_codec_result_item (codec, &item);
+}
+
+int
+ff_taskmsg_next_error (ff_codec_t *codec, const char *job, ff_ledger_t *ledger)
+{
+    const ff_ledger_task_t *task = ff_ledger_next_error (ledger);
+    char text [FF_PRODUCER_ERROR_MAX];
+    if (!task)
+        return 0;
+    ff_taskmsg_error_text (task, text, sizeof (text));
+    if (!task->failure)
+        ff_log_error ("task %" PRIu64 " (%s): %s", task->seq, task->input, text);
+    if (ff_taskmsg_error (codec, job, task, text)) {
+        ff_log_error ("out of memory for the error record of task %" PRIu64, task->seq);
+        return -1;
+    }
+    return 1;
 }

@@ -2,9 +2,13 @@
 
 #include "fanfold/kernels/task.h"
 #include "fanfold/kernels/kernels.h"
+#include "fanfold/runtime/limits.h"
 #include "fanfold/runtime/log.h"
+#include "fanfold/runtime/topology.h"
 
 #include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
 
 int
 ff_task_run (const ff_kernel_t *kernel, const ff_task_t *task, const ff_task_policy_t *policy,
@@ -25,6 +29,22 @@ ff_task_run (const ff_kernel_t *kernel, const ff_task_t *task, const ff_task_pol
              && !(policy->stopped && policy->stopped ()));
     outcome->status = rc == 0? FF_STATUS_OK: FF_STATUS_ERROR;
     outcome->kind = kernel && (kernel->flags & FF_KERNEL_JSON)? FF_KIND_JSON: FF_KIND_BYTES;
+    uint64_t limit = policy->max_result? policy->max_result: (uint64_t) FF_MAX_RESULT;
+    long asked;                     /* -p max_result=SIZE lowers it */
+    if (!ff_parse_size (ff_task_param (task, "max_result", ""), &asked) && asked > 0
+    &&  (uint64_t) asked < limit)
+        limit = (uint64_t) asked;
+    uint64_t size = (uint64_t) out->data.size + out->meta.size;
+    if (size > limit) {
+        char message [160];
+        snprintf (message, sizeof (message), "result of %" PRIu64 " bytes exceeds the limit of %"
+                  PRIu64 " bytes of one result", size, limit);
+        uint32_t tries = outcome->tries;
+        ff_result_reset (out, 0);   /* the large buffer goes now */
+        ff_task_fail (message, out, outcome);
+        outcome->tries = tries;
+        rc = -1;
+    }
     return rc == 0? 0: -1;
 }
 

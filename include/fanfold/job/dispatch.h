@@ -27,6 +27,11 @@
    matters for slow tasks only, fast ones leave no tail. */
 #define FF_DISPATCH_SLOW_CREDIT 8
 
+/* A worker that has finished nothing holds its tasks for at most this
+   many times the slowest task seen (and at least the caller's floor)
+   while another worker is idle: see ff_dispatch_unread. */
+#define FF_DISPATCH_UNREAD_FACTOR 8
+
 typedef struct {
     int window;                     /* the ledger's window: credit stays <= window / 2 */
     int prefetch;                   /* tasks a worker holds beyond one: the least credit */
@@ -68,5 +73,22 @@ size_t
    FF_DISPATCH_QUEUE_TARGET_US of work. Call after each ack message. */
 void
     ff_dispatch_adapt (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_us);
+
+/* A worker that seems not to read its task pipe: it has finished no task
+   since it joined, yet has held tasks for longer than the bound, while
+   another worker holds nothing and could run them. The bound is the
+   larger of floor_ms (the caller's worker timeout) and
+   FF_DISPATCH_UNREAD_FACTOR times the slowest task time ff_dispatch_adapt
+   has seen; before any task time is known there is no bound, so a first
+   long task is never taken back. Returns that worker's id (the caller
+   removes it, uncharged, as one that left), or 0 when none. */
+uint64_t
+    ff_dispatch_unread (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_ms,
+                        int64_t floor_ms);
+
+/* The slowest time per task seen by ff_dispatch_adapt, in us; 0 before
+   any. */
+double
+    ff_dispatch_slowest_us (ff_dispatch_t *self);
 
 #endif

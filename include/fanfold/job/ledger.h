@@ -117,7 +117,9 @@ ff_ledger_t *
 void
     ff_ledger_destroy (ff_ledger_t **self_p);
 
-/* Asserts every invariant above. O(window + workers). */
+/* Asserts every invariant above. O(window + workers log workers). A
+   build with -DFF_CHECK_INVARIANTS runs it after every operation that
+   changes the ledger (=N: after every Nth); tests call it themselves. */
 void
     ff_ledger_check (ff_ledger_t *self);
 

@@ -33,4 +33,11 @@ int
     ff_taskmsg_error (ff_codec_t *codec, const char *job, const ff_ledger_task_t *task,
                       const char *text);
 
+/* Takes the ledger's next error record (ff_ledger_next_error) and encodes
+   it for the sink, logging the error of a task that failed its retries.
+   Returns 1 when the codec holds it (the caller sends it), 0 when none is
+   left, -1 when memory ran out (logged; the record is lost: end the job). */
+int
+    ff_taskmsg_next_error (ff_codec_t *codec, const char *job, ff_ledger_t *ledger);
+
 #endif

@@ -17,6 +17,7 @@ typedef struct {
     int (*stopped) (void);          /* nonzero: no further try; NULL: never */
     volatile int64_t *running_since; /* set to the try's start (ff_clock_ms), 0 after; or NULL */
     int64_t first_ms;               /* ff_clock_ms of the first try's start, 0 to read the clock */
+    uint64_t max_result;            /* largest result (body and meta), bytes; 0: FF_MAX_RESULT */
 } ff_task_policy_t;
 
 /* What running one task gave. */
@@ -29,8 +30,12 @@ typedef struct {
 /* Runs kernel on task until a run succeeds, at most policy->retries runs,
    fewer when policy->stopped says so between runs. A NULL kernel is one
    failed run ("unknown kernel"). out holds the last run's result (or its
-   error text); outcome says how it went. Returns 0 when a run succeeded,
-   -1 when every run failed. */
+   error text); outcome says how it went. A result larger than
+   policy->max_result (or the task's parameter max_result=SIZE, when
+   smaller) is replaced by an error naming the limit (the sink
+   takes no larger one; a kernel that gives it would give it again: no
+   further try). Returns 0 when a run succeeded, -1 when every run failed
+   or the result was too large. */
 int
     ff_task_run (const ff_kernel_t *kernel, const ff_task_t *task,
                  const ff_task_policy_t *policy, ff_result_t *out,

@@ -35,11 +35,16 @@
 #define FF_MAX_PLUGINS          8    /* --plugin given at most this often */
 #define FF_MAX_CONTROL_MESSAGE  (1LL << 20) /* bytes of one control-channel message */
 #define FF_MAX_TASK_MESSAGE     (1LL << 31) /* bytes of one task message a worker takes */
+#define FF_MAX_RESULT_MESSAGE   (1LL << 31) /* bytes of one result message the sink takes */
+#define FF_MAX_RESULT           (FF_MAX_RESULT_MESSAGE - (1LL << 20)) /* bytes of one task's result
+                                       (body and meta): a larger one becomes an error result */
 #define FF_MAX_BLOCK            (1L << 30)  /* --block and --max-block: a block must fit a task message */
 #define FF_MAX_CHUNK            (1L << 40)  /* --chunk: bytes of one array task */
 #define FF_MAX_ARGS             512  /* arguments of a stage's command line, inputs aside */
 
 _Static_assert (FF_MAX_BLOCK < FF_MAX_TASK_MESSAGE, "a largest block travels in one task message");
+_Static_assert (FF_MAX_RESULT > 0 && FF_MAX_RESULT < FF_MAX_RESULT_MESSAGE,
+                "a largest result travels in one result message, with room for its envelope");
 _Static_assert (FF_DEFAULT_BLOCK <= FF_DEFAULT_MAX_BLOCK, "the default block fits the default max");
 _Static_assert (FF_DEFAULT_MAX_BLOCK <= FF_MAX_BLOCK, "the default max block is allowed");
 

@@ -1,0 +1,278 @@
+/*  fanfold peers: the ventilator's workers, their task pipes and the
+    routing ids that may speak for them (see peers.h). */
+
+#include "fanfold/job/peers.h"
+#include "fanfold/runtime/codec.h"
+#include "fanfold/runtime/limits.h"
+#include "fanfold/runtime/net.h"
+
+#include <stdio.h>
+
+#include <assert.h>
+#include <string.h>
+
+/* A PUSH receives nothing: the inbound limit only keeps a bogus peer's
+   frame length from sizing libzmq's allocations. */
+#define S_MAX_INBOUND (1LL << 20)
+
+struct ff_peers {
+    zsock_t *control;               /* ROUTER, bound on the control endpoint */
+    ff_topology_t *topology;        /* endpoints (borrowed) */
+    ff_security_t *security;        /* keys for the pipes (borrowed) */
+    int hwm;                        /* HWM of each pipe */
+    ff_peer_t **peers;              /* joined workers, FF_MAX_WORKERS allocated */
+    size_t count;                   /* how many */
+    uint64_t last_id;               /* last id handed out */
+    ff_peer_sink_t sink;            /* the sink */
+};
+
+static void
+s_peer_destroy (ff_peer_t **peer_p)
+{
+    if (peer_p && *peer_p) {
+        ff_peer_t *peer = *peer_p;
+        zsock_destroy (&peer->push);
+        free (peer->endpoint);
+        free (peer->name);
+        free (peer);
+        *peer_p = NULL;
+    }
+}
+
+static int
+s_same (const uint8_t *known, size_t known_len, const void *routing, size_t routing_len)
+{
+    return known_len > 0 && known_len == routing_len && memcmp (known, routing, known_len) == 0;
+}
+
+ff_peers_t *
+ff_peers_new (ff_topology_t *topology, ff_security_t *security, char *error, size_t error_size)
+{
+    assert (topology);
+    const ff_settings_t *settings = ff_topology_settings (topology);
+    const char *endpoint = ff_topology_bind (topology, FF_EP_CONTROL);
+    ff_peers_t *self = (ff_peers_t *) calloc (1, sizeof (ff_peers_t));
+    if (!self)
+        goto fail;
+    self->peers = (ff_peer_t **) calloc (FF_MAX_WORKERS, sizeof (ff_peer_t *));
+    self->control = ff_net_socket (ZMQ_ROUTER, settings->hwm, settings->linger_ms,
+                                   FF_MAX_CONTROL_MESSAGE);
+    if (!self->peers || !self->control)
+        goto fail;
+    self->topology = topology;
+    self->security = security;
+    self->hwm = settings->hwm;
+    if (ff_security_bind (security, self->control, endpoint, error, error_size)) {
+        ff_peers_destroy (&self);
+        return NULL;
+    }
+    if (ff_net_ipc_busy (endpoint)) {
+        snprintf (error, error_size, "another job is running on %s: wait for it, or use another "
+                  "topology", endpoint);
+        ff_peers_destroy (&self);
+        return NULL;
+    }
+    if (zsock_bind (self->control, "%s", endpoint) < 0) {
+        snprintf (error, error_size, "cannot bind %s: %s", endpoint, zmq_strerror (errno));
+        ff_peers_destroy (&self);
+        return NULL;
+    }
+    return self;
+fail:
+    snprintf (error, error_size, "cannot allocate the control socket");
+    ff_peers_destroy (&self);
+    return NULL;
+}
+
+void
+ff_peers_destroy (ff_peers_t **self_p)
+{
+    if (self_p && *self_p) {
+        ff_peers_t *self = *self_p;
+        while (self->count > 0)
+            s_peer_destroy (&self->peers [--self->count]);
+        free (self->peers);
+        zsock_destroy (&self->control);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+zsock_t *
+ff_peers_control (ff_peers_t *self)
+{
+    assert (self);
+    return self->control;
+}
+
+/* Binds a new pipe for peer and sets its connect endpoint: the task
+   endpoint with -ID for ipc, a port of the system's choice for tcp.
+   Returns 0, or -1 with error. */
+static int
+s_bind_pipe (ff_peers_t *self, ff_peer_t *peer, char *error, size_t error_size)
+{
+    const char *base = ff_topology_bind (self->topology, FF_EP_TASKS);
+    /* credit, not the HWM, bounds what a worker holds: libzmq learns that
+       the peer consumed messages lazily, so a tiny HWM stalls sends */
+    peer->push = ff_net_socket (ZMQ_PUSH, self->hwm, 0, S_MAX_INBOUND);
+    if (!peer->push) {
+        snprintf (error, error_size, "cannot create a socket: %s", zmq_strerror (errno));
+        return -1;
+    }
+    if (ff_security_bind (self->security, peer->push, base, error, error_size))
+        return -1;
+    if (strncmp (base, "ipc://", 6) == 0) {
+        if (zsock_bind (peer->push, "%s-%" PRIu64, base, peer->id) < 0)
+            goto fail;
+        peer->endpoint = zsys_sprintf ("%s-%" PRIu64, base, peer->id);
+    }
+    else {
+        int port = zsock_bind (peer->push, "%s", base);
+        if (port < 0)
+            goto fail;
+        peer->endpoint = zsys_sprintf ("tcp://%s:%d",
+                                       ff_topology_ventilator_host (self->topology), port);
+    }
+    if (!peer->endpoint) {
+        snprintf (error, error_size, "out of memory");
+        return -1;
+    }
+    return 0;
+fail:
+    snprintf (error, error_size, "cannot bind %s: %s", base, zmq_strerror (errno));
+    return -1;
+}
+
+ff_peers_hello_t
+ff_peers_hello (ff_peers_t *self, const void *routing, size_t routing_len,
+                const char *name, size_t name_len, uint64_t flags, int64_t now_ms,
+                ff_peer_t **peer_p, char *error, size_t error_size)
+{
+    assert (self && peer_p);
+    size_t index;
+    *peer_p = NULL;
+    for (index = 0; index < self->count; index++) {
+        ff_peer_t *peer = self->peers [index];
+        if (s_same (peer->routing, peer->routing_len, routing, routing_len)) {
+            peer->hb_routing_len = 0;
+            peer->last_seen = now_ms;
+            *peer_p = peer;
+            return FF_PEERS_KNOWN;
+        }
+    }
+    if (self->count == FF_MAX_WORKERS) {
+        snprintf (error, error_size, "worker hello past %d workers", FF_MAX_WORKERS);
+        return FF_PEERS_FULL;
+    }
+    if (routing_len == 0 || routing_len > FF_PEERS_ROUTING_MAX) {
+        snprintf (error, error_size, "routing id of %zu bytes", routing_len);
+        return FF_PEERS_FAILED;
+    }
+    ff_peer_t *peer = (ff_peer_t *) calloc (1, sizeof (ff_peer_t));
+    if (!peer) {
+        snprintf (error, error_size, "out of memory");
+        return FF_PEERS_FAILED;
+    }
+    peer->id = ++self->last_id;
+    memcpy (peer->routing, routing, routing_len);
+    peer->routing_len = routing_len;
+    peer->name = strndup (name? name: "", name? name_len: 0);
+    peer->last_seen = now_ms;
+    peer->no_shm = (flags & FF_HELLO_NO_SHM) != 0;
+    if (!peer->name) {
+        snprintf (error, error_size, "out of memory");
+        s_peer_destroy (&peer);
+        return FF_PEERS_FAILED;
+    }
+    if (s_bind_pipe (self, peer, error, error_size)) {
+        s_peer_destroy (&peer);
+        return FF_PEERS_FAILED;
+    }
+    self->peers [self->count++] = peer;
+    *peer_p = peer;
+    return FF_PEERS_JOINED;
+}
+
+ff_peer_t *
+ff_peers_match (ff_peers_t *self, uint64_t id, const void *routing,
+                size_t routing_len, int learn)
+{
+    ff_peer_t *peer = ff_peers_find (self, id);
+    if (!peer)
+        return NULL;
+    if (s_same (peer->routing, peer->routing_len, routing, routing_len)
+    ||  s_same (peer->hb_routing, peer->hb_routing_len, routing, routing_len))
+        return peer;
+    if (learn && peer->hb_routing_len == 0
+    &&  routing_len > 0 && routing_len <= FF_PEERS_ROUTING_MAX) {
+        memcpy (peer->hb_routing, routing, routing_len);
+        peer->hb_routing_len = routing_len;
+        return peer;
+    }
+    return NULL;
+}
+
+ff_peer_t *
+ff_peers_find (ff_peers_t *self, uint64_t id)
+{
+    assert (self);
+    size_t index;
+    for (index = 0; index < self->count; index++)
+        if (self->peers [index]->id == id)
+            return self->peers [index];
+    return NULL;
+}
+
+size_t
+ff_peers_count (ff_peers_t *self)
+{
+    assert (self);
+    return self->count;
+}
+
+ff_peer_t *
+ff_peers_at (ff_peers_t *self, size_t index)
+{
+    assert (self && index < self->count);
+    return self->peers [index];
+}
+
+int
+ff_peers_remove (ff_peers_t *self, uint64_t id)
+{
+    assert (self);
+    size_t index;
+    for (index = 0; index < self->count; index++)
+        if (self->peers [index]->id == id) {
+            s_peer_destroy (&self->peers [index]);
+            self->peers [index] = self->peers [--self->count];
+            return 0;
+        }
+    return -1;
+}
+
+int
+ff_peers_sink_hello (ff_peers_t *self, const void *routing, size_t routing_len, int locked)
+{
+    assert (self);
+    if ((locked && !ff_peers_is_sink (self, routing, routing_len))
+    ||  routing_len == 0 || routing_len > FF_PEERS_ROUTING_MAX)
+        return -1;
+    memcpy (self->sink.routing, routing, routing_len);
+    self->sink.routing_len = routing_len;
+    return 0;
+}
+
+int
+ff_peers_is_sink (ff_peers_t *self, const void *routing, size_t routing_len)
+{
+    assert (self);
+    return s_same (self->sink.routing, self->sink.routing_len, routing, routing_len);
+}
+
+const ff_peer_sink_t *
+ff_peers_sink (ff_peers_t *self)
+{
+    assert (self);
+    return &self->sink;
+}
