@@ -86,7 +86,7 @@ check-integration: all
 
 asan: deps-test
 	@$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin \
-	    OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DFF_CHECK_INVARIANTS=64" \
 	    check-unit check-integration
 
 valgrind: deps-test all $(TEST_BIN)

@@ -12,9 +12,15 @@
 #include "fanfold/runtime/log.h"
 #include "fanfold/runtime/net.h"
 #include "fanfold/runtime/options.h"
+#include "fanfold/runtime/stdfds.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+/* Set when the launcher started with fd 0 closed (ff_stdfds_guard put
+   /dev/null there): --pipe would read nothing from it. */
+static int s_stdin_closed = 0;
 
 static void
 s_usage (FILE *stream)
@@ -30,7 +36,7 @@ s_usage (FILE *stream)
         "                   [-v] [--] INPUT...\n"
         "       fanfold worker [-t TOPOLOGY] [--no-shm] [-v]\n"
         "       fanfold clean [-t TOPOLOGY]\n"
-        "       fanfold keygen DIR\n"
+        "       fanfold keygen [--force] DIR\n"
         "\n"
         "run      runs a job: records from stdin with --pipe, else one task per INPUT;\n"
         "         -w N local workers (default: the number of cores; 0 waits for\n"
@@ -38,7 +44,8 @@ s_usage (FILE *stream)
         "worker   adds one worker to the job running on TOPOLOGY; without -t, to\n"
         "         the one job of yours running on a private topology.\n"
         "clean    removes the shared memory and ipc files of jobs that died.\n"
-        "keygen   writes CURVE certificates for tcp topologies.\n"
+        "keygen   writes CURVE certificates for tcp topologies; --force replaces\n"
+        "         existing ones (every remote worker then needs the new ones).\n"
         "kernels  noop, sleep (ms=, jitter=1), spin (us=), exec (--exec), stats,\n"
         "         contacts, hbonds, clashes, pistacking, and plugins (--plugin).\n"
         "exit     %d every task succeeded, %d some failed, %d error, %d interrupted.\n"
@@ -56,7 +63,15 @@ s_cmd_run (int argc, char *argv [])
     int rc;
     switch (ff_run_options_parse (&run, argc, argv)) {
         case FF_OPTIONS_OK:
-            rc = run.serial? ff_serial_run (&run): ff_parallel_run (&run);
+            /* the stages inherit /dev/null as stdin: say why nothing came */
+            if (s_stdin_closed && ff_options_given (run.options, FF_OPT_PIPE)
+            &&  !ff_options_given (run.options, FF_OPT_INPUT)) {
+                ff_log_error ("--pipe reads standard input, which is closed: "
+                              "give --input FILE or open stdin");
+                rc = FF_EXIT_ERROR;
+            }
+            else
+                rc = run.serial? ff_serial_run (&run): ff_parallel_run (&run);
             break;
         case FF_OPTIONS_HELP:
             s_usage (stdout);
@@ -73,6 +88,13 @@ s_cmd_run (int argc, char *argv [])
 int
 main (int argc, char *argv [])
 {
+    /* before any file or socket: a closed fd 0, 1 or 2 would become one
+       of them, and the stages inherit 0 (the ventilator), 1 (the sink)
+       and 2 (all) from here */
+    int closed = ff_stdfds_guard ();
+    if (closed < 0)
+        return FF_EXIT_ERROR;
+    s_stdin_closed = (closed & FF_STDFDS_IN) != 0;
     ff_signals_install ();
     ff_log_init ("fanfold", 0);
     ff_supervisor_find_bindir (argv [0]);

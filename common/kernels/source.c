@@ -39,10 +39,18 @@ s_ends_with (const char *text, const char *suffix)
     return len >= slen && strcmp (text + len - slen, suffix) == 0;
 }
 
+static int
+s_is_directory (const char *path)
+{
+    struct stat info;
+    return stat (path, &info) == 0 && S_ISDIR (info.st_mode);
+}
+
 int
 ff_source_recognises (const char *path)
 {
-    return s_ends_with (path, ".npy") || ff_structure_recognises (path);
+    /* a directory is claimed too, so that its task says what it is */
+    return s_ends_with (path, ".npy") || ff_structure_recognises (path) || s_is_directory (path);
 }
 
 /* Names a file by path, size and time, so that two jobs' segments differ. */
@@ -166,6 +174,11 @@ ff_source_load (const char *path, const char *prefix, unsigned n,
         return NULL;
     }
     self->refs = 1;
+    if (s_is_directory (path)) {
+        snprintf (error, error_size, "%s: is a directory", path);
+        ff_source_destroy (&self);
+        return NULL;
+    }
     int rc = s_ends_with (path, ".npy")
            ? s_load_npy (self, path, prefix, n, error, error_size)
            : s_load_structure (self, path, prefix, n, error, error_size);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Parses argv for command into a new set; prints usage on help and on an
@@ -119,19 +120,54 @@ ff_command_worker (int argc, char *argv [])
     return FF_EXIT_ERROR;
 }
 
+/* The files ff_security_keygen writes in a key directory. */
+static const char *s_key_files [] = {
+    "server.cert", "server.cert_secret", "client.cert_secret", "allowed/client.cert"
+};
+
 int
 ff_command_keygen (int argc, char *argv [])
 {
     char error [512];
-    if (argc != 2 || argv [1][0] == '-') {
-        fprintf (stderr, "usage: fanfold keygen DIR\n");
+    const char *dir = NULL;
+    int force = 0, index;
+    for (index = 1; index < argc; index++) {
+        if (strcmp (argv [index], "--force") == 0 || strcmp (argv [index], "-f") == 0)
+            force = 1;
+        else
+        if (strcmp (argv [index], "--help") == 0 || strcmp (argv [index], "-h") == 0) {
+            printf ("usage: fanfold keygen [--force] DIR\n");
+            return FF_EXIT_OK;
+        }
+        else
+        if (argv [index][0] != '-' && !dir)
+            dir = argv [index];
+        else {
+            dir = NULL;
+            break;
+        }
+    }
+    if (!dir) {
+        fprintf (stderr, "usage: fanfold keygen [--force] DIR\n");
         return FF_EXIT_ERROR;
     }
-    if (ff_security_keygen (argv [1], error, sizeof (error))) {
+    /* every remote worker holds these keys: new ones lock them all out */
+    for (index = 0; !force && index < (int) (sizeof (s_key_files) / sizeof (s_key_files [0]));
+         index++) {
+        char path [PATH_MAX];
+        struct stat info;
+        if (snprintf (path, sizeof (path), "%s/%s", dir, s_key_files [index]) < (int) sizeof (path)
+        &&  lstat (path, &info) == 0) {
+            ff_log_error ("%s exists: new keys would lock out every worker holding the "
+                          "current ones; give --force to replace them", path);
+            return FF_EXIT_ERROR;
+        }
+    }
+    if (ff_security_keygen (dir, error, sizeof (error))) {
         ff_log_error ("%s", error);
         return FF_EXIT_ERROR;
     }
     fprintf (stderr, "fanfold keygen: %s/server.cert, server.cert_secret, client.cert_secret, "
-             "allowed/client.cert\n", argv [1]);
+             "allowed/client.cert\n", dir);
     return FF_EXIT_OK;
 }

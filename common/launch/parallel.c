@@ -65,15 +65,24 @@ s_place_open (s_place_t *place, const ff_run_options_t *run)
     return 0;
 }
 
-/* Removes the run's ipc files and private runtime directory. */
+/* Removes the run's ipc files and private runtime directory (again, when
+   done before: a stage that still closes its socket finds none). */
+static void
+s_place_remove (void *arg)
+{
+    s_place_t *place = (s_place_t *) arg;
+    if (place->topology)
+        ff_rundir_remove_ipc (place->topology);
+    if (*place->runtime)
+        ff_rundir_remove (place->runtime);
+}
+
+/* Removes the run's files and forgets the topology. */
 static void
 s_place_close (s_place_t *place)
 {
-    if (place->topology)
-        ff_rundir_remove_ipc (place->topology);
+    s_place_remove (place);
     ff_topology_destroy (&place->topology);
-    if (*place->runtime)
-        ff_rundir_remove (place->runtime);
 }
 
 /* Builds argv for stage: its name, -t TOPOLOGY, every option of the run
@@ -111,6 +120,30 @@ s_stage_argv (char **argv, int max, const char *name, ff_command_t stage,
     return 0;
 }
 
+/* Checks --emit and --intake before any stage binds them (libzmq would
+   bind port 99999 as another one without a word), and that they differ.
+   Returns 0, or -1 having said why. */
+static int
+s_check_endpoints (const ff_run_options_t *run)
+{
+    const ff_opt_t which [] = { FF_OPT_EMIT, FF_OPT_INTAKE };
+    const char *given [2];
+    char error [512];
+    size_t index;
+    for (index = 0; index < 2; index++) {
+        given [index] = ff_options_text (run->options, which [index], NULL);
+        if (given [index] && ff_net_check_endpoint (given [index], error, sizeof (error))) {
+            ff_log_error ("--%s %s", index == 0? "emit": "intake", error);
+            return -1;
+        }
+    }
+    if (given [0] && given [1] && strcmp (given [0], given [1]) == 0) {
+        ff_log_error ("--emit and --intake both name %s: give each its own endpoint", given [0]);
+        return -1;
+    }
+    return 0;
+}
+
 int
 ff_parallel_run (ff_run_options_t *run)
 {
@@ -124,7 +157,7 @@ ff_parallel_run (ff_run_options_t *run)
     ff_run_options_signature (run, signature, sizeof (signature));
     const char *sink_extra [] = { "--signature", signature, NULL };
     const char *ventilator_extra [] = { "--", NULL };
-    if (s_place_open (&place, run))
+    if (s_check_endpoints (run) || s_place_open (&place, run))
         goto done;
     if (s_stage_argv (sink, FF_MAX_ARGS, "fanfold-sink", FF_CMD_SINK, run, place.path, sink_extra)
     ||  s_stage_argv (worker, FF_MAX_ARGS, "fanfold-worker", FF_CMD_WORKER, run, place.path, NULL)
@@ -146,7 +179,8 @@ ff_parallel_run (ff_run_options_t *run)
         ventilator [argc + index] = run->inputs [index];
     ff_log_info ("running on %s", place.path);
     ff_stages_t stages = {
-        .sink = sink, .ventilator = ventilator, .worker = worker, .workers = run->workers
+        .sink = sink, .ventilator = ventilator, .worker = worker, .workers = run->workers,
+        .on_signal = s_place_remove, .on_signal_arg = &place
     };
     rc = ff_supervisor_run (&stages);
 done:

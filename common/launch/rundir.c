@@ -17,18 +17,12 @@
 #define S_PREFIX "fanfold-"
 #define S_NAME_LEN 14               /* fanfold-XXXXXX */
 
-/* The directory private runs go under. */
-static const char *
-s_base (void)
-{
-    const char *base = getenv ("XDG_RUNTIME_DIR");
-    return base && access (base, W_OK) == 0? base: "/tmp";
-}
-
 int
 ff_rundir_create (char *dir, size_t size, char *error, size_t error_size)
 {
-    const char *base = s_base ();
+    /* $XDG_RUNTIME_DIR, or /tmp when the run's ipc paths would not fit
+       a Unix socket address under it */
+    const char *base = ff_topology_runtime_base ();
     char path [PATH_MAX];
     if (snprintf (dir, size, "%s/" S_PREFIX "XXXXXX", base) >= (int) size || !mkdtemp (dir)) {
         snprintf (error, error_size, "cannot create a runtime directory in %s: %s", base,

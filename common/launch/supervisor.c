@@ -21,6 +21,7 @@
 #define S_STOP_GRACE_MS 3000        /* SIGTERM to SIGKILL */
 #define S_END_GRACE_MS 50           /* workers leave by themselves at the job's end */
 #define S_WAIT_STEP_MS 200          /* the supervisor's reap wait */
+#define S_SINK_GONE_GRACE_MS 2000   /* a sink that ended well: the ventilator follows within this */
 #define S_RESPAWN_PER_WORKER 20     /* replacements allowed: 20 per worker ... */
 #define S_RESPAWN_BASE 100          /* ... plus this many */
 
@@ -45,12 +46,19 @@ ff_supervisor_bindir (void)
     return s_bindir;
 }
 
+/* The sink's status when the output's reader left (EPIPE): 128 + SIGPIPE,
+   passed on quietly, as GNU parallel does. */
+#define S_SINK_PIPE_CLOSED (FF_EXIT_SIGNAL_BASE + SIGPIPE)
+
 int
 ff_supervisor_status (int sink_status, int ventilator_status)
 {
+    if (sink_status == S_SINK_PIPE_CLOSED)
+        return sink_status;
     if (ventilator_status != FF_EXIT_OK)
         return FF_EXIT_ERROR;
-    if (sink_status == FF_EXIT_OK || sink_status == FF_EXIT_TASKS_FAILED)
+    /* 0, or the job ended with failed tasks: their count or 1 */
+    if (sink_status >= FF_EXIT_OK && sink_status < FF_EXIT_CANNOT_RUN)
         return sink_status;
     return FF_EXIT_ERROR;
 }
@@ -67,14 +75,15 @@ typedef struct {
     int ventilator_status;          /* its exit status once reaped, or -1 */
     int respawn_wanted;             /* workers that died and should be replaced */
     int respawned;                  /* workers replaced so far */
+    int worker_failed;              /* a worker's usage/setup error, or 0 */
 } s_children_t;
 
-/* A worker that exited with this status is replaced: anything but a clean
-   end or a usage/setup error (which would fail again). */
+/* A worker that exited with this status could not start (a usage or setup
+   error, or no executable): another would fail the same way. */
 static int
-s_worker_wants_replacing (int status)
+s_worker_cannot_start (int status)
 {
-    return status != FF_EXIT_OK && status != FF_EXIT_ERROR;
+    return status == FF_EXIT_ERROR || status == FF_EXIT_CANNOT_RUN;
 }
 
 /* Starts bindir/argv [0]; stdin from /dev/null unless keep_stdin, stdout
@@ -91,6 +100,7 @@ s_spawn (char *const argv [], int keep_stdin, int keep_stdout)
     prctl (PR_SET_PDEATHSIG, SIGTERM);
     signal (SIGINT, SIG_DFL);
     signal (SIGTERM, SIG_DFL);
+    signal (SIGHUP, SIG_DFL);
     if (!keep_stdin) {
         int null = open ("/dev/null", O_RDONLY);
         if (null >= 0) {
@@ -153,7 +163,12 @@ s_on_exit (s_children_t *children, pid_t pid, int code)
     if (pid == children->ventilator)
         children->ventilator_status = code;
     else
-    if (s_worker_wants_replacing (code)) {
+    if (s_worker_cannot_start (code)) {
+        if (!children->worker_failed && children->ventilator_status < 0)
+            children->worker_failed = code;
+    }
+    else
+    if (code != FF_EXIT_OK) {
         /* killed, dropped for a hung task, or recycled */
         ff_log_info ("worker %d ended with status %d", (int) pid, code);
         children->respawn_wanted++;
@@ -218,12 +233,19 @@ s_respawn (s_children_t *children, const ff_stages_t *stages, int limit)
     }
 }
 
-/* Waits until the sink and the ventilator have both exited, one of them
-   failed, or a signal came. */
+/* Waits until the sink and the ventilator have both exited, a stage
+   failed, or a signal came. A stage that fails, at its start or later,
+   has said why on stderr; this adds that the job stops. The sink leaves
+   after the ventilator's `end`, so a sink that ended well while the
+   ventilator still runs after S_SINK_GONE_GRACE_MS ended before the job
+   did (it could not start, or its output failed: its exit status alone
+   does not tell, as it may count failed tasks). A sink killed by a
+   signal stops the job at once; one whose output's reader left, quietly. */
 static void
 s_wait_for_job (s_children_t *children, const ff_stages_t *stages)
 {
     int limit = S_RESPAWN_PER_WORKER * stages->workers + S_RESPAWN_BASE;
+    int64_t sink_gone = -1;
     while (!ff_stop_signal && (children->sink_status < 0 || children->ventilator_status < 0)) {
         s_reap (children, S_WAIT_STEP_MS, 0);
         s_respawn (children, stages, limit);
@@ -231,8 +253,25 @@ s_wait_for_job (s_children_t *children, const ff_stages_t *stages)
             ff_log_error ("the ventilator failed (exit %d); stopping", children->ventilator_status);
             return;
         }
-        if (children->sink_status >= FF_EXIT_ERROR && children->ventilator_status < 0) {
+        if (children->worker_failed) {
+            ff_log_error ("a worker could not start (exit %d); stopping", children->worker_failed);
+            return;
+        }
+        if (children->sink_status < 0 || children->ventilator_status >= 0)
+            continue;
+        /* the sink is gone, the ventilator runs */
+        if (children->sink_status == S_SINK_PIPE_CLOSED)
+            return;                 /* the output's reader left: quietly */
+        if (children->sink_status >= FF_EXIT_CANNOT_RUN) {
             ff_log_error ("the sink failed (exit %d); stopping", children->sink_status);
+            return;
+        }
+        if (sink_gone < 0)
+            sink_gone = ff_clock_ms ();
+        else
+        if (ff_clock_ms () - sink_gone >= S_SINK_GONE_GRACE_MS) {
+            ff_log_error ("the sink ended (exit %d) while the ventilator still runs; stopping",
+                          children->sink_status);
             return;
         }
     }
@@ -257,13 +296,17 @@ ff_supervisor_run (const ff_stages_t *stages)
         ff_log_info ("sink %d, ventilator %d, %d workers", (int) children.sink,
                      (int) children.ventilator, stages->workers);
         s_wait_for_job (&children, stages);
-        rc = ff_supervisor_status (children.sink_status, children.ventilator_status);
+        rc = children.worker_failed? FF_EXIT_ERROR
+           : ff_supervisor_status (children.sink_status, children.ventilator_status);
         /* workers leave by themselves at the job's end; give them a moment
            (one that had not joined yet is stopped) */
         int64_t grace_end = ff_clock_ms () + S_END_GRACE_MS;
         while (s_running (&children) && !ff_stop_signal && ff_clock_ms () < grace_end)
             s_reap (&children, (int) (grace_end - ff_clock_ms ()), 0);
     }
+    /* a hang-up may be followed by a kill: the run's files go first */
+    if (ff_stop_signal && stages->on_signal)
+        stages->on_signal (stages->on_signal_arg);
     s_stop_all (&children, S_STOP_GRACE_MS);
     if (ff_stop_signal)
         rc = FF_EXIT_SIGNAL_BASE + ff_stop_signal;

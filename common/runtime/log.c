@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *s_stage = "fanfold";
 static int s_verbose = 0;

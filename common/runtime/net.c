@@ -1,5 +1,5 @@
 /*  fanfold socket helpers: limits on every socket, bounded receive and
-    send, and the stop flag set by SIGINT/SIGTERM. */
+    send, and the stop flag set by SIGINT/SIGTERM/SIGHUP. */
 
 #include "fanfold/runtime/net.h"
 
@@ -34,6 +34,7 @@ ff_signals_install (void)
     sigemptyset (&action.sa_mask);
     sigaction (SIGINT, &action, NULL);
     sigaction (SIGTERM, &action, NULL);
+    sigaction (SIGHUP, &action, NULL);     /* a closed terminal or ssh session: as TERM */
     signal (SIGPIPE, SIG_IGN);
 }
 

@@ -26,7 +26,8 @@ typedef struct {
     uint64_t offset;                /* byte offset of data in the segment */
 } ff_slice_t;
 
-/* Returns 1 when path names a file that ff_source_load reads. */
+/* Returns 1 when path names a file that ff_source_load reads, or a
+   directory (which ff_source_load refuses as such). */
 int
     ff_source_recognises (const char *path);
 

@@ -18,8 +18,9 @@ int
 int
     ff_command_worker (int argc, char *argv []);
 
-/* fanfold keygen DIR: writes CURVE certificates for tcp topologies.
-   Returns FF_EXIT_OK or FF_EXIT_ERROR. */
+/* fanfold keygen [--force] DIR: writes CURVE certificates for tcp
+   topologies. Refuses, naming the file, when DIR holds one of them
+   already, unless --force. Returns FF_EXIT_OK or FF_EXIT_ERROR. */
 int
     ff_command_keygen (int argc, char *argv []);
 

@@ -1,5 +1,6 @@
 /*  The launcher's private runtime directories (fanfold-XXXXXX, 0700, under
-    $XDG_RUNTIME_DIR or /tmp) and the files a run leaves in them: creating
+    ff_topology_runtime_base (): $XDG_RUNTIME_DIR, or /tmp when that is too
+    long for the run's ipc paths) and the files a run leaves in them: creating
     one for a run, finding the live one a worker joins, and removing what
     dead runs left behind. */
 

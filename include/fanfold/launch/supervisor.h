@@ -13,6 +13,9 @@ typedef struct {
     char *const *ventilator;        /* fanfold-ventilator: takes the launcher's stdin */
     char *const *worker;            /* fanfold-worker, for each worker and each replacement */
     int workers;                    /* workers to start */
+    void (*on_signal) (void *arg);  /* called once when a signal stops the run, before
+                                       the stages are: its files can go at once; or NULL */
+    void *on_signal_arg;            /* its argument */
 } ff_stages_t;
 
 /* Remembers the directory of the running executable (from /proc/self/exe,
@@ -25,18 +28,23 @@ const char *
     ff_supervisor_bindir (void);
 
 /* Runs the stages until the job ends (both the sink and the ventilator
-   have exited), a stage fails, or SIGINT/SIGTERM arrives (ff_stop_signal);
-   then stops every child still running (SIGTERM, SIGKILL after a grace
-   period) and reaps it. A worker that dies of anything but a usage error
-   is replaced (a bounded number of times). Returns the run's exit status:
-   ff_supervisor_status of the stages', or 128 + the signal. */
+   have exited), a stage fails (the ventilator or the sink exits before
+   the job ends, a worker cannot start), or SIGINT/SIGTERM/SIGHUP arrives
+   (ff_stop_signal); then stops every child still running (SIGTERM,
+   SIGKILL after a grace period) and reaps it. A worker that dies of
+   anything but a usage or setup error is replaced (a bounded number of
+   times). Returns the run's exit status: ff_supervisor_status of the
+   stages', FF_EXIT_ERROR when a worker could not start, or 128 + the
+   signal. */
 int
     ff_supervisor_run (const ff_stages_t *stages);
 
 /* The exit matrix: the run's exit status from the sink's and the
-   ventilator's (-1 when one did not exit). FF_EXIT_OK when both are,
-   FF_EXIT_TASKS_FAILED when the ventilator finished and the sink says some
-   tasks failed, FF_EXIT_ERROR otherwise. */
+   ventilator's (-1 when one did not exit). The sink's 128 + SIGPIPE (its
+   output's reader left) whatever the ventilator's; else, when the
+   ventilator finished (FF_EXIT_OK), the sink's when below
+   FF_EXIT_CANNOT_RUN (FF_EXIT_OK, or the job ended with failed tasks);
+   FF_EXIT_ERROR otherwise. */
 int
     ff_supervisor_status (int sink_status, int ventilator_status);
 

@@ -9,11 +9,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Set by SIGINT/SIGTERM once ff_signals_install has run: the signal number. */
+/* Set by SIGINT/SIGTERM/SIGHUP once ff_signals_install has run: the signal number. */
 extern volatile sig_atomic_t ff_stop_signal;
 
-/* Installs SIGINT/SIGTERM handlers that set ff_stop_signal (no restart, so
-   a blocking poll returns), and ignores SIGPIPE. Disables czmq's handler. */
+/* Installs SIGINT/SIGTERM/SIGHUP handlers that set ff_stop_signal (no
+   restart, so a blocking poll returns; a hang-up stops a stage as TERM
+   does, cleaning up), and ignores SIGPIPE. Disables czmq's handler. */
 void
     ff_signals_install (void);
 
