@@ -15,6 +15,7 @@
 #include "fanfold/runtime/topology.h"
 
 #include <czmq.h>
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -64,21 +65,34 @@ typedef struct {
     int64_t last_progress;          /* when the progress line was drawn */
     uint64_t rejected;              /* messages or items refused */
     int write_reported;             /* the failed write was logged */
+    int emit_gave_up;               /* no --emit consumer came in time: emit no more */
+    int64_t emit_alone_ms;          /* time spent waiting with no consumer connected */
     zsock_t *emit;                  /* PUSH of results in seq order, or NULL */
     zsock_t *emit_monitor;          /* PAIR: connect/disconnect events of emit */
     int emit_peers;                 /* consumers connected to emit */
     ff_codec_t *emit_codec;         /* its encoder */
 } s_sink_t;
 
-/* Logs the first failed write to the output; the exit status says it too. */
+/* Logs the first failed write to the output; the exit status says it too.
+   A closed pipe (its reader left, as `| head` does) is not an error to
+   report: the job ends quietly. */
 static void
 s_write_failed (s_sink_t *self)
 {
     if (self->write_reported)
         return;
+    self->write_reported = 1;
+    if (ff_delivery_counts (self->delivery)->write_errno == EPIPE)
+        return;
     ff_log_error ("cannot write %s: %s", ff_delivery_output_name (self->delivery),
                   strerror (ff_delivery_counts (self->delivery)->write_errno));
-    self->write_reported = 1;
+}
+
+/* 1 once a write to the output failed: the job stops at once. */
+static int
+s_output_failed (s_sink_t *self)
+{
+    return ff_delivery_counts (self->delivery)->write_failed;
 }
 
 /* Makes the output durable and records how far it goes in the state file
@@ -219,16 +233,35 @@ s_await_emit_consumers (s_sink_t *self, int wait_ms)
 }
 
 /* Sends the current emit message, waiting while the consumer is slow (it
-   holds the job back, as a slow disk would), but never past a stop.
-   Returns 0, or -1 when stopped first. */
+   holds the job back, as a slow disk would), but never past a stop, and
+   not more than S_EMIT_DRAIN_MS in all while no consumer is connected:
+   then the stream is given up (the exit status says so). Returns 0, or -1
+   when stopped or given up. */
 static int
 s_emit_send (s_sink_t *self)
 {
-    while (ff_net_send (self->emit, NULL, 0, ff_codec_data (self->emit_codec),
-                        ff_codec_size (self->emit_codec), 1000) != 0)
+    if (self->emit_gave_up)
+        return -1;
+    while (1) {
+        int64_t started = ff_clock_ms ();
+        if (ff_net_send (self->emit, NULL, 0, ff_codec_data (self->emit_codec),
+                         ff_codec_size (self->emit_codec), 1000) == 0)
+            return 0;
         if (ff_stop_signal || zsys_interrupted)
             return -1;
-    return 0;
+        s_emit_events (self);
+        if (self->emit_peers > 0)
+            self->emit_alone_ms = 0;
+        else
+            self->emit_alone_ms += ff_clock_ms () - started;
+        if (self->emit_alone_ms >= S_EMIT_DRAIN_MS) {
+            ff_log_error ("no --emit consumer on %s for %d s: the results are not emitted",
+                          self->options.emit, S_EMIT_DRAIN_MS / 1000);
+            self->emit_gave_up = 1;
+            zsock_set_linger (self->emit, 0);
+            return -1;
+        }
+    }
 }
 
 /* The delivery's emit callback: one written record on the emit socket. */
@@ -388,7 +421,7 @@ s_run (s_sink_t *self)
     const ff_settings_t *settings = ff_topology_settings (self->topology);
     int64_t last_hello = 0;
     size_t nacks = 0;
-    while (!ff_stop_signal && !zsys_interrupted && !s_done (self)) {
+    while (!ff_stop_signal && !zsys_interrupted && !s_done (self) && !s_output_failed (self)) {
         int64_t now = ff_clock_ms ();
         if (!self->job && now - last_hello >= S_HELLO_EVERY_MS) {
             ff_codec_hello (self->codec, "sink", "sink", 0);
@@ -424,6 +457,12 @@ s_run (s_sink_t *self)
         s_checkpoint (self, 0);
         s_progress (self, 0);
     }
+    if (s_output_failed (self)) {
+        /* stop at once: the launcher ends the other stages */
+        s_write_failed (self);
+        zsock_set_linger (self->control, 0);
+        return ff_delivery_exit_status (self->delivery);
+    }
     s_checkpoint (self, 1);
     s_progress (self, 1);
     if (ff_delivery_flush (self->delivery))
@@ -438,7 +477,8 @@ s_run (s_sink_t *self)
         s_await_emit_consumers (self, S_EMIT_DRAIN_MS);
     }
     s_summary (self);
-    return ff_delivery_exit_status (self->delivery);
+    int rc = ff_delivery_exit_status (self->delivery);
+    return self->emit_gave_up && rc != FF_EXIT_PIPE_CLOSED? FF_EXIT_ERROR: rc;
 }
 
 static void
@@ -588,6 +628,9 @@ cleanup:
     if (self.emit_monitor)
         zmq_socket_monitor (zsock_resolve (self.emit), NULL, 0);
     zsock_destroy (&self.emit_monitor);
+    if (self.emit && strncmp (self.options.emit, "ipc://", 6) == 0
+    &&  self.options.emit [6] != '@')
+        unlink (self.options.emit + 6);     /* the ipc file this sink bound */
     zsock_destroy (&self.emit);
     ff_codec_destroy (&self.emit_codec);
     free (self.job);

@@ -2,10 +2,12 @@
 
 #include "fanfold/runtime/log.h"
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *s_stage = "fanfold";
 static int s_verbose = 0;
@@ -22,6 +24,19 @@ int
 ff_log_verbose (void)
 {
     return s_verbose;
+}
+
+void
+ff_stdio_guard (void)
+{
+    int fd;
+    for (fd = 0; fd <= 2; fd++)
+        if (fcntl (fd, F_GETFD) < 0) {
+            /* open returns the lowest free descriptor: this one */
+            int null = open ("/dev/null", fd == 0? O_RDONLY: O_WRONLY);
+            if (null >= 0 && null != fd)
+                close (null);       /* fd was taken meanwhile: nothing to fill */
+        }
 }
 
 static void

@@ -6,6 +6,13 @@
 
 #include <stdint.h>
 
+/* Opens /dev/null on each of descriptors 0, 1 and 2 that is closed, so
+   that no file or socket opened later takes their place (a log line would
+   land in it, or output in a ZeroMQ eventfd). Call first in main, before
+   any file or socket exists. */
+void
+    ff_stdio_guard (void);
+
 /* Sets the stage name printed before every line and the verbosity. */
 void
     ff_log_init (const char *stage, int verbose);
