@@ -23,6 +23,10 @@ need_pkgconfig libczmq libczmq-dev
 need_pkgconfig msgpack libmsgpack-dev
 need_pkgconfig libsodium libsodium-dev
 need_pkgconfig zlib zlib1g-dev
+need_command c++ g++
+# gemmi (header-only C++17, reads PDB and mmCIF) and the PEGTL it includes
+[ -f /usr/include/gemmi/mmread.hpp ] || missing="$missing gemmi-dev"
+[ -f /usr/include/tao/pegtl.hpp ] || missing="$missing tao-pegtl-dev"
 if [ "$goal" = test ] || [ "$goal" = bench ]; then
     need_pkgconfig check check
     need_command python3 python3
@@ -30,6 +34,8 @@ if [ "$goal" = test ] || [ "$goal" = bench ]; then
     need_python zmq python3-zmq
     need_python msgpack python3-msgpack
     need_python numpy python3-numpy
+    need_python gemmi python3-gemmi
+    [ -x /usr/bin/time ] || missing="$missing time"     # peak memory in a test
     [ -f /usr/share/pymol/data/demo/1tii.pdb ] || missing="$missing pymol-data"
     need_command valgrind valgrind
     need_command parallel parallel

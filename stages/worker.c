@@ -1,27 +1,26 @@
 /*  fanfold-worker: joins a ventilator, pulls task batches from its own
     pipe, runs each task's kernel and pushes the results to the sink.
-    Organised as: options, the heartbeat thread, joining (hello/welcome),
+    Organised as: the job, joining (hello/welcome),
     running a batch, and the main loop. */
 
 #include "fanfold/runtime/codec.h"
+#include "fanfold/runtime/heartbeat.h"
 #include "fanfold/kernels/kernels.h"
 #include "fanfold/runtime/limits.h"
 #include "fanfold/runtime/log.h"
 #include "fanfold/runtime/net.h"
 #include "fanfold/kernels/npy.h"
+#include "fanfold/kernels/task.h"
+#include "fanfold/runtime/options.h"
 #include "fanfold/runtime/security.h"
 #include "fanfold/runtime/shm.h"
 #include "fanfold/runtime/topology.h"
 
 #include <czmq.h>
-#include <getopt.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define S_MAX_TASK_MESSAGE (1LL << 31)
-#define S_MAX_CONTROL_MESSAGE (1LL << 20)
 #define S_HELLO_EVERY_MS 1000
 #define S_MAX_MAPS 16
 
@@ -100,109 +99,6 @@ s_job_from_welcome (s_job_t *job, const ff_msg_t *msg)
     return 0;
 }
 
-/* ----------------------------------------------------- heartbeat thread */
-
-/* Arguments of the heartbeat thread, owned by the main thread. */
-typedef struct {
-    const char *endpoint;           /* ventilator control */
-    const char *job;                /* job id */
-    uint64_t worker;                /* our worker id */
-    int hb_ms;                      /* interval */
-    int64_t timeout_ms;             /* task time limit, 0 for none */
-    volatile int64_t *running_since; /* main thread: when its task started, or 0 */
-    ff_security_t *security;        /* CURVE client keys, or none */
-    zsock_t *pipe;                  /* the thread's end of the stop pipe */
-} s_hb_args_t;
-
-/* The heartbeat thread as the main thread holds it. A plain thread, joined
-   when stopped, rather than a zactor: zactor_destroy returns before the
-   actor has closed its pipe, and czmq's exit handler sleeps 200 ms when it
-   finds a socket still open, which a short job would pay at every exit. */
-typedef struct {
-    pthread_t thread;               /* runs s_heartbeat_run */
-    zsock_t *pipe;                  /* our end of the stop pipe */
-} s_heartbeat_t;
-
-#define S_WATCHDOG_GRACE_MS 2000
-
-/* Sends a heartbeat every hb_ms on its own socket, so that a long task
-   does not look like a dead worker, until the pipe says $TERM. With a task
-   time limit it is also the watchdog: a kernel still running well past the
-   limit cannot be stopped from outside, so the worker process ends itself
-   and the ventilator sends the task elsewhere. */
-static void *
-s_heartbeat_run (void *arg)
-{
-    s_hb_args_t *args = (s_hb_args_t *) arg;
-    zsock_t *pipe = args->pipe;
-    zsock_t *control = ff_net_socket (ZMQ_DEALER, 16, 0, S_MAX_CONTROL_MESSAGE);
-    ff_codec_t *codec = ff_codec_new ();
-    char error [256];
-    if (control && codec
-    &&  ff_security_connect (args->security, control, args->endpoint, error, sizeof (error)) == 0
-    &&  zsock_connect (control, "%s", args->endpoint) == 0)
-        ff_codec_hb (codec, args->job, args->worker);
-    while (control && codec) {
-        int64_t since = *args->running_since;
-        if (args->timeout_ms > 0 && since > 0
-        &&  ff_clock_ms () - since > args->timeout_ms + S_WATCHDOG_GRACE_MS) {
-            ff_log_error ("a task has run past --timeout (%.1f s): recycling this worker",
-                          (double) args->timeout_ms / 1000);
-            _exit (FF_EXIT_WORKER_RECYCLED);
-        }
-        ff_net_send (control, NULL, 0, ff_codec_data (codec),
-                     ff_codec_size (codec), 0);
-        zmq_pollitem_t item = { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
-        if (zmq_poll (&item, 1, args->hb_ms) > 0) {
-            char *command = zstr_recv (pipe);
-            int stop = !command || streq (command, "$TERM");
-            zstr_free (&command);
-            if (stop)
-                break;
-        }
-    }
-    ff_codec_destroy (&codec);
-    zsock_destroy (&control);
-    zsock_destroy (&args->pipe);
-    return NULL;
-}
-
-/* Starts the heartbeat thread on args (which must outlive it); NULL when
-   the pipe or the thread cannot be made. */
-static s_heartbeat_t *
-s_heartbeat_new (s_hb_args_t *args)
-{
-    s_heartbeat_t *self = (s_heartbeat_t *) calloc (1, sizeof (s_heartbeat_t));
-    if (!self)
-        return NULL;
-    self->pipe = zsys_create_pipe (&args->pipe);
-    if (!self->pipe)
-        goto fail;
-    if (pthread_create (&self->thread, NULL, s_heartbeat_run, args) != 0) {
-        zsock_destroy (&args->pipe);
-        goto fail;
-    }
-    return self;
-fail:
-    zsock_destroy (&self->pipe);
-    free (self);
-    return NULL;
-}
-
-/* Stops the heartbeat thread and waits until it has closed its sockets. */
-static void
-s_heartbeat_destroy (s_heartbeat_t **self_p)
-{
-    if (self_p && *self_p) {
-        s_heartbeat_t *self = *self_p;
-        zstr_send (self->pipe, "$TERM");
-        pthread_join (self->thread, NULL);
-        zsock_destroy (&self->pipe);
-        free (self);
-        *self_p = NULL;
-    }
-}
-
 /* ---------------------------------------------------------- the worker */
 
 typedef struct {
@@ -211,8 +107,8 @@ typedef struct {
     zsock_t *control;               /* DEALER to the ventilator */
     zsock_t *tasks;                 /* PULL from our pipe, once welcomed */
     zsock_t *results;               /* PUSH to the sink */
-    s_heartbeat_t *heartbeat;       /* heartbeat thread, once welcomed */
-    s_hb_args_t hb_args;            /* its arguments */
+    ff_heartbeat_t *heartbeat;       /* heartbeat thread, once welcomed */
+    ff_heartbeat_args_t hb_args;            /* its arguments */
     ff_codec_t *codec;              /* encoder */
     s_job_t job;                    /* the job served */
     int welcomed;                   /* a welcome was accepted */
@@ -245,7 +141,7 @@ s_send_hello (s_worker_t *self)
 static void
 s_leave (s_worker_t *self)
 {
-    s_heartbeat_destroy (&self->heartbeat);
+    ff_heartbeat_destroy (&self->heartbeat);
     zsock_destroy (&self->tasks);
     while (self->nmaps > 0)
         ff_shm_destroy (&self->maps [--self->nmaps], 0);
@@ -263,7 +159,7 @@ s_accept_welcome (s_worker_t *self, const ff_msg_t *msg)
         return -1;
     }
     ff_shm_job_prefix (self->job.id, self->shm_prefix, sizeof (self->shm_prefix));
-    self->tasks = ff_net_socket (ZMQ_PULL, settings->hwm, 0, S_MAX_TASK_MESSAGE);
+    self->tasks = ff_net_socket (ZMQ_PULL, settings->hwm, 0, FF_MAX_TASK_MESSAGE);
     char error [256];
     if (!self->tasks
     ||  ff_security_connect (self->security, self->tasks, endpoint, error, sizeof (error))
@@ -281,7 +177,7 @@ s_accept_welcome (s_worker_t *self, const ff_msg_t *msg)
     self->hb_args.timeout_ms = self->job.timeout_ms;
     self->hb_args.running_since = &self->running_since;
     self->hb_args.security = self->security;
-    self->heartbeat = s_heartbeat_new (&self->hb_args);
+    self->heartbeat = ff_heartbeat_new (&self->hb_args);
     if (!self->heartbeat) {
         ff_log_error ("cannot start the heartbeat thread");
         zsock_destroy (&self->tasks);
@@ -421,6 +317,13 @@ s_unix_ms (void)
     return (uint64_t) now.tv_sec * 1000 + (uint64_t) now.tv_nsec / 1000000;
 }
 
+/* The stop flag of ff_task_run: SIGINT or SIGTERM was received. */
+static int
+s_stopped (void)
+{
+    return ff_stop_signal || zsys_interrupted;
+}
+
 /* Runs every task of one batch and sends one result message. A task
    whose kernel fails runs again, up to the job's retries in all. */
 static void
@@ -450,39 +353,31 @@ s_run_batch (s_worker_t *self, ff_msg_t *msg)
                                   ? self->job.kernels [item.kernel]: NULL;
         int64_t started = now_us;
         item.start_ms = (uint64_t) (wall_offset_ms + started / 1000);
-        item.tries = 0;
-        int rc;
+        ff_task_outcome_t outcome;
         ff_array_t arrays [FF_MAX_ARRAYS];
         char names [FF_MAX_ARRAYS * 16];
         char error [256];
-        if (item.narrays > 0) {
-            if (s_arrays (self, &item, arrays, names, error, sizeof (error))) {
-                /* a handle this worker cannot use: an error result, not a crash */
-                ff_log_error ("task %" PRIu64 ": %s", item.seq, error);
-                self->out.data.size = self->out.meta.size = 0;
-                ff_buf_puts (&self->out.data, error);
-                item.tries = 1;
-                item.status = FF_STATUS_ERROR;
-                kernel = NULL;
-            }
-            task.arrays = arrays;
-            task.narrays = item.narrays;
+        if (item.narrays > 0
+        &&  s_arrays (self, &item, arrays, names, error, sizeof (error))) {
+            /* a handle this worker cannot use: an error result, not a crash */
+            ff_log_error ("task %" PRIu64 ": %s", item.seq, error);
+            ff_task_fail (error, &self->out, &outcome);
         }
-        if (item.status == FF_STATUS_ERROR)
-            rc = -1;
-        else
-        do {
-            self->running_since = item.tries == 0? started / 1000: ff_clock_ms ();
-            rc = ff_kernels_run (kernel, &task, &self->out);
-            self->running_since = 0;
-            item.tries++;
-        } while (rc != 0 && kernel && item.tries < self->job.retries
-                 && !ff_stop_signal && !zsys_interrupted);
+        else {
+            task.arrays = item.narrays > 0? arrays: NULL;
+            task.narrays = item.narrays;
+            ff_task_policy_t policy = {
+                .retries = self->job.retries, .stopped = s_stopped,
+                .running_since = &self->running_since, .first_ms = started / 1000
+            };
+            ff_task_run (kernel, &task, &policy, &self->out, &outcome);
+        }
         now_us = ff_clock_us ();
         item.runtime_us = (uint64_t) (now_us - started);
         item.bytes_in = item.data.len;
-        item.status = rc == 0? FF_STATUS_OK: FF_STATUS_ERROR;
-        item.kind = kernel && (kernel->flags & FF_KERNEL_JSON)? FF_KIND_JSON: FF_KIND_BYTES;
+        item.tries = outcome.tries;
+        item.status = outcome.status;
+        item.kind = outcome.kind;
         item.data.ptr = (const char *) self->out.data.data;
         item.data.len = self->out.data.size;
         item.meta.ptr = (const char *) self->out.meta.data;
@@ -583,7 +478,7 @@ s_run (s_worker_t *self)
                            self->welcomed? self->job.hb_ms: 100);
         if (rc < 0 && errno != EINTR) {
             ff_log_error ("poll failed: %s", zmq_strerror (errno));
-            return 1;
+            return FF_EXIT_WORKER_FAILED;
         }
         if (rc <= 0)
             continue;
@@ -610,45 +505,56 @@ s_usage (FILE *stream)
     fprintf (stream,
              "usage: fanfold-worker -t TOPOLOGY [--no-shm] [-v]\n"
              "Joins the job running on TOPOLOGY, runs tasks until the job ends\n"
-             "or SIGINT/SIGTERM (which finishes the current task first).\n"
-             "Exit: 0 job ended or stopped; 2 usage or setup error; 3 dropped by the\n"
-             "ventilator (a task ran past --timeout); 70 a task hung past --timeout.\n");
+             "or SIGINT/SIGTERM (which finishes the current task first).\n");
+    ff_options_usage (FF_CMD_WORKER, stream);
+    fprintf (stream,
+             "Exit: %d job ended or stopped; %d usage or setup error; %d dropped by the\n"
+             "ventilator (a task ran past --timeout); %d a task hung past --timeout.\n",
+             FF_EXIT_OK, FF_EXIT_ERROR, FF_EXIT_WORKER_DROPPED, FF_EXIT_WORKER_RECYCLED);
+}
+
+/* Reads the command line through the option table into options. Returns
+   FF_OPTIONS_OK, or FF_OPTIONS_HELP / FF_OPTIONS_ERROR (said on stderr). */
+static ff_options_status_t
+s_parse_options (s_options_t *options, int argc, char *argv [])
+{
+    char error [512];
+    ff_options_t *parsed = ff_options_new (FF_CMD_WORKER);
+    if (!parsed)
+        return FF_OPTIONS_ERROR;
+    ff_options_status_t status = ff_options_parse (parsed, argc, argv, error, sizeof (error));
+    if (status == FF_OPTIONS_OK && !ff_options_given (parsed, FF_OPT_TOPOLOGY)) {
+        snprintf (error, sizeof (error), "-t TOPOLOGY is required");
+        status = FF_OPTIONS_ERROR;
+    }
+    if (status == FF_OPTIONS_ERROR)
+        fprintf (stderr, "fanfold-worker: %s\n", error);
+    options->topology_path = ff_options_text (parsed, FF_OPT_TOPOLOGY, NULL);
+    options->no_shm = ff_options_given (parsed, FF_OPT_NO_SHM) > 0;
+    options->verbose = ff_options_given (parsed, FF_OPT_VERBOSE) > 0;
+    ff_options_destroy (&parsed);
+    return status;
 }
 
 int
 main (int argc, char *argv [])
 {
-    static const struct option longs [] = {
-        { "topology", required_argument, NULL, 't' },
-        { "no-shm", no_argument, NULL, 'S' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
     s_worker_t self;
     char error [512];
-    int opt, rc = 1;
+    int rc = FF_EXIT_WORKER_FAILED;
 
     memset (&self, 0, sizeof (self));
-    while ((opt = getopt_long (argc, argv, "t:vh", longs, NULL)) != -1) {
-        switch (opt) {
-            case 't': self.options.topology_path = optarg; break;
-            case 'S': self.options.no_shm = 1; break;
-            case 'v': self.options.verbose = 1; break;
-            case 'h': s_usage (stdout); return 0;
-            default: s_usage (stderr); return 2;
-        }
-    }
-    if (!self.options.topology_path || optind != argc) {
-        s_usage (stderr);
-        return 2;
+    switch (s_parse_options (&self.options, argc, argv)) {
+        case FF_OPTIONS_OK: break;
+        case FF_OPTIONS_HELP: s_usage (stdout); return FF_EXIT_OK;
+        case FF_OPTIONS_ERROR: s_usage (stderr); return FF_EXIT_ERROR;
     }
     ff_log_init ("fanfold-worker", self.options.verbose);
     ff_signals_install ();
     self.topology = ff_topology_load (self.options.topology_path, error, sizeof (error));
     if (!self.topology) {
         ff_log_error ("%s", error);
-        return 2;
+        return FF_EXIT_ERROR;
     }
     const ff_settings_t *settings = ff_topology_settings (self.topology);
     ff_net_peer_name (self.name, sizeof (self.name));
@@ -660,7 +566,7 @@ main (int argc, char *argv [])
     &&  strncmp (control, "tcp://[::1]:", 12) != 0)
         self.options.no_shm = 1;
     self.codec = ff_codec_new ();
-    self.control = ff_net_socket (ZMQ_DEALER, settings->hwm, 200, S_MAX_CONTROL_MESSAGE);
+    self.control = ff_net_socket (ZMQ_DEALER, settings->hwm, 200, FF_MAX_CONTROL_MESSAGE);
     self.results = ff_net_socket (ZMQ_PUSH, settings->hwm, settings->linger_ms, -1);
     if (!self.codec || !self.control || !self.results)
         ff_log_error ("cannot create sockets");

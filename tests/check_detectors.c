@@ -19,6 +19,7 @@
 #include "fanfold/kernels/kernels.h"
 #include "fanfold/kernels/npy.h"
 #include "fanfold/kernels/structure.h"
+#include "fanfold/kernels/structure_gemmi.h"
 
 #define S_DEMO "/usr/share/pymol/data/demo/"
 #define S_DATA "tests/data/"
@@ -322,12 +323,124 @@ START_TEST (test_contacts_of_one_atom_has_no_pair)
 }
 END_TEST
 
+START_TEST (test_contacts_level_residue_gives_each_pair_of_residues_once)
+{
+    /* pept.pdb: the residue pairs of the atom pairs within 4 Å, without
+       pairs within one residue, each once, named by the topology */
+    const ff_array_t *arrays;
+    ff_structure_t *structure = s_structure (S_DEMO "pept.pdb", &arrays);
+    const float *coords = (const float *) arrays [0].data;
+    const uint32_t *residues = (const uint32_t *) arrays [2].data;
+    size_t n = ff_structure_atoms (structure);
+    ff_topology_t topology;
+    ck_assert_int_eq (ff_topology_view (arrays [3].data, arrays [3].size,
+                                        &topology, NULL, 0), 0);
+    uint32_t m = topology.header->residues;
+    char *seen = calloc ((size_t) m * m, 1);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            if (residues [i] != residues [j]
+            &&  s_d2 (coords + 3 * i, coords + 3 * j) <= 16.0) {
+                uint32_t a = residues [i] < residues [j] ? residues [i] : residues [j];
+                uint32_t b = residues [i] ^ residues [j] ^ a;
+                seen [(size_t) a * m + b] = 1;
+            }
+    ff_buf_t out = { NULL, 0, 0 }, list = { NULL, 0, 0 };
+    size_t count = 0;
+    for (uint32_t a = 0; a < m; a++)
+        for (uint32_t b = 0; b < m; b++)
+            if (seen [(size_t) a * m + b]) {
+                const ff_topology_residue_t *ra = &topology.residues [a], *rb = &topology.residues [b];
+                s_printf (&list, "%s[[\"%s\",%d,\"\",\"%s\"],[\"%s\",%d,\"\",\"%s\"]]",
+                          count ? "," : "", ra->chain, ra->number, ra->name,
+                          rb->chain, rb->number, rb->name);
+                count++;
+            }
+    s_printf (&out, "{\"atoms\":%zu,\"count\":%zu,\"pairs\":[", n, count);
+    ck_assert_int_eq (ff_buf_append (&out, list.data, list.size), 0);
+    s_printf (&out, "]}");
+    char *expected = s_text (&out);
+    const char *level [] = { "level", "residue" };
+    char *got = s_ok ("contacts", arrays, 4, level, 1);
+    ck_assert_uint_gt (count, 12);
+    s_assert_same (got, expected);
+    free (got);
+    free (expected);
+    free (list.data);
+    free (seen);
+    ff_structure_destroy (&structure);
+}
+END_TEST
+
 /* --------------------------------------------------------------- hbonds */
 
-/* The four arrays of a made-up structure. */
+/* What a made-up "topology" holds. Residue r is named chain "A",
+   number r + 1, name "UNK", insertion code icodes [r] (or blank). */
+typedef struct {
+    size_t atoms;                   /* atoms */
+    const uint8_t *elements;        /* [atoms] atomic numbers */
+    size_t bonds;                   /* bonds */
+    const uint32_t *pairs;          /* [bonds][2] */
+    size_t rings;                   /* rings */
+    const ff_topology_ring_t *ring; /* [rings] */
+    size_t residues;                /* residues */
+    const char *icodes;             /* [residues] or NULL */
+    size_t hydrogens;               /* hydrogens */
+    const ff_topology_hydrogen_t *hydrogen; /* [hydrogens] */
+} s_spec_t;
+
+/* Builds the "topology" array of spec in *owned (8-byte aligned; the
+   caller frees it). */
+static ff_array_t
+s_topology_array (const s_spec_t *spec, void **owned)
+{
+    ff_topology_header_t header = {
+        FF_TOPOLOGY_MAGIC, (uint32_t) spec->atoms, (uint32_t) spec->residues,
+        (uint32_t) spec->rings, (uint32_t) spec->bonds,
+        (uint32_t) spec->hydrogens, { 0, 0 }
+    };
+    size_t elements = (spec->atoms + 3) / 4 * 4;
+    size_t size = sizeof (header) + elements + spec->bonds * 8
+                + spec->rings * sizeof (ff_topology_ring_t)
+                + spec->residues * sizeof (ff_topology_residue_t)
+                + spec->hydrogens * sizeof (ff_topology_hydrogen_t);
+    uint8_t *bytes = (uint8_t *) calloc (1, (size + 7) / 8 * 8);
+    ck_assert_ptr_nonnull (bytes);
+    uint8_t *at = bytes;
+    memcpy (at, &header, sizeof (header));
+    at += sizeof (header);
+    if (spec->atoms)
+        memcpy (at, spec->elements, spec->atoms);
+    at += elements;
+    if (spec->bonds)
+        memcpy (at, spec->pairs, spec->bonds * 8);
+    at += spec->bonds * 8;
+    if (spec->rings)
+        memcpy (at, spec->ring, spec->rings * sizeof (ff_topology_ring_t));
+    at += spec->rings * sizeof (ff_topology_ring_t);
+    for (size_t r = 0; r < spec->residues; r++) {
+        ff_topology_residue_t residue;
+        memset (&residue, 0, sizeof (residue));
+        strcpy (residue.chain, "A");
+        strcpy (residue.name, "UNK");
+        residue.number = (int32_t) r + 1;
+        residue.icode = spec->icodes ? spec->icodes [r] : ' ';
+        memcpy (at, &residue, sizeof (residue));
+        at += sizeof (residue);
+    }
+    if (spec->hydrogens)
+        memcpy (at, spec->hydrogen, spec->hydrogens * sizeof (ff_topology_hydrogen_t));
+    *owned = bytes;
+    ff_array_t array = { "topology", FF_DTYPE_U8, 1, { size, 0, 0, 0 }, bytes, size };
+    return array;
+}
+
+/* The four arrays of a made-up structure; the topology has the atoms'
+   elements (from the flags: C, N, O, S) and the residues up to the
+   largest ordinal, no bond, ring or hydrogen unless spec says. */
 static void
-s_made_up (ff_array_t arrays [3], const float *coords, const uint16_t *flags,
-           const uint32_t *residues, size_t n)
+s_made_up (ff_array_t arrays [4], const float *coords, const uint16_t *flags,
+           const uint32_t *residues, size_t n, const s_spec_t *spec, void **owned)
 {
     arrays [0] = s_coords_array (coords, n);
     ff_array_t f = { "flags", FF_DTYPE_U16, 1, { n, 0, 0, 0 }, flags,
@@ -336,6 +449,27 @@ s_made_up (ff_array_t arrays [3], const float *coords, const uint16_t *flags,
                      n * sizeof (uint32_t) };
     arrays [1] = f;
     arrays [2] = r;
+    static uint8_t elements [64];
+    ck_assert_uint_le (n, 64);
+    uint32_t largest = 0;
+    for (size_t atom = 0; atom < n; atom++) {
+        uint16_t element = flags [atom] & FF_ATOM_ELEMENT;
+        elements [atom] = element == FF_ATOM_C ? 6 : element == FF_ATOM_N ? 7
+                        : element == FF_ATOM_O ? 8 : element == FF_ATOM_S ? 16 : 0;
+        if (residues [atom] > largest)
+            largest = residues [atom];
+    }
+    s_spec_t made = { n, elements, 0, NULL, 0, NULL, largest + 1, NULL, 0, NULL };
+    if (spec) {
+        made.bonds = spec->bonds;
+        made.pairs = spec->pairs;
+        made.rings = spec->rings;
+        made.ring = spec->ring;
+        made.icodes = spec->icodes;
+        made.hydrogens = spec->hydrogens;
+        made.hydrogen = spec->hydrogen;
+    }
+    arrays [3] = s_topology_array (&made, owned);
 }
 
 START_TEST (test_hbonds_pairs_donors_with_acceptors_of_other_residues_2_5_to_3_5_apart)
@@ -354,14 +488,128 @@ START_TEST (test_hbonds_pairs_donors_with_acceptors_of_other_residues_2_5_to_3_5
         FF_ATOM_N | FF_ATOM_DONOR,                      /* 6: 3.6 from 1 */
     };
     static const uint32_t residues [] = { 0, 1, 0, 2, 3, 4, 5 };
-    ff_array_t arrays [3];
-    s_made_up (arrays, coords, flags, residues, 7);
-    char *got = s_ok ("hbonds", arrays, 3, NULL, 0);
+    ff_array_t arrays [4];
+    void *owned;
+    s_made_up (arrays, coords, flags, residues, 7, NULL, &owned);
+    char *got = s_ok ("hbonds", arrays, 4, NULL, 0);
     ck_assert_str_eq (got, "{\"atoms\":7,\"count\":4,\"pairs\":[[0,1,3.000],"
                       "[3,4,3.105],[4,1,3.200],[4,3,3.105]]}");
     free (got);
+    free (owned);
 }
 END_TEST
+
+START_TEST (test_hbonds_refuse_an_angle_under_90_at_a_bonded_heavy_atom)
+{
+    /* donor N 0 (residue 0), acceptor O 1 at 3 Å (residue 1); C 2 bonded
+       to the acceptor, C 3 bonded to the donor: first behind them (180°),
+       then on the donor's side (about 27°) */
+    float coords [] = { 0, 0, 0,   3, 0, 0,   4.2f, 0, 0,   -1.2f, 0, 0 };
+    static const uint16_t flags [] = {
+        FF_ATOM_N | FF_ATOM_DONOR, FF_ATOM_O | FF_ATOM_ACCEPTOR, FF_ATOM_C, FF_ATOM_C
+    };
+    static const uint32_t residues [] = { 0, 1, 1, 0 };
+    static const uint32_t pairs [] = { 0, 3,   1, 2 };
+    s_spec_t spec = { 0, NULL, 2, pairs, 0, NULL, 0, NULL, 0, NULL };
+    ff_array_t arrays [4];
+    void *owned;
+    s_made_up (arrays, coords, flags, residues, 4, &spec, &owned);
+    char *got = s_ok ("hbonds", arrays, 4, NULL, 0);
+    ck_assert_str_eq (got, "{\"atoms\":4,\"count\":1,\"pairs\":[[0,1,3.000]]}");
+    free (got);
+    free (owned);
+    coords [6] = 1.8f, coords [8] = 0.6f;           /* C 2 at 26.6° */
+    s_made_up (arrays, coords, flags, residues, 4, &spec, &owned);
+    got = s_ok ("hbonds", arrays, 4, NULL, 0);
+    ck_assert_str_eq (got, "{\"atoms\":4,\"count\":0,\"pairs\":[]}");
+    free (got);
+    free (owned);
+    coords [6] = 4.2f, coords [8] = 0;
+    coords [9] = 1.2f, coords [11] = 0.3f;         /* C 3 at 14° */
+    s_made_up (arrays, coords, flags, residues, 4, &spec, &owned);
+    got = s_ok ("hbonds", arrays, 4, NULL, 0);
+    ck_assert_str_eq (got, "{\"atoms\":4,\"count\":0,\"pairs\":[]}");
+    free (got);
+    free (owned);
+}
+END_TEST
+
+START_TEST (test_hbonds_with_a_hydrogen_on_the_donor_need_d_h_a_of_120)
+{
+    /* donor N 0 with a hydrogen; acceptor O 1 at 3 Å; a heavy atom on the
+       donor pointing at the acceptor no longer matters */
+    static const float coords [] = { 0, 0, 0,   3, 0, 0,   1.2f, 0, 0.3f };
+    static const uint16_t flags [] = {
+        FF_ATOM_N | FF_ATOM_DONOR, FF_ATOM_O | FF_ATOM_ACCEPTOR, FF_ATOM_C
+    };
+    static const uint32_t residues [] = { 0, 1, 0 };
+    static const uint32_t pairs [] = { 0, 2 };
+    ff_topology_hydrogen_t hydrogen = { { 1.0f, 0, 0 }, 0 };    /* 180° */
+    s_spec_t spec = { 0, NULL, 1, pairs, 0, NULL, 0, NULL, 1, &hydrogen };
+    ff_array_t arrays [4];
+    void *owned;
+    s_made_up (arrays, coords, flags, residues, 3, &spec, &owned);
+    char *got = s_ok ("hbonds", arrays, 4, NULL, 0);
+    ck_assert_str_eq (got, "{\"atoms\":3,\"count\":1,\"pairs\":[[0,1,3.000]]}");
+    free (got);
+    free (owned);
+    hydrogen.xyz [0] = 0, hydrogen.xyz [1] = 1.0f;             /* 71.6° */
+    s_made_up (arrays, coords, flags, residues, 3, &spec, &owned);
+    got = s_ok ("hbonds", arrays, 4, NULL, 0);
+    ck_assert_str_eq (got, "{\"atoms\":3,\"count\":0,\"pairs\":[]}");
+    free (got);
+    free (owned);
+}
+END_TEST
+
+/* The angle at b of a, b, c in degrees. */
+static double
+s_angle_at (const float *a, const float *b, const float *c)
+{
+    double dot = 0, uu = 0, vv = 0;
+    for (int axis = 0; axis < 3; axis++) {
+        double u = (double) a [axis] - b [axis], v = (double) c [axis] - b [axis];
+        dot += u * v;
+        uu += u * u;
+        vv += v * v;
+    }
+    return acos (fmax (-1.0, fmin (1.0, dot / sqrt (uu * vv)))) * 180.0 / S_PI;
+}
+
+/* True when every atom bonded to atom (scanning all bonds) makes 90° or
+   more with other at atom. */
+static int
+s_brute_heavy (const ff_topology_t *topology, const float *coords,
+               size_t atom, size_t other)
+{
+    for (uint32_t bond = 0; bond < topology->header->bonds; bond++) {
+        uint32_t i = topology->bonds [2 * bond], j = topology->bonds [2 * bond + 1];
+        uint32_t x = i == atom ? j : j == atom ? i : UINT32_MAX;
+        if (x != UINT32_MAX
+        &&  s_angle_at (coords + 3 * (size_t) x, coords + 3 * atom,
+                        coords + 3 * other) < 90.0)
+            return 0;
+    }
+    return 1;
+}
+
+/* True when donor to acceptor passes the angle rules of hbonds. */
+static int
+s_brute_hbond_angles (const ff_topology_t *topology, const float *coords,
+                      size_t donor, size_t acceptor)
+{
+    if (!s_brute_heavy (topology, coords, acceptor, donor))
+        return 0;
+    int hydrogens = 0;
+    for (uint32_t h = 0; h < topology->header->hydrogens; h++)
+        if (topology->hydrogens [h].atom == donor) {
+            hydrogens++;
+            if (s_angle_at (coords + 3 * donor, topology->hydrogens [h].xyz,
+                            coords + 3 * acceptor) >= 120.0)
+                return 1;
+        }
+    return hydrogens ? 0 : s_brute_heavy (topology, coords, donor, acceptor);
+}
 
 /* The hbonds result computed the slow way. */
 static char *
@@ -370,6 +618,9 @@ s_brute_hbonds (const ff_array_t *arrays, size_t n)
     const float *coords = (const float *) arrays [0].data;
     const uint16_t *flags = (const uint16_t *) arrays [1].data;
     const uint32_t *residues = (const uint32_t *) arrays [2].data;
+    ff_topology_t topology;
+    ck_assert_int_eq (ff_topology_view (arrays [3].data, arrays [3].size,
+                                        &topology, NULL, 0), 0);
     ff_buf_t out = { NULL, 0, 0 }, list = { NULL, 0, 0 };
     size_t count = 0;
     for (size_t donor = 0; donor < n; donor++)
@@ -381,7 +632,8 @@ s_brute_hbonds (const ff_array_t *arrays, size_t n)
             ||  residues [donor] == residues [acceptor])
                 continue;
             double d2 = s_d2 (coords + 3 * donor, coords + 3 * acceptor);
-            if (d2 >= 2.5 * 2.5 && d2 <= 3.5 * 3.5) {
+            if (d2 >= 2.5 * 2.5 && d2 <= 3.5 * 3.5
+            &&  s_brute_hbond_angles (&topology, coords, donor, acceptor)) {
                 s_printf (&list, "%s[%zu,%zu,%.3f]", count ? "," : "",
                           donor, acceptor, sqrt (d2));
                 count++;
@@ -397,8 +649,9 @@ s_brute_hbonds (const ff_array_t *arrays, size_t n)
 
 START_TEST (test_hbonds_matches_brute_force_on_real_structures)
 {
-    static const char *files [] = { S_DEMO "pept.pdb", S_DEMO "1tii.pdb" };
-    for (size_t file = 0; file < 2; file++) {
+    /* il2.pdb has hydrogens: its donors are judged by D-H...A */
+    static const char *files [] = { S_DEMO "pept.pdb", S_DEMO "il2.pdb", S_DEMO "1tii.pdb" };
+    for (size_t file = 0; file < 3; file++) {
         const ff_array_t *arrays;
         ff_structure_t *structure = s_structure (files [file], &arrays);
         char *got = s_ok ("hbonds", arrays, 4, NULL, 0);
@@ -414,82 +667,123 @@ END_TEST
 
 /* -------------------------------------------------------------- clashes */
 
-START_TEST (test_clashes_skip_the_same_residue_and_the_peptide_bond)
+START_TEST (test_clashes_report_vdw_overlaps_of_atoms_more_than_three_bonds_apart)
 {
+    /* a chain of carbons 0-1-2-3-4 (bonds given, not from distances):
+       0 and 3 (three bonds) at 2.5 Å are not a clash, 0 and 4 (four
+       bonds) at 2.5 Å are (overlap 1.7 + 1.7 - 2.5 = 0.9); N donor 5 and
+       O acceptor 6 at 2.6 Å could be a hydrogen bond: not a clash; N 5 and
+       C 7 at 2.6 Å are (1.55 + 1.7 - 2.6 = 0.65) */
     static const float coords [] = {
-        0, 0, 0,   1.33f, 0, 0,   0, 1.33f, 0,   0, 0, -2,   0, 0, 3,
-        10, 0, 0,   11.33f, 0, 0,   10, 1.33f, 0,   20, 0, 0,   21.33f, 0, 0
+        0, 0, 0,   0, 0, 10,   0, 0, 20,   2.5f, 0, 0,   0, 2.5f, 0,
+        10, 0, 0,  12.6f, 0, 0,   10, 0, 2.6f
     };
     static const uint16_t flags [] = {
-        FF_ATOM_C | FF_ATOM_BACKBONE | FF_ATOM_BACKBONE_C,     /* 0: res 0 */
-        FF_ATOM_N | FF_ATOM_BACKBONE | FF_ATOM_BACKBONE_N,     /* 1: res 1 */
-        FF_ATOM_N | FF_ATOM_BACKBONE | FF_ATOM_BACKBONE_N,     /* 2: res 2 */
-        FF_ATOM_C,                                             /* 3: res 0 */
-        FF_ATOM_O,                                             /* 4: 3.0 */
-        FF_ATOM_C | FF_ATOM_BACKBONE | FF_ATOM_BACKBONE_C,     /* 5: res 7 */
-        FF_ATOM_N | FF_ATOM_BACKBONE | FF_ATOM_BACKBONE_N,     /* 6: res 6 */
-        FF_ATOM_N | FF_ATOM_BACKBONE | FF_ATOM_BACKBONE_N,     /* 7: res 8 */
-        FF_ATOM_N | FF_ATOM_BACKBONE | FF_ATOM_BACKBONE_N,     /* 8: res 11 */
-        FF_ATOM_C | FF_ATOM_BACKBONE | FF_ATOM_BACKBONE_C,     /* 9: res 10 */
+        FF_ATOM_C, FF_ATOM_C, FF_ATOM_C, FF_ATOM_C, FF_ATOM_C,
+        FF_ATOM_N | FF_ATOM_DONOR, FF_ATOM_O | FF_ATOM_ACCEPTOR, FF_ATOM_C
     };
-    static const uint32_t residues [] = { 0, 1, 2, 0, 5, 7, 6, 8, 11, 10 };
-    ff_array_t arrays [3];
-    s_made_up (arrays, coords, flags, residues, 10);
-    char *got = s_ok ("clashes", arrays, 3, NULL, 0);
-    ck_assert_str_eq (got, "{\"atoms\":10,\"count\":6,\"pairs\":[[0,2,1.330],"
-                      "[1,2,1.881],[1,3,2.402],[2,3,2.402],[5,6,1.330],"
-                      "[6,7,1.881]]}");
+    static const uint32_t residues [] = { 0, 0, 0, 0, 1, 2, 3, 4 };
+    static const uint32_t pairs [] = { 0, 1,   1, 2,   2, 3,   3, 4 };
+    static const char icodes [] = { ' ', ' ', ' ', ' ', 'A' };
+    s_spec_t spec = { 0, NULL, 4, pairs, 0, NULL, 0, icodes, 0, NULL };
+    ff_array_t arrays [4];
+    void *owned;
+    s_made_up (arrays, coords, flags, residues, 8, &spec, &owned);
+    char *got = s_ok ("clashes", arrays, 4, NULL, 0);
+    ck_assert_str_eq (got, "{\"atoms\":8,\"count\":2,\"pairs\":"
+                      "[[0,4,2.500,0.900],[5,7,2.600,0.650]]}");
     free (got);
-    const char *params [] = { "min", "1.5" };
-    got = s_ok ("clashes", arrays, 3, params, 1);
-    ck_assert_str_eq (got, "{\"atoms\":10,\"count\":2,\"pairs\":[[0,2,1.330],"
-                      "[5,6,1.330]]}");
+    const char *params [] = { "overlap", "0.7", "level", "residue" };
+    got = s_ok ("clashes", arrays, 4, params, 1);
+    ck_assert_str_eq (got, "{\"atoms\":8,\"count\":1,\"pairs\":[[0,4,2.500,0.900]]}");
     free (got);
+    got = s_ok ("clashes", arrays, 4, params + 2, 1);
+    ck_assert_str_eq (got, "{\"atoms\":8,\"count\":2,\"pairs\":"
+                      "[[[\"A\",1,\"\",\"UNK\"],[\"A\",2,\"\",\"UNK\"],2.500,0.900],"
+                      "[[\"A\",3,\"\",\"UNK\"],[\"A\",5,\"A\",\"UNK\"],2.600,0.650]]}");
+    free (got);
+    free (owned);
 }
 END_TEST
 
-/* The clashes result computed the slow way. */
+/* The clashes result computed the slow way: every pair, van der Waals
+   radii from gemmi, topological distance by breadth-first search over
+   the bonds. */
 static char *
 s_brute_clashes (const ff_array_t *arrays, size_t n, double limit)
 {
     const float *coords = (const float *) arrays [0].data;
     const uint16_t *flags = (const uint16_t *) arrays [1].data;
-    const uint32_t *residues = (const uint32_t *) arrays [2].data;
+    ff_topology_t topology;
+    ck_assert_int_eq (ff_topology_view (arrays [3].data, arrays [3].size,
+                                        &topology, NULL, 0), 0);
+    /* adjacency as a plain list per atom (at most 8 bonds) */
+    uint32_t (*adjacent) [8] = calloc (n, sizeof (*adjacent));
+    uint8_t *degree = calloc (n, 1);
+    int *depth = malloc (n * sizeof (int));
+    uint32_t *queue = malloc (n * sizeof (uint32_t));
+    for (uint32_t bond = 0; bond < topology.header->bonds; bond++) {
+        uint32_t i = topology.bonds [2 * bond], j = topology.bonds [2 * bond + 1];
+        ck_assert_uint_lt (degree [i], 8);
+        ck_assert_uint_lt (degree [j], 8);
+        adjacent [i][degree [i]++] = j;
+        adjacent [j][degree [j]++] = i;
+    }
     ff_buf_t out = { NULL, 0, 0 }, list = { NULL, 0, 0 };
     size_t count = 0;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = i + 1; j < n; j++) {
-            uint32_t ri = residues [i], rj = residues [j];
-            if (ri == rj
-            ||  ((flags [i] & FF_ATOM_BACKBONE_C) && (flags [j] & FF_ATOM_BACKBONE_N)
-                 && rj == ri + 1)
-            ||  ((flags [j] & FF_ATOM_BACKBONE_C) && (flags [i] & FF_ATOM_BACKBONE_N)
-                 && ri == rj + 1))
+    for (size_t i = 0; i < n; i++) {
+        /* depths up to 3 from i */
+        for (size_t k = 0; k < n; k++)
+            depth [k] = -1;
+        size_t head = 0, tail = 0;
+        depth [i] = 0;
+        queue [tail++] = (uint32_t) i;
+        while (head < tail) {
+            uint32_t at = queue [head++];
+            if (depth [at] == 3)
                 continue;
-            double d2 = s_d2 (coords + 3 * i, coords + 3 * j);
-            if (d2 < limit * limit) {
-                s_printf (&list, "%s[%zu,%zu,%.3f]", count ? "," : "", i, j,
-                          sqrt (d2));
-                count++;
-            }
+            for (int k = 0; k < degree [at]; k++)
+                if (depth [adjacent [at][k]] < 0) {
+                    depth [adjacent [at][k]] = depth [at] + 1;
+                    queue [tail++] = adjacent [at][k];
+                }
         }
+        for (size_t j = i + 1; j < n; j++) {
+            double d = sqrt (s_d2 (coords + 3 * i, coords + 3 * j));
+            double overlap = ff_element_vdw_radius (topology.elements [i])
+                           + ff_element_vdw_radius (topology.elements [j]) - d;
+            if (overlap < limit || depth [j] >= 0)
+                continue;
+            int polar = ((flags [i] & FF_ATOM_DONOR) && (flags [j] & FF_ATOM_ACCEPTOR))
+                     || ((flags [j] & FF_ATOM_DONOR) && (flags [i] & FF_ATOM_ACCEPTOR));
+            if (polar && d >= 2.5)
+                continue;
+            s_printf (&list, "%s[%zu,%zu,%.3f,%.3f]", count ? "," : "", i, j,
+                      d, overlap);
+            count++;
+        }
+    }
     s_printf (&out, "{\"atoms\":%zu,\"count\":%zu,\"pairs\":[", n, count);
     if (list.size)
         ck_assert_int_eq (ff_buf_append (&out, list.data, list.size), 0);
     s_printf (&out, "]}");
     free (list.data);
+    free (adjacent);
+    free (degree);
+    free (depth);
+    free (queue);
     return s_text (&out);
 }
 
 START_TEST (test_clashes_match_brute_force_on_real_structures)
 {
-    static const char *files [] = { S_DEMO "pept.pdb", S_DEMO "1tii.pdb" };
-    static const char *limits [] = { "2.0", "3.0" };
-    for (size_t file = 0; file < 2; file++) {
+    static const char *files [] = { S_DEMO "pept.pdb", S_DATA "1A8O.pdb.gz", S_DEMO "1tii.pdb" };
+    static const char *limits [] = { "0.4", "0.2" };
+    for (size_t file = 0; file < 3; file++) {
         const ff_array_t *arrays;
         ff_structure_t *structure = s_structure (files [file], &arrays);
         for (size_t limit = 0; limit < 2; limit++) {
-            const char *params [] = { "min", limits [limit] };
+            const char *params [] = { "overlap", limits [limit] };
             char *got = s_ok ("clashes", arrays, 4, params, 1);
             char *expected = s_brute_clashes (arrays, ff_structure_atoms (structure),
                                               atof (limits [limit]));
@@ -504,72 +798,125 @@ END_TEST
 
 /* ----------------------------------------------------------- pistacking */
 
-START_TEST (test_pistacking_reports_distance_and_angle_of_ring_pairs_within_5_5)
+START_TEST (test_pistacking_reports_distance_angle_offset_and_class_of_ring_pairs)
 {
+    /* rings.pdb: PHE 1 in z = 0 and PHE 4 in z = 3.8 face to face; HIS 3
+       in x = 5 edge to face with PHE 4 */
     const ff_array_t *arrays;
     ff_structure_t *structure = s_structure (S_DATA "rings.pdb", &arrays);
     char *got = s_ok ("pistacking", arrays, 4, NULL, 0);
     ck_assert_str_eq (got, "{\"rings\":3,\"count\":2,\"pairs\":"
-                      "[[0,2,3.800,0.000],[1,2,4.000,90.000]]}");
+                      "[[0,2,3.800,0.000,0.000,\"parallel\"],"
+                      "[1,2,4.000,90.000,0.000,\"tshape\"]]}");
     free (got);
     ff_structure_destroy (&structure);
 }
 END_TEST
 
-START_TEST (test_pistacking_folds_antiparallel_normals_into_0_to_90_degrees)
+START_TEST (test_pistacking_classes_by_plip_and_skips_rings_of_one_residue)
 {
-    static const float rings [] = {
-        0, 0, 0,      0, 0, 1,
-        0, 0, 3.5f,   0, 0, -1,
-        5.5f, 0, 0,   0, 2, 2,      /* not unit: normalised for the angle */
-        0, 5.6f, 0,   1, 0, 0,
+    static const ff_topology_ring_t rings [] = {
+        { { 0, 0, 0 },        { 0, 0, 1 },   0, 6 },
+        { { 0, 0, 3.5f },     { 0, 0, -1 },  1, 6 },  /* antiparallel: 0° */
+        { { 5, 0, 0 },        { 1, 0, 0 },   2, 6 },  /* T with 0 */
+        { { 0, 0, -3.6f },    { 0, 0, 1 },   0, 5 },  /* residue of 0 */
+        { { 3, 0, 3.4f },     { 0, 0, 1 },   3, 6 },  /* offset 3 from 0 and 1, 2.0 from 2 */
+        { { 0, 5.6f, 0 },     { 1, 0, 0 },   4, 6 },  /* 5.6 from 0 */
+        { { 0, 0, -3.8f },    { 0, 2, 2 },   5, 6 },  /* 45°, not unit */
     };
-    ff_array_t array = { "rings", FF_DTYPE_F32, 2, { 4, 6, 0, 0 }, rings,
-                         sizeof (rings) };
-    char *got = s_ok ("pistacking", &array, 1, NULL, 0);
-    ck_assert_str_eq (got, "{\"rings\":4,\"count\":2,\"pairs\":"
-                      "[[0,1,3.500,0.000],[0,2,5.500,45.000]]}");
+    static const uint32_t residues [] = { 0 };
+    static const float coords [] = { 0, 0, 0 };
+    static const uint16_t flags [] = { FF_ATOM_C };
+    s_spec_t spec = { 0, NULL, 0, NULL, 7, rings, 0, NULL, 0, NULL };
+    ff_array_t arrays [4];
+    void *owned;
+    s_made_up (arrays, coords, flags, residues, 1, &spec, &owned);
+    /* six residues named in the topology */
+    ff_topology_header_t *header = (ff_topology_header_t *) owned;
+    ck_assert_uint_eq (header->residues, 1);
+    free (owned);
+    static const uint8_t elements [] = { 6 };
+    s_spec_t full = { 1, elements, 0, NULL, 7, rings, 6, NULL, 0, NULL };
+    arrays [3] = s_topology_array (&full, &owned);
+    char *got = s_ok ("pistacking", arrays + 3, 1, NULL, 0);
+    ck_assert_str_eq (got, "{\"rings\":7,\"count\":2,\"pairs\":"
+                      "[[0,1,3.500,0.000,0.000,\"parallel\"],"
+                      "[0,2,5.000,90.000,0.000,\"tshape\"]]}");
     free (got);
+    const char *level [] = { "level", "residue" };
+    got = s_ok ("pistacking", arrays + 3, 1, level, 1);
+    ck_assert_str_eq (got, "{\"rings\":7,\"count\":2,\"pairs\":"
+                      "[[[\"A\",1,\"\",\"UNK\"],[\"A\",2,\"\",\"UNK\"],3.500,0.000,0.000,\"parallel\"],"
+                      "[[\"A\",1,\"\",\"UNK\"],[\"A\",3,\"\",\"UNK\"],5.000,90.000,0.000,\"tshape\"]]}");
+    free (got);
+    free (owned);
 }
 END_TEST
 
-START_TEST (test_pistacking_matches_brute_force_on_1tii)
+/* The in-plane distance from centroid a to centroid b on a's plane. */
+static double
+s_brute_offset (const ff_topology_ring_t *a, const ff_topology_ring_t *b)
 {
-    const ff_array_t *arrays;
-    ff_structure_t *structure = s_structure (S_DEMO "1tii.pdb", &arrays);
-    size_t rings = ff_structure_rings (structure);
-    const float *ring = (const float *) arrays [3].data;
-    ff_buf_t out = { NULL, 0, 0 }, list = { NULL, 0, 0 };
-    size_t count = 0;
-    for (size_t a = 0; a < rings; a++)
-        for (size_t b = a + 1; b < rings; b++) {
-            double d2 = s_d2 (ring + 6 * a, ring + 6 * b);
-            if (d2 > 5.5 * 5.5)
-                continue;
-            const float *na = ring + 6 * a + 3, *nb = ring + 6 * b + 3;
-            double dot = (double) na [0] * nb [0] + (double) na [1] * nb [1]
-                       + (double) na [2] * nb [2];
-            double la = (double) na [0] * na [0] + (double) na [1] * na [1]
-                      + (double) na [2] * na [2];
-            double lb = (double) nb [0] * nb [0] + (double) nb [1] * nb [1]
-                      + (double) nb [2] * nb [2];
-            double cosine = fmin (1.0, fabs (dot) / sqrt (la * lb));
-            s_printf (&list, "%s[%zu,%zu,%.3f,%.3f]", count ? "," : "", a, b,
-                      sqrt (d2), acos (cosine) * 180.0 / S_PI);
-            count++;
-        }
-    s_printf (&out, "{\"rings\":%zu,\"count\":%zu,\"pairs\":[", rings, count);
-    if (list.size)
-        ck_assert_int_eq (ff_buf_append (&out, list.data, list.size), 0);
-    s_printf (&out, "]}");
-    char *expected = s_text (&out);
-    char *got = s_ok ("pistacking", arrays, 4, NULL, 0);
-    ck_assert_uint_gt (count, 0);
-    s_assert_same (got, expected);
-    free (got);
-    free (expected);
-    free (list.data);
-    ff_structure_destroy (&structure);
+    double delta [3], along = 0, nn = 0;
+    for (int axis = 0; axis < 3; axis++) {
+        delta [axis] = (double) b->centroid [axis] - a->centroid [axis];
+        along += delta [axis] * a->normal [axis];
+        nn += (double) a->normal [axis] * a->normal [axis];
+    }
+    double projected [3];
+    for (int axis = 0; axis < 3; axis++)
+        projected [axis] = delta [axis] - along / nn * a->normal [axis];
+    return sqrt (projected [0] * projected [0] + projected [1] * projected [1]
+               + projected [2] * projected [2]);
+}
+
+START_TEST (test_pistacking_matches_brute_force_on_1tii_and_2beg)
+{
+    static const char *files [] = { S_DEMO "1tii.pdb", S_DATA "2BEG.pdb.gz" };
+    for (size_t file = 0; file < 2; file++) {
+        const ff_array_t *arrays;
+        ff_structure_t *structure = s_structure (files [file], &arrays);
+        ff_topology_t topology;
+        ck_assert_int_eq (ff_topology_view (arrays [3].data, arrays [3].size,
+                                            &topology, NULL, 0), 0);
+        size_t rings = topology.header->rings;
+        ff_buf_t out = { NULL, 0, 0 }, list = { NULL, 0, 0 };
+        size_t count = 0;
+        for (size_t a = 0; a < rings; a++)
+            for (size_t b = a + 1; b < rings; b++) {
+                const ff_topology_ring_t *ra = &topology.rings [a], *rb = &topology.rings [b];
+                double d = sqrt (s_d2 (ra->centroid, rb->centroid));
+                if (ra->residue == rb->residue || d <= 0.5 || d >= 5.5)
+                    continue;
+                double dot = 0, la = 0, lb = 0;
+                for (int axis = 0; axis < 3; axis++) {
+                    dot += (double) ra->normal [axis] * rb->normal [axis];
+                    la += (double) ra->normal [axis] * ra->normal [axis];
+                    lb += (double) rb->normal [axis] * rb->normal [axis];
+                }
+                double angle = acos (fmin (1.0, fabs (dot) / sqrt (la * lb))) * 180.0 / S_PI;
+                double offset = fmin (s_brute_offset (ra, rb), s_brute_offset (rb, ra));
+                const char *class = offset >= 2.0 ? NULL : angle < 30 ? "parallel"
+                                  : angle > 60 ? "tshape" : NULL;
+                if (!class)
+                    continue;
+                s_printf (&list, "%s[%zu,%zu,%.3f,%.3f,%.3f,\"%s\"]", count ? "," : "",
+                          a, b, d, angle, offset, class);
+                count++;
+            }
+        s_printf (&out, "{\"rings\":%zu,\"count\":%zu,\"pairs\":[", rings, count);
+        if (list.size)
+            ck_assert_int_eq (ff_buf_append (&out, list.data, list.size), 0);
+        s_printf (&out, "]}");
+        char *expected = s_text (&out);
+        char *got = s_ok ("pistacking", arrays, 4, NULL, 0);
+        ck_assert_uint_gt (count, 0);
+        s_assert_same (got, expected);
+        free (got);
+        free (expected);
+        free (list.data);
+        ff_structure_destroy (&structure);
+    }
 }
 END_TEST
 
@@ -922,17 +1269,43 @@ START_TEST (test_structure_detectors_refuse_missing_or_misshapen_arrays)
     array = s_coords_array (nan_coords, 2);
     s_refused ("contacts", &array, 1, NULL, 0, "not finite");
 
-    ff_array_t arrays [3];
-    s_made_up (arrays, coords, flags, residues, 2);
+    ff_array_t arrays [4];
+    void *owned;
+    s_made_up (arrays, coords, flags, residues, 2, NULL, &owned);
     s_refused ("hbonds", arrays, 1, NULL, 0, "no \"flags\" array");
     s_refused ("clashes", arrays, 2, NULL, 0, "no \"residues\" array");
+    s_refused ("clashes", arrays, 3, NULL, 0, "no \"topology\" array");
+    s_refused ("hbonds", arrays, 3, NULL, 0, "no \"topology\" array");
+    const char *level [] = { "level", "residue" };
+    s_refused ("contacts", arrays, 3, level, 1, "no \"topology\" array");
     arrays [1].shape [0] = 1;
     arrays [1].size = 2;
-    s_refused ("hbonds", arrays, 3, NULL, 0, "\"flags\" has 1 rows");
-    s_made_up (arrays, coords, flags, residues, 2);
+    s_refused ("hbonds", arrays, 4, NULL, 0, "\"flags\" has 1 rows");
+    free (owned);
+    s_made_up (arrays, coords, flags, residues, 2, NULL, &owned);
     arrays [2].dtype = FF_DTYPE_I32;
-    s_refused ("clashes", arrays, 3, NULL, 0, "\"residues\" must be uint32 [N]");
-    s_refused ("pistacking", arrays, 3, NULL, 0, "no \"rings\" array");
+    s_refused ("clashes", arrays, 4, NULL, 0, "\"residues\" must be uint32 [N]");
+    s_refused ("pistacking", arrays, 3, NULL, 0, "no \"topology\" array");
+    free (owned);
+    /* a topology of another structure, or not one at all */
+    s_made_up (arrays, coords, flags, residues, 2, NULL, &owned);
+    ((ff_topology_header_t *) owned)->atoms = 5;
+    s_refused ("clashes", arrays, 4, NULL, 0, "shorter than its counts");
+    ((ff_topology_header_t *) owned)->atoms = 1;
+    s_refused ("clashes", arrays, 4, NULL, 0, "describes 1 atoms");
+    ((ff_topology_header_t *) owned)->magic = 0;
+    s_refused ("pistacking", arrays, 4, NULL, 0, "no topology header");
+    arrays [3].size = 8;
+    s_refused ("hbonds", arrays, 4, NULL, 0, "fewer than its shape needs");
+    arrays [3].shape [0] = 8;
+    s_refused ("hbonds", arrays, 4, NULL, 0, "shorter than its header");
+    free (owned);
+    /* a residue the topology does not name, at level=residue */
+    static const uint32_t far [] = { 0, 7 };
+    s_made_up (arrays, coords, flags, residues, 2, NULL, &owned);
+    arrays [2].data = far;
+    s_refused ("clashes", arrays, 4, level, 1, "in residue 7");
+    free (owned);
 }
 END_TEST
 
@@ -949,19 +1322,32 @@ START_TEST (test_structure_detectors_refuse_bad_parameters)
     s_refused ("contacts", &array, 1, pairs, 1, "pairs=yes");
     static const uint16_t flags [] = { FF_ATOM_N, FF_ATOM_O };
     static const uint32_t residues [] = { 0, 1 };
-    ff_array_t arrays [3];
-    s_made_up (arrays, coords, flags, residues, 2);
-    const char *min [] = { "min", "near" };
-    s_refused ("clashes", arrays, 3, min, 1, "min=near");
+    ff_array_t arrays [4];
+    void *owned;
+    s_made_up (arrays, coords, flags, residues, 2, NULL, &owned);
+    const char *overlap [] = { "overlap", "near" };
+    s_refused ("clashes", arrays, 4, overlap, 1, "overlap=near");
+    const char *min [] = { "min", "2.0" };
+    s_refused ("clashes", arrays, 4, min, 1, "min= is gone");
+    const char *level [] = { "level", "chain" };
+    s_refused ("clashes", arrays, 4, level, 1, "level=chain");
+    s_refused ("hbonds", arrays, 4, level, 1, "level=chain");
+    s_refused ("contacts", arrays, 4, level, 1, "level=chain");
+    s_refused ("pistacking", arrays, 4, level, 1, "level=chain");
+    free (owned);
 }
 END_TEST
 
 START_TEST (test_pistacking_refuses_a_ring_without_a_normal)
 {
-    static const float rings [] = { 0, 0, 0, 0, 0, 1,   1, 1, 1, 0, 0, 0 };
-    ff_array_t array = { "rings", FF_DTYPE_F32, 2, { 2, 6, 0, 0 }, rings,
-                         sizeof (rings) };
+    static const ff_topology_ring_t rings [] = {
+        { { 0, 0, 0 }, { 0, 0, 1 }, 0, 6 },   { { 1, 1, 1 }, { 0, 0, 0 }, 1, 6 }
+    };
+    s_spec_t spec = { 0, NULL, 0, NULL, 2, rings, 2, NULL, 0, NULL };
+    void *owned;
+    ff_array_t array = s_topology_array (&spec, &owned);
     s_refused ("pistacking", &array, 1, NULL, 0, "ring 1 has no normal");
+    free (owned);
 }
 END_TEST
 
@@ -1066,13 +1452,16 @@ detectors_suite (void)
     tcase_add_test (tc, test_contacts_handles_coordinates_spread_over_ten_thousand_angstroms);
     tcase_add_test (tc, test_contacts_handles_every_atom_in_one_cell);
     tcase_add_test (tc, test_contacts_of_one_atom_has_no_pair);
+    tcase_add_test (tc, test_contacts_level_residue_gives_each_pair_of_residues_once);
     tcase_add_test (tc, test_hbonds_pairs_donors_with_acceptors_of_other_residues_2_5_to_3_5_apart);
     tcase_add_test (tc, test_hbonds_matches_brute_force_on_real_structures);
-    tcase_add_test (tc, test_clashes_skip_the_same_residue_and_the_peptide_bond);
+    tcase_add_test (tc, test_hbonds_refuse_an_angle_under_90_at_a_bonded_heavy_atom);
+    tcase_add_test (tc, test_hbonds_with_a_hydrogen_on_the_donor_need_d_h_a_of_120);
+    tcase_add_test (tc, test_clashes_report_vdw_overlaps_of_atoms_more_than_three_bonds_apart);
     tcase_add_test (tc, test_clashes_match_brute_force_on_real_structures);
-    tcase_add_test (tc, test_pistacking_reports_distance_and_angle_of_ring_pairs_within_5_5);
-    tcase_add_test (tc, test_pistacking_folds_antiparallel_normals_into_0_to_90_degrees);
-    tcase_add_test (tc, test_pistacking_matches_brute_force_on_1tii);
+    tcase_add_test (tc, test_pistacking_reports_distance_angle_offset_and_class_of_ring_pairs);
+    tcase_add_test (tc, test_pistacking_classes_by_plip_and_skips_rings_of_one_residue);
+    tcase_add_test (tc, test_pistacking_matches_brute_force_on_1tii_and_2beg);
     tcase_add_test (tc, test_detectors_are_registered_with_a_cost_and_only_stats_folds);
     suite_add_tcase (suite, tc);
 

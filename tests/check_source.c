@@ -337,7 +337,7 @@ s_assert_pept (ff_source_t *source, int in_shm)
     size_t atoms = ff_structure_atoms (structure), rings = ff_structure_rings (structure);
     ck_assert_uint_gt (atoms, 0);
 
-    static const char *names [4] = { "coords", "flags", "residues", "rings" };
+    static const char *names [4] = { "coords", "flags", "residues", "topology" };
     ff_slice_t slices [FF_SOURCE_MAX_ARRAYS];
     ck_assert_uint_eq (ff_source_chunks (source, 24), 1);
     ck_assert_uint_eq (ff_source_slices (source, 24, 0, slices), 4);
@@ -369,8 +369,10 @@ s_assert_pept (ff_source_t *source, int in_shm)
     ck_assert_uint_eq (slices [1].array.size, atoms * sizeof (uint16_t));
     ck_assert_uint_eq (slices [2].array.shape [0], atoms);
     ck_assert_uint_eq (slices [2].array.size, atoms * sizeof (uint32_t));
-    ck_assert_uint_eq (slices [3].array.shape [0], rings);
-    ck_assert_uint_eq (slices [3].array.shape [1], 6);
+    ff_topology_t topology;
+    ck_assert_int_eq (ff_topology_view (slices [3].array.data, slices [3].array.size,
+                                        &topology, NULL, 0), 0);
+    ck_assert_uint_eq (topology.header->rings, rings);
     ck_assert_uint_eq (ff_source_bytes (source), bytes);
     ff_structure_destroy (&structure);
 }

@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "fanfold/kernels/structure.h"
+#include "fanfold/kernels/structure_gemmi.h"
 
 #define S_DEMO "/usr/share/pymol/data/demo/"
 #define S_DATA "tests/data/"
@@ -55,6 +57,22 @@ s_residues (const ff_array_t *arrays)
     return (const uint32_t *) arrays [2].data;
 }
 
+/* The checked view of the "topology" array. */
+static ff_topology_t
+s_topology (const ff_array_t *arrays)
+{
+    ff_topology_t view;
+    char error [160] = "";
+    ck_assert_str_eq (arrays [3].name, "topology");
+    ck_assert_int_eq (arrays [3].dtype, FF_DTYPE_U8);
+    ck_assert_uint_eq (arrays [3].ndim, 1);
+    ck_assert_uint_eq (arrays [3].shape [0], arrays [3].size);
+    ck_assert_msg (ff_topology_view (arrays [3].data, arrays [3].size, &view,
+                                     error, sizeof (error)) == 0, "%s", error);
+    ck_assert_uint_eq (view.header->atoms, arrays [0].shape [0]);
+    return view;
+}
+
 /* Writes text into a new file under a temporary directory; returns its
    path (static storage, one at a time). */
 static const char *
@@ -88,11 +106,16 @@ START_TEST (test_structure_reads_every_atom_of_pept_with_its_arrays)
     ck_assert_str_eq (arrays [2].name, "residues");
     ck_assert_int_eq (arrays [2].dtype, FF_DTYPE_U32);
     ck_assert_uint_eq (arrays [2].size, 107 * sizeof (uint32_t));
-    ck_assert_str_eq (arrays [3].name, "rings");
-    ck_assert_int_eq (arrays [3].dtype, FF_DTYPE_F32);
-    ck_assert_uint_eq (arrays [3].ndim, 2);
-    ck_assert_uint_eq (arrays [3].shape [1], 6);
-    ck_assert_uint_eq (arrays [3].shape [0], ff_structure_rings (structure));
+    ff_topology_t topology = s_topology (arrays);
+    ck_assert_uint_eq (topology.header->rings, ff_structure_rings (structure));
+    ck_assert_uint_eq (topology.header->bonds, ff_structure_bonds (structure));
+    ck_assert_uint_eq (topology.header->residues, 13);
+    /* residue 0 is ASP E 1, atom 0 its N */
+    ck_assert_str_eq (topology.residues [0].chain, "E");
+    ck_assert_str_eq (topology.residues [0].name, "ASP");
+    ck_assert_int_eq (topology.residues [0].number, 1);
+    ck_assert_int_eq (topology.residues [0].icode, ' ');
+    ck_assert_uint_eq (topology.elements [0], 7);
     /* first atom: ATOM 1 N ASP E 1 4.868 -17.809 25.188; last: 107 */
     ck_assert_float_eq (s_coords (arrays) [0], 4.868f);
     ck_assert_float_eq (s_coords (arrays) [1], -17.809f);
@@ -255,8 +278,12 @@ START_TEST (test_structure_reads_xyz_without_hydrogens_as_one_residue)
     ff_structure_t *structure = s_load (S_DATA "small.xyz", &arrays);
     ck_assert_uint_eq (ff_structure_atoms (structure), 3);
     ck_assert_uint_eq (ff_structure_rings (structure), 0);
-    ck_assert_uint_eq (arrays [3].shape [0], 0);
-    ck_assert_ptr_nonnull (arrays [3].data);
+    ff_topology_t topology = s_topology (arrays);
+    ck_assert_uint_eq (topology.header->rings, 0);
+    ck_assert_uint_eq (topology.header->residues, 1);
+    ck_assert_uint_eq (topology.elements [0], 6);
+    ck_assert_uint_eq (topology.elements [1], 8);
+    ck_assert_uint_eq (topology.elements [2], 17);
     ck_assert_uint_eq (s_flags (arrays) [0], FF_ATOM_C);
     ck_assert_uint_eq (s_flags (arrays) [1], FF_ATOM_O);
     ck_assert_uint_eq (s_flags (arrays) [2], FF_ATOM_OTHER);   /* Cl */
@@ -272,14 +299,17 @@ END_TEST
    axis (either sign). */
 static void
 s_assert_ring (const ff_array_t *arrays, size_t index, float x, float y,
-               float z, int axis)
+               float z, int axis, uint32_t residue)
 {
-    const float *ring = (const float *) arrays [3].data + 6 * index;
-    ck_assert_float_eq_tol (ring [0], x, 1e-3);
-    ck_assert_float_eq_tol (ring [1], y, 1e-3);
-    ck_assert_float_eq_tol (ring [2], z, 1e-3);
+    ff_topology_t topology = s_topology (arrays);
+    ck_assert_uint_lt (index, topology.header->rings);
+    const ff_topology_ring_t *ring = &topology.rings [index];
+    ck_assert_float_eq_tol (ring->centroid [0], x, 1e-3);
+    ck_assert_float_eq_tol (ring->centroid [1], y, 1e-3);
+    ck_assert_float_eq_tol (ring->centroid [2], z, 1e-3);
     for (int other = 0; other < 3; other++)
-        ck_assert_float_eq_tol (fabsf (ring [3 + other]), other == axis, 1e-5);
+        ck_assert_float_eq_tol (fabsf (ring->normal [other]), other == axis, 1e-5);
+    ck_assert_uint_eq (ring->residue, residue);
 }
 
 START_TEST (test_structure_finds_ring_centroids_and_unit_normals_and_skips_incomplete_rings)
@@ -289,9 +319,9 @@ START_TEST (test_structure_finds_ring_centroids_and_unit_normals_and_skips_incom
     const ff_array_t *arrays;
     ff_structure_t *structure = s_load (S_DATA "rings.pdb", &arrays);
     ck_assert_uint_eq (ff_structure_rings (structure), 3);
-    s_assert_ring (arrays, 0, 1, 2, 0, 2);
-    s_assert_ring (arrays, 1, 5, 2, 3.8f, 0);
-    s_assert_ring (arrays, 2, 1, 2, 3.8f, 2);
+    s_assert_ring (arrays, 0, 1, 2, 0, 2, 0);
+    s_assert_ring (arrays, 1, 5, 2, 3.8f, 0, 2);
+    s_assert_ring (arrays, 2, 1, 2, 3.8f, 2, 3);
     for (size_t atom = 0; atom < ff_structure_atoms (structure); atom++)
         ck_assert (s_flags (arrays) [atom] & FF_ATOM_AROMATIC);
     ff_structure_destroy (&structure);
@@ -305,11 +335,123 @@ START_TEST (test_structure_finds_every_aromatic_ring_of_1tii)
     ff_structure_t *structure = s_load (S_DEMO "1tii.pdb", &arrays);
     size_t rings = ff_structure_rings (structure);
     ck_assert_uint_eq (rings, 19 + 31 + 2 * 13 + 4);
-    const float *ring = (const float *) arrays [3].data;
-    for (size_t index = 0; index < rings; index++, ring += 6) {
-        double length = sqrt (ring [3] * ring [3] + ring [4] * ring [4]
-                            + ring [5] * ring [5]);
+    ff_topology_t topology = s_topology (arrays);
+    for (size_t index = 0; index < rings; index++) {
+        const float *normal = topology.rings [index].normal;
+        double length = sqrt (normal [0] * normal [0] + normal [1] * normal [1]
+                            + normal [2] * normal [2]);
         ck_assert_double_eq_tol (length, 1.0, 1e-6);
+        /* a TRP's two rings: the 5-ring, then the 6-ring, same residue */
+        ck_assert_uint_lt (topology.rings [index].residue, topology.header->residues);
+        ck_assert (topology.rings [index].size == 5 || topology.rings [index].size == 6);
+    }
+    ff_structure_destroy (&structure);
+}
+END_TEST
+
+
+/* Asserts that two loads gave byte-identical arrays. */
+static void
+s_assert_same_arrays (const ff_array_t *a, const ff_array_t *b)
+{
+    for (size_t index = 0; index < 4; index++) {
+        ck_assert_str_eq (a [index].name, b [index].name);
+        ck_assert_int_eq (a [index].dtype, b [index].dtype);
+        ck_assert_mem_eq (a [index].shape, b [index].shape, sizeof (a [index].shape));
+        ck_assert_uint_eq (a [index].size, b [index].size);
+        ck_assert_mem_eq (a [index].data, b [index].data, a [index].size);
+    }
+}
+
+START_TEST (test_structure_reads_the_pdb_and_the_mmcif_of_1a8o_into_identical_arrays)
+{
+    /* 1A8O (1.7 Å, X-ray) as .pdb.gz and .cif.gz from the PDB archive */
+    const ff_array_t *pdb, *cif;
+    ff_structure_t *a = s_load (S_DATA "1A8O.pdb.gz", &pdb);
+    ff_structure_t *b = s_load (S_DATA "1A8O.cif.gz", &cif);
+    ck_assert_uint_eq (ff_structure_atoms (a), 644);
+    ck_assert_uint_gt (ff_structure_bonds (a), 500);
+    s_assert_same_arrays (pdb, cif);
+    ff_structure_destroy (&a);
+    ff_structure_destroy (&b);
+}
+END_TEST
+
+START_TEST (test_structure_reads_plain_mmcif_like_the_gzipped_file)
+{
+    gzFile gz = gzopen (S_DATA "1A8O.cif.gz", "rb");
+    ck_assert_ptr_nonnull (gz);
+    size_t size = 0, cap = 1 << 20;
+    char *text = (char *) malloc (cap);
+    int got;
+    while ((got = gzread (gz, text + size, (unsigned) (cap - size))) > 0)
+        size += (size_t) got;
+    gzclose (gz);
+    ck_assert_uint_gt (size, 10000);
+    ck_assert_uint_lt (size, cap);
+    const char *path = s_temp_file ("1a8o.cif", text, size);
+    const ff_array_t *plain, *packed;
+    ff_structure_t *a = s_load (path, &plain);
+    ff_structure_t *b = s_load (S_DATA "1A8O.cif.gz", &packed);
+    s_assert_same_arrays (plain, packed);
+    ff_structure_destroy (&a);
+    ff_structure_destroy (&b);
+    unlink (path);
+    free (text);
+}
+END_TEST
+
+START_TEST (test_structure_bonds_are_the_pairs_within_covalent_radii_plus_0_4)
+{
+    /* the brute-force set of pairs with d <= r_i + r_j + 0.4 (gemmi's
+       covalent radii), and every peptide bond C(k)-N(k+1) among them */
+    const ff_array_t *arrays;
+    ff_structure_t *structure = s_load (S_DEMO "pept.pdb", &arrays);
+    ff_topology_t topology = s_topology (arrays);
+    const float *xyz = s_coords (arrays);
+    size_t atoms = ff_structure_atoms (structure), bond = 0, peptide = 0;
+    for (size_t i = 0; i < atoms; i++)
+        for (size_t j = i + 1; j < atoms; j++) {
+            double d2 = 0;
+            for (int axis = 0; axis < 3; axis++) {
+                double delta = (double) xyz [3 * i + axis] - xyz [3 * j + axis];
+                d2 += delta * delta;
+            }
+            double limit = ff_element_covalent_radius (topology.elements [i])
+                         + ff_element_covalent_radius (topology.elements [j]) + 0.4;
+            if (d2 > limit * limit)
+                continue;
+            ck_assert_uint_lt (bond, topology.header->bonds);
+            ck_assert_uint_eq (topology.bonds [2 * bond], i);
+            ck_assert_uint_eq (topology.bonds [2 * bond + 1], j);
+            bond++;
+            if ((s_flags (arrays) [i] & FF_ATOM_BACKBONE_C)
+            &&  (s_flags (arrays) [j] & FF_ATOM_BACKBONE_N)
+            &&  s_residues (arrays) [j] == s_residues (arrays) [i] + 1)
+                peptide++;
+        }
+    ck_assert_uint_eq (bond, topology.header->bonds);
+    ck_assert_uint_eq (peptide, 12);    /* 13 residues in one chain */
+    ff_structure_destroy (&structure);
+}
+END_TEST
+
+START_TEST (test_structure_keeps_the_hydrogens_of_il2_on_a_bonded_heavy_atom)
+{
+    const ff_array_t *arrays;
+    ff_structure_t *structure = s_load (S_DEMO "il2.pdb", &arrays);
+    ff_topology_t topology = s_topology (arrays);
+    ck_assert_uint_gt (topology.header->hydrogens, 1000);
+    ck_assert_uint_le (topology.header->hydrogens, 1059);
+    for (uint32_t h = 0; h < topology.header->hydrogens; h++) {
+        const ff_topology_hydrogen_t *hydrogen = &topology.hydrogens [h];
+        const float *heavy = s_coords (arrays) + 3 * (size_t) hydrogen->atom;
+        double d2 = 0;
+        for (int axis = 0; axis < 3; axis++)
+            d2 += ((double) hydrogen->xyz [axis] - heavy [axis])
+                * ((double) hydrogen->xyz [axis] - heavy [axis]);
+        double limit = 0.31 + ff_element_covalent_radius (topology.elements [hydrogen->atom]) + 0.4;
+        ck_assert_double_le (d2, limit * limit);
     }
     ff_structure_destroy (&structure);
 }
@@ -321,6 +463,10 @@ START_TEST (test_structure_recognises_structure_file_names)
     ck_assert (ff_structure_recognises ("dir/1ABC.PDB.GZ"));
     ck_assert (ff_structure_recognises ("pdb1abc.ent.gz"));
     ck_assert (ff_structure_recognises ("water.xyz"));
+    ck_assert (ff_structure_recognises ("1abc.cif"));
+    ck_assert (ff_structure_recognises ("1ABC.cif.gz"));
+    ck_assert (ff_structure_recognises ("1abc.mmcif"));
+    ck_assert (!ff_structure_recognises ("1abc.bcif"));
     ck_assert (!ff_structure_recognises ("data.npy"));
     ck_assert (!ff_structure_recognises ("pdb"));
     ck_assert (!ff_structure_recognises (""));
@@ -473,6 +619,54 @@ START_TEST (test_structure_destroy_is_safe_twice_and_on_null)
 }
 END_TEST
 
+
+START_TEST (test_structure_names_the_mmcif_file_of_a_syntax_error)
+{
+    static const char text [] = "data_x\nloop_\n_atom_site.id\n_atom_site.type_symbol\n1 'C\n";
+    const char *path = s_temp_file ("broken.cif", text, sizeof (text) - 1);
+    char error [256] = "";
+    s_load_fails (path, error, sizeof (error));
+    unlink (path);
+}
+END_TEST
+
+START_TEST (test_structure_refuses_an_mmcif_with_no_atom)
+{
+    static const char text [] = "data_x\n_cell.length_a 10\n";
+    const char *path = s_temp_file ("empty.cif", text, sizeof (text) - 1);
+    char error [256] = "";
+    s_load_fails (path, error, sizeof (error));
+    ck_assert_ptr_nonnull (strstr (error, "no atom"));
+    unlink (path);
+}
+END_TEST
+
+START_TEST (test_topology_view_refuses_bytes_that_are_not_a_topology)
+{
+    const ff_array_t *arrays;
+    ff_structure_t *structure = s_load (S_DATA "rings.pdb", &arrays);
+    size_t size = arrays [3].size;
+    uint32_t *copy = (uint32_t *) malloc (size);
+    ff_topology_t view;
+    char error [160];
+    /* short, cut, no magic, a ring of a residue out of range */
+    ck_assert_int_eq (ff_topology_view (arrays [3].data, 16, &view, error, sizeof (error)), -1);
+    ck_assert_ptr_nonnull (strstr (error, "shorter than its header"));
+    ck_assert_int_eq (ff_topology_view (arrays [3].data, size - 1, &view, error, sizeof (error)), -1);
+    ck_assert_ptr_nonnull (strstr (error, "shorter than its counts"));
+    memcpy (copy, arrays [3].data, size);
+    copy [0] = 0;
+    ck_assert_int_eq (ff_topology_view (copy, size, &view, error, sizeof (error)), -1);
+    memcpy (copy, arrays [3].data, size);
+    ck_assert_int_eq (ff_topology_view (copy, size, &view, error, sizeof (error)), 0);
+    ((ff_topology_ring_t *) view.rings) [0].residue = 1000;
+    ck_assert_int_eq (ff_topology_view (copy, size, &view, error, sizeof (error)), -1);
+    ck_assert_ptr_nonnull (strstr (error, "residue out of range"));
+    free (copy);
+    ff_structure_destroy (&structure);
+}
+END_TEST
+
 Suite *
 structure_suite (void)
 {
@@ -492,6 +686,10 @@ structure_suite (void)
     tcase_add_test (tc, test_structure_reads_xyz_without_hydrogens_as_one_residue);
     tcase_add_test (tc, test_structure_finds_ring_centroids_and_unit_normals_and_skips_incomplete_rings);
     tcase_add_test (tc, test_structure_finds_every_aromatic_ring_of_1tii);
+    tcase_add_test (tc, test_structure_reads_the_pdb_and_the_mmcif_of_1a8o_into_identical_arrays);
+    tcase_add_test (tc, test_structure_reads_plain_mmcif_like_the_gzipped_file);
+    tcase_add_test (tc, test_structure_bonds_are_the_pairs_within_covalent_radii_plus_0_4);
+    tcase_add_test (tc, test_structure_keeps_the_hydrogens_of_il2_on_a_bonded_heavy_atom);
     tcase_add_test (tc, test_structure_recognises_structure_file_names);
     suite_add_tcase (suite, tc);
 
@@ -506,6 +704,9 @@ structure_suite (void)
     tcase_add_test (tc, test_structure_survives_binary_garbage_and_overlong_lines);
     tcase_add_test (tc, test_structure_writes_no_more_of_the_message_than_fits);
     tcase_add_test (tc, test_structure_destroy_is_safe_twice_and_on_null);
+    tcase_add_test (tc, test_structure_names_the_mmcif_file_of_a_syntax_error);
+    tcase_add_test (tc, test_structure_refuses_an_mmcif_with_no_atom);
+    tcase_add_test (tc, test_topology_view_refuses_bytes_that_are_not_a_topology);
     suite_add_tcase (suite, tc);
     return suite;
 }

@@ -6,6 +6,7 @@
 
 #include "fanfold/kernels/detectors.h"
 #include "fanfold/kernels/structure.h"
+#include "fanfold/kernels/structure_gemmi.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -20,9 +21,17 @@
 #define S_GRID_MAX  ((1u << 20) - 2) /* cells per axis at most */
 #define S_PI        3.14159265358979323846
 
-#define S_HBOND_MIN 2.5             /* hbonds: shortest donor-acceptor */
-#define S_HBOND_MAX 3.5             /* hbonds: longest donor-acceptor */
-#define S_STACK_MAX 5.5             /* pistacking: longest centroid distance */
+/* The limits of the detectors; docs/DETECTORS.md gives the source of each. */
+#define S_HBOND_MIN 2.5             /* hbonds: shortest donor-acceptor (Å) */
+#define S_HBOND_MAX 3.5             /* hbonds: longest donor-acceptor (Å) */
+#define S_HBOND_HEAVY_ANGLE 90.0    /* hbonds: X-D...A and D...A-Y at least */
+#define S_HBOND_HYDROGEN_ANGLE 120.0 /* hbonds: D-H...A at least */
+#define S_STACK_MIN 0.5             /* pistacking: centroids farther than (Å) */
+#define S_STACK_MAX 5.5             /* pistacking: centroids closer than (Å) */
+#define S_STACK_ANGLE_DEV 30.0      /* pistacking: degrees from 0 or 90 */
+#define S_STACK_OFFSET_MAX 2.0      /* pistacking: offset below (Å) */
+#define S_CLASH_REACH 3.6           /* clashes: search radius in a protein,
+                                       twice the radius of S (1.8 Å) */
 
 /* ---------------------------------------------------------- JSON writer */
 
@@ -186,9 +195,6 @@ s_distance_param (const ff_task_t *task, ff_result_t *result,
 
 /* ----------------------------------------------------- neighbour search */
 
-/* Called for each pair found, in order of i then j. Returns 0 or -1. */
-typedef int (s_visit_fn) (void *context, uint32_t i, uint32_t j, double d2);
-
 /* A point's cell key and its point index. */
 typedef struct {
     uint64_t key;                   /* cell: x << 42 | y << 21 | z */
@@ -232,17 +238,13 @@ s_mix (uint64_t value)
     return value ^ (value >> 31);
 }
 
-/* Visits every pair i < j of the points whose indices are in ids (all
-   count points 0..count-1 when ids is NULL; ascending otherwise) with
-   squared distance <= cutoff², computed in double. Point k is at
-   points [k * stride]. Returns 0, -1 when memory runs out or visit fails,
-   -2 when a point is not finite. */
-static int
-s_pairs (const float *points, size_t stride, const uint32_t *ids,
-         size_t count, double cutoff, s_visit_fn *visit, void *context)
+ff_pairs_status_t
+ff_pairs_search (const float *points, size_t stride, const uint32_t *ids,
+                 size_t count, double cutoff, ff_pairs_visit_fn *visit,
+                 void *context)
 {
     if (count < 2)
-        return 0;
+        return FF_PAIRS_DONE;
     double low [3], high [3];
     size_t index;
     int axis;
@@ -254,7 +256,7 @@ s_pairs (const float *points, size_t stride, const uint32_t *ids,
         const float *p = points + stride * (ids ? ids [index] : index);
         for (axis = 0; axis < 3; axis++) {
             if (!isfinite (p [axis]))
-                return -2;
+                return FF_PAIRS_NOT_FINITE;
             if (p [axis] < low [axis])
                 low [axis] = p [axis];
             if (p [axis] > high [axis])
@@ -270,7 +272,7 @@ s_pairs (const float *points, size_t stride, const uint32_t *ids,
             cell = (high [axis] - low [axis]) / (S_GRID_MAX - 1);
     double cut2 = cutoff * cutoff;
 
-    int rc = -1;
+    ff_pairs_status_t status = FF_PAIRS_NO_MEMORY;
     s_slot_t *slots = (s_slot_t *) malloc (count * sizeof (s_slot_t));
     uint64_t *keys = (uint64_t *) malloc (count * sizeof (uint64_t));
     s_cell_t *cells = (s_cell_t *) malloc (count * sizeof (s_cell_t));
@@ -362,77 +364,161 @@ s_pairs (const float *points, size_t stride, const uint32_t *ids,
         if (near_count > 1)
             qsort (near, near_count, sizeof (s_near_t), s_near_compare);
         for (size_t k = 0; k < near_count; k++)
-            if (visit (context, id, near [k].id, near [k].d2) != 0)
+            if (visit (context, id, near [k].id, near [k].d2) != 0) {
+                status = FF_PAIRS_STOPPED;
                 goto done;
+            }
     }
-    rc = 0;
+    status = FF_PAIRS_DONE;
 done:
     free (slots);
     free (keys);
     free (cells);
     free (table);
     free (near);
-    return rc;
+    return status;
 }
 
-/* Reports a failed s_pairs as an error result. */
+/* Reports a search that did not finish as an error result. A stop comes
+   from a visit that ran out of memory. */
 static int
 s_pairs_failed (ff_result_t *result, const char *kernel, const char *what,
-                int rc)
+                ff_pairs_status_t status)
 {
-    if (rc == -2)
+    if (status == FF_PAIRS_NOT_FINITE)
         return s_error (result, "%s: \"%s\" holds a coordinate that is not "
                         "finite", kernel, what);
     return s_error (result, "%s: out of memory", kernel);
 }
 
-/* A growing list of found pairs: two indices and a distance. */
+/* ------------------------------------------------------ found pairs */
+
+/* The class of a stacked ring pair. */
+typedef enum {
+    S_STACK_NONE = 0,               /* neither (not reported) */
+    S_STACK_PARALLEL,               /* face to face, "parallel" */
+    S_STACK_TSHAPE                  /* edge to face, "tshape" */
+} s_stack_class_t;
+
+/* The columns a kernel reports per pair. */
+typedef enum {
+    S_ROW_PAIR,                     /* contacts: [i,j] */
+    S_ROW_DISTANCE,                 /* hbonds: [donor,acceptor,d] */
+    S_ROW_OVERLAP,                  /* clashes: [i,j,d,overlap] */
+    S_ROW_STACKING                  /* pistacking: [a,b,d,angle,offset,class] */
+} s_row_t;
+
+/* One found pair. */
 typedef struct {
     uint32_t a;                     /* first index (i, donor, ring a) */
     uint32_t b;                     /* second index (j, acceptor, ring b) */
-    double d;                       /* distance, or 0 when not kept */
-    double angle;                   /* pistacking: angle between normals */
+    double d;                       /* distance */
+    double x;                       /* clashes: overlap; pistacking: angle */
+    double offset;                  /* pistacking: offset */
+    s_stack_class_t stack;          /* pistacking: class */
+    double rank;                    /* of pairs of the same two residues,
+                                       the lowest is kept: d, or -overlap */
 } s_pair_t;
 
+/* The pairs a kernel found, and what its visit function reads. */
 typedef struct {
     s_pair_t *pairs;                /* the pairs */
     size_t count;                   /* pairs found */
     size_t cap;                     /* allocated */
     bool keep;                      /* store the pairs, or only count them */
     const s_atoms_t *atoms;         /* the atoms searched */
-    double limit2;                  /* clashes: min²; hbonds: shortest² */
-    const float *rings;             /* pistacking: the rings */
+    const ff_topology_t *topology;  /* elements, bonds, rings, residues */
+    const uint32_t *start;          /* bonded neighbours of atom k: */
+    const uint32_t *next;           /*   next [start [k] .. start [k + 1]) */
+    const double *radii;            /* clashes: van der Waals radius per atom */
+    double limit;                   /* clashes: overlap; hbonds: shortest² */
 } s_found_t;
 
-static int
-s_found_add (s_found_t *found, uint32_t a, uint32_t b, double d2)
+/* Appends a pair (or counts it). Returns the pair kept, or NULL when it
+   is only counted or memory ran out (*failed says which). */
+static s_pair_t *
+s_found_add (s_found_t *found, uint32_t a, uint32_t b, double d2, bool *failed)
 {
-    if (found->keep) {
-        if (found->count == found->cap) {
-            size_t cap = found->cap ? found->cap * 2 : 1024;
-            s_pair_t *grown = (s_pair_t *) realloc (found->pairs,
-                                                    cap * sizeof (s_pair_t));
-            if (!grown)
-                return -1;
-            found->pairs = grown;
-            found->cap = cap;
-        }
-        s_pair_t *pair = &found->pairs [found->count];
-        pair->a = a;
-        pair->b = b;
-        pair->d = sqrt (d2);
-        pair->angle = 0;
+    *failed = false;
+    if (!found->keep) {
+        found->count++;
+        return NULL;
     }
-    found->count++;
-    return 0;
+    if (found->count == found->cap) {
+        size_t cap = found->cap ? found->cap * 2 : 1024;
+        s_pair_t *grown = (s_pair_t *) realloc (found->pairs,
+                                                cap * sizeof (s_pair_t));
+        if (!grown) {
+            *failed = true;
+            return NULL;
+        }
+        found->pairs = grown;
+        found->cap = cap;
+    }
+    s_pair_t *pair = &found->pairs [found->count++];
+    memset (pair, 0, sizeof (*pair));
+    pair->a = a;
+    pair->b = b;
+    pair->d = sqrt (d2);
+    pair->rank = pair->d;
+    return pair;
 }
 
-/* Writes {"<what>":n,"count":M,"pairs":[...]} with columns members per
-   pair (2: a, b; 3: and d; 4: and angle). */
+/* Appends a JSON string with the escapes JSON needs. */
+static void
+s_string (s_json_t *json, const char *text, size_t size)
+{
+    s_put (json, "\"");
+    for (size_t index = 0; index < size && text [index]; index++) {
+        unsigned char c = (unsigned char) text [index];
+        char escaped [8];
+        if (c == '"' || c == '\\')
+            snprintf (escaped, sizeof (escaped), "\\%c", c);
+        else
+        if (c < 0x20 || c >= 0x7f)
+            snprintf (escaped, sizeof (escaped), "\\u%04x", c);
+        else
+            escaped [0] = (char) c, escaped [1] = 0;
+        s_put (json, escaped);
+    }
+    s_put (json, "\"");
+}
+
+/* Appends residue ordinal r as ["chain",number,"icode","name"]. */
+static void
+s_residue (s_json_t *json, const ff_topology_t *topology, uint32_t r)
+{
+    const ff_topology_residue_t *residue = &topology->residues [r];
+    char number [16];
+    s_put (json, "[");
+    s_string (json, residue->chain, sizeof (residue->chain));
+    snprintf (number, sizeof (number), ",%" PRId32 ",", residue->number);
+    s_put (json, number);
+    char icode [2] = { residue->icode == ' ' ? 0 : residue->icode, 0 };
+    s_string (json, icode, 1);
+    s_put (json, ",");
+    s_string (json, residue->name, sizeof (residue->name));
+    s_put (json, "]");
+}
+
+/* Appends one index of a pair: the index itself, or its residue. */
+static void
+s_index (s_json_t *json, const ff_topology_t *residues, uint32_t index)
+{
+    if (residues)
+        s_residue (json, residues, index);
+    else
+        s_uint (json, index);
+}
+
+/* Writes {"<what>":n,"count":M,"pairs":[...]} with the columns of row.
+   With residues, a and b of each pair are residue ordinals written as
+   residues. */
 static int
 s_write (ff_result_t *result, const char *kernel, const char *what, size_t n,
-         const s_found_t *found, int columns)
+         const s_found_t *found, s_row_t row, const ff_topology_t *residues)
 {
+    static const char *classes [] = { "none", "parallel", "tshape" };
     s_json_t json = { &result->data, 0 };
     s_put (&json, "{\"");
     s_put (&json, what);
@@ -445,16 +531,23 @@ s_write (ff_result_t *result, const char *kernel, const char *what, size_t n,
         for (size_t index = 0; index < found->count && !json.failed; index++) {
             const s_pair_t *pair = &found->pairs [index];
             s_put (&json, index ? ",[" : "[");
-            s_uint (&json, pair->a);
+            s_index (&json, residues, pair->a);
             s_put (&json, ",");
-            s_uint (&json, pair->b);
-            if (columns >= 3) {
+            s_index (&json, residues, pair->b);
+            if (row != S_ROW_PAIR) {
                 s_put (&json, ",");
                 s_fixed (&json, pair->d);
             }
-            if (columns >= 4) {
+            if (row == S_ROW_OVERLAP || row == S_ROW_STACKING) {
                 s_put (&json, ",");
-                s_fixed (&json, pair->angle);
+                s_fixed (&json, pair->x);
+            }
+            if (row == S_ROW_STACKING) {
+                s_put (&json, ",");
+                s_fixed (&json, pair->offset);
+                s_put (&json, ",\"");
+                s_put (&json, classes [pair->stack]);
+                s_put (&json, "\"");
             }
             s_put (&json, "]");
         }
@@ -478,12 +571,198 @@ s_rows (const ff_task_t *task, const char *name)
     return array && array->ndim >= 1 ? (double) array->shape [0] : 0;
 }
 
+static int
+s_pair_compare (const void *a, const void *b)
+{
+    const s_pair_t *left = (const s_pair_t *) a, *right = (const s_pair_t *) b;
+    if (left->a != right->a)
+        return left->a < right->a ? -1 : 1;
+    return left->b < right->b ? -1 : left->b > right->b;
+}
+
+/* ------------------------------------------------- topology, residues */
+
+/* The topology of a task, in an aligned copy when its bytes are not. */
+typedef struct {
+    ff_topology_t view;             /* the parts */
+    void *copy;                     /* owned aligned copy, or NULL */
+} s_topology_t;
+
+/* Reads the "topology" array of a task with atoms atoms. Returns 0, or -1
+   with an error result. */
+static int
+s_topology (const ff_task_t *task, ff_result_t *result, const char *kernel,
+            size_t atoms, bool check_atoms, s_topology_t *topology)
+{
+    memset (topology, 0, sizeof (*topology));
+    size_t bytes;
+    const uint8_t *data = (const uint8_t *) s_array (task, result, kernel,
+                                                     "topology", FF_DTYPE_U8,
+                                                     1, 0, &bytes);
+    if (!data)
+        return -1;
+    if ((uintptr_t) data % 8 != 0) {
+        topology->copy = malloc (bytes ? bytes : 1);
+        if (!topology->copy)
+            return s_error (result, "%s: out of memory", kernel);
+        memcpy (topology->copy, data, bytes);
+        data = (const uint8_t *) topology->copy;
+    }
+    char why [160];
+    if (ff_topology_view (data, bytes, &topology->view, why, sizeof (why)) != 0) {
+        free (topology->copy);
+        topology->copy = NULL;
+        return s_error (result, "%s: %s", kernel, why);
+    }
+    if (check_atoms && topology->view.header->atoms != atoms) {
+        free (topology->copy);
+        topology->copy = NULL;
+        return s_error (result, "%s: \"topology\" describes %" PRIu32
+                        " atoms, \"coords\" has %zu", kernel,
+                        topology->view.header->atoms, atoms);
+    }
+    return 0;
+}
+
+/* Parses level= (atom or residue). Returns 0 or -1 with an error result. */
+static int
+s_level_param (const ff_task_t *task, ff_result_t *result, const char *kernel,
+               bool *residue)
+{
+    const char *level = ff_task_param (task, "level", "atom");
+    if (strcmp (level, "atom") != 0 && strcmp (level, "residue") != 0)
+        return s_error (result, "%s: parameter level=%.64s is not atom or "
+                        "residue", kernel, level);
+    *residue = strcmp (level, "residue") == 0;
+    return 0;
+}
+
+/* Checks that every residue ordinal is named in the topology. */
+static int
+s_residues_named (ff_result_t *result, const char *kernel,
+                  const s_atoms_t *atoms, const ff_topology_t *topology)
+{
+    for (size_t atom = 0; atom < atoms->atoms; atom++)
+        if (atoms->residues [atom] >= topology->header->residues)
+            return s_error (result, "%s: atom %zu is in residue %" PRIu32
+                            ", \"topology\" names %" PRIu32, kernel, atom,
+                            atoms->residues [atom], topology->header->residues);
+    return 0;
+}
+
+/* Orders residue pairs, and the better pair of two first: the shorter
+   distance, or for clashes the larger overlap. */
+static int
+s_residue_compare (const void *a, const void *b)
+{
+    const s_pair_t *left = (const s_pair_t *) a, *right = (const s_pair_t *) b;
+    int order = s_pair_compare (a, b);
+    if (order)
+        return order;
+    return left->rank < right->rank ? -1 : left->rank > right->rank;
+}
+
+/* Turns found atom (or ring) pairs into residue pairs: a and b become
+   residue ordinals (for symmetric kernels the smaller first), pairs
+   within one residue go, and of the pairs of two residues the first by
+   s_residue_compare stays. ring_residues maps rings to residues when the
+   pairs are of rings; residues maps atoms otherwise. */
+static void
+s_to_residues (s_found_t *found, const uint32_t *residues,
+               const ff_topology_t *rings, bool symmetric)
+{
+    size_t kept = 0;
+    for (size_t index = 0; index < found->count; index++) {
+        s_pair_t pair = found->pairs [index];
+        uint32_t ra = rings ? rings->rings [pair.a].residue : residues [pair.a];
+        uint32_t rb = rings ? rings->rings [pair.b].residue : residues [pair.b];
+        if (ra == rb)
+            continue;
+        if (symmetric && ra > rb) {
+            uint32_t swap = ra;
+            ra = rb;
+            rb = swap;
+        }
+        pair.a = ra;
+        pair.b = rb;
+        found->pairs [kept++] = pair;
+    }
+    found->count = kept;
+    if (kept > 1)
+        qsort (found->pairs, kept, sizeof (s_pair_t), s_residue_compare);
+    kept = 0;
+    for (size_t index = 0; index < found->count; index++)
+        if (kept == 0 || found->pairs [kept - 1].a != found->pairs [index].a
+                      || found->pairs [kept - 1].b != found->pairs [index].b)
+            found->pairs [kept++] = found->pairs [index];
+    found->count = kept;
+}
+
+/* ------------------------------------------------------- bond graph */
+
+/* Builds the neighbour lists of the bonds: atom k's bonded atoms are
+   next [start [k] .. start [k + 1]). Returns 0 or -1 (out of memory). */
+static int
+s_graph (const ff_topology_t *topology, uint32_t **start_p, uint32_t **next_p)
+{
+    size_t atoms = topology->header->atoms, bonds = topology->header->bonds;
+    uint32_t *start = (uint32_t *) calloc (atoms + 2, sizeof (uint32_t));
+    uint32_t *next = (uint32_t *) malloc ((2 * bonds + 1) * sizeof (uint32_t));
+    uint32_t *fill = (uint32_t *) calloc (atoms + 1, sizeof (uint32_t));
+    if (!start || !next || !fill) {
+        free (start);
+        free (next);
+        free (fill);
+        return -1;
+    }
+    for (size_t bond = 0; bond < bonds; bond++) {
+        start [topology->bonds [2 * bond] + 2]++;
+        start [topology->bonds [2 * bond + 1] + 2]++;
+    }
+    for (size_t atom = 0; atom < atoms; atom++)
+        start [atom + 2] += start [atom + 1];
+    /* start [k + 1] is now where atom k's list begins */
+    for (size_t bond = 0; bond < bonds; bond++) {
+        uint32_t i = topology->bonds [2 * bond], j = topology->bonds [2 * bond + 1];
+        next [start [i + 1] + fill [i]++] = j;
+        next [start [j + 1] + fill [j]++] = i;
+    }
+    memmove (start, start + 1, (atoms + 1) * sizeof (uint32_t));
+    free (fill);
+    *start_p = start;
+    *next_p = next;
+    return 0;
+}
+
+/* Returns true when j is at most three bonds from i. */
+static bool
+s_within_three_bonds (const uint32_t *start, const uint32_t *next, uint32_t i,
+                      uint32_t j)
+{
+    for (uint32_t one = start [i]; one < start [i + 1]; one++) {
+        uint32_t a = next [one];
+        if (a == j)
+            return true;
+        for (uint32_t two = start [a]; two < start [a + 1]; two++) {
+            uint32_t b = next [two];
+            if (b == j)
+                return true;
+            for (uint32_t three = start [b]; three < start [b + 1]; three++)
+                if (next [three] == j)
+                    return true;
+        }
+    }
+    return false;
+}
+
 /* ------------------------------------------------------------- contacts */
 
 static int
 s_contacts_visit (void *context, uint32_t i, uint32_t j, double d2)
 {
-    return s_found_add ((s_found_t *) context, i, j, d2);
+    bool failed;
+    s_found_add ((s_found_t *) context, i, j, d2, &failed);
+    return failed ? -1 : 0;
 }
 
 double
@@ -502,23 +781,40 @@ ff_contacts_run (const ff_task_t *task, ff_result_t *result)
 {
     s_atoms_t atoms;
     double cutoff;
-    if (s_atoms (task, result, "contacts", false, &atoms) != 0
+    bool by_residue;
+    if (s_level_param (task, result, "contacts", &by_residue) != 0
+    ||  s_atoms (task, result, "contacts", by_residue, &atoms) != 0
     ||  s_distance_param (task, result, "contacts", "cutoff", "4.0", &cutoff))
         return -1;
     const char *pairs = ff_task_param (task, "pairs", "1");
     if (strcmp (pairs, "0") != 0 && strcmp (pairs, "1") != 0)
         return s_error (result, "contacts: parameter pairs=%.64s is not 0 or 1",
                         pairs);
+    s_topology_t topology = { { NULL, NULL, NULL, NULL, NULL, NULL }, NULL };
+    if (by_residue
+    &&  (s_topology (task, result, "contacts", atoms.atoms, true, &topology) != 0
+      || s_residues_named (result, "contacts", &atoms, &topology.view) != 0)) {
+        free (topology.copy);
+        return -1;
+    }
     s_found_t found;
     memset (&found, 0, sizeof (found));
-    found.keep = strcmp (pairs, "1") == 0;
-    int rc = s_pairs (atoms.coords, 3, NULL, atoms.atoms, cutoff,
-                      s_contacts_visit, &found);
-    if (rc == 0)
-        rc = s_write (result, "contacts", "atoms", atoms.atoms, &found, 2);
+    found.keep = strcmp (pairs, "1") == 0 || by_residue;
+    ff_pairs_status_t status = ff_pairs_search (atoms.coords, 3, NULL,
+                                                atoms.atoms, cutoff,
+                                                s_contacts_visit, &found);
+    int rc;
+    if (status == FF_PAIRS_DONE) {
+        if (by_residue)
+            s_to_residues (&found, atoms.residues, NULL, true);
+        found.keep = strcmp (pairs, "1") == 0;
+        rc = s_write (result, "contacts", "atoms", atoms.atoms, &found,
+                      S_ROW_PAIR, by_residue ? &topology.view : NULL);
+    }
     else
-        rc = s_pairs_failed (result, "contacts", "coords", rc);
+        rc = s_pairs_failed (result, "contacts", "coords", status);
     free (found.pairs);
+    free (topology.copy);
     return rc;
 }
 
@@ -527,30 +823,91 @@ ff_contacts_run (const ff_task_t *task, ff_result_t *result)
 #define S_POLAR (FF_ATOM_N | FF_ATOM_O)
 #define S_HBOND (FF_ATOM_DONOR | FF_ATOM_ACCEPTOR)
 
+/* Returns the angle at b of the points a, b, c in degrees (0 when two of
+   them coincide). */
+static double
+s_angle (const float *a, const float *b, const float *c)
+{
+    double u [3], v [3], dot = 0, uu = 0, vv = 0;
+    for (int axis = 0; axis < 3; axis++) {
+        u [axis] = (double) a [axis] - b [axis];
+        v [axis] = (double) c [axis] - b [axis];
+        dot += u [axis] * v [axis];
+        uu += u [axis] * u [axis];
+        vv += v [axis] * v [axis];
+    }
+    if (uu == 0 || vv == 0)
+        return 0;
+    double cosine = dot / sqrt (uu * vv);
+    cosine = cosine > 1 ? 1 : cosine < -1 ? -1 : cosine;
+    return acos (cosine) * 180.0 / S_PI;
+}
+
+/* Returns true when every heavy atom bonded to atom (but other) makes an
+   angle of at least S_HBOND_HEAVY_ANGLE with it at atom. */
+static bool
+s_heavy_angles (const s_found_t *found, uint32_t atom, uint32_t other)
+{
+    const float *coords = found->atoms->coords;
+    for (uint32_t k = found->start [atom]; k < found->start [atom + 1]; k++)
+        if (s_angle (coords + 3 * (size_t) found->next [k], coords + 3 * (size_t) atom,
+                     coords + 3 * (size_t) other) < S_HBOND_HEAVY_ANGLE)
+            return false;
+    return true;
+}
+
+/* The hydrogens of each atom: hydrogen_of [first [k] .. first [k + 1]). */
+typedef struct {
+    uint32_t *first;                /* [atoms + 1] */
+    uint32_t *order;                /* [hydrogens] hydrogen indices */
+} s_hydrogens_t;
+
+/* Returns true when donor to acceptor is a hydrogen bond by its angles:
+   at the acceptor, every bonded heavy atom at S_HBOND_HEAVY_ANGLE or
+   more; at the donor, with hydrogens on it, one D-H...A angle of at least
+   S_HBOND_HYDROGEN_ANGLE, else every bonded heavy atom as at the
+   acceptor. */
+static bool
+s_hbond_angles (const s_found_t *found, const s_hydrogens_t *hydrogens,
+                uint32_t donor, uint32_t acceptor)
+{
+    if (!s_heavy_angles (found, acceptor, donor))
+        return false;
+    uint32_t first = hydrogens->first [donor], last = hydrogens->first [donor + 1];
+    if (first == last)
+        return s_heavy_angles (found, donor, acceptor);
+    const float *coords = found->atoms->coords;
+    for (uint32_t k = first; k < last; k++) {
+        const ff_topology_hydrogen_t *h = &found->topology->hydrogens [hydrogens->order [k]];
+        if (s_angle (coords + 3 * (size_t) donor, h->xyz,
+                     coords + 3 * (size_t) acceptor) >= S_HBOND_HYDROGEN_ANGLE)
+            return true;
+    }
+    return false;
+}
+
+typedef struct {
+    s_found_t *found;               /* the pairs */
+    const s_hydrogens_t *hydrogens; /* hydrogens per atom */
+} s_hbonds_t;
+
 static int
 s_hbonds_visit (void *context, uint32_t i, uint32_t j, double d2)
 {
-    s_found_t *found = (s_found_t *) context;
+    s_hbonds_t *hbonds = (s_hbonds_t *) context;
+    s_found_t *found = hbonds->found;
     const s_atoms_t *atoms = found->atoms;
-    if (d2 < found->limit2 || atoms->residues [i] == atoms->residues [j])
+    if (d2 < found->limit || atoms->residues [i] == atoms->residues [j])
         return 0;
     uint16_t fi = atoms->flags [i], fj = atoms->flags [j];
+    bool failed = false;
     if ((fi & FF_ATOM_DONOR) && (fj & FF_ATOM_ACCEPTOR)
-    &&  s_found_add (found, i, j, d2) != 0)
-        return -1;
-    if ((fj & FF_ATOM_DONOR) && (fi & FF_ATOM_ACCEPTOR)
-    &&  s_found_add (found, j, i, d2) != 0)
-        return -1;
-    return 0;
-}
-
-static int
-s_pair_compare (const void *a, const void *b)
-{
-    const s_pair_t *left = (const s_pair_t *) a, *right = (const s_pair_t *) b;
-    if (left->a != right->a)
-        return left->a < right->a ? -1 : 1;
-    return left->b < right->b ? -1 : left->b > right->b;
+    &&  s_hbond_angles (found, hbonds->hydrogens, i, j))
+        s_found_add (found, i, j, d2, &failed);
+    if (!failed && (fj & FF_ATOM_DONOR) && (fi & FF_ATOM_ACCEPTOR)
+    &&  s_hbond_angles (found, hbonds->hydrogens, j, i))
+        s_found_add (found, j, i, d2, &failed);
+    return failed ? -1 : 0;
 }
 
 double
@@ -564,32 +921,69 @@ int
 ff_hbonds_run (const ff_task_t *task, ff_result_t *result)
 {
     s_atoms_t atoms;
-    if (s_atoms (task, result, "hbonds", true, &atoms) != 0)
+    s_topology_t topology;
+    bool by_residue;
+    if (s_level_param (task, result, "hbonds", &by_residue) != 0
+    ||  s_atoms (task, result, "hbonds", true, &atoms) != 0
+    ||  s_topology (task, result, "hbonds", atoms.atoms, true, &topology) != 0)
         return -1;
+    int rc = -1;
     uint32_t *ids = (uint32_t *) malloc ((atoms.atoms ? atoms.atoms : 1)
                                          * sizeof (uint32_t));
-    if (!ids)
-        return s_error (result, "hbonds: out of memory");
+    uint32_t *start = NULL, *next = NULL;
+    const ff_topology_header_t *header = topology.view.header;
+    s_hydrogens_t hydrogens = {
+        (uint32_t *) calloc (atoms.atoms + 2, sizeof (uint32_t)),
+        (uint32_t *) malloc ((header->hydrogens + 1) * sizeof (uint32_t))
+    };
+    s_found_t found;
+    memset (&found, 0, sizeof (found));
+    if (by_residue && s_residues_named (result, "hbonds", &atoms, &topology.view) != 0)
+        goto done;
+    if (!ids || !hydrogens.first || !hydrogens.order
+    ||  s_graph (&topology.view, &start, &next) != 0) {
+        rc = s_error (result, "hbonds: out of memory");
+        goto done;
+    }
+    /* hydrogens grouped by the atom they are bonded to */
+    for (uint32_t h = 0; h < header->hydrogens; h++)
+        hydrogens.first [topology.view.hydrogens [h].atom + 2]++;
+    for (size_t atom = 0; atom < atoms.atoms; atom++)
+        hydrogens.first [atom + 2] += hydrogens.first [atom + 1];
+    for (uint32_t h = 0; h < header->hydrogens; h++)
+        hydrogens.order [hydrogens.first [topology.view.hydrogens [h].atom + 1]++] = h;
     size_t count = 0;
     for (size_t atom = 0; atom < atoms.atoms; atom++)
         if ((atoms.flags [atom] & S_POLAR) && (atoms.flags [atom] & S_HBOND))
             ids [count++] = (uint32_t) atom;
-    s_found_t found;
-    memset (&found, 0, sizeof (found));
     found.keep = true;
     found.atoms = &atoms;
-    found.limit2 = S_HBOND_MIN * S_HBOND_MIN;
-    int rc = s_pairs (atoms.coords, 3, ids, count, S_HBOND_MAX,
-                      s_hbonds_visit, &found);
-    if (rc == 0) {
+    found.topology = &topology.view;
+    found.start = start;
+    found.next = next;
+    found.limit = S_HBOND_MIN * S_HBOND_MIN;
+    s_hbonds_t context = { &found, &hydrogens };
+    ff_pairs_status_t status = ff_pairs_search (atoms.coords, 3, ids, count,
+                                                S_HBOND_MAX, s_hbonds_visit,
+                                                &context);
+    if (status == FF_PAIRS_DONE) {
         if (found.count > 1)
             qsort (found.pairs, found.count, sizeof (s_pair_t), s_pair_compare);
-        rc = s_write (result, "hbonds", "atoms", atoms.atoms, &found, 3);
+        if (by_residue)
+            s_to_residues (&found, atoms.residues, NULL, false);
+        rc = s_write (result, "hbonds", "atoms", atoms.atoms, &found,
+                      S_ROW_DISTANCE, by_residue ? &topology.view : NULL);
     }
     else
-        rc = s_pairs_failed (result, "hbonds", "coords", rc);
+        rc = s_pairs_failed (result, "hbonds", "coords", status);
+done:
     free (found.pairs);
     free (ids);
+    free (start);
+    free (next);
+    free (hydrogens.first);
+    free (hydrogens.order);
+    free (topology.copy);
     return rc;
 }
 
@@ -600,109 +994,215 @@ s_clashes_visit (void *context, uint32_t i, uint32_t j, double d2)
 {
     s_found_t *found = (s_found_t *) context;
     const s_atoms_t *atoms = found->atoms;
-    uint32_t ri = atoms->residues [i], rj = atoms->residues [j];
-    if (d2 >= found->limit2 || ri == rj)
+    double d = sqrt (d2);
+    double overlap = found->radii [i] + found->radii [j] - d;
+    if (!(overlap >= found->limit))
         return 0;
     uint16_t fi = atoms->flags [i], fj = atoms->flags [j];
-    if ((fi & FF_ATOM_BACKBONE_C) && (fj & FF_ATOM_BACKBONE_N) && rj == ri + 1)
-        return 0;                   /* the peptide bond C(k)-N(k+1) */
-    if ((fj & FF_ATOM_BACKBONE_C) && (fi & FF_ATOM_BACKBONE_N) && ri == rj + 1)
+    if (d2 >= S_HBOND_MIN * S_HBOND_MIN
+    &&  (((fi & FF_ATOM_DONOR) && (fj & FF_ATOM_ACCEPTOR))
+      || ((fj & FF_ATOM_DONOR) && (fi & FF_ATOM_ACCEPTOR))))
+        return 0;                   /* a possible hydrogen bond */
+    if (s_within_three_bonds (found->start, found->next, i, j))
         return 0;
-    return s_found_add (found, i, j, d2);
+    bool failed;
+    s_pair_t *pair = s_found_add (found, i, j, d2, &failed);
+    if (pair) {
+        pair->x = overlap;
+        pair->rank = -overlap;
+    }
+    return failed ? -1 : 0;
 }
 
 double
 ff_clashes_cost (const ff_task_t *task)
 {
-    double limit = 3.0;
-    double parsed = strtod (ff_task_param (task, "min", "3.0"), NULL);
-    if (isfinite (parsed) && parsed >= 0)
-        limit = parsed < 100 ? parsed : 100;
-    return s_search_cost (s_rows (task, "coords"), limit, S_DENSITY);
+    return s_search_cost (s_rows (task, "coords"), S_CLASH_REACH, S_DENSITY);
 }
 
 int
 ff_clashes_run (const ff_task_t *task, ff_result_t *result)
 {
     s_atoms_t atoms;
-    double limit;
-    if (s_atoms (task, result, "clashes", true, &atoms) != 0
-    ||  s_distance_param (task, result, "clashes", "min", "3.0", &limit))
+    s_topology_t topology;
+    double overlap;
+    bool by_residue;
+    if (s_level_param (task, result, "clashes", &by_residue) != 0
+    ||  s_atoms (task, result, "clashes", true, &atoms) != 0
+    ||  s_distance_param (task, result, "clashes", "overlap", "0.4", &overlap))
         return -1;
+    if (ff_task_param (task, "min", NULL))
+        return s_error (result, "clashes: parameter min= is gone: clashes are "
+                        "van der Waals overlaps of at least overlap= (default "
+                        "0.4 Å), see docs/DETECTORS.md");
+    if (s_topology (task, result, "clashes", atoms.atoms, true, &topology) != 0)
+        return -1;
+    int rc = -1;
+    uint32_t *start = NULL, *next = NULL;
+    double *radii = (double *) malloc ((atoms.atoms ? atoms.atoms : 1)
+                                       * sizeof (double));
     s_found_t found;
     memset (&found, 0, sizeof (found));
+    if (by_residue && s_residues_named (result, "clashes", &atoms, &topology.view) != 0)
+        goto done;
+    if (!radii || s_graph (&topology.view, &start, &next) != 0) {
+        rc = s_error (result, "clashes: out of memory");
+        goto done;
+    }
+    double table [256], largest = 0;
+    for (unsigned number = 0; number < 256; number++)
+        table [number] = ff_element_vdw_radius (number);
+    for (size_t atom = 0; atom < atoms.atoms; atom++) {
+        radii [atom] = table [topology.view.elements [atom]];
+        if (radii [atom] > largest)
+            largest = radii [atom];
+    }
     found.keep = true;
     found.atoms = &atoms;
-    found.limit2 = limit * limit;
-    int rc = s_pairs (atoms.coords, 3, NULL, atoms.atoms, limit,
-                      s_clashes_visit, &found);
-    if (rc == 0)
-        rc = s_write (result, "clashes", "atoms", atoms.atoms, &found, 3);
+    found.topology = &topology.view;
+    found.start = start;
+    found.next = next;
+    found.radii = radii;
+    found.limit = overlap;
+    double cutoff = 2 * largest - overlap;
+    ff_pairs_status_t status = ff_pairs_search (atoms.coords, 3, NULL,
+                                                atoms.atoms, cutoff > 0 ? cutoff : 0,
+                                                s_clashes_visit, &found);
+    if (status == FF_PAIRS_DONE) {
+        if (by_residue)
+            s_to_residues (&found, atoms.residues, NULL, true);
+        rc = s_write (result, "clashes", "atoms", atoms.atoms, &found,
+                      S_ROW_OVERLAP, by_residue ? &topology.view : NULL);
+    }
     else
-        rc = s_pairs_failed (result, "clashes", "coords", rc);
+        rc = s_pairs_failed (result, "clashes", "coords", status);
+done:
     free (found.pairs);
+    free (radii);
+    free (start);
+    free (next);
+    free (topology.copy);
     return rc;
 }
 
 /* ----------------------------------------------------------- pistacking */
 
+/* Returns the distance from centroid a to the projection of centroid b on
+   the plane of ring a. */
+static double
+s_offset (const ff_topology_ring_t *a, const ff_topology_ring_t *b)
+{
+    double delta [3], along = 0, length2 = 0, normal2 = 0;
+    for (int axis = 0; axis < 3; axis++) {
+        delta [axis] = (double) b->centroid [axis] - a->centroid [axis];
+        along += delta [axis] * a->normal [axis];
+        length2 += delta [axis] * delta [axis];
+        normal2 += (double) a->normal [axis] * a->normal [axis];
+    }
+    double in_plane = length2 - along * along / normal2;
+    return sqrt (in_plane > 0 ? in_plane : 0);
+}
+
 static int
 s_stacking_visit (void *context, uint32_t a, uint32_t b, double d2)
 {
     s_found_t *found = (s_found_t *) context;
-    if (s_found_add (found, a, b, d2) != 0)
-        return -1;
-    const float *na = found->rings + 6 * (size_t) a + 3;
-    const float *nb = found->rings + 6 * (size_t) b + 3;
+    const ff_topology_ring_t *ra = &found->topology->rings [a];
+    const ff_topology_ring_t *rb = &found->topology->rings [b];
+    if (ra->residue == rb->residue || d2 <= S_STACK_MIN * S_STACK_MIN
+    ||  d2 >= S_STACK_MAX * S_STACK_MAX)
+        return 0;
     double dot = 0, la = 0, lb = 0;
     for (int axis = 0; axis < 3; axis++) {
-        dot += (double) na [axis] * nb [axis];
-        la += (double) na [axis] * na [axis];
-        lb += (double) nb [axis] * nb [axis];
+        dot += (double) ra->normal [axis] * rb->normal [axis];
+        la += (double) ra->normal [axis] * ra->normal [axis];
+        lb += (double) rb->normal [axis] * rb->normal [axis];
     }
     double cosine = fabs (dot) / sqrt (la * lb);
     if (cosine > 1)
         cosine = 1;
-    found->pairs [found->count - 1].angle = acos (cosine) * 180.0 / S_PI;
-    return 0;
+    double angle = acos (cosine) * 180.0 / S_PI;
+    double offset_a = s_offset (ra, rb), offset_b = s_offset (rb, ra);
+    double offset = offset_a < offset_b ? offset_a : offset_b;
+    s_stack_class_t stack = S_STACK_NONE;
+    if (offset < S_STACK_OFFSET_MAX) {
+        if (angle < S_STACK_ANGLE_DEV)
+            stack = S_STACK_PARALLEL;
+        else
+        if (angle > 90 - S_STACK_ANGLE_DEV)
+            stack = S_STACK_TSHAPE;
+    }
+    if (stack == S_STACK_NONE)
+        return 0;
+    bool failed;
+    s_pair_t *pair = s_found_add (found, a, b, d2, &failed);
+    if (pair) {
+        pair->x = angle;
+        pair->offset = offset;
+        pair->stack = stack;
+    }
+    return failed ? -1 : 0;
+}
+
+/* Returns the ring count of a task's topology, 0 when it has none. */
+static double
+s_topology_rings (const ff_task_t *task)
+{
+    const ff_array_t *array = ff_task_array (task, "topology");
+    ff_topology_header_t header;
+    if (!array || !array->data || array->size < sizeof (header))
+        return 0;
+    memcpy (&header, array->data, sizeof (header));
+    return header.magic == FF_TOPOLOGY_MAGIC ? header.rings : 0;
 }
 
 double
 ff_pistacking_cost (const ff_task_t *task)
 {
     /* rings are sparse: about one per 70 atoms */
-    return s_search_cost (s_rows (task, "rings"), S_STACK_MAX, S_DENSITY / 70);
+    return s_search_cost (s_topology_rings (task), S_STACK_MAX, S_DENSITY / 70);
 }
 
 int
 ff_pistacking_run (const ff_task_t *task, ff_result_t *result)
 {
-    size_t rings;
-    const float *ring = (const float *) s_array (task, result, "pistacking",
-                                                 "rings", FF_DTYPE_F32, 4, 6,
-                                                 &rings);
-    if (!ring)
+    s_topology_t topology;
+    bool by_residue;
+    if (s_level_param (task, result, "pistacking", &by_residue) != 0
+    ||  s_topology (task, result, "pistacking", 0, false, &topology) != 0)
         return -1;
+    const ff_topology_t *view = &topology.view;
+    size_t rings = view->header->rings;
     for (size_t index = 0; index < rings; index++) {
-        const float *normal = ring + 6 * index + 3;
+        const float *normal = view->rings [index].normal;
         double length = (double) normal [0] * normal [0]
                       + (double) normal [1] * normal [1]
                       + (double) normal [2] * normal [2];
-        if (!isfinite (length) || length < 1e-12)
+        if (!isfinite (length) || length < 1e-12) {
+            free (topology.copy);
             return s_error (result, "pistacking: ring %zu has no normal "
                             "(zero or not finite)", index);
+        }
     }
     s_found_t found;
     memset (&found, 0, sizeof (found));
     found.keep = true;
-    found.rings = ring;
-    int rc = s_pairs (ring, 6, NULL, rings, S_STACK_MAX, s_stacking_visit,
-                      &found);
-    if (rc == 0)
-        rc = s_write (result, "pistacking", "rings", rings, &found, 4);
+    found.topology = view;
+    ff_pairs_status_t status = ff_pairs_search (view->rings [0].centroid,
+                                                sizeof (ff_topology_ring_t) / sizeof (float),
+                                                NULL, rings, S_STACK_MAX,
+                                                s_stacking_visit, &found);
+    int rc;
+    if (status == FF_PAIRS_DONE) {
+        if (by_residue)
+            s_to_residues (&found, NULL, view, true);
+        rc = s_write (result, "pistacking", "rings", rings, &found,
+                      S_ROW_STACKING, by_residue ? view : NULL);
+    }
     else
-        rc = s_pairs_failed (result, "pistacking", "rings", rc);
+        rc = s_pairs_failed (result, "pistacking", "rings", status);
     free (found.pairs);
+    free (topology.copy);
     return rc;
 }
 

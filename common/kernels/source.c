@@ -82,7 +82,7 @@ s_room (ff_source_t *self, size_t index, size_t size, const char *prefix,
                   path, name, size, strerror (errno));
         return NULL;
     }
-    /* an empty array (no rings) has no mapping, but is not a failure */
+    /* an empty array has no mapping, but is not a failure */
     return size? ff_shm_data (self->segments [index]): (uint8_t *) "";
 }
 

@@ -1,16 +1,21 @@
-/*  fanfold structures: PDB and XYZ readers that fill the four detector
-    arrays. Organised as: growable arrays and the error helper; a line
-    reader over zlib (plain or gzip files alike); residue tables that give
-    each atom its flags; ring geometry; the PDB reader (atom selection,
-    altlocs, residues); the XYZ reader; the public functions. */
+/*  fanfold structures: reads PDB and mmCIF through gemmi, and XYZ, into the
+    four detector arrays. Organised as: growable arrays and the error
+    helper; a line reader over zlib (plain or gzip files alike); residue
+    tables that give each atom its flags; ring geometry; PDB records
+    checked and normalised before gemmi reads them; the atom selection over
+    gemmi's first model; the XYZ reader; covalent bonds and the "topology"
+    array; the public functions. */
 
 #include "fanfold/kernels/structure.h"
+#include "fanfold/kernels/detectors.h"
+#include "fanfold/kernels/structure_gemmi.h"
 
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +25,33 @@
 #define S_MAX_LINE (1024 * 1024)    /* longest line read, in bytes */
 #define S_CHUNK    (128 * 1024)     /* bytes read from zlib at a time */
 
+_Static_assert (sizeof (ff_topology_header_t) == 32, "topology header layout");
+_Static_assert (sizeof (ff_topology_ring_t) == 32, "topology ring layout");
+_Static_assert (sizeof (ff_topology_residue_t) == 24, "topology residue layout");
+_Static_assert (sizeof (ff_topology_hydrogen_t) == 16, "topology hydrogen layout");
+
 struct ff_structure {
     float *coords;                  /* [atoms][3] */
     uint16_t *flags;                /* [atoms] */
     uint32_t *residues;             /* [atoms] */
-    float *rings;                   /* [rings][6], never NULL */
+    uint8_t *elements;              /* [atoms] atomic numbers */
     size_t atoms;                   /* selected atoms N */
     size_t atoms_cap;               /* allocated atoms */
+    ff_topology_ring_t *rings;      /* [rings_count] */
     size_t rings_count;             /* aromatic rings R */
     size_t rings_cap;               /* allocated rings */
-    ff_array_t arrays [4];          /* coords, flags, residues, rings */
+    ff_topology_residue_t *table;   /* [table_count] residue names */
+    size_t table_count;             /* residues (ordinals 0..count-1) */
+    size_t table_cap;               /* allocated residues */
+    uint32_t *bonds;                /* [bonds_count][2] */
+    size_t bonds_count;             /* covalent bonds B */
+    size_t bonds_cap;               /* allocated bonds */
+    ff_topology_hydrogen_t *hydrogens; /* [hydrogens_count] */
+    size_t hydrogens_count;         /* explicit hydrogens kept */
+    size_t hydrogens_cap;           /* allocated hydrogens */
+    uint8_t *topology;              /* the "topology" array's bytes */
+    size_t topology_size;           /* its size */
+    ff_array_t arrays [FF_STRUCTURE_ARRAYS]; /* coords, flags, residues, topology */
 };
 
 /* ------------------------------------------------------ errors, arrays */
@@ -96,28 +118,62 @@ s_atom_room (ff_structure_t *self)
     if (!residues)
         return -1;
     self->residues = residues;
+    uint8_t *elements = (uint8_t *) realloc (self->elements, cap);
+    if (!elements)
+        return -1;
+    self->elements = elements;
     self->atoms_cap = cap;
     return 0;
 }
 
-/* Appends one ring (centroid, normal). Returns 0 or -1. */
+/* Grows *items (of item bytes, *cap of them) to hold count + 1. Returns
+   0 or -1. */
+static int
+s_room (void **items, size_t *cap, size_t count, size_t item)
+{
+    if (count < *cap)
+        return 0;
+    size_t grown_cap = *cap ? *cap * 2 : 64;
+    void *grown = realloc (*items, grown_cap * item);
+    if (!grown)
+        return -1;
+    *items = grown;
+    *cap = grown_cap;
+    return 0;
+}
+
+/* Appends one ring (centroid, normal, residue, size). Returns 0 or -1. */
 static int
 s_ring_add (ff_structure_t *self, const double centroid [3],
-            const double normal [3])
+            const double normal [3], uint32_t residue, int size)
 {
-    if (self->rings_count == self->rings_cap) {
-        size_t cap = self->rings_cap ? self->rings_cap * 2 : 64;
-        float *rings = (float *) realloc (self->rings, cap * 6 * sizeof (float));
-        if (!rings)
-            return -1;
-        self->rings = rings;
-        self->rings_cap = cap;
-    }
-    float *ring = self->rings + 6 * self->rings_count++;
+    if (s_room ((void **) &self->rings, &self->rings_cap, self->rings_count,
+                sizeof (ff_topology_ring_t)) != 0)
+        return -1;
+    ff_topology_ring_t *ring = &self->rings [self->rings_count++];
     for (int axis = 0; axis < 3; axis++) {
-        ring [axis] = (float) centroid [axis];
-        ring [3 + axis] = (float) normal [axis];
+        ring->centroid [axis] = (float) centroid [axis];
+        ring->normal [axis] = (float) normal [axis];
     }
+    ring->residue = residue;
+    ring->size = (uint32_t) size;
+    return 0;
+}
+
+/* Appends one residue to the table. Returns 0 or -1. */
+static int
+s_residue_add (ff_structure_t *self, const char *chain, const char *name,
+               int32_t number, char icode)
+{
+    if (s_room ((void **) &self->table, &self->table_cap, self->table_count,
+                sizeof (ff_topology_residue_t)) != 0)
+        return -1;
+    ff_topology_residue_t *residue = &self->table [self->table_count++];
+    memset (residue, 0, sizeof (*residue));
+    strncpy (residue->chain, chain, sizeof (residue->chain) - 1);
+    strncpy (residue->name, name, sizeof (residue->name) - 1);
+    residue->number = number;
+    residue->icode = icode ? icode : ' ';
     return 0;
 }
 
@@ -355,8 +411,8 @@ s_flags (uint16_t element, const char *residue, const char *atom)
 
 /* One atom of the residue being read, kept until the residue ends. */
 typedef struct {
-    char residue [5];               /* residue name, trimmed */
-    char atom [5];                  /* atom name, trimmed */
+    char residue [8];               /* residue name, trimmed */
+    char atom [8];                  /* atom name, trimmed */
     size_t index;                   /* atom index */
 } s_member_t;
 
@@ -400,7 +456,8 @@ s_ring_geometry (const float *coords, const size_t *atoms, int n,
 
 /* Adds the complete rings of the residue whose atoms are members. */
 static int
-s_residue_rings (ff_structure_t *self, const s_member_t *members, size_t count)
+s_residue_rings (ff_structure_t *self, const s_member_t *members, size_t count,
+                 uint32_t residue)
 {
     for (size_t rule = 0; rule < S_RING_RULES; rule++) {
         const s_ring_rule_t *ring = &s_ring_rules [rule];
@@ -420,13 +477,13 @@ s_residue_rings (ff_structure_t *self, const s_member_t *members, size_t count)
             continue;               /* an atom is missing: no ring */
         double centroid [3], normal [3];
         if (s_ring_geometry (self->coords, atoms, n, centroid, normal) == 0
-        &&  s_ring_add (self, centroid, normal) != 0)
+        &&  s_ring_add (self, centroid, normal, residue, n) != 0)
             return -1;
     }
     return 0;
 }
 
-/* --------------------------------------------------------- PDB reading */
+/* ------------------------------------------------- PDB records for gemmi */
 
 /* Copies columns first..last (1-based, inclusive) of an 80-column line
    into out, without leading and trailing spaces. */
@@ -457,10 +514,99 @@ s_coordinate (const char *text, float *value)
     return 0;
 }
 
-/* The altloc letter chosen for each atom (chain, resSeq, iCode, name):
-   an open-addressing table of 10-byte keys. */
+/* The ATOM/HETATM records of the first model, checked and normalised. */
 typedef struct {
-    char (*keys) [10];              /* keys; all-zero is an empty slot */
+    char *data;                     /* 81 bytes per record: 80 columns, \n */
+    size_t size;                    /* bytes used */
+    size_t cap;                     /* bytes allocated */
+} s_records_t;
+
+/* Checks one ATOM/HETATM card (padded to 80 columns) by §1.2 of
+   docs/DETECTORS.md and appends it with columns 77-78 holding the element
+   that section names, so that gemmi reads that element. Returns 0 or -1
+   with the message written. */
+static int
+s_pdb_card (s_load_t *load, char *card, s_records_t *records)
+{
+    static const char *axes [] = { "x", "y", "z" };
+    char field [16], element [8];
+    float xyz;
+    for (int axis = 0; axis < 3; axis++) {
+        s_columns (card, 31 + 8 * axis, 38 + 8 * axis, field);
+        if (s_coordinate (field, &xyz) != 0)
+            return s_fail (load, load->number,
+                           "%s coordinate \"%s\" is not a number",
+                           axes [axis], field);
+    }
+    s_columns (card, 77, 78, element);
+    if (!*element) {
+        const char *at = card + 12;
+        while (at < card + 16 && (*at == ' ' || isdigit ((unsigned char) *at)))
+            at++;
+        if (at < card + 16)
+            element [0] = *at, element [1] = 0;
+    }
+    bool alpha = false;
+    for (char *at = element; *at; at++) {
+        *at = (char) toupper ((unsigned char) *at);
+        alpha = alpha || isalpha ((unsigned char) *at);
+    }
+    /* gemmi reads columns 77-78 when one of them is a letter, and makes
+       any symbol it does not know element X (other), as §1.2 does */
+    if (!alpha)
+        strcpy (element, "X");
+    if (strlen (element) == 1)
+        card [76] = ' ', card [77] = element [0];
+    else
+        card [76] = element [0], card [77] = element [1];
+    if (records->size + 81 > records->cap) {
+        size_t cap = records->cap ? records->cap * 2 : 81 * 1024;
+        char *grown = (char *) realloc (records->data, cap);
+        if (!grown)
+            return s_fail (load, load->number, "out of memory");
+        records->data = grown;
+        records->cap = cap;
+    }
+    memcpy (records->data + records->size, card, 80);
+    records->data [records->size + 80] = '\n';
+    records->size += 81;
+    return 0;
+}
+
+/* Reads the ATOM/HETATM records of the first model into records. Returns
+   0 or -1 with the message written. */
+static int
+s_pdb_records (s_load_t *load, s_records_t *records)
+{
+    int models = 0, rc = 0;
+    while ((rc = s_next_line (load)) == 1) {
+        const char *line = load->line;
+        if (strncmp (line, "ENDMDL", 6) == 0)
+            break;
+        if (strncmp (line, "MODEL", 5) == 0 && ++models > 1)
+            break;                  /* a second MODEL without ENDMDL */
+        if (strncmp (line, "ATOM", 4) != 0 && strncmp (line, "HETATM", 6) != 0)
+            continue;
+        char card [81];
+        size_t size = strlen (line);
+        if (size > 80)
+            size = 80;
+        memset (card, ' ', 80);
+        memcpy (card, line, size);
+        card [80] = 0;
+        if ((rc = s_pdb_card (load, card, records)) != 0)
+            break;
+    }
+    return rc < 0 ? -1 : 0;
+}
+
+/* ------------------------------------------------------- atom selection */
+
+/* The altloc letter chosen for each atom (chain, number, insertion code,
+   name): an open-addressing table of S_KEY-byte keys. */
+#define S_KEY 24
+typedef struct {
+    char (*keys) [S_KEY];           /* keys; all-zero is an empty slot */
     char *letters;                  /* altloc letter chosen per key */
     size_t count;                   /* keys stored */
     size_t cap;                     /* slots, a power of two */
@@ -478,12 +624,12 @@ s_hash (const char *key, size_t size)
 /* Returns the slot of key: the one holding it or the empty one where it
    would go. */
 static size_t
-s_altlocs_slot (const s_altlocs_t *table, const char key [10])
+s_altlocs_slot (const s_altlocs_t *table, const char key [S_KEY])
 {
-    static const char empty [10];
-    size_t slot = (size_t) s_hash (key, 10) & (table->cap - 1);
-    while (memcmp (table->keys [slot], empty, 10) != 0
-       &&  memcmp (table->keys [slot], key, 10) != 0)
+    static const char empty [S_KEY];
+    size_t slot = (size_t) s_hash (key, S_KEY) & (table->cap - 1);
+    while (memcmp (table->keys [slot], empty, S_KEY) != 0
+       &&  memcmp (table->keys [slot], key, S_KEY) != 0)
         slot = (slot + 1) & (table->cap - 1);
     return slot;
 }
@@ -492,12 +638,12 @@ s_altlocs_slot (const s_altlocs_t *table, const char key [10])
    the first letter seen for the key is, the others are not. Sets *failed
    when memory runs out. */
 static bool
-s_altloc_selected (s_altlocs_t *table, const char key [10], char letter,
+s_altloc_selected (s_altlocs_t *table, const char key [S_KEY], char letter,
                    bool *failed)
 {
     if ((table->count + 1) * 2 > table->cap) {
         s_altlocs_t grown = { NULL, NULL, 0, table->cap ? table->cap * 2 : 256 };
-        grown.keys = (char (*) [10]) calloc (grown.cap, 10);
+        grown.keys = (char (*) [S_KEY]) calloc (grown.cap, S_KEY);
         grown.letters = (char *) calloc (grown.cap, 1);
         if (!grown.keys || !grown.letters) {
             free (grown.keys);
@@ -508,7 +654,7 @@ s_altloc_selected (s_altlocs_t *table, const char key [10], char letter,
         for (size_t slot = 0; slot < table->cap; slot++)
             if (table->letters [slot]) {
                 size_t to = s_altlocs_slot (&grown, table->keys [slot]);
-                memcpy (grown.keys [to], table->keys [slot], 10);
+                memcpy (grown.keys [to], table->keys [slot], S_KEY);
                 grown.letters [to] = table->letters [slot];
             }
         grown.count = table->count;
@@ -519,129 +665,195 @@ s_altloc_selected (s_altlocs_t *table, const char key [10], char letter,
     size_t slot = s_altlocs_slot (table, key);
     if (table->letters [slot])
         return table->letters [slot] == letter;
-    memcpy (table->keys [slot], key, 10);
+    memcpy (table->keys [slot], key, S_KEY);
     table->letters [slot] = letter;
     table->count++;
     return true;
 }
 
-/* The residue being read: its identity and its selected atoms. */
+/* Returns the element-class bit of an atomic number. */
+static uint16_t
+s_number_class (unsigned number)
+{
+    switch (number) {
+        case 6:  return FF_ATOM_C;
+        case 7:  return FF_ATOM_N;
+        case 8:  return FF_ATOM_O;
+        case 16: return FF_ATOM_S;
+        default: return FF_ATOM_OTHER;
+    }
+}
+
+/* The atom identity that altlocs are chosen by. */
+static void
+s_atom_key (const ff_gemmi_residue_t *residue, const ff_gemmi_atom_t *atom,
+            char key [S_KEY])
+{
+    memset (key, 0, S_KEY);
+    memcpy (key, residue->chain, 7);
+    memcpy (key + 7, &residue->number, 4);
+    key [11] = residue->icode;
+    memcpy (key + 12, atom->name, 7);
+}
+
+/* A hydrogen waiting for its heavy atom: its index in the model. */
 typedef struct {
-    char id [6];                    /* chain, resSeq (4), iCode */
-    bool started;                   /* an atom was selected already */
-    uint32_t ordinal;               /* its residue ordinal */
-    s_member_t *members;            /* its atoms */
+    size_t *items;                  /* model atom indices */
     size_t count;                   /* how many */
     size_t cap;                     /* allocated */
-} s_residue_t;
+} s_pending_t;
 
-/* Reads one ATOM/HETATM card (padded to 80 columns) and, when selected,
-   appends the atom. Returns 0 or -1 with the message written. */
+/* Keeps the hydrogens of the model whose heavy atom (the nearest selected
+   atom of the same gemmi residue within bonding distance) is known.
+   first [r] and end [r] bound the selected atoms of gemmi residue r. */
 static int
-s_pdb_atom (ff_structure_t *self, s_load_t *load, const char *card,
-            s_altlocs_t *altlocs, s_residue_t *residue)
+s_hydrogens (ff_structure_t *self, const ff_gemmi_model_t *model,
+             const s_pending_t *pending, const size_t *first, const size_t *end)
 {
-    static const char *axes [] = { "x", "y", "z" };
-    char field [16], name [5], element [8], residue_name [5];
-    float xyz [3];
-    for (int axis = 0; axis < 3; axis++) {
-        s_columns (card, 31 + 8 * axis, 38 + 8 * axis, field);
-        if (s_coordinate (field, &xyz [axis]) != 0)
-            return s_fail (load, load->number,
-                           "%s coordinate \"%s\" is not a number",
-                           axes [axis], field);
-    }
-    s_columns (card, 13, 16, name);
-    s_columns (card, 77, 78, element);
-    if (!*element) {
-        const char *at = card + 12;
-        while (at < card + 16 && (*at == ' ' || isdigit ((unsigned char) *at)))
-            at++;
-        if (at < card + 16)
-            element [0] = *at, element [1] = 0;
-    }
-    for (char *at = element; *at; at++)
-        *at = (char) toupper ((unsigned char) *at);
-    if (strcmp (element, "H") == 0 || strcmp (element, "D") == 0)
-        return 0;
-
-    char key [10];
-    key [0] = card [21];                        /* chain */
-    memcpy (key + 1, card + 22, 4);             /* resSeq */
-    key [5] = card [26];                        /* iCode */
-    memcpy (key + 6, card + 12, 4);             /* atom name */
-    if (card [16] != ' ') {
-        bool failed = false;
-        if (!s_altloc_selected (altlocs, key, card [16], &failed))
-            return failed ? s_fail (load, load->number, "out of memory") : 0;
-    }
-
-    if (!residue->started || memcmp (residue->id, key, 6) != 0) {
-        if (residue->started) {
-            if (s_residue_rings (self, residue->members, residue->count) != 0)
-                return s_fail (load, load->number, "out of memory");
-            residue->ordinal++;
+    double hydrogen = ff_element_covalent_radius (1);
+    for (size_t index = 0; index < pending->count; index++) {
+        const ff_gemmi_atom_t *h = &model->atoms [pending->items [index]];
+        size_t best = SIZE_MAX;
+        double best_d2 = INFINITY;
+        for (size_t atom = first [h->residue]; atom < end [h->residue]; atom++) {
+            double d2 = 0;
+            for (int axis = 0; axis < 3; axis++) {
+                double delta = (double) h->xyz [axis] - self->coords [3 * atom + axis];
+                d2 += delta * delta;
+            }
+            double limit = hydrogen + ff_element_covalent_radius (self->elements [atom])
+                         + FF_BOND_TOLERANCE;
+            if (d2 <= limit * limit && d2 < best_d2)
+                best = atom, best_d2 = d2;
         }
-        memcpy (residue->id, key, 6);
-        residue->started = true;
-        residue->count = 0;
+        if (best == SIZE_MAX)
+            continue;
+        if (s_room ((void **) &self->hydrogens, &self->hydrogens_cap,
+                    self->hydrogens_count, sizeof (ff_topology_hydrogen_t)) != 0)
+            return -1;
+        ff_topology_hydrogen_t *kept = &self->hydrogens [self->hydrogens_count++];
+        memcpy (kept->xyz, h->xyz, sizeof (kept->xyz));
+        kept->atom = (uint32_t) best;
     }
-    if (residue->count == residue->cap) {
-        size_t cap = residue->cap ? residue->cap * 2 : 32;
-        s_member_t *grown = (s_member_t *) realloc (residue->members,
-                                                    cap * sizeof (s_member_t));
-        if (!grown)
-            return s_fail (load, load->number, "out of memory");
-        residue->members = grown;
-        residue->cap = cap;
-    }
-    if (s_atom_room (self) != 0)
-        return s_fail (load, load->number, "out of memory");
-    s_columns (card, 18, 20, residue_name);
-    s_member_t *member = &residue->members [residue->count++];
-    snprintf (member->residue, sizeof (member->residue), "%s", residue_name);
-    snprintf (member->atom, sizeof (member->atom), "%s", name);
-    member->index = self->atoms;
-
-    size_t atom = self->atoms++;
-    memcpy (self->coords + 3 * atom, xyz, sizeof (xyz));
-    self->flags [atom] = s_flags (s_element_class (element), residue_name, name);
-    self->residues [atom] = residue->ordinal;
     return 0;
 }
 
+/* Applies the selection of §1.2 to gemmi's first model: hydrogens aside,
+   the first altloc letter per atom, residue ordinals by chain, number and
+   insertion code, flags and rings by residue and atom names. Returns 0 or
+   -1 with the message written. */
+static int
+s_select (ff_structure_t *self, s_load_t *load, const ff_gemmi_model_t *model)
+{
+    s_altlocs_t altlocs = { NULL, NULL, 0, 0 };
+    s_member_t *members = NULL;
+    size_t members_count = 0, members_cap = 0;
+    s_pending_t pending = { NULL, 0, 0 };
+    size_t *first = (size_t *) calloc (model->residues_count + 1, sizeof (size_t));
+    size_t *end = (size_t *) calloc (model->residues_count + 1, sizeof (size_t));
+    const ff_gemmi_residue_t *current = NULL;
+    uint32_t ordinal = 0;
+    int rc = -1;
+    if (!first || !end)
+        goto done;
+    for (size_t index = 0; index < model->atoms_count; index++) {
+        const ff_gemmi_atom_t *atom = &model->atoms [index];
+        const ff_gemmi_residue_t *residue = &model->residues [atom->residue];
+        char key [S_KEY];
+        s_atom_key (residue, atom, key);
+        if (atom->altloc) {
+            bool failed = false;
+            if (!s_altloc_selected (&altlocs, key, atom->altloc, &failed)) {
+                if (failed)
+                    goto done;
+                continue;
+            }
+        }
+        if (atom->element == 1) {
+            if (s_room ((void **) &pending.items, &pending.cap, pending.count,
+                        sizeof (size_t)) != 0)
+                goto done;
+            pending.items [pending.count++] = index;
+            continue;
+        }
+        if (!current || strcmp (current->chain, residue->chain) != 0
+        ||  current->number != residue->number || current->icode != residue->icode) {
+            if (current) {
+                if (s_residue_rings (self, members, members_count, ordinal) != 0)
+                    goto done;
+                ordinal++;
+            }
+            if (s_residue_add (self, residue->chain, residue->name,
+                               residue->number, residue->icode) != 0)
+                goto done;
+            current = residue;
+            members_count = 0;
+        }
+        if (s_room ((void **) &members, &members_cap, members_count,
+                    sizeof (s_member_t)) != 0
+        ||  s_atom_room (self) != 0)
+            goto done;
+        s_member_t *member = &members [members_count++];
+        snprintf (member->residue, sizeof (member->residue), "%s", residue->name);
+        snprintf (member->atom, sizeof (member->atom), "%s", atom->name);
+        member->index = self->atoms;
+        size_t at = self->atoms++;
+        if (first [atom->residue] == end [atom->residue])
+            first [atom->residue] = at;
+        end [atom->residue] = at + 1;
+        memcpy (self->coords + 3 * at, atom->xyz, sizeof (atom->xyz));
+        self->elements [at] = atom->element;
+        self->flags [at] = s_flags (s_number_class (atom->element),
+                                    residue->name, atom->name);
+        self->residues [at] = ordinal;
+    }
+    if (current && s_residue_rings (self, members, members_count, ordinal) != 0)
+        goto done;
+    if (s_hydrogens (self, model, &pending, first, end) != 0)
+        goto done;
+    rc = 0;
+done:
+    if (rc != 0)
+        s_fail (load, 0, "out of memory");
+    free (altlocs.keys);
+    free (altlocs.letters);
+    free (members);
+    free (pending.items);
+    free (first);
+    free (end);
+    return rc;
+}
+
+/* Reads a PDB file: its records checked here, then parsed by gemmi. */
 static int
 s_pdb_read (ff_structure_t *self, s_load_t *load)
 {
-    s_altlocs_t altlocs = { NULL, NULL, 0, 0 };
-    s_residue_t residue;
-    memset (&residue, 0, sizeof (residue));
-    int models = 0, rc = 0;
-    while ((rc = s_next_line (load)) == 1) {
-        const char *line = load->line;
-        if (strncmp (line, "ENDMDL", 6) == 0)
-            break;
-        if (strncmp (line, "MODEL", 5) == 0 && ++models > 1)
-            break;                  /* a second MODEL without ENDMDL */
-        if (strncmp (line, "ATOM", 4) != 0 && strncmp (line, "HETATM", 6) != 0)
-            continue;
-        char card [81];
-        size_t size = strlen (line);
-        if (size > 80)
-            size = 80;
-        memset (card, ' ', 80);
-        memcpy (card, line, size);
-        card [80] = 0;
-        if ((rc = s_pdb_atom (self, load, card, &altlocs, &residue)) != 0)
-            break;
+    s_records_t records = { NULL, 0, 0 };
+    ff_gemmi_model_t model;
+    memset (&model, 0, sizeof (model));
+    int rc = s_pdb_records (load, &records);
+    if (rc == 0 && records.size > 0) {
+        rc = ff_gemmi_read_pdb (records.data, records.size, load->path, &model,
+                                load->error, load->error_size);
+        if (rc == 0)
+            rc = s_select (self, load, &model);
     }
-    if (rc >= 0 && residue.started
-    &&  s_residue_rings (self, residue.members, residue.count) != 0)
-        rc = s_fail (load, load->number, "out of memory");
-    free (altlocs.keys);
-    free (altlocs.letters);
-    free (residue.members);
-    return rc < 0 ? -1 : 0;
+    ff_gemmi_model_free (&model);
+    free (records.data);
+    return rc;
+}
+
+/* Reads an mmCIF file with gemmi. */
+static int
+s_mmcif_read (ff_structure_t *self, s_load_t *load)
+{
+    ff_gemmi_model_t model;
+    int rc = ff_gemmi_read_mmcif (load->path, &model, load->error,
+                                  load->error_size);
+    if (rc == 0)
+        rc = s_select (self, load, &model);
+    ff_gemmi_model_free (&model);
+    return rc;
 }
 
 /* --------------------------------------------------------- XYZ reading */
@@ -718,8 +930,14 @@ s_xyz_read (ff_structure_t *self, s_load_t *load)
         memcpy (self->coords + 3 * self->atoms, xyz, sizeof (xyz));
         self->flags [self->atoms] = s_element_class (element);
         self->residues [self->atoms] = 0;
+        long number = isdigit ((unsigned char) token [0][0]) ? atol (token [0])
+                    : (long) ff_element_number (element);
+        self->elements [self->atoms] = (uint8_t) (number > 0 && number <= 118
+                                                  ? number : 0);
         self->atoms++;
     }
+    if (self->atoms > 0 && s_residue_add (self, "", "", 0, ' ') != 0)
+        return s_fail (load, 0, "out of memory");
     while ((rc = s_next_line (load)) == 1) {
         if (load->line [strspn (load->line, " \t")])
             return s_fail (load, load->number,
@@ -727,6 +945,171 @@ s_xyz_read (ff_structure_t *self, s_load_t *load)
                            count);
     }
     return rc < 0 ? -1 : 0;
+}
+
+/* ------------------------------------------------- bonds and topology */
+
+/* What the bond search needs: covalent radii per atom. */
+typedef struct {
+    ff_structure_t *self;           /* the structure */
+    const double *radii;            /* [atoms] covalent radii */
+    bool failed;                    /* out of memory */
+} s_bonding_t;
+
+static int
+s_bond_visit (void *context, uint32_t i, uint32_t j, double d2)
+{
+    s_bonding_t *bonding = (s_bonding_t *) context;
+    ff_structure_t *self = bonding->self;
+    double limit = bonding->radii [i] + bonding->radii [j] + FF_BOND_TOLERANCE;
+    if (d2 > limit * limit)
+        return 0;
+    if (s_room ((void **) &self->bonds, &self->bonds_cap, self->bonds_count,
+                2 * sizeof (uint32_t)) != 0) {
+        bonding->failed = true;
+        return -1;
+    }
+    self->bonds [2 * self->bonds_count] = i;
+    self->bonds [2 * self->bonds_count + 1] = j;
+    self->bonds_count++;
+    return 0;
+}
+
+/* Finds the covalent bonds: pairs of selected atoms no farther apart than
+   the sum of their covalent radii plus FF_BOND_TOLERANCE. Returns 0 or -1
+   with the message written. */
+static int
+s_bonds (ff_structure_t *self, s_load_t *load)
+{
+    double *radii = (double *) malloc ((self->atoms ? self->atoms : 1)
+                                       * sizeof (double));
+    if (!radii)
+        return s_fail (load, 0, "out of memory");
+    double largest = 0;
+    for (size_t atom = 0; atom < self->atoms; atom++) {
+        radii [atom] = ff_element_covalent_radius (self->elements [atom]);
+        if (radii [atom] > largest)
+            largest = radii [atom];
+    }
+    s_bonding_t bonding = { self, radii, false };
+    ff_pairs_status_t status = ff_pairs_search (self->coords, 3, NULL,
+                                                self->atoms,
+                                                2 * largest + FF_BOND_TOLERANCE,
+                                                s_bond_visit, &bonding);
+    free (radii);
+    if (status == FF_PAIRS_DONE)
+        return 0;
+    if (status == FF_PAIRS_NOT_FINITE)
+        return s_fail (load, 0, "a coordinate is not finite");
+    return s_fail (load, 0, "out of memory");
+}
+
+/* The byte offsets of the parts of a topology with these counts. */
+typedef struct {
+    size_t elements, bonds, rings, residues, hydrogens, size;
+} s_layout_t;
+
+static int
+s_layout (const ff_topology_header_t *header, s_layout_t *layout)
+{
+    uint64_t at = sizeof (ff_topology_header_t);
+    layout->elements = (size_t) at;
+    at += ((uint64_t) header->atoms + 3) / 4 * 4;
+    layout->bonds = (size_t) at;
+    at += (uint64_t) header->bonds * 2 * sizeof (uint32_t);
+    layout->rings = (size_t) at;
+    at += (uint64_t) header->rings * sizeof (ff_topology_ring_t);
+    layout->residues = (size_t) at;
+    at += (uint64_t) header->residues * sizeof (ff_topology_residue_t);
+    layout->hydrogens = (size_t) at;
+    at += (uint64_t) header->hydrogens * sizeof (ff_topology_hydrogen_t);
+    if (at > SIZE_MAX)
+        return -1;
+    layout->size = (size_t) at;
+    return 0;
+}
+
+/* Writes the "topology" bytes. Returns 0 or -1. */
+static int
+s_topology (ff_structure_t *self)
+{
+    ff_topology_header_t header = {
+        FF_TOPOLOGY_MAGIC, (uint32_t) self->atoms, (uint32_t) self->table_count,
+        (uint32_t) self->rings_count, (uint32_t) self->bonds_count,
+        (uint32_t) self->hydrogens_count, { 0, 0 }
+    };
+    s_layout_t layout;
+    if (s_layout (&header, &layout) != 0)
+        return -1;
+    self->topology = (uint8_t *) calloc (1, layout.size);
+    if (!self->topology)
+        return -1;
+    self->topology_size = layout.size;
+    memcpy (self->topology, &header, sizeof (header));
+    memcpy (self->topology + layout.elements, self->elements, self->atoms);
+    if (self->bonds_count)
+        memcpy (self->topology + layout.bonds, self->bonds,
+                self->bonds_count * 2 * sizeof (uint32_t));
+    if (self->rings_count)
+        memcpy (self->topology + layout.rings, self->rings,
+                self->rings_count * sizeof (ff_topology_ring_t));
+    if (self->table_count)
+        memcpy (self->topology + layout.residues, self->table,
+                self->table_count * sizeof (ff_topology_residue_t));
+    if (self->hydrogens_count)
+        memcpy (self->topology + layout.hydrogens, self->hydrogens,
+                self->hydrogens_count * sizeof (ff_topology_hydrogen_t));
+    return 0;
+}
+
+int
+ff_topology_view (const void *data, size_t size, ff_topology_t *view,
+                  char *error, size_t error_size)
+{
+    const uint8_t *bytes = (const uint8_t *) data;
+    memset (view, 0, sizeof (*view));
+    const char *problem = NULL;
+    s_layout_t layout;
+    const ff_topology_header_t *header = (const ff_topology_header_t *) data;
+    if (!data || size < sizeof (ff_topology_header_t))
+        problem = "shorter than its header";
+    else
+    if ((uintptr_t) data % 4 != 0)
+        problem = "not aligned to 4 bytes";
+    else
+    if (header->magic != FF_TOPOLOGY_MAGIC)
+        problem = "has no topology header";
+    else
+    if (s_layout (header, &layout) != 0 || layout.size > size)
+        problem = "shorter than its counts need";
+    if (problem) {
+        if (error && error_size)
+            snprintf (error, error_size, "\"topology\" %s", problem);
+        return -1;
+    }
+    view->header = header;
+    view->elements = bytes + layout.elements;
+    view->bonds = (const uint32_t *) (bytes + layout.bonds);
+    view->rings = (const ff_topology_ring_t *) (bytes + layout.rings);
+    view->residues = (const ff_topology_residue_t *) (bytes + layout.residues);
+    view->hydrogens = (const ff_topology_hydrogen_t *) (bytes + layout.hydrogens);
+    for (uint32_t index = 0; index < header->bonds && !problem; index++)
+        if (view->bonds [2 * index] >= header->atoms
+        ||  view->bonds [2 * index + 1] >= header->atoms)
+            problem = "has a bond to an atom out of range";
+    for (uint32_t index = 0; index < header->rings && !problem; index++)
+        if (view->rings [index].residue >= header->residues)
+            problem = "has a ring of a residue out of range";
+    for (uint32_t index = 0; index < header->hydrogens && !problem; index++)
+        if (view->hydrogens [index].atom >= header->atoms)
+            problem = "has a hydrogen on an atom out of range";
+    if (problem) {
+        if (error && error_size)
+            snprintf (error, error_size, "\"topology\" %s", problem);
+        memset (view, 0, sizeof (*view));
+        return -1;
+    }
+    return 0;
 }
 
 /* ---------------------------------------------------------- public API */
@@ -742,7 +1125,8 @@ bool
 ff_structure_recognises (const char *path)
 {
     static const char *suffixes [] = {
-        ".pdb", ".pdb.gz", ".ent", ".ent.gz", ".xyz", ".xyz.gz", NULL
+        ".pdb", ".pdb.gz", ".ent", ".ent.gz", ".cif", ".cif.gz", ".mmcif",
+        ".mmcif.gz", ".xyz", ".xyz.gz", NULL
     };
     for (const char **suffix = suffixes; path && *suffix; suffix++)
         if (s_ends_with (path, *suffix))
@@ -775,13 +1159,12 @@ s_describe (ff_structure_t *self)
     array [2].shape [0] = self->atoms;
     array [2].data = self->residues;
     array [2].size = self->atoms * sizeof (uint32_t);
-    array [3].name = "rings";
-    array [3].dtype = FF_DTYPE_F32;
-    array [3].ndim = 2;
-    array [3].shape [0] = self->rings_count;
-    array [3].shape [1] = 6;
-    array [3].data = self->rings;
-    array [3].size = self->rings_count * 6 * sizeof (float);
+    array [3].name = "topology";
+    array [3].dtype = FF_DTYPE_U8;
+    array [3].ndim = 1;
+    array [3].shape [0] = self->topology_size;
+    array [3].data = self->topology;
+    array [3].size = self->topology_size;
 }
 
 ff_structure_t *
@@ -802,34 +1185,49 @@ ff_structure_load (const char *path, char *error, size_t error_size)
         s_fail (&load, 0, "out of memory");
         goto fail;
     }
-    self->rings_cap = 16;
-    self->rings = (float *) malloc (self->rings_cap * 6 * sizeof (float));
-    if (!self->rings) {
-        s_fail (&load, 0, "out of memory");
-        goto fail;
-    }
     if (!path) {
         s_fail (&load, 0, "no file name");
         goto fail;
     }
-    errno = 0;
-    load.gz = gzopen (path, "rb");
-    if (!load.gz) {
-        s_fail (&load, 0, "cannot open: %s",
-                errno ? strerror (errno) : "out of memory");
-        goto fail;
-    }
-    gzbuffer (load.gz, S_CHUNK);
     bool xyz = s_ends_with (path, ".xyz") || s_ends_with (path, ".xyz.gz");
-    if ((xyz ? s_xyz_read (self, &load) : s_pdb_read (self, &load)) != 0)
-        goto fail;
+    bool mmcif = s_ends_with (path, ".cif") || s_ends_with (path, ".cif.gz")
+              || s_ends_with (path, ".mmcif") || s_ends_with (path, ".mmcif.gz");
+    if (mmcif) {
+        if (s_mmcif_read (self, &load) != 0)
+            goto fail;
+    }
+    else {
+        errno = 0;
+        load.gz = gzopen (path, "rb");
+        if (!load.gz) {
+            s_fail (&load, 0, "cannot open: %s",
+                    errno ? strerror (errno) : "out of memory");
+            goto fail;
+        }
+        gzbuffer (load.gz, S_CHUNK);
+        if ((xyz ? s_xyz_read (self, &load) : s_pdb_read (self, &load)) != 0)
+            goto fail;
+    }
     if (self->atoms == 0) {
         s_fail (&load, 0, "no atom selected (%s)", xyz
                 ? "hydrogens only or an atom count of 0"
+                : mmcif ? "no atom in the first model, or hydrogens only"
                 : "no ATOM or HETATM record in the first model, or hydrogens only");
         goto fail;
     }
-    gzclose (load.gz);
+    if (self->table_count > UINT32_MAX || self->rings_count > UINT32_MAX
+    ||  self->bonds_count > UINT32_MAX) {
+        s_fail (&load, 0, "more than 2^32 residues, rings or bonds");
+        goto fail;
+    }
+    if (s_bonds (self, &load) != 0)
+        goto fail;
+    if (s_topology (self) != 0) {
+        s_fail (&load, 0, "out of memory");
+        goto fail;
+    }
+    if (load.gz)
+        gzclose (load.gz);
     free (load.line);
     free (load.chunk);
     s_describe (self);
@@ -851,7 +1249,12 @@ ff_structure_destroy (ff_structure_t **self_p)
         free (self->coords);
         free (self->flags);
         free (self->residues);
+        free (self->elements);
         free (self->rings);
+        free (self->table);
+        free (self->bonds);
+        free (self->hydrogens);
+        free (self->topology);
         free (self);
         *self_p = NULL;
     }
@@ -862,7 +1265,7 @@ ff_structure_arrays (ff_structure_t *self, const ff_array_t **arrays)
 {
     assert (self);
     *arrays = self->arrays;
-    return 4;
+    return FF_STRUCTURE_ARRAYS;
 }
 
 size_t
@@ -877,4 +1280,11 @@ ff_structure_rings (ff_structure_t *self)
 {
     assert (self);
     return self->rings_count;
+}
+
+size_t
+ff_structure_bonds (ff_structure_t *self)
+{
+    assert (self);
+    return self->bonds_count;
 }

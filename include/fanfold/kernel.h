@@ -44,7 +44,7 @@ typedef enum {
 /* A read-only array a task refers to (mapped shared memory, or bytes the
    worker fetched): little-endian, C order. */
 typedef struct {
-    const char *name;               /* "data", or "coords", "flags", "rings" */
+    const char *name;               /* "data", or "coords", "flags", "residues", "topology" */
     ff_dtype_t dtype;               /* element type */
     uint32_t ndim;                  /* number of dimensions, 1..FF_MAX_DIMS */
     uint64_t shape [FF_MAX_DIMS];   /* extent of each dimension */

@@ -6,7 +6,7 @@
 #   stays honest), and any other failing case fails the test. CASES picks
 #   some cases (CASES="5 15.emit").
 . "$(dirname "$0")/lib.sh"
-PENDING=${PENDING-"1 2 3 4 5 6 7 8 9 10 11 12 13 14 15.plugin 15.block 15.emit 15.directory 15.xdg"}
+PENDING=${PENDING-"1 2 3 4 5 6 7 8 9 10 11 12 13 14 15.block 15.emit 15.directory 15.xdg"}
 
 export XDG_RUNTIME_DIR="$SCRATCH/xdg"         # private runs of the cases live here
 mkdir -m 700 "$XDG_RUNTIME_DIR"
@@ -357,7 +357,7 @@ judge_beside () {
 for code in 0 1 99; do eval "s_status_$code () { cat \"\$SCRATCH/case3.log\"; return $code; }"; done
 
 start_all=$(now)
-cases=${CASES:-1 2 3 4 5 6 7 8 9 10 11 12 13 14 15.zpl 15.unknown 15.ipc 15.xdg 15.directory 15.plugin 15.block 15.emit 15.npy}
+cases=${CASES:-1 2 3 4 5 6 7 8 9 10 11 12 13 14 15.zpl 15.unknown 15.ipc 15.xdg 15.directory 15.block 15.emit 15.npy}
 beside=""
 if [[ " $cases " == *" 3 "* ]]; then
     item_3_beside &

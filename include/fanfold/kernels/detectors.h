@@ -1,13 +1,38 @@
 /*  fanfold array kernels: the structure detectors (contacts, hbonds,
     clashes, pistacking; common/kernels/detectors.c) and array statistics (stats;
     common/kernels/stats.c). They read the task's arrays ("coords", "flags",
-    "residues", "rings" as made by fanfold/structure.h, or "data") and
+    "residues", "topology" as made by fanfold/structure.h, or "data") and
     write a JSON object. docs/DETECTORS.md defines each one exactly. */
 
 #ifndef FANFOLD_DETECTORS_H
 #define FANFOLD_DETECTORS_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "fanfold/kernel.h"
+
+/* The outcome of a neighbour search. */
+typedef enum {
+    FF_PAIRS_DONE = 0,              /* every pair was visited */
+    FF_PAIRS_STOPPED,               /* the visit function asked to stop */
+    FF_PAIRS_NO_MEMORY,             /* an allocation failed */
+    FF_PAIRS_NOT_FINITE             /* a point has a coordinate not finite */
+} ff_pairs_status_t;
+
+/* Called for each pair found, in order of i then j, with the squared
+   distance. Returns 0 to go on, -1 to stop the search. */
+typedef int (ff_pairs_visit_fn) (void *context, uint32_t i, uint32_t j,
+                                 double d2);
+
+/* Visits every pair i < j of the points whose indices are in ids (all of
+   0..count-1 when ids is NULL; ids ascending otherwise) with squared
+   distance <= cutoff², computed in double; point k is at
+   points [k * stride]. Memory O(count) whatever the spread. */
+ff_pairs_status_t
+    ff_pairs_search (const float *points, size_t stride, const uint32_t *ids,
+                     size_t count, double cutoff, ff_pairs_visit_fn *visit,
+                     void *context);
 
 /* The kernels, for plugins and direct calls. All are FF_KERNEL_JSON; only
    stats has a fold. A task whose arrays are missing, of the wrong dtype or
@@ -28,24 +53,29 @@ int
     ff_contacts_run (const ff_task_t *task, ff_result_t *result);
 
 /* hbonds: donor/acceptor N and O atoms of different residues, 2.5 to 3.5
-   apart. Result {"atoms":N,"count":M,"pairs":[[donor,acceptor,d],...]}
-   sorted by donor then acceptor, d with 3 decimals. */
+   apart, with every heavy atom bonded to either at 90° or more from the
+   other, or D-H...A >= 120° when the donor has explicit hydrogens. Result
+   {"atoms":N,"count":M,"pairs":[[donor,acceptor,d],...]} sorted by donor
+   then acceptor, d with 3 decimals. Every detector takes level=residue
+   (pairs of ["chain",number,"icode","name"] instead of indices). */
 double
     ff_hbonds_cost (const ff_task_t *task);
 int
     ff_hbonds_run (const ff_task_t *task, ff_result_t *result);
 
-/* clashes: atoms of different residues closer than min= (default 3.0),
-   except a backbone C with the backbone N of the next residue. Result
-   {"atoms":N,"count":M,"pairs":[[i,j,d],...]}, i < j, sorted. */
+/* clashes: pairs of atoms more than three bonds apart whose van der Waals
+   spheres overlap by overlap= (default 0.4) or more, possible hydrogen
+   bonds aside. Result {"atoms":N,"count":M,"pairs":[[i,j,d,overlap],...]},
+   i < j, sorted. */
 double
     ff_clashes_cost (const ff_task_t *task);
 int
     ff_clashes_run (const ff_task_t *task, ff_result_t *result);
 
-/* pistacking: pairs a < b of aromatic rings whose centroids are at most
-   5.5 apart. Result {"rings":R,"count":M,"pairs":[[a,b,d,angle],...]},
-   angle between the ring normals in degrees, 0 to 90, 3 decimals. */
+/* pistacking: pairs a < b of aromatic rings of different residues that
+   stack by PLIP's criteria (centroids 0.5 to 5.5 apart, offset under 2.0,
+   planes within 30° of parallel or of perpendicular). Result
+   {"rings":R,"count":M,"pairs":[[a,b,d,angle,offset,"parallel"|"tshape"],...]}. */
 double
     ff_pistacking_cost (const ff_task_t *task);
 int

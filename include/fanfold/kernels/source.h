@@ -1,10 +1,10 @@
 /*  fanfold array sources: one input file (.npy, or a structure: .pdb,
-    .pdb.gz, .ent, .xyz) loaded once into arrays, in shared-memory segments
+    .pdb.gz, .ent, .cif, .xyz) loaded once into arrays, in shared-memory segments
     (for the ventilator and its workers) or in this process's memory (for
     --serial), shared by reference count among the tasks that refer to
     it, and cut into tasks: a .npy into chunks of about chunk bytes
     over slices of one segment, a structure into one task over its four
-    arrays (coords, flags, residues, rings). */
+    arrays (coords, flags, residues, topology). */
 
 #ifndef FANFOLD_SOURCE_H
 #define FANFOLD_SOURCE_H

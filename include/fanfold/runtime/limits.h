@@ -10,8 +10,10 @@
 #define FF_EXIT_OK              0   /* every task succeeded */
 #define FF_EXIT_TASKS_FAILED    1   /* the job ended; some tasks are error records */
 #define FF_EXIT_ERROR           2   /* usage, input or output error: the job did not end */
+#define FF_EXIT_WORKER_FAILED   1   /* worker: its sockets failed (the launcher starts another) */
 #define FF_EXIT_WORKER_DROPPED  3   /* worker: the ventilator dropped it (a task ran past --timeout) */
 #define FF_EXIT_WORKER_RECYCLED 70  /* worker: its watchdog ended a task hung past --timeout */
+#define FF_EXIT_CANNOT_RUN      127 /* a child the launcher forked could not exec its stage */
 #define FF_EXIT_SIGNAL_BASE     128 /* 128 + signal number, as a shell reports it */
 #define FF_EXIT_FAILED_MAX      101 /* a job with failed commands exits with their count
                                        (error records included), at most this, as GNU
@@ -22,8 +24,24 @@
 /* Defaults of job options. */
 #define FF_DEFAULT_RETRIES      3   /* --retries: runs of a task before its error record */
 #define FF_DEFAULT_RETRIES_TEXT "3" /* the same, as a parameter value */
+#define FF_DEFAULT_BLOCK        (1L << 20)   /* --block: bytes of records per task */
+#define FF_DEFAULT_MAX_BLOCK    (256L << 20) /* --max-block: the longest record block */
+#define FF_DEFAULT_FORMAT       "raw"        /* --format */
+#define FF_DEFAULT_KERNEL       "noop"       /* -k */
 
 /* Limits. */
 #define FF_MAX_WORKERS          4096 /* workers one ventilator serves at once */
+#define FF_MAX_RETRIES          1000 /* --retries */
+#define FF_MAX_TIMEOUT_S        1e6  /* --timeout, seconds */
+#define FF_MAX_PLUGINS          8    /* --plugin given at most this often */
+#define FF_MAX_CONTROL_MESSAGE  (1LL << 20) /* bytes of one control-channel message */
+#define FF_MAX_TASK_MESSAGE     (1LL << 31) /* bytes of one task message a worker takes */
+#define FF_MAX_BLOCK            (1L << 30)  /* --block and --max-block: a block must fit a task message */
+#define FF_MAX_CHUNK            (1L << 40)  /* --chunk: bytes of one array task */
+#define FF_MAX_ARGS             512  /* arguments of a stage's command line, inputs aside */
+
+_Static_assert (FF_MAX_BLOCK < FF_MAX_TASK_MESSAGE, "a largest block travels in one task message");
+_Static_assert (FF_DEFAULT_BLOCK <= FF_DEFAULT_MAX_BLOCK, "the default block fits the default max");
+_Static_assert (FF_DEFAULT_MAX_BLOCK <= FF_MAX_BLOCK, "the default max block is allowed");
 
 #endif

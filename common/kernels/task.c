@@ -1,0 +1,40 @@
+/*  Running one task with its retries; see task.h. */
+
+#include "fanfold/kernels/task.h"
+#include "fanfold/kernels/kernels.h"
+#include "fanfold/runtime/log.h"
+
+#include <assert.h>
+
+int
+ff_task_run (const ff_kernel_t *kernel, const ff_task_t *task, const ff_task_policy_t *policy,
+             ff_result_t *out, ff_task_outcome_t *outcome)
+{
+    int rc;
+    assert (task && policy && out && outcome);
+    outcome->tries = 0;
+    do {
+        if (policy->running_since)
+            *policy->running_since = outcome->tries == 0 && policy->first_ms > 0
+                                   ? policy->first_ms: ff_clock_ms ();
+        rc = ff_kernels_run (kernel, task, out);
+        if (policy->running_since)
+            *policy->running_since = 0;
+        outcome->tries++;
+    } while (rc != 0 && kernel && outcome->tries < policy->retries
+             && !(policy->stopped && policy->stopped ()));
+    outcome->status = rc == 0? FF_STATUS_OK: FF_STATUS_ERROR;
+    outcome->kind = kernel && (kernel->flags & FF_KERNEL_JSON)? FF_KIND_JSON: FF_KIND_BYTES;
+    return rc == 0? 0: -1;
+}
+
+void
+ff_task_fail (const char *message, ff_result_t *out, ff_task_outcome_t *outcome)
+{
+    assert (message && out && outcome);
+    out->data.size = out->meta.size = 0;
+    ff_buf_puts (&out->data, message);
+    outcome->tries = 1;
+    outcome->status = FF_STATUS_ERROR;
+    outcome->kind = FF_KIND_BYTES;
+}

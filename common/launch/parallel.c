@@ -1,0 +1,158 @@
+/*  The parallel run; see parallel.h. Organised as: the topology, the
+    stages' command lines, and the run with its cleanup. */
+
+#include "fanfold/launch/parallel.h"
+#include "fanfold/launch/rundir.h"
+#include "fanfold/launch/supervisor.h"
+#include "fanfold/runtime/limits.h"
+#include "fanfold/runtime/log.h"
+#include "fanfold/runtime/net.h"
+#include "fanfold/runtime/shm.h"
+#include "fanfold/runtime/topology.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Where the run's topology lives. */
+typedef struct {
+    ff_topology_t *topology;        /* loaded or made */
+    char path [PATH_MAX];           /* its file */
+    char runtime [PATH_MAX - 64];   /* the private runtime directory, or "" */
+} s_place_t;
+
+/* Loads the topology given with -t, refusing one another job runs on; or
+   makes a private one. Returns 0, or -1 having said why. */
+static int
+s_place_open (s_place_t *place, const ff_run_options_t *run)
+{
+    const char *given = ff_options_text (run->options, FF_OPT_TOPOLOGY, NULL);
+    char error [512];
+    if (given) {
+        snprintf (place->path, sizeof (place->path), "%s", given);
+        place->topology = ff_topology_load (place->path, error, sizeof (error));
+        if (!place->topology) {
+            ff_log_error ("%s", error);
+            return -1;
+        }
+        /* its endpoints are another job's: leave that job and its files alone */
+        if (ff_net_ipc_busy (ff_topology_bind (place->topology, FF_EP_CONTROL))
+        ||  ff_net_ipc_busy (ff_topology_bind (place->topology, FF_EP_RESULTS))) {
+            ff_log_error ("another job is running on %s: wait for it, or use another topology",
+                          place->path);
+            ff_topology_destroy (&place->topology);
+            return -1;
+        }
+    }
+    else {
+        if (ff_rundir_create (place->runtime, sizeof (place->runtime), error, sizeof (error))) {
+            ff_log_error ("%s", error);
+            return -1;
+        }
+        snprintf (place->path, sizeof (place->path), "%s/topology.zpl", place->runtime);
+        place->topology = ff_topology_local (place->runtime);
+        if (!place->topology || ff_topology_save (place->topology, place->path)) {
+            ff_log_error ("cannot write %s", place->path);
+            return -1;
+        }
+    }
+    if (ff_topology_prepare_dirs (place->topology, error, sizeof (error))) {
+        ff_log_error ("%s", error);
+        return -1;
+    }
+    return 0;
+}
+
+/* Removes the run's ipc files and private runtime directory. */
+static void
+s_place_close (s_place_t *place)
+{
+    if (place->topology)
+        ff_rundir_remove_ipc (place->topology);
+    ff_topology_destroy (&place->topology);
+    if (*place->runtime)
+        ff_rundir_remove (place->runtime);
+}
+
+/* Builds argv for stage: its name, -t TOPOLOGY, every option of the run
+   that the stage accepts, then extra (NULL-terminated, may be NULL).
+   Returns 0, or -1 when it does not fit in max. */
+static int
+s_stage_argv (char **argv, int max, const char *name, ff_command_t stage,
+              const ff_run_options_t *run, const char *topology, const char *const *extra)
+{
+    int argc = 0;
+    argv [argc++] = (char *) name;
+    argv [argc++] = "-t";
+    argv [argc++] = (char *) topology;
+    argv [argc] = NULL;
+    char *forwarded [FF_MAX_ARGS];
+    int nforwarded = 0, index;
+    if (ff_options_forward (run->options, stage, forwarded, &nforwarded, FF_MAX_ARGS))
+        return -1;
+    for (index = 0; index < nforwarded; index++) {
+        /* -t is the run's own: the private topology when none was given */
+        if (strcmp (forwarded [index], "--topology") == 0) {
+            index++;
+            continue;
+        }
+        if (argc + 1 >= max)
+            return -1;
+        argv [argc++] = forwarded [index];
+    }
+    for (index = 0; extra && extra [index]; index++) {
+        if (argc + 1 >= max)
+            return -1;
+        argv [argc++] = (char *) extra [index];
+    }
+    argv [argc] = NULL;
+    return 0;
+}
+
+int
+ff_parallel_run (ff_run_options_t *run)
+{
+    s_place_t place;
+    char signature [24];
+    char *sink [FF_MAX_ARGS], *worker [FF_MAX_ARGS], *head [FF_MAX_ARGS];
+    char **ventilator = NULL;
+    int rc = FF_EXIT_ERROR, argc, index;
+
+    memset (&place, 0, sizeof (place));
+    ff_run_options_signature (run, signature, sizeof (signature));
+    const char *sink_extra [] = { "--signature", signature, NULL };
+    const char *ventilator_extra [] = { "--", NULL };
+    if (s_place_open (&place, run))
+        goto done;
+    if (s_stage_argv (sink, FF_MAX_ARGS, "fanfold-sink", FF_CMD_SINK, run, place.path, sink_extra)
+    ||  s_stage_argv (worker, FF_MAX_ARGS, "fanfold-worker", FF_CMD_WORKER, run, place.path, NULL)
+    ||  s_stage_argv (head, FF_MAX_ARGS, "fanfold-ventilator", FF_CMD_VENTILATOR, run, place.path,
+                      ventilator_extra)) {
+        ff_log_error ("too many options");
+        goto done;
+    }
+    /* the ventilator's command line ends with the inputs, which may be many */
+    for (argc = 0; head [argc]; argc++)
+        ;
+    ventilator = (char **) calloc ((size_t) (argc + run->ninputs + 1), sizeof (char *));
+    if (!ventilator) {
+        ff_log_error ("out of memory");
+        goto done;
+    }
+    memcpy (ventilator, head, (size_t) argc * sizeof (char *));
+    for (index = 0; index < run->ninputs; index++)
+        ventilator [argc + index] = run->inputs [index];
+    ff_log_info ("running on %s", place.path);
+    ff_stages_t stages = {
+        .sink = sink, .ventilator = ventilator, .worker = worker, .workers = run->workers
+    };
+    rc = ff_supervisor_run (&stages);
+done:
+    free (ventilator);
+    s_place_close (&place);
+    /* the segments of a job whose ventilator was killed */
+    ff_shm_clean (NULL);
+    return rc;
+}

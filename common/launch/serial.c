@@ -1,0 +1,210 @@
+/*  The serial run; see serial.h. Organised as: the job's parameters, one
+    unit (every kernel on it), and the run. */
+
+#include "fanfold/launch/serial.h"
+#include "fanfold/job/delivery.h"
+#include "fanfold/job/producer.h"
+#include "fanfold/kernels/kernels.h"
+#include "fanfold/kernels/task.h"
+#include "fanfold/runtime/limits.h"
+#include "fanfold/runtime/log.h"
+#include "fanfold/runtime/net.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* What running one unit needs; one per run. */
+typedef struct {
+    const ff_run_options_t *run;    /* the command line */
+    const char *params [2 * (FF_MAX_PARAMS + 2)]; /* retries, timeout, then -p: what a worker gets */
+    size_t nparams;                 /* pairs */
+    ff_task_policy_t policy;        /* retries and the stop flag */
+    uint64_t chunk_bytes;           /* --chunk, 0: whole arrays */
+    uint64_t seq;                   /* the next task's seq */
+    ff_delivery_t *delivery;        /* writes the results in seq order */
+    ff_result_t out;                /* one kernel result, reused */
+} s_serial_t;
+
+static int
+s_stopped (void)
+{
+    return ff_stop_signal != 0;
+}
+
+/* The job's parameters as the ventilator gives them to a worker. */
+static void
+s_params (s_serial_t *self)
+{
+    const ff_options_t *options = self->run->options;
+    size_t index;
+    self->params [2 * self->nparams] = "retries";
+    self->params [2 * self->nparams + 1] = ff_options_text (options, FF_OPT_RETRIES,
+                                                            FF_DEFAULT_RETRIES_TEXT);
+    self->nparams++;
+    if (ff_options_given (options, FF_OPT_TIMEOUT)) {
+        self->params [2 * self->nparams] = "timeout";
+        self->params [2 * self->nparams + 1] = ff_options_text (options, FF_OPT_TIMEOUT, NULL);
+        self->nparams++;
+    }
+    for (index = 0; index < self->run->nparams; index++) {
+        self->params [2 * self->nparams] = self->run->params [2 * index];
+        self->params [2 * self->nparams + 1] = self->run->params [2 * index + 1];
+        self->nparams++;
+    }
+}
+
+/* Runs every kernel on one unit, input-major, and hands each result to
+   the delivery. Returns 0, or -1 when the output failed (said). */
+static int
+s_run_unit (s_serial_t *self, const ff_unit_t *unit)
+{
+    ff_slice_t slices [FF_SOURCE_MAX_ARRAYS];
+    ff_array_t arrays [FF_SOURCE_MAX_ARRAYS];
+    size_t narrays = 0, index;
+    if (unit->kind == FF_UNIT_FAILED)
+        ff_log_error ("%s", unit->failure);
+    if (unit->kind == FF_UNIT_ARRAYS) {
+        narrays = ff_source_slices (unit->source, self->chunk_bytes, unit->chunk, slices);
+        for (index = 0; index < narrays; index++)
+            arrays [index] = slices [index].array;
+    }
+    for (index = 0; index < self->run->nkernels; index++) {
+        ff_task_t task = {
+            .seq = self->seq, .input = unit->input, .data = unit->data, .size = unit->size,
+            .params = self->params, .nparams = self->nparams,
+            .arrays = narrays? arrays: NULL, .narrays = narrays
+        };
+        ff_task_outcome_t outcome;
+        if (unit->kind == FF_UNIT_FAILED)
+            ff_task_fail (unit->failure, &self->out, &outcome);
+        else
+            ff_task_run (self->run->kernels [index], &task, &self->policy, &self->out, &outcome);
+        ff_item_t item = {
+            .seq = self->seq++, .kernel = (uint32_t) index,
+            .status = outcome.status, .kind = outcome.kind,
+            .input = { unit->input, strlen (unit->input) },
+            .data = { (const char *) self->out.data.data, self->out.data.size },
+            .meta = { (const char *) self->out.meta.data, self->out.meta.size },
+            .attempt = 1, .tries = outcome.tries, .bytes_in = unit->size,
+            .chunk = unit->chunk, .chunks = unit->chunks
+        };
+        ff_delivery_rc_t rc = ff_delivery_take (self->delivery, 0, &item);
+        if (rc == FF_DELIVERY_WRITE_FAILED) {
+            ff_log_error ("cannot write %s: %s", ff_delivery_output_name (self->delivery),
+                          strerror (ff_delivery_counts (self->delivery)->write_errno));
+            return -1;
+        }
+        /* each seq is due when it comes: nothing else can happen */
+        assert (rc == FF_DELIVERY_WRITTEN);
+    }
+    return 0;
+}
+
+/* Makes the producer of the run's units: --pipe blocks from stdin or
+   --input (opened into *in_fd), else the positional arguments. */
+static ff_producer_t *
+s_producer (const ff_run_options_t *run, uint64_t chunk_bytes, int *in_fd)
+{
+    const ff_options_t *options = run->options;
+    if (!ff_options_given (options, FF_OPT_PIPE)) {
+        int arrays = 0;
+        size_t index;
+        for (index = 0; index < run->nkernels; index++)
+            arrays |= (run->kernels [index]->flags & FF_KERNEL_ARRAYS) != 0;
+        return ff_producer_new_arguments (run->inputs, (size_t) run->ninputs, arrays,
+                                          chunk_bytes, NULL);
+    }
+    const char *input = ff_options_text (options, FF_OPT_INPUT, NULL);
+    long max_block = ff_options_long (options, FF_OPT_MAX_BLOCK, FF_DEFAULT_MAX_BLOCK);
+    long n = ff_options_long (options, FF_OPT_LINES, 0);
+    ff_cut_t cut = n? FF_CUT_LINES: FF_CUT_BYTES;
+    if (cut == FF_CUT_BYTES) {
+        /* the default block shrinks to a smaller --max-block; a given one
+           was checked against it */
+        n = ff_options_long (options, FF_OPT_BLOCK, FF_DEFAULT_BLOCK);
+        if (n > max_block)
+            n = max_block;
+    }
+    if (input) {
+        *in_fd = open (input, O_RDONLY | O_CLOEXEC);
+        if (*in_fd < 0) {
+            ff_log_error ("%s: cannot open: %s", input, strerror (errno));
+            return NULL;
+        }
+    }
+    return ff_producer_new_pipe (*in_fd, input? input: "stdin", cut, (size_t) n,
+                                 (size_t) max_block);
+}
+
+int
+ff_serial_run (const ff_run_options_t *run)
+{
+    s_serial_t self;
+    ff_str_t names [FF_MAX_KERNELS];
+    int in_fd = STDIN_FILENO, rc = FF_EXIT_ERROR;
+    size_t index;
+    char error [512];
+    ff_producer_t *producer = NULL;
+
+    memset (&self, 0, sizeof (self));
+    self.run = run;
+    s_params (&self);
+    self.policy.retries = (uint32_t) ff_options_long (run->options, FF_OPT_RETRIES,
+                                                      FF_DEFAULT_RETRIES);
+    self.policy.stopped = s_stopped;
+    self.chunk_bytes = (uint64_t) ff_options_long (run->options, FF_OPT_CHUNK, 0);
+    ff_delivery_options_t delivery = {
+        .output_path = ff_options_text (run->options, FF_OPT_OUTPUT, NULL),
+        .output_fd = STDOUT_FILENO, .format = run->format
+    };
+    self.delivery = ff_delivery_new (&delivery, error, sizeof (error));
+    if (!self.delivery) {
+        ff_log_error ("%s", error);
+        return FF_EXIT_ERROR;
+    }
+    for (index = 0; index < run->nkernels; index++)
+        names [index] = (ff_str_t) { run->kernel_names [index], strlen (run->kernel_names [index]) };
+    if (ff_delivery_begin (self.delivery, names, run->nkernels, 1, -1)) {
+        ff_log_error ("cannot begin the job: %s", strerror (errno));
+        goto done;
+    }
+    producer = s_producer (run, self.chunk_bytes, &in_fd);
+    if (!producer)
+        goto done;
+    while (!ff_stop_signal) {
+        ff_unit_t unit;
+        ff_produce_t got = ff_producer_next (producer, &unit);
+        if (got == FF_PRODUCE_WAIT)
+            ff_producer_fill (producer);    /* a read error shows at the next call */
+        else
+        if (got == FF_PRODUCE_ERROR) {
+            ff_log_error ("%s", ff_producer_error (producer));
+            goto done;
+        }
+        else
+        if (got == FF_PRODUCE_END)
+            break;
+        else
+        if (s_run_unit (&self, &unit))
+            goto done;
+    }
+    if (ff_stop_signal)
+        rc = FF_EXIT_SIGNAL_BASE + ff_stop_signal;
+    else
+    if (ff_delivery_flush (self.delivery))
+        ff_log_error ("cannot write %s: %s", ff_delivery_output_name (self.delivery),
+                      strerror (errno));
+    else
+        rc = ff_delivery_exit_status (self.delivery);
+done:
+    ff_producer_destroy (&producer);
+    ff_delivery_destroy (&self.delivery);
+    ff_result_reset (&self.out, 0);
+    if (in_fd != STDIN_FILENO)
+        close (in_fd);
+    return rc;
+}

@@ -1,0 +1,271 @@
+/*  The supervisor of a parallel run; see supervisor.h. Organised as: the
+    children table, spawning and reaping, stopping, and the run. */
+
+#include "fanfold/launch/supervisor.h"
+#include "fanfold/runtime/limits.h"
+#include "fanfold/runtime/log.h"
+#include "fanfold/runtime/net.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define S_STOP_GRACE_MS 3000        /* SIGTERM to SIGKILL */
+#define S_END_GRACE_MS 50           /* workers leave by themselves at the job's end */
+#define S_WAIT_STEP_MS 200          /* the supervisor's reap wait */
+#define S_RESPAWN_PER_WORKER 20     /* replacements allowed: 20 per worker ... */
+#define S_RESPAWN_BASE 100          /* ... plus this many */
+
+static char s_bindir [PATH_MAX];
+
+void
+ff_supervisor_find_bindir (const char *argv0)
+{
+    char path [PATH_MAX];
+    ssize_t len = readlink ("/proc/self/exe", path, sizeof (path) - 1);
+    if (len > 0)
+        path [len] = 0;
+    else
+        snprintf (path, sizeof (path), "%s", argv0);
+    if (snprintf (s_bindir, sizeof (s_bindir), "%s", dirname (path)) >= (int) sizeof (s_bindir))
+        s_bindir [0] = 0;
+}
+
+const char *
+ff_supervisor_bindir (void)
+{
+    return s_bindir;
+}
+
+int
+ff_supervisor_status (int sink_status, int ventilator_status)
+{
+    if (ventilator_status != FF_EXIT_OK)
+        return FF_EXIT_ERROR;
+    if (sink_status == FF_EXIT_OK || sink_status == FF_EXIT_TASKS_FAILED)
+        return sink_status;
+    return FF_EXIT_ERROR;
+}
+
+/* ------------------------------------------------------ the children */
+
+/* The children of one run. */
+typedef struct {
+    pid_t pids [FF_MAX_WORKERS + 2]; /* running children, 0 once reaped */
+    size_t count;                   /* slots used */
+    pid_t sink;                     /* the sink's pid */
+    pid_t ventilator;               /* the ventilator's pid */
+    int sink_status;                /* its exit status once reaped, or -1 */
+    int ventilator_status;          /* its exit status once reaped, or -1 */
+    int respawn_wanted;             /* workers that died and should be replaced */
+    int respawned;                  /* workers replaced so far */
+} s_children_t;
+
+/* A worker that exited with this status is replaced: anything but a clean
+   end or a usage/setup error (which would fail again). */
+static int
+s_worker_wants_replacing (int status)
+{
+    return status != FF_EXIT_OK && status != FF_EXIT_ERROR;
+}
+
+/* Starts bindir/argv [0]; stdin from /dev/null unless keep_stdin, stdout
+   to stderr unless keep_stdout. Returns the pid, or -1. */
+static pid_t
+s_spawn (char *const argv [], int keep_stdin, int keep_stdout)
+{
+    char path [PATH_MAX];
+    if (snprintf (path, sizeof (path), "%s/%s", s_bindir, argv [0]) >= (int) sizeof (path))
+        return -1;
+    pid_t pid = fork ();
+    if (pid != 0)
+        return pid;
+    prctl (PR_SET_PDEATHSIG, SIGTERM);
+    signal (SIGINT, SIG_DFL);
+    signal (SIGTERM, SIG_DFL);
+    if (!keep_stdin) {
+        int null = open ("/dev/null", O_RDONLY);
+        if (null >= 0) {
+            dup2 (null, STDIN_FILENO);
+            close (null);
+        }
+    }
+    if (!keep_stdout)
+        dup2 (STDERR_FILENO, STDOUT_FILENO);
+    execv (path, argv);
+    fprintf (stderr, "fanfold: cannot run %s: %s\n", path, strerror (errno));
+    _exit (FF_EXIT_CANNOT_RUN);
+}
+
+/* Puts pid in the first free slot. */
+static void
+s_adopt (s_children_t *children, pid_t pid)
+{
+    size_t slot;
+    if (pid <= 0)
+        return;
+    for (slot = 0; slot < children->count && children->pids [slot] > 0; slot++)
+        ;
+    if (slot == sizeof (children->pids) / sizeof (children->pids [0]))
+        return;                     /* cannot happen: at most workers + 2 live */
+    children->pids [slot] = pid;
+    if (slot == children->count)
+        children->count++;
+}
+
+static void
+s_signal_all (s_children_t *children, int signum)
+{
+    size_t index;
+    for (index = 0; index < children->count; index++)
+        if (children->pids [index] > 0)
+            kill (children->pids [index], signum);
+}
+
+static size_t
+s_running (s_children_t *children)
+{
+    size_t index, running = 0;
+    for (index = 0; index < children->count; index++)
+        running += children->pids [index] > 0;
+    return running;
+}
+
+/* Records the exit of pid with status code. */
+static void
+s_on_exit (s_children_t *children, pid_t pid, int code)
+{
+    size_t index;
+    for (index = 0; index < children->count; index++)
+        if (children->pids [index] == pid)
+            children->pids [index] = 0;
+    if (pid == children->sink)
+        children->sink_status = code;
+    else
+    if (pid == children->ventilator)
+        children->ventilator_status = code;
+    else
+    if (s_worker_wants_replacing (code)) {
+        /* killed, dropped for a hung task, or recycled */
+        ff_log_info ("worker %d ended with status %d", (int) pid, code);
+        children->respawn_wanted++;
+    }
+}
+
+/* Reaps what has exited, waiting at most wait_ms for the first; returns
+   early on a signal unless ignore_signal. */
+static void
+s_reap (s_children_t *children, int wait_ms, int ignore_signal)
+{
+    int64_t deadline = ff_clock_ms () + wait_ms;
+    int reaped = 0;
+    while (1) {
+        int status;
+        pid_t pid = waitpid (-1, &status, WNOHANG);
+        if (pid > 0) {
+            reaped = 1;
+            s_on_exit (children, pid, WIFEXITED (status)? WEXITSTATUS (status)
+                                      : FF_EXIT_SIGNAL_BASE + WTERMSIG (status));
+            continue;
+        }
+        if (reaped || (ff_stop_signal && !ignore_signal) || ff_clock_ms () >= deadline
+        ||  s_running (children) == 0)
+            return;
+        struct timespec pause = { 0, 2 * 1000000 };
+        nanosleep (&pause, NULL);
+    }
+}
+
+/* Stops every child: SIGTERM (and SIGCONT, so a stopped one sees it),
+   then SIGKILL after grace_ms; returns once all are reaped. */
+static void
+s_stop_all (s_children_t *children, int grace_ms)
+{
+    int64_t deadline = ff_clock_ms () + grace_ms;
+    s_signal_all (children, SIGTERM);
+    s_signal_all (children, SIGCONT);
+    while (s_running (children) && ff_clock_ms () < deadline)
+        s_reap (children, 20, 1);
+    if (s_running (children)) {
+        s_signal_all (children, SIGKILL);
+        while (s_running (children))
+            s_reap (children, 20, 1);
+    }
+}
+
+/* ------------------------------------------------------------ the run */
+
+/* Replaces the workers that died, while the ventilator runs, up to limit
+   replacements in all. */
+static void
+s_respawn (s_children_t *children, const ff_stages_t *stages, int limit)
+{
+    while (children->respawn_wanted > 0 && children->ventilator_status < 0
+           && children->respawned < limit) {
+        children->respawn_wanted--;
+        children->respawned++;
+        s_adopt (children, s_spawn (stages->worker, 0, 0));
+        if (children->respawned == limit)
+            ff_log_error ("workers keep dying: %d replaced, no more", limit);
+    }
+}
+
+/* Waits until the sink and the ventilator have both exited, one of them
+   failed, or a signal came. */
+static void
+s_wait_for_job (s_children_t *children, const ff_stages_t *stages)
+{
+    int limit = S_RESPAWN_PER_WORKER * stages->workers + S_RESPAWN_BASE;
+    while (!ff_stop_signal && (children->sink_status < 0 || children->ventilator_status < 0)) {
+        s_reap (children, S_WAIT_STEP_MS, 0);
+        s_respawn (children, stages, limit);
+        if (children->ventilator_status > 0 && children->sink_status < 0) {
+            ff_log_error ("the ventilator failed (exit %d); stopping", children->ventilator_status);
+            return;
+        }
+        if (children->sink_status >= FF_EXIT_ERROR && children->ventilator_status < 0) {
+            ff_log_error ("the sink failed (exit %d); stopping", children->sink_status);
+            return;
+        }
+    }
+}
+
+int
+ff_supervisor_run (const ff_stages_t *stages)
+{
+    s_children_t children;
+    int index, rc = FF_EXIT_ERROR;
+    memset (&children, 0, sizeof (children));
+    children.sink_status = children.ventilator_status = -1;
+    children.sink = s_spawn (stages->sink, 0, 1);
+    s_adopt (&children, children.sink);
+    children.ventilator = s_spawn (stages->ventilator, 1, 0);
+    s_adopt (&children, children.ventilator);
+    for (index = 0; index < stages->workers; index++)
+        s_adopt (&children, s_spawn (stages->worker, 0, 0));
+    if (children.sink <= 0 || children.ventilator <= 0)
+        ff_log_error ("cannot start the stages: %s", strerror (errno));
+    else {
+        ff_log_info ("sink %d, ventilator %d, %d workers", (int) children.sink,
+                     (int) children.ventilator, stages->workers);
+        s_wait_for_job (&children, stages);
+        rc = ff_supervisor_status (children.sink_status, children.ventilator_status);
+        /* workers leave by themselves at the job's end; give them a moment
+           (one that had not joined yet is stopped) */
+        int64_t grace_end = ff_clock_ms () + S_END_GRACE_MS;
+        while (s_running (&children) && !ff_stop_signal && ff_clock_ms () < grace_end)
+            s_reap (&children, (int) (grace_end - ff_clock_ms ()), 0);
+    }
+    s_stop_all (&children, S_STOP_GRACE_MS);
+    if (ff_stop_signal)
+        rc = FF_EXIT_SIGNAL_BASE + ff_stop_signal;
+    return rc;
+}

@@ -1,0 +1,96 @@
+/*  The worker's heartbeat thread and watchdog; see heartbeat.h. */
+
+#include "fanfold/runtime/heartbeat.h"
+#include "fanfold/runtime/codec.h"
+#include "fanfold/runtime/limits.h"
+#include "fanfold/runtime/log.h"
+#include "fanfold/runtime/net.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+/* The heartbeat thread as the main thread holds it. A plain thread, joined
+   when stopped, rather than a zactor: zactor_destroy returns before the
+   actor has closed its pipe, and czmq's exit handler sleeps 200 ms when it
+   finds a socket still open, which a short job would pay at every exit. */
+struct ff_heartbeat {
+    pthread_t thread;               /* runs s_heartbeat_run */
+    zsock_t *pipe;                  /* our end of the stop pipe */
+};
+
+#define S_WATCHDOG_GRACE_MS 2000
+
+/* Sends a heartbeat every hb_ms on its own socket, so that a long task
+   does not look like a dead worker, until the pipe says $TERM. With a task
+   time limit it is also the watchdog: a kernel still running well past the
+   limit cannot be stopped from outside, so the worker process ends itself
+   and the ventilator sends the task elsewhere. */
+static void *
+s_heartbeat_run (void *arg)
+{
+    ff_heartbeat_args_t *args = (ff_heartbeat_args_t *) arg;
+    zsock_t *pipe = args->pipe;
+    zsock_t *control = ff_net_socket (ZMQ_DEALER, 16, 0, FF_MAX_CONTROL_MESSAGE);
+    ff_codec_t *codec = ff_codec_new ();
+    char error [256];
+    if (control && codec
+    &&  ff_security_connect (args->security, control, args->endpoint, error, sizeof (error)) == 0
+    &&  zsock_connect (control, "%s", args->endpoint) == 0)
+        ff_codec_hb (codec, args->job, args->worker);
+    while (control && codec) {
+        int64_t since = *args->running_since;
+        if (args->timeout_ms > 0 && since > 0
+        &&  ff_clock_ms () - since > args->timeout_ms + S_WATCHDOG_GRACE_MS) {
+            ff_log_error ("a task has run past --timeout (%.1f s): recycling this worker",
+                          (double) args->timeout_ms / 1000);
+            _exit (FF_EXIT_WORKER_RECYCLED);
+        }
+        ff_net_send (control, NULL, 0, ff_codec_data (codec),
+                     ff_codec_size (codec), 0);
+        zmq_pollitem_t item = { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, args->hb_ms) > 0) {
+            char *command = zstr_recv (pipe);
+            int stop = !command || streq (command, "$TERM");
+            zstr_free (&command);
+            if (stop)
+                break;
+        }
+    }
+    ff_codec_destroy (&codec);
+    zsock_destroy (&control);
+    zsock_destroy (&args->pipe);
+    return NULL;
+}
+
+ff_heartbeat_t *
+ff_heartbeat_new (ff_heartbeat_args_t *args)
+{
+    ff_heartbeat_t *self = (ff_heartbeat_t *) calloc (1, sizeof (ff_heartbeat_t));
+    if (!self)
+        return NULL;
+    self->pipe = zsys_create_pipe (&args->pipe);
+    if (!self->pipe)
+        goto fail;
+    if (pthread_create (&self->thread, NULL, s_heartbeat_run, args) != 0) {
+        zsock_destroy (&args->pipe);
+        goto fail;
+    }
+    return self;
+fail:
+    zsock_destroy (&self->pipe);
+    free (self);
+    return NULL;
+}
+
+void
+ff_heartbeat_destroy (ff_heartbeat_t **self_p)
+{
+    if (self_p && *self_p) {
+        ff_heartbeat_t *self = *self_p;
+        zstr_send (self->pipe, "$TERM");
+        pthread_join (self->thread, NULL);
+        zsock_destroy (&self->pipe);
+        free (self);
+        *self_p = NULL;
+    }
+}

@@ -1,0 +1,43 @@
+/*  The launcher's supervisor: starts the sink, the ventilator and N
+    workers of one parallel run as child processes, waits for the job,
+    replaces workers that die, stops every child on the way out, and turns
+    the stages' exit statuses into the run's (the exit matrix). */
+
+#ifndef FANFOLD_LAUNCH_SUPERVISOR_H
+#define FANFOLD_LAUNCH_SUPERVISOR_H
+
+/* The command lines of one run's stages, NULL-terminated, argv [0] the
+   executable's name (found next to the launcher). Owned by the caller. */
+typedef struct {
+    char *const *sink;              /* fanfold-sink */
+    char *const *ventilator;        /* fanfold-ventilator: takes the launcher's stdin */
+    char *const *worker;            /* fanfold-worker, for each worker and each replacement */
+    int workers;                    /* workers to start */
+} ff_stages_t;
+
+/* Remembers the directory of the running executable (from /proc/self/exe,
+   else argv0): the stages are found there. */
+void
+    ff_supervisor_find_bindir (const char *argv0);
+
+/* The directory ff_supervisor_find_bindir found ("" before). */
+const char *
+    ff_supervisor_bindir (void);
+
+/* Runs the stages until the job ends (both the sink and the ventilator
+   have exited), a stage fails, or SIGINT/SIGTERM arrives (ff_stop_signal);
+   then stops every child still running (SIGTERM, SIGKILL after a grace
+   period) and reaps it. A worker that dies of anything but a usage error
+   is replaced (a bounded number of times). Returns the run's exit status:
+   ff_supervisor_status of the stages', or 128 + the signal. */
+int
+    ff_supervisor_run (const ff_stages_t *stages);
+
+/* The exit matrix: the run's exit status from the sink's and the
+   ventilator's (-1 when one did not exit). FF_EXIT_OK when both are,
+   FF_EXIT_TASKS_FAILED when the ventilator finished and the sink says some
+   tasks failed, FF_EXIT_ERROR otherwise. */
+int
+    ff_supervisor_status (int sink_status, int ventilator_status);
+
+#endif

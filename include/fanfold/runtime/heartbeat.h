@@ -1,0 +1,39 @@
+/*  The worker's heartbeat thread: sends a heartbeat to the ventilator every
+    hb_ms on its own socket, so that a long task does not look like a dead
+    worker, and, with a task time limit, is the watchdog that ends a worker
+    whose kernel hangs past it (exit FF_EXIT_WORKER_RECYCLED). */
+
+#ifndef FANFOLD_HEARTBEAT_H
+#define FANFOLD_HEARTBEAT_H
+
+#include "fanfold/runtime/security.h"
+
+#include <czmq.h>
+#include <stdint.h>
+
+/* Arguments of the heartbeat thread, owned by the main thread; they must
+   outlive the thread. pipe is set by ff_heartbeat_new. */
+typedef struct {
+    const char *endpoint;           /* ventilator control */
+    const char *job;                /* job id */
+    uint64_t worker;                /* our worker id */
+    int hb_ms;                      /* interval */
+    int64_t timeout_ms;             /* task time limit, 0 for none */
+    volatile int64_t *running_since; /* main thread: when its task started, or 0 */
+    ff_security_t *security;        /* CURVE client keys, or none */
+    zsock_t *pipe;                  /* the thread's end of the stop pipe */
+} ff_heartbeat_args_t;
+
+typedef struct ff_heartbeat ff_heartbeat_t;
+
+/* Starts the heartbeat thread on args. Returns NULL when the pipe or the
+   thread cannot be made. */
+ff_heartbeat_t *
+    ff_heartbeat_new (ff_heartbeat_args_t *args);
+
+/* Stops the thread, waits until it has closed its sockets, and NULLs the
+   pointer; safe on NULL. */
+void
+    ff_heartbeat_destroy (ff_heartbeat_t **self_p);
+
+#endif
