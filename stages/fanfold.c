@@ -73,6 +73,7 @@ s_cmd_run (int argc, char *argv [])
 int
 main (int argc, char *argv [])
 {
+    ff_stdio_guard ();              /* before any file or socket exists */
     ff_signals_install ();
     ff_log_init ("fanfold", 0);
     ff_supervisor_find_bindir (argv [0]);

@@ -21,6 +21,7 @@
 #define S_STOP_GRACE_MS 3000        /* SIGTERM to SIGKILL */
 #define S_END_GRACE_MS 50           /* workers leave by themselves at the job's end */
 #define S_WAIT_STEP_MS 200          /* the supervisor's reap wait */
+#define S_VENTILATOR_GRACE_MS 1000  /* the ventilator's end after the sink's, at most */
 #define S_RESPAWN_PER_WORKER 20     /* replacements allowed: 20 per worker ... */
 #define S_RESPAWN_BASE 100          /* ... plus this many */
 
@@ -48,10 +49,12 @@ ff_supervisor_bindir (void)
 int
 ff_supervisor_status (int sink_status, int ventilator_status)
 {
+    if (sink_status == FF_EXIT_PIPE_CLOSED)
+        return sink_status;         /* the reader left: the others were stopped for it */
     if (ventilator_status != FF_EXIT_OK)
         return FF_EXIT_ERROR;
-    if (sink_status == FF_EXIT_OK || sink_status == FF_EXIT_TASKS_FAILED)
-        return sink_status;
+    if (sink_status >= FF_EXIT_OK && sink_status <= FF_EXIT_FAILED_MAX)
+        return sink_status;         /* 0, or the failed tasks */
     return FF_EXIT_ERROR;
 }
 
@@ -231,8 +234,16 @@ s_wait_for_job (s_children_t *children, const ff_stages_t *stages)
             ff_log_error ("the ventilator failed (exit %d); stopping", children->ventilator_status);
             return;
         }
+        if (children->sink_status == FF_EXIT_PIPE_CLOSED)
+            return;                 /* the output's reader left: stop quietly */
         if (children->sink_status >= FF_EXIT_ERROR && children->ventilator_status < 0) {
-            ff_log_error ("the sink failed (exit %d); stopping", children->sink_status);
+            /* a count of failed tasks, if the ventilator ends by itself */
+            int64_t grace_end = ff_clock_ms () + S_VENTILATOR_GRACE_MS;
+            while (children->ventilator_status < 0 && !ff_stop_signal
+                   && ff_clock_ms () < grace_end)
+                s_reap (children, (int) (grace_end - ff_clock_ms ()), 0);
+            if (children->ventilator_status < 0)
+                ff_log_error ("the sink failed (exit %d); stopping", children->sink_status);
             return;
         }
     }

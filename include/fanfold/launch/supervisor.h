@@ -34,9 +34,11 @@ int
     ff_supervisor_run (const ff_stages_t *stages);
 
 /* The exit matrix: the run's exit status from the sink's and the
-   ventilator's (-1 when one did not exit). FF_EXIT_OK when both are,
-   FF_EXIT_TASKS_FAILED when the ventilator finished and the sink says some
-   tasks failed, FF_EXIT_ERROR otherwise. */
+   ventilator's (-1 when one did not exit). FF_EXIT_PIPE_CLOSED when the
+   sink's output reader left (the others were stopped for it); when the
+   ventilator finished, the sink's status when it is FF_EXIT_OK or a count
+   of failed tasks (up to FF_EXIT_FAILED_MAX: see ff_delivery_exit_status);
+   FF_EXIT_ERROR otherwise. */
 int
     ff_supervisor_status (int sink_status, int ventilator_status);
 
