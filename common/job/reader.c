@@ -107,7 +107,9 @@ ff_reader_eof (ff_reader_t *self)
     return self->eof;
 }
 
-/* Makes room for one read: compacts, then grows up to the bound. */
+/* Makes room for one read: compacts, then grows up to the bound.
+   Returns 0, -1 when the buffer is full (it holds a whole block), or -2
+   when growing it ran out of memory. */
 static int
 s_make_room (ff_reader_t *self)
 {
@@ -129,7 +131,7 @@ s_make_room (ff_reader_t *self)
         cap = limit;
     uint8_t *grown = (uint8_t *) realloc (self->buffer, cap);
     if (!grown)
-        return -1;
+        return -2;                  /* out of memory: not a full buffer */
     self->buffer = grown;
     self->cap = cap;
     return 0;
@@ -140,8 +142,9 @@ ff_reader_fill (ff_reader_t *self)
 {
     if (self->eof)
         return 0;
-    if (s_make_room (self)) {
-        errno = ENOBUFS;
+    int room = s_make_room (self);
+    if (room) {
+        errno = room == -2? ENOMEM: ENOBUFS;
         return -1;
     }
     ssize_t got;

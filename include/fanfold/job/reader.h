@@ -51,7 +51,7 @@ void
 
 /* Reads once from the descriptor. Returns the number of bytes read, 0 at
    end of input, or -1 with errno set (EAGAIN: nothing there yet; ENOBUFS:
-   the buffer is full, call next first). */
+   the buffer is full, call next first; ENOMEM: it could not grow). */
 long
     ff_reader_fill (ff_reader_t *self);
 

@@ -6,6 +6,10 @@
 #ifndef FANFOLD_LIMITS_H
 #define FANFOLD_LIMITS_H
 
+/* A number of this file as a string literal: FF_TEXT (FF_DEFAULT_RETRIES) is "3". */
+#define FF_TEXT_(x) #x
+#define FF_TEXT(x) FF_TEXT_ (x)
+
 /* Exit statuses of every executable. */
 #define FF_EXIT_OK              0   /* every task succeeded */
 #define FF_EXIT_TASKS_FAILED    1   /* the job ended; some tasks are error records */
@@ -23,7 +27,7 @@
 
 /* Defaults of job options. */
 #define FF_DEFAULT_RETRIES      3   /* --retries: runs of a task before its error record */
-#define FF_DEFAULT_RETRIES_TEXT "3" /* the same, as a parameter value */
+#define FF_DEFAULT_RETRIES_TEXT FF_TEXT (FF_DEFAULT_RETRIES) /* the same, as a parameter value */
 #define FF_DEFAULT_BLOCK        (1L << 20)   /* --block: bytes of records per task */
 #define FF_DEFAULT_MAX_BLOCK    (256L << 20) /* --max-block: the longest record block */
 #define FF_DEFAULT_FORMAT       "raw"        /* --format */
