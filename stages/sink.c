@@ -37,6 +37,10 @@
 #define S_ACK_BATCH 256
 #define S_ACK_EVERY_MS 1
 
+/* Buffered output is written at least this often while results keep
+   coming (a reader sees them, and one that left is noticed). */
+#define S_FLUSH_EVERY_MS 100
+
 typedef struct {
     const char *topology_path;      /* -t */
     const char *output_path;        /* -o, NULL for stdout */
@@ -60,6 +64,7 @@ typedef struct {
     char *job;                      /* job id, once known */
     ff_security_t *security;        /* CURVE keys and the ZAP handler */
     int64_t last_ack;               /* when the last ack went out */
+    int64_t last_flush;             /* when the output was last written out */
     uint64_t live_workers;          /* as the ventilator's heartbeat says */
     int64_t started_us;             /* when the job header arrived */
     int64_t last_progress;          /* when the progress line was drawn */
@@ -453,6 +458,11 @@ s_run (s_sink_t *self)
                 s_write_failed (self);
             s_send_ack (self);
             ff_delivery_acks (self->delivery, &nacks);
+        }
+        if (self->job && ff_clock_ms () - self->last_flush >= S_FLUSH_EVERY_MS) {
+            if (ff_delivery_flush (self->delivery))
+                s_write_failed (self);
+            self->last_flush = ff_clock_ms ();
         }
         s_checkpoint (self, 0);
         s_progress (self, 0);
