@@ -2,39 +2,41 @@
     their items to ff_delivery (which drops duplicates, holds early results
     and writes them in seq order), acks what it took and how far it has
     written, draws progress and serves --emit. Organised as: options, job,
-    acks, emit, results, control, loop, main. */
+    acks, results, control, loop, main; the --emit stream is ff_emitter. */
 
 #include "fanfold/job/delivery.h"
 #include "fanfold/job/output.h"
 #include "fanfold/kernels/kernels.h"
 #include "fanfold/runtime/codec.h"
+#include "fanfold/runtime/emitter.h"
 #include "fanfold/runtime/limits.h"
 #include "fanfold/runtime/log.h"
 #include "fanfold/runtime/net.h"
+#include "fanfold/runtime/options.h"
 #include "fanfold/runtime/security.h"
+#include "fanfold/runtime/stdfds.h"
 #include "fanfold/runtime/topology.h"
 
 #include <czmq.h>
-#include <getopt.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define S_MAX_RESULT_MESSAGE (1LL << 31)
-#define S_MAX_CONTROL_MESSAGE (1LL << 20)
 #define S_HELLO_EVERY_MS 500
 #define S_DRAIN_PER_ROUND 256
-
-/* How long the sink stays up after end-of-stream for --emit consumers. */
-#define S_EMIT_DRAIN_MS 30000
 
 /* While results keep coming, acks wait for this many seqs or this many
    milliseconds (credit must come back before a slow task's successor is
    due); once none is waiting, whatever is listed goes at once. */
 #define S_ACK_BATCH 256
 #define S_ACK_EVERY_MS 1
+
+/* Buffered output is written at least this often while results keep
+   coming (a reader sees them, and one that left is noticed). */
+#define S_FLUSH_EVERY_MS 100
 
 typedef struct {
     const char *topology_path;      /* -t */
@@ -59,26 +61,35 @@ typedef struct {
     char *job;                      /* job id, once known */
     ff_security_t *security;        /* CURVE keys and the ZAP handler */
     int64_t last_ack;               /* when the last ack went out */
+    int64_t last_flush;             /* when the output was last written out */
     uint64_t live_workers;          /* as the ventilator's heartbeat says */
     int64_t started_us;             /* when the job header arrived */
     int64_t last_progress;          /* when the progress line was drawn */
     uint64_t rejected;              /* messages or items refused */
     int write_reported;             /* the failed write was logged */
-    zsock_t *emit;                  /* PUSH of results in seq order, or NULL */
-    zsock_t *emit_monitor;          /* PAIR: connect/disconnect events of emit */
-    int emit_peers;                 /* consumers connected to emit */
-    ff_codec_t *emit_codec;         /* its encoder */
+    ff_emitter_t *emitter;          /* --emit: results in seq order, or NULL */
 } s_sink_t;
 
-/* Logs the first failed write to the output; the exit status says it too. */
+/* Logs the first failed write to the output; the exit status says it too.
+   A closed pipe (its reader left, as `| head` does) is not an error to
+   report: the job ends quietly. */
 static void
 s_write_failed (s_sink_t *self)
 {
     if (self->write_reported)
         return;
+    self->write_reported = 1;
+    if (ff_delivery_counts (self->delivery)->write_errno == EPIPE)
+        return;
     ff_log_error ("cannot write %s: %s", ff_delivery_output_name (self->delivery),
                   strerror (ff_delivery_counts (self->delivery)->write_errno));
-    self->write_reported = 1;
+}
+
+/* 1 once a write to the output failed: the job stops at once. */
+static int
+s_output_failed (s_sink_t *self)
+{
+    return ff_delivery_counts (self->delivery)->write_failed;
 }
 
 /* Makes the output durable and records how far it goes in the state file
@@ -165,81 +176,12 @@ s_send_ack (s_sink_t *self)
     self->last_ack = ff_clock_ms ();
 }
 
-/* Counts the consumers that connected to or left the emit socket. */
-static void
-s_emit_events (s_sink_t *self)
-{
-    zmq_msg_t frame;
-    while (1) {
-        zmq_msg_init (&frame);
-        if (zmq_msg_recv (&frame, zsock_resolve (self->emit_monitor), ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close (&frame);
-            return;
-        }
-        int more = zmq_msg_more (&frame);
-        if (zmq_msg_size (&frame) == 6) {
-            uint16_t event;
-            memcpy (&event, zmq_msg_data (&frame), sizeof (event));
-            if (event == ZMQ_EVENT_ACCEPTED)
-                self->emit_peers++;
-            else
-            if (event == ZMQ_EVENT_DISCONNECTED && self->emit_peers > 0)
-                self->emit_peers--;
-        }
-        zmq_msg_close (&frame);
-        if (more)
-            ff_net_drain (self->emit_monitor);     /* the endpoint frame */
-    }
-}
-
-/* After end-of-stream: keeps the emit socket open until every consumer has
-   left (a consumer closes after eos), at most wait_ms. libzmq can leave
-   the tail of a closed PUSH socket's queue unsent when its peer is slow,
-   so the stream is complete only while the socket stays open. */
-static void
-s_await_emit_consumers (s_sink_t *self, int wait_ms)
-{
-    int64_t deadline = ff_clock_ms () + wait_ms;
-    if (!self->emit_monitor)
-        return;
-    s_emit_events (self);
-    if (self->emit_peers > 0)
-        ff_log_info ("waiting for %d --emit consumer(s) to take the end of the stream",
-                     self->emit_peers);
-    while (self->emit_peers > 0 && !ff_stop_signal && !zsys_interrupted
-           && ff_clock_ms () < deadline) {
-        zmq_pollitem_t item = { zsock_resolve (self->emit_monitor), 0, ZMQ_POLLIN, 0 };
-        zmq_poll (&item, 1, 50);
-        /* the socket's own commands are processed when it is used */
-        (void) zsock_events (self->emit);
-        s_emit_events (self);
-    }
-    if (self->emit_peers > 0)
-        ff_log_error ("an --emit consumer still connected after %d s: closing", wait_ms / 1000);
-}
-
-/* Sends the current emit message, waiting while the consumer is slow (it
-   holds the job back, as a slow disk would), but never past a stop.
-   Returns 0, or -1 when stopped first. */
-static int
-s_emit_send (s_sink_t *self)
-{
-    while (ff_net_send (self->emit, NULL, 0, ff_codec_data (self->emit_codec),
-                        ff_codec_size (self->emit_codec), 1000) != 0)
-        if (ff_stop_signal || zsys_interrupted)
-            return -1;
-    return 0;
-}
-
 /* The delivery's emit callback: one written record on the emit socket. */
 static int
 s_emit (void *arg, const ff_record_t *record)
 {
     s_sink_t *self = (s_sink_t *) arg;
-    ff_codec_emit (self->emit_codec, record->seq, record->input, record->input_len,
-                   record->kernel, record->status, record->body, record->size,
-                   record->meta, record->meta_len);
-    return s_emit_send (self);
+    return ff_emitter_send (self->emitter, record);
 }
 
 /* Hands one result item to the delivery, sending the ack list first when
@@ -388,7 +330,7 @@ s_run (s_sink_t *self)
     const ff_settings_t *settings = ff_topology_settings (self->topology);
     int64_t last_hello = 0;
     size_t nacks = 0;
-    while (!ff_stop_signal && !zsys_interrupted && !s_done (self)) {
+    while (!ff_stop_signal && !zsys_interrupted && !s_done (self) && !s_output_failed (self)) {
         int64_t now = ff_clock_ms ();
         if (!self->job && now - last_hello >= S_HELLO_EVERY_MS) {
             ff_codec_hello (self->codec, "sink", "sink", 0);
@@ -421,8 +363,19 @@ s_run (s_sink_t *self)
             s_send_ack (self);
             ff_delivery_acks (self->delivery, &nacks);
         }
+        if (self->job && ff_clock_ms () - self->last_flush >= S_FLUSH_EVERY_MS) {
+            if (ff_delivery_flush (self->delivery))
+                s_write_failed (self);
+            self->last_flush = ff_clock_ms ();
+        }
         s_checkpoint (self, 0);
         s_progress (self, 0);
+    }
+    if (s_output_failed (self)) {
+        /* stop at once: the launcher ends the other stages */
+        s_write_failed (self);
+        zsock_set_linger (self->control, 0);
+        return ff_delivery_exit_status (self->delivery);
     }
     s_checkpoint (self, 1);
     s_progress (self, 1);
@@ -432,13 +385,12 @@ s_run (s_sink_t *self)
         return FF_EXIT_SIGNAL_BASE + SIGINT;
     s_send_ack (self);
     s_await_end (self, settings->linger_ms);
-    if (self->emit) {
-        ff_codec_eos (self->emit_codec, ff_delivery_written (self->delivery));
-        s_emit_send (self);
-        s_await_emit_consumers (self, S_EMIT_DRAIN_MS);
+    if (self->emitter) {
+        ff_emitter_finish (self->emitter, ff_delivery_written (self->delivery));
     }
     s_summary (self);
-    return ff_delivery_exit_status (self->delivery);
+    int rc = ff_delivery_exit_status (self->delivery);
+    return ff_emitter_gave_up (self->emitter) && rc != FF_EXIT_PIPE_CLOSED? FF_EXIT_ERROR: rc;
 }
 
 static void
@@ -450,66 +402,67 @@ s_usage (FILE *stream)
              "                    [--plugin LIB.so] [--insecure] [--progress] [-v]\n"
              "Collects the results of the job on TOPOLOGY and writes them in seq\n"
              "order. Exits 0 when every task succeeded, 1 when some failed, 2 on error.\n");
+    ff_options_usage (FF_CMD_SINK, stream);
+}
+
+/* Reads the command line through the option table into options, and
+   loads the plugins (a plugin kernel that folds must fold here too).
+   Returns FF_OPTIONS_OK, or FF_OPTIONS_HELP / FF_OPTIONS_ERROR (said). */
+static ff_options_status_t
+s_parse_options (s_options_t *options, int argc, char *argv [])
+{
+    char error [512];
+    const char *plugin;
+    int index;
+    ff_options_t *parsed = ff_options_new (FF_CMD_SINK);
+    if (!parsed)
+        return FF_OPTIONS_ERROR;
+    ff_options_status_t status = ff_options_parse (parsed, argc, argv, error, sizeof (error));
+    if (status == FF_OPTIONS_OK && !ff_options_given (parsed, FF_OPT_TOPOLOGY)) {
+        snprintf (error, sizeof (error), "-t TOPOLOGY is required");
+        status = FF_OPTIONS_ERROR;
+    }
+    if (status == FF_OPTIONS_OK
+    &&  ff_format_parse (ff_options_text (parsed, FF_OPT_FORMAT, FF_DEFAULT_FORMAT), &options->format)) {
+        snprintf (error, sizeof (error), "--format: expected raw or jsonl");
+        status = FF_OPTIONS_ERROR;
+    }
+    for (index = 0; status == FF_OPTIONS_OK
+                 && (plugin = ff_options_nth (parsed, FF_OPT_PLUGIN, index)); index++)
+        if (ff_kernels_load (plugin, error, sizeof (error)))
+            status = FF_OPTIONS_ERROR;
+    if (status == FF_OPTIONS_ERROR)
+        fprintf (stderr, "fanfold-sink: %s\n", error);
+    options->topology_path = ff_options_text (parsed, FF_OPT_TOPOLOGY, NULL);
+    options->output_path = ff_options_text (parsed, FF_OPT_OUTPUT, NULL);
+    options->joblog_path = ff_options_text (parsed, FF_OPT_JOBLOG, NULL);
+    options->emit = ff_options_text (parsed, FF_OPT_EMIT, NULL);
+    options->signature = ff_options_text (parsed, FF_OPT_SIGNATURE, NULL);
+    options->resume = ff_options_given (parsed, FF_OPT_RESUME) > 0;
+    options->insecure = ff_options_given (parsed, FF_OPT_INSECURE) > 0;
+    options->progress = ff_options_given (parsed, FF_OPT_PROGRESS) > 0;
+    options->verbose = ff_options_given (parsed, FF_OPT_VERBOSE) > 0;
+    ff_options_destroy (&parsed);
+    return status;
 }
 
 int
 main (int argc, char *argv [])
 {
-    static const struct option longs [] = {
-        { "topology", required_argument, NULL, 't' },
-        { "output", required_argument, NULL, 'o' },
-        { "format", required_argument, NULL, 'f' },
-        { "joblog", required_argument, NULL, 'J' },
-        { "emit", required_argument, NULL, 'E' },
-        { "insecure", no_argument, NULL, 'N' },
-        { "progress", no_argument, NULL, 'P' },
-        { "plugin", required_argument, NULL, 'G' },
-        { "resume", no_argument, NULL, 'R' },
-        { "signature", required_argument, NULL, 'S' },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
     s_sink_t self;
     char error [512];
-    int opt, rc = 1;
+    int rc = FF_EXIT_ERROR;
 
+    if (ff_stdfds_guard () < 0)     /* before any file or socket exists */
+        return FF_EXIT_ERROR;
     memset (&self, 0, sizeof (self));
-    while ((opt = getopt_long (argc, argv, "t:o:vh", longs, NULL)) != -1) {
-        switch (opt) {
-            case 't': self.options.topology_path = optarg; break;
-            case 'o': self.options.output_path = optarg; break;
-            case 'f':
-                if (ff_format_parse (optarg, &self.options.format)) {
-                    fprintf (stderr, "fanfold-sink: --format %s: expected raw or jsonl\n", optarg);
-                    return FF_EXIT_ERROR;
-                }
-                break;
-            case 'J': self.options.joblog_path = optarg; break;
-            case 'E': self.options.emit = optarg; break;
-            case 'N': self.options.insecure = 1; break;
-            case 'P': self.options.progress = 1; break;
-            case 'G':               /* a plugin kernel that folds must fold here too */
-                if (ff_kernels_load (optarg, error, sizeof (error))) {
-                    fprintf (stderr, "fanfold-sink: %s\n", error);
-                    return FF_EXIT_ERROR;
-                }
-                break;
-            case 'R': self.options.resume = 1; break;
-            case 'S': self.options.signature = optarg; break;
-            case 'v': self.options.verbose = 1; break;
-            case 'h': s_usage (stdout); return FF_EXIT_OK;
-            default: s_usage (stderr); return FF_EXIT_ERROR;
-        }
+    ff_options_status_t parsed = s_parse_options (&self.options, argc, argv);
+    if (parsed == FF_OPTIONS_HELP) {
+        s_usage (stdout);
+        return FF_EXIT_OK;
     }
-    if (!self.options.topology_path || optind != argc) {
-        s_usage (stderr);
+    if (parsed != FF_OPTIONS_OK)
         return FF_EXIT_ERROR;
-    }
-    if (self.options.resume && !self.options.output_path) {
-        fprintf (stderr, "fanfold-sink: --resume needs -o FILE\n");
-        return FF_EXIT_ERROR;
-    }
     ff_log_init ("fanfold-sink", self.options.verbose);
     ff_signals_install ();
     self.topology = ff_topology_load (self.options.topology_path, error, sizeof (error));
@@ -535,30 +488,15 @@ main (int argc, char *argv [])
     }
     const ff_settings_t *settings = ff_topology_settings (self.topology);
     const char *bind = ff_topology_bind (self.topology, FF_EP_RESULTS);
-    if (self.options.emit) {
-        /* results go to the emit socket, and to -o FILE when given: not stdout */
-        self.emit_codec = ff_codec_new ();
-        /* a consumer may be slower than the job: give it time to take
-           the tail of the stream before this process exits */
-        self.emit = ff_net_socket (ZMQ_PUSH, settings->hwm, 30000, -1);
-        if (!self.emit || !self.emit_codec || zsock_bind (self.emit, "%s", self.options.emit) < 0) {
-            ff_log_error ("cannot bind --emit %s: %s", self.options.emit, zmq_strerror (errno));
-            goto cleanup;
-        }
-        char monitor [64];
-        snprintf (monitor, sizeof (monitor), "inproc://emit-monitor-%d", (int) getpid ());
-        self.emit_monitor = ff_net_socket (ZMQ_PAIR, settings->hwm, 0, -1);
-        if (!self.emit_monitor
-        ||  zmq_socket_monitor (zsock_resolve (self.emit), monitor,
-                                ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0
-        ||  zsock_connect (self.emit_monitor, "%s", monitor) != 0) {
-            ff_log_error ("cannot watch --emit %s: %s", self.options.emit, zmq_strerror (errno));
-            goto cleanup;
-        }
+    /* results go to the emit socket, and to -o FILE when given: not stdout */
+    if (self.options.emit
+    &&  !(self.emitter = ff_emitter_new (self.options.emit, settings->hwm, error, sizeof (error)))) {
+        ff_log_error ("%s", error);
+        goto cleanup;
     }
     self.codec = ff_codec_new ();
-    self.results = ff_net_socket (ZMQ_PULL, settings->hwm, 0, S_MAX_RESULT_MESSAGE);
-    self.control = ff_net_socket (ZMQ_DEALER, settings->hwm, settings->linger_ms, S_MAX_CONTROL_MESSAGE);
+    self.results = ff_net_socket (ZMQ_PULL, settings->hwm, 0, FF_MAX_RESULT_MESSAGE);
+    self.control = ff_net_socket (ZMQ_DEALER, settings->hwm, settings->linger_ms, FF_MAX_CONTROL_MESSAGE);
     if (!self.codec || !self.results || !self.control)
         ff_log_error ("cannot create sockets");
     else
@@ -585,11 +523,7 @@ main (int argc, char *argv [])
         rc = s_run (&self);
 cleanup:
     ff_delivery_destroy (&self.delivery);
-    if (self.emit_monitor)
-        zmq_socket_monitor (zsock_resolve (self.emit), NULL, 0);
-    zsock_destroy (&self.emit_monitor);
-    zsock_destroy (&self.emit);
-    ff_codec_destroy (&self.emit_codec);
+    ff_emitter_destroy (&self.emitter);
     free (self.job);
     zsock_destroy (&self.results);
     zsock_destroy (&self.control);

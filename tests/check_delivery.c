@@ -681,6 +681,155 @@ START_TEST (test_resume_refuses_the_state_of_another_job_and_starts_over_without
 }
 END_TEST
 
+
+START_TEST (test_a_checkpoint_in_the_middle_of_a_fold_keeps_it_and_the_resumed_fold_goes_on)
+{
+    static s_job_t job;
+    s_job_folded (&job, 3, 4);          /* 8 seqs per input: seq 10 is mid-fold */
+    ff_delivery_t *once = s_delivery ("once.out", NULL, FF_FORMAT_JSONL, NULL, 0, 0);
+    s_begin (once, &job, 1);
+    s_feed_serial (once, &job);
+    ff_delivery_destroy (&once);
+
+    ff_delivery_t *first = s_delivery ("a.out", NULL, FF_FORMAT_JSONL, NULL, 1, 0);
+    s_begin (first, &job, S_WINDOW);
+    for (size_t index = 0; index < 11; index++)
+        ff_delivery_take (first, job.results [index].worker, &job.results [index].item);
+    ck_assert_int_eq (ff_delivery_checkpoint (first, 1000, 1), FF_CHECKPOINT_SAVED);
+    ff_delivery_destroy (&first);       /* killed here, in input 1's fold */
+    ff_state_t state;
+    ck_assert_int_eq (ff_state_load (s_path ("a.out" FF_STATE_SUFFIX), &state), 0);
+    ck_assert_uint_eq (state.written, 11);
+    ck_assert_ptr_nonnull (strstr (state.folds, "fold 0 8 2 0 "));
+
+    ff_delivery_t *second = s_delivery ("a.out", NULL, FF_FORMAT_JSONL, NULL, 1, 1);
+    s_begin (second, &job, S_WINDOW);
+    for (size_t index = 0; index < job.count; index++)
+        ck_assert_int_eq (ff_delivery_take (second, job.results [index].worker,
+                                            &job.results [index].item),
+                          index < 11? FF_DELIVERY_DUPLICATE: FF_DELIVERY_WRITTEN);
+    ck_assert_int_eq (ff_delivery_done (second), 1);
+    ff_delivery_destroy (&second);
+    s_assert_same_file (s_path ("once.out"), s_path ("a.out"), 1);
+    s_job_free (&job);
+}
+END_TEST
+
+START_TEST (test_a_second_delivery_on_the_same_output_is_refused_before_it_cuts_anything)
+{
+    static s_job_t job;
+    char error [512] = "";
+    s_job_plain (&job, 20);
+    ff_delivery_t *first = s_delivery ("a.out", NULL, FF_FORMAT_RAW, NULL, 1, 0);
+    s_begin (first, &job, S_WINDOW);
+    for (size_t index = 0; index < 10; index++)
+        ff_delivery_take (first, job.results [index].worker, &job.results [index].item);
+    ck_assert_int_eq (ff_delivery_flush (first), 0);
+    struct stat before, after;
+    ck_assert_int_eq (stat (s_path ("a.out"), &before), 0);
+    ck_assert_int_gt (before.st_size, 0);
+    ff_delivery_options_t options = {
+        .output_path = s_path ("a.out"), .format = FF_FORMAT_RAW, .signature = "job-2"
+    };
+    ck_assert_ptr_null (ff_delivery_new (&options, error, sizeof (error)));
+    ck_assert_ptr_nonnull (strstr (error, "another fanfold job"));
+    ck_assert_int_eq (stat (s_path ("a.out"), &after), 0);
+    ck_assert_int_eq (after.st_size, before.st_size);
+    ff_delivery_destroy (&first);       /* the lock goes with it */
+    ff_delivery_t *again = ff_delivery_new (&options, error, sizeof (error));
+    ck_assert_msg (again != NULL, "%s", error);
+    ff_delivery_destroy (&again);
+    s_job_free (&job);
+}
+END_TEST
+
+START_TEST (test_a_joblog_that_is_the_output_file_is_refused)
+{
+    char error [512] = "", output [256];
+    snprintf (output, sizeof (output), "%s", s_path ("a.out"));
+    ff_delivery_options_t options = {
+        .output_path = output, .format = FF_FORMAT_RAW, .joblog_path = output
+    };
+    ck_assert_ptr_null (ff_delivery_new (&options, error, sizeof (error)));
+    ck_assert_ptr_nonnull (strstr (error, "is the output file"));
+    /* the same file under another name */
+    ck_assert_int_eq (link (output, s_path ("b.log")), 0);
+    options.joblog_path = s_path ("b.log");
+    ck_assert_ptr_null (ff_delivery_new (&options, error, sizeof (error)));
+    ck_assert_ptr_nonnull (strstr (error, "is the output file"));
+    unlink (s_path ("b.log"));
+}
+END_TEST
+
+START_TEST (test_a_device_output_is_a_stream_without_state_and_refuses_resume)
+{
+    static s_job_t job;
+    char error [512] = "";
+    s_job_plain (&job, 20);
+    ff_delivery_options_t options = {
+        .output_path = "/dev/null", .format = FF_FORMAT_RAW, .keep_state = 1
+    };
+    ff_delivery_t *delivery = ff_delivery_new (&options, error, sizeof (error));
+    ck_assert_msg (delivery != NULL, "%s", error);
+    ck_assert_str_eq (ff_delivery_state_path (delivery), "");
+    s_begin (delivery, &job, S_WINDOW);
+    s_feed_serial (delivery, &job);
+    ck_assert_int_eq (ff_delivery_checkpoint (delivery, 1000, 1), FF_CHECKPOINT_SKIPPED);
+    ck_assert_int_eq (ff_delivery_flush (delivery), 0);
+    ck_assert_int_eq (ff_delivery_counts (delivery)->write_failed, 0);
+    ff_delivery_destroy (&delivery);
+    options.resume = 1;
+    ck_assert_ptr_null (ff_delivery_new (&options, error, sizeof (error)));
+    ck_assert_ptr_nonnull (strstr (error, "needs a regular file"));
+    s_job_free (&job);
+}
+END_TEST
+
+/* Takes count results of kernel exec whose command failed (meta "failed")
+   and one ok result, writing to a.out in format. */
+static ff_delivery_t *
+s_failed_commands (size_t count, ff_format_t format)
+{
+    ff_str_t kernels [1] = { ff_str ("exec") };
+    ff_delivery_t *delivery = s_delivery ("a.out", NULL, format, NULL, 0, 0);
+    static const char meta [] = "\"exit\":1,\"failed\":\"command exited with status 1\"";
+    ck_assert_int_eq (ff_delivery_begin (delivery, kernels, 1, S_WINDOW, (int64_t) count + 1), 0);
+    for (size_t seq = 0; seq <= count; seq++) {
+        ff_item_t item = {
+            .seq = seq, .kernel = 0, .input = ff_str ("x"), .attempt = 1, .tries = 1,
+            .status = seq < count? FF_STATUS_ERROR: FF_STATUS_OK, .kind = FF_KIND_BYTES,
+            .data = ff_str (seq < count? "out\n": "ok\n"),
+            .meta = seq < count? ff_str (meta): ff_str ("\"exit\":0"), .chunks = 1
+        };
+        ck_assert_int_eq (ff_delivery_take (delivery, 1, &item), FF_DELIVERY_WRITTEN);
+    }
+    ck_assert_int_eq (ff_delivery_flush (delivery), 0);
+    return delivery;
+}
+
+START_TEST (test_failed_commands_write_their_output_and_the_exit_status_is_their_count)
+{
+    ff_delivery_t *delivery = s_failed_commands (3, FF_FORMAT_RAW);
+    ck_assert_int_eq (ff_delivery_exit_status (delivery), 3);
+    ff_delivery_destroy (&delivery);
+    size_t size;
+    char *data = s_slurp (s_path ("a.out"), &size);
+    ck_assert_uint_eq (size, 15);
+    ck_assert_mem_eq (data, "out\nout\nout\nok\n", 15);
+    free (data);
+    delivery = s_failed_commands (120, FF_FORMAT_RAW);
+    ck_assert_int_eq (ff_delivery_exit_status (delivery), FF_EXIT_FAILED_MAX);
+    ff_delivery_destroy (&delivery);
+    delivery = s_failed_commands (1, FF_FORMAT_JSONL);
+    ff_delivery_destroy (&delivery);
+    data = s_slurp (s_path ("a.out"), &size);
+    s_assert_has (data, size, "{\"seq\":0,\"input\":\"x\",\"kernel\":\"exec\",\"status\":\"error\","
+                  "\"error\":\"command exited with status 1\",\"exit\":1,"
+                  "\"result\":{\"text\":\"out\\n\"}}\n");
+    free (data);
+}
+END_TEST
+
 /* -------------------------------------------------------------- limits */
 
 START_TEST (test_a_seq_past_the_window_is_refused_and_not_acked)
@@ -902,6 +1051,11 @@ delivery_suite (void)
     tcase_add_checked_fixture (resume, s_setup, s_teardown);
     tcase_add_test (resume, test_checkpoint_records_what_is_written_and_a_resumed_delivery_skips_it);
     tcase_add_test (resume, test_resume_refuses_the_state_of_another_job_and_starts_over_without_one);
+    tcase_add_test (resume, test_a_checkpoint_in_the_middle_of_a_fold_keeps_it_and_the_resumed_fold_goes_on);
+    tcase_add_test (resume, test_a_second_delivery_on_the_same_output_is_refused_before_it_cuts_anything);
+    tcase_add_test (resume, test_a_joblog_that_is_the_output_file_is_refused);
+    tcase_add_test (resume, test_a_device_output_is_a_stream_without_state_and_refuses_resume);
+    tcase_add_test (paths, test_failed_commands_write_their_output_and_the_exit_status_is_their_count);
     suite_add_tcase (suite, resume);
     TCase *limits = tcase_create ("limits");
     tcase_add_checked_fixture (limits, s_setup, s_teardown);

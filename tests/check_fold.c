@@ -203,6 +203,45 @@ START_TEST (test_fold_merges_three_stats_chunks_into_the_stats_of_the_whole_arra
 }
 END_TEST
 
+START_TEST (test_fold_saved_after_one_chunk_and_loaded_in_another_folder_goes_on_to_the_same_stats)
+{
+    static const size_t first [3] = { 0, 4, 8 }, count [3] = { 4, 4, 3 };
+    const ff_kernel_t *stats = ff_kernels_find ("stats");
+    double values [S_COUNT];
+    ff_result_t results [3];
+    char text [4096];
+    memset (results, 0, sizeof (results));
+    s_fill (values, S_COUNT, 2);
+    ff_folder_t *before = ff_folder_new (), *after = ff_folder_new ();
+    ff_record_t out;
+    ck_assert_int_eq (ff_folder_save (before, text, sizeof (text)), 0);
+    ck_assert_str_eq (text, "");
+    s_run_stats (values, first [0], count [0], &results [0]);
+    ff_record_t record = s_record (40, "big.npy", &results [0], FF_STATUS_OK);
+    ck_assert_int_eq (ff_folder_take (before, stats, 1, &record, 0, 3, &out), 0);
+    ck_assert_int_gt (ff_folder_save (before, text, sizeof (text)), 0);
+    ck_assert_int_eq (strncmp (text, "fold 1 40 1 0 ", 14), 0);
+    ck_assert_int_eq (ff_folder_save (before, text, 8), -1);     /* does not fit */
+    ck_assert_int_gt (ff_folder_save (before, text, sizeof (text)), 0);
+    ck_assert_int_eq (ff_folder_load (after, text), 0);
+    for (uint32_t chunk = 1; chunk < 3; chunk++) {
+        s_run_stats (values, first [chunk], count [chunk], &results [chunk]);
+        record = s_record (40 + chunk, "big.npy", &results [chunk], FF_STATUS_OK);
+        ck_assert_int_eq (ff_folder_take (after, stats, 1, &record, chunk, 3, &out),
+                          chunk == 2? 1: 0);
+    }
+    ck_assert_uint_eq (out.seq, 40);
+    ck_assert_mem_eq (out.input, "big.npy", 7);
+    s_assert_stats_of (&out, values, S_COUNT);
+    ck_assert_int_eq (ff_folder_load (after, "fold 1 40 1 0 zz -\n"), -1);
+    ck_assert_int_eq (ff_folder_load (after, "fold 99 40 1 0 - -\n"), -1);
+    ff_folder_destroy (&before);
+    ff_folder_destroy (&after);
+    for (size_t index = 0; index < 3; index++)
+        s_free (&results [index]);
+}
+END_TEST
+
 START_TEST (test_fold_keeps_two_kernels_apart_when_their_chunks_interleave)
 {
     const ff_kernel_t *stats = ff_kernels_find ("stats");
@@ -387,6 +426,7 @@ fold_suite (void)
     tcase_add_test (tc, test_fold_merges_three_stats_chunks_into_the_stats_of_the_whole_array);
     tcase_add_test (tc, test_fold_keeps_two_kernels_apart_when_their_chunks_interleave);
     tcase_add_test (tc, test_fold_starts_afresh_for_the_next_input);
+    tcase_add_test (tc, test_fold_saved_after_one_chunk_and_loaded_in_another_folder_goes_on_to_the_same_stats);
     suite_add_tcase (suite, tc);
 
     tc = tcase_create ("limits");

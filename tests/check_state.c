@@ -86,6 +86,28 @@ START_TEST (test_state_save_then_load_round_trips_every_field)
 }
 END_TEST
 
+START_TEST (test_state_round_trips_the_failed_count_and_the_folds_and_reads_an_older_file)
+{
+    ff_state_t saved, loaded;
+    memset (&saved, 0, sizeof (saved));
+    snprintf (saved.signature, sizeof (saved.signature), "sig");
+    saved.written = 11;
+    saved.failed = 4;
+    snprintf (saved.folds, sizeof (saved.folds), "fold 0 8 2 0 6131 7b7d\nfold 3 9 1 1 - -\n");
+    ck_assert_int_eq (ff_state_save (s_path, &saved), 0);
+    ck_assert_int_eq (ff_state_load (s_path, &loaded), 0);
+    ck_assert_uint_eq (loaded.failed, 4);
+    ck_assert_str_eq (loaded.folds, saved.folds);
+    s_write (s_path, "fanfold-state 1\nsignature sig\nwritten 3\nbytes 9\nerrors 1\n");
+    ck_assert_int_eq (ff_state_load (s_path, &loaded), 0);
+    ck_assert_uint_eq (loaded.written, 3);
+    ck_assert_uint_eq (loaded.failed, 0);
+    ck_assert_str_eq (loaded.folds, "");
+    s_write (s_path, "fanfold-state 1\nsignature sig\nwritten 3\nbytes 9\nerrors 1\njunk\n");
+    s_assert_load_fails (EINVAL);
+}
+END_TEST
+
 START_TEST (test_state_round_trips_the_extremes_of_every_field)
 {
     ff_state_t saved, loaded;
@@ -285,6 +307,7 @@ state_suite (void)
     tcase_set_timeout (tc, 20);
     tcase_add_checked_fixture (tc, s_setup, s_teardown);
     tcase_add_test (tc, test_state_save_then_load_round_trips_every_field);
+    tcase_add_test (tc, test_state_round_trips_the_failed_count_and_the_folds_and_reads_an_older_file);
     tcase_add_test (tc, test_state_round_trips_the_extremes_of_every_field);
     tcase_add_test (tc, test_state_save_leaves_no_temporary_file);
     tcase_add_test (tc, test_state_save_replaces_an_existing_state);

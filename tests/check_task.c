@@ -169,6 +169,11 @@ START_TEST (test_supervisor_status_follows_the_exit_matrix)
     ck_assert_int_eq (ff_supervisor_status (-1, FF_EXIT_OK), FF_EXIT_ERROR);
     ck_assert_int_eq (ff_supervisor_status (FF_EXIT_OK, -1), FF_EXIT_ERROR);
     ck_assert_int_eq (ff_supervisor_status (FF_EXIT_SIGNAL_BASE + 9, FF_EXIT_OK), FF_EXIT_ERROR);
+    ck_assert_int_eq (ff_supervisor_status (57, FF_EXIT_OK), 57);
+    ck_assert_int_eq (ff_supervisor_status (FF_EXIT_FAILED_MAX, FF_EXIT_OK), FF_EXIT_FAILED_MAX);
+    ck_assert_int_eq (ff_supervisor_status (FF_EXIT_PIPE_CLOSED, FF_EXIT_SIGNAL_BASE + 15),
+                      FF_EXIT_PIPE_CLOSED);
+    ck_assert_int_eq (ff_supervisor_status (FF_EXIT_ERROR, FF_EXIT_SIGNAL_BASE + 15), FF_EXIT_ERROR);
 }
 END_TEST
 

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,6 +65,10 @@ struct ff_delivery {
     void *emit_arg;                 /* its argument */
     char state_path [4096];         /* OUTPUT.fanfold-state, or "" */
     char signature [80];            /* names the job in the state file */
+    int regular;                    /* 1: output_path is a regular file (locked, may
+                                       keep state); 0: a stream */
+    ff_state_t resumed;             /* the state resumed from; zeros when none */
+    ff_state_t saving;              /* the state a checkpoint writes */
     uint64_t base_bytes;            /* output bytes kept from an earlier run */
     uint64_t checkpointed;          /* written mark of the last checkpoint */
     int64_t last_checkpoint;        /* when it was made (caller's ms) */
@@ -72,80 +77,133 @@ struct ff_delivery {
 
 /* ------------------------------------------------------------- opening */
 
-/* Opens output_path, with resume cutting it back to what the state file
-   says is complete. Returns 0 or -1 with a message in error. */
+/* Opens output_path without cutting it yet. A regular file is locked for
+   the job (a second job on it is refused) and, with keep_state, gets a
+   state file next to its real path; with resume, the state is loaded. A
+   pipe or device is a stream: no lock, no state, and resume is refused.
+   Returns 0 or -1 with a message in error. */
 static int
 s_open_output (ff_delivery_t *self, const ff_delivery_options_t *options,
                char *error, size_t size)
 {
     const char *path = options->output_path;
-    int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
-    ff_state_t state;
-    memset (&state, 0, sizeof (state));
-    if (options->keep_state
-    &&  ff_state_path (path, self->state_path, sizeof (self->state_path))) {
-        snprintf (error, size, "%s: path too long", path);
-        return -1;
-    }
-    if (options->resume) {
-        if (ff_state_load (self->state_path, &state) != 0) {
-            if (errno != ENOENT) {
-                snprintf (error, size, "%s: not a fanfold state file; cannot resume",
-                          self->state_path);
-                return -1;
-            }
-            ff_log_info ("no %s: starting from the beginning", self->state_path);
-            memset (&state, 0, sizeof (state));
-        }
-        else
-        if (strcmp (state.signature, self->signature) != 0) {
-            snprintf (error, size, "%s belongs to a different job (other options or inputs); "
-                      "run without --resume to start again", self->state_path);
-            return -1;
-        }
-    }
-    if (!options->resume || state.written == 0)
-        flags |= O_TRUNC;
-    self->fd = open (path, flags, 0644);
+    struct stat info;
+    self->fd = open (path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (self->fd < 0) {
         snprintf (error, size, "%s: cannot open for writing: %s", path, strerror (errno));
         return -1;
     }
     self->owns_fd = 1;
-    if (state.written > 0) {
-        struct stat info;
-        if (fstat (self->fd, &info) != 0 || (uint64_t) info.st_size < state.bytes) {
-            snprintf (error, size, "%s is shorter than %s says (%" PRIu64 " bytes); cannot resume",
-                      path, self->state_path, state.bytes);
+    if (fstat (self->fd, &info) != 0) {
+        snprintf (error, size, "%s: cannot stat: %s", path, strerror (errno));
+        return -1;
+    }
+    self->regular = S_ISREG (info.st_mode);
+    if (!self->regular) {
+        if (options->resume) {
+            snprintf (error, size, "--resume needs a regular file as -o; %s is not one", path);
             return -1;
         }
-        if (ftruncate (self->fd, (off_t) state.bytes) != 0
-        ||  lseek (self->fd, 0, SEEK_END) < 0) {
-            snprintf (error, size, "%s: cannot cut back to %" PRIu64 " bytes: %s", path,
-                      state.bytes, strerror (errno));
+        return 0;                   /* written as a stream */
+    }
+    if (flock (self->fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK)
+            snprintf (error, size, "%s is being written by another fanfold job", path);
+        else
+            snprintf (error, size, "%s: cannot lock: %s", path, strerror (errno));
+        return -1;
+    }
+    if (options->keep_state) {
+        /* next to the file itself: -o /dev/stdout names one elsewhere */
+        char *real = realpath (path, NULL);
+        int too_long = ff_state_path (real? real: path, self->state_path,
+                                      sizeof (self->state_path));
+        free (real);
+        if (too_long) {
+            snprintf (error, size, "%s: path too long", path);
             return -1;
         }
-        self->counts.first = self->counts.written = self->checkpointed = state.written;
-        self->base_bytes = state.bytes;
-        self->counts.errors = state.errors;
-        ff_log_info ("resuming: %" PRIu64 " results (%" PRIu64 " bytes) already in %s",
-                     state.written, state.bytes, path);
+    }
+    if (!options->resume)
+        return 0;
+    ff_state_t *state = &self->resumed;
+    if (ff_state_load (self->state_path, state) != 0) {
+        if (errno != ENOENT) {
+            snprintf (error, size, "%s: not a fanfold state file; cannot resume",
+                      self->state_path);
+            return -1;
+        }
+        ff_log_info ("no %s: starting from the beginning", self->state_path);
+        memset (state, 0, sizeof (*state));
+        return 0;
+    }
+    if (strcmp (state->signature, self->signature) != 0) {
+        snprintf (error, size, "%s belongs to a different job (other options, or inputs "
+                  "that changed since); run without --resume to start again", self->state_path);
+        return -1;
+    }
+    if ((uint64_t) info.st_size < state->bytes) {
+        snprintf (error, size, "%s is shorter than %s says (%" PRIu64 " bytes); cannot resume",
+                  path, self->state_path, state->bytes);
+        return -1;
     }
     return 0;
 }
 
-/* Opens the joblog: appended to when resuming, else started with its header. */
+/* Opens the joblog without cutting it yet. Returns 0 or -1 with a message
+   in error; refuses the output's own file. */
 static int
 s_open_joblog (ff_delivery_t *self, const char *path, char *error, size_t size)
 {
-    int resumed = self->counts.first > 0;
-    self->joblog = fopen (path, resumed? "ae": "we");
-    if (!self->joblog) {
+    struct stat joblog, output;
+    int fd = open (path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
         snprintf (error, size, "%s: cannot open for writing: %s", path, strerror (errno));
         return -1;
     }
-    if (!resumed)
+    if (fstat (fd, &joblog) == 0 && fstat (self->fd, &output) == 0
+    &&  joblog.st_dev == output.st_dev && joblog.st_ino == output.st_ino) {
+        snprintf (error, size, "--joblog %s is the output file: give each its own", path);
+        close (fd);
+        return -1;
+    }
+    self->joblog = fdopen (fd, "a");
+    if (!self->joblog) {
+        snprintf (error, size, "out of memory");
+        close (fd);
+        return -1;
+    }
+    return 0;
+}
+
+/* Cuts the output back to what the resumed state says is complete (a
+   regular file not resumed: to nothing) and starts the joblog (appended
+   to when resuming, else emptied and given its header). Returns 0 or -1
+   with a message in error. */
+static int
+s_cut (ff_delivery_t *self, const char *path, char *error, size_t size)
+{
+    const ff_state_t *state = &self->resumed;
+    if (self->regular
+    &&  (ftruncate (self->fd, (off_t) state->bytes) != 0 || lseek (self->fd, 0, SEEK_END) < 0)) {
+        snprintf (error, size, "%s: cannot cut back to %" PRIu64 " bytes: %s", path,
+                  state->bytes, strerror (errno));
+        return -1;
+    }
+    if (state->written > 0) {
+        self->counts.first = self->counts.written = self->checkpointed = state->written;
+        self->base_bytes = state->bytes;
+        self->counts.errors = state->errors;
+        ff_log_info ("resuming: %" PRIu64 " results (%" PRIu64 " bytes) already in %s",
+                     state->written, state->bytes, path);
+    }
+    if (self->joblog && state->written == 0) {
+        if (ftruncate (fileno (self->joblog), 0) != 0) {
+            snprintf (error, size, "cannot empty the joblog: %s", strerror (errno));
+            return -1;
+        }
         fputs (FF_DELIVERY_JOBLOG_HEADER, self->joblog);
+    }
     return 0;
 }
 
@@ -175,6 +233,8 @@ ff_delivery_new (const ff_delivery_options_t *options, char *error, size_t size)
         goto fail;
     if (options->joblog_path && s_open_joblog (self, options->joblog_path, error, size))
         goto fail;
+    if (s_cut (self, options->output_path? options->output_path: "stdout", error, size))
+        goto fail;
     self->output_name = strdup (options->output_path? options->output_path: "stdout");
     self->output = ff_output_new (self->fd, options->format);
     self->folder = ff_folder_new ();
@@ -186,6 +246,12 @@ ff_delivery_new (const ff_delivery_options_t *options, char *error, size_t size)
         goto fail;
     }
     ff_output_set_errors (self->output, self->counts.errors);
+    ff_output_set_failed (self->output, self->resumed.failed);
+    if (self->resumed.written > 0 && ff_folder_load (self->folder, self->resumed.folds)) {
+        snprintf (error, size, "%s: a fold line is malformed; run without --resume to start "
+                  "again", self->state_path);
+        goto fail;
+    }
     return self;
 fail:
     ff_delivery_destroy (&self);
@@ -526,15 +592,18 @@ ff_delivery_checkpoint (ff_delivery_t *self, int64_t now_ms, int force)
         fflush (self->joblog);
         fdatasync (fileno (self->joblog));
     }
-    ff_state_t state;
-    memset (&state, 0, sizeof (state));
-    snprintf (state.signature, sizeof (state.signature), "%s", self->signature);
-    state.written = written;
-    state.bytes = self->base_bytes + ff_output_offset (self->output);
-    state.errors = ff_output_errors (self->output);
+    ff_state_t *state = &self->saving;
+    memset (state, 0, sizeof (*state));
+    snprintf (state->signature, sizeof (state->signature), "%s", self->signature);
+    state->written = written;
+    state->bytes = self->base_bytes + ff_output_offset (self->output);
+    state->errors = ff_output_errors (self->output);
+    state->failed = ff_output_failed (self->output);
+    if (ff_folder_save (self->folder, state->folds, sizeof (state->folds)) < 0)
+        return FF_CHECKPOINT_SKIPPED;   /* folds too large to keep: the last state stands */
     /* a failed save leaves the last one, which claims less: try again later */
     self->last_checkpoint = now_ms;
-    if (ff_state_save (self->state_path, &state) != 0)
+    if (ff_state_save (self->state_path, state) != 0)
         return FF_CHECKPOINT_STATE_FAILED;
     self->checkpointed = written;
     return FF_CHECKPOINT_SAVED;
@@ -554,9 +623,12 @@ int
 ff_delivery_exit_status (ff_delivery_t *self)
 {
     assert (self);
+    uint64_t errors = ff_output_errors (self->output);
     if (self->counts.write_failed)
-        return FF_EXIT_ERROR;
-    return ff_output_errors (self->output)? FF_EXIT_TASKS_FAILED: FF_EXIT_OK;
+        return self->counts.write_errno == EPIPE? FF_EXIT_PIPE_CLOSED: FF_EXIT_ERROR;
+    if (ff_output_failed (self->output))
+        return errors < FF_EXIT_FAILED_MAX? (int) errors: FF_EXIT_FAILED_MAX;
+    return errors? FF_EXIT_TASKS_FAILED: FF_EXIT_OK;
 }
 
 const char *

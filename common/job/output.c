@@ -4,6 +4,7 @@
 
 #include "fanfold/job/output.h"
 #include "fanfold/runtime/codec.h"
+#include "fanfold/runtime/log.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -19,6 +20,7 @@ struct ff_output {
     ff_format_t format;             /* raw or jsonl */
     ff_buf_t line;                  /* pending bytes, flushed past S_BUFFER_SIZE */
     uint64_t errors;                /* error records written */
+    uint64_t failed;                /* of them, failed commands (meta "failed") */
     uint64_t offset;                /* bytes written to fd */
 };
 
@@ -68,6 +70,18 @@ void
 ff_output_set_errors (ff_output_t *self, uint64_t errors)
 {
     self->errors = errors;
+}
+
+void
+ff_output_set_failed (ff_output_t *self, uint64_t failed)
+{
+    self->failed = failed;
+}
+
+uint64_t
+ff_output_failed (ff_output_t *self)
+{
+    return self->failed;
 }
 
 uint64_t
@@ -254,9 +268,89 @@ s_meta (ff_buf_t *line, const ff_record_t *record)
     return ff_buf_append (line, record->meta, record->meta_len);
 }
 
+/* The "failed" member of an error record's meta, which makes it a
+   failed command (the command's own outcome): where the member starts
+   and ends (with the comma that joins it to the others) and its string
+   value as written (JSON-escaped). */
+typedef struct {
+    size_t start, end;              /* meta [start, end) is the member and one comma */
+    const char *value;              /* its value, without quotes */
+    size_t value_len;               /* its length */
+} s_failed_t;
+
+/* Returns 1 and fills *failed when the record's meta has a "failed"
+   string member at a member boundary, else 0. */
+static int
+s_failed_member (const ff_record_t *record, s_failed_t *failed)
+{
+    static const char key [] = "\"failed\":\"";
+    const char *meta = record->meta;
+    size_t len = record->meta_len, at, end;
+    if (record->status != FF_STATUS_ERROR || !meta || len < sizeof (key))
+        return 0;
+    for (at = 0; at + sizeof (key) - 1 <= len; at++) {
+        if (memcmp (meta + at, key, sizeof (key) - 1) != 0 || (at > 0 && meta [at - 1] != ','))
+            continue;
+        for (end = at + sizeof (key) - 1; end < len && meta [end] != '"'; end++)
+            if (meta [end] == '\\')
+                end++;
+        if (end >= len)
+            return 0;
+        failed->value = meta + at + sizeof (key) - 1;
+        failed->value_len = (size_t) (meta + end - failed->value);
+        end++;                      /* past the closing quote */
+        if (at > 0)
+            at--;                   /* the comma before it */
+        else
+        if (end < len && meta [end] == ',')
+            end++;                  /* or the one after it */
+        failed->start = at;
+        failed->end = end;
+        return 1;
+    }
+    return 0;
+}
+
+/* Appends the body of a bytes result: {"text":…} or {"base64":…}, with
+   meta members (meta, meta_len) inside. */
+static int
+s_bytes_result (ff_buf_t *line, const ff_record_t *record, const char *meta, size_t meta_len)
+{
+    int text = ff_utf8_valid (record->body, record->size);
+    if (ff_buf_puts (line, text? "{\"text\":\"": "{\"base64\":\"")
+    ||  (text? ff_json_escape (line, record->body, record->size)
+             : s_base64 (line, (const uint8_t *) record->body, record->size))
+    ||  ff_buf_puts (line, "\"")
+    ||  (meta_len && (ff_buf_puts (line, ",") || ff_buf_append (line, meta, meta_len)))
+    ||  ff_buf_puts (line, "}"))
+        return -1;
+    return 0;
+}
+
+/* Builds the jsonl line of a failed command: its failure as the error,
+   the other meta members beside it, its output as the result. */
+static int
+s_jsonl_failed (ff_buf_t *line, const ff_record_t *record, const s_failed_t *failed)
+{
+    const char *meta = record->meta;
+    if (ff_buf_puts (line, "\",\"status\":\"error\",\"error\":\"")
+    ||  ff_buf_append (line, failed->value, failed->value_len)
+    ||  ff_buf_puts (line, "\"")
+    ||  (failed->start > 0 && (ff_buf_puts (line, ",")
+                               || ff_buf_append (line, meta, failed->start)))
+    ||  (failed->end < record->meta_len
+         && (ff_buf_puts (line, ",")
+             || ff_buf_append (line, meta + failed->end, record->meta_len - failed->end)))
+    ||  ff_buf_puts (line, ",\"result\":")
+    ||  s_bytes_result (line, record, NULL, 0)
+    ||  ff_buf_puts (line, "}\n"))
+        return -1;
+    return 0;
+}
+
 /* Builds one jsonl line into line (appending). */
 static int
-s_jsonl (ff_buf_t *line, const ff_record_t *record)
+s_jsonl (ff_buf_t *line, const ff_record_t *record, const s_failed_t *failed)
 {
     char head [48];
     snprintf (head, sizeof (head), "{\"seq\":%" PRIu64 ",\"input\":\"", record->seq);
@@ -265,6 +359,8 @@ s_jsonl (ff_buf_t *line, const ff_record_t *record)
     ||  ff_buf_puts (line, "\",\"kernel\":\"")
     ||  ff_json_escape (line, record->kernel, strlen (record->kernel)))
         return -1;
+    if (failed)
+        return s_jsonl_failed (line, record, failed);
     if (record->status == FF_STATUS_ERROR) {
         if (ff_buf_puts (line, "\",\"status\":\"error\",\"error\":\"")
         ||  ff_json_escape (line, record->body, record->size)
@@ -296,36 +392,34 @@ s_jsonl (ff_buf_t *line, const ff_record_t *record)
         }
     }
     else
-    if (ff_utf8_valid (record->body, record->size)) {
-        if (ff_buf_puts (line, "{\"text\":\"")
-        ||  ff_json_escape (line, record->body, record->size)
-        ||  ff_buf_puts (line, "\"")
-        ||  s_meta (line, record)
-        ||  ff_buf_puts (line, "}"))
-            return -1;
-    }
-    else {
-        if (ff_buf_puts (line, "{\"base64\":\"")
-        ||  s_base64 (line, (const uint8_t *) record->body, record->size)
-        ||  ff_buf_puts (line, "\"")
-        ||  s_meta (line, record)
-        ||  ff_buf_puts (line, "}"))
-            return -1;
-    }
+    if (s_bytes_result (line, record, record->meta, record->meta? record->meta_len: 0))
+        return -1;
     return ff_buf_puts (line, "}\n");
 }
 
 int
 ff_output_write (ff_output_t *self, const ff_record_t *record)
 {
+    s_failed_t failed;
+    int is_failed = s_failed_member (record, &failed);
     if (record->status == FF_STATUS_ERROR)
         self->errors++;
+    if (is_failed)
+        self->failed++;
     if (self->format == FF_FORMAT_JSONL) {
-        if (s_jsonl (&self->line, record)) {
+        if (s_jsonl (&self->line, record, is_failed? &failed: NULL)) {
             errno = ENOMEM;
             return -1;
         }
         return self->line.size >= S_BUFFER_SIZE? ff_output_flush (self): 0;
+    }
+    if (is_failed) {
+        /* the command's own outcome: its output is written as it came */
+        if (ff_log_verbose ())
+            fprintf (stderr, "fanfold: task %" PRIu64 " (%.*s) %s: %.*s\n",
+                     record->seq, (int) record->input_len, record->input,
+                     record->kernel, (int) failed.value_len, failed.value);
+        return s_emit (self, record->body, record->size);
     }
     if (record->status == FF_STATUS_ERROR) {
         fprintf (stderr, "fanfold: task %" PRIu64 " (%.*s) %s: error: %.*s\n",

@@ -1,4 +1,5 @@
-/*  fanfold resume state: a four-line text file, replaced atomically. */
+/*  fanfold resume state: a small text file (fixed lines, then one line per
+    fold under way), replaced atomically. */
 
 #include "fanfold/job/state.h"
 
@@ -21,20 +22,38 @@ ff_state_path (const char *output, char *path, size_t size)
 int
 ff_state_load (const char *path, ff_state_t *state)
 {
+    /* the fixed lines, the optional failed line, then fold lines */
+    char text [FF_STATE_MAX_FOLDS + 512];
     FILE *file = fopen (path, "re");
     if (!file)
         return -1;
-    char magic [32];
-    memset (state, 0, sizeof (*state));
-    int fields = fscanf (file, "%31s 1\nsignature %79s\nwritten %" SCNu64
-                         "\nbytes %" SCNu64 "\nerrors %" SCNu64 "\n",
-                         magic, state->signature, &state->written, &state->bytes,
-                         &state->errors);
+    size_t size = fread (text, 1, sizeof (text) - 1, file);
+    int overlong = !feof (file);
     fclose (file);
-    if (fields != 5 || strcmp (magic, "fanfold-state") != 0) {
+    text [size] = 0;
+    char magic [32];
+    int used = -1, more = -1;
+    memset (state, 0, sizeof (*state));
+    int fields = sscanf (text, "%31s 1\nsignature %79s\nwritten %" SCNu64
+                         "\nbytes %" SCNu64 "\nerrors %" SCNu64 "\n%n",
+                         magic, state->signature, &state->written, &state->bytes,
+                         &state->errors, &used);
+    if (overlong || fields != 5 || used < 0 || strcmp (magic, "fanfold-state") != 0) {
         errno = EINVAL;
         return -1;
     }
+    const char *rest = text + used;
+    if (sscanf (rest, "failed %" SCNu64 "\n%n", &state->failed, &more) == 1 && more > 0)
+        rest += more;
+    if (*rest && strncmp (rest, "fold ", 5) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (strlen (rest) >= sizeof (state->folds)) {
+        errno = EINVAL;
+        return -1;
+    }
+    memcpy (state->folds, rest, strlen (rest) + 1);
     return 0;
 }
 
@@ -52,10 +71,12 @@ ff_state_save (const char *path, const ff_state_t *state)
     char text [256];
     int len = snprintf (text, sizeof (text),
                         "fanfold-state 1\nsignature %s\nwritten %" PRIu64
-                        "\nbytes %" PRIu64 "\nerrors %" PRIu64 "\n",
+                        "\nbytes %" PRIu64 "\nerrors %" PRIu64 "\nfailed %" PRIu64 "\n",
                         state->signature [0]? state->signature: "-",
-                        state->written, state->bytes, state->errors);
-    if (write (fd, text, (size_t) len) != len || fsync (fd) != 0) {
+                        state->written, state->bytes, state->errors, state->failed);
+    size_t folds = strnlen (state->folds, sizeof (state->folds));
+    if (write (fd, text, (size_t) len) != len
+    ||  (folds && write (fd, state->folds, folds) != (ssize_t) folds) || fsync (fd) != 0) {
         int saved = errno;
         close (fd);
         unlink (temporary);

@@ -1,8 +1,10 @@
 /*  fanfold folding: one accumulator per kernel of the job, since chunks of
-    one input interleave their kernels (input-major order). */
+    one input interleave their kernels (input-major order); the folds under
+    way are saved as text lines for the resume state and loaded back. */
 
 #include "fanfold/kernels/fold.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,4 +102,112 @@ ff_folder_take (ff_folder_t *self, const ff_kernel_t *kernel,
     out->size = fold->acc.size;
     fold->next = 0;
     return 1;
+}
+
+/* Appends size bytes as hex ("-" when empty) to out, which has room for
+   left bytes. Returns the bytes written, or -1 when they do not fit. */
+static int
+s_hex (char *out, size_t left, const uint8_t *data, size_t size)
+{
+    static const char digits [] = "0123456789abcdef";
+    size_t index;
+    if (size == 0) {
+        if (left < 2)
+            return -1;
+        memcpy (out, "-", 2);
+        return 1;
+    }
+    if (left < 2 * size + 1)
+        return -1;
+    for (index = 0; index < size; index++) {
+        out [2 * index] = digits [data [index] >> 4];
+        out [2 * index + 1] = digits [data [index] & 15];
+    }
+    out [2 * size] = 0;
+    return (int) (2 * size);
+}
+
+/* Reads hex text (or "-") of len characters into buf. Returns 0 or -1. */
+static int
+s_unhex (ff_buf_t *buf, const char *text, size_t len)
+{
+    size_t index;
+    buf->size = 0;
+    if (len == 1 && *text == '-')
+        return 0;
+    if (len % 2)
+        return -1;
+    for (index = 0; index < len; index += 2) {
+        unsigned value;
+        char pair [3] = { text [index], text [index + 1], 0 };
+        if (!strchr ("0123456789abcdef", pair [0]) || !strchr ("0123456789abcdef", pair [1])
+        ||  sscanf (pair, "%2x", &value) != 1)
+            return -1;
+        uint8_t byte = (uint8_t) value;
+        if (ff_buf_append (buf, &byte, 1))
+            return -1;
+    }
+    return 0;
+}
+
+int
+ff_folder_save (ff_folder_t *self, char *out, size_t size)
+{
+    size_t used = 0, index;
+    if (size == 0)
+        return -1;
+    *out = 0;
+    for (index = 0; index < FF_MAX_KERNELS; index++) {
+        s_fold_t *fold = &self->folds [index];
+        if (fold->next == 0)
+            continue;               /* none under way */
+        int len = snprintf (out + used, size - used, "fold %zu %" PRIu64 " %u %d ", index,
+                            fold->seq, fold->next, fold->failed);
+        if (len < 0 || (size_t) len >= size - used)
+            return -1;
+        used += (size_t) len;
+        if ((len = s_hex (out + used, size - used, fold->input.data, fold->input.size)) < 0)
+            return -1;
+        used += (size_t) len;
+        if (size - used < 2)
+            return -1;
+        out [used++] = ' ';
+        if ((len = s_hex (out + used, size - used, fold->acc.data, fold->acc.size)) < 0)
+            return -1;
+        used += (size_t) len;
+        if (size - used < 2)
+            return -1;
+        out [used++] = '\n';
+        out [used] = 0;
+    }
+    return (int) used;
+}
+
+int
+ff_folder_load (ff_folder_t *self, const char *text)
+{
+    while (*text) {
+        size_t index;
+        uint64_t seq;
+        unsigned next;
+        int failed, used = -1;
+        if (sscanf (text, "fold %zu %" SCNu64 " %u %d %n", &index, &seq, &next, &failed,
+                    &used) != 4 || used < 0 || index >= FF_MAX_KERNELS || next == 0)
+            return -1;
+        s_fold_t *fold = &self->folds [index];
+        const char *input = text + used;
+        size_t input_len = strcspn (input, " \n");
+        if (input [input_len] != ' ')
+            return -1;
+        const char *acc = input + input_len + 1;
+        size_t acc_len = strcspn (acc, " \n");
+        if (acc [acc_len] != '\n'
+        ||  s_unhex (&fold->input, input, input_len) || s_unhex (&fold->acc, acc, acc_len))
+            return -1;
+        fold->seq = seq;
+        fold->next = next;
+        fold->failed = failed != 0;
+        text = acc + acc_len + 1;
+    }
+    return 0;
 }

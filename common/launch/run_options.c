@@ -7,9 +7,11 @@
 #include "fanfold/runtime/log.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Starting the topology costs about this much (processes, sockets). */
@@ -129,6 +131,36 @@ s_decide_mode (ff_run_options_t *self)
         self->serial = strcmp (mode, "serial") == 0;
 }
 
+/* Returns 1, having said so, when -o names a file the job reads (an
+   INPUT, --input FILE, or stdin when the records or arguments come from
+   it), compared by device and inode before anything is opened for
+   writing: the output would truncate its own input. */
+static int
+s_output_is_input (const ff_run_options_t *self)
+{
+    const char *output = ff_options_text (self->options, FF_OPT_OUTPUT, NULL);
+    const char *input = ff_options_text (self->options, FF_OPT_INPUT, NULL);
+    struct stat out, in;
+    int index;
+    if (!output || stat (output, &out) != 0 || !S_ISREG (out.st_mode))
+        return 0;
+    for (index = -1; index < self->ninputs; index++) {
+        const char *path = index < 0? input: self->inputs [index];
+        if (path && stat (path, &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino) {
+            ff_log_error ("-o %s is an input of the job (%s): it would be overwritten",
+                          output, path);
+            return 1;
+        }
+    }
+    if (!input && !ff_options_given (self->options, FF_OPT_INTAKE)
+    &&  fstat (STDIN_FILENO, &in) == 0
+    &&  in.st_dev == out.st_dev && in.st_ino == out.st_ino) {
+        ff_log_error ("-o %s is the job's standard input: it would be overwritten", output);
+        return 1;
+    }
+    return 0;
+}
+
 ff_options_status_t
 ff_run_options_parse (ff_run_options_t *self, int argc, char *argv [])
 {
@@ -166,6 +198,8 @@ ff_run_options_parse (ff_run_options_t *self, int argc, char *argv [])
         return FF_OPTIONS_ERROR;
     if (isatty (STDERR_FILENO)
     &&  ff_options_set (self->options, FF_OPT_PROGRESS, NULL, error, sizeof (error)))
+        return FF_OPTIONS_ERROR;
+    if (s_output_is_input (self))
         return FF_OPTIONS_ERROR;
     s_decide_mode (self);
     return FF_OPTIONS_OK;
@@ -245,6 +279,21 @@ s_fnv (uint64_t *hash, const char *text)
     } while (*at++);
 }
 
+/* Mixes a cheap fingerprint of the file at path into hash: its size and
+   modification time, when it is a regular file (an argument that names no
+   file adds nothing). A --resume after the input changed is then refused. */
+static void
+s_fingerprint (uint64_t *hash, const char *path)
+{
+    struct stat info;
+    char text [96];
+    if (!path || stat (path, &info) != 0 || !S_ISREG (info.st_mode))
+        return;
+    snprintf (text, sizeof (text), "%jd:%jd.%09ld", (intmax_t) info.st_size,
+              (intmax_t) info.st_mtim.tv_sec, (long) info.st_mtim.tv_nsec);
+    s_fnv (hash, text);
+}
+
 void
 ff_run_options_signature (const ff_run_options_t *self, char *out, size_t size)
 {
@@ -265,7 +314,10 @@ ff_run_options_signature (const ff_run_options_t *self, char *out, size_t size)
     s_fnv (&hash, ff_options_text (options, FF_OPT_FORMAT, FF_DEFAULT_FORMAT));
     s_fnv (&hash, ff_options_text (options, FF_OPT_RETRIES, NULL));
     s_fnv (&hash, ff_options_text (options, FF_OPT_CHUNK, NULL));
-    for (input = 0; input < self->ninputs; input++)
+    for (input = 0; input < self->ninputs; input++) {
         s_fnv (&hash, self->inputs [input]);
+        s_fingerprint (&hash, self->inputs [input]);
+    }
+    s_fingerprint (&hash, ff_options_text (options, FF_OPT_INPUT, NULL));
     snprintf (out, size, "%016" PRIx64, hash);
 }

@@ -57,6 +57,17 @@ s_params (s_serial_t *self)
     }
 }
 
+/* Says that the output failed, unless its reader left (a closed pipe
+   ends the job quietly, with FF_EXIT_PIPE_CLOSED). */
+static void
+s_write_failed (ff_delivery_t *delivery)
+{
+    int code = ff_delivery_counts (delivery)->write_errno;
+    if (code != EPIPE)
+        ff_log_error ("cannot write %s: %s", ff_delivery_output_name (delivery),
+                      strerror (code));
+}
+
 /* Runs every kernel on one unit, input-major, and hands each result to
    the delivery. Returns 0, or -1 when the output failed (said). */
 static int
@@ -94,8 +105,7 @@ s_run_unit (s_serial_t *self, const ff_unit_t *unit)
         };
         ff_delivery_rc_t rc = ff_delivery_take (self->delivery, 0, &item);
         if (rc == FF_DELIVERY_WRITE_FAILED) {
-            ff_log_error ("cannot write %s: %s", ff_delivery_output_name (self->delivery),
-                          strerror (ff_delivery_counts (self->delivery)->write_errno));
+            s_write_failed (self->delivery);
             return -1;
         }
         /* each seq is due when it comes: nothing else can happen */
@@ -189,17 +199,18 @@ ff_serial_run (const ff_run_options_t *run)
         if (got == FF_PRODUCE_END)
             break;
         else
-        if (s_run_unit (&self, &unit))
+        if (s_run_unit (&self, &unit)) {
+            rc = ff_delivery_exit_status (self.delivery);
             goto done;
+        }
     }
     if (ff_stop_signal)
         rc = FF_EXIT_SIGNAL_BASE + ff_stop_signal;
-    else
-    if (ff_delivery_flush (self.delivery))
-        ff_log_error ("cannot write %s: %s", ff_delivery_output_name (self.delivery),
-                      strerror (errno));
-    else
+    else {
+        if (ff_delivery_flush (self.delivery))
+            s_write_failed (self.delivery);
         rc = ff_delivery_exit_status (self.delivery);
+    }
 done:
     ff_producer_destroy (&producer);
     ff_delivery_destroy (&self.delivery);

@@ -46,20 +46,15 @@ ff_supervisor_bindir (void)
     return s_bindir;
 }
 
-/* The sink's status when the output's reader left (EPIPE): 128 + SIGPIPE,
-   passed on quietly, as GNU parallel does. */
-#define S_SINK_PIPE_CLOSED (FF_EXIT_SIGNAL_BASE + SIGPIPE)
-
 int
 ff_supervisor_status (int sink_status, int ventilator_status)
 {
-    if (sink_status == S_SINK_PIPE_CLOSED)
-        return sink_status;
+    if (sink_status == FF_EXIT_PIPE_CLOSED)
+        return sink_status;         /* the reader left: the others were stopped for it */
     if (ventilator_status != FF_EXIT_OK)
         return FF_EXIT_ERROR;
-    /* 0, or the job ended with failed tasks: their count or 1 */
-    if (sink_status >= FF_EXIT_OK && sink_status < FF_EXIT_CANNOT_RUN)
-        return sink_status;
+    if (sink_status >= FF_EXIT_OK && sink_status <= FF_EXIT_FAILED_MAX)
+        return sink_status;         /* 0, or the failed tasks */
     return FF_EXIT_ERROR;
 }
 
@@ -260,7 +255,7 @@ s_wait_for_job (s_children_t *children, const ff_stages_t *stages)
         if (children->sink_status < 0 || children->ventilator_status >= 0)
             continue;
         /* the sink is gone, the ventilator runs */
-        if (children->sink_status == S_SINK_PIPE_CLOSED)
+        if (children->sink_status == FF_EXIT_PIPE_CLOSED)
             return;                 /* the output's reader left: quietly */
         if (children->sink_status >= FF_EXIT_CANNOT_RUN) {
             ff_log_error ("the sink failed (exit %d); stopping", children->sink_status);

@@ -118,11 +118,17 @@ typedef struct {
     ff_delivery_worker_t workers [FF_DELIVERY_MAX_WORKERS]; /* first ones seen */
 } ff_delivery_counts_t;
 
-/* Creates a delivery: opens options->output_path (truncated, or with
-   resume cut back to what the state file says is complete; a missing state
-   file starts from the beginning) and the joblog (appended to when
-   resuming, else started with FF_DELIVERY_JOBLOG_HEADER). Results are taken
-   once ff_delivery_begin has named the job's kernels. Returns NULL with a
+/* Creates a delivery: opens options->output_path and the joblog, then
+   cuts them (the output to nothing, or with resume back to what the state
+   file says is complete, its folds under way restored; a missing state
+   file starts from the beginning; the joblog appended to when resuming,
+   else started with FF_DELIVERY_JOBLOG_HEADER). A regular output file is
+   locked (flock) until the delivery is destroyed: a second delivery on it
+   is refused before anything is cut. A pipe or device is written as a
+   stream: no lock, no state file, and resume is refused. The state file
+   lies next to the output's real path. A joblog that is the output's file
+   (same device and inode) is refused. Results are taken once
+   ff_delivery_begin has named the job's kernels. Returns NULL with a
    one-line message naming the file in error ("out of memory" when memory
    runs out), having closed what it opened. */
 ff_delivery_t *
@@ -199,8 +205,10 @@ int
 /* With keep_state: when something was written since the last checkpoint
    and (unless force) FF_DELIVERY_CHECKPOINT_MS have passed since it at
    now_ms, makes the output and the joblog durable, then replaces the
-   state file atomically with the written mark, the output's bytes and the
-   error count. A state file never claims more than the output holds. */
+   state file atomically with the written mark, the output's bytes, the
+   error and failed counts and the folds under way (when these do not fit
+   in FF_STATE_MAX_FOLDS, the checkpoint is skipped). A state file never
+   claims more than the output holds. */
 ff_checkpoint_rc_t
     ff_delivery_checkpoint (ff_delivery_t *self, int64_t now_ms, int force);
 
@@ -209,9 +217,12 @@ ff_checkpoint_rc_t
 const ff_delivery_counts_t *
     ff_delivery_counts (ff_delivery_t *self);
 
-/* Returns the exit status the job's output earns: FF_EXIT_ERROR when a
-   write failed, FF_EXIT_TASKS_FAILED when an error record was written
-   (earlier runs included), else FF_EXIT_OK. */
+/* Returns the exit status the job's output earns (earlier runs included):
+   FF_EXIT_PIPE_CLOSED when a write failed with EPIPE (the reader left),
+   FF_EXIT_ERROR when one failed otherwise; with failed commands (see
+   ff_output_failed) the number of error records, at most
+   FF_EXIT_FAILED_MAX, as GNU parallel; FF_EXIT_TASKS_FAILED when only
+   other error records were written; else FF_EXIT_OK. */
 int
     ff_delivery_exit_status (ff_delivery_t *self);
 

@@ -63,9 +63,22 @@ uint64_t
 void
     ff_output_set_errors (ff_output_t *self, uint64_t errors);
 
-/* Returns the number of error records written. */
+/* Returns the number of error records written (failed commands included). */
 uint64_t
     ff_output_errors (ff_output_t *self);
+
+/* Starts the failed-command count at failed (a resumed job's earlier ones). */
+void
+    ff_output_set_failed (ff_output_t *self, uint64_t failed);
+
+/* Returns the number of failed commands written: error records whose meta
+   has a "failed" member (the command ran and failed; its body is its
+   stdout). raw writes their body as an ok result, with a line on stderr
+   only when verbose; jsonl writes "error" (the failure), the other meta
+   members and "result" (the body). Error records otherwise are reported on
+   stderr in raw and written as "error" in jsonl. */
+uint64_t
+    ff_output_failed (ff_output_t *self);
 
 /* Appends text to out as a JSON string body (without quotes): escapes
    quotes, backslashes and control characters, and replaces bytes that are

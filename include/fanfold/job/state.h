@@ -12,15 +12,23 @@
 
 #define FF_STATE_SUFFIX ".fanfold-state"
 
+/* Bytes of partial folds a state file holds at most (a checkpoint whose
+   folds would not fit is not made). */
+#define FF_STATE_MAX_FOLDS 16384
+
 typedef struct {
     char signature [80];            /* what job this is (options, inputs) */
     uint64_t written;               /* results written: seqs 0 .. written-1 */
     uint64_t bytes;                 /* output bytes those results take */
     uint64_t errors;                /* error records among them */
+    uint64_t failed;                /* failed commands among the errors */
+    char folds [FF_STATE_MAX_FOLDS]; /* folds under way at written, as lines that
+                                       start "fold " (ff_folder_save), or "" */
 } ff_state_t;
 
-/* Reads the state file at path. Returns 0, or -1 with errno (ENOENT: no
-   state; EINVAL: not a state file). */
+/* Reads the state file at path (a file without the failed line or fold
+   lines, as older ones, has none). Returns 0, or -1 with errno (ENOENT:
+   no state; EINVAL: not a state file). */
 int
     ff_state_load (const char *path, ff_state_t *state);
 

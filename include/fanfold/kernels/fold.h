@@ -32,4 +32,17 @@ int
                     uint32_t kernel_index, const ff_record_t *record,
                     uint32_t chunk, uint32_t chunks, ff_record_t *out);
 
+/* Writes the folds under way (a chunk taken, the last not yet) into out
+   as text, one line per fold starting "fold ", for the resume state; ""
+   when none. Returns the length written, or -1 when it does not fit in
+   size bytes. */
+int
+    ff_folder_save (ff_folder_t *self, char *out, size_t size);
+
+/* Restores folds under way from text written by ff_folder_save, so that
+   a resumed job goes on with the next chunk. Returns 0, or -1 when the
+   text is malformed (folds read before the fault are kept). */
+int
+    ff_folder_load (ff_folder_t *self, const char *text);
+
 #endif

@@ -32,7 +32,8 @@ typedef struct {
 } ff_run_options_t;
 
 /* Reads argv (argv [0] is "run") into self: the option table's checks,
-   then the launcher's own (kernels known, plugins load), then the mode
+   then the launcher's own (kernels known, plugins load, -o is none of the
+   job's inputs nor its stdin, by device and inode), then the mode
    (--mode auto picks serial for a job smaller than starting the stages).
    Says what is wrong in one line on stderr. Returns FF_OPTIONS_OK,
    FF_OPTIONS_HELP, or FF_OPTIONS_ERROR; call ff_run_options_clear after
@@ -45,7 +46,8 @@ void
     ff_run_options_clear (ff_run_options_t *self);
 
 /* Writes a word that names the job by what decides its output (kernels,
-   parameters, how the input is cut, the format, the inputs): the sink's
+   parameters, how the input is cut, the format, the inputs by name, and
+   by size and modification time for regular files): the sink's
    --resume refuses another job's state file by it. */
 void
     ff_run_options_signature (const ff_run_options_t *self, char *out, size_t size);

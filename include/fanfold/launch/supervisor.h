@@ -40,10 +40,10 @@ int
     ff_supervisor_run (const ff_stages_t *stages);
 
 /* The exit matrix: the run's exit status from the sink's and the
-   ventilator's (-1 when one did not exit). The sink's 128 + SIGPIPE (its
-   output's reader left) whatever the ventilator's; else, when the
-   ventilator finished (FF_EXIT_OK), the sink's when below
-   FF_EXIT_CANNOT_RUN (FF_EXIT_OK, or the job ended with failed tasks);
+   ventilator's (-1 when one did not exit). FF_EXIT_PIPE_CLOSED when the
+   sink's output reader left (the others were stopped for it); when the
+   ventilator finished, the sink's status when it is FF_EXIT_OK or a count
+   of failed tasks (up to FF_EXIT_FAILED_MAX: see ff_delivery_exit_status);
    FF_EXIT_ERROR otherwise. */
 int
     ff_supervisor_status (int sink_status, int ventilator_status);

@@ -19,6 +19,11 @@
 #define FF_EXIT_WORKER_RECYCLED 70  /* worker: its watchdog ended a task hung past --timeout */
 #define FF_EXIT_CANNOT_RUN      127 /* a child the launcher forked could not exec its stage */
 #define FF_EXIT_SIGNAL_BASE     128 /* 128 + signal number, as a shell reports it */
+#define FF_EXIT_FAILED_MAX      101 /* a job with failed commands exits with their count
+                                       (error records included), at most this, as GNU
+                                       parallel does */
+#define FF_EXIT_PIPE_CLOSED     (FF_EXIT_SIGNAL_BASE + 13) /* the output's reader left
+                                       (EPIPE): 128 + SIGPIPE, quietly, as GNU parallel */
 
 /* Defaults of job options. */
 #define FF_DEFAULT_RETRIES      3   /* --retries: runs of a task before its error record */
