@@ -31,16 +31,3 @@ same "$SCRATCH/out" "$SCRATCH/serial" "error records, parallel vs --serial"
 # a line longer than --max-block
 head -c 300000 /dev/zero | tr '\0' x > "$SCRATCH/long.txt"
 expect_error 2 "line 1 is longer than --max-block" "$BIN/fanfold" run --pipe --input "$SCRATCH/long.txt" --max-block 64k
-# a block that cannot grow for want of memory is a read error, not a spin:
-# one 300 MB line under a 250 MB address-space limit, in both modes
-head -c 300000000 /dev/zero | tr '\0' x > "$SCRATCH/huge.txt"
-for mode in --serial "--mode parallel -w 1"; do
-    rc=0
-    # shellcheck disable=SC2086
-    (ulimit -v 250000; timeout 20 "$BIN/fanfold" run $mode --pipe --max-block 1G -k noop \
-        < "$SCRATCH/huge.txt" > /dev/null 2> "$SCRATCH/err") || rc=$?
-    [ "$rc" = 2 ] || fail "out of memory reading stdin ($mode): exit $rc, expected 2; stderr: $(cat "$SCRATCH/err")"
-    grep -q 'read failed: Cannot allocate memory' "$SCRATCH/err" \
-        || fail "out of memory reading stdin ($mode): $(cat "$SCRATCH/err")"
-done
-rm -f "$SCRATCH/huge.txt"
