@@ -55,6 +55,7 @@ typedef struct {
     int arrays;                     /* a kernel reads arrays: load file inputs */
     double timeout;                 /* --timeout seconds, 0 for none */
     int retries;                    /* --retries: attempts before an error record */
+    ff_sources_t sources;           /* --null, --link, --colsep: how INPUTs combine */
     char timeout_text [32];         /* param timeout=, for the workers */
     char retries_text [16];         /* param retries=, for the workers */
     int verbose;                    /* -v */
@@ -681,6 +682,9 @@ s_parse_options (s_options_t *options, int argc, char *argv [])
         { "insecure", no_argument, NULL, 'N' },
         { "fifo", no_argument, NULL, 'F' },
         { "retries", required_argument, NULL, 'R' },
+        { "null", no_argument, NULL, '0' },
+        { "link", no_argument, NULL, 'l' },
+        { "colsep", required_argument, NULL, 'c' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
@@ -766,6 +770,9 @@ s_parse_options (s_options_t *options, int argc, char *argv [])
                 options->retries = (int) value;
                 break;
             }
+            case '0': options->sources.null = 1; break;
+            case 'l': options->sources.link = 1; break;
+            case 'c': options->sources.colsep = optarg; break;
             case 'v': options->verbose = 1; break;
             case 'h': s_usage (stdout); exit (0);
             default: s_usage (stderr); return 2;
@@ -806,9 +813,14 @@ s_parse_options (s_options_t *options, int argc, char *argv [])
         return 2;
     }
     snprintf (options->retries_text, sizeof (options->retries_text), "%d", options->retries);
-    options->params [2 * options->nparams] = "retries";
-    options->params [2 * options->nparams + 1] = options->retries_text;
-    options->nparams++;
+    int retries_given = 0;      /* -p retries=1: a failed command runs once */
+    for (size_t index = 0; index < options->nparams; index++)
+        retries_given |= strcmp (options->params [2 * index], "retries") == 0;
+    if (!retries_given) {
+        options->params [2 * options->nparams] = "retries";
+        options->params [2 * options->nparams + 1] = options->retries_text;
+        options->nparams++;
+    }
     if (options->timeout > 0) {
         snprintf (options->timeout_text, sizeof (options->timeout_text), "%g", options->timeout);
         options->params [2 * options->nparams] = "timeout";
@@ -918,10 +930,18 @@ main (int argc, char *argv [])
     else
     if (self.options.intake)
         self.producer = ff_producer_new_intake ();
-    else
-        self.producer = ff_producer_new_arguments (self.options.args, (size_t) self.options.nargs,
-                                                   self.options.arrays,
-                                                   (uint64_t) self.options.chunk, self.shm_prefix);
+    else {
+        self.options.sources.fd = STDIN_FILENO;
+        self.options.sources.arrays = self.options.arrays;
+        self.options.sources.chunk_bytes = (uint64_t) self.options.chunk;
+        self.options.sources.shm_prefix = self.shm_prefix;
+        self.producer = ff_producer_new_sources (self.options.args, (size_t) self.options.nargs,
+                                                 &self.options.sources, error, sizeof (error));
+        if (!self.producer) {
+            ff_log_error ("%s", error);
+            goto done;
+        }
+    }
     ff_ledger_config_t ledger = {
         .window = (size_t) self.settings->window,
         .window_bytes = (size_t) self.settings->window_bytes,
