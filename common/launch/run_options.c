@@ -346,12 +346,12 @@ ff_run_options_parse (ff_run_options_t *self, int argc, char *argv [])
     self->workers = (int) ff_options_long (self->options, FF_OPT_WORKERS, cores);
     if (!ff_options_given (self->options, FF_OPT_WORKERS) && self->workers < 1)
         self->workers = 1;
+    /* -w 0 without -t is a private job that `fanfold worker` (without -t)
+       joins; never a silent wait: say so (parallel's -j 0 is -j here) */
     if (ff_options_given (self->options, FF_OPT_WORKERS) && self->workers == 0
-    &&  !ff_options_given (self->options, FF_OPT_TOPOLOGY)) {
-        ff_log_error ("-w 0 starts no worker, and without -t TOPOLOGY none can join: "
-                      "give -w N (or -j N)");
-        return FF_OPTIONS_ERROR;
-    }
+    &&  !ff_options_given (self->options, FF_OPT_TOPOLOGY))
+        fprintf (stderr, "fanfold: -w 0 starts no worker: the job waits for `fanfold worker` "
+                 "run on this host (for one worker per task, as parallel's -j0, give -j 0)\n");
     if (ff_options_given (self->options, FF_OPT_JOBS) && !ff_options_given (self->options, FF_OPT_WORKERS)) {
         const char *spec = ff_options_text (self->options, FF_OPT_JOBS, "");
         int64_t tasks = strcmp (spec, "0") == 0? s_count_units (self): -1;
