@@ -8,6 +8,8 @@
 
 #include "fanfold/runtime/limits.h"
 #include "fanfold/runtime/options.h"
+#include "fanfold/launch/run_options.h"
+#include "fanfold/runtime/limits.h"
 
 #define S_MAX_ARGV 32
 
@@ -253,6 +255,26 @@ START_TEST (test_options_take_the_words_up_to_the_first_source_as_the_command)
 }
 END_TEST
 
+START_TEST (test_run_options_read_j_as_parallel_does)
+{
+    ck_assert_int_eq (ff_run_options_jobs ("3", 8, -1), 3);
+    ck_assert_int_eq (ff_run_options_jobs ("50%", 8, -1), 4);
+    ck_assert_int_eq (ff_run_options_jobs ("10%", 4, -1), 1);
+    ck_assert_int_eq (ff_run_options_jobs ("+2", 8, -1), 10);
+    ck_assert_int_eq (ff_run_options_jobs ("-1", 8, -1), 7);
+    ck_assert_int_eq (ff_run_options_jobs ("-9", 8, -1), 1);
+    ck_assert_int_eq (ff_run_options_jobs ("0", 8, 3), 3);
+    ck_assert_int_eq (ff_run_options_jobs ("0", 8, 100000), FF_J0_MAX_WORKERS);
+    ck_assert_int_eq (ff_run_options_jobs ("0", 8, -1), FF_J0_MAX_WORKERS);
+    ck_assert_int_eq (ff_run_options_jobs ("0", 8, 0), 1);
+    ck_assert_int_eq (ff_run_options_jobs ("x", 8, -1), -1);
+    ck_assert_int_eq (ff_run_options_jobs ("2x", 8, -1), -1);
+    ck_assert_int_eq (ff_run_options_jobs ("+5%", 8, -1), -1);
+    ck_assert_int_eq (ff_run_options_jobs ("", 8, -1), -1);
+    ck_assert_int_eq (ff_run_options_jobs ("99999", 8, -1), -1);
+}
+END_TEST
+
 START_TEST (test_options_forward_to_a_stage_only_what_it_accepts)
 {
     char *argv [32];
@@ -327,6 +349,7 @@ options_suite (void)
     tcase_add_test (tc, test_options_say_help_and_stop_at_the_first_input);
     tcase_add_test (tc, test_options_forward_to_a_stage_only_what_it_accepts);
     tcase_add_test (tc, test_options_take_the_words_up_to_the_first_source_as_the_command);
+    tcase_add_test (tc, test_run_options_read_j_as_parallel_does);
     tcase_add_test (tc, test_options_set_checks_the_value_and_clear_forgets_it);
     tcase_add_test (tc, test_options_describe_every_option_once_by_name);
     suite_add_tcase (suite, tc);
