@@ -21,6 +21,8 @@
 
 static int
     s_small_job (const ff_run_options_t *self, const char **why);
+static int64_t
+    s_count_units (const ff_run_options_t *self);
 
 /* Splits every -p KEY=VALUE (the table checked the '=') into params. */
 static int
@@ -412,7 +414,15 @@ s_small_job (const ff_run_options_t *self, const char **why)
             *why = "a stream, or options of the parallel mode";
             return 0;
         }
-    if ((size_t) self->ninputs * self->nkernels <= 1) {
+    int sources = 0;
+    for (input = 0; input < self->ninputs; input++)
+        sources |= ff_options_is_marker (self->inputs [input]);
+    int64_t units = sources? s_count_units (self): self->ninputs;
+    if (units < 0) {
+        *why = "arguments read from stdin";
+        return 0;
+    }
+    if ((uint64_t) units * self->nkernels <= 1) {
         *why = "a single task";
         return 1;
     }
@@ -422,6 +432,10 @@ s_small_job (const ff_run_options_t *self, const char **why)
         int timed = strcmp (name, "sleep") == 0 || strcmp (name, "spin") == 0;
         if (!timed && strcmp (name, "noop") != 0) {
             *why = "kernels whose cost is unknown";
+            return 0;
+        }
+        if (timed && sources) {
+            *why = "timed kernels on argument sources";
             return 0;
         }
         for (input = 0; timed && input < self->ninputs; input++) {
