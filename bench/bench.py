@@ -462,7 +462,7 @@ def m_skew():
     outs = {k: os.path.join(OUT, "skew.%s" % k) for k in ("heavy", "fifo", "zero")}
 
     def command(dispatch, args, out):
-        return ("%s run --mode parallel -w %d --dispatch %s -v -k sleep -- %s > %s"
+        return ("%s run --mode parallel -w %d --dispatch %s -v -K sleep -- %s > %s"
                 % (q(FF), SKEW_WORKERS, dispatch, " ".join(args), q(out)))
     try:
         t = alternate("skew", [("heavy", command("heavy", payloads, outs["heavy"])),

@@ -109,8 +109,12 @@ s_exec_params (ff_run_options_t *self, char *error, size_t error_size)
 {
     const char *forced = ff_options_text (self->options, FF_OPT_SHELL, getenv ("PARALLEL_SHELL"));
     const char *shell = ff_exec_shell_choose (forced, getenv ("SHELL"));
-    if (s_set_param (self, "shell", shell, error, error_size)
-    ||  s_set_param (self, "failed_output", "1", error, error_size))
+    if (s_set_param (self, "shell", shell, error, error_size))
+        return -1;
+    /* jsonl keeps today's error record ("error":"command exited with
+       status N") until the delivery reads the meta's "failed" member */
+    if (strcmp (ff_options_text (self->options, FF_OPT_FORMAT, FF_DEFAULT_FORMAT), "raw") == 0
+    &&  s_set_param (self, "failed_output", "1", error, error_size))
         return -1;
     if (!ff_options_given (self->options, FF_OPT_PIPE)
     &&  s_set_param (self, "args", "nul", error, error_size))

@@ -13,7 +13,7 @@ expect_error 2 "unknown kernel 'nope'" "$BIN/fanfold" run -K nope a b
 expect_error 2 "expected KEY=VALUE" "$BIN/fanfold" run -p novalue a
 expect_error 2 "expected raw or jsonl" "$BIN/fanfold" run --format xml a
 expect_error 2 "go with --pipe" "$BIN/fanfold" run --lines 3 a
-expect_error 2 "not INPUT arguments" "$BIN/fanfold" run --pipe a
+expect_error 2 "not INPUT arguments" "$BIN/fanfold" run --pipe -K noop a
 expect_error 2 "cannot read topology" "$BIN/fanfold" run -t "$SCRATCH/missing.zpl" a
 printf 'fanfold\n    window = 0\n' > "$SCRATCH/bad.zpl"
 expect_error 2 "bad.zpl: fanfold/window" "$BIN/fanfold" run -t "$SCRATCH/bad.zpl" a

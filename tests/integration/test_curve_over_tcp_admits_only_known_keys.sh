@@ -41,9 +41,9 @@ grep -q "stopped after 0 tasks" "$SCRATCH/intruder.err" || fail "intruder: $(cat
 
 # no keys: refused, unless --insecure
 rc=0
-"$BIN/fanfold" run -t "$SCRATCH/plain.zpl" -w 1 a b > /dev/null 2> "$SCRATCH/err" || rc=$?
+"$BIN/fanfold" run -t "$SCRATCH/plain.zpl" -w 1 -K noop a b > /dev/null 2> "$SCRATCH/err" || rc=$?
 [ "$rc" = 2 ] && grep -q "refusing to bind tcp" "$SCRATCH/err" || fail "tcp without keys: rc $rc: $(cat "$SCRATCH/err")"
-[ "$("$BIN/fanfold" run -t "$SCRATCH/plain.zpl" -w 1 --insecure a b)" = ab ] || fail "--insecure"
+[ "$("$BIN/fanfold" run -t "$SCRATCH/plain.zpl" -w 1 --insecure -K noop a b)" = ab ] || fail "--insecure"
 
 # two hosts: network namespaces on a private link
 if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || ! ip netns add ff-probe-$$ 2>/dev/null; then
