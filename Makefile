@@ -69,10 +69,10 @@ $(TEST_BIN): $(TEST_OBJ) $(LIB) | deps-test
 
 run: deps all
 	@echo "fanfold demo: 1,000 lines in blocks of 4, 3 workers sleeping a random 0-20 ms per task; results come back in order" >&2
-	$(BIN)/fanfold run -w 3 --pipe --lines 4 -k sleep -p ms=20 -p jitter=1 \
+	$(BIN)/fanfold run -w 3 --pipe --lines 4 -K sleep -p ms=20 -p jitter=1 \
 	    --format jsonl < tests/data/demo.txt | head -n 5
 	@echo "... and the raw output equals the input:" >&2
-	$(BIN)/fanfold run -w 3 --pipe --lines 4 -k noop < tests/data/demo.txt \
+	$(BIN)/fanfold run -w 3 --pipe --lines 4 -K noop < tests/data/demo.txt \
 	    | cmp - tests/data/demo.txt && echo "demo: identical" >&2
 
 check: deps-test

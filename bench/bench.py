@@ -270,10 +270,10 @@ def m_noop():
     rate = {}
     errors = {}
     commands = {
-        "ff": "%s%s run -w %d --pipe --lines 1 -k noop > %s" % (feed, q(FF), WORKERS, q(out["ff"])),
+        "ff": "%s%s run -w %d --pipe --lines 1 -K noop > %s" % (feed, q(FF), WORKERS, q(out["ff"])),
         "zmq": "%s%s -w %d > %s" % (feed, q(ZMQPIPE), WORKERS, q(out["zmq"])),
         "py": "%s%s %s %d > %s" % (feed, PYTHON, q(os.path.join(HERE, "pool.py")), WORKERS, q(out["py"])),
-        "serial": "%s%s run --serial --pipe --lines 1 -k noop > %s" % (feed, q(FF), q(out["serial"])),
+        "serial": "%s%s run --serial --pipe --lines 1 -K noop > %s" % (feed, q(FF), q(out["serial"])),
     }
     for key, command in commands.items():
         try:
@@ -353,7 +353,7 @@ def m_spin():
     expected = seq_file(SPIN_TASKS)
     out = os.path.join(OUT, "spin.out")
     try:
-        job = "--pipe --lines 1 -k spin -p us=%d < %s > %s" % (SPIN_US, q(expected), q(out))
+        job = "--pipe --lines 1 -K spin -p us=%d < %s > %s" % (SPIN_US, q(expected), q(out))
         t_par = hyper("spin-w%d" % WORKERS, "%s run -w %d %s" % (q(FF), WORKERS, job))
         same_file(out, expected)
         t_ser = hyper("spin-serial", "%s run --serial %s" % (q(FF), job))
@@ -378,7 +378,7 @@ def m_fanout():
         out = os.path.join(OUT, "fanout.out")
         try:
             seconds = hyper("fanout-w%d" % workers,
-                            "%s run -w %d --pipe --lines 1 -k sleep -p ms=%d < %s > %s"
+                            "%s run -w %d --pipe --lines 1 -K sleep -p ms=%d < %s > %s"
                             % (q(FF), workers, FAN_MS, q(expected), q(out)))
             same_file(out, expected)
         except BenchError as e:
@@ -399,7 +399,7 @@ def m_rss():
     budget = 256
     # no pipefail: yes and head end on SIGPIPE; the status is fanfold's
     command = ("yes 'the quick brown fox jumps over the lazy dog 0123456789 fanfold bench' "
-               "| head -c %s | %s run -w %d --pipe --block 1M -k noop > /dev/null"
+               "| head -c %s | %s run -w %d --pipe --block 1M -K noop > /dev/null"
                % (RSS_SIZE, q(FF), WORKERS))
     done = subprocess.run([PYTHON, os.path.join(HERE, "rss.py"), "--interval", "0.05",
                            "--timeout", str(TIMEOUT), "--",
@@ -462,7 +462,7 @@ def m_skew():
     outs = {k: os.path.join(OUT, "skew.%s" % k) for k in ("heavy", "fifo", "zero")}
 
     def command(dispatch, args, out):
-        return ("%s run --mode parallel -w %d --dispatch %s -v -k sleep -- %s > %s"
+        return ("%s run --mode parallel -w %d --dispatch %s -v -K sleep -- %s > %s"
                 % (q(FF), SKEW_WORKERS, dispatch, " ".join(args), q(out)))
     try:
         t = alternate("skew", [("heavy", command("heavy", payloads, outs["heavy"])),
@@ -538,7 +538,7 @@ def m_arrays():
         topo, ipc = private_topology()
         outs = {k: os.path.join(OUT, "arrays", "out.%s" % k)
                 for k in ("shm", "noshm", "w2", "serial", "numpy")}
-        job = "-k stats --chunk %s --format jsonl -- %s" % (ARRAY_CHUNK, q(npy))
+        job = "-K stats --chunk %s --format jsonl -- %s" % (ARRAY_CHUNK, q(npy))
 
         def by_hand(flag, out):
             # the job waits for workers (-w 0); two workers join it; if the
@@ -605,7 +605,7 @@ def m_versus():
     expected = seq_file(N)
     feed = "seq 1 %d | " % N
     outs = {k: os.path.join(OUT, "versus.%s" % k) for k in ("new", "old")}
-    commands = [(key, "%s%s run -w %d --pipe --lines 1 -k noop > %s" % (feed, q(ff), WORKERS, q(outs[key])))
+    commands = [(key, "%s%s run -w %d --pipe --lines 1 --kernel noop > %s" % (feed, q(ff), WORKERS, q(outs[key])))
                 for key, ff in (("new", FF), ("old", BASE_FF))]
     rounds = alternate_rounds("versus", commands, VERSUS_RUNS)
     for key in outs:
@@ -719,7 +719,7 @@ What the rows measure (every time is the whole command, start-up included,
 the median of the hyperfine runs, or for rows 6 and 7 of rounds timed by
 bench.py; row 5 is one run; every output is checked):
 
-- **1a–1c** `seq 1 N | fanfold run -w 2 --pipe --lines 1 -k noop`, the whole
+- **1a–1c** `seq 1 N | fanfold run -w 2 --pipe --lines 1 -K noop`, the whole
   run, output `cmp`-ed with the input. Baselines on the same input: a raw
   libzmq PUSH → 2 worker processes (PULL/PUSH) → PULL sink in C
   (`bench/zmqpipe.c`, one message per line, no ordering, no reliability;
@@ -730,12 +730,12 @@ bench.py; row 5 is one run; every output is checked):
   --keep-order --block 1M 'wc -l'` over the same generated text file; both
   outputs must sum to the file's line count. Ratio: fanfold's MB/s ÷
   parallel's.
-- **3** `-k spin -p us=…` one task per line, `-w 2` vs `--serial`. Ratio:
+- **3** `-K spin -p us=…` one task per line, `-w 2` vs `--serial`. Ratio:
   serial time ÷ parallel time.
-- **4a, 4b** `-k sleep -p ms=10` with 64 and 256 workers. Ideal: tasks × 10
+- **4a, 4b** `-K sleep -p ms=10` with 64 and 256 workers. Ideal: tasks × 10
   ms ÷ workers. Ratio: ideal ÷ measured wall time, start-up included.
 - **5** `head -c …` of a `yes` text stream into `fanfold run -w 2 --pipe
-  --block 1M -k noop > /dev/null`; `bench/rss.py` sums VmRSS of every
+  --block 1M -K noop > /dev/null`; `bench/rss.py` sums VmRSS of every
   fanfold process of that run every 50 ms. Ratio: peak ÷ 256 MiB.
 - **6a, 6b** `fanfold run --mode parallel -w 8 --dispatch heavy|fifo -v -k
   sleep -- 10 500 10 …`: the `sleep` kernel sleeps the milliseconds of its
@@ -748,7 +748,7 @@ bench.py; row 5 is one run; every output is checked):
   heavy-first within the ventilator's 64-task lookahead; everything sorted).
   Ratios: 6a the ideal (total work ÷ workers) ÷ the heavy-first wall time;
   6b heavy-first ÷ FIFO wall time (below 1: heavy-first is shorter).
-- **7a–7c** `-k stats --chunk 4M --format jsonl` over a float32 `.npy`
+- **7a–7c** `-K stats --chunk 4M --format jsonl` over a float32 `.npy`
   (`bench/npy.py make`, seed 1) in bench/out/arrays/, read once beforehand
   so that every variant finds it in the page cache. Variants, alternating
   round by round: `run -t T -w 0` plus two `fanfold worker -t T` (shared

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Python baseline for `make bench`: multiprocessing Pool(W).imap(f, lines,
 chunksize=1) over the lines of stdin, f echoing its line; results written
-in order to stdout, like `fanfold run -w W --pipe --lines 1 -k noop`.
+in order to stdout, like `fanfold run -w W --pipe --lines 1 -K noop`.
 Usage: pool.py [WORKERS] < lines > lines"""
 import multiprocessing
 import sys

@@ -8,6 +8,8 @@
 
 #include "fanfold/runtime/limits.h"
 #include "fanfold/runtime/options.h"
+#include "fanfold/launch/run_options.h"
+#include "fanfold/runtime/limits.h"
 
 #define S_MAX_ARGV 32
 
@@ -156,7 +158,7 @@ END_TEST
 
 START_TEST (test_options_let_the_default_block_shrink_to_a_smaller_max_block)
 {
-    ck_assert_int_eq (s_parse (FF_CMD_RUN, "--pipe", "--max-block", "64k", NULL), FF_OPTIONS_OK);
+    ck_assert_int_eq (s_parse (FF_CMD_RUN, "--pipe", "--max-block", "64K", NULL), FF_OPTIONS_OK);
     ck_assert_int_eq (ff_options_long (s_options, FF_OPT_MAX_BLOCK, 0), 64L << 10);
     ck_assert_int_eq (s_parse (FF_CMD_RUN, "--pipe", "--block", "512K", "--max-block", "512K", NULL),
                       FF_OPTIONS_OK);
@@ -170,7 +172,7 @@ START_TEST (test_options_apply_the_rules_between_options)
     ck_assert_str_eq (s_error, "--lines and --block cannot be combined");
     ck_assert_int_eq (s_parse (FF_CMD_RUN, "--lines", "3", "a", NULL), FF_OPTIONS_ERROR);
     ck_assert_str_eq (s_error, "--lines, --block and --input go with --pipe");
-    ck_assert_int_eq (s_parse (FF_CMD_RUN, "--pipe", "a", NULL), FF_OPTIONS_ERROR);
+    ck_assert_int_eq (s_parse (FF_CMD_RUN, "--pipe", "wc", ":::", "a", NULL), FF_OPTIONS_ERROR);
     ck_assert_ptr_nonnull (strstr (s_error, "not INPUT arguments"));
     ck_assert_int_eq (s_parse (FF_CMD_RUN, "--serial", "--joblog", "j.tsv", "a", NULL), FF_OPTIONS_ERROR);
     ck_assert_str_eq (s_error, "--joblog is an option of the parallel mode: not with --serial");
@@ -179,9 +181,9 @@ START_TEST (test_options_apply_the_rules_between_options)
     ck_assert_str_eq (s_error, "--resume is an option of the parallel mode: not with --serial");
     ck_assert_int_eq (s_parse (FF_CMD_SINK, "-t", "x", "--resume", NULL), FF_OPTIONS_ERROR);
     ck_assert_str_eq (s_error, "--resume needs -o FILE");
-    ck_assert_int_eq (s_parse (FF_CMD_RUN, "-k", "exec", "a", NULL), FF_OPTIONS_ERROR);
+    ck_assert_int_eq (s_parse (FF_CMD_RUN, "-K", "exec", "a", NULL), FF_OPTIONS_ERROR);
     ck_assert_str_eq (s_error, "the exec kernel needs --exec CMD");
-    ck_assert_int_eq (s_parse (FF_CMD_VENTILATOR, "-k", "noop", NULL), FF_OPTIONS_ERROR);
+    ck_assert_int_eq (s_parse (FF_CMD_VENTILATOR, "-K", "noop", NULL), FF_OPTIONS_ERROR);
     ck_assert_str_eq (s_error, "-t TOPOLOGY is required");
 }
 END_TEST
@@ -217,12 +219,59 @@ START_TEST (test_options_say_help_and_stop_at_the_first_input)
 {
     int count;
     ck_assert_int_eq (s_parse (FF_CMD_CLEAN, "--help", NULL), FF_OPTIONS_HELP);
-    ck_assert_int_eq (s_parse (FF_CMD_RUN, "-k", "noop", "--", "-n", "b", NULL), FF_OPTIONS_OK);
+    ck_assert_int_eq (s_parse (FF_CMD_RUN, "-K", "noop", "--", "-n", "b", NULL), FF_OPTIONS_OK);
     char **inputs = ff_options_inputs (s_options, &count);
     ck_assert_int_eq (count, 2);
     ck_assert_str_eq (inputs [0], "-n");
     ck_assert_int_eq (s_parse (FF_CMD_RUN, "a", "-w", "2", NULL), FF_OPTIONS_OK);
     ck_assert_int_eq (ff_options_given (s_options, FF_OPT_WORKERS), 0);
+}
+END_TEST
+
+START_TEST (test_options_take_the_words_up_to_the_first_source_as_the_command)
+{
+    int words, inputs;
+    ck_assert_int_eq (s_parse (FF_CMD_RUN, "-k", "-j", "2", "echo", "-k", "{}", ":::", "a",
+                               ":::", "b", NULL), FF_OPTIONS_OK);
+    ck_assert_int_eq (ff_options_given (s_options, FF_OPT_KEEP_ORDER), 1);
+    ck_assert_str_eq (ff_options_text (s_options, FF_OPT_JOBS, ""), "2");
+    char **command = ff_options_command (s_options, &words);
+    char **rest = ff_options_inputs (s_options, &inputs);
+    ck_assert_int_eq (words, 3);
+    ck_assert_str_eq (command [1], "-k");
+    ck_assert_int_eq (inputs, 4);
+    ck_assert_str_eq (rest [0], ":::");
+    /* with --exec or a kernel named, the words are inputs */
+    ck_assert_int_eq (s_parse (FF_CMD_RUN, "--exec", "echo", "a", "b", NULL), FF_OPTIONS_OK);
+    ff_options_command (s_options, &words);
+    ff_options_inputs (s_options, &inputs);
+    ck_assert_int_eq (words, 0);
+    ck_assert_int_eq (inputs, 2);
+    ck_assert_int_eq (s_parse (FF_CMD_RUN, "--pipe", "wc", "-l", NULL), FF_OPTIONS_OK);
+    ff_options_command (s_options, &words);
+    ck_assert_int_eq (words, 2);
+    ck_assert_int_eq (ff_options_is_marker ("::::+"), 1);
+    ck_assert_int_eq (ff_options_is_marker ("::"), 0);
+}
+END_TEST
+
+START_TEST (test_run_options_read_j_as_parallel_does)
+{
+    ck_assert_int_eq (ff_run_options_jobs ("3", 8, -1), 3);
+    ck_assert_int_eq (ff_run_options_jobs ("50%", 8, -1), 4);
+    ck_assert_int_eq (ff_run_options_jobs ("10%", 4, -1), 1);
+    ck_assert_int_eq (ff_run_options_jobs ("+2", 8, -1), 10);
+    ck_assert_int_eq (ff_run_options_jobs ("-1", 8, -1), 7);
+    ck_assert_int_eq (ff_run_options_jobs ("-9", 8, -1), 1);
+    ck_assert_int_eq (ff_run_options_jobs ("0", 8, 3), 3);
+    ck_assert_int_eq (ff_run_options_jobs ("0", 8, 100000), FF_J0_MAX_WORKERS);
+    ck_assert_int_eq (ff_run_options_jobs ("0", 8, -1), FF_J0_MAX_WORKERS);
+    ck_assert_int_eq (ff_run_options_jobs ("0", 8, 0), 1);
+    ck_assert_int_eq (ff_run_options_jobs ("x", 8, -1), -1);
+    ck_assert_int_eq (ff_run_options_jobs ("2x", 8, -1), -1);
+    ck_assert_int_eq (ff_run_options_jobs ("+5%", 8, -1), -1);
+    ck_assert_int_eq (ff_run_options_jobs ("", 8, -1), -1);
+    ck_assert_int_eq (ff_run_options_jobs ("99999", 8, -1), -1);
 }
 END_TEST
 
@@ -299,6 +348,8 @@ options_suite (void)
     tcase_add_test (tc, test_options_keep_every_param_in_order_and_refuse_one_without_a_key);
     tcase_add_test (tc, test_options_say_help_and_stop_at_the_first_input);
     tcase_add_test (tc, test_options_forward_to_a_stage_only_what_it_accepts);
+    tcase_add_test (tc, test_options_take_the_words_up_to_the_first_source_as_the_command);
+    tcase_add_test (tc, test_run_options_read_j_as_parallel_does);
     tcase_add_test (tc, test_options_set_checks_the_value_and_clear_forgets_it);
     tcase_add_test (tc, test_options_describe_every_option_once_by_name);
     suite_add_tcase (suite, tc);

@@ -225,7 +225,163 @@ START_TEST (test_producer_ends_at_once_without_arguments)
 }
 END_TEST
 
+/* -------------------------------------------------------------- sources */
+
+/* Takes every unit of producer (filling when told to wait) and writes
+   "name|data" lines into out, the data's NULs as '^'. */
+static void
+s_collect (ff_producer_t *producer, char *out, size_t size)
+{
+    ff_unit_t unit;
+    size_t len = 0, at;
+    *out = 0;
+    while (s_next_filling (producer, &unit) == FF_PRODUCE_UNIT) {
+        len += (size_t) snprintf (out + len, size - len, "%s|", unit.input);
+        for (at = 0; at < unit.size && len + 2 < size; at++)
+            out [len++] = unit.data [at]? (char) unit.data [at]: '^';
+        out [len++] = '\n';
+        out [len] = 0;
+    }
+    ck_assert_int_eq (ff_producer_next (producer, &unit), FF_PRODUCE_END);
+}
+
+/* A producer of words with config; NULL config: the defaults. */
+static ff_producer_t *
+s_sources (char **words, size_t nwords, const ff_sources_t *config)
+{
+    ff_sources_t defaults = { .fd = -1 };
+    char error [256];
+    ff_producer_t *producer = ff_producer_new_sources (words, nwords, config? config: &defaults,
+                                                       error, sizeof (error));
+    ck_assert_msg (producer != NULL, "%s", error);
+    ff_producer_check (producer);
+    return producer;
+}
+
+START_TEST (test_producer_combines_sources_last_fastest_with_fields_joined_by_nul)
+{
+    char *words [] = { ":::", "a", "b c", ":::", "1", "2" };
+    char out [512];
+    ff_producer_t *producer = s_sources (words, 6, NULL);
+    ck_assert_int_eq (ff_producer_total (producer), 4);
+    s_collect (producer, out, sizeof (out));
+    ck_assert_str_eq (out, "a 1|a^1\na 2|a^2\nb c 1|b c^1\nb c 2|b c^2\n");
+    ff_producer_destroy (&producer);
+}
+END_TEST
+
+START_TEST (test_producer_links_sources_recycling_the_shorter)
+{
+    char *words [] = { ":::", "a", "b", "c", ":::", "1", "2" };
+    ff_sources_t config = { .link = 1, .fd = -1 };
+    char out [512];
+    ff_producer_t *producer = s_sources (words, 7, &config);
+    s_collect (producer, out, sizeof (out));
+    ck_assert_str_eq (out, "a 1|a^1\nb 2|b^2\nc 1|c^1\n");
+    ff_producer_destroy (&producer);
+}
+END_TEST
+
+START_TEST (test_producer_splits_colon_words_at_newlines_unless_null)
+{
+    char *words [] = { ":::", "x\ny", "" };
+    ff_sources_t null = { .null = 1, .fd = -1 };
+    char out [512];
+    ff_producer_t *producer = s_sources (words, 3, NULL);
+    s_collect (producer, out, sizeof (out));
+    ck_assert_str_eq (out, "x|x\ny|y\n|\n");
+    ff_producer_destroy (&producer);
+    producer = s_sources (words, 3, &null);
+    s_collect (producer, out, sizeof (out));
+    ck_assert_str_eq (out, "x\ny|x\ny\n|\n");
+    ff_producer_destroy (&producer);
+}
+END_TEST
+
+START_TEST (test_producer_splits_records_with_colsep_keeping_empty_fields)
+{
+    char *words [] = { ":::", "a,b,,", ",c" };
+    ff_sources_t comma = { .colsep = ",", .fd = -1 }, blanks = { .colsep = "\\s+", .fd = -1 };
+    char *spaced [] = { ":::", "a  b\tc" };
+    char out [512];
+    ff_producer_t *producer = s_sources (words, 3, &comma);
+    s_collect (producer, out, sizeof (out));
+    ck_assert_str_eq (out, "a b  |a^b^^\n c|^c\n");
+    ff_producer_destroy (&producer);
+    producer = s_sources (spaced, 2, &blanks);
+    s_collect (producer, out, sizeof (out));
+    ck_assert_str_eq (out, "a b c|a^b^c\n");
+    ff_producer_destroy (&producer);
+}
+END_TEST
+
+START_TEST (test_producer_reads_file_sources_and_streams_stdin_record_by_record)
+{
+    char path [128], out [512];
+    int fds [2];
+    snprintf (path, sizeof (path), "%s/args.txt", s_dir);
+    FILE *file = fopen (path, "w");
+    ck_assert_ptr_nonnull (file);
+    fputs ("1\n\n3", file);
+    fclose (file);
+    char *words [] = { "::::", path, ":::", "x" };
+    ff_producer_t *producer = s_sources (words, 4, NULL);
+    s_collect (producer, out, sizeof (out));
+    ck_assert_str_eq (out, "1 x|1^x\n x|^x\n3 x|3^x\n");
+    ff_producer_destroy (&producer);
+    /* stdin alone: one unit per record, NUL-separated with null */
+    ck_assert_int_eq (pipe (fds), 0);
+    ck_assert_int_eq (write (fds [1], "a b\0c\nd\0", 8), 8);
+    close (fds [1]);
+    char *dash [] = { "::::", "-" };
+    ff_sources_t config = { .null = 1, .fd = fds [0] };
+    producer = s_sources (dash, 2, &config);
+    ck_assert_int_eq (ff_producer_total (producer), -1);
+    ck_assert_int_eq (ff_producer_fd (producer), fds [0]);
+    s_collect (producer, out, sizeof (out));
+    ck_assert_str_eq (out, "a b|a b\nc\nd|c\nd\n");
+    ff_producer_destroy (&producer);
+    close (fds [0]);
+}
+END_TEST
+
+START_TEST (test_producer_reads_stdin_whole_when_it_is_one_of_several_sources)
+{
+    char out [512];
+    int fds [2];
+    ck_assert_int_eq (pipe (fds), 0);
+    ck_assert_int_eq (write (fds [1], "x\ny\n", 4), 4);
+    close (fds [1]);
+    char *words [] = { ":::", "a", "b", "::::", "-" };
+    ff_sources_t config = { .fd = fds [0] };
+    ff_producer_t *producer = s_sources (words, 5, &config);
+    s_collect (producer, out, sizeof (out));
+    ck_assert_str_eq (out, "a x|a^x\na y|a^y\nb x|b^x\nb y|b^y\n");
+    ff_producer_destroy (&producer);
+    close (fds [0]);
+}
+END_TEST
+
+START_TEST (test_producer_new_sources_refuses_missing_files_bad_regex_and_stdin_twice)
+{
+    char error [256];
+    char *missing [] = { "::::", "/nonexistent/args" };
+    char *twice [] = { "::::", "-", "::::", "-" };
+    ff_sources_t config = { .fd = 0 }, bad = { .colsep = "(", .fd = -1 };
+    ff_sources_t perl = { .colsep = "(?=x)", .fd = -1 };
+    ck_assert_ptr_null (ff_producer_new_sources (missing, 2, &config, error, sizeof (error)));
+    ck_assert_ptr_nonnull (strstr (error, "/nonexistent/args"));
+    ck_assert_ptr_null (ff_producer_new_sources (twice, 4, &config, error, sizeof (error)));
+    ck_assert_ptr_nonnull (strstr (error, "twice"));
+    ck_assert_ptr_null (ff_producer_new_sources (missing, 1, &bad, error, sizeof (error)));
+    ck_assert_ptr_nonnull (strstr (error, "--colsep"));
+    ck_assert_ptr_null (ff_producer_new_sources (missing, 1, &perl, error, sizeof (error)));
+    ck_assert_ptr_nonnull (strstr (error, "perl"));
+}
+END_TEST
+
 /* ----------------------------------------------------------------- pipe */
+
 
 START_TEST (test_producer_cuts_a_pipe_into_blocks_of_n_lines_named_by_their_lines)
 {
@@ -741,6 +897,12 @@ producer_suite (void)
     tcase_add_checked_fixture (tc, s_setup, s_teardown);
     tcase_add_test (tc, test_producer_yields_each_argument_as_one_unit_named_and_made_of_itself);
     tcase_add_test (tc, test_producer_ends_at_once_without_arguments);
+    tcase_add_test (tc, test_producer_combines_sources_last_fastest_with_fields_joined_by_nul);
+    tcase_add_test (tc, test_producer_links_sources_recycling_the_shorter);
+    tcase_add_test (tc, test_producer_splits_colon_words_at_newlines_unless_null);
+    tcase_add_test (tc, test_producer_splits_records_with_colsep_keeping_empty_fields);
+    tcase_add_test (tc, test_producer_reads_file_sources_and_streams_stdin_record_by_record);
+    tcase_add_test (tc, test_producer_reads_stdin_whole_when_it_is_one_of_several_sources);
     tcase_add_test (tc, test_producer_cuts_a_pipe_into_blocks_of_n_lines_named_by_their_lines);
     tcase_add_test (tc, test_producer_cuts_a_pipe_into_blocks_of_about_n_bytes_at_line_ends);
     tcase_add_test (tc, test_producer_waits_on_an_empty_non_blocking_pipe_until_a_block_is_whole);
@@ -763,6 +925,7 @@ producer_suite (void)
     tcase_add_test (tc, test_producer_reports_a_read_error_naming_the_input);
     tcase_add_test (tc, test_producer_gives_one_failed_unit_for_a_source_that_does_not_load);
     tcase_add_test (tc, test_producer_new_refuses_bad_arguments);
+    tcase_add_test (tc, test_producer_new_sources_refuses_missing_files_bad_regex_and_stdin_twice);
     suite_add_tcase (suite, tc);
     return suite;
 }

@@ -208,14 +208,14 @@ START_TEST (test_topology_prepare_dirs_creates_a_private_directory)
 }
 END_TEST
 
-START_TEST (test_parse_size_reads_plain_numbers_and_binary_suffixes)
+START_TEST (test_parse_size_reads_plain_numbers_and_upper_case_binary_units)
 {
     long value = 0;
     ck_assert_int_eq (ff_parse_size ("10", &value), 0);
     ck_assert_int_eq (value, 10);
     ck_assert_int_eq (ff_parse_size ("0", &value), 0);
     ck_assert_int_eq (value, 0);
-    ck_assert_int_eq (ff_parse_size ("4k", &value), 0);
+    ck_assert_int_eq (ff_parse_size ("4K", &value), 0);
     ck_assert_int_eq (value, 4096);
     ck_assert_int_eq (ff_parse_size ("1M", &value), 0);
     ck_assert_int_eq (value, 1048576);
@@ -223,6 +223,28 @@ START_TEST (test_parse_size_reads_plain_numbers_and_binary_suffixes)
     ck_assert_int_eq (value, 2147483648L);
     ck_assert_int_eq (ff_parse_size ("3MB", &value), 0);
     ck_assert_int_eq (value, 3L << 20);
+}
+END_TEST
+
+START_TEST (test_parse_size_reads_lower_case_units_as_powers_of_1000_and_fractions)
+{
+    long value = 0;
+    ck_assert_int_eq (ff_parse_size ("2k", &value), 0);
+    ck_assert_int_eq (value, 2000);
+    ck_assert_int_eq (ff_parse_size ("3m", &value), 0);
+    ck_assert_int_eq (value, 3000000);
+    ck_assert_int_eq (ff_parse_size ("1g", &value), 0);
+    ck_assert_int_eq (value, 1000000000L);
+    ck_assert_int_eq (ff_parse_size ("1.5M", &value), 0);
+    ck_assert_int_eq (value, 1572864);
+    ck_assert_int_eq (ff_parse_size ("1T", &value), 0);
+    ck_assert_int_eq (value, 1L << 40);
+    ck_assert_int_eq (ff_parse_size ("-1", &value), -1);
+    ck_assert_int_eq (ff_parse_size ("1x", &value), -1);
+    ck_assert_int_eq (ff_parse_size ("1kk", &value), -1);
+    ck_assert_int_eq (ff_parse_size ("", &value), -1);
+    ck_assert_int_eq (ff_parse_size ("1E", &value), -1);
+    ck_assert_int_eq (ff_parse_size ("99999P", &value), -1);
 }
 END_TEST
 
@@ -428,7 +450,8 @@ topology_suite (void)
     tcase_add_test (tc, test_topology_applies_defaults_for_missing_settings);
     tcase_add_test (tc, test_topology_local_saves_and_loads_back_the_same_topology);
     tcase_add_test (tc, test_topology_prepare_dirs_creates_a_private_directory);
-    tcase_add_test (tc, test_parse_size_reads_plain_numbers_and_binary_suffixes);
+    tcase_add_test (tc, test_parse_size_reads_plain_numbers_and_upper_case_binary_units);
+    tcase_add_test (tc, test_parse_size_reads_lower_case_units_as_powers_of_1000_and_fractions);
     suite_add_tcase (suite, tc);
 
     tc = tcase_create ("limits");

@@ -68,9 +68,14 @@ s_params (ff_jobspec_t *self, char *error, size_t error_size)
             return -1;
         }
     }
+    /* -p retries=N (the launcher's retries=1 for commands) is the workers'
+       value; --retries stays the ledger's, for crashed and hung workers */
+    int retries_given = 0;
+    for (index = 0; index < (int) self->nparams; index++)
+        retries_given |= strcmp (self->params [2 * index], "retries") == 0;
     snprintf (self->retries_text, sizeof (self->retries_text), "%d", self->retries);
     snprintf (self->timeout_text, sizeof (self->timeout_text), "%g", self->timeout);
-    if (s_add_param (self, "retries", self->retries_text)
+    if ((!retries_given && s_add_param (self, "retries", self->retries_text))
     ||  (self->timeout > 0 && s_add_param (self, "timeout", self->timeout_text))) {
         snprintf (error, error_size, "too many -p parameters");
         return -1;
@@ -164,9 +169,18 @@ ff_jobspec_producer (ff_jobspec_t *self, int stdin_closed, const char *shm_prefi
     if (self->intake)
         producer = ff_producer_new_intake ();
     else
-    if (!self->pipe)
-        producer = ff_producer_new_arguments (self->args, (size_t) self->nargs, self->arrays,
-                                              (uint64_t) self->chunk, shm_prefix);
+    if (!self->pipe) {
+        /* arguments, `:::`/`::::` sources (`-` is stdin), --null, --link, --colsep */
+        ff_sources_t sources = {
+            .null = ff_options_given (self->parsed, FF_OPT_NULL) > 0,
+            .link = ff_options_given (self->parsed, FF_OPT_LINK) > 0,
+            .colsep = ff_options_text (self->parsed, FF_OPT_COLSEP, NULL),
+            .fd = stdin_closed? -1: *fd, .arrays = self->arrays,
+            .chunk_bytes = (uint64_t) self->chunk, .shm_prefix = shm_prefix
+        };
+        return ff_producer_new_sources (self->args, (size_t) self->nargs, &sources,
+                                        error, error_size);
+    }
     else
     if (!self->input_path && stdin_closed) {
         snprintf (error, error_size, "--pipe reads records from stdin, but stdin is closed");

@@ -2,10 +2,14 @@
     and resolving, the --mode auto estimate, and the job's signature. */
 
 #include "fanfold/launch/run_options.h"
+#include "fanfold/job/producer.h"
+#include "fanfold/kernels/exec.h"
 #include "fanfold/kernels/kernels.h"
 #include "fanfold/runtime/limits.h"
 #include "fanfold/runtime/log.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +23,8 @@
 
 static int
     s_small_job (const ff_run_options_t *self, const char **why);
+static int64_t
+    s_count_units (const ff_run_options_t *self);
 
 /* Splits every -p KEY=VALUE (the table checked the '=') into params. */
 static int
@@ -36,6 +42,91 @@ s_split_params (ff_run_options_t *self)
         self->params [2 * self->nparams + 1] = equals + 1;
         self->nparams++;
     }
+    return 0;
+}
+
+/* Adds -p KEY=VALUE as if it had been given. */
+static int
+s_set_param (ff_run_options_t *self, const char *key, const char *value, char *error,
+             size_t error_size)
+{
+    char *param = (char *) malloc (strlen (key) + strlen (value) + 2);
+    if (!param) {
+        snprintf (error, error_size, "out of memory");
+        return -1;
+    }
+    sprintf (param, "%s=%s", key, value);
+    int rc = ff_options_set (self->options, FF_OPT_PARAM, param, error, error_size);
+    free (param);
+    return rc;
+}
+
+/* The command as trailing words: joined by single spaces, unquoted, as
+   parallel joins them, into --exec. The -k guard: `-k stats x.npy` named
+   a kernel before -k meant --keep-order. */
+static int
+s_apply_words (ff_run_options_t *self, char *error, size_t error_size)
+{
+    int nwords, ninputs, index;
+    char **words = ff_options_command (self->options, &nwords);
+    ff_options_inputs (self->options, &ninputs);
+    if (nwords == 0)
+        return 0;
+    if (ff_options_given (self->options, FF_OPT_KEEP_ORDER) && ninputs == 0
+    &&  !ff_options_given (self->options, FF_OPT_ARG_FILE)) {
+        char *names [FF_MAX_KERNELS];
+        int count = ff_kernels_split (words [0], names, FF_MAX_KERNELS), known = count > 0;
+        for (index = 0; index < count; index++) {
+            known &= ff_kernels_find (names [index]) != NULL;
+            free (names [index]);
+        }
+        if (known) {
+            snprintf (error, error_size, "-k now means --keep-order (output is always in "
+                      "order); name kernels with -K %s", words [0]);
+            return -1;
+        }
+    }
+    size_t len = 1;
+    for (index = 0; index < nwords; index++)
+        len += strlen (words [index]) + 1;
+    self->command = (char *) malloc (len);
+    if (!self->command) {
+        snprintf (error, error_size, "out of memory");
+        return -1;
+    }
+    *self->command = 0;
+    for (index = 0; index < nwords; index++) {
+        if (index)
+            strcat (self->command, " ");
+        strcat (self->command, words [index]);
+    }
+    return ff_options_set (self->options, FF_OPT_EXEC, self->command, error, error_size);
+}
+
+/* The exec kernel's parameters besides cmd: the shell, a failed command's
+   output kept, argument tuples, the joblog's command, and one run of a
+   failing command unless --retries is given (docs/PARALLEL.md 5.1). */
+static int
+s_exec_params (ff_run_options_t *self, char *error, size_t error_size)
+{
+    const char *forced = ff_options_text (self->options, FF_OPT_SHELL, getenv ("PARALLEL_SHELL"));
+    const char *shell = ff_exec_shell_choose (forced, getenv ("SHELL"));
+    if (s_set_param (self, "shell", shell, error, error_size))
+        return -1;
+    /* jsonl keeps today's error record ("error":"command exited with
+       status N") until the delivery reads the meta's "failed" member */
+    if (strcmp (ff_options_text (self->options, FF_OPT_FORMAT, FF_DEFAULT_FORMAT), "raw") == 0
+    &&  s_set_param (self, "failed_output", "1", error, error_size))
+        return -1;
+    if (!ff_options_given (self->options, FF_OPT_PIPE)
+    &&  s_set_param (self, "args", "nul", error, error_size))
+        return -1;
+    if (ff_options_given (self->options, FF_OPT_JOBLOG)
+    &&  s_set_param (self, "command", "1", error, error_size))
+        return -1;
+    if (!ff_options_given (self->options, FF_OPT_RETRIES)
+    &&  s_set_param (self, "retries", "1", error, error_size))
+        return -1;
     return 0;
 }
 
@@ -59,7 +150,104 @@ s_apply_exec (ff_run_options_t *self, char *error, size_t error_size)
     free (param);
     if (rc == 0 && ff_options_given (self->options, FF_OPT_PIPE))
         rc = ff_options_set (self->options, FF_OPT_PARAM, "pipe=1", error, error_size);
+    if (rc == 0 && strcmp (ff_options_text (self->options, FF_OPT_KERNEL, ""), "exec") == 0)
+        rc = s_exec_params (self, error, error_size);
     return rc;
+}
+
+/* -N n with --pipe is --lines n. */
+static int
+s_apply_max_args (ff_run_options_t *self, char *error, size_t error_size)
+{
+    const char *n = ff_options_text (self->options, FF_OPT_MAX_ARGS, NULL);
+    if (!n)
+        return 0;
+    ff_options_clear (self->options, FF_OPT_MAX_ARGS);
+    return ff_options_set (self->options, FF_OPT_LINES, n, error, error_size);
+}
+
+/* The producer's words: each -a FILE as `:::: FILE`, then the inputs; with
+   no source, no --pipe and no --intake, stdin (`:::: -`), unless it is a
+   terminal. */
+static int
+s_sources (ff_run_options_t *self, char *error, size_t error_size)
+{
+    static char quad [] = "::::", dash [] = "-";
+    int ninputs, files = ff_options_given (self->options, FF_OPT_ARG_FILE), index;
+    char **inputs = ff_options_inputs (self->options, &ninputs);
+    int from_stdin = ninputs == 0 && files == 0 && !ff_options_given (self->options, FF_OPT_PIPE)
+                  && !ff_options_given (self->options, FF_OPT_INTAKE);
+    if (from_stdin && isatty (STDIN_FILENO)) {
+        snprintf (error, error_size, "no input: give arguments after :::, files with -a FILE "
+                  "or ::::, or pipe arguments on stdin, one per line");
+        return -1;
+    }
+    self->inputs = (char **) calloc ((size_t) (2 * files + ninputs + 3), sizeof (char *));
+    if (!self->inputs) {
+        snprintf (error, error_size, "out of memory");
+        return -1;
+    }
+    for (index = 0; index < files; index++) {
+        self->inputs [self->ninputs++] = quad;
+        self->inputs [self->ninputs++] = (char *) ff_options_nth (self->options, FF_OPT_ARG_FILE,
+                                                                   index);
+    }
+    if (files && ninputs && !ff_options_is_marker (inputs [0]))
+        self->inputs [self->ninputs++] = ":::";
+    for (index = 0; index < ninputs; index++)
+        self->inputs [self->ninputs++] = inputs [index];
+    if (from_stdin) {
+        self->inputs [self->ninputs++] = quad;
+        self->inputs [self->ninputs++] = dash;
+    }
+    return 0;
+}
+
+/* The number of units the sources give, or -1 when unknown (stdin). */
+static int64_t
+s_count_units (const ff_run_options_t *self)
+{
+    int index;
+    char error [256];
+    for (index = 0; index < self->ninputs; index++)
+        if (strcmp (self->inputs [index], "-") == 0)
+            return -1;
+    ff_sources_t config = {
+        .null = ff_options_given (self->options, FF_OPT_NULL),
+        .link = ff_options_given (self->options, FF_OPT_LINK),
+        .colsep = ff_options_text (self->options, FF_OPT_COLSEP, NULL), .fd = -1
+    };
+    ff_producer_t *producer = ff_producer_new_sources (self->inputs, (size_t) self->ninputs,
+                                                       &config, error, sizeof (error));
+    int64_t total = producer? ff_producer_total (producer): -1;
+    ff_producer_destroy (&producer);
+    return total;
+}
+
+int
+ff_run_options_jobs (const char *spec, int cores, int64_t tasks)
+{
+    char *end;
+    long value;
+    int percent;
+    if (!spec || !*spec || (!isdigit ((unsigned char) *spec) && *spec != '+' && *spec != '-'))
+        return -1;
+    errno = 0;
+    value = strtol (spec, &end, 10);
+    percent = *end == '%';
+    if (errno || end == spec || (*end && !(percent && !end [1])) || value > FF_MAX_WORKERS
+    ||  value < -FF_MAX_WORKERS || (percent && (*spec == '+' || *spec == '-')))
+        return -1;
+    if (cores < 1)
+        cores = 1;
+    long workers = percent? cores * value / 100
+                 : *spec == '+' || *spec == '-'? cores + value
+                 : value;
+    if (!percent && *spec != '+' && *spec != '-' && value == 0)
+        workers = tasks >= 0 && tasks < FF_J0_MAX_WORKERS? (long) tasks: FF_J0_MAX_WORKERS;
+    if (workers < 1)
+        workers = 1;
+    return workers > FF_MAX_WORKERS? FF_MAX_WORKERS: (int) workers;
 }
 
 /* Loads every --plugin and gives the stages its absolute path. */
@@ -176,7 +364,10 @@ ff_run_options_parse (ff_run_options_t *self, int argc, char *argv [])
     if (status == FF_OPTIONS_HELP)
         return status;
     if (status == FF_OPTIONS_OK
-    &&  (s_apply_exec (self, error, sizeof (error))
+    &&  (s_apply_words (self, error, sizeof (error))
+         || s_apply_max_args (self, error, sizeof (error))
+         || s_apply_exec (self, error, sizeof (error))
+         || s_sources (self, error, sizeof (error))
          || s_load_plugins (self, error, sizeof (error))
          || ff_options_validate (self->options, error, sizeof (error))))
         status = FF_OPTIONS_ERROR;
@@ -188,11 +379,26 @@ ff_run_options_parse (ff_run_options_t *self, int argc, char *argv [])
         return FF_OPTIONS_ERROR;
     ff_format_parse (ff_options_text (self->options, FF_OPT_FORMAT, FF_DEFAULT_FORMAT),
                      &self->format);
-    self->inputs = ff_options_inputs (self->options, &self->ninputs);
-    self->workers = (int) ff_options_long (self->options, FF_OPT_WORKERS,
-                                           sysconf (_SC_NPROCESSORS_ONLN));
+    self->dry_run = ff_options_given (self->options, FF_OPT_DRY_RUN) > 0;
+    int cores = (int) sysconf (_SC_NPROCESSORS_ONLN);
+    self->workers = (int) ff_options_long (self->options, FF_OPT_WORKERS, cores);
     if (!ff_options_given (self->options, FF_OPT_WORKERS) && self->workers < 1)
         self->workers = 1;
+    /* -w 0 without -t is a private job that `fanfold worker` (without -t)
+       joins; never a silent wait: say so (parallel's -j 0 is -j here) */
+    if (ff_options_given (self->options, FF_OPT_WORKERS) && self->workers == 0
+    &&  !ff_options_given (self->options, FF_OPT_TOPOLOGY))
+        fprintf (stderr, "fanfold: -w 0 starts no worker: the job waits for `fanfold worker` "
+                 "run on this host (for one worker per task, as parallel's -j0, give -j 0)\n");
+    if (ff_options_given (self->options, FF_OPT_JOBS) && !ff_options_given (self->options, FF_OPT_WORKERS)) {
+        const char *spec = ff_options_text (self->options, FF_OPT_JOBS, "");
+        int64_t tasks = strcmp (spec, "0") == 0? s_count_units (self): -1;
+        self->workers = ff_run_options_jobs (spec, cores, tasks);
+        if (self->workers < 0) {
+            ff_log_error ("-j %s: expected N, N%%, +N, -N or 0", spec);
+            return FF_OPTIONS_ERROR;
+        }
+    }
     if (strcmp (ff_options_text (self->options, FF_OPT_DISPATCH, "heavy"), "fifo") == 0
     &&  ff_options_set (self->options, FF_OPT_FIFO, NULL, error, sizeof (error)))
         return FF_OPTIONS_ERROR;
@@ -202,6 +408,8 @@ ff_run_options_parse (ff_run_options_t *self, int argc, char *argv [])
     if (s_output_is_input (self))
         return FF_OPTIONS_ERROR;
     s_decide_mode (self);
+    if (self->dry_run)
+        self->serial = 1;           /* nothing runs: no stage to start */
     return FF_OPTIONS_OK;
 }
 
@@ -214,6 +422,8 @@ ff_run_options_clear (ff_run_options_t *self)
     for (index = 0; index < self->nparams; index++)
         free (self->param_copies [index]);
     ff_options_destroy (&self->options);
+    free (self->inputs);
+    free (self->command);
     memset (self, 0, sizeof (*self));
 }
 
@@ -242,7 +452,15 @@ s_small_job (const ff_run_options_t *self, const char **why)
             *why = "a stream, or options of the parallel mode";
             return 0;
         }
-    if ((size_t) self->ninputs * self->nkernels <= 1) {
+    int sources = 0;
+    for (input = 0; input < self->ninputs; input++)
+        sources |= ff_options_is_marker (self->inputs [input]);
+    int64_t units = sources? s_count_units (self): self->ninputs;
+    if (units < 0) {
+        *why = "arguments read from stdin";
+        return 0;
+    }
+    if ((uint64_t) units * self->nkernels <= 1) {
         *why = "a single task";
         return 1;
     }
@@ -252,6 +470,10 @@ s_small_job (const ff_run_options_t *self, const char **why)
         int timed = strcmp (name, "sleep") == 0 || strcmp (name, "spin") == 0;
         if (!timed && strcmp (name, "noop") != 0) {
             *why = "kernels whose cost is unknown";
+            return 0;
+        }
+        if (timed && sources) {
+            *why = "timed kernels on argument sources";
             return 0;
         }
         for (input = 0; timed && input < self->ninputs; input++) {

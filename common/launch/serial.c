@@ -4,6 +4,7 @@
 #include "fanfold/launch/serial.h"
 #include "fanfold/job/delivery.h"
 #include "fanfold/job/producer.h"
+#include "fanfold/kernels/exec.h"
 #include "fanfold/kernels/kernels.h"
 #include "fanfold/kernels/task.h"
 #include "fanfold/runtime/limits.h"
@@ -14,8 +15,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#define FF_DRY_RUN_MAX_FIELDS 256  /* fields of one --dry-run line */
 
 /* What running one unit needs; one per run. */
 typedef struct {
@@ -114,6 +118,43 @@ s_run_unit (s_serial_t *self, const ff_unit_t *unit)
     return 0;
 }
 
+/* --dry-run: writes the command line of each unit's task, one per line,
+   as the exec kernel would build it in slot 1. Returns 0 or -1 (said). */
+static int
+s_dry_run (s_serial_t *self, const ff_unit_t *unit)
+{
+    ff_exec_arg_t args [FF_DRY_RUN_MAX_FIELDS];
+    const char *cmd = NULL;
+    size_t index, nargs = 0, start = 0;
+    int pipe = 0;
+    for (index = 0; index < self->nparams; index++) {
+        if (strcmp (self->params [2 * index], "cmd") == 0)
+            cmd = self->params [2 * index + 1];
+        if (strcmp (self->params [2 * index], "pipe") == 0)
+            pipe = strcmp (self->params [2 * index + 1], "1") == 0;
+    }
+    if (!cmd) {
+        ff_log_error ("--dry-run prints the commands of the exec kernel: give a command");
+        return -1;
+    }
+    if (!pipe)
+        for (index = 0; index <= unit->size && nargs < FF_DRY_RUN_MAX_FIELDS; index++)
+            if (index == unit->size || unit->data [index] == 0) {
+                args [nargs].text = (const char *) unit->data + start;
+                args [nargs].len = index - start;
+                nargs++;
+                start = index + 1;
+            }
+    ff_buf_t line = { 0 };
+    int rc = ff_exec_line (&line, cmd, args, nargs, self->seq++, "1", 0);
+    if (rc == 0 && (fwrite (line.data, 1, line.size, stdout) != line.size || putchar ('\n') == EOF))
+        rc = -1;
+    free (line.data);
+    if (rc)
+        ff_log_error ("cannot write the command line: %s", strerror (errno));
+    return rc;
+}
+
 /* Makes the producer of the run's units: --pipe blocks from stdin or
    --input (opened into *in_fd), else the positional arguments. */
 static ff_producer_t *
@@ -125,8 +166,18 @@ s_producer (const ff_run_options_t *run, uint64_t chunk_bytes, int *in_fd)
         size_t index;
         for (index = 0; index < run->nkernels; index++)
             arrays |= (run->kernels [index]->flags & FF_KERNEL_ARRAYS) != 0;
-        return ff_producer_new_arguments (run->inputs, (size_t) run->ninputs, arrays,
-                                          chunk_bytes, NULL);
+        ff_sources_t config = {
+            .null = ff_options_given (options, FF_OPT_NULL),
+            .link = ff_options_given (options, FF_OPT_LINK),
+            .colsep = ff_options_text (options, FF_OPT_COLSEP, NULL),
+            .fd = STDIN_FILENO, .arrays = arrays, .chunk_bytes = chunk_bytes
+        };
+        char error [FF_PRODUCER_ERROR_MAX];
+        ff_producer_t *producer = ff_producer_new_sources (run->inputs, (size_t) run->ninputs,
+                                                           &config, error, sizeof (error));
+        if (!producer)
+            ff_log_error ("%s", error);
+        return producer;
     }
     const char *input = ff_options_text (options, FF_OPT_INPUT, NULL);
     long max_block = ff_options_long (options, FF_OPT_MAX_BLOCK, FF_DEFAULT_MAX_BLOCK);
@@ -163,8 +214,12 @@ ff_serial_run (const ff_run_options_t *run)
     memset (&self, 0, sizeof (self));
     self.run = run;
     s_params (&self);
-    self.policy.retries = (uint32_t) ff_options_long (run->options, FF_OPT_RETRIES,
-                                                      FF_DEFAULT_RETRIES);
+    /* as a worker reads them: the last retries parameter counts */
+    for (index = 0; index < self.nparams; index++)
+        if (strcmp (self.params [2 * index], "retries") == 0)
+            self.policy.retries = (uint32_t) strtoul (self.params [2 * index + 1], NULL, 10);
+    if (self.policy.retries < 1)
+        self.policy.retries = 1;
     self.policy.stopped = s_stopped;
     self.chunk_bytes = (uint64_t) ff_options_long (run->options, FF_OPT_CHUNK, 0);
     ff_delivery_options_t delivery = {
@@ -199,7 +254,7 @@ ff_serial_run (const ff_run_options_t *run)
         if (got == FF_PRODUCE_END)
             break;
         else
-        if (s_run_unit (&self, &unit)) {
+        if (run->dry_run? s_dry_run (&self, &unit): s_run_unit (&self, &unit)) {
             rc = ff_delivery_exit_status (self.delivery);
             goto done;
         }

@@ -14,12 +14,15 @@
 #include <string.h>
 
 /* -p pairs a user may give: the job's parameters also carry retries,
-   timeout, cmd and pipe (from --exec) and one per --plugin. */
-#define S_MAX_USER_PARAMS (FF_MAX_PARAMS - FF_MAX_PLUGINS - 4)
+   timeout, one per --plugin, and what the launcher sets for exec (cmd,
+   pipe, shell, args, failed_output, command, retries). */
+#define S_MAX_USER_PARAMS (FF_MAX_PARAMS - FF_MAX_PLUGINS - 10)
 _Static_assert (S_MAX_USER_PARAMS > 0, "room for -p parameters");
 
-#define S_MAX_GIVEN 128             /* option values on one command line */
-_Static_assert (S_MAX_GIVEN > S_MAX_USER_PARAMS + FF_MAX_PLUGINS + FF_OPT_COUNT,
+#define S_MAX_ARG_FILES 16          /* -a given at most this often */
+#define S_MAX_GIVEN 160             /* option values on one command line */
+_Static_assert (S_MAX_GIVEN > S_MAX_USER_PARAMS + FF_MAX_PLUGINS + S_MAX_ARG_FILES
+                              + FF_OPT_COUNT,
                 "every option once and every list full fit");
 
 #define S_WORD_MAX 80               /* --job-id, --signature */
@@ -43,8 +46,12 @@ static const ff_option_t s_table [FF_OPT_COUNT] = {
                            RUN | SINK, "FILE", "write results to FILE (default stdout)" },
     [FF_OPT_FORMAT]    = { "format", 0, FF_TYPE_ENUM, 0, 0, "raw|jsonl", 1,
                            RUN | SINK, "raw|jsonl", "result bytes, or one JSON object per task" },
-    [FF_OPT_KERNEL]    = { "kernel", 'k', FF_TYPE_TEXT, 0, 0, NULL, 1,
+    [FF_OPT_KERNEL]    = { "kernel", 'K', FF_TYPE_TEXT, 0, 0, NULL, 1,
                            RUN | VENT, "KERNEL[,KERNEL...]", "kernels run on every input (default noop)" },
+    [FF_OPT_KEEP_ORDER] = { "keep-order", 'k', FF_TYPE_FLAG, 0, 0, NULL, 1,
+                           RUN, NULL, "accepted: output is always in input order" },
+    [FF_OPT_JOBS]      = { "jobs", 'j', FF_TYPE_TEXT, 0, 0, NULL, 1,
+                           RUN, "N|N%|+N|-N|0", "workers as parallel's -j reads it (0: one per task)" },
     [FF_OPT_PARAM]     = { "param", 'p', FF_TYPE_PAIR, 0, 0, NULL, S_MAX_USER_PARAMS,
                            RUN | VENT, "KEY=VALUE", "a kernel parameter (repeatable)" },
     [FF_OPT_EXEC]      = { "exec", 0, FF_TYPE_TEXT, 0, 0, NULL, 1,
@@ -59,6 +66,20 @@ static const ff_option_t s_table [FF_OPT_COUNT] = {
                            RUN | VENT, "SIZE", "the longest block (default 256M)" },
     [FF_OPT_INPUT]     = { "input", 0, FF_TYPE_PATH, 0, 0, NULL, 1,
                            RUN | VENT, "FILE", "--pipe: read records from FILE" },
+    [FF_OPT_MAX_ARGS]  = { "max-args", 'N', FF_TYPE_COUNT, 1, FF_MAX_BLOCK, NULL, 1,
+                           RUN, "N", "--pipe: N lines per task (as --lines)" },
+    [FF_OPT_NULL]      = { "null", '0', FF_TYPE_FLAG, 0, 0, NULL, 1,
+                           RUN | VENT, NULL, "argument records end at NUL, not newline" },
+    [FF_OPT_ARG_FILE]  = { "arg-file", 'a', FF_TYPE_PATH, 0, 0, NULL, S_MAX_ARG_FILES,
+                           RUN, "FILE", "arguments from FILE, one per line (as :::: FILE)" },
+    [FF_OPT_LINK]      = { "link", 0, FF_TYPE_FLAG, 0, 0, NULL, 1,
+                           RUN | VENT, NULL, "the i-th argument of each source, not the product" },
+    [FF_OPT_COLSEP]    = { "colsep", 0, FF_TYPE_TEXT, 0, 0, NULL, 1,
+                           RUN | VENT, "REGEX", "split each argument record into {1} {2} ..." },
+    [FF_OPT_SHELL]     = { "shell", 0, FF_TYPE_PATH, 0, 0, NULL, 1,
+                           RUN, "PATH", "commands run under PATH (default $SHELL or /bin/sh)" },
+    [FF_OPT_DRY_RUN]   = { "dry-run", 0, FF_TYPE_FLAG, 0, 0, NULL, 1,
+                           RUN, NULL, "print each command line, run nothing" },
     [FF_OPT_CHUNK]     = { "chunk", 0, FF_TYPE_SIZE, 1, FF_MAX_CHUNK, NULL, 1,
                            RUN | VENT, "SIZE", "arrays: SIZE bytes per task" },
     [FF_OPT_PLUGIN]    = { "plugin", 0, FF_TYPE_PATH, 0, 0, NULL, FF_MAX_PLUGINS,
@@ -272,6 +293,8 @@ struct ff_options {
     size_t ngiven;                  /* how many */
     char *owned [S_MAX_GIVEN];      /* copies made by ff_options_set */
     size_t nowned;                  /* how many */
+    char **words;                   /* the command's trailing words, in the caller's argv */
+    int nwords;                     /* how many */
     char **inputs;                  /* positional arguments, in the caller's argv */
     int ninputs;                    /* how many */
     char dashed [FF_OPT_COUNT][24]; /* "--name" of each option, for forwarding */
@@ -404,6 +427,15 @@ ff_options_parse (ff_options_t *self, int argc, char *argv [], char *error, size
     }
     self->inputs = argv + optind;
     self->ninputs = argc - optind;
+    if ((self->command & FF_CMD_RUN) && !ff_options_given (self, FF_OPT_EXEC)
+    &&  !ff_options_given (self, FF_OPT_KERNEL)) {
+        /* the command as trailing words, up to the first source marker */
+        self->words = self->inputs;
+        while (self->nwords < self->ninputs && !ff_options_is_marker (self->words [self->nwords]))
+            self->nwords++;
+        self->inputs += self->nwords;
+        self->ninputs -= self->nwords;
+    }
     return ff_options_validate (self, error, error_size)? FF_OPTIONS_ERROR: FF_OPTIONS_OK;
 }
 
@@ -487,9 +519,18 @@ ff_options_validate (ff_options_t *self, char *error, size_t error_size)
         snprintf (error, error_size, "--intake takes the records: no --pipe, no INPUT");
         return -1;
     }
-    if (pipe && self->ninputs > 0) {
+    if (pipe && (self->ninputs > 0 || ff_options_given (self, FF_OPT_ARG_FILE))) {
         snprintf (error, error_size, "--pipe reads records from stdin (or --input), "
                   "not INPUT arguments");
+        return -1;
+    }
+    if (ff_options_given (self, FF_OPT_MAX_ARGS) && !pipe) {
+        snprintf (error, error_size, "-N N goes with --pipe here (N lines per task); "
+                  "several arguments per command are not supported");
+        return -1;
+    }
+    if (ff_options_given (self, FF_OPT_MAX_ARGS) && lines) {
+        snprintf (error, error_size, "-N and --lines cannot be combined");
         return -1;
     }
     if ((self->command & FF_CMD_RUN) && !ff_options_given (self, FF_OPT_EXEC)
@@ -562,6 +603,20 @@ ff_options_nth (const ff_options_t *self, ff_opt_t id, int nth)
         if (self->given [index].id == id && nth-- == 0)
             return self->given [index].text;
     return NULL;
+}
+
+int
+ff_options_is_marker (const char *word)
+{
+    return strcmp (word, ":::") == 0 || strcmp (word, "::::") == 0
+        || strcmp (word, ":::+") == 0 || strcmp (word, "::::+") == 0;
+}
+
+char **
+ff_options_command (const ff_options_t *self, int *count)
+{
+    *count = self->nwords;
+    return self->words;
 }
 
 char **

@@ -6,6 +6,7 @@
 #include "fanfold/runtime/net.h"
 
 #include <czmq.h>
+#include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -52,27 +53,33 @@ static const ff_settings_t s_defaults = {
 int
 ff_parse_size (const char *text, long *value)
 {
+    /* as GNU parallel reads --block: a lower-case unit is a power of
+       1000, an upper-case one a power of 1024; a fraction is allowed */
+    static const char units [] = "kmgtp";
     char *end;
     errno = 0;
-    if (!text || !*text)
+    if (!text || !*text || !(isdigit ((unsigned char) *text) || *text == '.')
+    ||  strpbrk (text, "xXeEnN"))   /* strtod would read hex, exponents, nan */
         return -1;
-    long long parsed = strtoll (text, &end, 10);
-    if (errno || end == text || parsed < 0)
+    double parsed = strtod (text, &end);
+    if (errno || end == text || !(parsed >= 0))
         return -1;
-    long long scale = 1;
+    double scale = 1;
     if (*end) {
-        switch (*end) {
-            case 'k': case 'K': scale = 1LL << 10; break;
-            case 'm': case 'M': scale = 1LL << 20; break;
-            case 'g': case 'G': scale = 1LL << 30; break;
-            default: return -1;
-        }
+        const char *unit = strchr (units, tolower ((unsigned char) *end));
+        if (!unit || !*unit)
+            return -1;
+        double base = islower ((unsigned char) *end)? 1000.0: 1024.0;
+        int power;
+        for (power = 0; power <= unit - units; power++)
+            scale *= base;
         if (end [1] && !(end [1] == 'B' && !end [2]) && !(end [1] == 'b' && !end [2]))
             return -1;
     }
-    if (parsed > LONG_MAX / scale)
+    double bytes = parsed * scale;
+    if (bytes >= (double) LONG_MAX)
         return -1;
-    *value = (long) (parsed * scale);
+    *value = (long) bytes;
     return 0;
 }
 

@@ -3,10 +3,10 @@
 #   given; stage executables answer --help.
 . "$(dirname "$0")/lib.sh"
 args=("a b" "it's" '$HOME' "x;y" "*" "-n" "日本" "")
-"$BIN/fanfold" run -w 2 -k noop --format raw -- "${args[@]}" > "$SCRATCH/raw"
+"$BIN/fanfold" run -w 2 -K noop --format raw -- "${args[@]}" > "$SCRATCH/raw"
 printf '%s' "${args[@]}" > "$SCRATCH/expected"
 same "$SCRATCH/expected" "$SCRATCH/raw" "arguments echoed"
-"$BIN/fanfold" run -w 2 -k noop,sleep -p ms=1 --format jsonl -- one two three > "$SCRATCH/jsonl"
+"$BIN/fanfold" run -w 2 -K noop,sleep -p ms=1 --format jsonl -- one two three > "$SCRATCH/jsonl"
 "$PY" - "$SCRATCH/jsonl" <<'PYEOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]

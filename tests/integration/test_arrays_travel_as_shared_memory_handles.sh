@@ -1,4 +1,4 @@
-#   -k stats --chunk 4M over a 100 MB float32 .npy, an int16 and a 2-D
+#   -K stats --chunk 4M over a 100 MB float32 .npy, an int16 and a 2-D
 #   float64 one: one folded line per array, equal to numpy in double
 #   (sum, mean to 1e-9, std to 1e-7, min, max, count exact); a worker with
 #   --no-shm gives the same bytes; while the job runs its segments are under
@@ -15,7 +15,7 @@ np.save(d + "/f64.npy", rng.standard_normal((1000, 1234)))
 PYEOF
 arrays=("$SCRATCH/f32.npy" "$SCRATCH/i16.npy" "$SCRATCH/f64.npy")
 mine="ff_$(id -u)_"
-"$BIN/fanfold" run -w 2 -k stats --chunk 4M --format jsonl -- "${arrays[@]}" > "$SCRATCH/stats.jsonl"
+"$BIN/fanfold" run -w 2 -K stats --chunk 4M --format jsonl -- "${arrays[@]}" > "$SCRATCH/stats.jsonl"
 "$PY" - "$SCRATCH/stats.jsonl" "${arrays[@]}" <<'PYEOF'
 import json, sys, numpy as np
 rows = [json.loads(l) for l in open(sys.argv[1])]
@@ -29,13 +29,13 @@ for row, path in zip(rows, sys.argv[2:]):
     assert abs(r["mean"] - a.mean()) <= 1e-9 * abs(a.mean()), (path, r["mean"], a.mean())
     assert abs(r["std"] - a.std()) <= 1e-7 * a.std(), (path, r["std"], a.std())
 PYEOF
-"$BIN/fanfold" run --serial -k stats --chunk 4M --format jsonl -- "${arrays[@]}" \
+"$BIN/fanfold" run --serial -K stats --chunk 4M --format jsonl -- "${arrays[@]}" \
     | cmp - "$SCRATCH/stats.jsonl" || fail "--serial differs"
 [ -z "$(ls /dev/shm | grep "^$mine" || true)" ] || fail "segments left after the job: $(ls /dev/shm)"
 
 # a worker that cannot map the segments gets the bytes instead: same output
 topology="$ROOT/topology/local.zpl"
-"$BIN/fanfold" run -t "$topology" -w 0 -k stats --chunk 4M --format jsonl -- "${arrays[@]}" \
+"$BIN/fanfold" run -t "$topology" -w 0 -K stats --chunk 4M --format jsonl -- "${arrays[@]}" \
     > "$SCRATCH/noshm.jsonl" &
 job=$!
 "$BIN/fanfold" worker -t "$topology" --no-shm &
@@ -43,7 +43,7 @@ wait $job || fail "the --no-shm job failed"
 same "$SCRATCH/stats.jsonl" "$SCRATCH/noshm.jsonl" "--no-shm worker"
 
 # while in flight: segments visible, 0600; a slow job over many chunks
-setsid "$BIN/fanfold" run -w 1 -k stats --chunk 64k --format jsonl -- "${arrays[@]}" \
+setsid "$BIN/fanfold" run -w 1 -K stats --chunk 64k --format jsonl -- "${arrays[@]}" \
     > "$SCRATCH/slow.jsonl" 2>/dev/null &
 job=$!
 seen=""
@@ -77,7 +77,7 @@ head -c 40 "$SCRATCH/i16.npy" > "$SCRATCH/truncated.npy"
 "$PY" -c "import numpy as np, sys; np.save(sys.argv[1], np.arange(10, dtype='>f8')); np.save(sys.argv[2], np.arange(4, dtype=np.complex128))" \
     "$SCRATCH/big_endian.npy" "$SCRATCH/complex.npy"
 rc=0
-"$BIN/fanfold" run -w 2 -k stats --format jsonl -- "$SCRATCH/truncated.npy" "$SCRATCH/big_endian.npy" \
+"$BIN/fanfold" run -w 2 -K stats --format jsonl -- "$SCRATCH/truncated.npy" "$SCRATCH/big_endian.npy" \
     "$SCRATCH/complex.npy" "$SCRATCH/f64.npy" > "$SCRATCH/bad.jsonl" 2>/dev/null || rc=$?
 [ "$rc" = 1 ] || fail "bad arrays: exit $rc, expected 1"
 "$PY" - "$SCRATCH/bad.jsonl" <<'PYEOF'

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 topology="$ROOT/topology/local.zpl"
 seq 1 4000 | sed 's/$/ record/' > "$SCRATCH/in.txt"
-setsid "$BIN/fanfold" run -t "$topology" -w 3 --pipe --lines 2 -k sleep -p ms=8 -v \
+setsid "$BIN/fanfold" run -t "$topology" -w 3 --pipe --lines 2 -K sleep -p ms=8 -v \
     --joblog "$SCRATCH/joblog.tsv" < "$SCRATCH/in.txt" > "$SCRATCH/out.txt" 2> "$SCRATCH/err.txt" &
 job=$!
 killed=0

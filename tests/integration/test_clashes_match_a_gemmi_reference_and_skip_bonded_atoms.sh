@@ -8,7 +8,7 @@
 files=("$ROOT/tests/data/1A8O.pdb.gz" "/usr/share/pymol/data/demo/1tii.pdb")
 for file in "${files[@]}"; do
     for overlap in 0.4 0.2; do
-        "$BIN/fanfold" run -w 2 -k clashes -p overlap=$overlap --format raw -- "$file" > "$SCRATCH/got.json"
+        "$BIN/fanfold" run -w 2 -K clashes -p overlap=$overlap --format raw -- "$file" > "$SCRATCH/got.json"
         "$PY" "$ROOT/tests/integration/reference_structures.py" clashes "$file" $overlap > "$SCRATCH/want.json"
         "$PY" - "$SCRATCH/got.json" "$SCRATCH/want.json" "$file" $overlap <<'PYEOF'
 import json, sys

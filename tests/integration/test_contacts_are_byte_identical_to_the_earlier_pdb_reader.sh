@@ -22,7 +22,7 @@ for line in "${expected[@]}"; do
     file=${line#* }
     for mode in "-w 2" "--serial"; do
         # shellcheck disable=SC2086
-        got=$("$BIN/fanfold" run $mode -k contacts --format raw -- "$file" | sha256sum | cut -c1-64)
+        got=$("$BIN/fanfold" run $mode -K contacts --format raw -- "$file" | sha256sum | cut -c1-64)
         [ "$got" = "$sum" ] || fail "contacts of $file ($mode): sha256 $got, the earlier reader gave $sum"
     done
     echo "identical: $(basename "$file")"

@@ -1,4 +1,4 @@
-#   -k contacts over real PDB files (Debian's pymol-data) and small ones of
+#   -K contacts over real PDB files (Debian's pymol-data) and small ones of
 #   tests/data (gzipped, no element columns, several models, altlocs) gives
 #   atoms, count and sorted pairs identical to an independent brute-force
 #   reference; several kernels give one line per kernel, input-major; a
@@ -7,7 +7,7 @@
 demo=/usr/share/pymol/data/demo
 files=("$demo/1tii.pdb" "$demo/il2.pdb" "$ROOT/tests/data/pept.pdb.gz" "$ROOT/tests/data/noelement.pdb"
        "$ROOT/tests/data/multimodel.pdb" "$ROOT/tests/data/altloc.pdb")
-"$BIN/fanfold" run -w 2 -k contacts --format jsonl -- "${files[@]}" > "$SCRATCH/out.jsonl"
+"$BIN/fanfold" run -w 2 -K contacts --format jsonl -- "${files[@]}" > "$SCRATCH/out.jsonl"
 "$PY" "$ROOT/tests/integration/reference_contacts.py" 4.0 "${files[@]}" > "$SCRATCH/reference.jsonl"
 "$PY" - "$SCRATCH/out.jsonl" "$SCRATCH/reference.jsonl" <<'PYEOF'
 import json, sys
@@ -21,11 +21,11 @@ for row, ref in zip(got, want):
         assert result[key] == ref[key], (row["input"], key, str(result[key])[:200], str(ref[key])[:200])
     print(row["input"], result["atoms"], "atoms", result["count"], "contacts")
 PYEOF
-"$BIN/fanfold" run --serial -k contacts --format jsonl -- "${files[@]}" | cmp - "$SCRATCH/out.jsonl" \
+"$BIN/fanfold" run --serial -K contacts --format jsonl -- "${files[@]}" | cmp - "$SCRATCH/out.jsonl" \
     || fail "--serial differs"
 
 # three kernels: three lines per input, input-major, in the order given
-"$BIN/fanfold" run -w 2 -k contacts,hbonds,clashes --format jsonl -- "${files[@]:0:3}" > "$SCRATCH/three.jsonl"
+"$BIN/fanfold" run -w 2 -K contacts,hbonds,clashes --format jsonl -- "${files[@]:0:3}" > "$SCRATCH/three.jsonl"
 "$PY" - "$SCRATCH/three.jsonl" <<'PYEOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
@@ -38,7 +38,7 @@ PYEOF
 
 # a broken coordinate: an error record naming file and line; the rest is fine
 rc=0
-"$BIN/fanfold" run -w 2 -k contacts --format jsonl -- "$demo/il2.pdb" "$ROOT/tests/data/badcoord.pdb" \
+"$BIN/fanfold" run -w 2 -K contacts --format jsonl -- "$demo/il2.pdb" "$ROOT/tests/data/badcoord.pdb" \
     "$ROOT/tests/data/empty.pdb" "$ROOT/tests/data/pept.pdb.gz" > "$SCRATCH/bad.jsonl" 2> "$SCRATCH/err" || rc=$?
 [ "$rc" = 1 ] || fail "broken inputs: exit $rc, expected 1"
 "$PY" - "$SCRATCH/bad.jsonl" <<'PYEOF'

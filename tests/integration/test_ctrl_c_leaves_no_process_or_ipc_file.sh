@@ -5,7 +5,7 @@
 export TMPDIR_BEFORE=$(ls -d /tmp/fanfold-?????? 2>/dev/null | sort || true)
 seq 1 1000 > "$SCRATCH/in.txt"
 # setsid: the job gets a process group of its own, as in a shell
-setsid "$BIN/fanfold" run -w 3 --pipe --lines 1 -k sleep -p ms=50 -o "$SCRATCH/out.txt" \
+setsid "$BIN/fanfold" run -w 3 --pipe --lines 1 -K sleep -p ms=50 -o "$SCRATCH/out.txt" \
     < "$SCRATCH/in.txt" &
 job=$!
 sleep 1
@@ -22,7 +22,7 @@ no_stage_left "$runtime"
 
 # the same with the shipped ipc topology
 dir=/tmp/fanfold-$(id -u)/local
-setsid "$BIN/fanfold" run -t "$ROOT/topology/local.zpl" -w 2 --pipe --lines 1 -k sleep -p ms=50 \
+setsid "$BIN/fanfold" run -t "$ROOT/topology/local.zpl" -w 2 --pipe --lines 1 -K sleep -p ms=50 \
     -o "$SCRATCH/out2.txt" < "$SCRATCH/in.txt" &
 job=$!
 sleep 1

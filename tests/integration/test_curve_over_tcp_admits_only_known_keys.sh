@@ -27,7 +27,7 @@ seq 1 300 > "$SCRATCH/in.txt"
 # the intruder joins first and stays; the authorised worker comes later
 "$BIN/fanfold" worker -v -t "$SCRATCH/intruder.zpl" 2> "$SCRATCH/intruder.err" &
 intruder=$!
-"$BIN/fanfold" run -t "$SCRATCH/good.zpl" -w 0 --pipe --lines 1 -k sleep -p ms=2 \
+"$BIN/fanfold" run -t "$SCRATCH/good.zpl" -w 0 --pipe --lines 1 -K sleep -p ms=2 \
     < "$SCRATCH/in.txt" > "$SCRATCH/out.txt" &
 job=$!
 sleep 1.5
@@ -41,9 +41,9 @@ grep -q "stopped after 0 tasks" "$SCRATCH/intruder.err" || fail "intruder: $(cat
 
 # no keys: refused, unless --insecure
 rc=0
-"$BIN/fanfold" run -t "$SCRATCH/plain.zpl" -w 1 a b > /dev/null 2> "$SCRATCH/err" || rc=$?
+"$BIN/fanfold" run -t "$SCRATCH/plain.zpl" -w 1 -K noop a b > /dev/null 2> "$SCRATCH/err" || rc=$?
 [ "$rc" = 2 ] && grep -q "refusing to bind tcp" "$SCRATCH/err" || fail "tcp without keys: rc $rc: $(cat "$SCRATCH/err")"
-[ "$("$BIN/fanfold" run -t "$SCRATCH/plain.zpl" -w 1 --insecure a b)" = ab ] || fail "--insecure"
+[ "$("$BIN/fanfold" run -t "$SCRATCH/plain.zpl" -w 1 --insecure -K noop a b)" = ab ] || fail "--insecure"
 
 # two hosts: network namespaces on a private link
 if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || ! ip netns add ff-probe-$$ 2>/dev/null; then
@@ -64,7 +64,7 @@ topology "$SCRATCH/hosts.zpl" 10.213.0.1 "$SCRATCH/keys/client.cert_secret"
 topology "$SCRATCH/hosts-intruder.zpl" 10.213.0.1 "$SCRATCH/other/client.cert_secret"
 ip netns exec $peer "$BIN/fanfold" worker -v -t "$SCRATCH/hosts-intruder.zpl" 2> "$SCRATCH/ns-intruder.err" &
 intruder=$!
-ip netns exec $main "$BIN/fanfold" run -t "$SCRATCH/hosts.zpl" -w 0 --pipe --lines 1 -k sleep -p ms=2 \
+ip netns exec $main "$BIN/fanfold" run -t "$SCRATCH/hosts.zpl" -w 0 --pipe --lines 1 -K sleep -p ms=2 \
     < "$SCRATCH/in.txt" > "$SCRATCH/hosts.txt" &
 job=$!
 sleep 1

@@ -11,7 +11,7 @@ head -c 300000000 /dev/zero | tr '\0' x > "$SCRATCH/huge.txt"
 for mode in --serial "--mode parallel -w 1"; do
     rc=0
     # shellcheck disable=SC2086
-    (ulimit -v 250000; timeout 20 "$BIN/fanfold" run $mode --pipe --max-block 1G -k noop \
+    (ulimit -v 250000; timeout 20 "$BIN/fanfold" run $mode --pipe --max-block 1G -K noop \
         < "$SCRATCH/huge.txt" > /dev/null 2> "$SCRATCH/err") || rc=$?
     [ "$rc" = 2 ] || fail "out of memory reading stdin ($mode): exit $rc, expected 2; stderr: $(cat "$SCRATCH/err")"
     grep -q 'read failed: Cannot allocate memory' "$SCRATCH/err" \

@@ -3,7 +3,7 @@
 . "$(dirname "$0")/lib.sh"
 intake="ipc://$SCRATCH/intake"
 emit="ipc://$SCRATCH/emit"
-"$BIN/fanfold" run -v -w 2 -k noop --intake "$intake" --emit "$emit" 2> "$SCRATCH/job.err" &
+"$BIN/fanfold" run -v -w 2 -K noop --intake "$intake" --emit "$emit" 2> "$SCRATCH/job.err" &
 job=$!
 "$PY" "$ROOT/examples/python/consumer.py" "$emit" > "$SCRATCH/results.txt" 2> "$SCRATCH/consumer.err" &
 consumer=$!
@@ -33,7 +33,7 @@ while True:
 pull.close()
 PYEOF
 slow_consumer=$!
-seq 1 10000 | "$BIN/fanfold" run -w 2 -k noop --pipe --lines 1 --emit "$slow" > /dev/null \
+seq 1 10000 | "$BIN/fanfold" run -w 2 -K noop --pipe --lines 1 --emit "$slow" > /dev/null \
     || fail "the job with a slow consumer failed"
 wait $slow_consumer || fail "the slow consumer did not get the whole stream: $(cat "$SCRATCH/slow.txt")"
 [ "$(cat "$SCRATCH/slow.txt")" = "10000 10000" ] || fail "slow consumer: $(cat "$SCRATCH/slow.txt")"

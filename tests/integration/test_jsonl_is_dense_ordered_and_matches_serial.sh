@@ -3,9 +3,9 @@
 #   byte-identical to --serial output under jitter.
 . "$(dirname "$0")/lib.sh"
 utf8_lines 5000 "$SCRATCH/in.txt"
-"$BIN/fanfold" run -w 3 --pipe --lines 7 -k sleep -p ms=4 -p jitter=1 --format jsonl \
+"$BIN/fanfold" run -w 3 --pipe --lines 7 -K sleep -p ms=4 -p jitter=1 --format jsonl \
     < "$SCRATCH/in.txt" > "$SCRATCH/parallel.jsonl"
-"$BIN/fanfold" run --serial --pipe --lines 7 -k sleep -p ms=0 -p jitter=1 --format jsonl \
+"$BIN/fanfold" run --serial --pipe --lines 7 -K sleep -p ms=0 -p jitter=1 --format jsonl \
     < "$SCRATCH/in.txt" | sed 's/"kernel":"sleep"/"kernel":"sleep"/' > "$SCRATCH/serial.jsonl"
 same "$SCRATCH/parallel.jsonl" "$SCRATCH/serial.jsonl" "parallel vs --serial jsonl"
 "$PY" - "$SCRATCH/parallel.jsonl" "$SCRATCH/in.txt" <<'PYEOF'

@@ -59,7 +59,7 @@ sink=
 [ "$status" -eq 130 ] || fail "the lone sink exited $status on SIGTERM, not 130: $(tail -n 3 "$SCRATCH/alone.err")"
 grep -q "^fanfold-sink: dropped:" "$SCRATCH/alone.err" || fail "the lone sink logged no drop"
 
-"$BIN/fanfold" run -t "$topology" -v -w 2 --pipe --lines 1 -k sleep -p ms=5 \
+"$BIN/fanfold" run -t "$topology" -v -w 2 --pipe --lines 1 -K sleep -p ms=5 \
     < "$SCRATCH/in.txt" > "$SCRATCH/out.txt" 2> "$SCRATCH/err.txt" &
 job=$!
 

@@ -19,22 +19,22 @@ agree () {                  # expected-line ARGS...: both modes exit 2 with exac
             || fail "--mode $mode $*: stderr '$(cat "$SCRATCH/err.$mode")', expected 'fanfold: $line'"
     done
 }
-agree "--block 1M is larger than --max-block 512K" --pipe --block 1M --max-block 512K -k noop
-agree "--timeout -1: expected seconds from 0 to 1e+06" --pipe --timeout -1 -k noop
-agree "--retries 0: expected a count from 1 to 1000" --pipe --retries 0 -k noop
-agree "--block 2G: expected a size from 1 to 1G, such as 4M" --pipe --block 2G -k noop
-agree "unknown option '--frobnicate'" --pipe --frobnicate -k noop
+agree "--block 1M is larger than --max-block 512K" --pipe --block 1M --max-block 512K -K noop
+agree "--timeout -1: expected seconds from 0 to 1e+06" --pipe --timeout -1 -K noop
+agree "--retries 0: expected a count from 1 to 1000" --pipe --retries 0 -K noop
+agree "--block 2G: expected a size from 1 to 1G, such as 4M" --pipe --block 2G -K noop
+agree "unknown option '--frobnicate'" --pipe --frobnicate -K noop
 agree "--lines: missing value (N)" --pipe --lines
 # values both accept: a block equal to --max-block, and --timeout 0 (no limit)
 for mode in serial parallel; do
-    rc=$(run "$mode" -w 1 --pipe --block 512K --max-block 512K --timeout 0 -k noop)
+    rc=$(run "$mode" -w 1 --pipe --block 512K --max-block 512K --timeout 0 -K noop)
     [ "$rc" = 0 ] || fail "--mode $mode: a block equal to --max-block: exit $rc: $(cat "$SCRATCH/err.$mode")"
     [ "$(cat "$SCRATCH/out")" = "x" ] || fail "--mode $mode: output '$(cat "$SCRATCH/out")'"
 done
 # the default block shrinks to a smaller --max-block in both modes
 seq 1 20000 > "$SCRATCH/lines.txt"
 for mode in serial parallel; do
-    "$BIN/fanfold" run --mode "$mode" -w 2 --pipe --max-block 4K -k noop < "$SCRATCH/lines.txt" \
+    "$BIN/fanfold" run --mode "$mode" -w 2 --pipe --max-block 4K -K noop < "$SCRATCH/lines.txt" \
         > "$SCRATCH/out.$mode"
     same "$SCRATCH/lines.txt" "$SCRATCH/out.$mode" "--max-block 4K alone, --mode $mode"
 done

@@ -8,7 +8,7 @@
 fibril=$ROOT/tests/data/2BEG.pdb.gz
 toxin=/usr/share/pymol/data/demo/1tii.pdb
 for file in "$fibril" "$toxin"; do
-    "$BIN/fanfold" run -w 2 -k pistacking -p level=residue --format raw -- "$file" > "$SCRATCH/$(basename "$file").json"
+    "$BIN/fanfold" run -w 2 -K pistacking -p level=residue --format raw -- "$file" > "$SCRATCH/$(basename "$file").json"
     "$PY" "$ROOT/tests/integration/reference_structures.py" rings "$file" > "$SCRATCH/$(basename "$file").rings"
 done
 "$PY" - "$SCRATCH" <<'PYEOF'

@@ -10,9 +10,9 @@ make -s -C "$ROOT" install PREFIX="$prefix" > "$SCRATCH/install.log" 2>&1 \
 cp -r "$ROOT/examples/plugin" "$SCRATCH/plugin"
 make -s -C "$SCRATCH/plugin" PKG_CONFIG_PATH="$prefix/lib/pkgconfig" > "$SCRATCH/build.log" 2>&1 \
     || fail "plugin build: $(cat "$SCRATCH/build.log")"
-"$prefix/bin/fanfold" run -w 2 --plugin "$SCRATCH/plugin/upper.so" -k upper,words \
+"$prefix/bin/fanfold" run -w 2 --plugin "$SCRATCH/plugin/upper.so" -K upper,words \
     --format jsonl -- "hello world" "two words here" > "$SCRATCH/out.jsonl"
-"$BIN/fanfold" run --serial --plugin "$SCRATCH/plugin/upper.so" -k upper,words \
+"$BIN/fanfold" run --serial --plugin "$SCRATCH/plugin/upper.so" -K upper,words \
     --format jsonl -- "hello world" "two words here" > "$SCRATCH/serial.jsonl"
 same "$SCRATCH/out.jsonl" "$SCRATCH/serial.jsonl" "plugin kernels in workers vs --serial"
 grep -q '"kernel":"upper","status":"ok","result":{"text":"HELLO WORLD"}' "$SCRATCH/out.jsonl" \
@@ -20,5 +20,5 @@ grep -q '"kernel":"upper","status":"ok","result":{"text":"HELLO WORLD"}' "$SCRAT
 grep -q '"result":{"lines":0,"words":3,"bytes":14}' "$SCRATCH/out.jsonl" || fail "words"
 # a library that is not a plugin is refused with a clear message
 rc=0
-"$BIN/fanfold" run --plugin /lib/x86_64-linux-gnu/libz.so.1 -k noop a 2> "$SCRATCH/err" || rc=$?
+"$BIN/fanfold" run --plugin /lib/x86_64-linux-gnu/libz.so.1 -K noop a 2> "$SCRATCH/err" || rc=$?
 [ "$rc" = 2 ] && grep -q "not a fanfold plugin" "$SCRATCH/err" || fail "bad plugin accepted: $(cat "$SCRATCH/err")"

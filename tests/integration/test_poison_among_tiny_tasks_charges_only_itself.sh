@@ -31,7 +31,7 @@ CEOF
 cc -shared -fPIC -I"$ROOT/include" -o "$SCRATCH/poison.so" "$SCRATCH/poison.c" \
     || fail "cannot build the plugin"
 rc=0
-seq 1 20000 | "$BIN/fanfold" run -v -w 2 --retries 2 --plugin "$SCRATCH/poison.so" -k poison \
+seq 1 20000 | "$BIN/fanfold" run -v -w 2 --retries 2 --plugin "$SCRATCH/poison.so" -K poison \
     --pipe --lines 1 --format jsonl > "$SCRATCH/out.jsonl" 2> "$SCRATCH/err" || rc=$?
 [ "$rc" = 1 ] || { tail "$SCRATCH/err"; fail "exit status $rc, expected 1"; }
 "$PY" - "$SCRATCH/out.jsonl" <<'PYEOF'

@@ -22,7 +22,7 @@ run_with_worker () {
 }
 
 utf8_lines 2000 "$SCRATCH/in.txt"
-run_with_worker "$SCRATCH/in.txt" "$SCRATCH/noop.txt" --pipe --lines 7 -k noop
+run_with_worker "$SCRATCH/in.txt" "$SCRATCH/noop.txt" --pipe --lines 7 -K noop
 same "$SCRATCH/in.txt" "$SCRATCH/noop.txt" "noop over records through the protocol worker"
 
 args=(alpha "two words" "it's" "'a" "" "dir/sub/file.tar.gz" "/" "a/b/" "x;y" "ünï
@@ -52,7 +52,7 @@ same "$SCRATCH/md5-serial.txt" "$SCRATCH/md5.txt" "exec with --pipe vs --serial"
 
 intake="ipc://$SCRATCH/intake" emit="ipc://$SCRATCH/emit"
 head -200 "$SCRATCH/in.txt" > "$SCRATCH/in200.txt"
-timeout 60 "$BIN/fanfold" run -t "$topology" -w 0 -k noop --intake "$intake" --emit "$emit" &
+timeout 60 "$BIN/fanfold" run -t "$topology" -w 0 -K noop --intake "$intake" --emit "$emit" &
 job=$!
 timeout 60 "$PY" "$here/protocol_worker.py" -t "$topology" &
 worker=$!

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 topology="$ROOT/topology/local.zpl"
 utf8_lines 3000 "$SCRATCH/in.txt"
-"$BIN/fanfold" run -t "$topology" -w 0 --pipe --lines 7 -k noop < "$SCRATCH/in.txt" > "$SCRATCH/out.txt" &
+"$BIN/fanfold" run -t "$topology" -w 0 --pipe --lines 7 -K noop < "$SCRATCH/in.txt" > "$SCRATCH/out.txt" &
 job=$!
 "$PY" "$ROOT/examples/python/worker.py" -t "$topology" &
 worker=$!

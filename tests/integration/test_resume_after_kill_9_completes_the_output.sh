@@ -6,7 +6,7 @@
 seq 1 300 | sed 's/$/ line/' > "$SCRATCH/in.txt"
 out="$SCRATCH/out.txt"
 run () {
-    setsid "$BIN/fanfold" run -w 3 --pipe --lines 1 -k sleep -p ms=20 -o "$out" \
+    setsid "$BIN/fanfold" run -w 3 --pipe --lines 1 -K sleep -p ms=20 -o "$out" \
         --joblog "$SCRATCH/joblog.tsv" "$@" < "$SCRATCH/in.txt" &
     job=$!
 }
@@ -33,7 +33,7 @@ echo "first run wrote $done_before tasks; resume did the rest"
 
 # a different job refuses the state file
 rc=0
-"$BIN/fanfold" run -w 1 --pipe --lines 2 -k sleep -p ms=20 -o "$out" --resume \
+"$BIN/fanfold" run -w 1 --pipe --lines 2 -K sleep -p ms=20 -o "$out" --resume \
     < "$SCRATCH/in.txt" 2> "$SCRATCH/err" || rc=$?
 [ "$rc" != 0 ] && grep -q "different job" "$SCRATCH/err" || fail "another job's state accepted (rc $rc)"
 

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 seq 1 400 > "$SCRATCH/in.txt"
 start=$(now)
-"$BIN/fanfold" run -w 2 --pipe --lines 1 -k sleep -p ms=10 < "$SCRATCH/in.txt" > "$SCRATCH/out.txt" &
+"$BIN/fanfold" run -w 2 --pipe --lines 1 -K sleep -p ms=10 < "$SCRATCH/in.txt" > "$SCRATCH/out.txt" &
 job=$!
 for _ in $(seq 50); do
     slow=$(pgrep -P $job -f fanfold-worker | head -n 1 || true)

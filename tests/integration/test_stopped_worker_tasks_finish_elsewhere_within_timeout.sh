@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 seq 1 200 > "$SCRATCH/in.txt"
 start=$(now)
-"$BIN/fanfold" run -w 3 --timeout 1 --pipe --lines 1 -k sleep -p ms=20 -v \
+"$BIN/fanfold" run -w 3 --timeout 1 --pipe --lines 1 -K sleep -p ms=20 -v \
     < "$SCRATCH/in.txt" > "$SCRATCH/out.txt" 2> "$SCRATCH/err.txt" &
 job=$!
 sleep 0.5

@@ -32,11 +32,11 @@ for path, copies in ((sys.argv[2], int(sys.argv[3])), (sys.argv[4], int(sys.argv
         f.write(out.make_mmcif_document().as_string())
 PYEOF
 kernels=contacts,hbonds,clashes,pistacking
-"$BIN/fanfold" run -w 2 -k $kernels --format jsonl -- "$one" > "$SCRATCH/one.jsonl"
+"$BIN/fanfold" run -w 2 -K $kernels --format jsonl -- "$one" > "$SCRATCH/one.jsonl"
 start=$(now)
-/usr/bin/time -f %M -o "$SCRATCH/rss" "$BIN/fanfold" run -w 4 --mode parallel -k $kernels --format jsonl -- "$big" > "$SCRATCH/big.jsonl"
+/usr/bin/time -f %M -o "$SCRATCH/rss" "$BIN/fanfold" run -w 4 --mode parallel -K $kernels --format jsonl -- "$big" > "$SCRATCH/big.jsonl"
 seconds=$(elapsed "$start")
-/usr/bin/time -f %M -o "$SCRATCH/rss.serial" "$BIN/fanfold" run --serial -k $kernels --format jsonl -- "$big" > "$SCRATCH/serial.jsonl"
+/usr/bin/time -f %M -o "$SCRATCH/rss.serial" "$BIN/fanfold" run --serial -K $kernels --format jsonl -- "$big" > "$SCRATCH/serial.jsonl"
 cmp -s <(cut -d, -f2- "$SCRATCH/big.jsonl") <(cut -d, -f2- "$SCRATCH/serial.jsonl") \
     || fail "--serial and 4 workers differ"
 "$PY" - "$SCRATCH/one.jsonl" "$SCRATCH/big.jsonl" <<'PYEOF'

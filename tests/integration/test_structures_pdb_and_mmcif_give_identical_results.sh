@@ -6,11 +6,11 @@
 data=$ROOT/tests/data
 kernels=contacts,hbonds,clashes,pistacking
 for level in atom residue; do
-    "$BIN/fanfold" run -w 2 -k $kernels -p level=$level --format raw -- "$data/1A8O.pdb.gz" > "$SCRATCH/pdb.$level"
-    "$BIN/fanfold" run -w 2 -k $kernels -p level=$level --format raw -- "$data/1A8O.cif.gz" > "$SCRATCH/cif.$level"
+    "$BIN/fanfold" run -w 2 -K $kernels -p level=$level --format raw -- "$data/1A8O.pdb.gz" > "$SCRATCH/pdb.$level"
+    "$BIN/fanfold" run -w 2 -K $kernels -p level=$level --format raw -- "$data/1A8O.cif.gz" > "$SCRATCH/cif.$level"
     same "$SCRATCH/pdb.$level" "$SCRATCH/cif.$level" "1A8O .pdb.gz and .cif.gz, level=$level"
 done
-"$BIN/fanfold" run -w 2 -k $kernels --format jsonl -- "$data/1A8O.cif.gz" > "$SCRATCH/cif.jsonl"
+"$BIN/fanfold" run -w 2 -K $kernels --format jsonl -- "$data/1A8O.cif.gz" > "$SCRATCH/cif.jsonl"
 "$PY" - "$data/1A8O.cif.gz" "$SCRATCH/cif.jsonl" <<'PYEOF'
 import json, sys
 import gemmi

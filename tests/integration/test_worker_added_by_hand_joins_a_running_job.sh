@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 seq 1 40 > "$SCRATCH/in.txt"
 start=$(now)
-"$BIN/fanfold" run -t "$ROOT/topology/local.zpl" -w 1 --pipe --lines 1 -k sleep -p ms=100 \
+"$BIN/fanfold" run -t "$ROOT/topology/local.zpl" -w 1 --pipe --lines 1 -K sleep -p ms=100 \
     < "$SCRATCH/in.txt" > "$SCRATCH/out.txt" &
 job=$!
 sleep 0.4

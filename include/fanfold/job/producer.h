@@ -94,6 +94,48 @@ ff_producer_t *
     ff_producer_new_arguments (char *const *args, size_t nargs, int arrays,
                                uint64_t chunk_bytes, const char *shm_prefix);
 
+/* How the argument sources of a job (parallel's :::, ::::, -a, stdin)
+   are read and combined. */
+typedef struct {
+    int null;                       /* records end at NUL, not at newline
+                                       (-0); a ::: word is then one record */
+    int link;                       /* --link: the i-th record of each source,
+                                       shorter ones recycled; else the
+                                       cartesian product, last source fastest */
+    const char *colsep;             /* --colsep REGEX: each record split into
+                                       fields (perl's \t \n \s \S \d \D \w
+                                       \W read as such, otherwise POSIX
+                                       extended); NULL: a record is one field */
+    int fd;                         /* what `:::: -` reads (stdin), not owned;
+                                       -1: none */
+    int arrays;                     /* bare words: as ff_producer_new_arguments */
+    uint64_t chunk_bytes;           /* bare words: as ff_producer_new_arguments */
+    const char *shm_prefix;         /* bare words: as ff_producer_new_arguments */
+} ff_sources_t;
+
+/* Creates the producer of a job's arguments from words as parallel reads
+   them: `::: A B...` is a source of the words A, B (each split at
+   newlines unless null), `:::: F G...` one source per file (`-` is
+   config->fd), `:::+` and `::::+` link their sources to the one before.
+   Leading words before any marker are one `:::` source; words with no
+   marker and no colsep are the positional arguments of
+   ff_producer_new_arguments (array sources included). A unit is one
+   combination of records: its data the fields joined by NUL bytes (the
+   exec kernel's args=nul), its name the fields joined by spaces. Files
+   are read whole here; the fd is read through ff_producer_fill: a lone
+   `:::: -` record by record (FF_PRODUCE_WAIT when it needs input), else
+   whole before the first unit. Returns NULL with a line in error (a file
+   that does not open, a bad REGEX, `-` given twice or without an fd, no
+   memory). */
+ff_producer_t *
+    ff_producer_new_sources (char *const *words, size_t nwords, const ff_sources_t *config,
+                             char *error, size_t error_size);
+
+/* Returns the number of units the producer will give, or -1 when it is not
+   known yet (records still to read from a descriptor, array sources). */
+int64_t
+    ff_producer_total (ff_producer_t *self);
+
 /* Creates a producer of --pipe blocks read from fd (not owned, not closed;
    blocking or not), cut as ff_reader_new does with name, cut, n and
    max_block. Returns NULL on bad arguments (those ff_reader_new refuses)
@@ -120,7 +162,7 @@ void
 ff_produce_t
     ff_producer_next (ff_producer_t *self, ff_unit_t *unit);
 
-/* With --pipe, reads once from the descriptor (it blocks when the
+/* With --pipe, or sources that read a descriptor, reads once from it (it blocks when the
    descriptor does). Returns 0 when it read bytes, the end of input, or
    nothing yet (EAGAIN, EINTR); -1 on a read error, after which
    ff_producer_next returns FF_PRODUCE_ERROR. Call it after
@@ -142,7 +184,8 @@ int
 void
     ff_producer_intake_end (ff_producer_t *self);
 
-/* Returns the descriptor a --pipe producer reads (to poll), or -1. */
+/* Returns the descriptor a producer reads (to poll: --pipe, or a source
+   reading stdin), or -1. */
 int
     ff_producer_fd (ff_producer_t *self);
 

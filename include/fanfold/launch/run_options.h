@@ -23,8 +23,13 @@ typedef struct {
     char *param_copies [FF_MAX_PARAMS]; /* -p texts, split in place at '=' */
     const char *params [2 * FF_MAX_PARAMS]; /* key, value, ...: -p, then cmd= and pipe= of --exec */
     size_t nparams;                 /* pairs */
-    char **inputs;                  /* positional INPUTs (in the caller's argv) */
+    char **inputs;                  /* the producer's words (ff_producer_new_sources):
+                                       each -a FILE as `:::: FILE`, then the
+                                       positional inputs, or `:::: -` when stdin
+                                       is the source; owned array, borrowed strings */
     int ninputs;                    /* how many */
+    char *command;                  /* the command's trailing words joined, or NULL */
+    int dry_run;                    /* --dry-run: print the command lines, run nothing */
     int workers;                    /* -w, or the number of cores */
     int serial;                     /* 1: run in this process; 0: start the stages */
     ff_format_t format;             /* --format */
@@ -33,13 +38,23 @@ typedef struct {
 
 /* Reads argv (argv [0] is "run") into self: the option table's checks,
    then the launcher's own (kernels known, plugins load, -o is none of the
-   job's inputs nor its stdin, by device and inode), then the mode
+   job's inputs nor its stdin, by device and inode; the command as
+   trailing words; -a and stdin as argument sources; -j and -N as parallel
+   reads them; the exec kernel's shell, failed_output, args, command and
+   retries parameters; the -k guard, -w 0 without -t), then the mode
    (--mode auto picks serial for a job smaller than starting the stages).
    Says what is wrong in one line on stderr. Returns FF_OPTIONS_OK,
    FF_OPTIONS_HELP, or FF_OPTIONS_ERROR; call ff_run_options_clear after
    any of them. */
 ff_options_status_t
     ff_run_options_parse (ff_run_options_t *self, int argc, char *argv []);
+
+/* The number of workers `-j SPEC` asks for on a host with cores cores,
+   as GNU parallel reads it: N, N% of the cores, +N or -N cores (at least
+   1), 0: tasks workers (at most FF_J0_MAX_WORKERS; tasks < 0: unknown,
+   FF_J0_MAX_WORKERS). Returns -1 when spec is not one of these. */
+int
+    ff_run_options_jobs (const char *spec, int cores, int64_t tasks);
 
 /* Frees what self holds; safe to call twice. */
 void

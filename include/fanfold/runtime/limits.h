@@ -35,6 +35,7 @@
 
 /* Limits. */
 #define FF_MAX_WORKERS          4096 /* workers one ventilator serves at once */
+#define FF_J0_MAX_WORKERS       64   /* -j 0: one worker per task, at most this many */
 #define FF_MAX_RETRIES          1000 /* --retries */
 #define FF_MAX_TIMEOUT_S        1e6  /* --timeout, seconds */
 #define FF_MAX_PLUGINS          8    /* --plugin given at most this often */
@@ -47,6 +48,7 @@
 #define FF_MAX_CHUNK            (1L << 40)  /* --chunk: bytes of one array task */
 #define FF_MAX_ARGS             512  /* arguments of a stage's command line, inputs aside */
 
+_Static_assert (FF_J0_MAX_WORKERS <= FF_MAX_WORKERS, "-j 0 stays within the workers served");
 _Static_assert (FF_MAX_BLOCK < FF_MAX_TASK_MESSAGE, "a largest block travels in one task message");
 _Static_assert (FF_MAX_RESULT > 0 && FF_MAX_RESULT < FF_MAX_RESULT_MESSAGE,
                 "a largest result travels in one result message, with room for its envelope");

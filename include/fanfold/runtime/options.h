@@ -26,7 +26,9 @@ typedef enum {
     FF_OPT_WORKERS,                 /* -w, --workers N */
     FF_OPT_OUTPUT,                  /* -o, --output PATH */
     FF_OPT_FORMAT,                  /* --format raw|jsonl */
-    FF_OPT_KERNEL,                  /* -k, --kernel KERNEL[,KERNEL...] */
+    FF_OPT_KERNEL,                  /* -K, --kernel KERNEL[,KERNEL...] */
+    FF_OPT_KEEP_ORDER,              /* -k, --keep-order (output is always in order) */
+    FF_OPT_JOBS,                    /* -j, --jobs N|N%|+N|-N|0 (parallel's spelling of -w) */
     FF_OPT_PARAM,                   /* -p, --param KEY=VALUE, repeated */
     FF_OPT_EXEC,                    /* --exec CMD */
     FF_OPT_PIPE,                    /* --pipe */
@@ -34,6 +36,13 @@ typedef enum {
     FF_OPT_BLOCK,                   /* --block SIZE */
     FF_OPT_MAX_BLOCK,               /* --max-block SIZE */
     FF_OPT_INPUT,                   /* --input PATH */
+    FF_OPT_MAX_ARGS,                /* -N, --max-args N (with --pipe: --lines N) */
+    FF_OPT_NULL,                    /* -0, --null: argument records end at NUL */
+    FF_OPT_ARG_FILE,                /* -a, --arg-file FILE, repeated: a source */
+    FF_OPT_LINK,                    /* --link: sources side by side, not their product */
+    FF_OPT_COLSEP,                  /* --colsep REGEX: records split into fields */
+    FF_OPT_SHELL,                   /* --shell PATH: the shell commands run under */
+    FF_OPT_DRY_RUN,                 /* --dry-run: print the command lines, run nothing */
     FF_OPT_CHUNK,                   /* --chunk SIZE */
     FF_OPT_PLUGIN,                  /* --plugin PATH, repeated */
     FF_OPT_TIMEOUT,                 /* --timeout SECONDS (0: none) */
@@ -119,7 +128,8 @@ void
     ff_options_destroy (ff_options_t **self_p);
 
 /* Parses argv [1..argc-1] for the set's command: each option by the table
-   (stopping at the first positional argument or "--"), each value by its
+   (stopping at the first positional argument or "--"; for `fanfold run`
+   the command's words come first, see ff_options_command), each value by its
    type and bounds, and then the rules between options (--block within
    --max-block, --lines or --block but not both, --lines/--block/--input
    only with --pipe, --resume with -o, what --serial and --intake exclude).
@@ -169,7 +179,22 @@ double
 const char *
     ff_options_nth (const ff_options_t *self, ff_opt_t id, int index);
 
-/* The positional arguments after the options: *count of them. */
+/* Returns 1 when word separates argument sources (`:::`, `::::`,
+   `:::+`, `::::+`), else 0. */
+int
+    ff_options_is_marker (const char *word);
+
+/* The words of the command given as trailing words (`fanfold run
+   [options] CMD ARGS... ::: inputs`): *count of them, 0 when the command
+   is --exec CMD or a kernel is named. For `fanfold run` without --exec
+   and without -K, ff_options_parse takes the words up to the first
+   `:::`, `::::`, `:::+` or `::::+` as the command, as parallel does; the
+   rest are the inputs. */
+char **
+    ff_options_command (const ff_options_t *self, int *count);
+
+/* The positional arguments after the options (and after the command's
+   words): *count of them. */
 char **
     ff_options_inputs (const ff_options_t *self, int *count);
 

@@ -89,8 +89,11 @@ const char *
 int
     ff_topology_prepare_dirs (ff_topology_t *self, char *error, size_t error_size);
 
-/* Parses a size with an optional k/K, m/M, g/G suffix (powers of 1024).
-   Returns 0 or -1. */
+/* Parses a size as GNU parallel reads --block: a number, possibly with a
+   fraction (1.5M), and an optional unit: k, m, g, t, p are powers of
+   1000, K, M, G, T, P powers of 1024 (a trailing b or B is allowed).
+   The bytes are rounded down. Returns 0, or -1 when text is not a size
+   or does not fit a long. */
 int
     ff_parse_size (const char *text, long *value);
 
