@@ -292,7 +292,9 @@ ff_kernels_run (const ff_kernel_t *kernel, const ff_task_t *task,
         return -1;
     }
     int rc = kernel->run (task, out);
-    if (rc != 0 && out->data.size == 0)
+    /* a failure that says nothing gets a word; one whose meta speaks (a
+       command that ran and failed, its empty stdout its result) keeps it */
+    if (rc != 0 && out->data.size == 0 && out->meta.size == 0)
         ff_buf_puts (&out->data, "kernel failed");
     return rc == 0? 0: -1;
 }

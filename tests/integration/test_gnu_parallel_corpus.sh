@@ -15,13 +15,10 @@
 # colons_newline_splits_an_argument, fail_*), --halt, --tag, --results,
 # the joblog's columns and --resume from it, and a closed stdout (head_*).
 PENDING="
-colons_newline_splits_an_argument words_grep_count
-fail_status_is_the_count fail_stdout_and_stderr_kept fail_runs_once
-fail_pipe_grep_no_match fail_count_capped_at_101 fail_killed_by_signal
 halt_now_fail halt_soon_fail halt_now_success
 tag tag_product results_dir results_product
 joblog_columns joblog_awk_habit joblog_signal resume_runs_only_new_inputs
-head_closes_stdout head_on_many_jobs names_glob_with_colons
+head_on_many_jobs
 "
 
 LIMIT=${CORPUS_CASE_TIMEOUT:-10}     # seconds per run of one snippet
