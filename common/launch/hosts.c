@@ -36,6 +36,8 @@
 #define S_READ_JOB_MS 15000         /* a remote launcher waits this long for its job */
 #define S_REACH_MS 8000             /* ... and this long for the stages to answer */
 #define S_STOP_GRACE_MS 3000        /* SIGTERM to SIGKILL */
+#define S_LINK_GRACE_MS 1000        /* stdin closed to SIGKILL of a connection (a
+                                       host cut off never answers the close) */
 #define S_MAX_ARGS 64               /* words of an ssh or srun command line */
 #define S_RESPAWN_MAX 20            /* replacements of crashed workers, per host */
 
@@ -517,7 +519,7 @@ s_manage (const s_plan_t *plan)
         if (ff_stop_signal && !stopping) {
             /* closing stdin stops the remote workers; then the connections */
             stopping = 1;
-            deadline = ff_clock_ms () + S_STOP_GRACE_MS;
+            deadline = ff_clock_ms () + S_LINK_GRACE_MS;
             for (index = 0; index < plan->count; index++)
                 if (links [index].input >= 0) {
                     close (links [index].input);
