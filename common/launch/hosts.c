@@ -375,7 +375,10 @@ s_link_start (s_link_t *link, const s_plan_t *plan, const ff_host_t *host)
     else
         snprintf (count, sizeof (count), "auto");
     if (plan->slurm) {
-        snprintf (command, sizeof (command), "srun --nodes=1 --ntasks=1 --overlap --kill-on-bad-exit=0");
+        /* one step per node, sharing the allocation with the batch step;
+           its CPUs are the node's, for the workers it starts */
+        snprintf (command, sizeof (command), "srun --nodes=1 --ntasks=1 --overlap "
+                  "--kill-on-bad-exit=0 --quiet --cpus-per-task=%d", host->cpus > 0? host->cpus: 1);
         s_split_words (command, argv, &argc, S_MAX_ARGS);
         argv [argc++] = "--nodelist";
         argv [argc++] = link->name;
@@ -568,6 +571,7 @@ s_slurm_nodes (ff_host_t *hosts, int max, char *error, size_t error_size)
         snprintf (hosts [count].name, sizeof (hosts [count].name), "%s", line);
         hosts [count].local = 0;
         hosts [count].workers = 0;
+        hosts [count].cpus = 0;
         count++;
     }
     pclose (stream);
@@ -589,8 +593,10 @@ s_slurm_nodes (ff_host_t *hosts, int max, char *error, size_t error_size)
             break;
         if (strncmp (end, "(x", 2) == 0)
             repeat = strtol (end + 2, &end, 10), end += *end == ')';
-        for (; repeat > 0 && node < count; repeat--)
+        for (; repeat > 0 && node < count; repeat--) {
+            hosts [node].cpus = (int) value;
             hosts [node++].workers = (int) (value / divide > 0? value / divide: 1);
+        }
         cpus = *end == ','? end + 1: end;
     }
     for (node = 0; node < count; node++)

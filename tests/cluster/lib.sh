@@ -157,3 +157,79 @@ sshd_up () {
 
 # nothing_left: no namespace, bridge or daemon of this test remains
 # (called by the test after its own cleanup, from a subshell of the runner)
+
+# slurm_up: a Slurm cluster on the hosts: munged (own key and socket) and
+# slurmctld here, one slurmd per host (nodes n1..nN, CPUs=2 each), from a
+# config in $SCRATCH/slurm; SLURM_CONF names it for the client commands.
+slurm_up () {
+    local k dir=$SCRATCH/slurm munge=$SCRATCH/munge
+    command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null \
+        || skip "no slurmctld, slurmd or munged (slurm-wlm, munge)"
+    mkdir -p "$dir/state" "$munge"
+    chmod 700 "$dir" "$munge"
+    dd if=/dev/urandom of="$munge/munge.key" bs=1024 count=1 status=none
+    chmod 400 "$munge/munge.key"
+    munged -F --force --key-file="$munge/munge.key" --socket="$munge/munge.socket" \
+        --pid-file="$munge/munged.pid" --log-file="$munge/munged.log" \
+        --seed-file="$munge/munged.seed" 2>>"$munge/munged.err" &
+    on_exit "kill $!; wait $!"
+    local ctl_port=$((30000 + TAG % 10000)) d_port=$((40000 + TAG % 10000))
+    {
+        echo "ClusterName=fftest$TAG"
+        echo "SlurmctldHost=$(hostname)($NET.1)"
+        echo "SlurmctldPort=$ctl_port"
+        echo "SlurmdPort=$d_port"
+        echo "AuthType=auth/munge"
+        echo "CredType=cred/munge"
+        echo "AuthInfo=socket=$munge/munge.socket"
+        echo "SlurmUser=root"
+        echo "SlurmdUser=root"
+        echo "StateSaveLocation=$dir/state"
+        echo "SlurmdSpoolDir=$dir/spool-%n"
+        echo "SlurmctldPidFile=$dir/slurmctld.pid"
+        echo "SlurmdPidFile=$dir/slurmd-%n.pid"
+        echo "SlurmctldLogFile=$dir/slurmctld.log"
+        echo "SlurmdLogFile=$dir/slurmd-%n.log"
+        echo "ProctrackType=proctrack/linuxproc"
+        echo "TaskPlugin=task/none"
+        echo "ReturnToService=2"
+        echo "MpiDefault=none"
+        echo "SlurmdTimeout=10"
+        echo "SchedulerType=sched/builtin"
+        echo "SelectType=select/cons_tres"
+        echo "SelectTypeParameters=CR_CPU"
+        echo "JobCompType=jobcomp/none"
+        echo "AccountingStorageType=accounting_storage/none"
+        echo "MinJobAge=600"
+        for ((k = 1; k <= NHOSTS; k++)); do
+            echo "NodeName=n$k NodeAddr=${HOST_ADDR[$k]} CPUs=2 State=UNKNOWN"
+        done
+        echo "PartitionName=debug Nodes=n[1-$NHOSTS] Default=YES MaxTime=INFINITE State=UP"
+    } > "$dir/slurm.conf"
+    export SLURM_CONF=$dir/slurm.conf
+    local tries=0
+    until [ -S "$munge/munge.socket" ]; do
+        tries=$((tries + 1))
+        [ $tries -lt 50 ] || fail "munged did not start: $(cat "$munge/munged.err" "$munge/munged.log" 2>/dev/null)"
+        sleep 0.1
+    done
+    slurmctld -D -f "$dir/slurm.conf" -i 2>>"$dir/slurmctld.err" &
+    on_exit "kill $!; wait $!"
+    # slurmd in a namespace needs the host's cgroup tree (ip netns exec
+    # mounts a fresh /sys whose /sys/fs/cgroup is empty)
+    mkdir -p "$dir/cgroup"
+    mount --rbind /sys/fs/cgroup "$dir/cgroup"
+    on_exit "umount -l $dir/cgroup"
+    for ((k = 1; k <= NHOSTS; k++)); do
+        ip netns exec "${HOST_NS[$k]}" sh -c "umount /sys/fs/cgroup 2>/dev/null; mount --rbind $dir/cgroup /sys/fs/cgroup && exec slurmd -D -N n$k -f $dir/slurm.conf" \
+            2>>"$dir/slurmd-n$k.err" &
+        SLURMD_PID[$k]=$!
+        on_exit "kill ${SLURMD_PID[$k]}; wait ${SLURMD_PID[$k]}"
+    done
+    tries=0
+    until [ "$(sinfo -h -o '%T %D' 2>/dev/null | awk '$1 == "idle" {print $2}')" = "$NHOSTS" ]; do
+        tries=$((tries + 1))
+        [ $tries -lt 150 ] || fail "the nodes are not idle: $(sinfo 2>&1; tail -n 5 "$dir"/*.log "$dir"/*.err)"
+        sleep 0.2
+    done
+}

@@ -20,6 +20,7 @@ typedef struct {
     char name [FF_HOSTS_NAME_MAX];  /* [user@]host as ssh takes it; ":" for here */
     int workers;                    /* N, or 0: as many as the host has cores */
     int local;                      /* 1 for ":" */
+    int cpus;                       /* Slurm: CPUs allocated on the node, or 0 */
 } ff_host_t;
 
 /* The remote side of one run: its connections and the job's key files. */
