@@ -2,13 +2,18 @@
 #   at once and the job goes on; mid-job one host's link goes down
 #   (ip link set ... down in its namespace): its tasks finish on the
 #   other two after the heartbeat loss, with exact output, and the job
-#   does not wait for ssh or TCP timeouts.
+#   does not wait for ssh or TCP timeouts. The job's topology comes from
+#   -t with fixed control and results ports and the task pipes in a port
+#   range (what a firewall opens); --hosts gives it the job's own keys.
 . "$(dirname "$0")/lib.sh"
 hosts_up 3
 sshd_up
 seq 1 2000 > "$SCRATCH/in.txt"
+base=$((20000 + TAG % 20000))
+printf 'fanfold\n    heartbeat_ms = 100\n    worker_timeout_ms = 1500\nventilator\n    host = "%s"\n    control = "tcp://*:%d"\n    tasks = "tcp://*:*[%d-%d]"\nsink\n    host = "%s"\n    results = "tcp://*:%d"\n' \
+    "$NET.1" $base $((base + 10)) $((base + 19)) "$NET.1" $((base + 1)) > "$SCRATCH/hosts.zpl"
 start=$(now)
-FANFOLD_SSH="$SSH_CMD" "$BIN/fanfold" run -v --hosts 2/h1,2/h2,2/h3,2/nosuchhost \
+FANFOLD_SSH="$SSH_CMD" "$BIN/fanfold" run -v -t "$SCRATCH/hosts.zpl" --hosts 2/h1,2/h2,2/h3,2/nosuchhost \
     --remote-bin "$BIN/fanfold" --pipe --lines 1 -k sleep -p ms=20 \
     < "$SCRATCH/in.txt" > "$SCRATCH/out.txt" 2> "$SCRATCH/err" &
 job=$!
@@ -30,4 +35,9 @@ grep -q "silent\|dead\|lost\|timed out" "$SCRATCH/err" \
     || fail "no worker was declared dead: $(grep worker "$SCRATCH/err" | tail -5)"
 below () { [ "$(echo "$1 < $2" | bc)" = 1 ] || fail "$3: $1 is not below $2"; }
 below "$after" 30 "seconds from the cut to the end of the job"
-echo "cluster: lost h2 mid-job (link down), 2,000 tasks exact on h1 and h3 in ${took}s (${after}s after the cut); nosuchhost named and skipped"
+[ "$(grep -c 'joined on tcp' "$SCRATCH/err")" -ge 6 ] || fail "fewer than 6 workers joined"
+for port in $(grep -o 'joined on tcp://[0-9.]*:[0-9]*' "$SCRATCH/err" | sed 's/.*://'); do
+    [ "$port" -ge $((base + 10)) ] && [ "$port" -le $((base + 19)) ] \
+        || fail "a task pipe on port $port, outside $((base + 10))-$((base + 19))"
+done
+echo "cluster: lost h2 mid-job (link down), 2,000 tasks exact on h1 and h3 in ${took}s (${after}s after the cut); nosuchhost named and skipped; task pipes in the topology's port range"
