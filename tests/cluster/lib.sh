@@ -233,3 +233,10 @@ slurm_up () {
         sleep 0.2
     done
 }
+
+# clean_log FILE: no sanitizer report from any process, here or remote
+# (remote stderr comes back through the connection, prefixed by its host)
+clean_log () {
+    ! grep -q "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$1" \
+        || fail "a sanitizer report: $(grep -A5 'Sanitizer\|runtime error' "$1" | head -20)"
+}

@@ -29,6 +29,7 @@ wait $job || fail "the job failed after h2 was cut off: $(tail -n 20 "$SCRATCH/e
 took=$(elapsed "$start")
 after=$(elapsed "$cut")
 same "$SCRATCH/in.txt" "$SCRATCH/out.txt" "output after losing h2"
+clean_log "$SCRATCH/err"
 grep -q "host nosuchhost: .*not in the job" "$SCRATCH/err" \
     || fail "the missing host was not named: $(grep -i nosuchhost "$SCRATCH/err" | head -3)"
 grep -q "silent\|dead\|lost\|timed out" "$SCRATCH/err" \

@@ -16,6 +16,7 @@ wait $job || fail "the job failed: $(tail -n 20 "$SCRATCH/err")"
 took=$(elapsed "$start")
 wait $scanner
 same "$SCRATCH/in.txt" "$SCRATCH/out.txt" "output across three ssh hosts"
+clean_log "$SCRATCH/err"
 for k in 1 2 3; do
     grep -q "joined.*$NET.1$k\|(ffh$TAG-$k\|h$k" "$SCRATCH/err" || true
 done

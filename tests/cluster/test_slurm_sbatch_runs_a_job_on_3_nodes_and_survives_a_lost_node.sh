@@ -27,6 +27,7 @@ wait_job "$id" 60
 took=$(elapsed "$start")
 [ -s "$SCRATCH/out.txt" ] || fail "no output: $(cat "$SCRATCH"/job-*.log)"
 same "$SCRATCH/in.txt" "$SCRATCH/out.txt" "output of the sbatch job"
+clean_log "$SCRATCH/job-$id.log"
 state=$(scontrol show job "$id" | grep -o 'JobState=[A-Z]*' || true)
 [ "$state" = JobState=COMPLETED ] || fail "job $id: $state: $(tail -n 20 "$SCRATCH/job-$id.log")"
 nodes=$(grep -o 'host n[0-9]: .* 2 workers started' "$SCRATCH/job-$id.log" | cut -d: -f1 | sort -u | wc -l)
@@ -57,6 +58,7 @@ done
 after=$(elapsed "$cut")
 wait_job "$id" 90
 same "$SCRATCH/in.txt" "$SCRATCH/lost.txt" "output after losing node n2"
+clean_log "$SCRATCH/job-$id.log"
 for worker in $(grep -o 'host n2: fanfold-worker: joined job .* as worker [0-9]*' "$SCRATCH/job-$id.log" | awk '{print $NF}'); do
     grep -q "fanfold-ventilator: worker $worker .*\(disconnected\|silent\|dead\|timed out\).*go to others" "$SCRATCH/job-$id.log" \
         || fail "n2's worker $worker was not given up: $(grep "ventilator: worker $worker" "$SCRATCH/job-$id.log")"
