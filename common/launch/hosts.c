@@ -801,6 +801,13 @@ ff_hosts_start (ff_run_options_t *run, ff_hosts_t **self_p)
         for (index = 0; index < 3; index++)
             close (self->fds [index]);
         close (self->topology_fd);
+        /* the job's input and output are the stages': let them go */
+        int null = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null >= 0) {
+            dup2 (null, STDIN_FILENO);
+            close (null);
+        }
+        dup2 (STDERR_FILENO, STDOUT_FILENO);
         s_manage (&plan);
         _exit (FF_EXIT_OK);
     }
