@@ -905,6 +905,7 @@ s_reach (const char *host, int port, int64_t deadline, char *error, size_t error
 {
     char service [16];
     snprintf (service, sizeof (service), "%d", port);
+    error [0] = 0;
     while (1) {
         struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *found = NULL;
         int rc = getaddrinfo (host, service, &hints, &found);
@@ -927,8 +928,10 @@ s_reach (const char *host, int port, int64_t deadline, char *error, size_t error
                 errno = err;
             }
         }
-        snprintf (error, error_size, "cannot reach the stages at %s:%d: %s", host, port,
-                  strerror (errno));
+        /* a refusal says more than the deadline that cut the last try short */
+        if (connected != 0 && (errno != ETIMEDOUT || !*error))
+            snprintf (error, error_size, "cannot reach the stages at %s:%d: %s", host, port,
+                      strerror (errno));
         if (fd >= 0)
             close (fd);
         freeaddrinfo (found);

@@ -18,7 +18,8 @@ wait $scanner
 same "$SCRATCH/in.txt" "$SCRATCH/out.txt" "output across three ssh hosts"
 clean_log "$SCRATCH/err"
 for k in 1 2 3; do
-    grep -q "joined.*$NET.1$k\|(ffh$TAG-$k\|h$k" "$SCRATCH/err" || true
+    grep -q "host h$k: .* 2 workers started" "$SCRATCH/err" \
+        || fail "h$k started no workers: $(grep "host h$k" "$SCRATCH/err" | head -5)"
 done
 read -r _ samples _ secrets _ processes _ workers _ leaks < "$SCRATCH/scan"
 [ "$leaks" = 0 ] || fail "secret keys on a command line or in an environment: $(tail -n +2 "$SCRATCH/scan")"
