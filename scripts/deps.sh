@@ -54,6 +54,7 @@ if [ "$goal" = cluster ]; then         # make check-cluster: hosts in namespaces
     need_command slurmd slurmd
     need_command sbatch slurm-client
     need_command munged munge
+    [ -x /usr/bin/python3 ] || missing="$missing python3"   # the /proc scanner
     need_command bc bc
 fi
 if [ "$goal" = bench ]; then
