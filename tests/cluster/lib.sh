@@ -29,6 +29,11 @@ finish () {
     for ((index = ${#CLEANUPS[@]} - 1; index >= 0; index--)); do
         eval "${CLEANUPS[$index]}" >/dev/null 2>&1
     done
+    # the host ends of the links: a namespace whose cut-off sockets are
+    # still retransmitting outlives its deletion, and would keep its veth
+    for ((index = 1; index <= NHOSTS; index++)); do
+        ip link del "ffv$TAG$index" 2>/dev/null
+    done
     for ns in "${HOST_NS[@]:-}"; do
         [ -n "$ns" ] || continue
         # every process still in the namespace (sshd, its sessions, workers)
