@@ -1,4 +1,4 @@
-#   Three ssh hosts and one that does not exist: the missing one is named
+#   Three ssh hosts and one that does not exist (from --hosts-file): the missing one is named
 #   at once and the job goes on; mid-job one host's link goes down
 #   (ip link set ... down in its namespace): its tasks finish on the
 #   other two after the heartbeat loss, with exact output, and the job
@@ -13,7 +13,8 @@ base=$((20000 + TAG % 20000))
 printf 'fanfold\n    heartbeat_ms = 100\n    worker_timeout_ms = 1500\nventilator\n    host = "%s"\n    control = "tcp://*:%d"\n    tasks = "tcp://*:*[%d-%d]"\nsink\n    host = "%s"\n    results = "tcp://*:%d"\n' \
     "$NET.1" $base $((base + 10)) $((base + 19)) "$NET.1" $((base + 1)) > "$SCRATCH/hosts.zpl"
 start=$(now)
-FANFOLD_SSH="$SSH_CMD" "$BIN/fanfold" run -v -t "$SCRATCH/hosts.zpl" --hosts 2/h1,2/h2,2/h3,2/nosuchhost \
+printf '# the hosts of this job\n2/h1\n2/h2, 2/h3\n\n2/nosuchhost   # not there\n' > "$SCRATCH/hosts.txt"
+FANFOLD_SSH="$SSH_CMD" "$BIN/fanfold" run -v -t "$SCRATCH/hosts.zpl" --hosts-file "$SCRATCH/hosts.txt" \
     --remote-bin "$BIN/fanfold" --pipe --lines 1 -k sleep -p ms=20 \
     < "$SCRATCH/in.txt" > "$SCRATCH/out.txt" 2> "$SCRATCH/err" &
 job=$!
