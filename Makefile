@@ -30,7 +30,7 @@ TEST_BIN   := $(BUILD)/check_fanfold
 LIB        := $(BUILD)/libfanfold.a
 
 .PHONY: all deps deps-test run check check-unit check-integration asan \
-        valgrind install clean
+        valgrind install clean check-cluster
 all: $(STAGE_BINS)
 
 deps:
@@ -88,6 +88,12 @@ asan: deps-test
 	@$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin \
 	    OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DFF_CHECK_INVARIANTS=64" \
 	    check-unit check-integration
+
+# jobs across network namespaces acting as hosts (sshd, a Slurm cluster);
+# as root, with openssh-server, slurm-wlm, munge and iproute2
+check-cluster: all
+	@scripts/deps.sh cluster
+	FANFOLD_BIN=$(abspath $(BIN)) tests/cluster/run.sh
 
 valgrind: deps-test all $(TEST_BIN)
 	CK_FORK=no valgrind --error-exitcode=99 --leak-check=full \

@@ -1,7 +1,7 @@
 #!/bin/sh
 #   Installs the Debian packages fanfold needs, only when something is
 #   missing. Called by make before building, running or testing.
-#   Usage: scripts/deps.sh build|test|bench
+#   Usage: scripts/deps.sh build|test|bench|cluster
 set -eu
 goal=${1:-build}
 missing=""
@@ -46,6 +46,17 @@ if [ "$goal" = test ] || [ "$goal" = bench ]; then
     need_command gzip gzip
 fi
 [ "$goal" = fuzz ] && { need_command clang clang; for rt in /usr/lib/llvm-14/lib/clang/14*/lib/linux/libclang_rt.fuzzer-x86_64.a; do [ -f "$rt" ] || missing="$missing libclang-rt-14-dev"; done; }
+if [ "$goal" = cluster ]; then         # make check-cluster: hosts in namespaces
+    [ -x /usr/sbin/sshd ] || missing="$missing openssh-server"
+    need_command ssh openssh-client
+    need_command ip iproute2
+    need_command slurmctld slurmctld
+    need_command slurmd slurmd
+    need_command sbatch slurm-client
+    need_command munged munge
+    [ -x /usr/bin/python3 ] || missing="$missing python3"   # the /proc scanner
+    need_command bc bc
+fi
 if [ "$goal" = bench ]; then
     need_command hyperfine hyperfine
     need_command gnuplot gnuplot-nox

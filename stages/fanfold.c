@@ -4,6 +4,7 @@
     (commands). */
 
 #include "fanfold/launch/commands.h"
+#include "fanfold/launch/hosts.h"
 #include "fanfold/launch/parallel.h"
 #include "fanfold/launch/run_options.h"
 #include "fanfold/launch/serial.h"
@@ -33,6 +34,7 @@ s_usage (FILE *stream)
         "                   [--timeout SECONDS] [--retries N] [--joblog FILE] [--resume]\n"
         "                   [--intake ENDPOINT] [--emit ENDPOINT] [--insecure] [--progress]\n"
         "                   [--mode auto|serial|parallel] [--dispatch heavy|fifo] [--serial]\n"
+        "                   [--hosts SPEC | --hosts-file FILE | --slurm] [--remote-bin PATH]\n"
         "                   [-v] [--] INPUT...\n"
         "       fanfold worker [-t TOPOLOGY] [--no-shm] [-v]\n"
         "       fanfold clean [-t TOPOLOGY]\n"
@@ -46,6 +48,7 @@ s_usage (FILE *stream)
         "clean    removes the shared memory and ipc files of jobs that died.\n"
         "keygen   writes CURVE certificates for tcp topologies; --force replaces\n"
         "         existing ones (every remote worker then needs the new ones).\n"
+        "remote-workers N|auto  what --hosts and --slurm run on each host (the job on stdin).\n"
         "kernels  noop, sleep (ms=, jitter=1), spin (us=), exec (--exec), stats,\n"
         "         contacts, hbonds, clashes, pistacking, and plugins (--plugin).\n"
         "exit     %d every task succeeded, %d some failed, %d error, %d interrupted.\n"
@@ -111,6 +114,8 @@ main (int argc, char *argv [])
         return ff_command_clean (argc - 1, argv + 1);
     if (strcmp (command, "keygen") == 0)
         return ff_command_keygen (argc - 1, argv + 1);
+    if (strcmp (command, "remote-workers") == 0)
+        return ff_hosts_remote (argc - 1, argv + 1);
     if (strcmp (command, "--help") == 0 || strcmp (command, "-h") == 0
     ||  strcmp (command, "help") == 0) {
         s_usage (stdout);

@@ -2,6 +2,7 @@
     stages' command lines, and the run with its cleanup. */
 
 #include "fanfold/launch/parallel.h"
+#include "fanfold/launch/hosts.h"
 #include "fanfold/launch/rundir.h"
 #include "fanfold/launch/supervisor.h"
 #include "fanfold/runtime/limits.h"
@@ -151,13 +152,15 @@ ff_parallel_run (ff_run_options_t *run)
     char signature [24];
     char *sink [FF_MAX_ARGS], *worker [FF_MAX_ARGS], *head [FF_MAX_ARGS];
     char **ventilator = NULL;
+    ff_hosts_t *hosts = NULL;
     int rc = FF_EXIT_ERROR, argc, index;
 
     memset (&place, 0, sizeof (place));
     ff_run_options_signature (run, signature, sizeof (signature));
     const char *sink_extra [] = { "--signature", signature, NULL };
     const char *ventilator_extra [] = { "--", NULL };
-    if (s_check_endpoints (run) || s_place_open (&place, run))
+    /* --hosts, --slurm: the job's tcp topology and keys, the remote workers */
+    if (s_check_endpoints (run) || ff_hosts_start (run, &hosts) || s_place_open (&place, run))
         goto done;
     if (s_stage_argv (sink, FF_MAX_ARGS, "fanfold-sink", FF_CMD_SINK, run, place.path, sink_extra)
     ||  s_stage_argv (worker, FF_MAX_ARGS, "fanfold-worker", FF_CMD_WORKER, run, place.path, NULL)
@@ -185,6 +188,7 @@ ff_parallel_run (ff_run_options_t *run)
     rc = ff_supervisor_run (&stages);
 done:
     free (ventilator);
+    ff_hosts_stop (&hosts);
     s_place_close (&place);
     /* the segments of a job whose ventilator was killed */
     ff_shm_clean (NULL);

@@ -438,7 +438,8 @@ static int
 s_small_job (const ff_run_options_t *self, const char **why)
 {
     static const ff_opt_t parallel_only [] = {
-        FF_OPT_PIPE, FF_OPT_INTAKE, FF_OPT_EMIT, FF_OPT_RESUME, FF_OPT_JOBLOG
+        FF_OPT_PIPE, FF_OPT_INTAKE, FF_OPT_EMIT, FF_OPT_RESUME, FF_OPT_JOBLOG,
+        FF_OPT_HOSTS, FF_OPT_HOSTS_FILE, FF_OPT_SLURM
     };
     size_t kernel, index;
     int input;

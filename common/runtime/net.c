@@ -157,12 +157,18 @@ ff_net_check_endpoint (const char *endpoint, char *error, size_t error_size)
         const char *port = colon + 1;
         if (strcmp (port, "*") == 0)
             return 0;               /* a port the system picks */
+        /* czmq's range form, a free port from FIRST to LAST: "*[54000-54999]" */
+        int first, last, used = 0;
+        if (sscanf (port, "*[%d-%d]%n", &first, &last, &used) == 2 && used > 0 && !port [used]
+        &&  first >= 1 && first <= last && last <= 65535)
+            return 0;
         char *end;
         errno = 0;
         long number = *port >= '0' && *port <= '9'? strtol (port, &end, 10): -1;
         if (number < 1 || number > 65535 || errno || *end) {
             snprintf (error, error_size,
-                      "%s: port \"%s\" is not a number from 1 to 65535 (or * for any)",
+                      "%s: port \"%s\" is not a number from 1 to 65535 (or * for any, "
+                      "or *[FIRST-LAST] for one in a range)",
                       endpoint, port);
             return -1;
         }

@@ -60,6 +60,10 @@ typedef enum {
     FF_OPT_NO_SHM,                  /* --no-shm */
     FF_OPT_JOB_ID,                  /* --job-id WORD (ventilator) */
     FF_OPT_SIGNATURE,               /* --signature WORD (sink) */
+    FF_OPT_HOSTS,                   /* --hosts SPEC (run) */
+    FF_OPT_HOSTS_FILE,              /* --hosts-file PATH (run) */
+    FF_OPT_SLURM,                   /* --slurm (run) */
+    FF_OPT_REMOTE_BIN,              /* --remote-bin PATH (run) */
     FF_OPT_VERBOSE,                 /* -v, --verbose */
     FF_OPT_HELP,                    /* -h, --help */
     FF_OPT_COUNT                    /* how many options there are */
