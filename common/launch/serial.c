@@ -24,8 +24,10 @@
 /* What running one unit needs; one per run. */
 typedef struct {
     const ff_run_options_t *run;    /* the command line */
-    const char *params [2 * (FF_MAX_PARAMS + 2)]; /* retries, timeout, then -p: what a worker gets */
+    const char *params [2 * (FF_MAX_PARAMS + 2)]; /* what a worker gets: -p, retries, timeout */
     size_t nparams;                 /* pairs */
+    char retries_text [24];         /* the retries pair's value */
+    char timeout_text [32];         /* the timeout pair's value */
     ff_task_policy_t policy;        /* retries and the stop flag */
     uint64_t chunk_bytes;           /* --chunk, 0: whole arrays */
     uint64_t seq;                   /* the next task's seq */
@@ -45,18 +47,28 @@ s_params (s_serial_t *self)
 {
     const ff_options_t *options = self->run->options;
     size_t index;
-    self->params [2 * self->nparams] = "retries";
-    self->params [2 * self->nparams + 1] = ff_options_text (options, FF_OPT_RETRIES,
-                                                            FF_DEFAULT_RETRIES_TEXT);
-    self->nparams++;
-    if (ff_options_given (options, FF_OPT_TIMEOUT)) {
-        self->params [2 * self->nparams] = "timeout";
-        self->params [2 * self->nparams + 1] = ff_options_text (options, FF_OPT_TIMEOUT, NULL);
-        self->nparams++;
-    }
+    int retries_given = 0;
+    /* the order the ventilator's welcome has (common/job/jobspec.c): the
+       job's -p pairs (with the launcher's exec ones), then retries unless
+       a pair gave it, then the time limit; a kernel takes the first pair */
     for (index = 0; index < self->run->nparams; index++) {
         self->params [2 * self->nparams] = self->run->params [2 * index];
         self->params [2 * self->nparams + 1] = self->run->params [2 * index + 1];
+        retries_given |= strcmp (self->run->params [2 * index], "retries") == 0;
+        self->nparams++;
+    }
+    if (!retries_given) {
+        snprintf (self->retries_text, sizeof (self->retries_text), "%ld",
+                  ff_options_long (options, FF_OPT_RETRIES, FF_DEFAULT_RETRIES));
+        self->params [2 * self->nparams] = "retries";
+        self->params [2 * self->nparams + 1] = self->retries_text;
+        self->nparams++;
+    }
+    double timeout = ff_options_seconds (options, FF_OPT_TIMEOUT, 0);
+    if (timeout > 0) {
+        snprintf (self->timeout_text, sizeof (self->timeout_text), "%g", timeout);
+        self->params [2 * self->nparams] = "timeout";
+        self->params [2 * self->nparams + 1] = self->timeout_text;
         self->nparams++;
     }
 }

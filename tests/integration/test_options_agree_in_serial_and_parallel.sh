@@ -38,3 +38,11 @@ for mode in serial parallel; do
         > "$SCRATCH/out.$mode"
     same "$SCRATCH/lines.txt" "$SCRATCH/out.$mode" "--max-block 4K alone, --mode $mode"
 done
+# the kernels see the same parameters in both modes: a -p timeout= comes
+# before --timeout's in the welcome, and so in --serial
+for mode in serial parallel; do
+    "$BIN/fanfold" run --mode "$mode" -w 1 --timeout 5 -p timeout=1 --format jsonl \
+        --exec 'sleep 2; echo done {}' a > "$SCRATCH/params.$mode" 2>/dev/null || true
+done
+same "$SCRATCH/params.serial" "$SCRATCH/params.parallel" "-p timeout= with --timeout, serial vs parallel"
+grep -q 'timed out after 1 s' "$SCRATCH/params.serial" || fail "-p timeout=1 is not the kernel's limit: $(cat "$SCRATCH/params.serial")"
