@@ -15,7 +15,7 @@ printf 'fanfold\n    heartbeat_ms = 100\n    worker_timeout_ms = 1500\nventilato
 start=$(now)
 printf '# the hosts of this job\n2/h1\n2/h2, 2/h3\n\n2/nosuchhost   # not there\n' > "$SCRATCH/hosts.txt"
 FANFOLD_SSH="$SSH_CMD" "$BIN/fanfold" run -v -t "$SCRATCH/hosts.zpl" --hosts-file "$SCRATCH/hosts.txt" \
-    --remote-bin "$BIN/fanfold" --pipe --lines 1 -k sleep -p ms=20 \
+    --remote-bin "$BIN/fanfold" --pipe --lines 1 -K sleep -p ms=20 \
     < "$SCRATCH/in.txt" > "$SCRATCH/out.txt" 2> "$SCRATCH/err" &
 job=$!
 # once h2's workers hold tasks, cut its link

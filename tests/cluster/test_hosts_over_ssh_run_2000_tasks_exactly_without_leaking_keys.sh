@@ -8,7 +8,7 @@ sshd_up
 seq 1 2000 > "$SCRATCH/in.txt"
 start=$(now)
 FANFOLD_SSH="$SSH_CMD" "$BIN/fanfold" run -v --hosts 2/h1,2/h2,2/h3 --remote-bin "$BIN/fanfold" \
-    --pipe --lines 1 -k sleep -p ms=5 < "$SCRATCH/in.txt" > "$SCRATCH/out.txt" 2> "$SCRATCH/err" &
+    --pipe --lines 1 -K sleep -p ms=5 < "$SCRATCH/in.txt" > "$SCRATCH/out.txt" 2> "$SCRATCH/err" &
 job=$!
 /usr/bin/python3 "$(dirname "$0")/scan_secrets.py" $job "$SCRATCH/scan" &
 scanner=$!

@@ -22,7 +22,7 @@ wait_job () {
 start=$(now)
 id=$(cd "$SCRATCH" && sbatch --parsable -N 3 --ntasks-per-node=2 --output="$SCRATCH/job-%j.log" \
         --export=ALL,FANFOLD="$BIN/fanfold" "$ROOT/scripts/fanfold.sbatch" \
-        -v -o "$SCRATCH/out.txt" --pipe --lines 1 -k sleep -p ms=5 --input "$SCRATCH/in.txt")
+        -v -o "$SCRATCH/out.txt" --pipe --lines 1 -K sleep -p ms=5 --input "$SCRATCH/in.txt")
 wait_job "$id" 60
 took=$(elapsed "$start")
 [ -s "$SCRATCH/out.txt" ] || fail "no output: $(cat "$SCRATCH"/job-*.log)"
@@ -40,7 +40,7 @@ echo "cluster: sbatch -N 3: 2,000 tasks exact on 3 nodes ($joined workers) in ${
 start=$(now)
 id=$(cd "$SCRATCH" && sbatch --parsable -N 3 --ntasks-per-node=2 --output="$SCRATCH/job-%j.log" \
         --export=ALL,FANFOLD="$BIN/fanfold" "$ROOT/scripts/fanfold.sbatch" \
-        -v -o "$SCRATCH/lost.txt" --pipe --lines 1 -k sleep -p ms=20 --input "$SCRATCH/in.txt")
+        -v -o "$SCRATCH/lost.txt" --pipe --lines 1 -K sleep -p ms=20 --input "$SCRATCH/in.txt")
 for _ in $(seq 1 150); do
     n=$(grep -c 'joined on tcp' "$SCRATCH/job-$id.log" 2>/dev/null || true)
     [ "${n:-0}" -ge 6 ] && break
