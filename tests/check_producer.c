@@ -21,6 +21,7 @@
 
 #include "fanfold/job/producer.h"
 #include "fanfold/runtime/shm.h"
+#include "npy_fixture.h"
 
 #define S_COUNT 10                      /* elements of the test .npy */
 
@@ -28,30 +29,6 @@ static char s_dir [64];                 /* this test's temporary directory */
 static char s_npy [128];                /* s_dir/ten.npy: S_COUNT f8 values */
 static char s_prefix [96];              /* ff_<uid>_<job>_0_ for this test */
 static double s_values [S_COUNT];       /* what s_npy holds */
-
-/* Writes a .npy (format 1.0, little-endian f8, shape (count,)) into path,
-   with data_count of the count values. */
-static void
-s_write_npy (const char *path, const double *values, size_t count, size_t data_count)
-{
-    char header [128];
-    memset (header, ' ', sizeof (header));
-    memcpy (header, "\x93NUMPY\x01\x00", 8);
-    header [8] = (char) (sizeof (header) - 10);
-    header [9] = 0;
-    char dict [118];
-    int len = snprintf (dict, sizeof (dict),
-                        "{'descr': '<f8', 'fortran_order': False, 'shape': (%zu,), }",
-                        count);
-    ck_assert_int_lt (len, (int) sizeof (header) - 11);
-    memcpy (header + 10, dict, (size_t) len);
-    header [sizeof (header) - 1] = '\n';
-    FILE *file = fopen (path, "wb");
-    ck_assert_ptr_nonnull (file);
-    ck_assert_uint_eq (fwrite (header, 1, sizeof (header), file), sizeof (header));
-    ck_assert_uint_eq (fwrite (values, sizeof (double), data_count, file), data_count);
-    ck_assert_int_eq (fclose (file), 0);
-}
 
 static void
 s_setup (void)
@@ -62,7 +39,7 @@ s_setup (void)
     snprintf (s_npy, sizeof (s_npy), "%s/ten.npy", s_dir);
     for (size_t index = 0; index < S_COUNT; index++)
         s_values [index] = (double) index * 0.5 - 2.0;
-    s_write_npy (s_npy, s_values, S_COUNT, S_COUNT);
+    ff_fixture_write_npy (s_npy, s_values, S_COUNT, S_COUNT);
     char job [32];
     snprintf (job, sizeof (job), "tprod%dn%u", (int) getpid (), counter++);
     ff_shm_job_prefix (job, s_prefix, sizeof (s_prefix));
@@ -75,44 +52,14 @@ s_setup (void)
 static int
 s_segments_left (void)
 {
-    DIR *dir = opendir ("/dev/shm");
-    struct dirent *entry;
-    int count = 0;
-    ck_assert_ptr_nonnull (dir);
-    while ((entry = readdir (dir)))
-        if (strncmp (entry->d_name, s_prefix, strlen (s_prefix)) == 0)
-            count++;
-    closedir (dir);
-    return count;
+    return ff_fixture_segments_left (s_prefix);
 }
 
 /* Removes the temporary directory, and any segment a failed test left. */
 static void
 s_teardown (void)
 {
-    DIR *dir = opendir (s_dir);
-    struct dirent *entry;
-    if (dir) {
-        while ((entry = readdir (dir))) {
-            char path [sizeof (s_dir) + 260];
-            if (strcmp (entry->d_name, ".") && strcmp (entry->d_name, "..")) {
-                snprintf (path, sizeof (path), "%s/%s", s_dir, entry->d_name);
-                unlink (path);
-            }
-        }
-        closedir (dir);
-        rmdir (s_dir);
-    }
-    dir = opendir ("/dev/shm");
-    if (dir) {
-        while ((entry = readdir (dir)))
-            if (strncmp (entry->d_name, s_prefix, strlen (s_prefix)) == 0) {
-                char name [260];
-                snprintf (name, sizeof (name), "/%s", entry->d_name);
-                shm_unlink (name);
-            }
-        closedir (dir);
-    }
+    ff_fixture_remove (s_dir, s_prefix);
 }
 
 /* Returns a descriptor of a temporary file holding size bytes of text,
@@ -851,7 +798,7 @@ START_TEST (test_producer_gives_one_failed_unit_for_a_source_that_does_not_load)
     char missing [160], truncated [160];
     snprintf (missing, sizeof (missing), "%s/missing.npy", s_dir);
     snprintf (truncated, sizeof (truncated), "%s/short.npy", s_dir);
-    s_write_npy (truncated, s_values, S_COUNT, S_COUNT / 2);
+    ff_fixture_write_npy (truncated, s_values, S_COUNT, S_COUNT / 2);
     char *args [] = { missing, truncated, s_npy };
     ff_producer_t *producer = ff_producer_new_arguments (args, 3, 1, 8, s_prefix);
     ff_unit_t unit;

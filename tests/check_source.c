@@ -18,6 +18,7 @@
 #include "fanfold/runtime/shm.h"
 #include "fanfold/kernels/source.h"
 #include "fanfold/kernels/structure.h"
+#include "npy_fixture.h"
 
 #define S_DATA "tests/data/"
 #define S_COUNT 10                      /* elements of the test .npy */
@@ -26,30 +27,6 @@ static char s_dir [64];                 /* this test's temporary directory */
 static char s_npy [128];                /* s_dir/ten.npy: S_COUNT f8 values */
 static char s_prefix [96];              /* ff_<uid>_<job>_0_ for this test */
 static double s_values [S_COUNT];       /* what s_npy holds */
-
-/* Writes a .npy (format 1.0, little-endian f8, shape (count,)) into path,
-   holding count values of values but only data_count of them. */
-static void
-s_write_npy (const char *path, const double *values, size_t count, size_t data_count)
-{
-    char header [128];
-    memset (header, ' ', sizeof (header));
-    memcpy (header, "\x93NUMPY\x01\x00", 8);
-    header [8] = (char) (sizeof (header) - 10);
-    header [9] = 0;
-    char dict [118];
-    int len = snprintf (dict, sizeof (dict),
-                        "{'descr': '<f8', 'fortran_order': False, 'shape': (%zu,), }",
-                        count);
-    ck_assert_int_lt (len, (int) sizeof (header) - 11);
-    memcpy (header + 10, dict, (size_t) len);
-    header [sizeof (header) - 1] = '\n';
-    FILE *file = fopen (path, "wb");
-    ck_assert_ptr_nonnull (file);
-    ck_assert_uint_eq (fwrite (header, 1, sizeof (header), file), sizeof (header));
-    ck_assert_uint_eq (fwrite (values, sizeof (double), data_count, file), data_count);
-    ck_assert_int_eq (fclose (file), 0);
-}
 
 static void
 s_setup (void)
@@ -60,7 +37,7 @@ s_setup (void)
     snprintf (s_npy, sizeof (s_npy), "%s/ten.npy", s_dir);
     for (size_t index = 0; index < S_COUNT; index++)
         s_values [index] = (double) index * 1.25 - 3.5;
-    s_write_npy (s_npy, s_values, S_COUNT, S_COUNT);
+    ff_fixture_write_npy (s_npy, s_values, S_COUNT, S_COUNT);
     char job [32];
     snprintf (job, sizeof (job), "tsrc%dn%u", (int) getpid (), counter++);
     ff_shm_job_prefix (job, s_prefix, sizeof (s_prefix));
@@ -75,44 +52,14 @@ s_setup (void)
 static int
 s_segments_left (void)
 {
-    DIR *dir = opendir ("/dev/shm");
-    struct dirent *entry;
-    int count = 0;
-    ck_assert_ptr_nonnull (dir);
-    while ((entry = readdir (dir)))
-        if (strncmp (entry->d_name, s_prefix, strlen (s_prefix)) == 0)
-            count++;
-    closedir (dir);
-    return count;
+    return ff_fixture_segments_left (s_prefix);
 }
 
 /* Removes the temporary directory, and any segment a failed test left. */
 static void
 s_teardown (void)
 {
-    DIR *dir = opendir (s_dir);
-    struct dirent *entry;
-    if (dir) {
-        while ((entry = readdir (dir))) {
-            char path [sizeof (s_dir) + 260];
-            if (strcmp (entry->d_name, ".") && strcmp (entry->d_name, "..")) {
-                snprintf (path, sizeof (path), "%s/%s", s_dir, entry->d_name);
-                unlink (path);
-            }
-        }
-        closedir (dir);
-        rmdir (s_dir);
-    }
-    dir = opendir ("/dev/shm");
-    if (dir) {
-        while ((entry = readdir (dir)))
-            if (strncmp (entry->d_name, s_prefix, strlen (s_prefix)) == 0) {
-                char name [260];
-                snprintf (name, sizeof (name), "/%s", entry->d_name);
-                shm_unlink (name);
-            }
-        closedir (dir);
-    }
+    ff_fixture_remove (s_dir, s_prefix);
 }
 
 /* Loads path, which must succeed. */
@@ -402,7 +349,7 @@ START_TEST (test_source_refuses_a_truncated_npy_naming_the_file)
 {
     char path [160];
     snprintf (path, sizeof (path), "%s/short.npy", s_dir);
-    s_write_npy (path, s_values, S_COUNT, S_COUNT / 2);
+    ff_fixture_write_npy (path, s_values, S_COUNT, S_COUNT / 2);
     s_load_fails (path, NULL);
     s_load_fails (path, s_prefix);
     ck_assert_int_eq (s_segments_left (), 0);
