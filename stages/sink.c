@@ -6,6 +6,7 @@
 
 #include "fanfold/job/delivery.h"
 #include "fanfold/job/output.h"
+#include "fanfold/job/producer.h"
 #include "fanfold/kernels/kernels.h"
 #include "fanfold/runtime/codec.h"
 #include "fanfold/runtime/emitter.h"
@@ -46,8 +47,16 @@ typedef struct {
     const char *emit;               /* --emit ENDPOINT, or NULL */
     const char *signature;          /* --signature: names the job for --resume */
     int resume;                     /* --resume */
+    int resume_failed;              /* --resume-failed */
+    ff_halt_t halt;                 /* --halt */
+    const char *tag;                /* --tag ("{}") or --tagstring, or NULL */
+    const char *results_dir;        /* --results DIR, or NULL */
+    int pipe;                       /* --pipe: the joblog's Send counts the blocks */
+    const char *sources;            /* --sources FILE: the argument words, or NULL */
+    ff_sources_t config;            /* how they are read: --null, --link, --colsep */
     int insecure;                   /* --insecure: tcp without CURVE keys */
-    int progress;                   /* --progress: a progress line on stderr */
+    int progress;                   /* --progress, or --eta / --bar on a terminal */
+    int bar;                        /* --bar: the progress line is a bar */
     int verbose;                    /* -v */
 } s_options_t;
 
@@ -68,6 +77,11 @@ typedef struct {
     uint64_t rejected;              /* messages or items refused */
     int write_reported;             /* the failed write was logged */
     ff_emitter_t *emitter;          /* --emit: results in seq order, or NULL */
+    char *words_buf;                /* --sources: the file's bytes */
+    char **words;                   /* the words in it */
+    ff_producer_t *producer;        /* --results: the units again, for their fields */
+    uint64_t units;                 /* units it produced */
+    uint64_t nkernels;              /* kernels of the job: seqs per unit */
 } s_sink_t;
 
 /* Logs the first failed write to the output; the exit status says it too.
@@ -126,6 +140,15 @@ s_progress (s_sink_t *self, int final)
             snprintf (eta, sizeof (eta), "  ETA %.1f s",
                       (double) ((uint64_t) counts->total - counts->first - done) / rate);
     }
+    if (self->options.bar && counts->total > 0) {
+        /* --bar: parallel's shape, a percent and a bar that fills */
+        uint64_t all = (uint64_t) counts->total - counts->first;
+        int percent = all? (int) (100 * done / all): 100, filled = percent / 5;
+        fprintf (stderr, "\r\033[K%3d%% %" PRIu64 ":%" PRIu64 "=%s [%.*s%*s]%s", percent,
+                 done, all - done, *eta? eta + 2: "", filled, "####################",
+                 20 - filled, "", final? "\n": "");
+    }
+    else
     fprintf (stderr, "\r\033[Kfanfold: %" PRIu64 "/%s tasks  %.0f/s%s  %" PRIu64 " workers%s",
              done, total, rate, eta, self->live_workers, final? "\n": "");
     fflush (stderr);
@@ -153,9 +176,77 @@ s_on_job (s_sink_t *self, const ff_msg_t *msg)
         ff_log_reject (&self->rejected, "job message without kernels or with too many");
         return 0;
     }
+    self->nkernels = msg->nkernels;
     self->last_ack = 0;             /* ack at once: the ventilator waits for it */
     self->started_us = ff_clock_us ();
     ff_log_info ("serving job %s", self->job);
+    return 0;
+}
+
+/* --results: reads the argument words the launcher wrote (NUL after
+   each) and makes a producer of the job's units from them, to give the
+   fields of each task (the results name a directory per field). Returns
+   0, or -1 having said why. */
+static int
+s_sources_open (s_sink_t *self)
+{
+    char error [FF_PRODUCER_ERROR_MAX];
+    size_t size = 0, cap = 0, count = 0, index, start = 0, got;
+    FILE *file = fopen (self->options.sources, "r");
+    if (!file) {
+        ff_log_error ("%s: cannot read: %s", self->options.sources, strerror (errno));
+        return -1;
+    }
+    do {
+        if (cap - size < 65536) {
+            char *grown = (char *) realloc (self->words_buf, cap = 2 * cap + 65536);
+            if (!grown) {
+                fclose (file);
+                ff_log_error ("out of memory");
+                return -1;
+            }
+            self->words_buf = grown;
+        }
+        size += got = fread (self->words_buf + size, 1, cap - size, file);
+    } while (got > 0);
+    fclose (file);
+    for (index = 0; index < size; index++)
+        count += self->words_buf [index] == 0;
+    self->words = (char **) calloc (count + 1, sizeof (char *));
+    if (!self->words) {
+        ff_log_error ("out of memory");
+        return -1;
+    }
+    for (count = 0, index = 0; index < size; index++)
+        if (self->words_buf [index] == 0) {
+            self->words [count++] = self->words_buf + start;
+            start = index + 1;
+        }
+    self->producer = ff_producer_new_sources (self->words, count, &self->options.config,
+                                              error, sizeof (error));
+    if (!self->producer)
+        ff_log_error ("%s", error);
+    return self->producer? 0: -1;
+}
+
+/* The delivery's fields callback: the fields of task seq, from the
+   producer of the same words (results come in seq order). */
+static int
+s_fields (void *arg, uint64_t seq, const char **data, size_t *size)
+{
+    s_sink_t *self = (s_sink_t *) arg;
+    uint64_t unit_index = seq / (self->nkernels? self->nkernels: 1);
+    ff_unit_t unit;
+    if (!self->producer || unit_index < self->units)
+        return -1;
+    while (self->units <= unit_index) {
+        if (ff_producer_next (self->producer, &unit) != FF_PRODUCE_UNIT
+        ||  unit.kind != FF_UNIT_INLINE)
+            return -1;
+        self->units++;
+    }
+    *data = (const char *) unit.data;
+    *size = unit.size;
     return 0;
 }
 
@@ -330,7 +421,8 @@ s_run (s_sink_t *self)
     const ff_settings_t *settings = ff_topology_settings (self->topology);
     int64_t last_hello = 0;
     size_t nacks = 0;
-    while (!ff_stop_signal && !zsys_interrupted && !s_done (self) && !s_output_failed (self)) {
+    while (!ff_stop_signal && !zsys_interrupted && !s_done (self) && !s_output_failed (self)
+           && !ff_delivery_halted (self->delivery)) {
         int64_t now = ff_clock_ms ();
         if (!self->job && now - last_hello >= S_HELLO_EVERY_MS) {
             ff_codec_hello (self->codec, "sink", "sink", 0);
@@ -374,6 +466,16 @@ s_run (s_sink_t *self)
     if (s_output_failed (self)) {
         /* stop at once: the launcher ends the other stages */
         s_write_failed (self);
+        zsock_set_linger (self->control, 0);
+        return ff_delivery_exit_status (self->delivery);
+    }
+    if (ff_delivery_halted (self->delivery)) {
+        /* --halt: what is written stays; the launcher ends the other
+           stages (and, for now, the commands running) */
+        s_checkpoint (self, 1);
+        s_progress (self, 1);
+        if (ff_delivery_flush (self->delivery))
+            s_write_failed (self);
         zsock_set_linger (self->control, 0);
         return ff_delivery_exit_status (self->delivery);
     }
@@ -439,8 +541,22 @@ s_parse_options (s_options_t *options, int argc, char *argv [])
     options->emit = ff_options_text (parsed, FF_OPT_EMIT, NULL);
     options->signature = ff_options_text (parsed, FF_OPT_SIGNATURE, NULL);
     options->resume = ff_options_given (parsed, FF_OPT_RESUME) > 0;
+    options->resume_failed = ff_options_given (parsed, FF_OPT_RESUME_FAILED) > 0;
+    ff_halt_parse (ff_options_text (parsed, FF_OPT_HALT, NULL), &options->halt);
+    options->tag = ff_options_text (parsed, FF_OPT_TAGSTRING,
+                                    ff_options_given (parsed, FF_OPT_TAG)? "{}": NULL);
+    options->results_dir = ff_options_text (parsed, FF_OPT_RESULTS, NULL);
+    options->pipe = ff_options_given (parsed, FF_OPT_PIPE) > 0;
+    options->sources = ff_options_text (parsed, FF_OPT_SOURCES, NULL);
+    options->config = (ff_sources_t) {
+        .null = ff_options_given (parsed, FF_OPT_NULL), .link = ff_options_given (parsed, FF_OPT_LINK),
+        .colsep = ff_options_text (parsed, FF_OPT_COLSEP, NULL), .fd = -1
+    };
     options->insecure = ff_options_given (parsed, FF_OPT_INSECURE) > 0;
-    options->progress = ff_options_given (parsed, FF_OPT_PROGRESS) > 0;
+    options->bar = ff_options_given (parsed, FF_OPT_BAR) > 0;
+    options->progress = ff_options_given (parsed, FF_OPT_PROGRESS) > 0
+                     || ((options->bar || ff_options_given (parsed, FF_OPT_ETA))
+                         && isatty (STDERR_FILENO));
     options->verbose = ff_options_given (parsed, FF_OPT_VERBOSE) > 0;
     ff_options_destroy (&parsed);
     return status;
@@ -476,9 +592,17 @@ main (int argc, char *argv [])
                      : self.options.emit? "/dev/null": NULL,
         .output_fd = STDOUT_FILENO, .format = self.options.format,
         .joblog_path = self.options.joblog_path,
-        .keep_state = self.options.output_path != NULL, .resume = self.options.resume,
+        .keep_state = self.options.output_path != NULL,
+        .resume = self.options.resume && self.options.output_path && !self.options.resume_failed,
         .signature = self.options.signature, .list_acks = 1,
-        .emit = self.options.emit? s_emit: NULL, .emit_arg = &self
+        .emit = self.options.emit? s_emit: NULL, .emit_arg = &self,
+        .halt = self.options.halt, .tag = self.options.tag,
+        .results_dir = self.options.results_dir, .pipe = self.options.pipe,
+        .fields = self.options.sources? s_fields: NULL, .fields_arg = &self,
+        /* --resume without -o FILE, or --resume-failed: the joblog says what is done */
+        .joblog_resume = self.options.resume_failed? FF_JOBLOG_RESUME_SUCCEEDED
+                       : self.options.resume && !self.options.output_path? FF_JOBLOG_RESUME_DONE
+                       : FF_JOBLOG_RESUME_NONE
     };
     self.delivery = ff_delivery_new (&delivery, error, sizeof (error));
     if (!self.delivery) {
@@ -486,6 +610,8 @@ main (int argc, char *argv [])
         ff_topology_destroy (&self.topology);
         return FF_EXIT_ERROR;
     }
+    if (self.options.sources && s_sources_open (&self))
+        goto cleanup;
     const ff_settings_t *settings = ff_topology_settings (self.topology);
     const char *bind = ff_topology_bind (self.topology, FF_EP_RESULTS);
     /* results go to the emit socket, and to -o FILE when given: not stdout */
@@ -523,6 +649,9 @@ main (int argc, char *argv [])
         rc = s_run (&self);
 cleanup:
     ff_delivery_destroy (&self.delivery);
+    ff_producer_destroy (&self.producer);
+    free (self.words);
+    free (self.words_buf);
     ff_emitter_destroy (&self.emitter);
     free (self.job);
     zsock_destroy (&self.results);

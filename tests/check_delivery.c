@@ -494,11 +494,16 @@ START_TEST (test_joblog_names_the_worker_and_the_attempts_of_each_task_and_zero_
     char *data = s_slurp (s_path ("b.log"), &size);
     ck_assert_uint_ge (size, strlen (FF_DELIVERY_JOBLOG_HEADER));
     ck_assert_mem_eq (data, FF_DELIVERY_JOBLOG_HEADER, strlen (FF_DELIVERY_JOBLOG_HEADER));
-    /* seq 5: the ventilator's error record after 3 dispatches */
-    s_assert_has (data, size, "\n5\t0\t0.000\t0.000\t3\t0\t0\terror\tin\\t2\\\\\n");
+    /* parallel's columns (Seq from 1, Host, Starttime, JobRuntime, Send,
+       Receive, Exitval, Signal, Command), then Worker, Attempts, Status
+       and the input escaped. seq 5: the ventilator's error record after 3
+       dispatches; no command ran (Exitval -1) */
+    s_assert_has (data, size, "\n6\t:\t0.000\t     0.000\t0\t0\t-1\t0\treport in\t2\\"
+                              "\t0\t3\terror\tin\\t2\\\\\n");
     /* seq 4: sent again once, run twice there: three attempts; escapes */
-    s_assert_has (data, size, "\n4\t2\t1700000000.012\t0.000\t3\t7\t7\tok\tin\\t2\\\\\n");
-    /* seq 10: the newline of its input name is escaped */
+    s_assert_has (data, size, "\n5\t:\t1700000000.012\t     0.000\t0\t7\t0\t0\tnoop in\t2\\"
+                              "\t2\t3\tok\tin\\t2\\\\\n");
+    /* seq 10: the newline of its input name is escaped in Input */
     s_assert_has (data, size, "ok\tin\\t5\\\\\\n\n");
     free (data);
     s_job_free (&job);

@@ -180,7 +180,8 @@ START_TEST (test_options_apply_the_rules_between_options)
                       FF_OPTIONS_ERROR);
     ck_assert_str_eq (s_error, "--resume is an option of the parallel mode: not with --serial");
     ck_assert_int_eq (s_parse (FF_CMD_SINK, "-t", "x", "--resume", NULL), FF_OPTIONS_ERROR);
-    ck_assert_str_eq (s_error, "--resume needs -o FILE");
+    ck_assert_str_eq (s_error, "--resume needs -o FILE (the output to complete) or "
+                      "--joblog FILE (the tasks done)");
     ck_assert_int_eq (s_parse (FF_CMD_RUN, "-K", "exec", "a", NULL), FF_OPTIONS_ERROR);
     ck_assert_str_eq (s_error, "the exec kernel needs --exec CMD");
     ck_assert_int_eq (s_parse (FF_CMD_VENTILATOR, "-K", "noop", NULL), FF_OPTIONS_ERROR);
@@ -292,8 +293,9 @@ START_TEST (test_options_forward_to_a_stage_only_what_it_accepts)
     ck_assert_ptr_null (argv [argc]);
     argc = 0;
     ck_assert_int_eq (ff_options_forward (s_options, FF_CMD_SINK, argv, &argc, 32), 0);
-    ck_assert_int_eq (argc, 2);
+    ck_assert_int_eq (argc, 3);
     ck_assert_str_eq (argv [0], "--format");
+    ck_assert_str_eq (argv [2], "--pipe");
     ck_assert_int_eq (ff_options_forward (s_options, FF_CMD_VENTILATOR, argv, &argc, 4), -1);
 }
 END_TEST

@@ -63,7 +63,7 @@ s_record (uint64_t seq, const char *input, const char *kernel, uint32_t status,
           uint32_t kind, const void *body, size_t size)
 {
     ff_record_t record = {
-        seq, input, strlen (input), kernel, status, kind, body, size, NULL, 0
+        seq, input, strlen (input), kernel, status, kind, body, size, NULL, 0, NULL, 0
     };
     return record;
 }

@@ -13,6 +13,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -73,7 +74,26 @@ struct ff_delivery {
     uint64_t checkpointed;          /* written mark of the last checkpoint */
     int64_t last_checkpoint;        /* when it was made (caller's ms) */
     ff_delivery_counts_t counts;    /* what the summary prints */
+    ff_halt_t halt;                 /* --halt; when NEVER, nothing below halts */
+    int halted;                     /* 1 once --halt stopped the job: nothing more is written */
+    int halt_status;                /* the exit status it earned */
+    int halt_waits;                 /* a percent to check once the total is known */
+    uint64_t run_failed;            /* results this run wrote that failed (error records) */
+    uint64_t run_succeeded;         /* and that succeeded */
+    char *tag;                      /* --tag / --tagstring template, or NULL */
+    ff_buf_t tag_line;              /* the tag of the record being written */
+    char *results_dir;              /* --results DIR, or NULL */
+    ff_delivery_fields_fn *fields;  /* a task's fields for --results, or NULL */
+    void *fields_arg;               /* its argument */
+    uint64_t *done_seqs;            /* joblog resume: seqs done earlier, sorted, or NULL */
+    size_t ndone;                   /* how many */
+    int pipe;                       /* the joblog's Send counts the payload */
+    int joblog_append;              /* 1: the joblog resumed is appended to */
+    ff_format_t format;             /* raw or jsonl */
 };
+
+static void
+    s_halt_check (ff_delivery_t *self, const ff_record_t *record);
 
 /* ------------------------------------------------------------- opening */
 
@@ -176,6 +196,97 @@ s_open_joblog (ff_delivery_t *self, const char *path, char *error, size_t size)
     return 0;
 }
 
+static int
+s_seq_compare (const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+    return x < y? -1: x > y;
+}
+
+/* Returns 1 when seq is among the tasks a resumed joblog says are done. */
+static int
+s_done_earlier (const ff_delivery_t *self, uint64_t seq)
+{
+    return self->ndone
+        && bsearch (&seq, self->done_seqs, self->ndone, sizeof (uint64_t), s_seq_compare) != NULL;
+}
+
+/* Reads the tasks done from the joblog at path as GNU parallel's --resume
+   (every Seq) or --resume-failed (Seqs with Exitval and Signal 0) does:
+   the header, then lines of at least 9 tab-separated columns. A missing
+   or empty joblog has none. Sets the first seq to write: the Seqs from 1
+   on without a gap. Returns 0 or -1 with a message in error. */
+static int
+s_read_joblog (ff_delivery_t *self, const char *path, ff_joblog_resume_t mode,
+               char *error, size_t size)
+{
+    FILE *file = fopen (path, "r");
+    char *line = NULL;
+    size_t cap = 0, room = 0, number = 0;
+    ssize_t len;
+    int rc = 0;
+    if (!file)
+        return errno == ENOENT? 0: (snprintf (error, size, "%s: cannot read: %s", path,
+                                              strerror (errno)), -1);
+    while ((len = getline (&line, &cap, file)) >= 0) {
+        char *column [9] = { NULL }, *at = line, *end;
+        int count = 0;
+        number++;
+        if (number == 1 && strncmp (line, "Seq\t", 4) == 0)
+            continue;
+        while (count < 9 && at) {
+            column [count++] = at;
+            at = strchr (at, '\t');
+            if (at)
+                *at++ = 0;
+        }
+        if (len > 0 && line [len - 1] == '\n')
+            line [len - 1] = 0;     /* a Command that is the last column */
+        errno = 0;
+        unsigned long long seq = strtoull (column [0], &end, 10);
+        if (count < 9 || end == column [0] || *end || errno || seq == 0) {
+            snprintf (error, size, "%s: line %zu is not a joblog line (Seq Host Starttime "
+                      "JobRuntime Send Receive Exitval Signal Command)", path, number);
+            rc = -1;
+            break;
+        }
+        if (mode == FF_JOBLOG_RESUME_SUCCEEDED
+        &&  (strcmp (column [6], "0") != 0 || strcmp (column [7], "0") != 0))
+            continue;
+        if (self->ndone == room) {
+            size_t grown = room? 2 * room: 256;
+            uint64_t *seqs = (uint64_t *) realloc (self->done_seqs, grown * sizeof (uint64_t));
+            if (!seqs) {
+                snprintf (error, size, "out of memory");
+                rc = -1;
+                break;
+            }
+            self->done_seqs = seqs;
+            room = grown;
+        }
+        self->done_seqs [self->ndone++] = seq - 1;
+    }
+    free (line);
+    fclose (file);
+    if (rc || self->ndone == 0)
+        return rc;
+    qsort (self->done_seqs, self->ndone, sizeof (uint64_t), s_seq_compare);
+    size_t kept = 1, index;
+    for (index = 1; index < self->ndone; index++)
+        if (self->done_seqs [index] != self->done_seqs [kept - 1])
+            self->done_seqs [kept++] = self->done_seqs [index];
+    self->ndone = kept;
+    /* the first seqs without a gap are never sent again (the ventilator
+       skips them); a later one done earlier is dropped when it comes */
+    uint64_t first = 0;
+    while (first < self->ndone && self->done_seqs [first] == first)
+        first++;
+    self->counts.first = self->counts.written = self->checkpointed = first;
+    if (self->ndone)
+        ff_log_info ("resuming from %s: %zu tasks done", path, self->ndone);
+    return 0;
+}
+
 /* Cuts the output back to what the resumed state says is complete (a
    regular file not resumed: to nothing) and starts the joblog (appended
    to when resuming, else emptied and given its header). Returns 0 or -1
@@ -197,6 +308,13 @@ s_cut (ff_delivery_t *self, const char *path, char *error, size_t size)
         ff_log_info ("resuming: %" PRIu64 " results (%" PRIu64 " bytes) already in %s",
                      state->written, state->bytes, path);
     }
+    if (self->joblog && self->joblog_append) {
+        /* a resumed joblog: appended to, with the header when empty */
+        struct stat info;
+        if (fstat (fileno (self->joblog), &info) == 0 && info.st_size == 0)
+            fputs (FF_DELIVERY_JOBLOG_HEADER, self->joblog);
+    }
+    else
     if (self->joblog && state->written == 0) {
         if (ftruncate (fileno (self->joblog), 0) != 0) {
             snprintf (error, size, "cannot empty the joblog: %s", strerror (errno));
@@ -214,6 +332,7 @@ ff_delivery_new (const ff_delivery_options_t *options, char *error, size_t size)
     const char *signature = options->signature? options->signature: "-";
     assert (!options->keep_state || options->output_path);
     assert (!options->resume || options->keep_state);
+    assert (!options->joblog_resume || (options->joblog_path && !options->resume));
     ff_delivery_t *self = (ff_delivery_t *) calloc (1, sizeof (ff_delivery_t));
     if (!self) {
         snprintf (error, size, "out of memory");
@@ -223,6 +342,21 @@ ff_delivery_new (const ff_delivery_options_t *options, char *error, size_t size)
     self->counts.total = -1;
     self->emit = options->emit;
     self->emit_arg = options->emit_arg;
+    self->halt = options->halt;
+    self->fields = options->fields;
+    self->fields_arg = options->fields_arg;
+    self->pipe = options->pipe;
+    self->format = options->format;
+    if ((options->tag && !(self->tag = strdup (options->tag)))
+    ||  (options->results_dir && !(self->results_dir = strdup (options->results_dir)))) {
+        snprintf (error, size, "out of memory");
+        goto fail;
+    }
+    if (options->joblog_resume) {
+        self->joblog_append = 1;
+        if (s_read_joblog (self, options->joblog_path, options->joblog_resume, error, size))
+            goto fail;
+    }
     if (strlen (signature) >= sizeof (self->signature) || strpbrk (signature, " \t\n")) {
         snprintf (error, size, "--signature must be one word under %zu bytes",
                   sizeof (self->signature));
@@ -275,6 +409,10 @@ ff_delivery_destroy (ff_delivery_t **self_p)
             free (self->kernels [index]);
         free (self->acks);
         free (self->output_name);
+        free (self->tag);
+        free (self->tag_line.data);
+        free (self->results_dir);
+        free (self->done_seqs);
         free (self);
         *self_p = NULL;
     }
@@ -321,6 +459,8 @@ ff_delivery_set_total (ff_delivery_t *self, int64_t total)
     if (total < 0 || self->counts.total >= 0)
         return 0;
     self->counts.total = total;
+    if (self->halt_waits)
+        s_halt_check (self, NULL);
     return 1;
 }
 
@@ -340,31 +480,115 @@ s_record (ff_delivery_t *self, const s_held_t *held, const char *input, const ch
     return record;
 }
 
-/* Writes the joblog line of one result; input is its input name. */
+/* Finds the member "key": at a member boundary of meta; returns where
+   its value starts, or NULL. */
+static const char *
+s_meta_find (const char *meta, size_t len, const char *key)
+{
+    size_t key_len = strlen (key), at;
+    if (!meta)
+        return NULL;
+    for (at = 0; at + key_len + 3 <= len; at++)
+        if ((at == 0 || meta [at - 1] == ',') && meta [at] == '"'
+        &&  memcmp (meta + at + 1, key, key_len) == 0
+        &&  meta [at + 1 + key_len] == '"' && meta [at + 2 + key_len] == ':')
+            return meta + at + key_len + 3;
+    return NULL;
+}
+
+/* Reads the integer member key of meta into *value; returns 1 when found. */
+static int
+s_meta_int (const char *meta, size_t len, const char *key, long *value)
+{
+    const char *at = s_meta_find (meta, len, key);
+    if (!at || !(*at == '-' || (*at >= '0' && *at <= '9')))
+        return 0;
+    *value = strtol (at, NULL, 10);
+    return 1;
+}
+
+/* Writes the string member key of meta to file, JSON escapes undone and
+   newlines written as NUL (as GNU parallel's joblog does); returns 1 when
+   found. */
+static int
+s_meta_string (FILE *file, const char *meta, size_t len, const char *key)
+{
+    const char *at = s_meta_find (meta, len, key), *end = meta + len;
+    if (!at || *at != '"')
+        return 0;
+    for (at++; at < end && *at != '"'; at++) {
+        char c = *at;
+        if (c == '\\' && at + 1 < end) {
+            c = *++at;
+            if (c == 'n') c = '\n';
+            else if (c == 't') c = '\t';
+            else if (c == 'r') c = '\r';
+            else if (c == 'b') c = '\b';
+            else if (c == 'f') c = '\f';
+            else if (c == 'u' && at + 4 < end) {
+                /* ff_json_escape writes u00XX escapes only, for control bytes */
+                char hex [5] = { at [1], at [2], at [3], at [4], 0 };
+                c = (char) strtol (hex, NULL, 16);
+                at += 4;
+            }
+        }
+        fputc (c == '\n'? 0: c, file);
+    }
+    return 1;
+}
+
+/* Writes text to the joblog with tab, newline and backslash escaped. */
 static void
-s_joblog (ff_delivery_t *self, const s_held_t *held, const char *input)
+s_joblog_escaped (FILE *file, const char *text, size_t len)
 {
     size_t index;
+    for (index = 0; index < len; index++) {
+        char c = text [index];
+        if (c == '\t')
+            fputs ("\\t", file);
+        else
+        if (c == '\n')
+            fputs ("\\n", file);
+        else
+        if (c == '\\')
+            fputs ("\\\\", file);
+        else
+            fputc (c, file);
+    }
+}
+
+/* Writes the joblog line of one result; input is its input name: GNU
+   parallel's columns (Seq from 1, Host, Starttime, JobRuntime, Send,
+   Receive, Exitval, Signal, Command), then fanfold's (Worker, Attempts,
+   Status, Input escaped). Exitval is the command's exit value, -1 for a
+   task that did not end by itself; Command is the command line, or the
+   kernel and the input name for other kernels. */
+static void
+s_joblog (ff_delivery_t *self, const s_held_t *held, const char *input, const char *meta)
+{
+    long exit_value = 0, signal_number = 0;
     if (!self->joblog)
         return;
     int ok = held->status == FF_STATUS_OK;
-    fprintf (self->joblog, "%" PRIu64 "\t%" PRIu64 "\t%.3f\t%.3f\t%u\t%" PRIu64 "\t%zu\t%s\t",
-             held->seq, held->worker, (double) held->start_ms / 1000.0,
-             (double) held->runtime_us / 1e6, held->attempts, held->bytes_in,
-             ok? held->size: 0, ok? "ok": "error");
-    for (index = 0; index < held->input_len; index++) {
-        char c = input [index];
-        if (c == '\t')
-            fputs ("\\t", self->joblog);
-        else
-        if (c == '\n')
-            fputs ("\\n", self->joblog);
-        else
-        if (c == '\\')
-            fputs ("\\\\", self->joblog);
-        else
-            fputc (c, self->joblog);
+    int has_exit = s_meta_int (meta, held->meta_len, "exit", &exit_value);
+    int has_signal = s_meta_int (meta, held->meta_len, "signal", &signal_number);
+    int finished = ok || s_meta_find (meta, held->meta_len, "failed") != NULL;
+    if (!ok && !has_exit && !has_signal)
+        exit_value = -1;
+    fprintf (self->joblog, "%" PRIu64 "\t:\t%.3f\t%10.3f\t%" PRIu64 "\t%zu\t%ld\t%ld\t",
+             held->seq + 1, (double) held->start_ms / 1000.0,
+             (double) held->runtime_us / 1e6, self->pipe? held->bytes_in: 0,
+             finished? held->size: 0, exit_value, signal_number);
+    if (!s_meta_string (self->joblog, meta, held->meta_len, "command")) {
+        size_t index;
+        fputs (self->kernels [held->kernel], self->joblog);
+        fputc (' ', self->joblog);
+        for (index = 0; index < held->input_len; index++)
+            fputc (input [index] == '\n'? 0: input [index], self->joblog);
     }
+    fprintf (self->joblog, "\t%" PRIu64 "\t%u\t%s\t", held->worker, held->attempts,
+             ok? "ok": "error");
+    s_joblog_escaped (self->joblog, input, held->input_len);
     fputc ('\n', self->joblog);
 }
 
@@ -390,14 +614,214 @@ s_account (ff_delivery_t *self, const s_held_t *held)
     counts->workers [index].busy_us += held->runtime_us;
 }
 
-/* Writes one result whose turn has come: joblog, counts, fold, emit and
-   output. */
+/* Expands the --tag / --tagstring template for one record into
+   tag_line: {} is its input name, {#} its seq + 1; the rest as written.
+   Returns 0 or -1 when memory runs out. */
+static int
+s_tag (ff_delivery_t *self, const ff_record_t *record)
+{
+    const char *at = self->tag;
+    char number [24];
+    self->tag_line.size = 0;
+    while (*at) {
+        if (strncmp (at, "{}", 2) == 0) {
+            if (ff_buf_append (&self->tag_line, record->input, record->input_len))
+                return -1;
+            at += 2;
+        }
+        else
+        if (strncmp (at, "{#}", 3) == 0) {
+            snprintf (number, sizeof (number), "%" PRIu64, record->seq + 1);
+            if (ff_buf_puts (&self->tag_line, number))
+                return -1;
+            at += 3;
+        }
+        else
+        if (ff_buf_append (&self->tag_line, at++, 1))
+            return -1;
+    }
+    return ff_buf_append (&self->tag_line, "\t", 1);
+}
+
+/* Writes size bytes at data to the file path (created or emptied).
+   Returns 0 or -1 with errno. */
+static int
+s_write_file (const char *path, const void *data, size_t size)
+{
+    int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const char *at = (const char *) data;
+    if (fd < 0)
+        return -1;
+    while (size > 0) {
+        ssize_t done = write (fd, at, size);
+        if (done < 0 && errno == EINTR)
+            continue;
+        if (done < 0) {
+            int code = errno;
+            close (fd);
+            errno = code;
+            return -1;
+        }
+        at += done;
+        size -= (size_t) done;
+    }
+    return close (fd);
+}
+
+/* Appends one field to the --results path as GNU parallel names it: `\`
+   written `\\` and `/` written `\_`. Returns 0 or -1. */
+static int
+s_results_field (ff_buf_t *path, size_t number, const char *field, size_t len)
+{
+    char head [32];
+    size_t index;
+    snprintf (head, sizeof (head), "/%zu/", number);
+    if (ff_buf_puts (path, head))
+        return -1;
+    for (index = 0; index < len; index++)
+        if (field [index] == '\\'? ff_buf_puts (path, "\\\\")
+          : field [index] == '/'? ff_buf_puts (path, "\\_")
+          : ff_buf_append (path, field + index, 1))
+            return -1;
+    return 0;
+}
+
+/* Makes every directory of path (NUL-terminated, in a buffer it may cut
+   and mend). Returns 0 or -1 with errno. */
+static int
+s_make_dirs (char *path)
+{
+    char *at;
+    for (at = path + 1; ; at++) {
+        if (*at != '/' && *at != 0)
+            continue;
+        char kept = *at;
+        *at = 0;
+        int rc = mkdir (path, 0755);
+        *at = kept;
+        if (rc != 0 && errno != EEXIST)
+            return -1;
+        if (!kept)
+            return 0;
+    }
+}
+
+/* --results: DIR/1/FIELD1/2/FIELD2/... holding seq (seq + 1, no newline),
+   stdout (the command's output; empty for a task that did not run to its
+   end) and stderr (empty: a command's stderr is not captured). Returns 0
+   or -1 with errno. */
+static int
+s_results (ff_delivery_t *self, const ff_record_t *record, int finished)
+{
+    ff_buf_t path = { 0 };
+    const char *data = record->input;
+    size_t size = record->input_len, start = 0, index, number = 1, dir_len;
+    char seq [24];
+    int rc = -1;
+    if (self->fields)
+        self->fields (self->fields_arg, record->seq, &data, &size);
+    if (ff_buf_puts (&path, self->results_dir))
+        goto done;
+    for (index = 0; index <= size; index++)
+        if (index == size || (self->fields && data [index] == 0)) {
+            if (s_results_field (&path, number++, data + start, index - start))
+                goto done;
+            start = index + 1;
+        }
+    dir_len = path.size;
+    if (ff_buf_append (&path, "\0", 1))
+        goto done;
+    if (s_make_dirs ((char *) path.data))
+        goto done;
+    path.size = dir_len;
+    snprintf (seq, sizeof (seq), "%" PRIu64, record->seq + 1);
+    if (ff_buf_append (&path, "/seq", 5)
+    ||  s_write_file ((char *) path.data, seq, strlen (seq)))
+        goto done;
+    path.size = dir_len;
+    if (ff_buf_append (&path, "/stdout", 8)
+    ||  s_write_file ((char *) path.data, record->body, finished? record->size: 0))
+        goto done;
+    path.size = dir_len;
+    if (ff_buf_append (&path, "/stderr", 8)
+    ||  s_write_file ((char *) path.data, "", 0))
+        goto done;
+    rc = 0;
+done:
+    if (rc && errno == 0)
+        errno = ENOMEM;
+    free (path.data);
+    return rc;
+}
+
+/* --halt: the exit status when the job halts now, after record (NULL:
+   no single task; see ff_delivery_exit_status). */
+static int
+s_halt_status (ff_delivery_t *self, const ff_record_t *record)
+{
+    long value;
+    if (self->halt.why == FF_HALT_SUCCESS)
+        return FF_EXIT_OK;
+    if (self->halt.percent && self->counts.total > 0)
+        return (int) ceil ((double) self->run_failed * 100.0 / (double) self->counts.total);
+    if (self->halt.count == 1 && record) {
+        if (record->status == FF_STATUS_OK)
+            return FF_EXIT_OK;
+        if (s_meta_int (record->meta, record->meta_len, "exit", &value) && value != 0)
+            return (int) (value & 0xff);
+        if (s_meta_int (record->meta, record->meta_len, "signal", &value) && value != 0)
+            return FF_EXIT_SIGNAL_BASE + (int) value;
+        return FF_EXIT_JOB_KILLED;
+    }
+    return self->run_failed < FF_EXIT_FAILED_MAX? (int) self->run_failed: FF_EXIT_FAILED_MAX;
+}
+
+/* --halt: checks its condition after record (NULL: the total just became
+   known), counting in seq order as GNU parallel counts with -j1. */
+static void
+s_halt_check (ff_delivery_t *self, const ff_record_t *record)
+{
+    uint64_t counted;
+    if (self->halt.when == FF_HALT_NEVER || self->halted)
+        return;
+    if (record && record->status != FF_STATUS_OK && self->halt.why == FF_HALT_SUCCESS)
+        return;
+    if (record && record->status == FF_STATUS_OK && self->halt.why == FF_HALT_FAIL)
+        return;
+    counted = self->halt.why == FF_HALT_FAIL? self->run_failed
+            : self->halt.why == FF_HALT_SUCCESS? self->run_succeeded
+            : self->run_failed + self->run_succeeded;
+    if (counted == 0)
+        return;
+    if (self->halt.percent) {
+        if (self->counts.total < 0) {
+            self->halt_waits = 1;   /* checked again once the total is known */
+            return;
+        }
+        if ((double) counted < (double) self->counts.total * self->halt.percent / 100.0)
+            return;
+    }
+    else
+    if (counted < self->halt.count)
+        return;
+    self->halted = 1;
+    self->halt_status = s_halt_status (self, record);
+    ff_log_info ("--halt: stopping after task %" PRIu64, self->counts.written);
+}
+
+/* Writes one result whose turn has come: joblog, counts, fold, emit,
+   output, --results and --halt. A task done by an earlier run (joblog
+   resume), or one after --halt stopped the job, is counted only. */
 static ff_delivery_rc_t
 s_deliver (ff_delivery_t *self, const s_held_t *held, const char *input, const char *body,
            const char *meta)
 {
     ff_record_t record = s_record (self, held, input, body, meta), folded;
-    s_joblog (self, held, input);
+    if (self->halted || s_done_earlier (self, held->seq)) {
+        s_account (self, held);
+        return FF_DELIVERY_WRITTEN;
+    }
+    s_joblog (self, held, input, meta);
     s_account (self, held);
     if (!ff_folder_take (self->folder, self->kernel_objs [held->kernel], held->kernel,
                          &record, held->chunk, held->chunks, &folded))
@@ -405,12 +829,37 @@ s_deliver (ff_delivery_t *self, const s_held_t *held, const char *input, const c
     ff_delivery_rc_t rc = FF_DELIVERY_WRITTEN;
     if (self->emit && self->emit (self->emit_arg, &folded) != 0)
         rc = FF_DELIVERY_EMIT_FAILED;
-    if (ff_output_write (self->output, &folded) != 0) {
+    if (self->tag && s_tag (self, &folded) == 0) {
+        folded.tag = (const char *) self->tag_line.data;
+        folded.tag_len = self->tag_line.size;
+    }
+    ff_record_t shown = folded;
+    if (self->results_dir && self->format == FF_FORMAT_RAW) {
+        /* --results: the output goes to the files only, as parallel */
+        shown.size = 0;
+        shown.kind = FF_KIND_BYTES;
+    }
+    if (ff_output_write (self->output, &shown) != 0) {
         if (!self->counts.write_failed)
             self->counts.write_errno = errno;
         self->counts.write_failed = 1;
         rc = FF_DELIVERY_WRITE_FAILED;
     }
+    int finished = folded.status == FF_STATUS_OK
+                || s_meta_find (folded.meta, folded.meta_len, "failed") != NULL;
+    if (self->results_dir && rc != FF_DELIVERY_WRITE_FAILED && s_results (self, &folded, finished)) {
+        ff_log_error ("--results %s: cannot write the files of task %" PRIu64 ": %s",
+                      self->results_dir, folded.seq + 1, strerror (errno));
+        if (!self->counts.write_failed)
+            self->counts.write_errno = errno;
+        self->counts.write_failed = 1;
+        rc = FF_DELIVERY_WRITE_FAILED;
+    }
+    if (folded.status == FF_STATUS_OK)
+        self->run_succeeded++;
+    else
+        self->run_failed++;
+    s_halt_check (self, &folded);
     return rc;
 }
 
@@ -536,6 +985,13 @@ ff_delivery_written (ff_delivery_t *self)
 }
 
 int
+ff_delivery_halted (ff_delivery_t *self)
+{
+    assert (self);
+    return self->halted;
+}
+
+int
 ff_delivery_done (ff_delivery_t *self)
 {
     assert (self);
@@ -626,6 +1082,14 @@ ff_delivery_exit_status (ff_delivery_t *self)
     uint64_t errors = ff_output_errors (self->output);
     if (self->counts.write_failed)
         return self->counts.write_errno == EPIPE? FF_EXIT_PIPE_CLOSED: FF_EXIT_ERROR;
+    if (self->halted)
+        return self->halt_status;
+    if (self->halt.when != FF_HALT_NEVER && self->halt.percent)
+        return self->run_failed? (int) ceil ((double) self->run_failed * 100.0
+                                             / (double) (self->counts.delivered? self->counts.delivered: 1))
+                               : FF_EXIT_OK;
+    if (self->halt.when != FF_HALT_NEVER)
+        return self->run_failed < FF_EXIT_FAILED_MAX? (int) self->run_failed: FF_EXIT_FAILED_MAX;
     if (ff_output_failed (self->output))
         return errors < FF_EXIT_FAILED_MAX? (int) errors: FF_EXIT_FAILED_MAX;
     return errors? FF_EXIT_TASKS_FAILED: FF_EXIT_OK;

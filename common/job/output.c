@@ -397,6 +397,25 @@ s_jsonl (ff_buf_t *line, const ff_record_t *record, const s_failed_t *failed)
     return ff_buf_puts (line, "}\n");
 }
 
+/* Writes a raw body: as it is, or with the record's tag before each of
+   its lines. */
+static int
+s_emit_body (ff_output_t *self, const ff_record_t *record, const void *body, size_t size)
+{
+    const char *at = (const char *) body, *end = at + size;
+    if (!record->tag)
+        return s_emit (self, body, size);
+    while (at < end) {
+        const char *newline = (const char *) memchr (at, '\n', (size_t) (end - at));
+        const char *stop = newline? newline + 1: end;
+        if (s_emit (self, record->tag, record->tag_len)
+        ||  s_emit (self, at, (size_t) (stop - at)))
+            return -1;
+        at = stop;
+    }
+    return 0;
+}
+
 int
 ff_output_write (ff_output_t *self, const ff_record_t *record)
 {
@@ -419,7 +438,7 @@ ff_output_write (ff_output_t *self, const ff_record_t *record)
             fprintf (stderr, "fanfold: task %" PRIu64 " (%.*s) %s: %.*s\n",
                      record->seq, (int) record->input_len, record->input,
                      record->kernel, (int) failed.value_len, failed.value);
-        return s_emit (self, record->body, record->size);
+        return s_emit_body (self, record, record->body, record->size);
     }
     if (record->status == FF_STATUS_ERROR) {
         fprintf (stderr, "fanfold: task %" PRIu64 " (%.*s) %s: error: %.*s\n",
@@ -427,7 +446,10 @@ ff_output_write (ff_output_t *self, const ff_record_t *record)
                  record->kernel, (int) record->size, (const char *) record->body);
         return 0;
     }
-    if (s_emit (self, record->body, record->size))
+    if (record->kind == FF_KIND_JSON && record->tag)
+        return s_emit (self, record->tag, record->tag_len)
+            || s_emit (self, record->body, record->size) || s_emit (self, "\n", 1)? -1: 0;
+    if (s_emit_body (self, record, record->body, record->size))
         return -1;
     if (record->kind == FF_KIND_JSON)
         return s_emit (self, "\n", 1);

@@ -11,6 +11,8 @@
 #include "fanfold/runtime/shm.h"
 #include "fanfold/runtime/topology.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +88,130 @@ s_place_close (s_place_t *place)
     ff_topology_destroy (&place->topology);
 }
 
+/* The files --results needs beside the run: the job's argument words
+   (the sink reads the fields of each task from them) and, when stdin is
+   one of several sources or is split by --colsep, a copy of stdin that
+   both the ventilator and the sink read instead. */
+typedef struct {
+    char dir [PATH_MAX - 16];       /* a private temporary directory, or "" */
+    char words [PATH_MAX];          /* dir/words */
+    char input [PATH_MAX];          /* dir/stdin, once written */
+} s_results_t;
+
+/* Copies what is left of stdin to path. Returns 0 or -1 with errno. */
+static int
+s_copy_stdin (const char *path)
+{
+    char buffer [65536];
+    int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600), rc = 0;
+    if (fd < 0)
+        return -1;
+    while (rc == 0) {
+        ssize_t got = read (STDIN_FILENO, buffer, sizeof (buffer)), at = 0;
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            rc = got < 0? -1: 0;
+            break;
+        }
+        while (rc == 0 && at < got) {
+            ssize_t put = write (fd, buffer + at, (size_t) (got - at));
+            if (put > 0)
+                at += put;
+            else
+            if (errno != EINTR)
+                rc = -1;
+        }
+    }
+    if (close (fd) != 0)
+        rc = -1;
+    return rc;
+}
+
+/* The number of argument sources in the producer's words: each `:::`
+   group, each file after `::::`, and leading words without a marker. */
+static int
+s_count_sources (const ff_run_options_t *run)
+{
+    int index, sources = 0, files = 0;
+    for (index = 0; index < run->ninputs; index++) {
+        const char *word = run->inputs [index];
+        if (ff_options_is_marker (word)) {
+            files = strncmp (word, "::::", 4) == 0;
+            sources += !files;
+        }
+        else
+            sources += files || index == 0;
+    }
+    return sources;
+}
+
+/* With --results and tasks of several fields (several sources, or
+   --colsep), writes the words for the sink (--sources) and, when stdin
+   is among them, copies it first. Returns 0, or -1 having said why. */
+static int
+s_results_prepare (s_results_t *results, ff_run_options_t *run)
+{
+    const char *tmp = getenv ("TMPDIR");
+    char error [512];
+    int index, from_stdin = -1, files = 0;
+    FILE *file;
+    if (!ff_options_given (run->options, FF_OPT_RESULTS))
+        return 0;
+    /* one field per task: the input name is the field */
+    if (!ff_options_given (run->options, FF_OPT_COLSEP) && s_count_sources (run) <= 1)
+        return 0;
+    for (index = 0; index < run->ninputs; index++) {
+        if (ff_options_is_marker (run->inputs [index]))
+            files = strncmp (run->inputs [index], "::::", 4) == 0;
+        else
+        if (files && strcmp (run->inputs [index], "-") == 0)
+            from_stdin = index;
+    }
+    snprintf (results->dir, sizeof (results->dir), "%s/fanfold-results.XXXXXX",
+              tmp && *tmp? tmp: "/tmp");
+    if (!mkdtemp (results->dir)) {
+        ff_log_error ("--results: cannot make a directory in %s: %s", tmp && *tmp? tmp: "/tmp",
+                      strerror (errno));
+        results->dir [0] = 0;
+        return -1;
+    }
+    snprintf (results->words, sizeof (results->words), "%s/words", results->dir);
+    if (from_stdin >= 0) {
+        snprintf (results->input, sizeof (results->input), "%s/stdin", results->dir);
+        if (s_copy_stdin (results->input)) {
+            ff_log_error ("--results: cannot copy stdin to %s: %s", results->input,
+                          strerror (errno));
+            return -1;
+        }
+        run->inputs [from_stdin] = results->input;
+    }
+    file = fopen (results->words, "w");
+    for (index = 0; file && index < run->ninputs; index++)
+        fwrite (run->inputs [index], 1, strlen (run->inputs [index]) + 1, file);
+    if (!file || ferror (file) | fclose (file)) {
+        ff_log_error ("--results: cannot write %s", results->words);
+        return -1;
+    }
+    if (ff_options_set (run->options, FF_OPT_SOURCES, results->words, error, sizeof (error))) {
+        ff_log_error ("%s", error);
+        return -1;
+    }
+    return 0;
+}
+
+/* Removes the files of s_results_prepare. */
+static void
+s_results_remove (s_results_t *results)
+{
+    if (!*results->dir)
+        return;
+    unlink (results->words);
+    if (*results->input)
+        unlink (results->input);
+    rmdir (results->dir);
+}
+
 /* Builds argv for stage: its name, -t TOPOLOGY, every option of the run
    that the stage accepts, then extra (NULL-terminated, may be NULL).
    Returns 0, or -1 when it does not fit in max. */
@@ -149,6 +275,7 @@ int
 ff_parallel_run (ff_run_options_t *run)
 {
     s_place_t place;
+    s_results_t results;
     char signature [24];
     char *sink [FF_MAX_ARGS], *worker [FF_MAX_ARGS], *head [FF_MAX_ARGS];
     char **ventilator = NULL;
@@ -156,6 +283,9 @@ ff_parallel_run (ff_run_options_t *run)
     int rc = FF_EXIT_ERROR, argc, index;
 
     memset (&place, 0, sizeof (place));
+    memset (&results, 0, sizeof (results));
+    if (s_results_prepare (&results, run))
+        goto done;
     ff_run_options_signature (run, signature, sizeof (signature));
     const char *sink_extra [] = { "--signature", signature, NULL };
     const char *ventilator_extra [] = { "--", NULL };
@@ -185,8 +315,12 @@ ff_parallel_run (ff_run_options_t *run)
         .sink = sink, .ventilator = ventilator, .worker = worker, .workers = run->workers,
         .on_signal = s_place_remove, .on_signal_arg = &place
     };
+    ff_halt_t halt;
+    ff_halt_parse (ff_options_text (run->options, FF_OPT_HALT, NULL), &halt);
+    stages.halt = halt.when;
     rc = ff_supervisor_run (&stages);
 done:
+    s_results_remove (&results);
     free (ventilator);
     ff_hosts_stop (&hosts);
     s_place_close (&place);

@@ -399,7 +399,14 @@ ff_run_options_parse (ff_run_options_t *self, int argc, char *argv [])
             return FF_OPTIONS_ERROR;
         }
     }
-    if (strcmp (ff_options_text (self->options, FF_OPT_DISPATCH, "heavy"), "fifo") == 0
+    /* commands on arguments start in input order, as parallel starts its
+       jobs: an argument's length says nothing of its command's work, and
+       output then flows from the first task on (`| head` ends early) */
+    int commands = self->nkernels == 1 && strcmp (self->kernel_names [0], "exec") == 0
+                && !ff_options_given (self->options, FF_OPT_PIPE);
+    const char *dispatch = ff_options_text (self->options, FF_OPT_DISPATCH,
+                                            commands? "fifo": "heavy");
+    if (strcmp (dispatch, "fifo") == 0
     &&  ff_options_set (self->options, FF_OPT_FIFO, NULL, error, sizeof (error)))
         return FF_OPTIONS_ERROR;
     if (isatty (STDERR_FILENO)
@@ -438,7 +445,8 @@ static int
 s_small_job (const ff_run_options_t *self, const char **why)
 {
     static const ff_opt_t parallel_only [] = {
-        FF_OPT_PIPE, FF_OPT_INTAKE, FF_OPT_EMIT, FF_OPT_RESUME, FF_OPT_JOBLOG,
+        FF_OPT_PIPE, FF_OPT_INTAKE, FF_OPT_EMIT, FF_OPT_RESUME, FF_OPT_RESUME_FAILED,
+        FF_OPT_JOBLOG,
         FF_OPT_HOSTS, FF_OPT_HOSTS_FILE, FF_OPT_SLURM
     };
     size_t kernel, index;

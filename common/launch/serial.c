@@ -33,6 +33,7 @@ typedef struct {
     uint64_t seq;                   /* the next task's seq */
     ff_delivery_t *delivery;        /* writes the results in seq order */
     ff_result_t out;                /* one kernel result, reused */
+    const ff_unit_t *unit;          /* the unit being run, for --results */
 } s_serial_t;
 
 static int
@@ -84,8 +85,22 @@ s_write_failed (ff_delivery_t *delivery)
                       strerror (code));
 }
 
+/* The delivery's fields callback: the unit being run is seq's. */
+static int
+s_fields (void *arg, uint64_t seq, const char **data, size_t *size)
+{
+    s_serial_t *self = (s_serial_t *) arg;
+    (void) seq;
+    if (!self->unit || self->unit->kind != FF_UNIT_INLINE)
+        return -1;
+    *data = (const char *) self->unit->data;
+    *size = self->unit->size;
+    return 0;
+}
+
 /* Runs every kernel on one unit, input-major, and hands each result to
-   the delivery. Returns 0, or -1 when the output failed (said). */
+   the delivery. Returns 0, or -1 when the output failed (said) or --halt
+   stopped the job. */
 static int
 s_run_unit (s_serial_t *self, const ff_unit_t *unit)
 {
@@ -119,13 +134,17 @@ s_run_unit (s_serial_t *self, const ff_unit_t *unit)
             .attempt = 1, .tries = outcome.tries, .bytes_in = unit->size,
             .chunk = unit->chunk, .chunks = unit->chunks
         };
+        self->unit = unit;
         ff_delivery_rc_t rc = ff_delivery_take (self->delivery, 0, &item);
+        self->unit = NULL;
         if (rc == FF_DELIVERY_WRITE_FAILED) {
             s_write_failed (self->delivery);
             return -1;
         }
         /* each seq is due when it comes: nothing else can happen */
         assert (rc == FF_DELIVERY_WRITTEN);
+        if (ff_delivery_halted (self->delivery))
+            return -1;
     }
     return 0;
 }
@@ -234,10 +253,17 @@ ff_serial_run (const ff_run_options_t *run)
         self.policy.retries = 1;
     self.policy.stopped = s_stopped;
     self.chunk_bytes = (uint64_t) ff_options_long (run->options, FF_OPT_CHUNK, 0);
+    const ff_options_t *options = run->options;
     ff_delivery_options_t delivery = {
-        .output_path = ff_options_text (run->options, FF_OPT_OUTPUT, NULL),
-        .output_fd = STDOUT_FILENO, .format = run->format
+        .output_path = ff_options_text (options, FF_OPT_OUTPUT, NULL),
+        .output_fd = STDOUT_FILENO, .format = run->format,
+        .tag = ff_options_text (options, FF_OPT_TAGSTRING,
+                                ff_options_given (options, FF_OPT_TAG)? "{}": NULL),
+        .results_dir = ff_options_text (options, FF_OPT_RESULTS, NULL),
+        .fields = ff_options_given (options, FF_OPT_PIPE)? NULL: s_fields, .fields_arg = &self,
+        .pipe = ff_options_given (options, FF_OPT_PIPE) > 0
     };
+    ff_halt_parse (ff_options_text (options, FF_OPT_HALT, NULL), &delivery.halt);
     self.delivery = ff_delivery_new (&delivery, error, sizeof (error));
     if (!self.delivery) {
         ff_log_error ("%s", error);
@@ -252,6 +278,8 @@ ff_serial_run (const ff_run_options_t *run)
     producer = s_producer (run, self.chunk_bytes, &in_fd);
     if (!producer)
         goto done;
+    ff_delivery_set_total (self.delivery, ff_producer_total (producer)
+                                          * (int64_t) run->nkernels);
     while (!ff_stop_signal) {
         ff_unit_t unit;
         ff_produce_t got = ff_producer_next (producer, &unit);

@@ -6,6 +6,8 @@
 #include "fanfold/runtime/log.h"
 #include "fanfold/runtime/net.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -24,6 +26,8 @@
 #define S_SINK_GONE_GRACE_MS 2000   /* a sink that ended well: the ventilator follows within this */
 #define S_RESPAWN_PER_WORKER 20     /* replacements allowed: 20 per worker ... */
 #define S_RESPAWN_BASE 100          /* ... plus this many */
+#define S_HALT_GRACE_MS 200         /* --halt now: SIGTERM to SIGKILL of the commands */
+#define S_MAX_COMMANDS 4096         /* command groups --halt now ends at once */
 
 static char s_bindir [PATH_MAX];
 
@@ -211,6 +215,76 @@ s_stop_all (s_children_t *children, int grace_ms)
     }
 }
 
+/* Returns 1 when pid is a worker of children (not the sink or the
+   ventilator). */
+static int
+s_is_worker (const s_children_t *children, pid_t pid)
+{
+    size_t index;
+    if (pid <= 0 || pid == children->sink || pid == children->ventilator)
+        return 0;
+    for (index = 0; index < children->count; index++)
+        if (children->pids [index] == pid)
+            return 1;
+    return 0;
+}
+
+/* Finds the command groups the workers lead: the children of a worker
+   that lead their own process group (the exec kernel starts each command
+   so). Fills groups, at most max; returns how many. */
+static size_t
+s_find_commands (const s_children_t *children, pid_t *groups, size_t max)
+{
+    DIR *proc = opendir ("/proc");
+    struct dirent *entry;
+    size_t count = 0;
+    if (!proc)
+        return 0;
+    while (count < max && (entry = readdir (proc))) {
+        char path [300], line [512];
+        if (!isdigit ((unsigned char) entry->d_name [0]))
+            continue;
+        snprintf (path, sizeof (path), "/proc/%s/stat", entry->d_name);
+        int fd = open (path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t len = read (fd, line, sizeof (line) - 1);
+        close (fd);
+        if (len <= 0)
+            continue;
+        line [len] = 0;
+        /* pid (comm) state ppid pgrp ...: comm may hold anything */
+        char *after = strrchr (line, ')');
+        long pid = strtol (line, NULL, 10), ppid, pgrp;
+        char state;
+        if (!after || sscanf (after + 1, " %c %ld %ld", &state, &ppid, &pgrp) != 3)
+            continue;
+        if (pgrp == pid && s_is_worker (children, (pid_t) ppid))
+            groups [count++] = (pid_t) pid;
+    }
+    closedir (proc);
+    return count;
+}
+
+/* --halt now: ends every command the local workers run, with what it
+   started (its process group): SIGTERM, then SIGKILL after
+   S_HALT_GRACE_MS, as GNU parallel kills its running jobs. */
+static void
+s_kill_commands (const s_children_t *children)
+{
+    pid_t groups [S_MAX_COMMANDS];
+    size_t count = s_find_commands (children, groups, S_MAX_COMMANDS), index;
+    if (count == 0)
+        return;
+    ff_log_info ("--halt now: ending %zu running commands", count);
+    for (index = 0; index < count; index++)
+        kill (-groups [index], SIGTERM);
+    struct timespec pause = { 0, S_HALT_GRACE_MS * 1000000L };
+    nanosleep (&pause, NULL);
+    for (index = 0; index < count; index++)
+        kill (-groups [index], SIGKILL);
+}
+
 /* ------------------------------------------------------------ the run */
 
 /* Replaces the workers that died, while the ventilator runs, up to limit
@@ -255,8 +329,8 @@ s_wait_for_job (s_children_t *children, const ff_stages_t *stages)
         if (children->sink_status < 0 || children->ventilator_status >= 0)
             continue;
         /* the sink is gone, the ventilator runs */
-        if (children->sink_status == FF_EXIT_PIPE_CLOSED)
-            return;                 /* the output's reader left: quietly */
+        if (children->sink_status == FF_EXIT_PIPE_CLOSED || stages->halt != FF_HALT_NEVER)
+            return;                 /* the output's reader left, or --halt: quietly */
         if (children->sink_status >= FF_EXIT_CANNOT_RUN) {
             ff_log_error ("the sink failed (exit %d); stopping", children->sink_status);
             return;
@@ -291,8 +365,14 @@ ff_supervisor_run (const ff_stages_t *stages)
         ff_log_info ("sink %d, ventilator %d, %d workers", (int) children.sink,
                      (int) children.ventilator, stages->workers);
         s_wait_for_job (&children, stages);
+        /* --halt: the sink ended the job, or ended after it */
+        int halted = stages->halt != FF_HALT_NEVER && children.sink_status >= 0
+                  && children.ventilator_status <= 0;
         rc = children.worker_failed? FF_EXIT_ERROR
+           : halted? children.sink_status
            : ff_supervisor_status (children.sink_status, children.ventilator_status);
+        if (halted && stages->halt == FF_HALT_NOW && children.ventilator_status < 0)
+            s_kill_commands (&children);
         /* workers leave by themselves at the job's end; give them a moment
            (one that had not joined yet is stopped) */
         int64_t grace_end = ff_clock_ms () + S_END_GRACE_MS;

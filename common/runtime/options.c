@@ -8,6 +8,7 @@
 #include "fanfold/runtime/topology.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +58,7 @@ static const ff_option_t s_table [FF_OPT_COUNT] = {
     [FF_OPT_EXEC]      = { "exec", 0, FF_TYPE_TEXT, 0, 0, NULL, 1,
                            RUN, "CMD", "the exec kernel runs CMD through the shell" },
     [FF_OPT_PIPE]      = { "pipe", 0, FF_TYPE_FLAG, 0, 0, NULL, 1,
-                           RUN | VENT, NULL, "records from stdin (or --input), cut into blocks" },
+                           RUN | VENT | SINK, NULL, "records from stdin (or --input), cut into blocks" },
     [FF_OPT_LINES]     = { "lines", 0, FF_TYPE_COUNT, 1, FF_MAX_BLOCK, NULL, 1,
                            RUN | VENT, "N", "--pipe: N lines per task" },
     [FF_OPT_BLOCK]     = { "block", 0, FF_TYPE_SIZE, 1, FF_MAX_BLOCK, NULL, 1,
@@ -69,13 +70,13 @@ static const ff_option_t s_table [FF_OPT_COUNT] = {
     [FF_OPT_MAX_ARGS]  = { "max-args", 'N', FF_TYPE_COUNT, 1, FF_MAX_BLOCK, NULL, 1,
                            RUN, "N", "--pipe: N lines per task (as --lines)" },
     [FF_OPT_NULL]      = { "null", '0', FF_TYPE_FLAG, 0, 0, NULL, 1,
-                           RUN | VENT, NULL, "argument records end at NUL, not newline" },
+                           RUN | VENT | SINK, NULL, "argument records end at NUL, not newline" },
     [FF_OPT_ARG_FILE]  = { "arg-file", 'a', FF_TYPE_PATH, 0, 0, NULL, S_MAX_ARG_FILES,
                            RUN, "FILE", "arguments from FILE, one per line (as :::: FILE)" },
     [FF_OPT_LINK]      = { "link", 0, FF_TYPE_FLAG, 0, 0, NULL, 1,
-                           RUN | VENT, NULL, "the i-th argument of each source, not the product" },
+                           RUN | VENT | SINK, NULL, "the i-th argument of each source, not the product" },
     [FF_OPT_COLSEP]    = { "colsep", 0, FF_TYPE_TEXT, 0, 0, NULL, 1,
-                           RUN | VENT, "REGEX", "split each argument record into {1} {2} ..." },
+                           RUN | VENT | SINK, "REGEX", "split each argument record into {1} {2} ..." },
     [FF_OPT_SHELL]     = { "shell", 0, FF_TYPE_PATH, 0, 0, NULL, 1,
                            RUN, "PATH", "commands run under PATH (default $SHELL or /bin/sh)" },
     [FF_OPT_DRY_RUN]   = { "dry-run", 0, FF_TYPE_FLAG, 0, 0, NULL, 1,
@@ -89,9 +90,27 @@ static const ff_option_t s_table [FF_OPT_COUNT] = {
     [FF_OPT_RETRIES]   = { "retries", 0, FF_TYPE_COUNT, 1, FF_MAX_RETRIES, NULL, 1,
                            RUN | VENT, "N", "runs of a failing task before its error record (default 3)" },
     [FF_OPT_JOBLOG]    = { "joblog", 0, FF_TYPE_PATH, 0, 0, NULL, 1,
-                           RUN | SINK, "FILE", "one TSV line per task" },
+                           RUN | SINK, "FILE", "one TSV line per task: parallel's 9 columns, then fanfold's 4" },
     [FF_OPT_RESUME]    = { "resume", 0, FF_TYPE_FLAG, 0, 0, NULL, 1,
-                           RUN | SINK, NULL, "complete the output of a job that died" },
+                           RUN | SINK, NULL, "complete the output of a job that died (-o FILE), "
+                           "or run what --joblog FILE lacks" },
+    [FF_OPT_RESUME_FAILED] = { "resume-failed", 0, FF_TYPE_FLAG, 0, 0, NULL, 1,
+                           RUN | SINK, NULL, "as --resume with --joblog, and run its failed tasks again" },
+    [FF_OPT_HALT]      = { "halt", 0, FF_TYPE_HALT, 0, 0, NULL, 1,
+                           RUN | SINK, "WHEN,WHY=N[%]", "stop the job: now|soon, fail|success|done=N or N%" },
+    [FF_OPT_TAG]       = { "tag", 0, FF_TYPE_FLAG, 0, 0, NULL, 1,
+                           RUN | SINK, NULL, "prefix each output line with the task's arguments and a tab" },
+    [FF_OPT_TAGSTRING] = { "tagstring", 0, FF_TYPE_TEXT, 0, 0, NULL, 1,
+                           RUN | SINK, "TEXT", "prefix each output line with TEXT ({} and {#} replaced) and a tab" },
+    [FF_OPT_RESULTS]   = { "results", 0, FF_TYPE_PATH, 0, 0, NULL, 1,
+                           RUN | SINK, "DIR", "also write each task's output to DIR/1/ARG/.../stdout (parallel's layout)" },
+    [FF_OPT_ETA]       = { "eta", 0, FF_TYPE_FLAG, 0, 0, NULL, 1,
+                           RUN | SINK, NULL, "progress and the time left on stderr (when a terminal)" },
+    [FF_OPT_BAR]       = { "bar", 0, FF_TYPE_FLAG, 0, 0, NULL, 1,
+                           RUN | SINK, NULL, "a progress bar on stderr (when a terminal)" },
+    [FF_OPT_SOURCES]   = { "sources", 0, FF_TYPE_PATH, 0, 0, NULL, 1,
+                           SINK, "FILE", "the job's argument words, NUL-separated (set by fanfold run "
+                           "for --results)" },
     [FF_OPT_INTAKE]    = { "intake", 0, FF_TYPE_ENDPOINT, 0, 0, NULL, 1,
                            RUN | VENT, "ENDPOINT", "take records from a bound PULL socket" },
     [FF_OPT_EMIT]      = { "emit", 0, FF_TYPE_ENDPOINT, 0, 0, NULL, 1,
@@ -272,6 +291,15 @@ ff_option_check (ff_opt_t id, const char *text, double *number, char *error, siz
                 return 0;
             snprintf (error, error_size, "-%c %s: expected KEY=VALUE", option->short_name, text);
             return -1;
+        case FF_TYPE_HALT: {
+            ff_halt_t halt;
+            if (ff_halt_parse (text, &halt) == 0)
+                return 0;
+            snprintf (error, error_size, "--%s %s: expected now or soon, then fail, success or "
+                      "done = a count or a percent (now,fail=1, soon,fail=10%%), or never",
+                      option->name, text);
+            return -1;
+        }
         case FF_TYPE_WORD:
             if (strlen (text) < S_WORD_MAX && !strpbrk (text, " \t\n"))
                 return 0;
@@ -283,6 +311,80 @@ ff_option_check (ff_opt_t id, const char *text, double *number, char *error, siz
         case FF_TYPE_FLAG:
             return 0;
     }
+    return 0;
+}
+
+/* Reads digits at *at into *value (at most 9 of them); returns 0 or -1. */
+static int
+s_halt_number (const char **at, uint64_t *value)
+{
+    size_t digits = strspn (*at, "0123456789");
+    if (digits == 0 || digits > 9)
+        return -1;
+    *value = strtoull (*at, NULL, 10);
+    *at += digits;
+    return 0;
+}
+
+int
+ff_halt_parse (const char *text, ff_halt_t *halt)
+{
+    static const struct { const char *old; const char *spelled; } s_old [] = {
+        { "0", "never" }, { "1", "soon,fail=1" }, { "2", "now,fail=1" },
+        { "-1", "soon,success=1" }, { "-2", "now,success=1" }
+    };
+    static const char *s_why [] = { "fail=", "success=", "done=" };
+    const char *at;
+    size_t index;
+    uint64_t value;
+    memset (halt, 0, sizeof (*halt));
+    if (!text)
+        return 0;
+    for (index = 0; index < sizeof (s_old) / sizeof (s_old [0]); index++)
+        if (strcmp (text, s_old [index].old) == 0)
+            text = s_old [index].spelled;
+    if (strcmp (text, "never") == 0)
+        return 0;
+    at = text;
+    if (isdigit ((unsigned char) *at)) {
+        /* N%: soon,fail=N% */
+        if (s_halt_number (&at, &value) || strcmp (at, "%") != 0)
+            return -1;
+        halt->when = FF_HALT_SOON;
+        halt->why = FF_HALT_FAIL;
+        halt->percent = (unsigned) value;
+        return value > 100? -1: 0;
+    }
+    if (strncmp (at, "now,", 4) == 0) {
+        halt->when = FF_HALT_NOW;
+        at += 4;
+    }
+    else
+    if (strncmp (at, "soon,", 5) == 0) {
+        halt->when = FF_HALT_SOON;
+        at += 5;
+    }
+    else
+        return -1;
+    for (index = 0; index < 3; index++)
+        if (strncmp (at, s_why [index], strlen (s_why [index])) == 0)
+            break;
+    if (index == 3)
+        return -1;
+    halt->why = (ff_halt_why_t) index;
+    at += strlen (s_why [index]);
+    if (s_halt_number (&at, &value))
+        return -1;
+    if (strcmp (at, "%") == 0) {
+        if (value > 100)
+            return -1;
+        halt->percent = (unsigned) value;
+    }
+    else
+    if (*at == 0)
+        halt->count = value;
+    else
+        return -1;
     return 0;
 }
 
@@ -507,13 +609,19 @@ ff_options_validate (ff_options_t *self, char *error, size_t error_size)
         snprintf (error, error_size, "--lines, --block and --input go with --pipe");
         return -1;
     }
-    if (ff_options_given (self, FF_OPT_RESUME) && !ff_options_given (self, FF_OPT_OUTPUT)) {
-        snprintf (error, error_size, "--resume needs -o FILE");
+    if (ff_options_given (self, FF_OPT_RESUME) && !ff_options_given (self, FF_OPT_OUTPUT)
+    &&  !ff_options_given (self, FF_OPT_JOBLOG)) {
+        snprintf (error, error_size, "--resume needs -o FILE (the output to complete) or "
+                  "--joblog FILE (the tasks done)");
+        return -1;
+    }
+    if (ff_options_given (self, FF_OPT_RESUME_FAILED) && !ff_options_given (self, FF_OPT_JOBLOG)) {
+        snprintf (error, error_size, "--resume-failed needs --joblog FILE (the tasks done)");
         return -1;
     }
     if (serial) {
         static const ff_opt_t parallel_only [] = {
-            FF_OPT_RESUME, FF_OPT_JOBLOG, FF_OPT_INTAKE, FF_OPT_EMIT
+            FF_OPT_RESUME, FF_OPT_RESUME_FAILED, FF_OPT_JOBLOG, FF_OPT_INTAKE, FF_OPT_EMIT
         };
         size_t index;
         for (index = 0; index < sizeof (parallel_only) / sizeof (parallel_only [0]); index++)

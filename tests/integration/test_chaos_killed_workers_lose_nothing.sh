@@ -25,6 +25,6 @@ pkill -f "fanfold-worker -t $topology" || true
 same "$SCRATCH/in.txt" "$SCRATCH/out.txt" "output after $killed kills"
 # every seq once in the joblog, in order: nothing lost, nothing twice
 tail -n +2 "$SCRATCH/joblog.tsv" | cut -f1 > "$SCRATCH/seqs"
-seq 0 1999 | cmp - "$SCRATCH/seqs" || fail "joblog seqs are not 0..1999 exactly once"
+seq 1 2000 | cmp - "$SCRATCH/seqs" || fail "joblog Seqs are not 1..2000 exactly once"
 resent=$(grep -c "go to others" "$SCRATCH/err.txt" || true)
 echo "killed $killed workers; $resent removals sent tasks elsewhere"

@@ -18,4 +18,4 @@ assert "failed 2 times" in bad[0]["error"], bad[0]
 assert all(r["result"]["text"] == r["input"] + "\n" for r in rows if r["status"] == "ok")
 PYEOF
 [ "$(grep -c 'ended with status 137' "$SCRATCH/err")" -ge 2 ] || fail "the poison task did not kill its workers twice"
-awk -F'\t' '$1 == 12 { exit !($5 == 2 && $8 == "error") }' "$SCRATCH/joblog.tsv" || fail "joblog: $(grep -P '^12\t' "$SCRATCH/joblog.tsv")"
+awk -F'\t' '$1 == 13 { exit !($(NF - 2) == 2 && $(NF - 1) == "error") }' "$SCRATCH/joblog.tsv" || fail "joblog: $(grep -P '^13\t' "$SCRATCH/joblog.tsv")"

@@ -18,6 +18,7 @@
 
 #include "fanfold/kernel.h"
 #include "fanfold/runtime/codec.h"
+#include "fanfold/runtime/options.h"
 #include "fanfold/job/output.h"
 
 typedef struct ff_delivery ff_delivery_t;
@@ -33,9 +34,26 @@ typedef struct ff_delivery ff_delivery_t;
 /* Checkpoints of the resume state come at most this often unless forced. */
 #define FF_DELIVERY_CHECKPOINT_MS 500
 
-/* The joblog's first line (a resumed job appends without it). */
+/* The joblog's first line (a resumed job appends without it): GNU
+   parallel's nine columns, then fanfold's own four (docs/PARALLEL.md). */
 #define FF_DELIVERY_JOBLOG_HEADER \
-    "seq\tworker\tstart\truntime\tattempts\tbytes_in\tbytes_out\tstatus\tinput\n"
+    "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand" \
+    "\tWorker\tAttempts\tStatus\tInput\n"
+
+/* What --resume reads from a joblog (a job without -o FILE state). */
+typedef enum {
+    FF_JOBLOG_RESUME_NONE = 0,      /* the joblog is started afresh */
+    FF_JOBLOG_RESUME_DONE,          /* --resume: every Seq in it is done */
+    FF_JOBLOG_RESUME_SUCCEEDED      /* --resume-failed: the Seqs with Exitval and
+                                       Signal 0 are done; the others run again */
+} ff_joblog_resume_t;
+
+/* Gives the fields of task seq (its payload: fields joined by NUL) for
+   --results, in *data and *size, valid until the next call; called in
+   seq order. Returns 0, or -1 when unknown (the input name is then the
+   one field). */
+typedef int (ff_delivery_fields_fn) (void *arg, uint64_t seq, const char **data,
+                                     size_t *size);
 
 /* Called with every record the delivery writes (after folding), in seq
    order, before it goes to the output. Returns 0, or -1 when the record
@@ -58,6 +76,18 @@ typedef struct {
     int list_acks;                  /* 1: list each taken seq for the caller to ack */
     ff_delivery_emit_fn *emit;      /* called with each written record, or NULL */
     void *emit_arg;                 /* its first argument */
+    ff_halt_t halt;                 /* --halt; zeros: never */
+    const char *tag;                /* --tag ("{}") or --tagstring: raw output lines
+                                       get it ({} the input name, {#} seq + 1) and a
+                                       tab in front; NULL: none */
+    const char *results_dir;        /* --results DIR, or NULL; raw output then goes to
+                                       its files only, as parallel's */
+    ff_delivery_fields_fn *fields;  /* the fields of a task for --results, or NULL */
+    void *fields_arg;               /* its first argument */
+    ff_joblog_resume_t joblog_resume; /* run only what the joblog lacks (needs
+                                       joblog_path; not with resume) */
+    int pipe;                       /* 1: the payload is the command's stdin (the
+                                       joblog's Send column counts it) */
 } ff_delivery_options_t;
 
 /* Outcome of ff_delivery_take. The item is never kept by reference: a
@@ -183,6 +213,12 @@ uint64_t
 int
     ff_delivery_done (ff_delivery_t *self);
 
+/* Returns 1 once --halt stopped the job: the result that met its
+   condition (counted in seq order) is written and no later one will be;
+   the caller ends the job (now: killing what runs). Else 0. */
+int
+    ff_delivery_halted (ff_delivery_t *self);
+
 /* Returns the seqs taken (written or held) since the last
    ff_delivery_acks_clear, their count in *count; the array is the
    delivery's, valid until the next take or clear. The list holds at most
@@ -219,7 +255,12 @@ const ff_delivery_counts_t *
 
 /* Returns the exit status the job's output earns (earlier runs included):
    FF_EXIT_PIPE_CLOSED when a write failed with EPIPE (the reader left),
-   FF_EXIT_ERROR when one failed otherwise; with failed commands (see
+   FF_EXIT_ERROR when one failed otherwise; after --halt stopped the job,
+   GNU parallel's status (fail=1 or done=1: the halting task's exit value,
+   128 + its signal, or FF_EXIT_JOB_KILLED for a fault; a count: the
+   failed tasks, at most FF_EXIT_FAILED_MAX; a percent: the percent of
+   tasks that failed, rounded up; success: 0); with a --halt percent, that
+   percent of the tasks written; with failed commands (see
    ff_output_failed) the number of error records, at most
    FF_EXIT_FAILED_MAX, as GNU parallel; FF_EXIT_TASKS_FAILED when only
    other error records were written; else FF_EXIT_OK. */

@@ -32,6 +32,8 @@ typedef struct {
     size_t size;                    /* their length */
     const char *meta;               /* extra JSON members ("exit":0), or NULL */
     size_t meta_len;                /* their length */
+    const char *tag;                /* raw: put before each line of the body, or NULL */
+    size_t tag_len;                 /* its length */
 } ff_record_t;
 
 /* Parses "raw" or "jsonl". Returns 0, or -1 for anything else. */
@@ -47,7 +49,9 @@ ff_output_t *
 void
     ff_output_destroy (ff_output_t **self_p);
 
-/* Writes one record. Returns 0, or -1 with errno when the write failed. */
+/* Writes one record (raw with a tag: the tag before every line of the
+   body, a last line without newline included). Returns 0, or -1 with
+   errno when the write failed. */
 int
     ff_output_write (ff_output_t *self, const ff_record_t *record);
 

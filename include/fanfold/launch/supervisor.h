@@ -6,6 +6,8 @@
 #ifndef FANFOLD_LAUNCH_SUPERVISOR_H
 #define FANFOLD_LAUNCH_SUPERVISOR_H
 
+#include "fanfold/runtime/options.h"
+
 /* The command lines of one run's stages, NULL-terminated, argv [0] the
    executable's name (found next to the launcher). Owned by the caller. */
 typedef struct {
@@ -16,6 +18,9 @@ typedef struct {
     void (*on_signal) (void *arg);  /* called once when a signal stops the run, before
                                        the stages are: its files can go at once; or NULL */
     void *on_signal_arg;            /* its argument */
+    ff_halt_when_t halt;            /* --halt: the sink may end the job early, and its
+                                       exit status is the run's; NOW: the commands the
+                                       local workers run are killed then */
 } ff_stages_t;
 
 /* Remembers the directory of the running executable (from /proc/self/exe,
@@ -33,9 +38,12 @@ const char *
    (ff_stop_signal); then stops every child still running (SIGTERM,
    SIGKILL after a grace period) and reaps it. A worker that dies of
    anything but a usage or setup error is replaced (a bounded number of
-   times). Returns the run's exit status: ff_supervisor_status of the
-   stages', FF_EXIT_ERROR when a worker could not start, or 128 + the
-   signal. */
+   times). With --halt, a sink that ends (quietly) ends the job: with
+   FF_HALT_NOW the commands the local workers run (the process groups
+   their exec kernels lead) get SIGTERM, then SIGKILL, before the stages
+   stop. Returns the run's exit status: ff_supervisor_status of the
+   stages' (with --halt, the sink's status unless the ventilator failed),
+   FF_EXIT_ERROR when a worker could not start, or 128 + the signal. */
 int
     ff_supervisor_run (const ff_stages_t *stages);
 

@@ -24,6 +24,9 @@
                                        parallel does */
 #define FF_EXIT_PIPE_CLOSED     (FF_EXIT_SIGNAL_BASE + 13) /* the output's reader left
                                        (EPIPE): 128 + SIGPIPE, quietly, as GNU parallel */
+#define FF_EXIT_JOB_KILLED      255 /* --halt fail=1 stopped by a task that did not end by
+                                       itself (a timeout, a crashed worker): GNU
+                                       parallel's exit value -1 */
 
 /* Defaults of job options. */
 #define FF_DEFAULT_RETRIES      3   /* --retries: runs of a task before its error record */

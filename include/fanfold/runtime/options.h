@@ -8,6 +8,7 @@
 #define FANFOLD_OPTIONS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* The commands that parse options: `fanfold run`, `fanfold worker` (and
@@ -49,6 +50,14 @@ typedef enum {
     FF_OPT_RETRIES,                 /* --retries N */
     FF_OPT_JOBLOG,                  /* --joblog PATH */
     FF_OPT_RESUME,                  /* --resume */
+    FF_OPT_RESUME_FAILED,           /* --resume-failed: as --resume, failed jobs run again */
+    FF_OPT_HALT,                    /* --halt WHEN,WHY=N[%] (parallel's) */
+    FF_OPT_TAG,                     /* --tag: output lines prefixed with the arguments */
+    FF_OPT_TAGSTRING,               /* --tagstring TEXT: the prefix, {} and {#} replaced */
+    FF_OPT_RESULTS,                 /* --results DIR: each task's output in files */
+    FF_OPT_ETA,                     /* --eta: progress with the time left, on stderr */
+    FF_OPT_BAR,                     /* --bar: a progress bar on stderr */
+    FF_OPT_SOURCES,                 /* --sources FILE (sink): the argument words, for --results */
     FF_OPT_INTAKE,                  /* --intake ENDPOINT */
     FF_OPT_EMIT,                    /* --emit ENDPOINT */
     FF_OPT_SERIAL,                  /* --serial */
@@ -80,7 +89,8 @@ typedef enum {
     FF_TYPE_ENUM,                   /* one of the words in `choices` */
     FF_TYPE_TEXT,                   /* anything not empty (a command, a list) */
     FF_TYPE_PAIR,                   /* KEY=VALUE with a KEY */
-    FF_TYPE_WORD                    /* one word, no blanks, under 80 bytes */
+    FF_TYPE_WORD,                   /* one word, no blanks, under 80 bytes */
+    FF_TYPE_HALT                    /* parallel's --halt value (ff_halt_parse) */
 } ff_opt_type_t;
 
 /* One option, as the table describes it. Read-only. */
@@ -112,6 +122,36 @@ ff_opt_t
 int
     ff_option_check (ff_opt_t id, const char *text, double *number,
                      char *error, size_t error_size);
+
+/* When --halt stops a job (GNU parallel's words). */
+typedef enum {
+    FF_HALT_NEVER = 0,              /* run every task (the default) */
+    FF_HALT_SOON,                   /* start no new task; running ones end */
+    FF_HALT_NOW                     /* stop at once: running commands are killed */
+} ff_halt_when_t;
+
+/* What --halt counts. */
+typedef enum {
+    FF_HALT_FAIL = 0,               /* failed tasks */
+    FF_HALT_SUCCESS,                /* succeeded tasks */
+    FF_HALT_DONE                    /* tasks, either way */
+} ff_halt_why_t;
+
+/* A --halt value, parsed. */
+typedef struct {
+    ff_halt_when_t when;            /* never, soon or now */
+    ff_halt_why_t why;              /* what is counted */
+    uint64_t count;                 /* halt when this many are counted (percent: 0) */
+    unsigned percent;               /* or this percent of the job's tasks (0: a count) */
+} ff_halt_t;
+
+/* Parses a --halt value as GNU parallel reads it: `never`, `WHEN,WHY=N`
+   or `WHEN,WHY=N%` (WHEN now or soon, WHY fail, success or done), `N%`
+   (soon,fail=N%), and the old numbers 0 (never), 1 (soon,fail=1), 2
+   (now,fail=1), -1 (soon,success=1), -2 (now,success=1). Returns 0, or
+   -1 when text is none of these; *halt is all zeros (never) for NULL. */
+int
+    ff_halt_parse (const char *text, ff_halt_t *halt);
 
 /* The options given on one command line, parsed and validated. */
 typedef struct ff_options ff_options_t;
