@@ -806,7 +806,8 @@ s_halt_check (ff_delivery_t *self, const ff_record_t *record)
         return;
     self->halted = 1;
     self->halt_status = s_halt_status (self, record);
-    ff_log_info ("--halt: stopping after task %" PRIu64, self->counts.written);
+    ff_log_info ("--halt: stopping after task %" PRIu64,
+                 record? record->seq: self->counts.written);
 }
 
 /* Writes one result whose turn has come: joblog, counts, fold, emit,

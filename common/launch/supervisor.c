@@ -267,22 +267,38 @@ s_find_commands (const s_children_t *children, pid_t *groups, size_t max)
 }
 
 /* --halt now: ends every command the local workers run, with what it
-   started (its process group): SIGTERM, then SIGKILL after
-   S_HALT_GRACE_MS, as GNU parallel kills its running jobs. */
+   started (its process group): the stages are told to stop (a stopped
+   worker takes no new task), then each command group found gets SIGTERM
+   and, S_HALT_GRACE_MS later, SIGKILL, as GNU parallel kills its running
+   jobs; again until the workers are gone (one may have been starting a
+   command), for at most S_STOP_GRACE_MS. */
 static void
-s_kill_commands (const s_children_t *children)
+s_kill_commands (s_children_t *children)
 {
     pid_t groups [S_MAX_COMMANDS];
-    size_t count = s_find_commands (children, groups, S_MAX_COMMANDS), index;
-    if (count == 0)
-        return;
-    ff_log_info ("--halt now: ending %zu running commands", count);
-    for (index = 0; index < count; index++)
-        kill (-groups [index], SIGTERM);
-    struct timespec pause = { 0, S_HALT_GRACE_MS * 1000000L };
-    nanosleep (&pause, NULL);
-    for (index = 0; index < count; index++)
-        kill (-groups [index], SIGKILL);
+    int64_t deadline = ff_clock_ms () + S_STOP_GRACE_MS;
+    s_signal_all (children, SIGTERM);
+    while (s_running (children) && ff_clock_ms () < deadline) {
+        size_t count = s_find_commands (children, groups, S_MAX_COMMANDS), index;
+        for (index = 0; index < count; index++)
+            kill (-groups [index], SIGTERM);
+        s_reap (children, count? S_HALT_GRACE_MS: 20, 1);
+        for (index = 0; index < count; index++)
+            kill (-groups [index], SIGKILL);
+    }
+}
+
+/* --halt soon: no new command starts (a stopped worker takes no task)
+   and the running ones end by themselves, as GNU parallel waits for its
+   running jobs; a signal cuts the wait short. */
+static void
+s_finish_commands (s_children_t *children)
+{
+    pid_t groups [S_MAX_COMMANDS];
+    s_signal_all (children, SIGTERM);
+    while (!ff_stop_signal && s_running (children)
+           && s_find_commands (children, groups, S_MAX_COMMANDS) > 0)
+        s_reap (children, S_WAIT_STEP_MS, 0);
 }
 
 /* ------------------------------------------------------------ the run */
@@ -373,6 +389,8 @@ ff_supervisor_run (const ff_stages_t *stages)
            : ff_supervisor_status (children.sink_status, children.ventilator_status);
         if (halted && stages->halt == FF_HALT_NOW && children.ventilator_status < 0)
             s_kill_commands (&children);
+        if (halted && stages->halt == FF_HALT_SOON && children.ventilator_status < 0)
+            s_finish_commands (&children);
         /* workers leave by themselves at the job's end; give them a moment
            (one that had not joined yet is stopped) */
         int64_t grace_end = ff_clock_ms () + S_END_GRACE_MS;

@@ -181,6 +181,12 @@ kase fail_missing_command 'par -k no-such-command-ff ::: a 2>/dev/null'
 kase halt_now_fail 'par -k -j1 --halt now,fail=1 "echo {}; exit {}" ::: 0 0 3 0 2>/dev/null'
 kase halt_soon_fail 'par -k -j1 --halt soon,fail=2 "echo {}; exit {}" ::: 0 1 0 2 0 0 2>/dev/null'
 kase halt_now_success 'par -k -j1 --halt now,success=1 "echo {}; exit {}" ::: 1 2 0 3 2>/dev/null'
+kase halt_percent 'par -k -j1 --halt soon,fail=20% "echo {}; exit {}" ::: 0 1 0 0 1 0 0 0 0 0 2>/dev/null'
+kase halt_percent_not_met 'par -k -j1 --halt now,fail=30% "echo {}; exit {}" ::: 0 1 0 0 1 0 0 0 0 0 2>/dev/null'
+kase halt_done 'par -k -j1 --halt now,done=3 "echo {}; exit {}" ::: 0 1 0 4 1 0 2>/dev/null'
+kase halt_fail_one_by_signal 'par -k -j1 --halt now,fail=1 "echo {}; kill -{} \$\$" ::: 0 15 0 2>/dev/null'
+kase halt_old_number 'par -k -j1 --halt 2 "echo {}; exit {}" ::: 0 5 0 2>/dev/null'
+kase halt_now_kills_running 'par -k -j2 --halt now,fail=1 "sleep {}; touch done-{}; exit 1" ::: 0.2 1 2>/dev/null; s=$?; sleep 1.5; exit $s'
 
 # --------------------------------------------------------------------- shells
 kase shell_bash_brackets 'par -k "[[ {} == a* ]] && echo yes-{} || echo no-{}" ::: ab ba'
@@ -193,8 +199,13 @@ kase shell_option 'PARALLEL_SHELL=/bin/sh par -k "echo \$0 {}" ::: x' \
 # -------------------------------------------------------------- output forms
 kase tag 'par -k --tag echo ::: a "b c"'
 kase tag_product 'par -k --tag echo ::: a b ::: 1 2'
+kase tagstring 'par -k --tagstring "{}-{#}x" echo ::: a b'
+kase tag_every_line 'par -k --tag "printf \"x\ny\"; exit {}" ::: 0 1'
 kase results_dir 'par -k --results out echo ::: a "b c"'
 kase results_product 'par -k --results out echo ::: a b ::: 1 2'
+kase results_names 'par -k --results out echo ::: "b/c" "d\\e" ""'
+kase results_failed_command 'par -k --results out "echo {}; exit 1" ::: x; s=$?; cat out/1/x/stdout; exit $s'
+kase results_colsep_stdin 'printf "a,b\nc,d\n" | par -k --colsep , --results out echo {2}'
 kase dry_run 'par -k --dry-run "echo {} > {.}.out" ::: "a b.txt" c.txt'
 kase dry_run_product 'par -k --dry-run cp {1} {2} ::: x ::: "y z"'
 # the joblog's times and host differ by nature: compare the rest
@@ -202,6 +213,10 @@ kase joblog_columns 'par -k --joblog jl "echo {}; exit {}" ::: 0 2; s=$?; head -
 kase joblog_awk_habit 'par -k --joblog jl "exit {}" ::: 0 3 0 4; awk -F"\t" "NR > 1 && \$7 != 0 { print \$1, \$7 }" jl; rm jl'
 kase joblog_signal 'par -k --joblog jl "kill -TERM \$\$" ::: a; tail -n +2 jl | cut -f 7,8; rm jl'
 kase resume_runs_only_new_inputs 'par -k --joblog jl echo ::: a b; par -k --resume --joblog jl echo ::: a b c; tail -n +2 jl | cut -f 1,9; rm jl'
+kase resume_nothing_left 'par -k --joblog jl echo ::: a b; par -k --resume --joblog jl echo ::: a b; echo "status $?"; tail -n +2 jl | cut -f 1,9; rm jl'
+kase resume_failed 'par -k --joblog jl "echo {}; exit {}" ::: 0 1 0 2; par -k --resume-failed --joblog jl "echo again {}" ::: 0 1 0 2; echo "status $?"; tail -n +2 jl | cut -f 1,7,9; rm jl'
+kase joblog_pipe_send 'seq 1 10 | par -k --pipe -N5 --joblog jl wc -l; tail -n +2 jl | cut -f 1,5,6,7,9; rm jl'
+kase eta_and_bar_accepted 'par -k --eta --bar echo ::: a b 2>/dev/null'
 
 # ------------------------------------------------------ sizes, | head, slots
 kase block_k_is_1000 'seq 1 3000 | par -k --pipe --block 2k wc -c'

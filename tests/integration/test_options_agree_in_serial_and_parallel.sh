@@ -46,3 +46,40 @@ for mode in serial parallel; do
 done
 same "$SCRATCH/params.serial" "$SCRATCH/params.parallel" "-p timeout= with --timeout, serial vs parallel"
 grep -q 'timed out after 1 s' "$SCRATCH/params.serial" || fail "-p timeout=1 is not the kernel's limit: $(cat "$SCRATCH/params.serial")"
+# GNU parallel's output options give the same bytes, exit status and files
+# in both modes (--halt, --tag, --tagstring, --results, --eta, --bar);
+# SNIPPET runs in a fresh directory with `ff` as `fanfold run --mode MODE`
+both () {
+    local name=$1 snippet=$2 mode
+    for mode in serial parallel; do
+        local dir="$SCRATCH/both/$name.$mode" rc=0
+        mkdir -p "$dir/work"
+        (
+            cd "$dir/work"
+            ff () { "$BIN/fanfold" run --mode "$mode" "$@"; }
+            export -f ff
+            export BIN mode
+            SHELL=/bin/bash timeout -k 2 30 bash -c "$snippet"
+        ) < /dev/null > "$dir/out" 2> "$dir/err" || rc=$?
+        echo "$rc" > "$dir/rc"
+        (cd "$dir/work" && find . -mindepth 1 -printf '%y %p\n' | LC_ALL=C sort \
+            && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum) > "$dir/files"
+    done
+    local s="$SCRATCH/both/$name.serial" p="$SCRATCH/both/$name.parallel" what
+    for what in out rc files; do
+        cmp -s "$s/$what" "$p/$what" || fail "$name: $what differs between --mode serial and parallel:
+$(diff "$s/$what" "$p/$what" | head -n 10)
+stderr: $(tail -n 3 "$p/err")"
+    done
+}
+both halt_now_fail 'ff -k -j1 --halt now,fail=1 "echo {}; exit {}" ::: 0 0 3 0'
+both halt_soon_count 'ff -k -j1 --halt soon,fail=2 "echo {}; exit {}" ::: 0 1 0 2 0 0'
+both halt_success 'ff -k -j1 --halt now,success=1 "echo {}; exit {}" ::: 1 2 0 3'
+both halt_percent 'ff -k -j1 --halt soon,fail=20% "echo {}; exit {}" ::: 0 1 0 0 1 0 0 0 0 0'
+both halt_percent_not_met 'ff -k -j1 --halt now,fail=30% "echo {}; exit {}" ::: 0 1 0 0 1 0 0 0 0 0'
+both halt_done_signal 'ff -k -j1 --halt now,done=2 "echo {}; kill -{} \$\$" ::: 15 0 0'
+both tag 'ff -k --tag "printf \"x\ny\"; exit {}" ::: 0 1 ::: "a b"'
+both tagstring 'ff -k --tagstring "<{}>{#}" echo ::: a b'
+both results_product 'ff -k --results out "echo {1}{2}; exit 1" ::: a "b/c" ::: 1 ""'
+both results_colsep_stdin 'printf "a,b\nc\\\\,d\n" | ff -k --colsep , --results out echo {2}'
+both eta_bar 'ff -k --eta --bar echo ::: a b'
