@@ -40,7 +40,7 @@ typedef struct {
     char *kernel_names [FF_MAX_KERNELS]; /* their names */
     const ff_kernel_t *kernels [FF_MAX_KERNELS]; /* resolved, NULL if unknown */
     size_t nparams;                 /* key/value pairs */
-    char *params [2 * FF_MAX_PARAMS]; /* key, value, ... */
+    char *params [2 * (FF_MAX_PARAMS + 1)]; /* key, value, ...: the welcome's, then slot */
     uint32_t retries;               /* runs of a failing task, param retries */
     int64_t timeout_ms;             /* param timeout, 0 for none */
 } s_job_t;
@@ -73,6 +73,15 @@ s_job_from_welcome (s_job_t *job, const ff_msg_t *msg)
             return -1;
         job->nparams = (index + 2) / 2;
     }
+    /* the job slot ({%}, $PARALLEL_JOBSLOT): this worker's id, from 1; a
+       -p slot= of the job comes first and so wins (docs/PARALLEL.md 5.3) */
+    char slot [24];
+    snprintf (slot, sizeof (slot), "%" PRIu64, job->worker);
+    job->params [2 * job->nparams] = strdup ("slot");
+    job->params [2 * job->nparams + 1] = strdup (slot);
+    job->nparams++;
+    if (!job->params [2 * job->nparams - 2] || !job->params [2 * job->nparams - 1])
+        return -1;
     /* job-level parameters: plugins to load first, retries, time limit */
     job->retries = FF_DEFAULT_RETRIES;
     for (index = 0; index < job->nparams; index++) {
