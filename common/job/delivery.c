@@ -225,9 +225,12 @@ s_read_joblog (ff_delivery_t *self, const char *path, ff_joblog_resume_t mode,
     size_t cap = 0, room = 0, number = 0;
     ssize_t len;
     int rc = 0;
-    if (!file)
-        return errno == ENOENT? 0: (snprintf (error, size, "%s: cannot read: %s", path,
-                                              strerror (errno)), -1);
+    if (!file && errno == ENOENT)
+        return 0;                   /* nothing done yet */
+    if (!file) {
+        snprintf (error, size, "%s: cannot read: %s", path, strerror (errno));
+        return -1;
+    }
     while ((len = getline (&line, &cap, file)) >= 0) {
         char *column [9] = { NULL }, *at = line, *end;
         int count = 0;
@@ -513,23 +516,29 @@ s_meta_int (const char *meta, size_t len, const char *key, long *value)
 static int
 s_meta_string (FILE *file, const char *meta, size_t len, const char *key)
 {
-    const char *at = s_meta_find (meta, len, key), *end = meta + len;
+    const char *at = s_meta_find (meta, len, key), *end;
     if (!at || *at != '"')
         return 0;
+    end = meta + len;
     for (at++; at < end && *at != '"'; at++) {
         char c = *at;
         if (c == '\\' && at + 1 < end) {
-            c = *++at;
-            if (c == 'n') c = '\n';
-            else if (c == 't') c = '\t';
-            else if (c == 'r') c = '\r';
-            else if (c == 'b') c = '\b';
-            else if (c == 'f') c = '\f';
-            else if (c == 'u' && at + 4 < end) {
-                /* ff_json_escape writes u00XX escapes only, for control bytes */
-                char hex [5] = { at [1], at [2], at [3], at [4], 0 };
-                c = (char) strtol (hex, NULL, 16);
-                at += 4;
+            switch (c = *++at) {
+                case 'n': c = '\n'; break;
+                case 't': c = '\t'; break;
+                case 'r': c = '\r'; break;
+                case 'b': c = '\b'; break;
+                case 'f': c = '\f'; break;
+                case 'u':
+                    if (at + 4 < end) {
+                        /* ff_json_escape writes u00XX escapes only, for control bytes */
+                        char hex [5] = { at [1], at [2], at [3], at [4], 0 };
+                        c = (char) strtol (hex, NULL, 16);
+                        at += 4;
+                    }
+                    break;
+                default:            /* \" \\ \/ stand for themselves */
+                    break;
             }
         }
         fputc (c == '\n'? 0: c, file);
@@ -625,7 +634,8 @@ s_tag (ff_delivery_t *self, const ff_record_t *record)
     self->tag_line.size = 0;
     while (*at) {
         if (strncmp (at, "{}", 2) == 0) {
-            if (ff_buf_append (&self->tag_line, record->input, record->input_len))
+            if (record->input_len
+            &&  ff_buf_append (&self->tag_line, record->input, record->input_len))
                 return -1;
             at += 2;
         }
