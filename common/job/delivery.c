@@ -499,15 +499,27 @@ s_meta_find (const char *meta, size_t len, const char *key)
     return NULL;
 }
 
-/* Reads the integer member key of meta into *value; returns 1 when found. */
+/* Reads the integer member key of meta (len bytes, not NUL-terminated)
+   into *value; returns 1 when found. */
 static int
 s_meta_int (const char *meta, size_t len, const char *key, long *value)
 {
-    const char *at = s_meta_find (meta, len, key);
-    if (!at || !(*at == '-' || (*at >= '0' && *at <= '9')))
+    const char *at = s_meta_find (meta, len, key), *end;
+    int negative = 0, digits = 0;
+    long number = 0;
+    if (!at)
         return 0;
-    *value = strtol (at, NULL, 10);
-    return 1;
+    end = meta + len;
+    if (at < end && *at == '-') {
+        negative = 1;
+        at++;
+    }
+    while (at < end && *at >= '0' && *at <= '9' && digits < 18) {
+        number = number * 10 + (*at++ - '0');
+        digits++;
+    }
+    *value = negative? -number: number;
+    return digits > 0;
 }
 
 /* Writes the string member key of meta to file, JSON escapes undone and
