@@ -103,7 +103,7 @@ static const ff_option_t s_table [FF_OPT_COUNT] = {
     [FF_OPT_TAGSTRING] = { "tagstring", 0, FF_TYPE_TEXT, 0, 0, NULL, 1,
                            RUN | SINK, "TEXT", "prefix each output line with TEXT ({} and {#} replaced) and a tab" },
     [FF_OPT_RESULTS]   = { "results", 0, FF_TYPE_PATH, 0, 0, NULL, 1,
-                           RUN | SINK, "DIR", "also write each task's output to DIR/1/ARG/.../stdout (parallel's layout)" },
+                           RUN | SINK, "DIR", "write each task's output to DIR/1/ARG/.../stdout, not stdout (parallel's layout)" },
     [FF_OPT_ETA]       = { "eta", 0, FF_TYPE_FLAG, 0, 0, NULL, 1,
                            RUN | SINK, NULL, "progress and the time left on stderr (when a terminal)" },
     [FF_OPT_BAR]       = { "bar", 0, FF_TYPE_FLAG, 0, 0, NULL, 1,
