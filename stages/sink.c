@@ -153,6 +153,14 @@ s_on_job (s_sink_t *self, const ff_msg_t *msg)
         ff_log_reject (&self->rejected, "job message without kernels or with too many");
         return 0;
     }
+    uint64_t seq, hash;
+    if (ff_delivery_resumed_mark (self->delivery, &seq, &hash)) {
+        /* before the first ack: the ventilator checks the records it reads
+           again against the earlier run's before it makes a new task */
+        ff_codec_mark (self->codec, self->job, seq, hash);
+        ff_net_send (self->control, NULL, 0, ff_codec_data (self->codec),
+                     ff_codec_size (self->codec), 1000);
+    }
     self->last_ack = 0;             /* ack at once: the ventilator waits for it */
     self->started_us = ff_clock_us ();
     ff_log_info ("serving job %s", self->job);
@@ -254,6 +262,8 @@ s_on_control (s_sink_t *self)
                 zmq_msg_close (&body);
                 return -1;
             }
+            if (msg.type == FF_MSG_MARK && self->job && ff_str_eq (msg.job, self->job))
+                ff_delivery_mark (self->delivery, msg.written, msg.hash);
             if (msg.type == FF_MSG_RESULT && self->job && ff_str_eq (msg.job, self->job)) {
                 /* the ventilator gave up on a task: its error record */
                 ff_item_t item;

@@ -48,6 +48,10 @@ typedef struct {
     char shm_prefix [96];           /* ff_<uid>_<job>_<pid>_ */
     ff_security_t *security;        /* CURVE keys and the ZAP handler */
     int failed;                     /* input failed: end the job */
+    int expect_mark;                /* resuming: the earlier run's input mark is unchecked */
+    uint64_t expect_seq;            /* its seq: the records below it ... */
+    uint64_t expect_hash;           /* ... hashed to this */
+    uint64_t marked;                /* seq of the last input mark sent to the sink */
 } s_vent_t;
 
 /* --------------------------------------------------------------- input */
@@ -116,6 +120,40 @@ s_take_intake (s_vent_t *self)
     return 1;
 }
 
+/* Resuming: at the first unit boundary at or past the earlier run's input
+   mark, the records read again must hash as they did, or the output would
+   mix two inputs. Returns 0, or -1 (logged) when they differ. */
+static int
+s_check_mark (s_vent_t *self, int ended)
+{
+    uint64_t next = ff_ledger_next_seq (self->ledger);
+    if (!self->expect_mark || (next < self->expect_seq && !ended))
+        return 0;
+    self->expect_mark = 0;
+    if (next == self->expect_seq && ff_producer_hash (self->producer) == self->expect_hash) {
+        ff_log_info ("resume: the records of the first %" PRIu64 " tasks are the earlier "
+                     "run's", next);
+        return 0;
+    }
+    ff_log_error ("--resume: the input is not the one the interrupted run read (the "
+                  "records that gave its first %" PRIu64 " tasks differ); run without "
+                  "--resume to start again", self->expect_seq);
+    return -1;
+}
+
+/* Tells the sink how far the tasks made so far go and what the records
+   behind them hash to: its state file keeps it for a --resume. */
+static void
+s_send_mark (s_vent_t *self)
+{
+    uint64_t next = ff_ledger_next_seq (self->ledger);
+    if (!self->sink_ready || self->failed || next <= self->marked)
+        return;
+    ff_codec_mark (self->codec, self->spec.job_id, next, ff_producer_hash (self->producer));
+    s_send_sink (self);
+    self->marked = next;
+}
+
 /* Creates tasks while there is room and input. */
 static void
 s_produce (s_vent_t *self)
@@ -126,7 +164,8 @@ s_produce (s_vent_t *self)
         ff_unit_t unit;
         rc = ff_producer_next (self->producer, &unit);
         if (rc == FF_PRODUCE_UNIT
-        &&  ff_jobspec_create_tasks (&self->spec, self->ledger, self->policy, &unit))
+        &&  (ff_jobspec_create_tasks (&self->spec, self->ledger, self->policy, &unit)
+             || s_check_mark (self, 0)))
             self->failed = 1;
         else
         if (rc == FF_PRODUCE_WAIT && self->intake && s_take_intake (self))
@@ -138,6 +177,8 @@ s_produce (s_vent_t *self)
         if (rc == FF_PRODUCE_END) {
             self->total = (int64_t) ff_ledger_next_seq (self->ledger);
             ff_log_info ("input exhausted: %" PRId64 " tasks", self->total);
+            if (s_check_mark (self, 1))
+                self->failed = 1;
         }
         else
         if (rc == FF_PRODUCE_ERROR) {
@@ -145,6 +186,7 @@ s_produce (s_vent_t *self)
             self->failed = 1;
         }
     }
+    s_send_mark (self);
 }
 
 /* --------------------------------------------------------------- peers */
@@ -282,6 +324,15 @@ s_on_control (s_vent_t *self)
         else
         if (msg.type == FF_MSG_ACK)
             s_on_ack (self, &routing, &msg);
+        else
+        if (msg.type == FF_MSG_MARK
+        &&  ff_peers_is_sink (self->peers, zmq_msg_data (&routing), zmq_msg_size (&routing))
+        &&  !self->sink_ready) {
+            /* the earlier run's input mark, just before the sink's first ack */
+            self->expect_mark = 1;
+            self->expect_seq = msg.written;
+            self->expect_hash = msg.hash;
+        }
         else
         if (msg.type == FF_MSG_HB || msg.type == FF_MSG_BYE) {
             ff_peer_t *peer = ff_peers_match (self->peers, msg.worker, zmq_msg_data (&routing),

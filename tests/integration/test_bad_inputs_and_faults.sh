@@ -233,6 +233,34 @@ item_10 () {
     [ $status = 2 ] && grep -qi "input" "$SCRATCH/e10"
 }
 
+# 10, stdin: only a hash of the records read tells that stdin changed. A
+#    resume of the same records completes the output exactly; other
+#    records are refused, naming the input, and the output is untouched.
+item_10_stdin () {
+    seq 1 400 > "$SCRATCH/in10s"
+    LIMIT=10 ff run -w 1 --pipe --lines 7 -K noop -o "$SCRATCH/o10s" < "$SCRATCH/in10s"
+    cmp "$SCRATCH/in10s" "$SCRATCH/o10s"
+    grep -q "^input 58 " "$SCRATCH/o10s.fanfold-state" \
+        || { echo "no input mark in the state:"; cat "$SCRATCH/o10s.fanfold-state"; return 1; }
+    LIMIT=10 ff run -w 1 --pipe --lines 7 -K noop -o "$SCRATCH/o10s" --resume < "$SCRATCH/in10s"
+    cmp "$SCRATCH/in10s" "$SCRATCH/o10s"
+    # the same line count, one record changed in the middle
+    sed 's/^200$/two hundred/' "$SCRATCH/in10s" > "$SCRATCH/in10s.changed"
+    cp "$SCRATCH/o10s" "$SCRATCH/o10s.before"
+    local status=0
+    LIMIT=10 ff run -w 1 --pipe --lines 7 -K noop -o "$SCRATCH/o10s" --resume \
+        < "$SCRATCH/in10s.changed" 2> "$SCRATCH/e10s" || status=$?
+    [ $status != 0 ] || { echo "a resume of other records exits 0"; return 1; }
+    grep -q "input is not the one the interrupted run read" "$SCRATCH/e10s" \
+        || { echo "no clear message:"; cat "$SCRATCH/e10s"; return 1; }
+    cmp "$SCRATCH/o10s.before" "$SCRATCH/o10s"
+    # fewer records than were written: refused too
+    status=0
+    head -n 100 "$SCRATCH/in10s" | LIMIT=10 ff run -w 1 --pipe --lines 7 -K noop \
+        -o "$SCRATCH/o10s" --resume 2> "$SCRATCH/e10s" || status=$?
+    [ $status != 0 ] && grep -q "input is not the one" "$SCRATCH/e10s"
+}
+
 # 11. -o /dev/null and other non-regular files are written as streams, exit 0
 item_11 () {
     seq 1 30 > "$SCRATCH/in11"
@@ -367,7 +395,7 @@ judge_beside () {
 for code in 0 1 99; do eval "s_status_$code () { cat \"\$SCRATCH/case3.log\"; return $code; }"; done
 
 start_all=$(now)
-cases=${CASES:-1 2 3 4 5 6 7 8 9 10 11 12 13 14 15.zpl 15.unknown 15.ipc 15.xdg 15.directory 15.block 15.emit 15.npy}
+cases=${CASES:-1 2 3 4 5 6 7 8 9 10 10.stdin 11 12 13 14 15.zpl 15.unknown 15.ipc 15.xdg 15.directory 15.block 15.emit 15.npy}
 beside=""
 if [[ " $cases " == *" 3 "* ]]; then
     item_3_beside &
