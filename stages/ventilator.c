@@ -9,6 +9,7 @@
 #include "fanfold/job/jobspec.h"
 #include "fanfold/job/ledger.h"
 #include "fanfold/job/peers.h"
+#include "fanfold/job/producer.h"
 #include "fanfold/job/taskmsg.h"
 #include "fanfold/runtime/codec.h"
 #include "fanfold/runtime/limits.h"
@@ -25,6 +26,11 @@
 #include <unistd.h>
 
 #define S_RETRY_BLOCKED_MS 5
+
+/* Why a worker whose task pipe a second peer connected to is removed: the
+   pipe closes (with both connections), its tasks go to others, and the
+   worker joins again after a silence, with a new pipe. */
+#define S_INTRUDED "has a second peer on its task pipe: closed it, the worker joins again"
 
 
 typedef struct {
@@ -52,34 +58,56 @@ typedef struct {
     uint64_t expect_seq;            /* its seq: the records below it ... */
     uint64_t expect_hash;           /* ... hashed to this */
     uint64_t marked;                /* seq of the last input mark sent to the sink */
+    uint64_t unsent_error;          /* seq of the last error record the sink's pipe
+                                       refused (its error is logged already) */
 } s_vent_t;
 
 /* --------------------------------------------------------------- input */
 
-static void
+/* Sends the codec's message to routing without waiting. Returns 0, or -1
+   when it could not go (EAGAIN: the peer's pipe is full; EHOSTUNREACH:
+   the peer is gone). */
+static int
 s_send_to (s_vent_t *self, const uint8_t *routing, size_t routing_len)
 {
-    ff_net_send (self->control, routing, routing_len, ff_codec_data (self->codec),
-                 ff_codec_size (self->codec), 0);
+    return ff_net_send (self->control, routing, routing_len, ff_codec_data (self->codec),
+                        ff_codec_size (self->codec), 0) == 0? 0: -1;
 }
 
-static void
+static int
 s_send_sink (s_vent_t *self)
 {
     const ff_peer_sink_t *sink = ff_peers_sink (self->peers);
-    s_send_to (self, sink->routing, sink->routing_len);
+    return s_send_to (self, sink->routing, sink->routing_len);
 }
 
 /* Sends the sink the error records the ledger owes it: tasks that failed
-   for good. Each stays in flight, held by no worker, until the sink acks. */
+   for good. Each stays in flight, held by no worker, until the sink acks.
+   A record the sink's pipe refuses goes back to the ledger (FAILED) and
+   is sent again on a later round: a lost one would hang the job. */
 static void
 s_send_errors (s_vent_t *self)
 {
-    int rc;
-    while ((rc = ff_taskmsg_next_error (self->codec, self->spec.job_id, self->ledger)) == 1)
-        s_send_sink (self);
-    if (rc < 0)
-        self->failed = 1;
+    const ff_ledger_task_t *task;
+    char text [FF_PRODUCER_ERROR_MAX];
+    if (!ff_peers_sink (self->peers)->routing_len)
+        return;
+    while ((task = ff_ledger_next_error (self->ledger))) {
+        ff_taskmsg_error_text (task, text, sizeof (text));
+        if (!task->failure && task->seq != self->unsent_error)
+            ff_log_error ("task %" PRIu64 " (%s): %s", task->seq, task->input, text);
+        if (ff_taskmsg_error (self->codec, self->spec.job_id, task, text)) {
+            ff_log_error ("out of memory for the error record of task %" PRIu64, task->seq);
+            ff_ledger_unsend_error (self->ledger, task->seq);
+            self->failed = 1;
+            return;
+        }
+        if (s_send_sink (self) != 0) {
+            self->unsent_error = task->seq;     /* logged once */
+            ff_ledger_unsend_error (self->ledger, task->seq);
+            return;
+        }
+    }
 }
 
 static int
@@ -150,8 +178,8 @@ s_send_mark (s_vent_t *self)
     if (!self->sink_ready || self->failed || next <= self->marked)
         return;
     ff_codec_mark (self->codec, self->spec.job_id, next, ff_producer_hash (self->producer));
-    s_send_sink (self);
-    self->marked = next;
+    if (s_send_sink (self) == 0)
+        self->marked = next;
 }
 
 /* Creates tasks while there is room and input. */
@@ -196,8 +224,10 @@ s_send_job (s_vent_t *self)
 {
     ff_codec_job (self->codec, self->spec.job_id, (const char *const *) self->spec.kernel_names,
                   self->spec.nkernels, self->total, (uint64_t) self->settings->window);
-    s_send_sink (self);
-    self->sink_told_total = self->total >= 0;
+    /* one the sink's pipe refuses is sent again: its first by the sink's
+       next hello, the one with the total by the loop */
+    if (s_send_sink (self) == 0)
+        self->sink_told_total = self->total >= 0;
 }
 
 static void
@@ -380,6 +410,9 @@ s_heartbeat (s_vent_t *self)
         if (rc != 0 && errno == EHOSTUNREACH)
             s_remove_worker (self, peer, "its worker disconnected", 1);
         else
+        if (ff_peers_pipe_intruded (self->peers, peer))
+            s_remove_worker (self, peer, S_INTRUDED, 0);
+        else
         if (now - peer->last_seen > self->settings->worker_timeout_ms)
             s_remove_worker (self, peer, "its worker went silent", 1);
         else
@@ -434,7 +467,14 @@ s_dispatch (s_vent_t *self)
     uint64_t seqs [FF_MAX_BATCH], worker;
     size_t count;
     while ((count = ff_dispatch_plan (self->policy, self->ledger, now_ms, &worker, seqs)) > 0) {
-        if (s_send_tasks (self, ff_peers_find (self->peers, worker), seqs, count) == 0)
+        ff_peer_t *peer = ff_peers_find (self->peers, worker);
+        if (ff_peers_pipe_intruded (self->peers, peer)) {
+            /* whatever went before went to the worker alone */
+            ff_ledger_unsend (self->ledger, worker, seqs, count, now_ms);
+            s_remove_worker (self, peer, S_INTRUDED, 0);
+        }
+        else
+        if (s_send_tasks (self, peer, seqs, count) == 0)
             ff_ledger_sent (self->ledger, worker, seqs, count, now_ms, now_us);
         else
             ff_ledger_unsend (self->ledger, worker, seqs, count, now_ms + S_RETRY_BLOCKED_MS);
@@ -479,6 +519,10 @@ s_poll_timeout (s_vent_t *self)
     for (index = 0; index < count && ff_ledger_pending (self->ledger); index++)
         if (ff_ledger_worker_at (self->ledger, index)->blocked_until > now)
             timeout = S_RETRY_BLOCKED_MS;
+    /* error records or a total that the sink's pipe refused: soon again */
+    if ((self->sink_ready && ff_ledger_failed (self->ledger))
+    ||  (self->total >= 0 && self->sink_ready && !self->sink_told_total))
+        timeout = S_RETRY_BLOCKED_MS;
     return timeout;
 }
 
@@ -568,6 +612,7 @@ main (int argc, char *argv [])
     }
     memset (&self, 0, sizeof (self));
     self.total = -1;
+    self.unsent_error = UINT64_MAX;
     self.input_fd = STDIN_FILENO;
     switch (ff_jobspec_parse (&self.spec, argc, argv, error, sizeof (error))) {
         case FF_OPTIONS_OK: break;
