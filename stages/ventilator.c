@@ -21,6 +21,7 @@
 #include "fanfold/runtime/topology.h"
 
 #include <czmq.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -58,6 +59,7 @@ typedef struct {
     uint64_t expect_seq;            /* its seq: the records below it ... */
     uint64_t expect_hash;           /* ... hashed to this */
     uint64_t marked;                /* seq of the last input mark sent to the sink */
+    uint64_t skip;                  /* tasks an earlier run wrote (the sink's first ack) */
     uint64_t unsent_error;          /* seq of the last error record the sink's pipe
                                        refused (its error is logged already) */
 } s_vent_t;
@@ -207,6 +209,13 @@ s_produce (s_vent_t *self)
             ff_log_info ("input exhausted: %" PRId64 " tasks", self->total);
             if (s_check_mark (self, 1))
                 self->failed = 1;
+            else
+            if ((uint64_t) self->total < self->skip) {
+                ff_log_error ("--resume: the job has %" PRId64 " tasks, fewer than the %"
+                              PRIu64 " the earlier run wrote; run without --resume to "
+                              "start again", self->total, self->skip);
+                self->failed = 1;
+            }
         }
         else
         if (rc == FF_PRODUCE_ERROR) {
@@ -318,6 +327,7 @@ s_on_ack (s_vent_t *self, zmq_msg_t *routing, ff_msg_t *msg)
         /* the sink's first ack says how much an earlier run wrote */
         self->sink_ready = 1;
         ff_ledger_set_skip (self->ledger, msg->written);
+        self->skip = msg->written;
         if (msg->written)
             ff_log_info ("sink ready; resuming after %" PRIu64 " tasks", msg->written);
         else
@@ -546,7 +556,7 @@ s_run (s_vent_t *self)
         int rc = zmq_poll (items, self->want_input? 2: 1, s_poll_timeout (self));
         if (rc < 0 && errno != EINTR) {
             ff_log_error ("poll failed: %s", zmq_strerror (errno));
-            return 1;
+            return FF_EXIT_ERROR;
         }
         if (rc > 0 && (items [0].revents & ZMQ_POLLIN))
             s_on_control (self);
@@ -559,15 +569,15 @@ s_run (s_vent_t *self)
     }
     if (self->failed) {
         s_end_workers (self, 1);
-        return 1;
+        return FF_EXIT_ERROR;       /* the job was abandoned: its reason is logged */
     }
-    if (!s_finished (self))
-        return 130;
+    if (!s_finished (self))         /* stopped: 128 + the signal, as a shell says */
+        return FF_EXIT_SIGNAL_BASE + (ff_stop_signal? (int) ff_stop_signal: SIGINT);
     s_end_workers (self, 0);
     ff_log_info ("job %s done: %" PRId64 " tasks, %" PRIu64 " sent again, %" PRIu64
                  " messages refused", self->spec.job_id, self->total, ff_ledger_resent (self->ledger),
                  self->rejected);
-    return 0;
+    return FF_EXIT_OK;
 }
 
 /* ------------------------------------------------------------- options */
@@ -608,7 +618,7 @@ main (int argc, char *argv [])
     int closed = ff_stdfds_guard ();
     if (closed < 0) {
         fprintf (stderr, "fanfold-ventilator: cannot open /dev/null: %s\n", strerror (errno));
-        return 2;
+        return FF_EXIT_ERROR;
     }
     memset (&self, 0, sizeof (self));
     self.total = -1;
@@ -622,7 +632,7 @@ main (int argc, char *argv [])
             rc = FF_EXIT_ERROR;
             goto done;
     }
-    rc = 2;
+    rc = FF_EXIT_ERROR;
     ff_log_init ("fanfold-ventilator", self.spec.verbose);
     ff_signals_install ();
     self.topology = ff_topology_load (self.spec.topology_path, error, sizeof (error));

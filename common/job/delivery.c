@@ -307,18 +307,23 @@ ff_delivery_begin (ff_delivery_t *self, const ff_str_t *kernels, size_t nkernels
         self->kernel_objs [index] = ff_kernels_find (self->kernels [index]);
         self->nkernels = index + 1;
     }
+    if (total >= 0 && (uint64_t) total < self->counts.written) {
+        errno = ERANGE;             /* fewer tasks than a resumed state wrote */
+        goto fail_range;
+    }
     self->reorder = ff_reorder_new ((size_t) window, self->counts.first, free);
     if (!self->reorder)
         goto fail;
     self->counts.total = total < 0? -1: total;
     return 0;
 fail:
+    errno = ENOMEM;
+fail_range:
     for (index = 0; index < self->nkernels; index++) {
         free (self->kernels [index]);
         self->kernels [index] = NULL;
     }
     self->nkernels = 0;
-    errno = ENOMEM;
     return -1;
 }
 
@@ -328,6 +333,10 @@ ff_delivery_set_total (ff_delivery_t *self, int64_t total)
     assert (self);
     if (total < 0 || self->counts.total >= 0)
         return 0;
+    if ((uint64_t) total < self->counts.written) {
+        errno = ERANGE;             /* a resumed state wrote more: never done */
+        return -1;
+    }
     self->counts.total = total;
     return 1;
 }

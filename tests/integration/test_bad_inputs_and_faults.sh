@@ -442,6 +442,51 @@ item_r4 () {
     [ "$(grep -o '"seq":[0-9]*' "$SCRATCH/o4r" | cut -d: -f2 | tr '\n' ' ')" = "$(seq 0 299 | tr '\n' ' ')" ]
 }
 
+# r5. --resume of a job with fewer tasks than its state file says were
+#     written ends with a clear error instead of waiting forever (a state
+#     of an older fanfold, without an input mark, claiming 50 of 30 tasks)
+item_r5 () {
+    seq 1 30 > "$SCRATCH/in5r"
+    LIMIT=10 ff run -w 1 --pipe --lines 1 -K noop -o "$SCRATCH/o5r" < "$SCRATCH/in5r"
+    sed -i -e 's/^written 30$/written 50/' -e '/^input /d' "$SCRATCH/o5r.fanfold-state"
+    grep -q "^written 50$" "$SCRATCH/o5r.fanfold-state"
+    local status=0
+    LIMIT=10 ff run -w 1 --pipe --lines 1 -K noop -o "$SCRATCH/o5r" --resume < "$SCRATCH/in5r" \
+        2> "$SCRATCH/e5r" || status=$?
+    [ $status = 2 ] || { echo "exit $status, not 2"; cat "$SCRATCH/e5r"; return 1; }
+    grep -q "the job has 30 tasks, fewer than the 50" "$SCRATCH/e5r" \
+        || { echo "no clear message:"; cat "$SCRATCH/e5r"; return 1; }
+}
+
+# r6. A worker whose encoder runs out of memory (a seam: the encoder's
+#     buffer stops at 2 kB) does not send a broken message and lose its
+#     tasks: it leaves with its named status, its tasks run again, and the
+#     task whose result never fits becomes an error record; the rest is exact
+item_r6 () {
+    sed "s|ipc:///tmp/fanfold-%u/local/|ipc://$SCRATCH/ipc6r/|" "$ROOT/topology/local.zpl" > "$SCRATCH/t6r.zpl"
+    { seq 1 20; head -c 6000 /dev/zero | tr '\0' x; echo; seq 21 40; } > "$SCRATCH/in6r"
+    local status=0
+    FANFOLD_FAULT_CODEC_LIMIT=2048 LIMIT=40 ff run -t "$SCRATCH/t6r.zpl" -w 2 --pipe --lines 1 \
+        -K noop --format jsonl < "$SCRATCH/in6r" > "$SCRATCH/o6r" 2> "$SCRATCH/e6r" || status=$?
+    [ $status = 1 ] || { echo "exit $status, not 1"; tail -5 "$SCRATCH/e6r"; return 1; }
+    grep -q "out of memory encoding the results" "$SCRATCH/e6r" \
+        || { echo "no worker said why it left"; return 1; }
+    [ "$(wc -l < "$SCRATCH/o6r")" = 41 ] || { echo "$(wc -l < "$SCRATCH/o6r") records"; return 1; }
+    grep -q '"seq":20,.*"status":"error"' "$SCRATCH/o6r"
+    [ "$(grep -c '"status":"ok"' "$SCRATCH/o6r")" = 40 ]
+}
+
+# r7. A ventilator stopped by SIGTERM exits 128 + 15, as a shell reports it
+item_r7 () {
+    sed "s|ipc:///tmp/fanfold-%u/local/|ipc://$SCRATCH/ipc7r/|" "$ROOT/topology/local.zpl" > "$SCRATCH/t7r.zpl"
+    "$BIN/fanfold-ventilator" -t "$SCRATCH/t7r.zpl" -K noop -- a b c 2> "$SCRATCH/e7r" &
+    local vent=$! status=0 waited=0
+    while [ ! -S "$SCRATCH/ipc7r/control" ] && [ $waited -lt 50 ]; do sleep 0.1; waited=$((waited + 1)); done
+    kill -TERM $vent
+    wait $vent || status=$?
+    [ $status = 143 ] || { echo "exit $status, not 143"; cat "$SCRATCH/e7r"; return 1; }
+}
+
 # Item 3 takes its 30 s by design: it runs beside the others, from a
 # runtime directory of its own (outside SCRATCH, so that their leftover
 # checks do not see its stages), and is judged at the end.
@@ -470,7 +515,7 @@ judge_beside () {
 for code in 0 1 99; do eval "s_status_$code () { cat \"\$SCRATCH/case3.log\"; return $code; }"; done
 
 start_all=$(now)
-cases=${CASES:-1 1.default 2 3 4 5 5.pipe 6 7 8 9 10 10.stdin 11 12 13 14 15.zpl 15.unknown 15.ipc 15.xdg 15.directory 15.block 15.emit 15.npy r4}
+cases=${CASES:-1 1.default 2 3 4 5 5.pipe 6 7 8 9 10 10.stdin 11 12 13 14 15.zpl 15.unknown 15.ipc 15.xdg 15.directory 15.block 15.emit 15.npy r4 r5 r6 r7}
 beside=""
 if [[ " $cases " == *" 3 "* ]]; then
     item_3_beside &

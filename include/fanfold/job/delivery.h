@@ -147,13 +147,17 @@ void
    the kernel table with a fold function folds chunked inputs), the
    reorder window in seqs (> 0) and the task count (-1 when unknown).
    Returns 0, or -1 with errno: EINVAL when already begun, window is 0 or
-   nkernels is 0 or above FF_MAX_KERNELS; ENOMEM. */
+   nkernels is 0 or above FF_MAX_KERNELS; ERANGE when total is known and
+   below the written mark (a resumed state wrote more tasks than the job
+   has: the job could never end); ENOMEM. */
 int
     ff_delivery_begin (ff_delivery_t *self, const ff_str_t *kernels,
                        size_t nkernels, uint64_t window, int64_t total);
 
 /* Sets the task count once it is known (total >= 0); a later or negative
-   one is ignored. Returns 1 when it was set, else 0. */
+   one is ignored. Returns 1 when it was set, 0 when ignored, -1 with errno
+   ERANGE (not set) when total is below the written mark: a resumed state
+   wrote more tasks than the job has, and the job could never end. */
 int
     ff_delivery_set_total (ff_delivery_t *self, int64_t total);
 
