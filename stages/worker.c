@@ -330,8 +330,8 @@ static void
 s_run_batch (s_worker_t *self, ff_msg_t *msg)
 {
     ff_item_t item;
-    int encoded = ff_codec_result_begin (self->codec, self->job.id, self->job.worker,
-                                         msg->count);
+    size_t count = msg->count;      /* the items left: next_item counts down */
+    int encoded = ff_codec_result_begin (self->codec, self->job.id, self->job.worker, count);
     uint64_t largest = 0, largest_seq = 0;
     /* one clock read per task: a task starts when the one before it ended;
        wall-clock start times come from one offset per batch */
@@ -401,7 +401,7 @@ s_run_batch (s_worker_t *self, ff_msg_t *msg)
            that does not fit runs alone, charged, until its error record) */
         ff_log_error ("out of memory encoding the results of %u tasks (task %" PRIu64
                       ", %" PRIu64 " bytes): leaving so that they run again elsewhere",
-                      (unsigned) msg->count, largest_seq, largest);
+                      (unsigned) count, largest_seq, largest);
         self->no_memory = self->ended = 1;
         return;
     }

@@ -459,14 +459,14 @@ item_r5 () {
 }
 
 # r6. A worker whose encoder runs out of memory (a seam: the encoder's
-#     buffer stops at 2 kB) does not send a broken message and lose its
+#     buffer stops at 64 kB) does not send a broken message and lose its
 #     tasks: it leaves with its named status, its tasks run again, and the
 #     task whose result never fits becomes an error record; the rest is exact
 item_r6 () {
     sed "s|ipc:///tmp/fanfold-%u/local/|ipc://$SCRATCH/ipc6r/|" "$ROOT/topology/local.zpl" > "$SCRATCH/t6r.zpl"
-    { seq 1 20; head -c 6000 /dev/zero | tr '\0' x; echo; seq 21 40; } > "$SCRATCH/in6r"
+    { seq 1 20; head -c 100000 /dev/zero | tr '\0' x; echo; seq 21 40; } > "$SCRATCH/in6r"
     local status=0
-    FANFOLD_FAULT_CODEC_LIMIT=2048 LIMIT=40 ff run -t "$SCRATCH/t6r.zpl" -w 2 --pipe --lines 1 \
+    FANFOLD_FAULT_CODEC_LIMIT=65536 LIMIT=40 ff run -t "$SCRATCH/t6r.zpl" -w 2 --pipe --lines 1 \
         -K noop --format jsonl < "$SCRATCH/in6r" > "$SCRATCH/o6r" 2> "$SCRATCH/e6r" || status=$?
     [ $status = 1 ] || { echo "exit $status, not 1"; tail -5 "$SCRATCH/e6r"; return 1; }
     grep -q "out of memory encoding the results" "$SCRATCH/e6r" \
