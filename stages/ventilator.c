@@ -493,10 +493,14 @@ s_dispatch (s_vent_t *self)
 
 /* ---------------------------------------------------------------- loop */
 
+/* Every task is written, and the sink has been told the total (a job
+   header its pipe refused goes again first: without it the sink would
+   wait for more). */
 static int
 s_finished (s_vent_t *self)
 {
-    return self->total >= 0 && ff_ledger_written (self->ledger) == (uint64_t) self->total;
+    return self->total >= 0 && ff_ledger_written (self->ledger) == (uint64_t) self->total
+        && self->sink_told_total;
 }
 
 static void
