@@ -108,15 +108,15 @@ item_1 () {
 #    the pairs written as they are found (no list of 48-byte pairs, no bond list):
 #    its peak memory stays near the limit (it took 7 GB before)
 item_1_default () {
-    cube_xyz "$SCRATCH/cube.xyz"
+    cube_xyz "$SCRATCH/cube1d.xyz"
     local status=0
-    /usr/bin/time -f "%M" -o "$SCRATCH/rss" timeout -k 2 120 "$BIN/fanfold" run --mode parallel -w 1 \
-        --format jsonl -K contacts -- "$SCRATCH/cube.xyz" > "$SCRATCH/o" 2> "$SCRATCH/e" || status=$?
-    [ $status = 1 ] || { echo "exit $status, not 1"; tail -3 "$SCRATCH/e"; return 1; }
-    grep -q '"status":"error".*exceeds the limit of 2146435072 bytes' "$SCRATCH/o" \
-        || { echo "no error record naming the limit:"; cut -c1-200 "$SCRATCH/o"; return 1; }
+    /usr/bin/time -f "%M" -o "$SCRATCH/rss1d" timeout -k 2 120 "$BIN/fanfold" run --mode parallel -w 1 \
+        --format jsonl -K contacts -- "$SCRATCH/cube1d.xyz" > "$SCRATCH/o1d" 2> "$SCRATCH/e1d" || status=$?
+    [ $status = 1 ] || { echo "exit $status, not 1"; tail -3 "$SCRATCH/e1d"; return 1; }
+    grep -q '"status":"error".*exceeds the limit of 2146435072 bytes' "$SCRATCH/o1d" \
+        || { echo "no error record naming the limit:"; cut -c1-200 "$SCRATCH/o1d"; return 1; }
     local peak_kb
-    peak_kb=$(tail -n 1 "$SCRATCH/rss")
+    peak_kb=$(tail -n 1 "$SCRATCH/rss1d")
     echo "peak memory: $peak_kb KB"
     [ "$peak_kb" -lt $((3 * 1024 * 1024)) ] || { echo "peak $peak_kb KB, not under 3 GB"; return 1; }
 }
@@ -487,47 +487,53 @@ item_r7 () {
     [ $status = 143 ] || { echo "exit $status, not 143"; cat "$SCRATCH/e7r"; return 1; }
 }
 
-# Item 3 takes its 30 s by design: it runs beside the others, from a
-# runtime directory of its own (outside SCRATCH, so that their leftover
-# checks do not see its stages), and is judged at the end.
-item_3_beside () {
-    local base
-    base=$(mktemp -d /tmp/fanfold-bad3.XXXXXX)
+# Items 3 and 1.default take their 30 s by design: they run beside the
+# others, each from a runtime directory of its own (outside SCRATCH, so
+# that the others' leftover checks do not see its stages), and are judged
+# at the end. run_beside ID FUNCTION
+run_beside () {
+    local id=$1 fn=$2 base
+    base=$(mktemp -d "/tmp/fanfold-bad$id.XXXXXX")
     chmod 700 "$base"
     local status=0
-    ( set -e; XDG_RUNTIME_DIR="$base" item_3 ) > "$SCRATCH/case3.log" 2>&1 || status=$?
+    ( set -e; XDG_RUNTIME_DIR="$base" "$fn" ) > "$SCRATCH/case$id.log" 2>&1 || status=$?
     sleep 0.3
     pgrep -f "fanfold-(sink|ventilator|worker) -t $base" >/dev/null \
-        && { status=99; echo "left behind: processes" >> "$SCRATCH/case3.log"; pkill -9 -f "\-t $base"; }
+        && { status=99; echo "left behind: processes" >> "$SCRATCH/case$id.log"; pkill -9 -f "\-t $base"; }
     ls -d "$base"/fanfold* >/dev/null 2>&1 \
-        && { status=99; echo "left behind: runtime-dirs" >> "$SCRATCH/case3.log"; }
+        && { status=99; echo "left behind: runtime-dirs" >> "$SCRATCH/case$id.log"; }
     rm -rf "$base"
-    echo $status > "$SCRATCH/case3.status"
+    echo $status > "$SCRATCH/case$id.status"
 }
 
-# judge_beside ID: reports a case run by item_3_beside like run_case would
+# judge_beside ID: reports a case run by run_beside like run_case would
 judge_beside () {
     local status
+    JUDGED=$1
     status=$(cat "$SCRATCH/case$1.status")
     [ "$status" = 0 ] || [ "$status" = 99 ] || status=1
     run_case "$1" "s_status_$status"
 }
-for code in 0 1 99; do eval "s_status_$code () { cat \"\$SCRATCH/case3.log\"; return $code; }"; done
+for code in 0 1 99; do eval "s_status_$code () { cat \"\$SCRATCH/case\$JUDGED.log\"; return $code; }"; done
 
 start_all=$(now)
 cases=${CASES:-1 1.default 2 3 4 5 5.pipe 6 7 8 9 10 10.stdin 11 12 13 14 15.zpl 15.unknown 15.ipc 15.xdg 15.directory 15.block 15.emit 15.npy r4 r5 r6 r7}
-beside=""
-if [[ " $cases " == *" 3 "* ]]; then
-    item_3_beside &
-    beside=$!
-fi
+besides=""
+for item in 3 1.default; do
+    if [[ " $cases " == *" $item "* ]]; then
+        run_beside "$item" "item_${item/./_}" &
+        besides="$besides $!"
+    fi
+done
 for item in $cases; do
-    [ "$item" = 3 ] && continue
+    [ "$item" = 3 ] || [ "$item" = 1.default ] && continue
     run_case "$item" "item_${item/./_}"
 done
-if [ -n "$beside" ]; then
-    wait $beside
-    judge_beside 3
-fi
+[ -z "$besides" ] || wait $besides
+for item in 3 1.default; do
+    if [[ " $cases " == *" $item "* ]]; then
+        judge_beside "$item"
+    fi
+done
 echo "bad inputs and faults: $errors unexpected results in $(elapsed "$start_all") s"
 [ $errors = 0 ]
