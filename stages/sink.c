@@ -82,6 +82,7 @@ typedef struct {
     ff_producer_t *producer;        /* --results: the units again, for their fields */
     uint64_t units;                 /* units it produced */
     uint64_t nkernels;              /* kernels of the job: seqs per unit */
+    int refused;                    /* the job cannot end (fewer tasks than resumed) */
 } s_sink_t;
 
 /* Logs the first failed write to the output; the exit status says it too.
@@ -154,15 +155,32 @@ s_progress (s_sink_t *self, int final)
     fflush (stderr);
 }
 
+/* A resumed output holds more results than the job has tasks (its input
+   shrank, or the state file is another's): the job could never end. */
+static int
+s_fewer_tasks (s_sink_t *self, int64_t total)
+{
+    ff_log_error ("--resume: the job has %" PRId64 " tasks, fewer than the %" PRIu64
+                  " that %s says were written; run without --resume to start again",
+                  total, ff_delivery_written (self->delivery),
+                  ff_delivery_state_path (self->delivery));
+    self->refused = 1;
+    return 0;
+}
+
 static int
 s_on_job (s_sink_t *self, const ff_msg_t *msg)
 {
     if (self->job) {
         if (!ff_str_eq (msg->job, self->job))
             ff_log_reject (&self->rejected, "job message for another job");
-        else
-        if (ff_delivery_set_total (self->delivery, msg->total))
-            ff_log_info ("job has %" PRId64 " tasks", msg->total);
+        else {
+            int set = ff_delivery_set_total (self->delivery, msg->total);
+            if (set > 0)
+                ff_log_info ("job has %" PRId64 " tasks", msg->total);
+            if (set < 0)
+                return s_fewer_tasks (self, msg->total);
+        }
         return 0;
     }
     if (!(self->job = ff_str_dup (msg->job)))
@@ -171,12 +189,22 @@ s_on_job (s_sink_t *self, const ff_msg_t *msg)
                            msg->total)) {
         free (self->job);
         self->job = NULL;
+        if (errno == ERANGE)
+            return s_fewer_tasks (self, msg->total);
         if (errno != EINVAL)
             return -1;
         ff_log_reject (&self->rejected, "job message without kernels or with too many");
         return 0;
     }
     self->nkernels = msg->nkernels;
+    uint64_t seq, hash;
+    if (ff_delivery_resumed_mark (self->delivery, &seq, &hash)) {
+        /* before the first ack: the ventilator checks the records it reads
+           again against the earlier run's before it makes a new task */
+        ff_codec_mark (self->codec, self->job, seq, hash);
+        ff_net_send (self->control, NULL, 0, ff_codec_data (self->codec),
+                     ff_codec_size (self->codec), 1000);
+    }
     self->last_ack = 0;             /* ack at once: the ventilator waits for it */
     self->started_us = ff_clock_us ();
     ff_log_info ("serving job %s", self->job);
@@ -345,6 +373,8 @@ s_on_control (s_sink_t *self)
                 zmq_msg_close (&body);
                 return -1;
             }
+            if (msg.type == FF_MSG_MARK && self->job && ff_str_eq (msg.job, self->job))
+                ff_delivery_mark (self->delivery, msg.written, msg.hash);
             if (msg.type == FF_MSG_RESULT && self->job && ff_str_eq (msg.job, self->job)) {
                 /* the ventilator gave up on a task: its error record */
                 ff_item_t item;
@@ -422,7 +452,7 @@ s_run (s_sink_t *self)
     int64_t last_hello = 0;
     size_t nacks = 0;
     while (!ff_stop_signal && !zsys_interrupted && !s_done (self) && !s_output_failed (self)
-           && !ff_delivery_halted (self->delivery)) {
+           && !ff_delivery_halted (self->delivery) && !self->refused) {
         int64_t now = ff_clock_ms ();
         if (!self->job && now - last_hello >= S_HELLO_EVERY_MS) {
             ff_codec_hello (self->codec, "sink", "sink", 0);
@@ -462,6 +492,10 @@ s_run (s_sink_t *self)
         }
         s_checkpoint (self, 0);
         s_progress (self, 0);
+    }
+    if (self->refused) {
+        zsock_set_linger (self->control, 0);
+        return FF_EXIT_ERROR;
     }
     if (s_output_failed (self)) {
         /* stop at once: the launcher ends the other stages */

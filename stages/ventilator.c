@@ -9,6 +9,7 @@
 #include "fanfold/job/jobspec.h"
 #include "fanfold/job/ledger.h"
 #include "fanfold/job/peers.h"
+#include "fanfold/job/producer.h"
 #include "fanfold/job/taskmsg.h"
 #include "fanfold/runtime/codec.h"
 #include "fanfold/runtime/limits.h"
@@ -20,11 +21,17 @@
 #include "fanfold/runtime/topology.h"
 
 #include <czmq.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #define S_RETRY_BLOCKED_MS 5
+
+/* Why a worker whose task pipe a second peer connected to is removed: the
+   pipe closes (with both connections), its tasks go to others, and the
+   worker joins again after a silence, with a new pipe. */
+#define S_INTRUDED "has a second peer on its task pipe: closed it, the worker joins again"
 
 
 typedef struct {
@@ -48,34 +55,61 @@ typedef struct {
     char shm_prefix [96];           /* ff_<uid>_<job>_<pid>_ */
     ff_security_t *security;        /* CURVE keys and the ZAP handler */
     int failed;                     /* input failed: end the job */
+    int expect_mark;                /* resuming: the earlier run's input mark is unchecked */
+    uint64_t expect_seq;            /* its seq: the records below it ... */
+    uint64_t expect_hash;           /* ... hashed to this */
+    uint64_t marked;                /* seq of the last input mark sent to the sink */
+    uint64_t skip;                  /* tasks an earlier run wrote (the sink's first ack) */
+    uint64_t unsent_error;          /* seq of the last error record the sink's pipe
+                                       refused (its error is logged already) */
 } s_vent_t;
 
 /* --------------------------------------------------------------- input */
 
-static void
+/* Sends the codec's message to routing without waiting. Returns 0, or -1
+   when it could not go (EAGAIN: the peer's pipe is full; EHOSTUNREACH:
+   the peer is gone). */
+static int
 s_send_to (s_vent_t *self, const uint8_t *routing, size_t routing_len)
 {
-    ff_net_send (self->control, routing, routing_len, ff_codec_data (self->codec),
-                 ff_codec_size (self->codec), 0);
+    return ff_net_send (self->control, routing, routing_len, ff_codec_data (self->codec),
+                        ff_codec_size (self->codec), 0) == 0? 0: -1;
 }
 
-static void
+static int
 s_send_sink (s_vent_t *self)
 {
     const ff_peer_sink_t *sink = ff_peers_sink (self->peers);
-    s_send_to (self, sink->routing, sink->routing_len);
+    return s_send_to (self, sink->routing, sink->routing_len);
 }
 
 /* Sends the sink the error records the ledger owes it: tasks that failed
-   for good. Each stays in flight, held by no worker, until the sink acks. */
+   for good. Each stays in flight, held by no worker, until the sink acks.
+   A record the sink's pipe refuses goes back to the ledger (FAILED) and
+   is sent again on a later round: a lost one would hang the job. */
 static void
 s_send_errors (s_vent_t *self)
 {
-    int rc;
-    while ((rc = ff_taskmsg_next_error (self->codec, self->spec.job_id, self->ledger)) == 1)
-        s_send_sink (self);
-    if (rc < 0)
-        self->failed = 1;
+    const ff_ledger_task_t *task;
+    char text [FF_PRODUCER_ERROR_MAX];
+    if (!ff_peers_sink (self->peers)->routing_len)
+        return;
+    while ((task = ff_ledger_next_error (self->ledger))) {
+        ff_taskmsg_error_text (task, text, sizeof (text));
+        if (!task->failure && task->seq != self->unsent_error)
+            ff_log_error ("task %" PRIu64 " (%s): %s", task->seq, task->input, text);
+        if (ff_taskmsg_error (self->codec, self->spec.job_id, task, text)) {
+            ff_log_error ("out of memory for the error record of task %" PRIu64, task->seq);
+            ff_ledger_unsend_error (self->ledger, task->seq);
+            self->failed = 1;
+            return;
+        }
+        if (s_send_sink (self) != 0) {
+            self->unsent_error = task->seq;     /* logged once */
+            ff_ledger_unsend_error (self->ledger, task->seq);
+            return;
+        }
+    }
 }
 
 static int
@@ -116,6 +150,40 @@ s_take_intake (s_vent_t *self)
     return 1;
 }
 
+/* Resuming: at the first unit boundary at or past the earlier run's input
+   mark, the records read again must hash as they did, or the output would
+   mix two inputs. Returns 0, or -1 (logged) when they differ. */
+static int
+s_check_mark (s_vent_t *self, int ended)
+{
+    uint64_t next = ff_ledger_next_seq (self->ledger);
+    if (!self->expect_mark || (next < self->expect_seq && !ended))
+        return 0;
+    self->expect_mark = 0;
+    if (next == self->expect_seq && ff_producer_hash (self->producer) == self->expect_hash) {
+        ff_log_info ("resume: the records of the first %" PRIu64 " tasks are the earlier "
+                     "run's", next);
+        return 0;
+    }
+    ff_log_error ("--resume: the input is not the one the interrupted run read (the "
+                  "records that gave its first %" PRIu64 " tasks differ); run without "
+                  "--resume to start again", self->expect_seq);
+    return -1;
+}
+
+/* Tells the sink how far the tasks made so far go and what the records
+   behind them hash to: its state file keeps it for a --resume. */
+static void
+s_send_mark (s_vent_t *self)
+{
+    uint64_t next = ff_ledger_next_seq (self->ledger);
+    if (!self->sink_ready || self->failed || next <= self->marked)
+        return;
+    ff_codec_mark (self->codec, self->spec.job_id, next, ff_producer_hash (self->producer));
+    if (s_send_sink (self) == 0)
+        self->marked = next;
+}
+
 /* Creates tasks while there is room and input. */
 static void
 s_produce (s_vent_t *self)
@@ -126,7 +194,8 @@ s_produce (s_vent_t *self)
         ff_unit_t unit;
         rc = ff_producer_next (self->producer, &unit);
         if (rc == FF_PRODUCE_UNIT
-        &&  ff_jobspec_create_tasks (&self->spec, self->ledger, self->policy, &unit))
+        &&  (ff_jobspec_create_tasks (&self->spec, self->ledger, self->policy, &unit)
+             || s_check_mark (self, 0)))
             self->failed = 1;
         else
         if (rc == FF_PRODUCE_WAIT && self->intake && s_take_intake (self))
@@ -138,6 +207,15 @@ s_produce (s_vent_t *self)
         if (rc == FF_PRODUCE_END) {
             self->total = (int64_t) ff_ledger_next_seq (self->ledger);
             ff_log_info ("input exhausted: %" PRId64 " tasks", self->total);
+            if (s_check_mark (self, 1))
+                self->failed = 1;
+            else
+            if ((uint64_t) self->total < self->skip) {
+                ff_log_error ("--resume: the job has %" PRId64 " tasks, fewer than the %"
+                              PRIu64 " the earlier run wrote; run without --resume to "
+                              "start again", self->total, self->skip);
+                self->failed = 1;
+            }
         }
         else
         if (rc == FF_PRODUCE_ERROR) {
@@ -145,6 +223,7 @@ s_produce (s_vent_t *self)
             self->failed = 1;
         }
     }
+    s_send_mark (self);
 }
 
 /* --------------------------------------------------------------- peers */
@@ -154,8 +233,10 @@ s_send_job (s_vent_t *self)
 {
     ff_codec_job (self->codec, self->spec.job_id, (const char *const *) self->spec.kernel_names,
                   self->spec.nkernels, self->total, (uint64_t) self->settings->window);
-    s_send_sink (self);
-    self->sink_told_total = self->total >= 0;
+    /* one the sink's pipe refuses is sent again: its first by the sink's
+       next hello, the one with the total by the loop */
+    if (s_send_sink (self) == 0)
+        self->sink_told_total = self->total >= 0;
 }
 
 static void
@@ -246,6 +327,7 @@ s_on_ack (s_vent_t *self, zmq_msg_t *routing, ff_msg_t *msg)
         /* the sink's first ack says how much an earlier run wrote */
         self->sink_ready = 1;
         ff_ledger_set_skip (self->ledger, msg->written);
+        self->skip = msg->written;
         if (msg->written)
             ff_log_info ("sink ready; resuming after %" PRIu64 " tasks", msg->written);
         else
@@ -282,6 +364,15 @@ s_on_control (s_vent_t *self)
         else
         if (msg.type == FF_MSG_ACK)
             s_on_ack (self, &routing, &msg);
+        else
+        if (msg.type == FF_MSG_MARK
+        &&  ff_peers_is_sink (self->peers, zmq_msg_data (&routing), zmq_msg_size (&routing))
+        &&  !self->sink_ready) {
+            /* the earlier run's input mark, just before the sink's first ack */
+            self->expect_mark = 1;
+            self->expect_seq = msg.written;
+            self->expect_hash = msg.hash;
+        }
         else
         if (msg.type == FF_MSG_HB || msg.type == FF_MSG_BYE) {
             ff_peer_t *peer = ff_peers_match (self->peers, msg.worker, zmq_msg_data (&routing),
@@ -328,6 +419,9 @@ s_heartbeat (s_vent_t *self)
                               ff_codec_data (self->codec), ff_codec_size (self->codec), 0);
         if (rc != 0 && errno == EHOSTUNREACH)
             s_remove_worker (self, peer, "its worker disconnected", 1);
+        else
+        if (ff_peers_pipe_intruded (self->peers, peer))
+            s_remove_worker (self, peer, S_INTRUDED, 0);
         else
         if (now - peer->last_seen > self->settings->worker_timeout_ms)
             s_remove_worker (self, peer, "its worker went silent", 1);
@@ -383,7 +477,14 @@ s_dispatch (s_vent_t *self)
     uint64_t seqs [FF_MAX_BATCH], worker;
     size_t count;
     while ((count = ff_dispatch_plan (self->policy, self->ledger, now_ms, &worker, seqs)) > 0) {
-        if (s_send_tasks (self, ff_peers_find (self->peers, worker), seqs, count) == 0)
+        ff_peer_t *peer = ff_peers_find (self->peers, worker);
+        if (ff_peers_pipe_intruded (self->peers, peer)) {
+            /* whatever went before went to the worker alone */
+            ff_ledger_unsend (self->ledger, worker, seqs, count, now_ms);
+            s_remove_worker (self, peer, S_INTRUDED, 0);
+        }
+        else
+        if (s_send_tasks (self, peer, seqs, count) == 0)
             ff_ledger_sent (self->ledger, worker, seqs, count, now_ms, now_us);
         else
             ff_ledger_unsend (self->ledger, worker, seqs, count, now_ms + S_RETRY_BLOCKED_MS);
@@ -392,10 +493,14 @@ s_dispatch (s_vent_t *self)
 
 /* ---------------------------------------------------------------- loop */
 
+/* Every task is written, and the sink has been told the total (a job
+   header its pipe refused goes again first: without it the sink would
+   wait for more). */
 static int
 s_finished (s_vent_t *self)
 {
-    return self->total >= 0 && ff_ledger_written (self->ledger) == (uint64_t) self->total;
+    return self->total >= 0 && ff_ledger_written (self->ledger) == (uint64_t) self->total
+        && self->sink_told_total;
 }
 
 static void
@@ -428,6 +533,10 @@ s_poll_timeout (s_vent_t *self)
     for (index = 0; index < count && ff_ledger_pending (self->ledger); index++)
         if (ff_ledger_worker_at (self->ledger, index)->blocked_until > now)
             timeout = S_RETRY_BLOCKED_MS;
+    /* error records or a total that the sink's pipe refused: soon again */
+    if ((self->sink_ready && ff_ledger_failed (self->ledger))
+    ||  (self->total >= 0 && self->sink_ready && !self->sink_told_total))
+        timeout = S_RETRY_BLOCKED_MS;
     return timeout;
 }
 
@@ -451,7 +560,7 @@ s_run (s_vent_t *self)
         int rc = zmq_poll (items, self->want_input? 2: 1, s_poll_timeout (self));
         if (rc < 0 && errno != EINTR) {
             ff_log_error ("poll failed: %s", zmq_strerror (errno));
-            return 1;
+            return FF_EXIT_ERROR;
         }
         if (rc > 0 && (items [0].revents & ZMQ_POLLIN))
             s_on_control (self);
@@ -464,15 +573,15 @@ s_run (s_vent_t *self)
     }
     if (self->failed) {
         s_end_workers (self, 1);
-        return 1;
+        return FF_EXIT_ERROR;       /* the job was abandoned: its reason is logged */
     }
-    if (!s_finished (self))
-        return 130;
+    if (!s_finished (self))         /* stopped: 128 + the signal, as a shell says */
+        return FF_EXIT_SIGNAL_BASE + (ff_stop_signal? (int) ff_stop_signal: SIGINT);
     s_end_workers (self, 0);
     ff_log_info ("job %s done: %" PRId64 " tasks, %" PRIu64 " sent again, %" PRIu64
                  " messages refused", self->spec.job_id, self->total, ff_ledger_resent (self->ledger),
                  self->rejected);
-    return 0;
+    return FF_EXIT_OK;
 }
 
 /* ------------------------------------------------------------- options */
@@ -513,10 +622,11 @@ main (int argc, char *argv [])
     int closed = ff_stdfds_guard ();
     if (closed < 0) {
         fprintf (stderr, "fanfold-ventilator: cannot open /dev/null: %s\n", strerror (errno));
-        return 2;
+        return FF_EXIT_ERROR;
     }
     memset (&self, 0, sizeof (self));
     self.total = -1;
+    self.unsent_error = UINT64_MAX;
     self.input_fd = STDIN_FILENO;
     switch (ff_jobspec_parse (&self.spec, argc, argv, error, sizeof (error))) {
         case FF_OPTIONS_OK: break;
@@ -526,7 +636,7 @@ main (int argc, char *argv [])
             rc = FF_EXIT_ERROR;
             goto done;
     }
-    rc = 2;
+    rc = FF_EXIT_ERROR;
     ff_log_init ("fanfold-ventilator", self.spec.verbose);
     ff_signals_install ();
     self.topology = ff_topology_load (self.spec.topology_path, error, sizeof (error));

@@ -130,6 +130,7 @@ typedef struct {
     uint64_t joins;                 /* welcomes accepted: a new one means a new job */
     volatile int64_t running_since; /* when the running task started, or 0 */
     int dropped;                    /* the ventilator dropped this worker */
+    int no_memory;                  /* a result message could not be encoded: leave */
     ff_shm_t *maps [S_MAX_MAPS];    /* mapped segments, oldest first */
     size_t nmaps;                   /* how many */
     char shm_prefix [64];           /* ff_<uid>_<job>_: the job's segments */
@@ -338,7 +339,9 @@ static void
 s_run_batch (s_worker_t *self, ff_msg_t *msg)
 {
     ff_item_t item;
-    ff_codec_result_begin (self->codec, self->job.id, self->job.worker, msg->count);
+    size_t count = msg->count;      /* the items left: next_item counts down */
+    int encoded = ff_codec_result_begin (self->codec, self->job.id, self->job.worker, count);
+    uint64_t largest = 0, largest_seq = 0;
     /* one clock read per task: a task starts when the one before it ended;
        wall-clock start times come from one offset per batch */
     int64_t now_us = ff_clock_us ();
@@ -390,13 +393,27 @@ s_run_batch (s_worker_t *self, ff_msg_t *msg)
         item.data.len = self->out.data.size;
         item.meta.ptr = (const char *) self->out.meta.data;
         item.meta.len = self->out.meta.size;
-        ff_codec_result_item (self->codec, &item);
+        if (encoded == 0 && ff_codec_result_item (self->codec, &item) != 0) {
+            encoded = -1;
+            largest = item.data.len + item.meta.len;
+            largest_seq = item.seq;
+        }
         if (input != short_input)
             free (input);
         self->done++;
     }
     ff_result_reset (&self->out, 16u << 20);
     self->batches++;
+    if (encoded != 0) {
+        /* the message is incomplete and cannot go: leave without a bye, as
+           a crash, so that the ventilator sends these tasks again (the one
+           that does not fit runs alone, charged, until its error record) */
+        ff_log_error ("out of memory encoding the results of %u tasks (task %" PRIu64
+                      ", %" PRIu64 " bytes): leaving so that they run again elsewhere",
+                      (unsigned) count, largest_seq, largest);
+        self->no_memory = self->ended = 1;
+        return;
+    }
     /* the sink may be slow (or restarting, with --resume): keep trying, but
        give up when stopped, when the job ends or changes, or when the
        ventilator falls silent (it sends these tasks again, or is gone) */
@@ -506,7 +523,8 @@ s_run (s_worker_t *self)
     ff_log_info ("%s after %" PRIu64 " tasks in %" PRIu64 " messages",
                  self->dropped? "dropped by the ventilator": self->ended? "job ended": "stopped",
                  self->done, self->batches);
-    return self->dropped? FF_EXIT_WORKER_DROPPED: FF_EXIT_OK;
+    return self->no_memory? FF_EXIT_WORKER_NO_MEMORY
+         : self->dropped? FF_EXIT_WORKER_DROPPED: FF_EXIT_OK;
 }
 
 static void
@@ -519,8 +537,10 @@ s_usage (FILE *stream)
     ff_options_usage (FF_CMD_WORKER, stream);
     fprintf (stream,
              "Exit: %d job ended or stopped; %d usage or setup error; %d dropped by the\n"
-             "ventilator (a task ran past --timeout); %d a task hung past --timeout.\n",
-             FF_EXIT_OK, FF_EXIT_ERROR, FF_EXIT_WORKER_DROPPED, FF_EXIT_WORKER_RECYCLED);
+             "ventilator (a task ran past --timeout); %d out of memory encoding a result;\n"
+             "%d a task hung past --timeout.\n",
+             FF_EXIT_OK, FF_EXIT_ERROR, FF_EXIT_WORKER_DROPPED, FF_EXIT_WORKER_NO_MEMORY,
+             FF_EXIT_WORKER_RECYCLED);
 }
 
 /* Reads the command line through the option table into options. Returns
@@ -578,6 +598,10 @@ main (int argc, char *argv [])
     &&  strncmp (control, "tcp://[::1]:", 12) != 0)
         self.options.no_shm = 1;
     self.codec = ff_codec_new ();
+    /* a seam for tests: an encoder that runs out of memory past this size */
+    const char *fault = getenv ("FANFOLD_FAULT_CODEC_LIMIT");
+    if (fault && self.codec)
+        ff_codec_set_limit (self.codec, (size_t) strtoull (fault, NULL, 10));
     self.control = ff_net_socket (ZMQ_DEALER, settings->hwm, 200, FF_MAX_CONTROL_MESSAGE);
     self.results = ff_net_socket (ZMQ_PUSH, settings->hwm, settings->linger_ms, -1);
     if (!self.codec || !self.control || !self.results)

@@ -662,6 +662,88 @@ START_TEST (test_checkpoint_records_what_is_written_and_a_resumed_delivery_skips
 }
 END_TEST
 
+START_TEST (test_a_checkpoint_keeps_the_first_input_mark_past_what_is_written_and_resume_returns_it)
+{
+    static s_job_t job;
+    s_job_plain (&job, 100);
+    ff_delivery_t *first = s_delivery ("m.out", NULL, FF_FORMAT_RAW, NULL, 1, 0);
+    s_begin (first, &job, S_WINDOW);
+    ff_delivery_mark (first, 10, 0x1010);
+    ff_delivery_mark (first, 30, 0x3030);
+    ff_delivery_mark (first, 20, 0x2020);    /* not rising: ignored */
+    ff_delivery_mark (first, 50, 0x5050);
+    for (size_t index = 0; index < 25; index++)
+        ff_delivery_take (first, job.results [index].worker, &job.results [index].item);
+    ck_assert_int_eq (ff_delivery_checkpoint (first, 1000, 1), FF_CHECKPOINT_SAVED);
+    ff_delivery_check (first);
+    ff_state_t state;
+    ck_assert_int_eq (ff_state_load (s_path ("m.out" FF_STATE_SUFFIX), &state), 0);
+    ck_assert_int_eq (state.marked, 1);
+    ck_assert_uint_eq (state.input_seq, 30);
+    ck_assert_uint_eq (state.input_hash, 0x3030);
+    /* written past every mark: no checkpoint until a mark covers it */
+    for (size_t index = 25; index < 55; index++)
+        ff_delivery_take (first, job.results [index].worker, &job.results [index].item);
+    ck_assert_int_eq (ff_delivery_checkpoint (first, 3000, 1), FF_CHECKPOINT_SKIPPED);
+    ff_delivery_mark (first, 60, 0x6060);
+    ck_assert_int_eq (ff_delivery_checkpoint (first, 4000, 1), FF_CHECKPOINT_SAVED);
+    ck_assert_int_eq (ff_state_load (s_path ("m.out" FF_STATE_SUFFIX), &state), 0);
+    ck_assert_uint_eq (state.written, 55);
+    ck_assert_uint_eq (state.input_seq, 60);
+    ff_delivery_destroy (&first);
+
+    ff_delivery_t *second = s_delivery ("m.out", NULL, FF_FORMAT_RAW, NULL, 1, 1);
+    uint64_t seq = 0, hash = 0;
+    ck_assert_int_eq (ff_delivery_resumed_mark (second, &seq, &hash), 1);
+    ck_assert_uint_eq (seq, 60);
+    ck_assert_uint_eq (hash, 0x6060);
+    ff_delivery_destroy (&second);
+    /* more marks than are held: the newest stays, ahead of what is written */
+    ff_delivery_t *third = s_delivery ("n.out", NULL, FF_FORMAT_RAW, NULL, 1, 0);
+    s_begin (third, &job, S_WINDOW);
+    for (uint64_t mark = 1; mark <= 3 * FF_DELIVERY_MAX_MARKS; mark++)
+        ff_delivery_mark (third, mark, mark);
+    ff_delivery_check (third);
+    for (size_t index = 0; index < 99; index++)
+        ff_delivery_take (third, job.results [index].worker, &job.results [index].item);
+    ck_assert_int_eq (ff_delivery_checkpoint (third, 1000, 1), FF_CHECKPOINT_SAVED);
+    ck_assert_int_eq (ff_state_load (s_path ("n.out" FF_STATE_SUFFIX), &state), 0);
+    ck_assert_uint_eq (state.input_seq, 3 * FF_DELIVERY_MAX_MARKS);
+    ck_assert_int_eq (ff_delivery_resumed_mark (third, &seq, &hash), 0);
+    ff_delivery_destroy (&third);
+    s_job_free (&job);
+}
+END_TEST
+
+START_TEST (test_a_resumed_delivery_refuses_a_total_below_what_was_written)
+{
+    static s_job_t job;
+    s_job_plain (&job, 40);
+    ff_delivery_t *first = s_delivery ("f.out", NULL, FF_FORMAT_RAW, NULL, 1, 0);
+    s_begin (first, &job, S_WINDOW);
+    for (size_t index = 0; index < 30; index++)
+        ff_delivery_take (first, job.results [index].worker, &job.results [index].item);
+    ck_assert_int_eq (ff_delivery_checkpoint (first, 1000, 1), FF_CHECKPOINT_SAVED);
+    ff_delivery_destroy (&first);
+    /* the job now has 20 tasks, known at once or later: it could never end */
+    ff_delivery_t *known = s_delivery ("f.out", NULL, FF_FORMAT_RAW, NULL, 1, 1);
+    ck_assert_int_eq (ff_delivery_begin (known, job.kernels, job.nkernels, S_WINDOW, 20), -1);
+    ck_assert_int_eq (errno, ERANGE);
+    ff_delivery_check (known);
+    ff_delivery_destroy (&known);
+    ff_delivery_t *later = s_delivery ("f.out", NULL, FF_FORMAT_RAW, NULL, 1, 1);
+    ck_assert_int_eq (ff_delivery_begin (later, job.kernels, job.nkernels, S_WINDOW, -1), 0);
+    ck_assert_int_eq (ff_delivery_set_total (later, 29), -1);
+    ck_assert_int_eq (errno, ERANGE);
+    ck_assert_int_eq (ff_delivery_counts (later)->total, -1);
+    ck_assert_int_eq (ff_delivery_set_total (later, 30), 1);
+    ck_assert_int_eq (ff_delivery_done (later), 1);
+    ff_delivery_check (later);
+    ff_delivery_destroy (&later);
+    s_job_free (&job);
+}
+END_TEST
+
 START_TEST (test_resume_refuses_the_state_of_another_job_and_starts_over_without_one)
 {
     char error [512] = "", output [256], state_path [256];
@@ -1056,6 +1138,8 @@ delivery_suite (void)
     tcase_add_checked_fixture (resume, s_setup, s_teardown);
     tcase_add_test (resume, test_checkpoint_records_what_is_written_and_a_resumed_delivery_skips_it);
     tcase_add_test (resume, test_resume_refuses_the_state_of_another_job_and_starts_over_without_one);
+    tcase_add_test (resume, test_a_resumed_delivery_refuses_a_total_below_what_was_written);
+    tcase_add_test (resume, test_a_checkpoint_keeps_the_first_input_mark_past_what_is_written_and_resume_returns_it);
     tcase_add_test (resume, test_a_checkpoint_in_the_middle_of_a_fold_keeps_it_and_the_resumed_fold_goes_on);
     tcase_add_test (resume, test_a_second_delivery_on_the_same_output_is_refused_before_it_cuts_anything);
     tcase_add_test (resume, test_a_joblog_that_is_the_output_file_is_refused);

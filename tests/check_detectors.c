@@ -313,6 +313,66 @@ START_TEST (test_contacts_handles_every_atom_in_one_cell)
 }
 END_TEST
 
+START_TEST (test_contacts_stops_once_its_pairs_pass_max_result_and_names_the_limit)
+{
+    size_t atoms = 400, atom;
+    float coords [400 * 3];
+    uint64_t state = 5;
+    for (atom = 0; atom < atoms; atom++)
+        for (int axis = 0; axis < 3; axis++)
+            coords [3 * atom + axis] = (float) s_random (&state);
+    ff_array_t array = s_coords_array (coords, atoms);
+    /* 79,800 pairs, about 900 kB of JSON */
+    const char *small [] = { "cutoff", "1000", "max_result", "10000" };
+    s_refused ("contacts", &array, 1, small, 2, "exceeds the limit of 10000 bytes of one result");
+    /* a limit it fits: the same bytes as without one, the same as brute force */
+    const char *roomy [] = { "cutoff", "1000", "max_result", "10M" };
+    char *got = s_ok ("contacts", &array, 1, roomy, 2);
+    char *expected = s_brute_contacts (coords, atoms, 1000, 1);
+    s_assert_same (got, expected);
+    free (got);
+    free (expected);
+    /* the count alone keeps no pair: no limit applies */
+    const char *count [] = { "cutoff", "1000", "max_result", "100", "pairs", "0" };
+    got = s_ok ("contacts", &array, 1, count, 3);
+    ck_assert_str_eq (got, "{\"atoms\":400,\"count\":79800}");
+    free (got);
+}
+END_TEST
+
+START_TEST (test_atoms_piled_up_load_without_bonds_and_the_bonded_detectors_say_so)
+{
+    /* 300 carbons within 1 A: each has hundreds of atoms in bond distance */
+    char path [] = "/tmp/check_detectors_pile_XXXXXX.xyz";
+    int fd = mkstemps (path, 4);
+    ck_assert_int_ge (fd, 0);
+    FILE *file = fdopen (fd, "w");
+    ck_assert_ptr_nonnull (file);
+    fprintf (file, "300\npile\n");
+    uint64_t state = 9;
+    for (int atom = 0; atom < 300; atom++)
+        fprintf (file, "C %.3f %.3f %.3f\n", s_random (&state) / 4, s_random (&state) / 4,
+                 s_random (&state) / 4);
+    fclose (file);
+    const ff_array_t *arrays;
+    ff_structure_t *structure = s_structure (path, &arrays);
+    unlink (path);
+    ck_assert_uint_eq (ff_structure_bonds (structure), 0);
+    const ff_array_t *topology = ff_task_array (&(ff_task_t) { .arrays = arrays,
+                                                               .narrays = FF_STRUCTURE_ARRAYS },
+                                                "topology");
+    ck_assert_ptr_nonnull (topology);
+    const ff_topology_header_t *header = (const ff_topology_header_t *) topology->data;
+    ck_assert_uint_eq (header->flags, FF_TOPOLOGY_NO_BONDS);
+    s_refused ("clashes", arrays, FF_STRUCTURE_ARRAYS, NULL, 0, "packed too densely for bonds");
+    s_refused ("hbonds", arrays, FF_STRUCTURE_ARRAYS, NULL, 0, "packed too densely for bonds");
+    char *got = s_ok ("contacts", arrays, FF_STRUCTURE_ARRAYS, NULL, 0);
+    ck_assert_ptr_nonnull (strstr (got, "\"count\":44850,"));
+    free (got);
+    ff_structure_destroy (&structure);
+}
+END_TEST
+
 START_TEST (test_contacts_of_one_atom_has_no_pair)
 {
     static const float coords [] = { 1, 2, 3 };
@@ -397,7 +457,7 @@ s_topology_array (const s_spec_t *spec, void **owned)
     ff_topology_header_t header = {
         FF_TOPOLOGY_MAGIC, (uint32_t) spec->atoms, (uint32_t) spec->residues,
         (uint32_t) spec->rings, (uint32_t) spec->bonds,
-        (uint32_t) spec->hydrogens, { 0, 0 }
+        (uint32_t) spec->hydrogens, 0, 0
     };
     size_t elements = (spec->atoms + 3) / 4 * 4;
     size_t size = sizeof (header) + elements + spec->bonds * 8
@@ -1451,6 +1511,8 @@ detectors_suite (void)
     tcase_add_test (tc, test_contacts_counts_a_lattice_of_216000_atoms_exactly);
     tcase_add_test (tc, test_contacts_handles_coordinates_spread_over_ten_thousand_angstroms);
     tcase_add_test (tc, test_contacts_handles_every_atom_in_one_cell);
+    tcase_add_test (tc, test_contacts_stops_once_its_pairs_pass_max_result_and_names_the_limit);
+    tcase_add_test (tc, test_atoms_piled_up_load_without_bonds_and_the_bonded_detectors_say_so);
     tcase_add_test (tc, test_contacts_of_one_atom_has_no_pair);
     tcase_add_test (tc, test_contacts_level_residue_gives_each_pair_of_residues_once);
     tcase_add_test (tc, test_hbonds_pairs_donors_with_acceptors_of_other_residues_2_5_to_3_5_apart);

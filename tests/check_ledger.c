@@ -725,6 +725,8 @@ END_TEST
 #define M_EPISODE_OPS 2000          /* random operations per ledger */
 #define M_OPS 1000000               /* operations in a normal run, at least */
 #define M_OPS_VALGRIND 100000       /* under valgrind, which runs ~50x slower */
+#define M_QUEUE 64                  /* pending entries at most: the largest window */
+#define M_MAX_SEQS_COST 64          /* costs kept for seqs in flight (window <= 40) */
 
 typedef struct {
     ff_slot_state_t state;          /* FF_SLOT_FREE once written */
@@ -756,6 +758,14 @@ typedef struct {
     size_t window;                  /* slots */
     uint32_t retries;               /* charged runs before an error record */
     int costs;                      /* random costs: heavy-first runs */
+    double cost [M_MAX_SEQS_COST];  /* cost of each seq (by seq % M_MAX_SEQS_COST) */
+    double min_cost, max_cost;      /* of every task noted: heavy-first once they differ */
+    int fifo;                       /* the policy sends in seq order */
+    int reordered;                  /* a heavy-first take has moved the queue's front */
+    uint64_t queue [M_QUEUE];       /* the live pending entries, front first, as the
+                                       ledger's queue must hold them */
+    size_t nqueue;                  /* how many */
+    size_t window_bytes;            /* the byte budget */
     m_worker_t workers [M_WORKERS]; /* live workers */
     size_t nworkers;                /* how many */
     uint64_t last_id;               /* last worker id given */
@@ -825,6 +835,61 @@ m_worker (m_t *m, uint64_t id)
     return -1;
 }
 
+/* The model's pending queue: where seq is, or -1. */
+static int
+m_queue_find (m_t *m, uint64_t seq)
+{
+    size_t index;
+    for (index = 0; index < m->nqueue; index++)
+        if (m->queue [index] == seq)
+            return (int) index;
+    return -1;
+}
+
+/* Drops seq from the queue (acked or written while pending: the ledger's
+   entry goes stale, which changes no live entry's place). */
+static void
+m_queue_drop (m_t *m, uint64_t seq)
+{
+    int at = m_queue_find (m, seq);
+    if (at < 0)
+        return;
+    memmove (m->queue + at, m->queue + at + 1, (m->nqueue - (size_t) at - 1) * sizeof (uint64_t));
+    m->nqueue--;
+}
+
+/* Puts seqs [0 .. count - 1] at the front, in their order. */
+static void
+m_queue_front (m_t *m, const uint64_t *seqs, size_t count)
+{
+    M_CHECK (m, m->nqueue + count <= M_QUEUE);
+    memmove (m->queue + count, m->queue, m->nqueue * sizeof (uint64_t));
+    memcpy (m->queue, seqs, count * sizeof (uint64_t));
+    m->nqueue += count;
+}
+
+/* Takes the entry at index as ff_ledger_take does: the front moves to its
+   place. */
+static void
+m_queue_take (m_t *m, size_t index)
+{
+    m->queue [index] = m->queue [0];
+    memmove (m->queue, m->queue + 1, (m->nqueue - 1) * sizeof (uint64_t));
+    m->nqueue--;
+}
+
+/* The payload bytes the ledger holds: tasks in flight not yet DONE. */
+static size_t
+m_bytes (m_t *m)
+{
+    size_t bytes = 0;
+    uint64_t seq;
+    for (seq = m->written; seq < m->next_seq; seq++)
+        if (m->tasks [seq].state != FF_SLOT_DONE && m->tasks [seq].state != FF_SLOT_FREE)
+            bytes += m->tasks [seq].size;
+    return bytes;
+}
+
 /* The sink acked seq: DONE, and its live holder has one task less. */
 static ff_ledger_ack_t
 m_ack (m_t *m, uint64_t seq)
@@ -834,6 +899,8 @@ m_ack (m_t *m, uint64_t seq)
     m_task_t *task = &m->tasks [seq];
     if (task->state == FF_SLOT_SENT && m_worker (m, task->worker) >= 0)
         m->workers [m_worker (m, task->worker)].outstanding--;
+    if (task->state == FF_SLOT_PENDING)
+        m_queue_drop (m, seq);
     task->state = FF_SLOT_DONE;
     task->worker = 0;
     return FF_LEDGER_ACKED;
@@ -848,6 +915,8 @@ m_settle_one (m_t *m, const m_departed_t *gone, uint64_t *requeued, uint64_t *fa
     for (seq = m->written; seq < m->next_seq; seq++)
         held += m->tasks [seq].state == FF_SLOT_SENT && m->tasks [seq].worker == gone->id;
     int known = gone->crashed && held == 1;
+    uint64_t back [M_QUEUE];
+    size_t nback = 0;
     for (seq = m->written; seq < m->next_seq; seq++) {
         m_task_t *task = &m->tasks [seq];
         if (task->state != FF_SLOT_SENT || task->worker != gone->id)
@@ -864,8 +933,11 @@ m_settle_one (m_t *m, const m_departed_t *gone, uint64_t *requeued, uint64_t *fa
         else {
             task->state = FF_SLOT_PENDING;
             (*requeued)++;
+            back [nback++] = seq;
         }
     }
+    /* back to the front of the queue, lowest seq first */
+    m_queue_front (m, back, nback);
 }
 
 static size_t
@@ -911,6 +983,28 @@ m_compare (m_t *m)
         M_CHECK (m, worker->outstanding == m->workers [index].outstanding);
     }
     M_CHECK (m, ff_ledger_departed (m->ledger) == m->ndeparted);
+    /* the byte budget: payload bytes of the tasks not yet DONE */
+    M_CHECK (m, ff_ledger_bytes (m->ledger) == m_bytes (m));
+    /* the pending queue holds the live entries in the model's order */
+    size_t live = 0, entries = ff_ledger_pending (m->ledger);
+    for (index = 0; index < entries; index++) {
+        const ff_ledger_task_t *task = ff_ledger_pending_at (m->ledger, index);
+        if (!task)
+            continue;
+        M_CHECK (m, live < m->nqueue && task->seq == m->queue [live]);
+        live++;
+    }
+    M_CHECK (m, live == m->nqueue);
+    /* until a heavy-first take reorders it, tasks go lowest seq first: the
+       fresh ones (never sent) wait in seq order */
+    uint64_t last = 0;
+    int any = 0;
+    for (index = 0; index < m->nqueue && !m->reordered; index++)
+        if (!m->tasks [m->queue [index]].ran) {
+            M_CHECK (m, !any || m->queue [index] > last);
+            last = m->queue [index];
+            any = 1;
+        }
 }
 
 static void
@@ -929,7 +1023,9 @@ static void
 m_op_create (m_t *m)
 {
     uint64_t seq = m->next_seq;
-    int room = seq - m->written < m->window;
+    /* the window, and the byte budget unless nothing is in flight */
+    int room = seq - m->written < m->window
+            && (m_bytes (m) < m->window_bytes || seq == m->written);
     M_CHECK (m, ff_ledger_room (m->ledger, 1) == room);
     if (!room)
         return;
@@ -951,6 +1047,11 @@ m_op_create (m_t *m)
     const char *failure = m_below (m, 60) == 0? "cannot load": NULL;
     double cost = m->costs? (double) m_below (m, 4): 1.0;
     ff_dispatch_note_cost (m->policy, cost);
+    if (seq == 0 || cost < m->min_cost)
+        m->min_cost = cost;
+    if (seq == 0 || cost > m->max_cost)
+        m->max_cost = cost;
+    m->cost [seq % M_MAX_SEQS_COST] = cost;
     ff_ledger_create_t rc = ff_ledger_create (m->ledger, 0, input, data, size, ref, 0, 1,
                                               cost, failure);
     m->refs += ref != NULL;
@@ -967,6 +1068,8 @@ m_op_create (m_t *m)
     }
     M_CHECK (m, rc == FF_LEDGER_CREATED);
     task->state = failure? FF_SLOT_FAILED: FF_SLOT_PENDING;
+    if (!failure)
+        m->queue [m->nqueue++] = seq;
 }
 
 static int
@@ -1000,6 +1103,25 @@ m_op_dispatch (m_t *m, int may_fail)
     const ff_ledger_worker_t *worker = ff_ledger_worker (m->ledger, worker_id);
     M_CHECK (m, m->now >= worker->blocked_until && !worker->isolating);
     M_CHECK (m, (int) count <= worker->credit - worker->outstanding);
+    /* the order ff_dispatch promises: the front of the queue (lowest seq
+       first among fresh tasks), or, for a slow worker once costs differ,
+       the heaviest of the lookahead (the first of equals), taken as
+       ff_ledger_take does */
+    int heavy = !m->fifo && worker->credit <= FF_DISPATCH_SLOW_CREDIT
+             && m->max_cost > m->min_cost;
+    for (index = 0; index < count; index++) {
+        size_t pick = 0, look = m->nqueue < FF_DISPATCH_LOOKAHEAD? m->nqueue
+                                                                 : FF_DISPATCH_LOOKAHEAD;
+        M_CHECK (m, m->nqueue > 0);
+        for (other = 1; heavy && other < look; other++)
+            if (m->cost [m->queue [other] % M_MAX_SEQS_COST]
+                > m->cost [m->queue [pick] % M_MAX_SEQS_COST])
+                pick = other;
+        M_CHECK (m, seqs [index] == m->queue [pick]);
+        if (pick > 0)
+            m->reordered = 1;
+        m_queue_take (m, pick);
+    }
     for (index = 0; index < count; index++) {
         uint64_t seq = seqs [index];
         M_CHECK (m, seq >= m->written && seq < m->next_seq);
@@ -1019,6 +1141,7 @@ m_op_dispatch (m_t *m, int may_fail)
     }
     if (may_fail && m_below (m, 8) == 0) {
         ff_ledger_unsend (m->ledger, worker_id, seqs, count, m->now + 1 + (int64_t) m_below (m, 10));
+        m_queue_front (m, seqs, count);
         return count;
     }
     ff_ledger_sent (m->ledger, worker_id, seqs, count, m->now, m_now_us (m));
@@ -1182,7 +1305,8 @@ m_episode (m_t *m, size_t ops)
 {
     size_t window = 1 + (size_t) m_below (m, m_below (m, 2)? 12: 40);
     ff_ledger_config_t config = {
-        .window = window, .window_bytes = 1 << 20, .retries = 1 + (uint32_t) m_below (m, 4),
+        .window = window, .window_bytes = m_below (m, 2)? 1 << 20: 1 + (size_t) m_below (m, 64),
+        .retries = 1 + (uint32_t) m_below (m, 4),
         .release = s_release
     };
     ff_dispatch_config_t policy = {
@@ -1199,6 +1323,11 @@ m_episode (m_t *m, size_t ops)
     m->next_seq = m->written = 0;
     m->skip = m_below (m, 3) == 0? m_below (m, 20): 0;
     m->window = window;
+    m->window_bytes = config.window_bytes;
+    m->fifo = policy.fifo;
+    m->reordered = 0;
+    m->nqueue = 0;
+    m->min_cost = m->max_cost = 0;
     m->retries = config.retries;
     m->costs = (int) m_below (m, 2);
     m->nworkers = m->ndeparted = 0;

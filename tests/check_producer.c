@@ -456,6 +456,42 @@ START_TEST (test_producer_ends_an_intake_after_its_last_record)
 }
 END_TEST
 
+/* Hashes the intake records texts [0 .. count - 1] (named by their
+   index) and returns the producer's hash after them. */
+static uint64_t
+s_intake_hash (const char *const *texts, size_t count)
+{
+    ff_producer_t *producer = ff_producer_new_intake ();
+    ff_unit_t unit;
+    ck_assert_ptr_nonnull (producer);
+    ck_assert_uint_eq (ff_producer_hash (producer), 0);
+    for (size_t index = 0; index < count; index++) {
+        ck_assert_int_eq (ff_producer_next (producer, &unit), FF_PRODUCE_WAIT);
+        ck_assert_int_eq (ff_producer_intake (producer, NULL, 0, texts [index],
+                                              strlen (texts [index])), 0);
+        s_expect_unit (producer, &unit);
+    }
+    uint64_t hash = ff_producer_hash (producer);
+    ff_producer_destroy (&producer);
+    return hash;
+}
+
+START_TEST (test_producer_hash_is_the_same_for_the_same_records_and_differs_for_others)
+{
+    const char *same [] = { "alpha\n", "a record of more than eight bytes\n", "" };
+    const char *byte [] = { "alpha\n", "a record of more than eight bytez\n", "" };
+    const char *moved [] = { "alpha\na record of more than eight bytes\n", "", "" };
+    const char *swapped [] = { "a record of more than eight bytes\n", "alpha\n", "" };
+    uint64_t hash = s_intake_hash (same, 3);
+    ck_assert_uint_ne (hash, 0);
+    ck_assert_uint_eq (s_intake_hash (same, 3), hash);
+    ck_assert_uint_ne (s_intake_hash (byte, 3), hash);
+    ck_assert_uint_ne (s_intake_hash (moved, 3), hash);
+    ck_assert_uint_ne (s_intake_hash (swapped, 3), hash);
+    ck_assert_uint_ne (s_intake_hash (same, 2), hash);
+}
+END_TEST
+
 /* --------------------------------------------------------------- arrays */
 
 START_TEST (test_producer_cuts_an_npy_in_memory_into_chunks_of_one_source)
@@ -855,6 +891,7 @@ producer_suite (void)
     tcase_add_test (tc, test_producer_waits_on_an_empty_non_blocking_pipe_until_a_block_is_whole);
     tcase_add_test (tc, test_producer_names_intake_records_by_their_name_or_intake_n);
     tcase_add_test (tc, test_producer_ends_an_intake_after_its_last_record);
+    tcase_add_test (tc, test_producer_hash_is_the_same_for_the_same_records_and_differs_for_others);
     tcase_add_test (tc, test_producer_cuts_an_npy_in_memory_into_chunks_of_one_source);
     tcase_add_test (tc, test_producer_gives_a_whole_source_one_unit_without_chunk_bytes);
     tcase_add_test (tc, test_producer_loads_a_source_given_twice_into_segments_of_each_argument);

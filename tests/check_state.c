@@ -97,6 +97,16 @@ START_TEST (test_state_round_trips_the_failed_count_and_the_folds_and_reads_an_o
     ck_assert_int_eq (ff_state_save (s_path, &saved), 0);
     ck_assert_int_eq (ff_state_load (s_path, &loaded), 0);
     ck_assert_uint_eq (loaded.failed, 4);
+    ck_assert_int_eq (loaded.marked, 0);
+    ck_assert_str_eq (loaded.folds, saved.folds);
+    saved.marked = 1;
+    saved.input_seq = 42;
+    saved.input_hash = UINT64_MAX - 5;
+    ck_assert_int_eq (ff_state_save (s_path, &saved), 0);
+    ck_assert_int_eq (ff_state_load (s_path, &loaded), 0);
+    ck_assert_int_eq (loaded.marked, 1);
+    ck_assert_uint_eq (loaded.input_seq, 42);
+    ck_assert_uint_eq (loaded.input_hash, UINT64_MAX - 5);
     ck_assert_str_eq (loaded.folds, saved.folds);
     s_write (s_path, "fanfold-state 1\nsignature sig\nwritten 3\nbytes 9\nerrors 1\n");
     ck_assert_int_eq (ff_state_load (s_path, &loaded), 0);

@@ -48,7 +48,8 @@ typedef struct {
    from counts.written, holds only seqs in [written, written + window) and
    never one at written once a take returns; first <= checkpointed <=
    written; nacks <= FF_MAX_ACK_SEQS, and 0 without an ack list;
-   0 < nkernels <= FF_MAX_KERNELS once begun. */
+   0 < nkernels <= FF_MAX_KERNELS once begun; nmarks <= FF_DELIVERY_MAX_MARKS,
+   the marks' seqs strictly rising. */
 struct ff_delivery {
     ff_output_t *output;            /* formatted writer on fd */
     int fd;                         /* output descriptor */
@@ -70,6 +71,11 @@ struct ff_delivery {
                                        keep state); 0: a stream */
     ff_state_t resumed;             /* the state resumed from; zeros when none */
     ff_state_t saving;              /* the state a checkpoint writes */
+    uint64_t mark_seq [FF_DELIVERY_MAX_MARKS]; /* input marks not yet passed by the
+                                       written mark (and the first one at or past it) */
+    uint64_t mark_hash [FF_DELIVERY_MAX_MARKS]; /* their hashes */
+    size_t nmarks;                  /* how many */
+    int marks_seen;                 /* 1 once a mark came (or was resumed) */
     uint64_t base_bytes;            /* output bytes kept from an earlier run */
     uint64_t checkpointed;          /* written mark of the last checkpoint */
     int64_t last_checkpoint;        /* when it was made (caller's ms) */
@@ -384,6 +390,8 @@ ff_delivery_new (const ff_delivery_options_t *options, char *error, size_t size)
     }
     ff_output_set_errors (self->output, self->counts.errors);
     ff_output_set_failed (self->output, self->resumed.failed);
+    if (self->resumed.marked)
+        ff_delivery_mark (self, self->resumed.input_seq, self->resumed.input_hash);
     if (self->resumed.written > 0 && ff_folder_load (self->folder, self->resumed.folds)) {
         snprintf (error, size, "%s: a fold line is malformed; run without --resume to start "
                   "again", self->state_path);
@@ -440,18 +448,23 @@ ff_delivery_begin (ff_delivery_t *self, const ff_str_t *kernels, size_t nkernels
         self->kernel_objs [index] = ff_kernels_find (self->kernels [index]);
         self->nkernels = index + 1;
     }
+    if (total >= 0 && (uint64_t) total < self->counts.written) {
+        errno = ERANGE;             /* fewer tasks than a resumed state wrote */
+        goto fail_range;
+    }
     self->reorder = ff_reorder_new ((size_t) window, self->counts.first, free);
     if (!self->reorder)
         goto fail;
     self->counts.total = total < 0? -1: total;
     return 0;
 fail:
+    errno = ENOMEM;
+fail_range:
     for (index = 0; index < self->nkernels; index++) {
         free (self->kernels [index]);
         self->kernels [index] = NULL;
     }
     self->nkernels = 0;
-    errno = ENOMEM;
     return -1;
 }
 
@@ -461,6 +474,10 @@ ff_delivery_set_total (ff_delivery_t *self, int64_t total)
     assert (self);
     if (total < 0 || self->counts.total >= 0)
         return 0;
+    if ((uint64_t) total < self->counts.written) {
+        errno = ERANGE;             /* a resumed state wrote more: never done */
+        return -1;
+    }
     self->counts.total = total;
     if (self->halt_waits)
         s_halt_check (self, NULL);
@@ -1022,6 +1039,49 @@ ff_delivery_done (ff_delivery_t *self)
         && self->counts.written == (uint64_t) self->counts.total;
 }
 
+/* ----------------------------------------------------------- input marks */
+
+/* Drops the marks that the written mark has passed: the first one at or
+   past it is the one a checkpoint keeps. */
+static void
+s_prune_marks (ff_delivery_t *self)
+{
+    size_t passed = 0;
+    while (passed < self->nmarks && self->mark_seq [passed] < self->counts.written)
+        passed++;
+    memmove (self->mark_seq, self->mark_seq + passed, (self->nmarks - passed) * sizeof (uint64_t));
+    memmove (self->mark_hash, self->mark_hash + passed,
+             (self->nmarks - passed) * sizeof (uint64_t));
+    self->nmarks -= passed;
+}
+
+void
+ff_delivery_mark (ff_delivery_t *self, uint64_t seq, uint64_t hash)
+{
+    assert (self);
+    self->marks_seen = 1;
+    s_prune_marks (self);
+    if (seq < self->counts.written
+    ||  (self->nmarks && seq <= self->mark_seq [self->nmarks - 1]))
+        return;                     /* passed already, or not rising */
+    if (self->nmarks == FF_DELIVERY_MAX_MARKS)
+        self->nmarks--;             /* the newest replaces the last: one stays ahead */
+    self->mark_seq [self->nmarks] = seq;
+    self->mark_hash [self->nmarks] = hash;
+    self->nmarks++;
+}
+
+int
+ff_delivery_resumed_mark (ff_delivery_t *self, uint64_t *seq, uint64_t *hash)
+{
+    assert (self && seq && hash);
+    if (!self->resumed.marked || self->resumed.written == 0)
+        return 0;
+    *seq = self->resumed.input_seq;
+    *hash = self->resumed.input_hash;
+    return 1;
+}
+
 /* ---------------------------------------------------- acks and checkpoints */
 
 const uint64_t *
@@ -1080,6 +1140,15 @@ ff_delivery_checkpoint (ff_delivery_t *self, int64_t now_ms, int force)
     state->failed = ff_output_failed (self->output);
     if (ff_folder_save (self->folder, state->folds, sizeof (state->folds)) < 0)
         return FF_CHECKPOINT_SKIPPED;   /* folds too large to keep: the last state stands */
+    s_prune_marks (self);
+    if (self->nmarks) {
+        state->marked = 1;
+        state->input_seq = self->mark_seq [0];
+        state->input_hash = self->mark_hash [0];
+    }
+    else
+    if (self->marks_seen)
+        return FF_CHECKPOINT_SKIPPED;   /* no mark covers the records written yet */
     /* a failed save leaves the last one, which claims less: try again later */
     self->last_checkpoint = now_ms;
     if (ff_state_save (self->state_path, state) != 0)
@@ -1159,6 +1228,9 @@ ff_delivery_check (ff_delivery_t *self)
     assert (self->counts.first <= self->checkpointed && self->checkpointed <= counts->written);
     assert (self->nacks <= FF_MAX_ACK_SEQS && (self->acks || self->nacks == 0));
     assert (self->nkernels <= FF_MAX_KERNELS);
+    assert (self->nmarks <= FF_DELIVERY_MAX_MARKS);
+    for (index = 1; index < self->nmarks; index++)
+        assert (self->mark_seq [index - 1] < self->mark_seq [index]);
     if (self->reorder) {
         assert (self->nkernels > 0);
         assert (ff_reorder_next (self->reorder) == counts->written);

@@ -585,6 +585,24 @@ ff_ledger_next_error (ff_ledger_t *self)
     return NULL;
 }
 
+void
+ff_ledger_unsend_error (ff_ledger_t *self, uint64_t seq)
+{
+    assert (self);
+    s_slot_t *slot = s_live (self, seq);
+    assert (slot && slot->task.state == FF_SLOT_ERROR);
+    slot->task.state = FF_SLOT_FAILED;
+    self->nfailed++;
+    S_CHECK (self);
+}
+
+size_t
+ff_ledger_failed (ff_ledger_t *self)
+{
+    assert (self);
+    return self->nfailed;
+}
+
 /* ------------------------------------------------------------- the rest */
 
 const ff_ledger_task_t *

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include <assert.h>
+#include <inttypes.h>
 #include <string.h>
 
 /* A PUSH receives nothing: the inbound limit only keeps a bogus peer's
@@ -31,6 +32,9 @@ s_peer_destroy (ff_peer_t **peer_p)
 {
     if (peer_p && *peer_p) {
         ff_peer_t *peer = *peer_p;
+        if (peer->push && peer->monitor)
+            zmq_socket_monitor (zsock_resolve (peer->push), NULL, 0);
+        zsock_destroy (&peer->monitor);
         zsock_destroy (&peer->push);
         free (peer->endpoint);
         free (peer->name);
@@ -121,6 +125,16 @@ s_bind_pipe (ff_peers_t *self, ff_peer_t *peer, char *error, size_t error_size)
     }
     if (ff_security_bind (self->security, peer->push, base, error, error_size))
         return -1;
+    /* watched from before the bind: no connection goes unseen */
+    char watch [64];
+    snprintf (watch, sizeof (watch), "inproc://ff-pipe-%p-%" PRIu64, (void *) self, peer->id);
+    if (zmq_socket_monitor (zsock_resolve (peer->push), watch,
+                            ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0
+    ||  !(peer->monitor = zsock_new (ZMQ_PAIR))
+    ||  zsock_connect (peer->monitor, "%s", watch) != 0) {
+        snprintf (error, error_size, "cannot watch a task pipe: %s", zmq_strerror (errno));
+        return -1;
+    }
     if (strncmp (base, "ipc://", 6) == 0) {
         if (zsock_bind (peer->push, "%s-%" PRIu64, base, peer->id) < 0)
             goto fail;
@@ -235,6 +249,43 @@ ff_peers_at (ff_peers_t *self, size_t index)
 {
     assert (self && index < self->count);
     return self->peers [index];
+}
+
+int
+ff_peers_pipe_intruded (ff_peers_t *self, ff_peer_t *peer)
+{
+    assert (self && peer);
+    int intruded = 0, round;
+    /* ZMQ_EVENTS processes the socket's commands at once (a receive may
+       put that off for up to a millisecond): an event already sent is seen */
+    zsock_events (peer->monitor);
+    /* a bounded drain: each event is a connection made or lost */
+    for (round = 0; round < 64; round++) {
+        zmq_msg_t frame;
+        zmq_msg_init (&frame);
+        if (zmq_msg_recv (&frame, zsock_resolve (peer->monitor), ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&frame);
+            break;
+        }
+        uint16_t event = 0;
+        if (zmq_msg_size (&frame) >= sizeof (event))
+            memcpy (&event, zmq_msg_data (&frame), sizeof (event));
+        int more = zmq_msg_more (&frame);
+        zmq_msg_close (&frame);
+        while (more) {              /* the endpoint frame */
+            zmq_msg_init (&frame);
+            if (zmq_msg_recv (&frame, zsock_resolve (peer->monitor), ZMQ_DONTWAIT) < 0)
+                more = 0;
+            else
+                more = zmq_msg_more (&frame);
+            zmq_msg_close (&frame);
+        }
+        if (event == ZMQ_EVENT_ACCEPTED && ++peer->connections > 1)
+            intruded = 1;
+        if (event == ZMQ_EVENT_DISCONNECTED && peer->connections > 0)
+            peer->connections--;
+    }
+    return intruded || peer->connections > 1;
 }
 
 int

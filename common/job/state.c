@@ -1,5 +1,6 @@
-/*  fanfold resume state: a small text file (fixed lines, then one line per
-    fold under way), replaced atomically. */
+/*  fanfold resume state: a small text file (fixed lines, the optional
+    failed and input lines, then one line per fold under way), replaced
+    atomically. */
 
 #include "fanfold/job/state.h"
 
@@ -45,6 +46,12 @@ ff_state_load (const char *path, ff_state_t *state)
     const char *rest = text + used;
     if (sscanf (rest, "failed %" SCNu64 "\n%n", &state->failed, &more) == 1 && more > 0)
         rest += more;
+    more = -1;
+    if (sscanf (rest, "input %" SCNu64 " %" SCNx64 "\n%n", &state->input_seq,
+                &state->input_hash, &more) == 2 && more > 0) {
+        state->marked = 1;
+        rest += more;
+    }
     if (*rest && strncmp (rest, "fold ", 5) != 0) {
         errno = EINVAL;
         return -1;
@@ -68,12 +75,16 @@ ff_state_save (const char *path, const ff_state_t *state)
     int fd = open (temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
-    char text [256];
+    char text [320];
     int len = snprintf (text, sizeof (text),
                         "fanfold-state 1\nsignature %s\nwritten %" PRIu64
                         "\nbytes %" PRIu64 "\nerrors %" PRIu64 "\nfailed %" PRIu64 "\n",
                         state->signature [0]? state->signature: "-",
                         state->written, state->bytes, state->errors, state->failed);
+    if (state->marked)
+        len += snprintf (text + len, sizeof (text) - (size_t) len,
+                         "input %" PRIu64 " %016" PRIx64 "\n", state->input_seq,
+                         state->input_hash);
     size_t folds = strnlen (state->folds, sizeof (state->folds));
     if (write (fd, text, (size_t) len) != len
     ||  (folds && write (fd, state->folds, folds) != (ssize_t) folds) || fsync (fd) != 0) {

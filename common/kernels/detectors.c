@@ -7,6 +7,7 @@
 #include "fanfold/kernels/detectors.h"
 #include "fanfold/kernels/structure.h"
 #include "fanfold/kernels/structure_gemmi.h"
+#include "fanfold/kernels/task.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -361,7 +362,12 @@ ff_pairs_search (const float *points, size_t stride, const uint32_t *ids,
                 near_count++;
             }
         }
-        if (near_count > 1)
+        /* each cell lists its points by id: with one cell in reach (atoms
+           piled up) the candidates are in order already */
+        size_t unsorted = 1;
+        while (unsorted < near_count && near [unsorted - 1].id < near [unsorted].id)
+            unsorted++;
+        if (unsorted < near_count)
             qsort (near, near_count, sizeof (s_near_t), s_near_compare);
         for (size_t k = 0; k < near_count; k++)
             if (visit (context, id, near [k].id, near [k].d2) != 0) {
@@ -432,7 +438,74 @@ typedef struct {
     const uint32_t *next;           /*   next [start [k] .. start [k + 1]) */
     const double *radii;            /* clashes: van der Waals radius per atom */
     double limit;                   /* clashes: overlap; hbonds: shortest² */
+    s_row_t row;                    /* the columns each kept pair writes */
+    uint64_t max_bytes;             /* the job's max_result; 0: no bound (residues) */
+    uint64_t bytes;                 /* least bytes the kept pairs take in the result */
+    bool too_large;                 /* bytes passed max_bytes: the search stopped */
+    ff_buf_t *stream;               /* contacts by atom: "[i,j]," written here at
+                                       once, in visit order (already sorted), instead
+                                       of keeping the pair; or NULL */
 } s_found_t;
+
+/* The largest result of one task: FF_MAX_RESULT, or the job's lower
+   max_result=SIZE (docs/PROTOCOL.md section 3.1). A detector stops its
+   search once its pairs pass it, instead of building a result that the
+   worker would only replace by an error. */
+static uint64_t
+s_max_result (const ff_task_t *task)
+{
+    return ff_task_max_result (task, 0);
+}
+
+/* Decimal digits of value. */
+static unsigned
+s_digits (uint32_t value)
+{
+    unsigned digits = 1;
+    while (value >= 10) {
+        value /= 10;
+        digits++;
+    }
+    return digits;
+}
+
+/* Writes value in decimal at text (room for 10 digits); returns the
+   digits written. */
+static size_t
+s_decimal (char *text, uint32_t value)
+{
+    unsigned digits = s_digits (value);
+    for (unsigned at = digits; at > 0; at--) {
+        text [at - 1] = (char) ('0' + value % 10);
+        value /= 10;
+    }
+    return digits;
+}
+
+/* The fewest bytes the pair (a, b) takes in a result with the columns of
+   row: "[a,b" and each fixed-point column (at least "0.000" and a comma),
+   the class of a stacking, "]" and the comma before the next. */
+static uint64_t
+s_pair_bytes (s_row_t row, uint32_t a, uint32_t b)
+{
+    uint64_t bytes = 4 + s_digits (a) + s_digits (b);
+    if (row == S_ROW_DISTANCE)
+        bytes += 6;
+    if (row == S_ROW_OVERLAP)
+        bytes += 12;
+    if (row == S_ROW_STACKING)
+        bytes += 18 + 9;
+    return bytes;
+}
+
+/* The error result of a search stopped by max_result. */
+static int
+s_too_large (ff_result_t *result, const char *kernel, const s_found_t *found)
+{
+    return s_error (result, "%s: result of more than %" PRIu64 " bytes exceeds the limit "
+                    "of %" PRIu64 " bytes of one result (max_result): stopped after %zu pairs",
+                    kernel, found->bytes, found->max_bytes, found->count);
+}
 
 /* Appends a pair (or counts it). Returns the pair kept, or NULL when it
    is only counted or memory ran out (*failed says which). */
@@ -442,6 +515,29 @@ s_found_add (s_found_t *found, uint32_t a, uint32_t b, double d2, bool *failed)
     *failed = false;
     if (!found->keep) {
         found->count++;
+        return NULL;
+    }
+    if (found->max_bytes) {
+        found->bytes += s_pair_bytes (found->row, a, b);
+        if (found->bytes > found->max_bytes) {
+            found->too_large = *failed = true;
+            return NULL;
+        }
+    }
+    if (found->stream) {
+        /* written at once: the buffer never grows past the limit */
+        char text [32];
+        size_t len = 0;
+        text [len++] = '[';
+        len += s_decimal (text + len, a);
+        text [len++] = ',';
+        len += s_decimal (text + len, b);
+        text [len++] = ']';
+        text [len++] = ',';
+        if (ff_buf_append (found->stream, text, len) != 0)
+            *failed = true;
+        else
+            found->count++;
         return NULL;
     }
     if (found->count == found->cap) {
@@ -624,6 +720,19 @@ s_topology (const ff_task_t *task, ff_result_t *result, const char *kernel,
     return 0;
 }
 
+/* A detector that needs bonds refuses a structure whose bonds are unknown
+   (FF_TOPOLOGY_NO_BONDS). Returns 0, or -1 with an error result. */
+static int
+s_need_bonds (ff_result_t *result, const char *kernel, s_topology_t *topology)
+{
+    if (!(topology->view.header->flags & FF_TOPOLOGY_NO_BONDS))
+        return 0;
+    free (topology->copy);
+    topology->copy = NULL;
+    return s_error (result, "%s: the atoms are packed too densely for bonds (an atom has "
+                    "more than %d atoms within bond distance)", kernel, FF_BOND_MAX_PER_ATOM);
+}
+
 /* Parses level= (atom or residue). Returns 0 or -1 with an error result. */
 static int
 s_level_param (const ff_task_t *task, ff_result_t *result, const char *kernel,
@@ -765,6 +874,27 @@ s_contacts_visit (void *context, uint32_t i, uint32_t j, double d2)
     return failed ? -1 : 0;
 }
 
+/* Ends a result whose pairs were written at base as "[i,j]," each: puts
+   the header in front of them (moving them, not copying them elsewhere)
+   and closes the list. Returns 0, or -1 with "out of memory". */
+static int
+s_contacts_close (ff_result_t *result, size_t base, size_t atoms, size_t count)
+{
+    ff_buf_t *data = &result->data;
+    char head [96];
+    int len = snprintf (head, sizeof (head), "{\"atoms\":%zu,\"count\":%zu,\"pairs\":[",
+                        atoms, count);
+    if (count)
+        data->size--;               /* the comma after the last pair */
+    size_t body = data->size - base;
+    if (ff_buf_append (data, head, (size_t) len) != 0 || ff_buf_puts (data, "]}") != 0)
+        return s_error (result, "contacts: out of memory");
+    memmove (data->data + base + len, data->data + base, body);
+    memcpy (data->data + base, head, (size_t) len);
+    memcpy (data->data + base + len + body, "]}", 2);
+    return 0;
+}
+
 double
 ff_contacts_cost (const ff_task_t *task)
 {
@@ -800,10 +930,18 @@ ff_contacts_run (const ff_task_t *task, ff_result_t *result)
     s_found_t found;
     memset (&found, 0, sizeof (found));
     found.keep = strcmp (pairs, "1") == 0 || by_residue;
+    found.row = S_ROW_PAIR;
+    found.max_bytes = by_residue ? 0 : s_max_result (task);
+    size_t base = result->data.size;
+    if (found.keep && !by_residue)
+        found.stream = &result->data;
     ff_pairs_status_t status = ff_pairs_search (atoms.coords, 3, NULL,
                                                 atoms.atoms, cutoff,
                                                 s_contacts_visit, &found);
     int rc;
+    if (status == FF_PAIRS_DONE && found.stream)
+        rc = s_contacts_close (result, base, atoms.atoms, found.count);
+    else
     if (status == FF_PAIRS_DONE) {
         if (by_residue)
             s_to_residues (&found, atoms.residues, NULL, true);
@@ -811,6 +949,9 @@ ff_contacts_run (const ff_task_t *task, ff_result_t *result)
         rc = s_write (result, "contacts", "atoms", atoms.atoms, &found,
                       S_ROW_PAIR, by_residue ? &topology.view : NULL);
     }
+    else
+    if (found.too_large)
+        rc = s_too_large (result, "contacts", &found);
     else
         rc = s_pairs_failed (result, "contacts", "coords", status);
     free (found.pairs);
@@ -925,7 +1066,8 @@ ff_hbonds_run (const ff_task_t *task, ff_result_t *result)
     bool by_residue;
     if (s_level_param (task, result, "hbonds", &by_residue) != 0
     ||  s_atoms (task, result, "hbonds", true, &atoms) != 0
-    ||  s_topology (task, result, "hbonds", atoms.atoms, true, &topology) != 0)
+    ||  s_topology (task, result, "hbonds", atoms.atoms, true, &topology) != 0
+    ||  s_need_bonds (result, "hbonds", &topology) != 0)
         return -1;
     int rc = -1;
     uint32_t *ids = (uint32_t *) malloc ((atoms.atoms ? atoms.atoms : 1)
@@ -962,6 +1104,8 @@ ff_hbonds_run (const ff_task_t *task, ff_result_t *result)
     found.start = start;
     found.next = next;
     found.limit = S_HBOND_MIN * S_HBOND_MIN;
+    found.row = S_ROW_DISTANCE;
+    found.max_bytes = by_residue ? 0 : s_max_result (task);
     s_hbonds_t context = { &found, &hydrogens };
     ff_pairs_status_t status = ff_pairs_search (atoms.coords, 3, ids, count,
                                                 S_HBOND_MAX, s_hbonds_visit,
@@ -974,6 +1118,9 @@ ff_hbonds_run (const ff_task_t *task, ff_result_t *result)
         rc = s_write (result, "hbonds", "atoms", atoms.atoms, &found,
                       S_ROW_DISTANCE, by_residue ? &topology.view : NULL);
     }
+    else
+    if (found.too_large)
+        rc = s_too_large (result, "hbonds", &found);
     else
         rc = s_pairs_failed (result, "hbonds", "coords", status);
 done:
@@ -1035,7 +1182,8 @@ ff_clashes_run (const ff_task_t *task, ff_result_t *result)
         return s_error (result, "clashes: parameter min= is gone: clashes are "
                         "van der Waals overlaps of at least overlap= (default "
                         "0.4 Å), see docs/DETECTORS.md");
-    if (s_topology (task, result, "clashes", atoms.atoms, true, &topology) != 0)
+    if (s_topology (task, result, "clashes", atoms.atoms, true, &topology) != 0
+    ||  s_need_bonds (result, "clashes", &topology) != 0)
         return -1;
     int rc = -1;
     uint32_t *start = NULL, *next = NULL;
@@ -1064,6 +1212,8 @@ ff_clashes_run (const ff_task_t *task, ff_result_t *result)
     found.next = next;
     found.radii = radii;
     found.limit = overlap;
+    found.row = S_ROW_OVERLAP;
+    found.max_bytes = by_residue ? 0 : s_max_result (task);
     double cutoff = 2 * largest - overlap;
     ff_pairs_status_t status = ff_pairs_search (atoms.coords, 3, NULL,
                                                 atoms.atoms, cutoff > 0 ? cutoff : 0,
@@ -1074,6 +1224,9 @@ ff_clashes_run (const ff_task_t *task, ff_result_t *result)
         rc = s_write (result, "clashes", "atoms", atoms.atoms, &found,
                       S_ROW_OVERLAP, by_residue ? &topology.view : NULL);
     }
+    else
+    if (found.too_large)
+        rc = s_too_large (result, "clashes", &found);
     else
         rc = s_pairs_failed (result, "clashes", "coords", status);
 done:
@@ -1188,6 +1341,8 @@ ff_pistacking_run (const ff_task_t *task, ff_result_t *result)
     memset (&found, 0, sizeof (found));
     found.keep = true;
     found.topology = view;
+    found.row = S_ROW_STACKING;
+    found.max_bytes = by_residue ? 0 : s_max_result (task);
     ff_pairs_status_t status = ff_pairs_search (view->rings [0].centroid,
                                                 sizeof (ff_topology_ring_t) / sizeof (float),
                                                 NULL, rings, S_STACK_MAX,
@@ -1199,6 +1354,9 @@ ff_pistacking_run (const ff_task_t *task, ff_result_t *result)
         rc = s_write (result, "pistacking", "rings", rings, &found,
                       S_ROW_STACKING, by_residue ? view : NULL);
     }
+    else
+    if (found.too_large)
+        rc = s_too_large (result, "pistacking", &found);
     else
         rc = s_pairs_failed (result, "pistacking", "rings", status);
     free (found.pairs);

@@ -46,6 +46,8 @@ struct ff_structure {
     uint32_t *bonds;                /* [bonds_count][2] */
     size_t bonds_count;             /* covalent bonds B */
     size_t bonds_cap;               /* allocated bonds */
+    bool no_bonds;                  /* an atom had more than FF_BOND_MAX_PER_ATOM
+                                       atoms within bond distance: bonds unknown */
     ff_topology_hydrogen_t *hydrogens; /* [hydrogens_count] */
     size_t hydrogens_count;         /* explicit hydrogens kept */
     size_t hydrogens_cap;           /* allocated hydrogens */
@@ -953,7 +955,9 @@ s_xyz_read (ff_structure_t *self, s_load_t *load)
 typedef struct {
     ff_structure_t *self;           /* the structure */
     const double *radii;            /* [atoms] covalent radii */
+    uint8_t *degree;                /* [atoms] bonds found per atom so far */
     bool failed;                    /* out of memory */
+    bool crowded;                   /* an atom passed FF_BOND_MAX_PER_ATOM */
 } s_bonding_t;
 
 static int
@@ -964,6 +968,11 @@ s_bond_visit (void *context, uint32_t i, uint32_t j, double d2)
     double limit = bonding->radii [i] + bonding->radii [j] + FF_BOND_TOLERANCE;
     if (d2 > limit * limit)
         return 0;
+    if (++bonding->degree [i] > FF_BOND_MAX_PER_ATOM
+    ||  ++bonding->degree [j] > FF_BOND_MAX_PER_ATOM) {
+        bonding->crowded = true;
+        return -1;
+    }
     if (s_room ((void **) &self->bonds, &self->bonds_cap, self->bonds_count,
                 2 * sizeof (uint32_t)) != 0) {
         bonding->failed = true;
@@ -983,22 +992,34 @@ s_bonds (ff_structure_t *self, s_load_t *load)
 {
     double *radii = (double *) malloc ((self->atoms ? self->atoms : 1)
                                        * sizeof (double));
-    if (!radii)
+    uint8_t *degree = (uint8_t *) calloc (self->atoms ? self->atoms : 1, 1);
+    if (!radii || !degree) {
+        free (radii);
+        free (degree);
         return s_fail (load, 0, "out of memory");
+    }
     double largest = 0;
     for (size_t atom = 0; atom < self->atoms; atom++) {
         radii [atom] = ff_element_covalent_radius (self->elements [atom]);
         if (radii [atom] > largest)
             largest = radii [atom];
     }
-    s_bonding_t bonding = { self, radii, false };
+    s_bonding_t bonding = { self, radii, degree, false, false };
     ff_pairs_status_t status = ff_pairs_search (self->coords, 3, NULL,
                                                 self->atoms,
                                                 2 * largest + FF_BOND_TOLERANCE,
                                                 s_bond_visit, &bonding);
     free (radii);
+    free (degree);
     if (status == FF_PAIRS_DONE)
         return 0;
+    if (bonding.crowded) {
+        /* atoms piled up (a 2 Å cube of thousands): no chemistry to find,
+           and listing every pair within bond distance would take ~N² */
+        self->bonds_count = 0;
+        self->no_bonds = true;
+        return 0;
+    }
     if (status == FF_PAIRS_NOT_FINITE)
         return s_fail (load, 0, "a coordinate is not finite");
     return s_fail (load, 0, "out of memory");
@@ -1036,7 +1057,7 @@ s_topology (ff_structure_t *self)
     ff_topology_header_t header = {
         FF_TOPOLOGY_MAGIC, (uint32_t) self->atoms, (uint32_t) self->table_count,
         (uint32_t) self->rings_count, (uint32_t) self->bonds_count,
-        (uint32_t) self->hydrogens_count, { 0, 0 }
+        (uint32_t) self->hydrogens_count, self->no_bonds ? FF_TOPOLOGY_NO_BONDS : 0, 0
     };
     s_layout_t layout;
     if (s_layout (&header, &layout) != 0)

@@ -29,11 +29,7 @@ ff_task_run (const ff_kernel_t *kernel, const ff_task_t *task, const ff_task_pol
              && !(policy->stopped && policy->stopped ()));
     outcome->status = rc == 0? FF_STATUS_OK: FF_STATUS_ERROR;
     outcome->kind = kernel && (kernel->flags & FF_KERNEL_JSON)? FF_KIND_JSON: FF_KIND_BYTES;
-    uint64_t limit = policy->max_result? policy->max_result: (uint64_t) FF_MAX_RESULT;
-    long asked;                     /* -p max_result=SIZE lowers it */
-    if (!ff_parse_size (ff_task_param (task, "max_result", ""), &asked) && asked > 0
-    &&  (uint64_t) asked < limit)
-        limit = (uint64_t) asked;
+    uint64_t limit = ff_task_max_result (task, policy->max_result);
     uint64_t size = (uint64_t) out->data.size + out->meta.size;
     if (size > limit) {
         char message [160];
@@ -46,6 +42,17 @@ ff_task_run (const ff_kernel_t *kernel, const ff_task_t *task, const ff_task_pol
         rc = -1;
     }
     return rc == 0? 0: -1;
+}
+
+uint64_t
+ff_task_max_result (const ff_task_t *task, uint64_t max_result)
+{
+    uint64_t limit = max_result? max_result: (uint64_t) FF_MAX_RESULT;
+    long asked;                     /* -p max_result=SIZE lowers it */
+    if (!ff_parse_size (ff_task_param (task, "max_result", ""), &asked) && asked > 0
+    &&  (uint64_t) asked < limit)
+        limit = (uint64_t) asked;
+    return limit;
 }
 
 void

@@ -186,7 +186,7 @@ s_expect_array (s_cursor_t *cur, size_t count)
 
 static const char *s_names [] = {
     NULL, "hello", "welcome", "job", "ack", "hb", "bye", "end", "task", "result",
-    "record", "eos", "emit"
+    "record", "eos", "emit", "mark"
 };
 #define S_NAME_COUNT (sizeof (s_names) / sizeof (s_names [0]))
 
@@ -407,6 +407,11 @@ s_decode_body (s_cursor_t *cur, ff_msg_t *msg, size_t fields)
             return fields == 4
                 && s_read_str (cur, &msg->job) == 0
                 && s_read_uint (cur, &msg->worker) == 0? 0: -1;
+        case FF_MSG_MARK:
+            return fields == 5
+                && s_read_str (cur, &msg->job) == 0
+                && s_read_uint (cur, &msg->written) == 0
+                && s_read_uint (cur, &msg->hash) == 0? 0: -1;
         case FF_MSG_END:
             return fields == 4
                 && s_read_str (cur, &msg->job) == 0
@@ -456,7 +461,7 @@ ff_msg_decode (const void *frame, size_t size, ff_msg_t *msg)
     memset (msg, 0, offsetof (ff_msg_t, kernels));
     msg->nkernels = msg->nparams = msg->count = 0;
     msg->total = -1;
-    msg->window = msg->written = msg->status = 0;
+    msg->window = msg->written = msg->hash = msg->status = 0;
     msg->cursor = msg->end = NULL;
     if (!frame
     ||  s_read_array (&cur, &fields) || fields < 2
@@ -769,6 +774,15 @@ ff_codec_end (ff_codec_t *self, const char *job, uint64_t status)
     s_begin (self, FF_MSG_END, 4);
     s_pack_cstr (self, job);
     msgpack_pack_uint64 (&self->packer, status);
+}
+
+void
+ff_codec_mark (ff_codec_t *self, const char *job, uint64_t seq, uint64_t hash)
+{
+    s_begin (self, FF_MSG_MARK, 5);
+    s_pack_cstr (self, job);
+    msgpack_pack_uint64 (&self->packer, seq);
+    msgpack_pack_uint64 (&self->packer, hash);
 }
 
 void

@@ -211,6 +211,9 @@ s_round_trip (const ff_msg_t *msg, const ff_item_t *items, size_t nitems,
         case FF_MSG_EOS:
             ff_codec_eos (codec, msg->written);
             break;
+        case FF_MSG_MARK:
+            ff_codec_mark (codec, job, msg->written, msg->hash);
+            break;
         case FF_MSG_EMIT:
             ff_codec_emit (codec, msg->record.seq, msg->record.input.ptr,
                            msg->record.input.len, name, msg->record.status,
@@ -237,8 +240,10 @@ s_round_trip (const ff_msg_t *msg, const ff_item_t *items, size_t nitems,
         S_CHECK (s_same (again.kernels [index], msg->kernels [index]));
     for (index = 0; index < 2 * msg->nparams; index++)
         S_CHECK (s_same (again.params [index], msg->params [index]));
-    if (msg->type == FF_MSG_ACK || msg->type == FF_MSG_EOS)
+    if (msg->type == FF_MSG_ACK || msg->type == FF_MSG_EOS || msg->type == FF_MSG_MARK)
         S_CHECK (again.written == msg->written);
+    if (msg->type == FF_MSG_MARK)
+        S_CHECK (again.hash == msg->hash);
     if (msg->type == FF_MSG_RECORD || msg->type == FF_MSG_EMIT)
         S_CHECK (s_same (again.record.input, msg->record.input)
               && s_same (again.record.data, msg->record.data));
@@ -285,7 +290,7 @@ s_fuzz_codec (const uint8_t *data, size_t size)
 
     if (ff_msg_decode (data, size, &msg) != 0)
         return;
-    S_CHECK (msg.type >= FF_MSG_HELLO && msg.type <= FF_MSG_EMIT);
+    S_CHECK (msg.type >= FF_MSG_HELLO && msg.type <= FF_MSG_MARK);
     S_CHECK (strcmp (ff_msg_type_name (msg.type), "?") != 0);
     s_touch (&frame, msg.job);
     s_touch (&frame, msg.role);

@@ -34,6 +34,9 @@ typedef struct ff_delivery ff_delivery_t;
 /* Checkpoints of the resume state come at most this often unless forced. */
 #define FF_DELIVERY_CHECKPOINT_MS 500
 
+/* Input marks held at once (see ff_delivery_mark). */
+#define FF_DELIVERY_MAX_MARKS 64
+
 /* The joblog's first line (a resumed job appends without it): GNU
    parallel's nine columns, then fanfold's own four (docs/PARALLEL.md). */
 #define FF_DELIVERY_JOBLOG_HEADER \
@@ -174,13 +177,17 @@ void
    the kernel table with a fold function folds chunked inputs), the
    reorder window in seqs (> 0) and the task count (-1 when unknown).
    Returns 0, or -1 with errno: EINVAL when already begun, window is 0 or
-   nkernels is 0 or above FF_MAX_KERNELS; ENOMEM. */
+   nkernels is 0 or above FF_MAX_KERNELS; ERANGE when total is known and
+   below the written mark (a resumed state wrote more tasks than the job
+   has: the job could never end); ENOMEM. */
 int
     ff_delivery_begin (ff_delivery_t *self, const ff_str_t *kernels,
                        size_t nkernels, uint64_t window, int64_t total);
 
 /* Sets the task count once it is known (total >= 0); a later or negative
-   one is ignored. Returns 1 when it was set, else 0. */
+   one is ignored. Returns 1 when it was set, 0 when ignored, -1 with errno
+   ERANGE (not set) when total is below the written mark: a resumed state
+   wrote more tasks than the job has, and the job could never end. */
 int
     ff_delivery_set_total (ff_delivery_t *self, int64_t total);
 
@@ -247,6 +254,23 @@ int
    claims more than the output holds. */
 ff_checkpoint_rc_t
     ff_delivery_checkpoint (ff_delivery_t *self, int64_t now_ms, int force);
+
+/* Records an input mark: the records that gave the tasks below seq hash to
+   hash (the ventilator's ff_producer_hash at a unit boundary). Marks come
+   in rising seq order; one at or below the last, or below the written
+   mark, is ignored; when FF_DELIVERY_MAX_MARKS are held the newest
+   replaces the last. Once a mark came, a checkpoint saves the first mark
+   at or past the written mark, so that a resumed job can check that the
+   records behind every written result are the same (and is skipped while
+   no mark covers them). */
+void
+    ff_delivery_mark (ff_delivery_t *self, uint64_t seq, uint64_t hash);
+
+/* With resume: the input mark of the state resumed from, in *seq and
+   *hash. Returns 1, or 0 when it had none (nothing written, or a state
+   without marks). */
+int
+    ff_delivery_resumed_mark (ff_delivery_t *self, uint64_t *seq, uint64_t *hash);
 
 /* Returns the counts, brought up to date; the struct is the delivery's,
    valid until it is destroyed, read-only for the caller. */

@@ -257,6 +257,16 @@ void
 const ff_ledger_task_t *
     ff_ledger_next_error (ff_ledger_t *self);
 
+/* Puts the ERROR task seq back to FAILED: its record, just returned by
+   ff_ledger_next_error, could not be sent (the sink's pipe was full), so
+   ff_ledger_next_error returns it again. seq must be an ERROR task. */
+void
+    ff_ledger_unsend_error (ff_ledger_t *self, uint64_t seq);
+
+/* FAILED tasks: error records still to send. */
+size_t
+    ff_ledger_failed (ff_ledger_t *self);
+
 /* --- the rest */
 
 /* The task of an in-flight seq, or NULL. */

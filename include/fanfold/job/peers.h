@@ -38,6 +38,9 @@ typedef struct {
     uint8_t hb_routing [FF_PEERS_ROUTING_MAX]; /* its heartbeat socket's routing id */
     size_t hb_routing_len;          /* 0 until learned */
     zsock_t *push;                  /* its task pipe, bound here */
+    zsock_t *monitor;               /* PAIR: the pipe's connection events */
+    int connections;                /* peers connected to the pipe now, as the
+                                       events read so far say */
     char *endpoint;                 /* where it connects its pipe */
     char *name;                     /* host:pid it gave in its hello */
     int64_t last_seen;              /* ms: last message from it (the caller's) */
@@ -114,6 +117,18 @@ size_t
     ff_peers_count (ff_peers_t *self);
 ff_peer_t *
     ff_peers_at (ff_peers_t *self, size_t index);
+
+/* Whether a second peer has connected to peer's task pipe: reads the
+   pipe's pending connection events (accepted, disconnected) and returns 1
+   when more than one peer is connected (or was, since the last call),
+   else 0. Only the worker the welcome named is meant to connect: a PUSH
+   would deal tasks to any other in turn, and they would be lost. The
+   event of a connection comes before its handshake, so a caller that
+   asks before each send never sends a task that the other peer could
+   take; it must then close the pipe (remove the worker: it joins again
+   after a silence, with a new pipe). */
+int
+    ff_peers_pipe_intruded (ff_peers_t *self, ff_peer_t *peer);
 
 /* Removes the worker with id, closing its pipe. Returns 0, or -1 when id
    is unknown. */

@@ -198,6 +198,14 @@ const char *
 uint64_t
     ff_producer_units (ff_producer_t *self);
 
+/* Returns a running hash of every unit handed out so far (its name, its
+   bytes and its chunk index, in order): equal for two runs that read the
+   same records, different (but for chance) once one read another record.
+   A resumed job compares it, at a unit boundary, with what the earlier run
+   recorded (its state file's input mark). 0 before the first unit. */
+uint64_t
+    ff_producer_hash (ff_producer_t *self);
+
 /* Asserts every invariant above. */
 void
     ff_producer_check (ff_producer_t *self);

@@ -22,12 +22,16 @@ typedef struct {
     uint64_t bytes;                 /* output bytes those results take */
     uint64_t errors;                /* error records among them */
     uint64_t failed;                /* failed commands among the errors */
+    int marked;                     /* 1: input_seq and input_hash are set */
+    uint64_t input_seq;             /* the input mark: the records that gave the
+                                       tasks below this seq (>= written) ... */
+    uint64_t input_hash;            /* ... hash to this (ff_producer_hash) */
     char folds [FF_STATE_MAX_FOLDS]; /* folds under way at written, as lines that
                                        start "fold " (ff_folder_save), or "" */
 } ff_state_t;
 
-/* Reads the state file at path (a file without the failed line or fold
-   lines, as older ones, has none). Returns 0, or -1 with errno (ENOENT:
+/* Reads the state file at path (a file without the failed line, the
+   input line or fold lines, as older ones, has none). Returns 0, or -1 with errno (ENOENT:
    no state; EINVAL: not a state file). */
 int
     ff_state_load (const char *path, ff_state_t *state);

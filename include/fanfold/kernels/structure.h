@@ -38,6 +38,10 @@ typedef struct ff_structure ff_structure_t;
 #define FF_STRUCTURE_ARRAYS 4       /* arrays of a structure */
 #define FF_BOND_TOLERANCE   0.4     /* Å beyond the sum of covalent radii
                                        that still makes a bond */
+#define FF_BOND_MAX_PER_ATOM 16     /* more atoms than this within bond distance
+                                       of one atom is no molecule: its bonds are
+                                       unknown (FF_TOPOLOGY_NO_BONDS), and their
+                                       search stops instead of listing ~N² pairs */
 
 /* The "topology" array: uint8 [S], one little-endian block made of a
    header, then elements (uint8 [atoms], zero-padded to a multiple of 4
@@ -45,6 +49,8 @@ typedef struct ff_structure ff_structure_t;
    hydrogens (arrays of the structs below), each part right after the one
    before. Written by ff_structure_load; read with ff_topology_view. */
 #define FF_TOPOLOGY_MAGIC   0x31504f54u /* "TOP1" */
+#define FF_TOPOLOGY_NO_BONDS 0x1u       /* header flags: the atoms are packed too
+                                           densely to perceive bonds; bonds is 0 */
 
 typedef struct {
     uint32_t magic;                 /* FF_TOPOLOGY_MAGIC */
@@ -53,7 +59,8 @@ typedef struct {
     uint32_t rings;                 /* aromatic rings R */
     uint32_t bonds;                 /* covalent bonds B */
     uint32_t hydrogens;             /* explicit hydrogens H */
-    uint32_t reserved [2];          /* zero */
+    uint32_t flags;                 /* FF_TOPOLOGY_* bits */
+    uint32_t reserved;              /* zero */
 } ff_topology_header_t;
 
 typedef struct {

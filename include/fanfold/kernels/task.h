@@ -41,6 +41,13 @@ int
                  const ff_task_policy_t *policy, ff_result_t *out,
                  ff_task_outcome_t *outcome);
 
+/* Returns the largest result (body and meta) of task, in bytes:
+   max_result (0: FF_MAX_RESULT), or the task's parameter max_result=SIZE
+   when smaller. Kernels that build large results (the detectors) stop
+   once they pass it. */
+uint64_t
+    ff_task_max_result (const ff_task_t *task, uint64_t max_result);
+
 /* Makes the error record of a task that cannot run (its input could not be
    read, a handle is bad): message in out, one try, FF_STATUS_ERROR,
    FF_KIND_BYTES. */

@@ -27,7 +27,8 @@ typedef enum {
     FF_MSG_RESULT,                  /* worker -> sink data path */
     FF_MSG_RECORD,                  /* producer -> ventilator intake */
     FF_MSG_EOS,                     /* producer -> intake; sink -> emit */
-    FF_MSG_EMIT                     /* sink -> consumer on emit */
+    FF_MSG_EMIT,                    /* sink -> consumer on emit */
+    FF_MSG_MARK                     /* ventilator <-> sink control: input fingerprint */
 } ff_msg_type_t;
 
 /* Result item status and kind. */
@@ -96,7 +97,9 @@ typedef struct {
     ff_str_t params [2 * FF_MAX_PARAMS]; /* welcome: key, value, ... */
     int64_t total;                  /* job: task count, -1 when unknown */
     uint64_t window;                /* job: reorder window in tasks */
-    uint64_t written;               /* ack: every seq below is written */
+    uint64_t written;               /* ack: every seq below is written; mark: the
+                                       tasks below this seq come from the records hashed */
+    uint64_t hash;                  /* mark: running hash of those records */
     uint64_t status;                /* end: 0 when every task succeeded */
     ff_item_t record;               /* record, emit: the item */
     size_t count;                   /* task, result: items; ack: seqs */
@@ -158,6 +161,10 @@ void
     ff_codec_bye (ff_codec_t *self, const char *job, uint64_t worker);
 void
     ff_codec_end (ff_codec_t *self, const char *job, uint64_t status);
+/* A mark: the records (input units) that give the tasks below seq hash
+   to hash (ff_producer_hash). */
+void
+    ff_codec_mark (ff_codec_t *self, const char *job, uint64_t seq, uint64_t hash);
 
 /* An ack: begin with the number of seqs, then add exactly that many. */
 void

@@ -16,6 +16,9 @@
 #define FF_EXIT_ERROR           2   /* usage, input or output error: the job did not end */
 #define FF_EXIT_WORKER_FAILED   1   /* worker: its sockets failed (the launcher starts another) */
 #define FF_EXIT_WORKER_DROPPED  3   /* worker: the ventilator dropped it (a task ran past --timeout) */
+#define FF_EXIT_WORKER_NO_MEMORY 4  /* worker: memory ran out encoding a result message: it left
+                                       without a bye, so its tasks run again elsewhere (charged
+                                       as a crash) and the launcher starts another */
 #define FF_EXIT_WORKER_RECYCLED 70  /* worker: its watchdog ended a task hung past --timeout */
 #define FF_EXIT_CANNOT_RUN      127 /* a child the launcher forked could not exec its stage */
 #define FF_EXIT_SIGNAL_BASE     128 /* 128 + signal number, as a shell reports it */
