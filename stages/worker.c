@@ -121,7 +121,8 @@ typedef struct {
     uint64_t joins;                 /* welcomes accepted: a new one means a new job */
     volatile int64_t running_since; /* when the running task started, or 0 */
     int dropped;                    /* the ventilator dropped this worker */
-    ff_shm_t *maps [S_MAX_MAPS];    /* mapped segments, oldest first */
+    ff_shm_t *maps [S_MAX_MAPS];    /* mapped segments and files, oldest first */
+    ff_npy_t map_npy [S_MAX_MAPS];  /* a mapped file's .npy header (zero for a segment) */
     size_t nmaps;                   /* how many */
     char shm_prefix [64];           /* ff_<uid>_<job>_: the job's segments */
     ff_security_t *security;        /* CURVE client keys, or none */
@@ -224,6 +225,25 @@ s_on_control (s_worker_t *self)
     }
 }
 
+/* Keeps map in the cache (closing the oldest when full) with npy, the
+   header of a mapped .npy or NULL for a segment. Returns its kept header. */
+static const ff_npy_t *
+s_keep_map (s_worker_t *self, ff_shm_t *map, const ff_npy_t *npy)
+{
+    if (self->nmaps == S_MAX_MAPS) {
+        ff_shm_destroy (&self->maps [0], 0);
+        memmove (self->maps, self->maps + 1, (S_MAX_MAPS - 1) * sizeof (ff_shm_t *));
+        memmove (self->map_npy, self->map_npy + 1, (S_MAX_MAPS - 1) * sizeof (ff_npy_t));
+        self->nmaps--;
+    }
+    self->maps [self->nmaps] = map;
+    if (npy)
+        self->map_npy [self->nmaps] = *npy;
+    else
+        memset (&self->map_npy [self->nmaps], 0, sizeof (ff_npy_t));
+    return &self->map_npy [self->nmaps++];
+}
+
 /* Returns the mapping of segment name holding at least min_size bytes,
    from the cache or newly opened (closing the oldest when full). */
 static ff_shm_t *
@@ -248,12 +268,54 @@ s_map (s_worker_t *self, ff_str_t name, size_t min_size, char *error, size_t err
     ff_shm_t *map = ff_shm_open (text, self->shm_prefix, min_size, error, error_size);
     if (!map)
         return NULL;
-    if (self->nmaps == S_MAX_MAPS) {
-        ff_shm_destroy (&self->maps [0], 0);
-        memmove (self->maps, self->maps + 1, (S_MAX_MAPS - 1) * sizeof (ff_shm_t *));
-        self->nmaps--;
+    s_keep_map (self, map, NULL);
+    return map;
+}
+
+/* Returns the file mapping that file handle text names, from the cache or
+   newly mapped, with its .npy header in *npy. A file is mapped only when
+   the handle's identity (device, inode, size, mtime) is the file's before
+   and after mapping, its name ends in ".npy" and its header is one this
+   worker reads: a handle can make a worker read the array data of a .npy
+   its user may read, nothing else (docs/PROTOCOL.md, section 3). */
+static ff_shm_t *
+s_map_file (s_worker_t *self, ff_str_t text, const ff_npy_t **npy,
+            char *error, size_t error_size)
+{
+    ff_shm_file_id_t want, got;
+    char path [FF_SHM_HANDLE_MAX];
+    size_t index;
+    for (index = 0; index < self->nmaps; index++) {
+        const char *name = ff_shm_name (self->maps [index]);
+        if (strlen (name) == text.len && memcmp (name, text.ptr, text.len) == 0) {
+            *npy = &self->map_npy [index];
+            return self->maps [index];
+        }
     }
-    self->maps [self->nmaps++] = map;
+    if (ff_shm_file_handle_parse (text.ptr, text.len, &want, path, sizeof (path))) {
+        snprintf (error, error_size, "malformed file handle");
+        return NULL;
+    }
+    size_t length = strlen (path);
+    if (length < 5 || strcmp (path + length - 4, ".npy") != 0) {
+        snprintf (error, error_size, "file handle %.200s: not a .npy", path);
+        return NULL;
+    }
+    ff_shm_t *map = ff_shm_map_file (path, &want, &got, error, error_size);
+    if (!map)
+        return NULL;
+    ff_npy_t header;
+    size_t size = ff_shm_size (map);
+    /* the header is at most 12 bytes of prelude and 1 MiB of text */
+    size_t head = size < ((size_t) 1 << 20) + 12? size: ((size_t) 1 << 20) + 12;
+    if (size == 0 || ff_npy_parse (ff_shm_data (map), head, size, path, &header,
+                                   error, error_size)) {
+        if (size == 0)
+            snprintf (error, error_size, "%.200s: empty file", path);
+        ff_shm_destroy (&map, 0);
+        return NULL;
+    }
+    *npy = s_keep_map (self, map, &header);
     return map;
 }
 
@@ -292,6 +354,24 @@ s_arrays (s_worker_t *self, const ff_item_t *item, ff_array_t *arrays, char *nam
         array->size = (size_t) handle->length;
         if (handle->segment.len == 0)
             array->data = handle->bytes.ptr;
+        else
+        if (handle->segment.len > strlen (FF_SHM_FILE_PREFIX)
+        &&  memcmp (handle->segment.ptr, FF_SHM_FILE_PREFIX, strlen (FF_SHM_FILE_PREFIX)) == 0) {
+            const ff_npy_t *npy;
+            ff_shm_t *map = s_map_file (self, handle->segment, &npy, error, error_size);
+            if (!map)
+                return -1;
+            /* whole elements of the file's own dtype, inside its data */
+            if (npy->dtype != array->dtype || handle->offset < npy->offset
+            ||  (handle->offset - npy->offset) % npy->itemsize != 0
+            ||  handle->length > npy->bytes
+            ||  handle->offset - npy->offset > npy->bytes - handle->length) {
+                snprintf (error, error_size, "array slice out of the data of %s",
+                          ff_shm_name (map));
+                return -1;
+            }
+            array->data = ff_shm_data (map) + handle->offset;
+        }
         else {
             if (handle->offset > SIZE_MAX - handle->length) {
                 snprintf (error, error_size, "array slice out of range");
