@@ -68,6 +68,7 @@ typedef struct {
     uint64_t rejected;              /* messages or items refused */
     int write_reported;             /* the failed write was logged */
     ff_emitter_t *emitter;          /* --emit: results in seq order, or NULL */
+    ff_item_t *items;               /* room for one result message's items */
 } s_sink_t;
 
 /* Logs the first failed write to the output; the exit status says it too.
@@ -227,7 +228,7 @@ s_on_results (s_sink_t *self)
             ff_log_reject (&self->rejected, "multipart message on results");
             continue;
         }
-        if (ff_msg_decode (zmq_msg_data (&body), zmq_msg_size (&body), &msg)
+        if (ff_msg_decode_items (zmq_msg_data (&body), zmq_msg_size (&body), &msg, self->items)
         ||  msg.type != FF_MSG_RESULT || !self->job || !ff_str_eq (msg.job, self->job)
         ||  msg.worker == FF_DELIVERY_VENTILATOR)
             ff_log_reject (&self->rejected, "malformed or foreign result message");
@@ -495,9 +496,10 @@ main (int argc, char *argv [])
         goto cleanup;
     }
     self.codec = ff_codec_new ();
+    self.items = (ff_item_t *) calloc (FF_MAX_BATCH, sizeof (ff_item_t));
     self.results = ff_net_socket (ZMQ_PULL, settings->hwm, 0, FF_MAX_RESULT_MESSAGE);
     self.control = ff_net_socket (ZMQ_DEALER, settings->hwm, settings->linger_ms, FF_MAX_CONTROL_MESSAGE);
-    if (!self.codec || !self.results || !self.control)
+    if (!self.codec || !self.items || !self.results || !self.control)
         ff_log_error ("cannot create sockets");
     else
     if (ff_topology_prepare_dirs (self.topology, error, sizeof (error)))
@@ -529,6 +531,7 @@ cleanup:
     zsock_destroy (&self.control);
     ff_security_destroy (&self.security);
     ff_codec_destroy (&self.codec);
+    free (self.items);
     ff_topology_destroy (&self.topology);
     return rc;
 }

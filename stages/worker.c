@@ -111,6 +111,7 @@ typedef struct {
     ff_heartbeat_t *heartbeat;      /* heartbeat thread, once welcomed */
     ff_heartbeat_args_t hb_args;    /* its arguments */
     ff_codec_t *codec;              /* encoder */
+    ff_item_t *items;               /* room for one task message's items */
     s_job_t job;                    /* the job served */
     int welcomed;                   /* a welcome was accepted */
     int ended;                      /* the ventilator ended the job */
@@ -511,7 +512,7 @@ s_on_tasks (s_worker_t *self)
             ff_log_reject (&self->rejected, "multipart message on task pipe");
             continue;
         }
-        if (ff_msg_decode (zmq_msg_data (&body), zmq_msg_size (&body), &msg)
+        if (ff_msg_decode_items (zmq_msg_data (&body), zmq_msg_size (&body), &msg, self->items)
         ||  msg.type != FF_MSG_TASK || !ff_str_eq (msg.job, self->job.id))
             ff_log_reject (&self->rejected, "malformed or foreign task message");
         else
@@ -649,9 +650,10 @@ main (int argc, char *argv [])
     &&  strncmp (control, "tcp://[::1]:", 12) != 0)
         self.options.no_shm = 1;
     self.codec = ff_codec_new ();
+    self.items = (ff_item_t *) calloc (FF_MAX_BATCH, sizeof (ff_item_t));
     self.control = ff_net_socket (ZMQ_DEALER, settings->hwm, 200, FF_MAX_CONTROL_MESSAGE);
     self.results = ff_net_socket (ZMQ_PUSH, settings->hwm, settings->linger_ms, -1);
-    if (!self.codec || !self.control || !self.results)
+    if (!self.codec || !self.items || !self.control || !self.results)
         ff_log_error ("cannot create sockets");
     else
     if (!(self.security = ff_security_new (self.topology, 0, 1, error, sizeof (error)))
@@ -674,6 +676,7 @@ main (int argc, char *argv [])
     zsock_destroy (&self.results);
     zsock_destroy (&self.control);
     ff_codec_destroy (&self.codec);
+    free (self.items);
     ff_security_destroy (&self.security);
     ff_topology_destroy (&self.topology);
     return rc;

@@ -344,8 +344,10 @@ s_read_items (s_cursor_t *cur, ff_msg_t *msg)
         return -1;
     msg->cursor = cur->at;
     for (index = 0; index < msg->count; index++) {
-        int rc = msg->type == FF_MSG_TASK? s_read_task_item (cur, &item)
-                                         : s_read_result_item (cur, &item);
+        /* kept where the caller gave room, so that nothing reads them twice */
+        ff_item_t *into = msg->items? &msg->items [index]: &item;
+        int rc = msg->type == FF_MSG_TASK? s_read_task_item (cur, into)
+                                         : s_read_result_item (cur, into);
         if (rc)
             return -1;
     }
@@ -448,6 +450,12 @@ s_decode_body (s_cursor_t *cur, ff_msg_t *msg, size_t fields)
 int
 ff_msg_decode (const void *frame, size_t size, ff_msg_t *msg)
 {
+    return ff_msg_decode_items (frame, size, msg, NULL);
+}
+
+int
+ff_msg_decode_items (const void *frame, size_t size, ff_msg_t *msg, ff_item_t *items)
+{
     s_cursor_t cur = { (const uint8_t *) frame, (const uint8_t *) frame + size };
     size_t fields, type;
     uint64_t version;
@@ -458,6 +466,8 @@ ff_msg_decode (const void *frame, size_t size, ff_msg_t *msg)
     msg->total = -1;
     msg->window = msg->written = msg->status = 0;
     msg->cursor = msg->end = NULL;
+    msg->items = items;
+    msg->taken = 0;
     if (!frame
     ||  s_read_array (&cur, &fields) || fields < 2
     ||  s_read_uint (&cur, &version) || version != FF_PROTOCOL_VERSION
@@ -483,6 +493,14 @@ ff_msg_next_item (ff_msg_t *msg, ff_item_t *item)
     if ((msg->type != FF_MSG_TASK && msg->type != FF_MSG_RESULT)
     ||  msg->count == 0 || !msg->cursor)
         return 0;
+    if (msg->items) {
+        /* read once by the decode: the fields, and the handles it has */
+        const ff_item_t *kept = &msg->items [msg->taken++];
+        memcpy (item, kept, offsetof (ff_item_t, arrays)
+                            + kept->narrays * sizeof (ff_handle_t));
+        msg->count--;
+        return 1;
+    }
     s_cursor_t cur = { msg->cursor, msg->end };
     int rc = msg->type == FF_MSG_TASK? s_read_task_item (&cur, item)
                                      : s_read_result_item (&cur, item);
