@@ -72,6 +72,7 @@ ARRAY_CHUNK = "4M"
 ARRAY_RUNS = setting("ARRAY_RUNS", 5, 1)
 ARRAY_BIG_GB = setting("ARRAY_BIG_GB", 4, 4)  # the sparse .npy of row 7e
 VERSUS_RUNS = setting("VERSUS_RUNS", 9, 3)  # alternating rounds of row 8
+CPU_RUNS = setting("CPU_RUNS", 5, 1)        # alternating rounds of row 9
 
 TIMEOUT = setting("TIMEOUT", 300, 120)      # seconds for one hyperfine series or rss run
 LOG = os.path.join(OUT, "bench.log")
@@ -686,8 +687,31 @@ def m_versus():
                 target=0.95, plot="new/earlier build")]
 
 
+def m_cpu():
+    """9. CPU µs per noop task in each stage (bench/cpu.py: getrusage of
+    each stage process) against the raw pipeline's CPU µs per message."""
+    measure = "CPU µs per task at noop, %s one-line tasks, -w %d: fanfold (every stage) ÷ raw libzmq pipeline per message" % (
+        num(N), WORKERS)
+    done = subprocess.run([PYTHON, os.path.join(HERE, "cpu.py"), "--tasks", str(N), "--rounds", str(CPU_RUNS),
+                           "--workers", str(WORKERS), BIN, ZMQPIPE],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT)
+    try:
+        result = json.loads(done.stdout.decode())
+    except ValueError:
+        return [failed("9", measure, "cpu.py: %s" % done.stderr.decode(errors="replace")[-300:])]
+    ff, zmq = result["fanfold_us_per_task"], result["zmqpipe_us_per_message"]
+    say("%-14s fanfold %s, zmqpipe %.3f µs" % ("cpu", ff, zmq))
+    rounds = result["fanfold_us_per_task_rounds"]["total"]
+    return [Row("9", measure,
+                "%.2f µs: ventilator %.2f, workers %.2f, sink %.2f (total per round: min %.2f, max %.2f)" % (
+                    ff["total"], ff["ventilator"], ff["worker"], ff["sink"], min(rounds), max(rounds)),
+                "zmqpipe: %.2f µs per message (its ventilator, workers and sink)" % zmq,
+                ff["total"] / zmq, plot="CPU per task ÷ raw")]
+
+
 MEASURES = [("noop", m_noop), ("wc", m_wc), ("spin", m_spin), ("fanout", m_fanout),
-            ("rss", m_rss), ("skew", m_skew), ("arrays", m_arrays), ("versus", m_versus)]
+            ("rss", m_rss), ("skew", m_skew), ("arrays", m_arrays), ("versus", m_versus),
+            ("cpu", m_cpu)]
 
 # --------------------------------------------------------------- report
 
@@ -834,6 +858,16 @@ bench.py; row 5 is one run; every output is checked):
   (`FANFOLD_BASE_BIN=DIR`, or `FANFOLD_BASE_REV=COMMIT`, which bench/run.sh
   builds in a scratch worktree), alternating round by round. Ratio: each
   round's new ÷ old throughput; the median, with min and max.
+- **9** bench/cpu.py: `fanfold run -w 2 --pipe --lines 1 -K noop` over
+  N one-line tasks with every stage started through a wrapper that runs it
+  under /usr/bin/time, so that each stage process's user + system time
+  (getrusage: all its threads, libzmq's I/O thread included) is known;
+  divided by N. The launcher's own time is left out. The baseline is
+  bench/zmqpipe.c over the same lines: its user + system time (it waits
+  for its worker and sink processes) ÷ N messages. Medians of CPU_RUNS
+  alternating rounds; the outputs are checked. Ratio: fanfold's total ÷
+  zmqpipe's (below 1: fanfold spends less CPU per task than the raw
+  pipeline per message).
 """
 
 
