@@ -325,6 +325,24 @@ s_await_end (s_sink_t *self, int wait_ms)
     zsock_set_linger (self->control, 0);
 }
 
+/* What zmq_poll with a zero timeout says of items (ZMQ_POLLIN only), asked
+   of each socket's ZMQ_EVENTS: no poll round, and no system call over the
+   sockets' descriptors. Returns how many have a message waiting. */
+static int
+s_ready (zmq_pollitem_t *items, int count)
+{
+    int index, ready = 0;
+    for (index = 0; index < count; index++) {
+        int events = 0;
+        size_t size = sizeof (events);
+        if (zmq_getsockopt (items [index].socket, ZMQ_EVENTS, &events, &size) != 0)
+            events = 0;             /* the context is ending: the next poll says so */
+        items [index].revents = (short) (events & ZMQ_POLLIN);
+        ready += items [index].revents != 0;
+    }
+    return ready;
+}
+
 static int
 s_run (s_sink_t *self)
 {
@@ -343,7 +361,9 @@ s_run (s_sink_t *self)
             { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (self->results), 0, ZMQ_POLLIN, 0 }
         };
-        int rc = zmq_poll (items, 2, nacks? 0: settings->heartbeat_ms);
+        /* with acks waiting the loop must not sleep: it only asks whether
+           more results came before it sends them */
+        int rc = nacks? s_ready (items, 2): zmq_poll (items, 2, settings->heartbeat_ms);
         if (rc < 0 && errno != EINTR) {
             ff_log_error ("poll failed: %s", zmq_strerror (errno));
             return FF_EXIT_ERROR;
