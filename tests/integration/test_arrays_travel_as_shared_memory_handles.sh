@@ -45,18 +45,18 @@ same "$SCRATCH/stats.jsonl" "$SCRATCH/noshm.jsonl" "--no-shm worker"
 
 # while in flight: the file is mapped by the worker, and no segment made;
 # a slow job over many chunks
-setsid "$BIN/fanfold" run -w 1 -K stats --chunk 64k --format jsonl -- "${arrays[@]}" \
+setsid "$BIN/fanfold" run -w 1 -K stats --chunk 16k --format jsonl -- "${arrays[@]}" \
     > "$SCRATCH/slow.jsonl" 2>/dev/null &
 job=$!
 seen=""
-for _ in $(seq 200); do
+for _ in $(seq 750); do
     for pid in $(pgrep -g $job -f fanfold-worker || true); do
-        grep -q "$SCRATCH/f32.npy" "/proc/$pid/maps" 2>/dev/null && seen=$pid
+        grep -qE "$SCRATCH/(f32|i16|f64).npy" "/proc/$pid/maps" 2>/dev/null && seen=$pid
     done
     [ -n "$seen" ] && break
     sleep 0.02
 done
-[ -n "$seen" ] || fail "no worker mapped $SCRATCH/f32.npy while the job ran"
+[ -n "$seen" ] || fail "no worker mapped an array of $SCRATCH while the job ran"
 [ -z "$(ls /dev/shm | grep "^$mine" || true)" ] || fail "a .npy made segments: $(ls /dev/shm | grep "^$mine")"
 # kill -9 every stage in the middle of the job, then clean
 sleep 0.2
