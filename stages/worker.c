@@ -404,6 +404,32 @@ s_stopped (void)
     return ff_stop_signal || zsys_interrupted;
 }
 
+/* Sends the result message encoded in the codec, waiting at most 1 s,
+   without a copy: the codec lends its buffer to libzmq. Returns 0, or -1
+   with *data and *size set to the message's bytes, still valid for a
+   copying retry (the codec lends a buffer again only at the next send). */
+static int
+s_send_lent (s_worker_t *self, void **data, size_t *size)
+{
+    void *hint;
+    ff_codec_free_fn *free_fn;
+    zmq_msg_t msg;
+    int timeout_ms = 1000;
+    if (ff_codec_lend (self->codec, data, size, &free_fn, &hint))
+        return -1;
+    if (zmq_msg_init_data (&msg, *data, *size, free_fn, hint)) {
+        free_fn (*data, hint);
+        return -1;
+    }
+    void *handle = zsock_resolve (self->results);
+    zmq_setsockopt (handle, ZMQ_SNDTIMEO, &timeout_ms, sizeof (timeout_ms));
+    if (zmq_msg_send (&msg, handle, 0) < 0) {
+        zmq_msg_close (&msg);       /* gives the buffer back, bytes intact */
+        return -1;
+    }
+    return 0;
+}
+
 /* Runs every task of one batch and sends one result message. A task
    whose kernel fails runs again, up to the job's retries in all. */
 static void
@@ -474,8 +500,12 @@ s_run_batch (s_worker_t *self, ff_msg_t *msg)
        ventilator falls silent (it sends these tasks again, or is gone) */
     const ff_settings_t *settings = ff_topology_settings (self->topology);
     uint64_t joins = self->joins;
-    while (ff_net_send (self->results, NULL, 0, ff_codec_data (self->codec),
-                        ff_codec_size (self->codec), 1000) != 0) {
+    /* the first try lends the codec's buffer to libzmq (no copy); a retry
+       sends a copy of the same bytes, which a failed send gave back */
+    void *data = (void *) ff_codec_data (self->codec);
+    size_t size = ff_codec_size (self->codec);
+    int sent = s_send_lent (self, &data, &size);
+    while (sent != 0 && ff_net_send (self->results, NULL, 0, data, size, 1000) != 0) {
         if (ff_stop_signal || zsys_interrupted) {
             ff_log_error ("stopped before a result could be sent");
             zsock_set_linger (self->results, 0);    /* the sink is gone: do not wait */

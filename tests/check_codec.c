@@ -667,6 +667,55 @@ START_TEST (test_codec_decode_items_gives_the_items_of_a_second_read_in_one_pass
 }
 END_TEST
 
+START_TEST (test_codec_lends_its_buffer_and_reuses_it_once_given_back)
+{
+    ff_codec_t *codec = ff_codec_new ();
+    void *data, *hint, *first_data, *first_hint;
+    size_t size;
+    ff_codec_free_fn *free_fn;
+    /* nothing encoded: nothing to lend */
+    ck_assert_int_eq (ff_codec_lend (codec, &data, &size, &free_fn, &hint), -1);
+    ff_codec_hb (codec, "job-l", 1);
+    size_t hb_size = ff_codec_size (codec);
+    char copy [64];
+    memcpy (copy, ff_codec_data (codec), hb_size);
+    ck_assert_int_eq (ff_codec_lend (codec, &first_data, &size, &free_fn, &first_hint), 0);
+    ck_assert_uint_eq (size, hb_size);
+    ck_assert_mem_eq (first_data, copy, hb_size);
+    /* the next message is encoded elsewhere: the lent bytes stay */
+    ff_codec_hb (codec, "job-m", 2);
+    ck_assert_ptr_ne (ff_codec_data (codec), first_data);
+    ck_assert_mem_eq (first_data, copy, hb_size);
+    ck_assert_int_eq (ff_codec_lend (codec, &data, &size, &free_fn, &hint), 0);
+    free_fn (data, hint);
+    /* given back, the second buffer is encoded into after the next lend */
+    void *third, *third_hint;
+    ff_codec_hb (codec, "job-n", 3);
+    ck_assert_int_eq (ff_codec_lend (codec, &third, &size, &free_fn, &third_hint), 0);
+    ck_assert_ptr_ne (third, data);
+    ff_codec_hb (codec, "job-n", 4);
+    ck_assert_ptr_eq (ff_codec_data (codec), data);
+    free_fn (third, third_hint);
+    /* every slot out: a copy must go instead */
+    void *lent [FF_CODEC_SLOTS], *hints [FF_CODEC_SLOTS];
+    size_t count = 0;
+    while (ff_codec_lend (codec, &lent [count], &size, &free_fn, &hints [count]) == 0) {
+        ff_codec_hb (codec, "job-o", count);
+        count++;
+        ck_assert_uint_le (count, FF_CODEC_SLOTS);
+    }
+    ck_assert_uint_eq (count, FF_CODEC_SLOTS - 1);    /* first_data is still out */
+    ck_assert_ptr_nonnull (ff_codec_data (codec));
+    for (size_t index = 0; index < count; index++)
+        free_fn (lent [index], hints [index]);
+    /* destroyed while a buffer is out: its free callback frees it later */
+    ff_codec_destroy (&codec);
+    ck_assert_ptr_null (codec);
+    ck_assert_mem_eq (first_data, copy, hb_size);
+    free_fn (first_data, first_hint);
+}
+END_TEST
+
 START_TEST (test_codec_rejects_a_handle_whose_inline_bytes_miss_its_length)
 {
     ff_codec_t *codec = ff_codec_new ();
@@ -784,6 +833,7 @@ codec_suite (void)
     tcase_add_test (tc, test_codec_round_trips_task_items_in_order);
     tcase_add_test (tc, test_codec_round_trips_array_handles_in_a_task_item);
     tcase_add_test (tc, test_codec_decode_items_gives_the_items_of_a_second_read_in_one_pass);
+    tcase_add_test (tc, test_codec_lends_its_buffer_and_reuses_it_once_given_back);
     tcase_add_test (tc, test_codec_round_trips_result_items_with_status_and_kind);
     tcase_add_test (tc, test_codec_accepts_a_task_batch_of_exactly_max_batch_items);
     tcase_add_test (tc, test_codec_items_are_byte_for_byte_what_msgpack_c_writes);
