@@ -320,8 +320,8 @@ s_map_file (s_worker_t *self, ff_str_t text, const ff_npy_t **npy,
     return map;
 }
 
-/* Turns the handles of item into arrays: mapped segment slices or inline
-   bytes, each checked against its dtype and shape. Returns 0, or -1 with
+/* Turns the handles of item into arrays: slices of mapped segments or
+   .npy files, or inline bytes, each checked against its dtype and shape. Returns 0, or -1 with
    a message in error. */
 static int
 s_arrays (s_worker_t *self, const ff_item_t *item, ff_array_t *arrays, char *names,
