@@ -70,7 +70,9 @@ SKEW_LOOKAHEAD = 64                         # the ventilator's heavy-first windo
 ARRAY_MB = setting("ARRAY_MB", 400, 100)    # the float32 .npy of measure 7
 ARRAY_CHUNK = "4M"
 ARRAY_RUNS = setting("ARRAY_RUNS", 5, 1)
+ARRAY_BIG_GB = setting("ARRAY_BIG_GB", 4, 4)  # the sparse .npy of row 7e
 VERSUS_RUNS = setting("VERSUS_RUNS", 9, 3)  # alternating rounds of row 8
+CPU_RUNS = setting("CPU_RUNS", 5, 1)        # alternating rounds of row 9
 
 TIMEOUT = setting("TIMEOUT", 300, 120)      # seconds for one hyperfine series or rss run
 LOG = os.path.join(OUT, "bench.log")
@@ -505,6 +507,41 @@ def npy_file():
     return path
 
 
+def sparse_npy_file():
+    """out/arrays/sparse-NG.npy: a float32 .npy of N GB (10^9 bytes) of
+    zeros, as a sparse file (a header and a hole; made once)."""
+    directory = os.path.join(OUT, "arrays")
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, "sparse-%dG.npy" % ARRAY_BIG_GB)
+    count = ARRAY_BIG_GB * 10**9 // 4
+    text = "{'descr': '<f4', 'fortran_order': False, 'shape': (%d,), }" % count
+    text += " " * (127 - 10 - len(text)) + "\n"            # 128 bytes in all
+    header = b"\x93NUMPY\x01\x00" + bytes([len(text), 0]) + text.encode()
+    if not os.path.exists(path) or os.path.getsize(path) != len(header) + count * 4:
+        with open(path + ".tmp", "wb") as f:
+            f.write(header)
+            f.truncate(len(header) + count * 4)
+        os.replace(path + ".tmp", path)
+    return path
+
+
+def ventilator_peak(command):
+    """Peak RSS in kB of the fanfold-ventilator that command (bash) starts,
+    and the elapsed seconds (bench/rss.py, 20 ms samples)."""
+    done = subprocess.run([PYTHON, os.path.join(HERE, "rss.py"), "--interval", "0.02",
+                           "--prefix", "fanfold-ventila", "--timeout", str(TIMEOUT), "--",
+                           "bash", "-o", "pipefail", "-c", command],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        result = json.loads(done.stdout.decode())
+    except ValueError:
+        raise BenchError("rss.py: %s" % done.stderr.decode(errors="replace")[-300:])
+    if result["exit"] != 0:
+        raise BenchError("`%s` exited %d: %s" % (short(command), result["exit"],
+                                                 done.stderr.decode(errors="replace").strip()[-300:]))
+    return result["peak_kb"], result["elapsed_s"]
+
+
 def private_topology():
     """out/arrays/topology.zpl: topology/local.zpl with its ipc endpoints in
     a new 0700 directory under /tmp (a topology in use by another job is
@@ -530,7 +567,10 @@ def m_arrays():
         ARRAY_CHUNK, ARRAY_MB)
     m_b = "arrays as 7a: 2 workers over shared memory ÷ `--serial`"
     m_c = "arrays as 7a: 2 workers over shared memory ÷ numpy mean() and std() of the np.load(mmap_mode='r') array"
-    idents = (("7a", m_a), ("7b", m_b), ("7c", m_c))
+    m_d = "arrays as 7a: `run -w 2` throughput, GB/s of the .npy per wall second"
+    m_e = "arrays: peak RSS of the ventilator, `run -w 2 -K stats --chunk 4M` over a %d GB float32 .npy (sparse)" % (
+        ARRAY_BIG_GB)
+    idents = (("7a", m_a), ("7b", m_b), ("7c", m_c), ("7d", m_d), ("7e", m_e))
     ipc = None
     try:
         npy = npy_file()
@@ -548,7 +588,7 @@ def m_arrays():
                     "wait $r || { s=$?; kill $a $b 2>/dev/null; wait $a $b; exit $s; }; "
                     "wait $a && wait $b" % {"ff": q(FF), "t": q(topo), "job": job, "out": q(out),
                                             "flag": flag})
-        t = alternate("arrays", [
+        rounds = alternate_rounds("arrays", [
             ("shm", by_hand("", outs["shm"])),
             ("noshm", by_hand(" --no-shm", outs["noshm"])),
             ("w2", "%s run -w 2 --mode parallel %s > %s" % (q(FF), job, q(outs["w2"]))),
@@ -556,6 +596,15 @@ def m_arrays():
             ("numpy", "%s %s stats %s > %s" % (PYTHON, q(os.path.join(HERE, "npy.py")), q(npy),
                                                q(outs["numpy"]))),
         ], ARRAY_RUNS)
+        t = {key: statistics.median(values) for key, values in rounds.items()}
+        big = sparse_npy_file()
+        big_out = os.path.join(OUT, "arrays", "out.sparse")
+        big_kb, big_s = ventilator_peak("%s run -w 2 --mode parallel -K stats --chunk 4M --format jsonl -- %s > %s"
+                                        % (q(FF), q(big), q(big_out)))
+        with open(big_out) as f:
+            big_row = json.loads(f.read())
+        if big_row.get("status") != "ok" or big_row["result"]["count"] != ARRAY_BIG_GB * 10**9 // 4:
+            raise BenchError("the sparse .npy gave %s" % json.dumps(big_row)[:300])
         for key in ("noshm", "w2", "serial"):
             same_file(outs[key], outs["shm"])
         with open(outs["shm"]) as f:
@@ -583,13 +632,28 @@ def m_arrays():
     def figure(key):
         return "%.2f GB/s (%.2f s)" % (gb / t[key], t[key])
     shm = "2 `fanfold worker` on shared memory: %s; `run -w 2`: %s" % (figure("shm"), figure("w2"))
+    # per round: --serial ÷ run -w 2 of that round
+    spread = sorted(s / w for s, w in zip(rounds["serial"], rounds["w2"]))
+    rates = sorted(gb / x for x in rounds["w2"])
     return [
         Row("7a", m_a, shm, "2 `fanfold worker --no-shm`: %s" % figure("noshm"),
             t["noshm"] / t["shm"], plot="arrays shm/no-shm"),
-        Row("7b", m_b, shm, "`--serial`: %s" % figure("serial"),
-            t["serial"] / t["shm"], plot="arrays shm/--serial"),
+        Row("7b", m_b, shm + "; per round `--serial` ÷ `run -w 2`: min %.2f×, median %.2f×, max %.2f×" % (
+                spread[0], statistics.median(spread), spread[-1]),
+            "`--serial`: %s" % figure("serial"),
+            t["serial"] / t["w2"], target=1.8, plot="arrays -w 2/--serial"),
         Row("7c", m_c, shm, "numpy (float64 accumulators): %s" % figure("numpy"),
             t["numpy"] / t["shm"], plot="arrays shm/numpy"),
+        Row("7d", m_d, "`run -w 2`: min %.2f, median %.2f, max %.2f GB/s over %d rounds" % (
+                rates[0], statistics.median(rates), rates[-1], len(rates)),
+            "target: 3 GB/s", statistics.median(rates) / 3,
+            ratio_text="%.2f of the target" % (statistics.median(rates) / 3),
+            target=1, target_label="≥ 3 GB/s", plot="arrays GB/s ÷ 3"),
+        Row("7e", m_e, "ventilator peak %.1f MiB (%.1f s, %.2f GB/s)" % (
+                big_kb / 1024, big_s, ARRAY_BIG_GB / big_s),
+            "budget: 50 MB", big_kb * 1024 / 50e6,
+            ratio_text="%.2f of the budget" % (big_kb * 1024 / 50e6),
+            target=1, op="<=", target_label="< 50 MB", plot="ventilator RSS/50 MB"),
     ]
 
 
@@ -623,8 +687,31 @@ def m_versus():
                 target=0.95, plot="new/earlier build")]
 
 
+def m_cpu():
+    """9. CPU µs per noop task in each stage (bench/cpu.py: getrusage of
+    each stage process) against the raw pipeline's CPU µs per message."""
+    measure = "CPU µs per task at noop, %s one-line tasks, -w %d: fanfold (every stage) ÷ raw libzmq pipeline per message" % (
+        num(N), WORKERS)
+    done = subprocess.run([PYTHON, os.path.join(HERE, "cpu.py"), "--tasks", str(N), "--rounds", str(CPU_RUNS),
+                           "--workers", str(WORKERS), BIN, ZMQPIPE],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT)
+    try:
+        result = json.loads(done.stdout.decode())
+    except ValueError:
+        return [failed("9", measure, "cpu.py: %s" % done.stderr.decode(errors="replace")[-300:])]
+    ff, zmq = result["fanfold_us_per_task"], result["zmqpipe_us_per_message"]
+    say("%-14s fanfold %s, zmqpipe %.3f µs" % ("cpu", ff, zmq))
+    rounds = result["fanfold_us_per_task_rounds"]["total"]
+    return [Row("9", measure,
+                "%.2f µs: ventilator %.2f, workers %.2f, sink %.2f (total per round: min %.2f, max %.2f)" % (
+                    ff["total"], ff["ventilator"], ff["worker"], ff["sink"], min(rounds), max(rounds)),
+                "zmqpipe: %.2f µs per message (its ventilator, workers and sink)" % zmq,
+                ff["total"] / zmq, plot="CPU per task ÷ raw")]
+
+
 MEASURES = [("noop", m_noop), ("wc", m_wc), ("spin", m_spin), ("fanout", m_fanout),
-            ("rss", m_rss), ("skew", m_skew), ("arrays", m_arrays), ("versus", m_versus)]
+            ("rss", m_rss), ("skew", m_skew), ("arrays", m_arrays), ("versus", m_versus),
+            ("cpu", m_cpu)]
 
 # --------------------------------------------------------------- report
 
@@ -748,7 +835,7 @@ bench.py; row 5 is one run; every output is checked):
   heavy-first within the ventilator's 64-task lookahead; everything sorted).
   Ratios: 6a the ideal (total work ÷ workers) ÷ the heavy-first wall time;
   6b heavy-first ÷ FIFO wall time (below 1: heavy-first is shorter).
-- **7a–7c** `-K stats --chunk 4M --format jsonl` over a float32 `.npy`
+- **7a–7e** `-K stats --chunk 4M --format jsonl` over a float32 `.npy`
   (`bench/npy.py make`, seed 1) in bench/out/arrays/, read once beforehand
   so that every variant finds it in the page cache. Variants, alternating
   round by round: `run -t T -w 0` plus two `fanfold worker -t T` (shared
@@ -759,11 +846,28 @@ bench.py; row 5 is one run; every output is checked):
   with its ipc endpoints in a new 0700 directory under /tmp. The jsonl lines
   of every fanfold variant must be identical, and its mean and std within
   1e-9 of numpy's. GB/s: file size ÷ wall time. Ratios: the time of the
-  baseline ÷ the time of the two hand-started shared-memory workers.
+  baseline ÷ the time of the two hand-started shared-memory workers, but
+  7b: `--serial` ÷ `run -w 2` (the issue's figure; min and max are of the
+  per-round ratios). Shared memory here is the `.npy` file itself, mapped
+  in place by every process. 7d: 7a's file size ÷ the `run -w 2` wall
+  time, start-up included. 7e: bench/rss.py samples the VmRSS of the
+  fanfold-ventilator process alone every 20 ms while `run -w 2` folds a
+  float32 `.npy` of ARRAY_BIG_GB × 10^9 bytes of zeros made as a sparse
+  file (a 128-byte header and a hole); the folded count is checked.
 - **8** the job of row 1a with these binaries and with an earlier build
   (`FANFOLD_BASE_BIN=DIR`, or `FANFOLD_BASE_REV=COMMIT`, which bench/run.sh
   builds in a scratch worktree), alternating round by round. Ratio: each
   round's new ÷ old throughput; the median, with min and max.
+- **9** bench/cpu.py: `fanfold run -w 2 --pipe --lines 1 -K noop` over
+  N one-line tasks with every stage started through a wrapper that runs it
+  under /usr/bin/time, so that each stage process's user + system time
+  (getrusage: all its threads, libzmq's I/O thread included) is known;
+  divided by N. The launcher's own time is left out. The baseline is
+  bench/zmqpipe.c over the same lines: its user + system time (it waits
+  for its worker and sink processes) ÷ N messages. Medians of CPU_RUNS
+  alternating rounds; the outputs are checked. Ratio: fanfold's total ÷
+  zmqpipe's (below 1: fanfold spends less CPU per task than the raw
+  pipeline per message).
 """
 
 

@@ -83,6 +83,7 @@ typedef struct {
     uint64_t units;                 /* units it produced */
     uint64_t nkernels;              /* kernels of the job: seqs per unit */
     int refused;                    /* the job cannot end (fewer tasks than resumed) */
+    ff_item_t *items;               /* room for one result message's items */
 } s_sink_t;
 
 /* Logs the first failed write to the output; the exit status says it too.
@@ -346,7 +347,7 @@ s_on_results (s_sink_t *self)
             ff_log_reject (&self->rejected, "multipart message on results");
             continue;
         }
-        if (ff_msg_decode (zmq_msg_data (&body), zmq_msg_size (&body), &msg)
+        if (ff_msg_decode_items (zmq_msg_data (&body), zmq_msg_size (&body), &msg, self->items)
         ||  msg.type != FF_MSG_RESULT || !self->job || !ff_str_eq (msg.job, self->job)
         ||  msg.worker == FF_DELIVERY_VENTILATOR)
             ff_log_reject (&self->rejected, "malformed or foreign result message");
@@ -445,6 +446,24 @@ s_await_end (s_sink_t *self, int wait_ms)
     zsock_set_linger (self->control, 0);
 }
 
+/* What zmq_poll with a zero timeout says of items (ZMQ_POLLIN only), asked
+   of each socket's ZMQ_EVENTS: no poll round, and no system call over the
+   sockets' descriptors. Returns how many have a message waiting. */
+static int
+s_ready (zmq_pollitem_t *items, int count)
+{
+    int index, ready = 0;
+    for (index = 0; index < count; index++) {
+        int events = 0;
+        size_t size = sizeof (events);
+        if (zmq_getsockopt (items [index].socket, ZMQ_EVENTS, &events, &size) != 0)
+            events = 0;             /* the context is ending: the next poll says so */
+        items [index].revents = (short) (events & ZMQ_POLLIN);
+        ready += items [index].revents != 0;
+    }
+    return ready;
+}
+
 static int
 s_run (s_sink_t *self)
 {
@@ -464,7 +483,9 @@ s_run (s_sink_t *self)
             { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (self->results), 0, ZMQ_POLLIN, 0 }
         };
-        int rc = zmq_poll (items, 2, nacks? 0: settings->heartbeat_ms);
+        /* with acks waiting the loop must not sleep: it only asks whether
+           more results came before it sends them */
+        int rc = nacks? s_ready (items, 2): zmq_poll (items, 2, settings->heartbeat_ms);
         if (rc < 0 && errno != EINTR) {
             ff_log_error ("poll failed: %s", zmq_strerror (errno));
             return FF_EXIT_ERROR;
@@ -655,9 +676,10 @@ main (int argc, char *argv [])
         goto cleanup;
     }
     self.codec = ff_codec_new ();
+    self.items = (ff_item_t *) calloc (FF_MAX_BATCH, sizeof (ff_item_t));
     self.results = ff_net_socket (ZMQ_PULL, settings->hwm, 0, FF_MAX_RESULT_MESSAGE);
     self.control = ff_net_socket (ZMQ_DEALER, settings->hwm, settings->linger_ms, FF_MAX_CONTROL_MESSAGE);
-    if (!self.codec || !self.results || !self.control)
+    if (!self.codec || !self.items || !self.results || !self.control)
         ff_log_error ("cannot create sockets");
     else
     if (ff_topology_prepare_dirs (self.topology, error, sizeof (error)))
@@ -692,6 +714,7 @@ cleanup:
     zsock_destroy (&self.control);
     ff_security_destroy (&self.security);
     ff_codec_destroy (&self.codec);
+    free (self.items);
     ff_topology_destroy (&self.topology);
     return rc;
 }

@@ -453,6 +453,29 @@ s_heartbeat (s_vent_t *self)
 
 /* ------------------------------------------------------------ dispatch */
 
+/* Sends the message encoded in codec on sock without waiting, and without
+   a copy: the codec lends its buffer to libzmq (a copy goes when every
+   buffer is out). Returns 0 or -1. */
+static int
+s_send_lent (ff_codec_t *codec, zsock_t *sock)
+{
+    void *data, *hint;
+    size_t size;
+    ff_codec_free_fn *free_fn;
+    zmq_msg_t msg;
+    if (ff_codec_lend (codec, &data, &size, &free_fn, &hint))
+        return ff_net_send (sock, NULL, 0, ff_codec_data (codec), ff_codec_size (codec), 0);
+    if (zmq_msg_init_data (&msg, data, size, free_fn, hint)) {
+        free_fn (data, hint);       /* given back, bytes intact: send a copy */
+        return ff_net_send (sock, NULL, 0, data, size, 0);
+    }
+    if (zmq_msg_send (&msg, zsock_resolve (sock), ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&msg);       /* gives the buffer back */
+        return -1;
+    }
+    return 0;
+}
+
 /* Sends the tasks seqs to peer in one message. Returns 0, or -1 when
    memory ran out or its pipe is not connected yet. */
 static int
@@ -464,8 +487,7 @@ s_send_tasks (s_vent_t *self, ff_peer_t *peer, const uint64_t *seqs, size_t coun
                       count, peer->id);
         return -1;
     }
-    return ff_net_send (peer->push, NULL, 0, ff_codec_data (self->codec),
-                        ff_codec_size (self->codec), 0) == 0? 0: -1;
+    return s_send_lent (self->codec, peer->push) == 0? 0: -1;
 }
 
 /* Sends what the policy plans while any worker has credit. A message that

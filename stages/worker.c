@@ -120,6 +120,7 @@ typedef struct {
     ff_heartbeat_t *heartbeat;      /* heartbeat thread, once welcomed */
     ff_heartbeat_args_t hb_args;    /* its arguments */
     ff_codec_t *codec;              /* encoder */
+    ff_item_t *items;               /* room for one task message's items */
     s_job_t job;                    /* the job served */
     int welcomed;                   /* a welcome was accepted */
     int ended;                      /* the ventilator ended the job */
@@ -131,7 +132,8 @@ typedef struct {
     volatile int64_t running_since; /* when the running task started, or 0 */
     int dropped;                    /* the ventilator dropped this worker */
     int no_memory;                  /* a result message could not be encoded: leave */
-    ff_shm_t *maps [S_MAX_MAPS];    /* mapped segments, oldest first */
+    ff_shm_t *maps [S_MAX_MAPS];    /* mapped segments and files, oldest first */
+    ff_npy_t map_npy [S_MAX_MAPS];  /* a mapped file's .npy header (zero for a segment) */
     size_t nmaps;                   /* how many */
     char shm_prefix [64];           /* ff_<uid>_<job>_: the job's segments */
     ff_security_t *security;        /* CURVE client keys, or none */
@@ -234,6 +236,25 @@ s_on_control (s_worker_t *self)
     }
 }
 
+/* Keeps map in the cache (closing the oldest when full) with npy, the
+   header of a mapped .npy or NULL for a segment. Returns its kept header. */
+static const ff_npy_t *
+s_keep_map (s_worker_t *self, ff_shm_t *map, const ff_npy_t *npy)
+{
+    if (self->nmaps == S_MAX_MAPS) {
+        ff_shm_destroy (&self->maps [0], 0);
+        memmove (self->maps, self->maps + 1, (S_MAX_MAPS - 1) * sizeof (ff_shm_t *));
+        memmove (self->map_npy, self->map_npy + 1, (S_MAX_MAPS - 1) * sizeof (ff_npy_t));
+        self->nmaps--;
+    }
+    self->maps [self->nmaps] = map;
+    if (npy)
+        self->map_npy [self->nmaps] = *npy;
+    else
+        memset (&self->map_npy [self->nmaps], 0, sizeof (ff_npy_t));
+    return &self->map_npy [self->nmaps++];
+}
+
 /* Returns the mapping of segment name holding at least min_size bytes,
    from the cache or newly opened (closing the oldest when full). */
 static ff_shm_t *
@@ -258,17 +279,59 @@ s_map (s_worker_t *self, ff_str_t name, size_t min_size, char *error, size_t err
     ff_shm_t *map = ff_shm_open (text, self->shm_prefix, min_size, error, error_size);
     if (!map)
         return NULL;
-    if (self->nmaps == S_MAX_MAPS) {
-        ff_shm_destroy (&self->maps [0], 0);
-        memmove (self->maps, self->maps + 1, (S_MAX_MAPS - 1) * sizeof (ff_shm_t *));
-        self->nmaps--;
-    }
-    self->maps [self->nmaps++] = map;
+    s_keep_map (self, map, NULL);
     return map;
 }
 
-/* Turns the handles of item into arrays: mapped segment slices or inline
-   bytes, each checked against its dtype and shape. Returns 0, or -1 with
+/* Returns the file mapping that file handle text names, from the cache or
+   newly mapped, with its .npy header in *npy. A file is mapped only when
+   the handle's identity (device, inode, size, mtime) is the file's before
+   and after mapping, its name ends in ".npy" and its header is one this
+   worker reads: a handle can make a worker read the array data of a .npy
+   its user may read, nothing else (docs/PROTOCOL.md, section 3). */
+static ff_shm_t *
+s_map_file (s_worker_t *self, ff_str_t text, const ff_npy_t **npy,
+            char *error, size_t error_size)
+{
+    ff_shm_file_id_t want, got;
+    char path [FF_SHM_HANDLE_MAX];
+    size_t index;
+    for (index = 0; index < self->nmaps; index++) {
+        const char *name = ff_shm_name (self->maps [index]);
+        if (strlen (name) == text.len && memcmp (name, text.ptr, text.len) == 0) {
+            *npy = &self->map_npy [index];
+            return self->maps [index];
+        }
+    }
+    if (ff_shm_file_handle_parse (text.ptr, text.len, &want, path, sizeof (path))) {
+        snprintf (error, error_size, "malformed file handle");
+        return NULL;
+    }
+    size_t length = strlen (path);
+    if (length < 5 || strcmp (path + length - 4, ".npy") != 0) {
+        snprintf (error, error_size, "file handle %.200s: not a .npy", path);
+        return NULL;
+    }
+    ff_shm_t *map = ff_shm_map_file (path, &want, &got, error, error_size);
+    if (!map)
+        return NULL;
+    ff_npy_t header;
+    size_t size = ff_shm_size (map);
+    /* the header is at most 12 bytes of prelude and 1 MiB of text */
+    size_t head = size < ((size_t) 1 << 20) + 12? size: ((size_t) 1 << 20) + 12;
+    if (size == 0 || ff_npy_parse (ff_shm_data (map), head, size, path, &header,
+                                   error, error_size)) {
+        if (size == 0)
+            snprintf (error, error_size, "%.200s: empty file", path);
+        ff_shm_destroy (&map, 0);
+        return NULL;
+    }
+    *npy = s_keep_map (self, map, &header);
+    return map;
+}
+
+/* Turns the handles of item into arrays: slices of mapped segments or
+   .npy files, or inline bytes, each checked against its dtype and shape. Returns 0, or -1 with
    a message in error. */
 static int
 s_arrays (s_worker_t *self, const ff_item_t *item, ff_array_t *arrays, char *names,
@@ -302,6 +365,24 @@ s_arrays (s_worker_t *self, const ff_item_t *item, ff_array_t *arrays, char *nam
         array->size = (size_t) handle->length;
         if (handle->segment.len == 0)
             array->data = handle->bytes.ptr;
+        else
+        if (handle->segment.len > strlen (FF_SHM_FILE_PREFIX)
+        &&  memcmp (handle->segment.ptr, FF_SHM_FILE_PREFIX, strlen (FF_SHM_FILE_PREFIX)) == 0) {
+            const ff_npy_t *npy;
+            ff_shm_t *map = s_map_file (self, handle->segment, &npy, error, error_size);
+            if (!map)
+                return -1;
+            /* whole elements of the file's own dtype, inside its data */
+            if (npy->dtype != array->dtype || handle->offset < npy->offset
+            ||  (handle->offset - npy->offset) % npy->itemsize != 0
+            ||  handle->length > npy->bytes
+            ||  handle->offset - npy->offset > npy->bytes - handle->length) {
+                snprintf (error, error_size, "array slice out of the data of %s",
+                          ff_shm_name (map));
+                return -1;
+            }
+            array->data = ff_shm_data (map) + handle->offset;
+        }
         else {
             if (handle->offset > SIZE_MAX - handle->length) {
                 snprintf (error, error_size, "array slice out of range");
@@ -331,6 +412,32 @@ static int
 s_stopped (void)
 {
     return ff_stop_signal || zsys_interrupted;
+}
+
+/* Sends the result message encoded in the codec, waiting at most 1 s,
+   without a copy: the codec lends its buffer to libzmq. Returns 0, or -1
+   with *data and *size set to the message's bytes, still valid for a
+   copying retry (the codec lends a buffer again only at the next send). */
+static int
+s_send_lent (s_worker_t *self, void **data, size_t *size)
+{
+    void *hint;
+    ff_codec_free_fn *free_fn;
+    zmq_msg_t msg;
+    int timeout_ms = 1000;
+    if (ff_codec_lend (self->codec, data, size, &free_fn, &hint))
+        return -1;
+    if (zmq_msg_init_data (&msg, *data, *size, free_fn, hint)) {
+        free_fn (*data, hint);
+        return -1;
+    }
+    void *handle = zsock_resolve (self->results);
+    zmq_setsockopt (handle, ZMQ_SNDTIMEO, &timeout_ms, sizeof (timeout_ms));
+    if (zmq_msg_send (&msg, handle, 0) < 0) {
+        zmq_msg_close (&msg);       /* gives the buffer back, bytes intact */
+        return -1;
+    }
+    return 0;
 }
 
 /* Runs every task of one batch and sends one result message. A task
@@ -419,8 +526,12 @@ s_run_batch (s_worker_t *self, ff_msg_t *msg)
        ventilator falls silent (it sends these tasks again, or is gone) */
     const ff_settings_t *settings = ff_topology_settings (self->topology);
     uint64_t joins = self->joins;
-    while (ff_net_send (self->results, NULL, 0, ff_codec_data (self->codec),
-                        ff_codec_size (self->codec), 1000) != 0) {
+    /* the first try lends the codec's buffer to libzmq (no copy); a retry
+       sends a copy of the same bytes, which a failed send gave back */
+    void *data = (void *) ff_codec_data (self->codec);
+    size_t size = ff_codec_size (self->codec);
+    int sent = s_send_lent (self, &data, &size);
+    while (sent != 0 && ff_net_send (self->results, NULL, 0, data, size, 1000) != 0) {
         if (ff_stop_signal || zsys_interrupted) {
             ff_log_error ("stopped before a result could be sent");
             zsock_set_linger (self->results, 0);    /* the sink is gone: do not wait */
@@ -457,7 +568,7 @@ s_on_tasks (s_worker_t *self)
             ff_log_reject (&self->rejected, "multipart message on task pipe");
             continue;
         }
-        if (ff_msg_decode (zmq_msg_data (&body), zmq_msg_size (&body), &msg)
+        if (ff_msg_decode_items (zmq_msg_data (&body), zmq_msg_size (&body), &msg, self->items)
         ||  msg.type != FF_MSG_TASK || !ff_str_eq (msg.job, self->job.id))
             ff_log_reject (&self->rejected, "malformed or foreign task message");
         else
@@ -602,9 +713,10 @@ main (int argc, char *argv [])
     const char *fault = getenv ("FANFOLD_FAULT_CODEC_LIMIT");
     if (fault && self.codec)
         ff_codec_set_limit (self.codec, (size_t) strtoull (fault, NULL, 10));
+    self.items = (ff_item_t *) calloc (FF_MAX_BATCH, sizeof (ff_item_t));
     self.control = ff_net_socket (ZMQ_DEALER, settings->hwm, 200, FF_MAX_CONTROL_MESSAGE);
     self.results = ff_net_socket (ZMQ_PUSH, settings->hwm, settings->linger_ms, -1);
-    if (!self.codec || !self.control || !self.results)
+    if (!self.codec || !self.items || !self.control || !self.results)
         ff_log_error ("cannot create sockets");
     else
     if (!(self.security = ff_security_new (self.topology, 0, 1, error, sizeof (error)))
@@ -627,6 +739,7 @@ main (int argc, char *argv [])
     zsock_destroy (&self.results);
     zsock_destroy (&self.control);
     ff_codec_destroy (&self.codec);
+    free (self.items);
     ff_security_destroy (&self.security);
     ff_topology_destroy (&self.topology);
     return rc;

@@ -2,6 +2,7 @@
     ff_codec_* and ff_msg_decode, and malformed frames are refused whole. */
 
 #include <check.h>
+#include <stddef.h>
 #include <msgpack.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -605,6 +606,116 @@ START_TEST (test_codec_round_trips_array_handles_in_a_task_item)
 }
 END_TEST
 
+/* Items kept by the decode are the items a second read of the frame gives. */
+static void
+s_assert_same_items (ff_codec_t *codec)
+{
+    ff_msg_t twice, once;
+    ff_item_t a, b;
+    ff_item_t *kept = (ff_item_t *) calloc (FF_MAX_BATCH, sizeof (ff_item_t));
+    ck_assert_ptr_nonnull (kept);
+    ck_assert_int_eq (ff_msg_decode (ff_codec_data (codec), ff_codec_size (codec), &twice), 0);
+    ck_assert_int_eq (ff_msg_decode_items (ff_codec_data (codec), ff_codec_size (codec), &once,
+                                           kept), 0);
+    ck_assert_uint_eq (once.count, twice.count);
+    size_t items = 0;
+    while (ff_msg_next_item (&twice, &a)) {
+        memset (&b, 0xa5, sizeof (b));
+        ck_assert_int_eq (ff_msg_next_item (&once, &b), 1);
+        ck_assert_mem_eq (&a, &b, offsetof (ff_item_t, arrays) + a.narrays * sizeof (ff_handle_t));
+        items++;
+    }
+    ck_assert_int_eq (ff_msg_next_item (&once, &b), 0);
+    ck_assert_uint_gt (items, 0);
+    free (kept);
+}
+
+START_TEST (test_codec_decode_items_gives_the_items_of_a_second_read_in_one_pass)
+{
+    ff_codec_t *codec = ff_codec_new ();
+    ff_item_t item;
+    ff_codec_task_begin (codec, "job-t", 3);
+    s_add_task (codec, 0, 0, "in.txt:1-4", 10, "a\nb\nc\nd\n", 8);
+    memset (&item, 0, sizeof (item));
+    item.seq = 9;
+    item.input = ff_str ("a.npy");
+    item.attempt = 2;
+    item.chunks = 1;
+    item.narrays = 1;
+    item.arrays [0].name = ff_str ("data");
+    item.arrays [0].dtype = 9;
+    item.arrays [0].ndim = 1;
+    item.arrays [0].shape [0] = 4;
+    item.arrays [0].segment = ff_str ("file:1:2:144:4:/d/a.npy");
+    item.arrays [0].offset = 128;
+    item.arrays [0].length = 16;
+    ck_assert_int_eq (ff_codec_task_item (codec, &item), 0);
+    s_add_task (codec, 3, 2, "", 0, "", 0);
+    s_assert_same_items (codec);
+    ff_codec_result_begin (codec, "job-r", 5, 2);
+    s_add_result (codec, 10, 1, FF_STATUS_OK, FF_KIND_JSON, "a", 1, "{\"n\":1}", 7, "\"exit\":0", 8);
+    s_add_result (codec, 11, 0, FF_STATUS_ERROR, FF_KIND_BYTES, "bb", 2, "boom", 4, NULL, 0);
+    s_assert_same_items (codec);
+    /* a message refused whole hands out nothing */
+    ff_msg_t msg;
+    ff_item_t *kept = (ff_item_t *) calloc (FF_MAX_BATCH, sizeof (ff_item_t));
+    ck_assert_ptr_nonnull (kept);
+    ck_assert_int_eq (ff_msg_decode_items (ff_codec_data (codec), ff_codec_size (codec) - 1, &msg,
+                                           kept), -1);
+    free (kept);
+    ff_codec_destroy (&codec);
+}
+END_TEST
+
+START_TEST (test_codec_lends_its_buffer_and_reuses_it_once_given_back)
+{
+    ff_codec_t *codec = ff_codec_new ();
+    void *data, *hint, *first_data, *first_hint;
+    size_t size;
+    ff_codec_free_fn *free_fn;
+    /* nothing encoded: nothing to lend */
+    ck_assert_int_eq (ff_codec_lend (codec, &data, &size, &free_fn, &hint), -1);
+    ff_codec_hb (codec, "job-l", 1);
+    size_t hb_size = ff_codec_size (codec);
+    char copy [64];
+    memcpy (copy, ff_codec_data (codec), hb_size);
+    ck_assert_int_eq (ff_codec_lend (codec, &first_data, &size, &free_fn, &first_hint), 0);
+    ck_assert_uint_eq (size, hb_size);
+    ck_assert_mem_eq (first_data, copy, hb_size);
+    /* the next message is encoded elsewhere: the lent bytes stay */
+    ff_codec_hb (codec, "job-m", 2);
+    ck_assert_ptr_ne (ff_codec_data (codec), first_data);
+    ck_assert_mem_eq (first_data, copy, hb_size);
+    ck_assert_int_eq (ff_codec_lend (codec, &data, &size, &free_fn, &hint), 0);
+    free_fn (data, hint);
+    /* given back, the second buffer is encoded into after the next lend */
+    void *third, *third_hint;
+    ff_codec_hb (codec, "job-n", 3);
+    ck_assert_int_eq (ff_codec_lend (codec, &third, &size, &free_fn, &third_hint), 0);
+    ck_assert_ptr_ne (third, data);
+    ff_codec_hb (codec, "job-n", 4);
+    ck_assert_ptr_eq (ff_codec_data (codec), data);
+    free_fn (third, third_hint);
+    /* every slot out: a copy must go instead */
+    void *lent [FF_CODEC_SLOTS], *hints [FF_CODEC_SLOTS];
+    size_t count = 0;
+    while (ff_codec_lend (codec, &lent [count], &size, &free_fn, &hints [count]) == 0) {
+        ff_codec_hb (codec, "job-o", count);
+        count++;
+        ck_assert_uint_le (count, FF_CODEC_SLOTS);
+    }
+    ck_assert_uint_eq (count, FF_CODEC_SLOTS - 1);    /* first_data is still out */
+    ck_assert_ptr_nonnull (ff_codec_data (codec));
+    for (size_t index = 0; index < count; index++)
+        free_fn (lent [index], hints [index]);
+    /* destroyed while a buffer is out: its free callback frees it later */
+    ff_codec_destroy (&codec);
+    ck_assert_ptr_null (codec);
+    ck_assert_mem_eq (first_data, copy, hb_size);
+    free_fn (first_data, first_hint);
+}
+END_TEST
+
 START_TEST (test_codec_rejects_a_handle_whose_inline_bytes_miss_its_length)
 {
     ff_codec_t *codec = ff_codec_new ();
@@ -721,6 +832,8 @@ codec_suite (void)
     tcase_add_test (tc, test_codec_round_trips_hb_bye_and_end);
     tcase_add_test (tc, test_codec_round_trips_task_items_in_order);
     tcase_add_test (tc, test_codec_round_trips_array_handles_in_a_task_item);
+    tcase_add_test (tc, test_codec_decode_items_gives_the_items_of_a_second_read_in_one_pass);
+    tcase_add_test (tc, test_codec_lends_its_buffer_and_reuses_it_once_given_back);
     tcase_add_test (tc, test_codec_round_trips_result_items_with_status_and_kind);
     tcase_add_test (tc, test_codec_accepts_a_task_batch_of_exactly_max_batch_items);
     tcase_add_test (tc, test_codec_items_are_byte_for_byte_what_msgpack_c_writes);

@@ -461,6 +461,153 @@ START_TEST (test_shm_open_refuses_a_missing_segment)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- files */
+
+static char s_file_dir [64];            /* a temporary directory */
+static char s_file [128];               /* s_file_dir/a.npy: 4096 bytes */
+
+static void
+s_file_setup (void)
+{
+    snprintf (s_file_dir, sizeof (s_file_dir), "/tmp/check_shm_XXXXXX");
+    ck_assert_ptr_nonnull (mkdtemp (s_file_dir));
+    snprintf (s_file, sizeof (s_file), "%s/a.npy", s_file_dir);
+    FILE *file = fopen (s_file, "wb");
+    ck_assert_ptr_nonnull (file);
+    for (int index = 0; index < 4096; index++)
+        fputc (index & 0xff, file);
+    ck_assert_int_eq (fclose (file), 0);
+}
+
+static void
+s_file_teardown (void)
+{
+    char path [160];
+    const char *names [] = { "a.npy", "link.npy", "fifo.npy" };
+    for (size_t index = 0; index < 3; index++) {
+        snprintf (path, sizeof (path), "%s/%s", s_file_dir, names [index]);
+        unlink (path);
+    }
+    rmdir (s_file_dir);
+}
+
+/* Maps s_file (or path) expecting identity expect; returns the map or NULL
+   with the message in error. */
+static ff_shm_t *
+s_map (const char *path, const ff_shm_file_id_t *expect, char *error, size_t size)
+{
+    ff_shm_file_id_t id;
+    error [0] = 0;
+    return ff_shm_map_file (path, expect, &id, error, size);
+}
+
+START_TEST (test_shm_map_file_maps_a_file_in_place_read_only_and_names_it_by_handle)
+{
+    char error [256], path [FF_SHM_HANDLE_MAX];
+    ff_shm_file_id_t id, parsed;
+    ff_shm_t *map = ff_shm_map_file (s_file, NULL, &id, error, sizeof (error));
+    ck_assert_msg (map != NULL, "%s", error);
+    ck_assert_uint_eq (ff_shm_size (map), 4096);
+    ck_assert_uint_eq (ff_shm_data (map) [300], 300 & 0xff);
+    struct stat info;
+    ck_assert_int_eq (stat (s_file, &info), 0);
+    ck_assert_uint_eq (id.ino, (uint64_t) info.st_ino);
+    ck_assert_uint_eq (id.size, 4096);
+    const char *handle = ff_shm_name (map);
+    ck_assert_int_eq (ff_shm_file_handle_parse (handle, strlen (handle), &parsed, path,
+                                                sizeof (path)), 0);
+    ck_assert_str_eq (path, s_file);
+    ck_assert_mem_eq (&parsed, &id, sizeof (id));
+    /* mapped with the identity it had: the same again */
+    ff_shm_t *again = s_map (path, &parsed, error, sizeof (error));
+    ck_assert_msg (again != NULL, "%s", error);
+    ff_shm_destroy (&again, 1);
+    ff_shm_destroy (&map, 1);
+    ck_assert_ptr_null (map);
+    ck_assert_int_eq (access (s_file, R_OK), 0);    /* a file is never removed */
+}
+END_TEST
+
+START_TEST (test_shm_map_file_refuses_a_file_whose_identity_changed)
+{
+    char error [256];
+    ff_shm_file_id_t id;
+    ff_shm_t *map = ff_shm_map_file (s_file, NULL, &id, error, sizeof (error));
+    ck_assert_ptr_nonnull (map);
+    ff_shm_destroy (&map, 0);
+    ff_shm_file_id_t other = id;
+    other.mtime_ns++;
+    ck_assert_ptr_null (s_map (s_file, &other, error, sizeof (error)));
+    ck_assert_ptr_nonnull (strstr (error, "not the file the job named"));
+    other = id;
+    other.size--;
+    ck_assert_ptr_null (s_map (s_file, &other, error, sizeof (error)));
+    other = id;
+    other.ino++;
+    ck_assert_ptr_null (s_map (s_file, &other, error, sizeof (error)));
+    /* the file rewritten in place: its size and time move on */
+    FILE *file = fopen (s_file, "ab");
+    ck_assert_ptr_nonnull (file);
+    fputc ('x', file);
+    fclose (file);
+    ck_assert_ptr_null (s_map (s_file, &id, error, sizeof (error)));
+}
+END_TEST
+
+START_TEST (test_shm_map_file_refuses_a_symlink_a_fifo_a_directory_and_a_missing_file)
+{
+    char error [256], path [160];
+    snprintf (path, sizeof (path), "%s/link.npy", s_file_dir);
+    ck_assert_int_eq (symlink (s_file, path), 0);
+    ck_assert_ptr_null (s_map (path, NULL, error, sizeof (error)));
+    ck_assert_ptr_nonnull (strstr (error, path));
+    /* a FIFO: refused at once, not waited on */
+    snprintf (path, sizeof (path), "%s/fifo.npy", s_file_dir);
+    ck_assert_int_eq (mkfifo (path, 0600), 0);
+    ck_assert_ptr_null (s_map (path, NULL, error, sizeof (error)));
+    ck_assert_ptr_nonnull (strstr (error, "not a regular file"));
+    ck_assert_ptr_null (s_map (s_file_dir, NULL, error, sizeof (error)));
+    snprintf (path, sizeof (path), "%s/missing.npy", s_file_dir);
+    ck_assert_ptr_null (s_map (path, NULL, error, sizeof (error)));
+    ck_assert_ptr_nonnull (strstr (error, "cannot open"));
+}
+END_TEST
+
+START_TEST (test_shm_file_handle_parse_refuses_every_malformed_handle)
+{
+    char path [FF_SHM_HANDLE_MAX];
+    ff_shm_file_id_t id;
+    const char *bad [] = {
+        "", "file:", "file:1:2:3:4:", "file:1:2:3:4:relative.npy", "file:1:2:3:/a.npy",
+        "file:1:2:3:4/a.npy", "file:x:2:3:4:/a.npy", "file::2:3:4:/a.npy",
+        "segment:1:2:3:4:/a.npy", "file:1:2:3:99999999999999999999:/a.npy",
+        "file:1:2:3:123456789012345678901:/a.npy", "ff_1000_job_1_x_0_data"
+    };
+    for (size_t index = 0; index < sizeof (bad) / sizeof (bad [0]); index++)
+        ck_assert_msg (ff_shm_file_handle_parse (bad [index], strlen (bad [index]), &id, path,
+                                                 sizeof (path)) != 0,
+                       "accepted \"%s\"", bad [index]);
+    /* a NUL inside the text */
+    const char nul [] = "file:1:2:3:4:/a\0.npy";
+    ck_assert_int_ne (ff_shm_file_handle_parse (nul, sizeof (nul) - 1, &id, path,
+                                                sizeof (path)), 0);
+    /* a path longer than the room given */
+    ck_assert_int_ne (ff_shm_file_handle_parse ("file:1:2:3:4:/abcdef.npy", 24, &id, path, 8),
+                      0);
+    ck_assert_int_eq (ff_shm_file_handle_parse ("file:1:2:3:4:/a.npy", 19, &id, path,
+                                                sizeof (path)), 0);
+    ck_assert_uint_eq (id.dev, 1);
+    ck_assert_uint_eq (id.ino, 2);
+    ck_assert_uint_eq (id.size, 3);
+    ck_assert_int_eq (id.mtime_ns, 4);
+    ck_assert_str_eq (path, "/a.npy");
+    /* and a relative path gets no handle */
+    char text [64];
+    ck_assert_int_ne (ff_shm_file_handle ("a.npy", &id, text, sizeof (text)), 0);
+    ck_assert_int_ne (ff_shm_file_handle ("/a/long/path.npy", &id, text, 12), 0);
+}
+END_TEST
+
 Suite *
 shm_suite (void)
 {
@@ -496,6 +643,15 @@ shm_suite (void)
     tcase_add_test (tc, test_shm_open_refuses_a_segment_smaller_than_min_size);
     tcase_add_test (tc, test_shm_open_refuses_a_segment_others_can_read);
     tcase_add_test (tc, test_shm_open_refuses_a_missing_segment);
+    suite_add_tcase (suite, tc);
+
+    tc = tcase_create ("files");
+    tcase_set_timeout (tc, 20);
+    tcase_add_checked_fixture (tc, s_file_setup, s_file_teardown);
+    tcase_add_test (tc, test_shm_map_file_maps_a_file_in_place_read_only_and_names_it_by_handle);
+    tcase_add_test (tc, test_shm_map_file_refuses_a_file_whose_identity_changed);
+    tcase_add_test (tc, test_shm_map_file_refuses_a_symlink_a_fifo_a_directory_and_a_missing_file);
+    tcase_add_test (tc, test_shm_file_handle_parse_refuses_every_malformed_handle);
     suite_add_tcase (suite, tc);
     return suite;
 }

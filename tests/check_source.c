@@ -1,8 +1,9 @@
 /*  Unit tests for array sources: a .npy written by hand into a temporary
-    directory and tests/data/pept.pdb.gz, loaded into process memory and
-    into shared memory, cut into chunks whose slices tile the data; in
-    "limits", files that do not load and segment names that are taken.
-    Every test removes its files and segments. */
+    directory, mapped in place and named by a file handle, and
+    tests/data/pept.pdb.gz, loaded into process memory and into shared
+    memory, cut into chunks whose slices tile the data; in "limits", files
+    that do not load and segment names that are taken. Every test removes
+    its files and segments. */
 
 #include <check.h>
 #include <dirent.h>
@@ -22,6 +23,7 @@
 
 #define S_DATA "tests/data/"
 #define S_COUNT 10                      /* elements of the test .npy */
+#define S_DATA_OFFSET 128               /* where the fixture's data starts */
 
 static char s_dir [64];                 /* this test's temporary directory */
 static char s_npy [128];                /* s_dir/ten.npy: S_COUNT f8 values */
@@ -92,18 +94,9 @@ s_assert_whole_npy (const ff_slice_t *slice)
     ck_assert_uint_eq (slice->array.ndim, 1);
     ck_assert_uint_eq (slice->array.shape [0], S_COUNT);
     ck_assert_uint_eq (slice->array.size, sizeof (s_values));
-    ck_assert_uint_eq (slice->offset, 0);
+    ck_assert_uint_eq (slice->offset, S_DATA_OFFSET);
     ck_assert_ptr_nonnull (slice->array.data);
     ck_assert_mem_eq (slice->array.data, s_values, sizeof (s_values));
-}
-
-/* Returns 1 when segment name exists under /dev/shm, and its stat. */
-static int
-s_segment_stat (const char *name, struct stat *info)
-{
-    char path [FF_SHM_NAME_MAX + 16];
-    snprintf (path, sizeof (path), "/dev/shm/%s", name);
-    return stat (path, info) == 0;
 }
 
 /* Checks that the slices of chunk_bytes tile the test .npy in order, with
@@ -125,7 +118,7 @@ s_assert_tiles (ff_source_t *source, uint64_t chunk_bytes, uint64_t per,
         ck_assert_int_eq (slices [0].array.dtype, FF_DTYPE_F64);
         ck_assert_uint_eq (slices [0].array.ndim, 1);
         ck_assert_uint_eq (slices [0].array.shape [0], count);
-        ck_assert_uint_eq (slices [0].offset, next);
+        ck_assert_uint_eq (slices [0].offset, S_DATA_OFFSET + next);
         ck_assert_uint_eq (slices [0].array.size, count * sizeof (double));
         ck_assert_ptr_eq (slices [0].array.data, base + next);
         ck_assert_mem_eq (slices [0].array.data, (const uint8_t *) s_values + next,
@@ -148,44 +141,53 @@ START_TEST (test_source_recognises_npy_pdb_pdb_gz_and_xyz_but_not_txt)
 }
 END_TEST
 
-START_TEST (test_source_loads_an_npy_into_memory_with_its_dtype_shape_and_data)
+START_TEST (test_source_maps_an_npy_in_place_with_its_dtype_shape_and_data)
 {
     ff_source_t *source = s_load (s_npy, NULL, 0);
     ff_slice_t slices [FF_SOURCE_MAX_ARRAYS];
     ck_assert_uint_eq (ff_source_bytes (source), sizeof (s_values));
     ck_assert_uint_eq (ff_source_slices (source, 0, 0, slices), 1);
     s_assert_whole_npy (&slices [0]);
-    ck_assert_str_eq (slices [0].segment, "");
+    ck_assert_int_eq (strncmp (slices [0].segment, FF_SHM_FILE_PREFIX,
+                               strlen (FF_SHM_FILE_PREFIX)), 0);
     ff_source_destroy (&source);
     ck_assert_ptr_null (source);
     ck_assert_int_eq (s_segments_left (), 0);
 }
 END_TEST
 
-START_TEST (test_source_loads_an_npy_into_a_0600_segment_named_with_the_prefix)
+START_TEST (test_source_names_an_npy_by_a_file_handle_with_its_path_and_identity)
 {
     ff_source_t *source = s_load (s_npy, s_prefix, 3);
     ff_slice_t slices [FF_SOURCE_MAX_ARRAYS];
-    ck_assert_uint_eq (ff_source_bytes (source), sizeof (s_values));
     ck_assert_uint_eq (ff_source_slices (source, 0, 0, slices), 1);
     s_assert_whole_npy (&slices [0]);
+    /* no segment: the file is the shared memory */
+    ck_assert_int_eq (s_segments_left (), 0);
 
-    const char *segment = slices [0].segment;
-    ck_assert_msg (strncmp (segment, s_prefix, strlen (s_prefix)) == 0,
-                   "segment %s does not start with %s", segment, s_prefix);
-    ck_assert_ptr_nonnull (strstr (segment, "_3_data"));
+    const char *handle = slices [0].segment;
+    ff_shm_file_id_t id;
+    char path [FF_SHM_HANDLE_MAX], *real = realpath (s_npy, NULL);
+    ck_assert_ptr_nonnull (real);
+    ck_assert_int_eq (ff_shm_file_handle_parse (handle, strlen (handle), &id, path,
+                                                sizeof (path)), 0);
+    ck_assert_str_eq (path, real);
     struct stat info;
-    ck_assert (s_segment_stat (segment, &info));
-    ck_assert_uint_eq (info.st_mode & 07777, 0600);
-    ck_assert_int_eq (info.st_size, sizeof (s_values));
-    ck_assert_int_eq (s_segments_left (), 1);
+    ck_assert_int_eq (stat (s_npy, &info), 0);
+    ck_assert_uint_eq (id.ino, (uint64_t) info.st_ino);
+    ck_assert_uint_eq (id.dev, (uint64_t) info.st_dev);
+    ck_assert_uint_eq (id.size, (uint64_t) info.st_size);
 
-    /* a worker opening the segment sees the same bytes */
+    /* a worker mapping the handle sees the same bytes at the offset */
     char error [256] = "";
-    ff_shm_t *shm = ff_shm_open (segment, s_prefix, sizeof (s_values), error, sizeof (error));
-    ck_assert_msg (shm != NULL, "%s", error);
-    ck_assert_mem_eq (ff_shm_data (shm), s_values, sizeof (s_values));
-    ff_shm_destroy (&shm, 0);
+    ff_shm_file_id_t got;
+    ff_shm_t *map = ff_shm_map_file (path, &id, &got, error, sizeof (error));
+    ck_assert_msg (map != NULL, "%s", error);
+    ck_assert_str_eq (ff_shm_name (map), handle);
+    ck_assert_mem_eq (ff_shm_data (map) + slices [0].offset, s_values, sizeof (s_values));
+    ff_shm_destroy (&map, 1);       /* never removes the file */
+    ck_assert_int_eq (access (s_npy, R_OK), 0);
+    free (real);
     ff_source_destroy (&source);
 }
 END_TEST
@@ -232,7 +234,7 @@ START_TEST (test_source_rounds_chunks_to_whole_elements_of_at_least_one)
 }
 END_TEST
 
-START_TEST (test_source_keeps_its_segments_until_the_last_reference_is_dropped)
+START_TEST (test_source_keeps_its_mapping_until_the_last_reference_is_dropped)
 {
     ff_source_t *source = s_load (s_npy, s_prefix, 0);
     ck_assert_uint_eq (ff_source_refs (source), 1);
@@ -242,7 +244,6 @@ START_TEST (test_source_keeps_its_segments_until_the_last_reference_is_dropped)
     ff_source_unref (&source);
     ck_assert_ptr_null (source);
     ck_assert_uint_eq (ff_source_refs (held), 1);
-    ck_assert_int_eq (s_segments_left (), 1);
     ff_slice_t slices [FF_SOURCE_MAX_ARRAYS];
     ck_assert_uint_eq (ff_source_slices (held, 0, 0, slices), 1);
     ck_assert_mem_eq (slices [0].array.data, s_values, sizeof (s_values));
@@ -253,18 +254,14 @@ START_TEST (test_source_keeps_its_segments_until_the_last_reference_is_dropped)
 }
 END_TEST
 
-START_TEST (test_source_destroy_removes_its_segments)
+START_TEST (test_source_destroy_leaves_the_npy_file_in_place)
 {
     ff_source_t *source = s_load (s_npy, s_prefix, 0);
-    ff_slice_t slices [FF_SOURCE_MAX_ARRAYS];
-    ck_assert_uint_eq (ff_source_slices (source, 0, 0, slices), 1);
-    char segment [FF_SHM_NAME_MAX];
-    snprintf (segment, sizeof (segment), "%s", slices [0].segment);
-    struct stat info;
-    ck_assert (s_segment_stat (segment, &info));
     ff_source_destroy (&source);
     ck_assert_ptr_null (source);
-    ck_assert (!s_segment_stat (segment, &info));
+    struct stat info;
+    ck_assert_int_eq (stat (s_npy, &info), 0);
+    ck_assert_int_eq (info.st_size, S_DATA_OFFSET + sizeof (s_values));
     ck_assert_int_eq (s_segments_left (), 0);
     ff_source_destroy (&source);
 }
@@ -377,17 +374,17 @@ END_TEST
 
 START_TEST (test_source_refuses_a_second_load_into_segments_that_exist)
 {
-    ff_source_t *first = s_load (s_npy, s_prefix, 0);
+    ff_source_t *first = s_load (S_DATA "pept.pdb.gz", s_prefix, 0);
     char error [256] = "";
-    ff_source_t *second = ff_source_load (s_npy, s_prefix, 0, error, sizeof (error));
+    ff_source_t *second = ff_source_load (S_DATA "pept.pdb.gz", s_prefix, 0, error,
+                                          sizeof (error));
     ck_assert_ptr_null (second);
-    ck_assert_msg (strstr (error, s_npy) == error, "message \"%s\"", error);
+    ck_assert_msg (strstr (error, S_DATA "pept.pdb.gz") == error, "message \"%s\"", error);
     ck_assert_ptr_nonnull (strstr (error, strerror (EEXIST)));
-    /* the first load's segment is still there and whole */
+    /* the first load's segments are still there */
     ff_slice_t slices [FF_SOURCE_MAX_ARRAYS];
-    ck_assert_uint_eq (ff_source_slices (first, 0, 0, slices), 1);
-    ck_assert_int_eq (s_segments_left (), 1);
-    s_assert_whole_npy (&slices [0]);
+    ck_assert_uint_eq (ff_source_slices (first, 0, 0, slices), 4);
+    ck_assert_int_eq (s_segments_left (), 4);
     ff_source_destroy (&first);
     ck_assert_int_eq (s_segments_left (), 0);
 }
@@ -402,14 +399,14 @@ source_suite (void)
     tcase_set_timeout (tc, 20);
     tcase_add_checked_fixture (tc, s_setup, s_teardown);
     tcase_add_test (tc, test_source_recognises_npy_pdb_pdb_gz_and_xyz_but_not_txt);
-    tcase_add_test (tc, test_source_loads_an_npy_into_memory_with_its_dtype_shape_and_data);
-    tcase_add_test (tc, test_source_loads_an_npy_into_a_0600_segment_named_with_the_prefix);
+    tcase_add_test (tc, test_source_maps_an_npy_in_place_with_its_dtype_shape_and_data);
+    tcase_add_test (tc, test_source_names_an_npy_by_a_file_handle_with_its_path_and_identity);
     tcase_add_test (tc, test_source_makes_one_chunk_of_the_whole_array_with_chunk_bytes_0);
     tcase_add_test (tc, test_source_cuts_ten_f8_into_chunks_of_3_3_3_1_with_24_byte_chunks);
     tcase_add_test (tc, test_source_slices_of_a_segment_tile_it_at_offsets_into_the_segment);
     tcase_add_test (tc, test_source_rounds_chunks_to_whole_elements_of_at_least_one);
-    tcase_add_test (tc, test_source_destroy_removes_its_segments);
-    tcase_add_test (tc, test_source_keeps_its_segments_until_the_last_reference_is_dropped);
+    tcase_add_test (tc, test_source_destroy_leaves_the_npy_file_in_place);
+    tcase_add_test (tc, test_source_keeps_its_mapping_until_the_last_reference_is_dropped);
     suite_add_tcase (suite, tc);
 
     tc = tcase_create ("structure");

@@ -40,8 +40,15 @@ typedef struct {
     uint64_t bytes_in;              /* payload bytes */
     uint32_t chunk;                 /* chunk of its input */
     uint32_t chunks;                /* chunks of its input (1: whole) */
+    size_t capacity;                /* bytes the block has room for after the header */
     char bytes [];                  /* input name, body, then meta */
 } s_held_t;
+
+/* Blocks of written early results are kept for the next ones, so that a
+   job in steady state allocates nothing per result: at most one per slot
+   of the reorder window, of at most S_SPARE_LARGEST bytes each. */
+#define S_SPARE_LARGEST 4096
+#define S_SPARE_SMALLEST 128
 
 /* Invariants (ff_delivery_check): those of ff_delivery_counts_t; the
    reorder window is NULL exactly until the job begins, and then releases
@@ -96,6 +103,9 @@ struct ff_delivery {
     int pipe;                       /* the joblog's Send counts the payload */
     int joblog_append;              /* 1: the joblog resumed is appended to */
     ff_format_t format;             /* raw or jsonl */
+    s_held_t **spare;               /* blocks of written early results, for reuse */
+    size_t nspare;                  /* how many */
+    size_t spare_max;               /* room in spare: the window */
 };
 
 static void
@@ -418,6 +428,9 @@ ff_delivery_destroy (ff_delivery_t **self_p)
         ff_folder_destroy (&self->folder);
         for (index = 0; index < self->nkernels; index++)
             free (self->kernels [index]);
+        while (self->nspare > 0)
+            free (self->spare [--self->nspare]);
+        free (self->spare);
         free (self->acks);
         free (self->output_name);
         free (self->tag);
@@ -455,6 +468,9 @@ ff_delivery_begin (ff_delivery_t *self, const ff_str_t *kernels, size_t nkernels
     self->reorder = ff_reorder_new ((size_t) window, self->counts.first, free);
     if (!self->reorder)
         goto fail;
+    /* no spares (and an allocation per early result) when there is no room */
+    self->spare = (s_held_t **) calloc ((size_t) window, sizeof (s_held_t *));
+    self->spare_max = self->spare? (size_t) window: 0;
     self->counts.total = total < 0? -1: total;
     return 0;
 fail:
@@ -914,6 +930,31 @@ s_worse (ff_delivery_rc_t a, ff_delivery_rc_t b)
     return a;
 }
 
+/* Returns a block with room for bytes after its header: a spare one when
+   the last one kept is large enough, else a new one. NULL when out of
+   memory. */
+static s_held_t *
+s_held_new (ff_delivery_t *self, size_t bytes)
+{
+    if (self->nspare > 0 && self->spare [self->nspare - 1]->capacity >= bytes)
+        return self->spare [--self->nspare];
+    size_t capacity = bytes < S_SPARE_SMALLEST? S_SPARE_SMALLEST: bytes;
+    s_held_t *held = (s_held_t *) malloc (sizeof (s_held_t) + capacity);
+    if (held)
+        held->capacity = capacity;
+    return held;
+}
+
+/* Keeps a block that was written for the next early result, or frees it. */
+static void
+s_held_done (ff_delivery_t *self, s_held_t *held)
+{
+    if (held->capacity <= S_SPARE_LARGEST && self->nspare < self->spare_max)
+        self->spare [self->nspare++] = held;
+    else
+        free (held);
+}
+
 /* Writes every held result whose turn has come. */
 static ff_delivery_rc_t
 s_release (ff_delivery_t *self, ff_delivery_rc_t rc)
@@ -922,7 +963,7 @@ s_release (ff_delivery_t *self, ff_delivery_rc_t rc)
     while ((held = (s_held_t *) ff_reorder_pop (self->reorder))) {
         rc = s_worse (rc, s_deliver (self, held, held->bytes, held->bytes + held->input_len,
                                      held->bytes + held->input_len + held->size));
-        free (held);
+        s_held_done (self, held);
     }
     self->counts.written = ff_reorder_next (self->reorder);
     return rc;
@@ -976,11 +1017,12 @@ ff_delivery_take (ff_delivery_t *self, uint64_t worker, const ff_item_t *item)
     if (item->seq - ff_reorder_next (self->reorder) >= ff_reorder_window (self->reorder))
         put = FF_REORDER_OUT_OF_WINDOW;
     else {
-        s_held_t *held = (s_held_t *) malloc (sizeof (s_held_t) + item->input.len
-                                              + item->data.len + item->meta.len);
+        s_held_t *held = s_held_new (self, item->input.len + item->data.len + item->meta.len);
         if (!held)
             return FF_DELIVERY_NO_MEMORY;
+        size_t capacity = held->capacity;
         *held = header;
+        held->capacity = capacity;
         if (item->input.len)
             memcpy (held->bytes, item->input.ptr, item->input.len);
         if (item->data.len)
@@ -990,7 +1032,7 @@ ff_delivery_take (ff_delivery_t *self, uint64_t worker, const ff_item_t *item)
                     item->meta.len);
         put = ff_reorder_put (self->reorder, item->seq, held);
         if (put != FF_REORDER_STORED)
-            free (held);
+            s_held_done (self, held);
     }
     if (put == FF_REORDER_DUPLICATE) {
         self->counts.duplicates++;

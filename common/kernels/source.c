@@ -1,5 +1,7 @@
-/*  fanfold array sources: load a .npy or a structure once, into shared
-    memory or process memory, and hand out the slices of each task. */
+/*  fanfold array sources: map a .npy in place (no copy: the file on disk
+    is already memory every process can share), or load a structure once
+    into shared memory or process memory, and hand out the slices of each
+    task. */
 
 #include "fanfold/kernels/source.h"
 #include "fanfold/kernels/npy.h"
@@ -26,6 +28,8 @@ struct ff_source {
     size_t narrays;                 /* arrays held */
     ff_array_t arrays [FF_SOURCE_MAX_ARRAYS]; /* their description, data here */
     ff_shm_t *segments [FF_SOURCE_MAX_ARRAYS]; /* their segments, or NULL */
+    ff_shm_t *file;                 /* .npy: the file mapped in place */
+    uint64_t data_offset;           /* .npy: file offset of the first element */
     uint8_t *heap [FF_SOURCE_MAX_ARRAYS]; /* or their memory */
     size_t itemsize;                /* .npy: bytes per element */
     uint64_t count;                 /* .npy: elements */
@@ -94,13 +98,33 @@ s_room (ff_source_t *self, size_t index, size_t size, const char *prefix,
     return size? ff_shm_data (self->segments [index]): (uint8_t *) "";
 }
 
+/* Maps the .npy at path in place, read-only, whatever prefix says: its
+   handle names the file (by absolute path and identity) to workers. */
 static int
-s_load_npy (ff_source_t *self, const char *path, const char *prefix, unsigned n,
-            char *error, size_t error_size)
+s_load_npy (ff_source_t *self, const char *path, char *error, size_t error_size)
 {
-    ff_npy_t npy;
+    ff_npy_t npy, mapped;
+    ff_shm_file_id_t id;
     if (ff_npy_read (path, &npy, error, error_size))
         return -1;
+    char *real = realpath (path, NULL);
+    if (!real) {
+        snprintf (error, error_size, "%s: cannot resolve the path: %s", path, strerror (errno));
+        return -1;
+    }
+    self->file = ff_shm_map_file (real, NULL, &id, error, error_size);
+    free (real);
+    if (!self->file)
+        return -1;
+    /* the header again, from the mapping: the file read is the file mapped */
+    size_t size = ff_shm_size (self->file);
+    if (size < npy.offset
+    ||  ff_npy_parse (ff_shm_data (self->file), (size_t) npy.offset, size, path, &mapped,
+                      NULL, 0)
+    ||  mapped.offset != npy.offset || mapped.bytes != npy.bytes || mapped.dtype != npy.dtype) {
+        snprintf (error, error_size, "%s: changed while it was being read", path);
+        return -1;
+    }
     self->is_npy = 1;
     self->narrays = 1;
     self->itemsize = npy.itemsize;
@@ -111,27 +135,8 @@ s_load_npy (ff_source_t *self, const char *path, const char *prefix, unsigned n,
     array->ndim = npy.ndim;
     memcpy (array->shape, npy.shape, sizeof (array->shape));
     array->size = (size_t) npy.bytes;
-    uint8_t *data = s_room (self, 0, array->size, prefix, path, n, error, error_size);
-    if (!data)
-        return -1;
-    int fd = open (path, O_RDONLY | O_CLOEXEC);
-    uint64_t done = 0;
-    while (fd >= 0 && done < npy.bytes) {
-        ssize_t got = pread (fd, data + done, (size_t) (npy.bytes - done),
-                             (off_t) (npy.offset + done));
-        if (got <= 0 && !(got < 0 && errno == EINTR))
-            break;
-        if (got > 0)
-            done += (uint64_t) got;
-    }
-    if (fd >= 0)
-        close (fd);
-    if (done < npy.bytes) {
-        snprintf (error, error_size, "%s: cannot read %" PRIu64 " data bytes at offset %" PRIu64,
-                  path, npy.bytes, npy.offset);
-        return -1;
-    }
-    array->data = data;
+    array->data = ff_shm_data (self->file) + npy.offset;
+    self->data_offset = npy.offset;
     return 0;
 }
 
@@ -180,7 +185,7 @@ ff_source_load (const char *path, const char *prefix, unsigned n,
         return NULL;
     }
     int rc = s_ends_with (path, ".npy")
-           ? s_load_npy (self, path, prefix, n, error, error_size)
+           ? s_load_npy (self, path, error, error_size)
            : s_load_structure (self, path, prefix, n, error, error_size);
     if (rc) {
         ff_source_destroy (&self);
@@ -228,6 +233,7 @@ ff_source_unref (ff_source_t **self_p)
             ff_shm_destroy (&self->segments [index], 1);
             free (self->heap [index]);
         }
+        ff_shm_destroy (&self->file, 0);
         free (self);
     }
 }
@@ -263,8 +269,9 @@ ff_source_slices (ff_source_t *self, uint64_t chunk_bytes, uint32_t index,
     size_t array;
     for (array = 0; array < self->narrays; array++) {
         slices [array].array = self->arrays [array];
-        slices [array].segment = self->segments [array]? ff_shm_name (self->segments [array]): "";
-        slices [array].offset = 0;
+        slices [array].segment = self->segments [array]? ff_shm_name (self->segments [array])
+                               : self->file? ff_shm_name (self->file): "";
+        slices [array].offset = self->file? self->data_offset: 0;
     }
     if (self->is_npy && ff_source_chunks (self, chunk_bytes) > 1) {
         /* a chunk is a flat slice of the elements */
@@ -275,8 +282,8 @@ ff_source_slices (ff_source_t *self, uint64_t chunk_bytes, uint32_t index,
         slice->ndim = 1;
         memset (slice->shape, 0, sizeof (slice->shape));
         slice->shape [0] = count;
-        slices [0].offset = first * self->itemsize;
-        slice->data = (const uint8_t *) self->arrays [0].data + slices [0].offset;
+        slices [0].offset = self->data_offset + first * self->itemsize;
+        slice->data = (const uint8_t *) self->arrays [0].data + first * self->itemsize;
         slice->size = (size_t) (count * self->itemsize);
     }
     return self->narrays;

@@ -40,30 +40,83 @@ s_unsigned (ff_dtype_t dtype)
     return dtype >= FF_DTYPE_U8 && dtype <= FF_DTYPE_U64;
 }
 
-/* Reads element index of data (little-endian, maybe unaligned) as the
-   three representations; only the one of its dtype is meaningful. */
-static inline void
-s_load (const uint8_t *data, ff_dtype_t dtype, size_t index, int64_t *i,
-        uint64_t *u, double *d)
-{
-    switch (dtype) {
-        case FF_DTYPE_I8:  { int8_t v;   memcpy (&v, data + index, 1); *i = v; *d = v; break; }
-        case FF_DTYPE_I16: { int16_t v;  memcpy (&v, data + 2 * index, 2); *i = v; *d = v; break; }
-        case FF_DTYPE_I32: { int32_t v;  memcpy (&v, data + 4 * index, 4); *i = v; *d = v; break; }
-        case FF_DTYPE_I64: { int64_t v;  memcpy (&v, data + 8 * index, 8); *i = v; *d = (double) v; break; }
-        case FF_DTYPE_U8:  { uint8_t v;  memcpy (&v, data + index, 1); *u = v; *d = v; break; }
-        case FF_DTYPE_U16: { uint16_t v; memcpy (&v, data + 2 * index, 2); *u = v; *d = v; break; }
-        case FF_DTYPE_U32: { uint32_t v; memcpy (&v, data + 4 * index, 4); *u = v; *d = v; break; }
-        case FF_DTYPE_U64: { uint64_t v; memcpy (&v, data + 8 * index, 8); *u = v; *d = (double) v; break; }
-        case FF_DTYPE_F32: { float v;    memcpy (&v, data + 4 * index, 4); *d = v; break; }
-        case FF_DTYPE_F64: { double v;   memcpy (&v, data + 8 * index, 8); *d = v; break; }
-        default: *d = 0; break;
-    }
+/* The two passes over count elements of one element type (KIND 0: signed,
+   1: unsigned, 2: float), one function per dtype so that the loops carry
+   no switch: the first pass takes the sum (compensated, Neumaier), min and
+   max; the second m2 about the mean, with the correction term of the
+   corrected two-pass algorithm. Both do the arithmetic of a plain loop in
+   element order, so that every dtype gives the same bits as one pass of
+   double operations over the array. Elements are little-endian and maybe
+   unaligned (memcpy). */
+#define S_PASSES(SUFFIX, TYPE, KIND)                                          \
+static void                                                                   \
+s_first_##SUFFIX (const uint8_t *data, uint64_t count, s_stats_t *stats,      \
+                  double *sum_p, double *compensation_p, bool *nan_p)         \
+{                                                                             \
+    double sum = 0, compensation = 0, fmin = INFINITY, fmax = -INFINITY;      \
+    int64_t imin = INT64_MAX, imax = INT64_MIN;                               \
+    uint64_t umin = UINT64_MAX, umax = 0;                                     \
+    bool nan = false;                                                         \
+    for (uint64_t index = 0; index < count; index++) {                        \
+        TYPE v;                                                               \
+        memcpy (&v, data + sizeof (TYPE) * index, sizeof (TYPE));             \
+        double d = (double) v;                                                \
+        double t = sum + d;                                                   \
+        if (fabs (sum) >= fabs (d))                                           \
+            compensation += (sum - t) + d;                                    \
+        else                                                                  \
+            compensation += (d - t) + sum;                                    \
+        sum = t;                                                              \
+        if (KIND == 0) {                                                      \
+            if ((int64_t) v < imin) imin = (int64_t) v;                       \
+            if ((int64_t) v > imax) imax = (int64_t) v;                       \
+        }                                                                     \
+        if (KIND == 1) {                                                      \
+            if ((uint64_t) v < umin) umin = (uint64_t) v;                     \
+            if ((uint64_t) v > umax) umax = (uint64_t) v;                     \
+        }                                                                     \
+        if (KIND == 2) {                                                      \
+            if (d < fmin) fmin = d;                                           \
+            if (d > fmax) fmax = d;                                           \
+            nan |= isnan (d);                                                 \
+        }                                                                     \
+    }                                                                         \
+    stats->imin = imin; stats->imax = imax;                                   \
+    stats->umin = umin; stats->umax = umax;                                   \
+    stats->fmin = fmin; stats->fmax = fmax;                                   \
+    *sum_p = sum;                                                             \
+    *compensation_p = compensation;                                           \
+    *nan_p = nan;                                                             \
+}                                                                             \
+                                                                              \
+static void                                                                   \
+s_second_##SUFFIX (const uint8_t *data, uint64_t count, double mean,          \
+                   double *m2_p, double *deviations_p)                        \
+{                                                                             \
+    double m2 = 0, deviations = 0;                                            \
+    for (uint64_t index = 0; index < count; index++) {                        \
+        TYPE v;                                                               \
+        memcpy (&v, data + sizeof (TYPE) * index, sizeof (TYPE));             \
+        double deviation = (double) v - mean;                                 \
+        m2 += deviation * deviation;                                          \
+        deviations += deviation;                                              \
+    }                                                                         \
+    *m2_p = m2;                                                               \
+    *deviations_p = deviations;                                               \
 }
 
-/* Computes the figures of count elements of data in two passes: the sum
-   (compensated, Neumaier), min and max; then m2 about the mean, with the
-   correction term of the corrected two-pass algorithm. */
+S_PASSES (i8, int8_t, 0)
+S_PASSES (i16, int16_t, 0)
+S_PASSES (i32, int32_t, 0)
+S_PASSES (i64, int64_t, 0)
+S_PASSES (u8, uint8_t, 1)
+S_PASSES (u16, uint16_t, 1)
+S_PASSES (u32, uint32_t, 1)
+S_PASSES (u64, uint64_t, 1)
+S_PASSES (f32, float, 2)
+S_PASSES (f64, double, 2)
+
+/* Computes the figures of count elements of data in two passes (above). */
 static void
 s_compute (const uint8_t *data, ff_dtype_t dtype, uint64_t count,
            s_stats_t *stats)
@@ -71,33 +124,20 @@ s_compute (const uint8_t *data, ff_dtype_t dtype, uint64_t count,
     memset (stats, 0, sizeof (*stats));
     stats->dtype = dtype;
     stats->count = count;
-    stats->imin = INT64_MAX;
-    stats->imax = INT64_MIN;
-    stats->umin = UINT64_MAX;
-    stats->umax = 0;
-    stats->fmin = INFINITY;
-    stats->fmax = -INFINITY;
-    double sum = 0, compensation = 0;
+    double sum = 0, compensation = 0, m2 = 0, deviations = 0;
     bool nan = false;
-    for (uint64_t index = 0; index < count; index++) {
-        int64_t i = 0;
-        uint64_t u = 0;
-        double d;
-        s_load (data, dtype, (size_t) index, &i, &u, &d);
-        double t = sum + d;
-        if (fabs (sum) >= fabs (d))
-            compensation += (sum - t) + d;
-        else
-            compensation += (d - t) + sum;
-        sum = t;
-        if (i < stats->imin) stats->imin = i;
-        if (i > stats->imax) stats->imax = i;
-        if (u < stats->umin) stats->umin = u;
-        if (u > stats->umax) stats->umax = u;
-        if (d < stats->fmin) stats->fmin = d;
-        if (d > stats->fmax) stats->fmax = d;
-        if (isnan (d))
-            nan = true;
+    switch (dtype) {
+        case FF_DTYPE_I8:  s_first_i8 (data, count, stats, &sum, &compensation, &nan); break;
+        case FF_DTYPE_I16: s_first_i16 (data, count, stats, &sum, &compensation, &nan); break;
+        case FF_DTYPE_I32: s_first_i32 (data, count, stats, &sum, &compensation, &nan); break;
+        case FF_DTYPE_I64: s_first_i64 (data, count, stats, &sum, &compensation, &nan); break;
+        case FF_DTYPE_U8:  s_first_u8 (data, count, stats, &sum, &compensation, &nan); break;
+        case FF_DTYPE_U16: s_first_u16 (data, count, stats, &sum, &compensation, &nan); break;
+        case FF_DTYPE_U32: s_first_u32 (data, count, stats, &sum, &compensation, &nan); break;
+        case FF_DTYPE_U64: s_first_u64 (data, count, stats, &sum, &compensation, &nan); break;
+        case FF_DTYPE_F32: s_first_f32 (data, count, stats, &sum, &compensation, &nan); break;
+        case FF_DTYPE_F64: s_first_f64 (data, count, stats, &sum, &compensation, &nan); break;
+        default:           s_first_u8 (data, 0, stats, &sum, &compensation, &nan); break;
     }
     if (nan)
         stats->fmin = stats->fmax = NAN;
@@ -108,15 +148,18 @@ s_compute (const uint8_t *data, ff_dtype_t dtype, uint64_t count,
         return;
     }
     stats->mean = stats->sum / (double) count;
-    double m2 = 0, deviations = 0;
-    for (uint64_t index = 0; index < count; index++) {
-        int64_t i;
-        uint64_t u;
-        double d;
-        s_load (data, dtype, (size_t) index, &i, &u, &d);
-        double deviation = d - stats->mean;
-        m2 += deviation * deviation;
-        deviations += deviation;
+    switch (dtype) {
+        case FF_DTYPE_I8:  s_second_i8 (data, count, stats->mean, &m2, &deviations); break;
+        case FF_DTYPE_I16: s_second_i16 (data, count, stats->mean, &m2, &deviations); break;
+        case FF_DTYPE_I32: s_second_i32 (data, count, stats->mean, &m2, &deviations); break;
+        case FF_DTYPE_I64: s_second_i64 (data, count, stats->mean, &m2, &deviations); break;
+        case FF_DTYPE_U8:  s_second_u8 (data, count, stats->mean, &m2, &deviations); break;
+        case FF_DTYPE_U16: s_second_u16 (data, count, stats->mean, &m2, &deviations); break;
+        case FF_DTYPE_U32: s_second_u32 (data, count, stats->mean, &m2, &deviations); break;
+        case FF_DTYPE_U64: s_second_u64 (data, count, stats->mean, &m2, &deviations); break;
+        case FF_DTYPE_F32: s_second_f32 (data, count, stats->mean, &m2, &deviations); break;
+        case FF_DTYPE_F64: s_second_f64 (data, count, stats->mean, &m2, &deviations); break;
+        default: break;
     }
     stats->m2 = m2 - deviations * deviations / (double) count;
     if (stats->m2 < 0)

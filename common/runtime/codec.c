@@ -7,6 +7,7 @@
 #include "fanfold/kernel.h"
 
 #include <msgpack.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,8 +345,10 @@ s_read_items (s_cursor_t *cur, ff_msg_t *msg)
         return -1;
     msg->cursor = cur->at;
     for (index = 0; index < msg->count; index++) {
-        int rc = msg->type == FF_MSG_TASK? s_read_task_item (cur, &item)
-                                         : s_read_result_item (cur, &item);
+        /* kept where the caller gave room, so that nothing reads them twice */
+        ff_item_t *into = msg->items? &msg->items [index]: &item;
+        int rc = msg->type == FF_MSG_TASK? s_read_task_item (cur, into)
+                                         : s_read_result_item (cur, into);
         if (rc)
             return -1;
     }
@@ -453,6 +456,12 @@ s_decode_body (s_cursor_t *cur, ff_msg_t *msg, size_t fields)
 int
 ff_msg_decode (const void *frame, size_t size, ff_msg_t *msg)
 {
+    return ff_msg_decode_items (frame, size, msg, NULL);
+}
+
+int
+ff_msg_decode_items (const void *frame, size_t size, ff_msg_t *msg, ff_item_t *items)
+{
     s_cursor_t cur = { (const uint8_t *) frame, (const uint8_t *) frame + size };
     size_t fields, type;
     uint64_t version;
@@ -463,6 +472,8 @@ ff_msg_decode (const void *frame, size_t size, ff_msg_t *msg)
     msg->total = -1;
     msg->window = msg->written = msg->hash = msg->status = 0;
     msg->cursor = msg->end = NULL;
+    msg->items = items;
+    msg->taken = 0;
     if (!frame
     ||  s_read_array (&cur, &fields) || fields < 2
     ||  s_read_uint (&cur, &version) || version != FF_PROTOCOL_VERSION
@@ -488,6 +499,14 @@ ff_msg_next_item (ff_msg_t *msg, ff_item_t *item)
     if ((msg->type != FF_MSG_TASK && msg->type != FF_MSG_RESULT)
     ||  msg->count == 0 || !msg->cursor)
         return 0;
+    if (msg->items) {
+        /* read once by the decode: the fields, and the handles it has */
+        const ff_item_t *kept = &msg->items [msg->taken++];
+        memcpy (item, kept, offsetof (ff_item_t, arrays)
+                            + kept->narrays * sizeof (ff_handle_t));
+        msg->count--;
+        return 1;
+    }
     s_cursor_t cur = { msg->cursor, msg->end };
     int rc = msg->type == FF_MSG_TASK? s_read_task_item (&cur, item)
                                      : s_read_result_item (&cur, item);
@@ -513,7 +532,25 @@ ff_msg_next_seq (ff_msg_t *msg, uint64_t *seq)
 
 /* ---------------------------------------------------------------- encode */
 
+/* A buffer lent to a zero-copy send (ff_codec_lend). state moves
+   S_SLOT_LENT -> S_SLOT_BACK in the thread that frees the message
+   (libzmq's), S_SLOT_LENT -> S_SLOT_ORPHAN when the codec is destroyed
+   first (the free callback then frees the slot); every other change is
+   the codec's, in its own thread. */
+typedef struct {
+    atomic_int state;               /* S_SLOT_* */
+    char *data;                     /* the buffer (LENT, BACK, ORPHAN), or NULL */
+    size_t cap;                     /* its size in bytes */
+} s_slot_t;
+
+enum { S_SLOT_EMPTY, S_SLOT_LENT, S_SLOT_BACK, S_SLOT_ORPHAN };
+
+/* A buffer given back is encoded into again only up to this size; a
+   larger one is freed, so that slots never keep much memory. */
+#define S_SLOT_KEEP (2u << 20)
+
 struct ff_codec {
+    s_slot_t *slots [FF_CODEC_SLOTS]; /* buffers lent or given back, made on demand */
     char *data;                     /* encoded bytes, reused */
     size_t size;                    /* bytes encoded */
     size_t cap;                     /* bytes allocated */
@@ -645,10 +682,79 @@ ff_codec_destroy (ff_codec_t **self_p)
 {
     if (self_p && *self_p) {
         ff_codec_t *self = *self_p;
+        size_t index;
+        for (index = 0; index < FF_CODEC_SLOTS; index++) {
+            s_slot_t *slot = self->slots [index];
+            int lent = S_SLOT_LENT;
+            /* a buffer still lent is freed by its message's free callback */
+            if (slot && !atomic_compare_exchange_strong (&slot->state, &lent, S_SLOT_ORPHAN)) {
+                free (slot->data);
+                free (slot);
+            }
+        }
         free (self->data);
         free (self);
         *self_p = NULL;
     }
+}
+
+/* The free callback of a lent buffer (zmq_msg_init_data's): called once,
+   in whichever thread drops the message's last reference. */
+static void
+s_slot_back (void *data, void *hint)
+{
+    s_slot_t *slot = (s_slot_t *) hint;
+    int lent = S_SLOT_LENT;
+    (void) data;
+    if (!atomic_compare_exchange_strong (&slot->state, &lent, S_SLOT_BACK)) {
+        free (slot->data);          /* the codec is gone: orphaned */
+        free (slot);
+    }
+}
+
+int
+ff_codec_lend (ff_codec_t *self, void **data, size_t *size, ff_codec_free_fn **free_fn,
+               void **hint)
+{
+    size_t index;
+    s_slot_t *holder = NULL;
+    if (!self->data || self->failed)
+        return -1;
+    /* a buffer given back first (it becomes the next one to encode into),
+       else a slot with no buffer, made on demand */
+    for (index = 0; index < FF_CODEC_SLOTS && !holder; index++)
+        if (self->slots [index] && atomic_load (&self->slots [index]->state) == S_SLOT_BACK)
+            holder = self->slots [index];
+    for (index = 0; index < FF_CODEC_SLOTS && !holder; index++) {
+        if (!self->slots [index]) {
+            self->slots [index] = (s_slot_t *) calloc (1, sizeof (s_slot_t));
+            if (!self->slots [index])
+                return -1;
+            atomic_init (&self->slots [index]->state, S_SLOT_EMPTY);
+        }
+        if (atomic_load (&self->slots [index]->state) == S_SLOT_EMPTY)
+            holder = self->slots [index];
+    }
+    if (!holder)
+        return -1;                  /* every buffer is out: copy this one */
+    char *spare = holder->data;
+    size_t spare_cap = holder->cap;
+    if (spare && spare_cap > S_SLOT_KEEP) {
+        free (spare);
+        spare = NULL;
+    }
+    holder->data = self->data;
+    holder->cap = self->cap;
+    atomic_store (&holder->state, S_SLOT_LENT);
+    *data = self->data;
+    *size = self->size;
+    *free_fn = s_slot_back;
+    *hint = holder;
+    /* encode the next message into the buffer given back, or a new one */
+    self->data = spare;
+    self->cap = spare? spare_cap: 0;
+    self->size = 0;
+    return 0;
 }
 
 const void *

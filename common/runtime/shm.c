@@ -1,11 +1,17 @@
 /*  fanfold shared memory: POSIX segments under /dev/shm, created with
-    O_EXCL and 0600, checked with fstat before mapping, cleaned by pid. */
+    O_EXCL and 0600, checked with fstat before mapping, cleaned by pid;
+    and files on disk mapped read-only in place, checked by identity
+    (device, inode, size, mtime) before and after mapping. */
 
 #include "fanfold/runtime/shm.h"
+
+#include <assert.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +21,8 @@
 #include <unistd.h>
 
 struct ff_shm {
-    char name [FF_SHM_NAME_MAX];    /* segment name, without '/' */
+    char name [FF_SHM_NAME_MAX];    /* segment name, without '/' ("" for a file) */
+    char *handle;                   /* a file: its handle text (ff_shm_file_handle) */
     uint8_t *data;                  /* mapping, or NULL for size 0 */
     size_t size;                    /* bytes mapped */
     int writable;                   /* created here and not sealed */
@@ -132,11 +139,12 @@ ff_shm_destroy (ff_shm_t **self_p, int unlink)
         ff_shm_t *self = *self_p;
         if (self->data)
             munmap (self->data, self->size);
-        if (unlink) {
+        if (unlink && !self->handle) {
             char path [FF_SHM_NAME_MAX + 1];
             snprintf (path, sizeof (path), "/%s", self->name);
             shm_unlink (path);
         }
+        free (self->handle);
         free (self);
         *self_p = NULL;
     }
@@ -157,7 +165,7 @@ ff_shm_size (ff_shm_t *self)
 const char *
 ff_shm_name (ff_shm_t *self)
 {
-    return self->name;
+    return self->handle? self->handle: self->name;
 }
 
 int
@@ -167,6 +175,142 @@ ff_shm_seal (ff_shm_t *self)
         return -1;
     self->writable = 0;
     return 0;
+}
+
+/* ------------------------------------------------- files mapped in place */
+
+static void
+s_file_id (const struct stat *info, ff_shm_file_id_t *id)
+{
+    id->dev = (uint64_t) info->st_dev;
+    id->ino = (uint64_t) info->st_ino;
+    id->size = (uint64_t) info->st_size;
+    id->mtime_ns = (int64_t) info->st_mtim.tv_sec * 1000000000 + info->st_mtim.tv_nsec;
+}
+
+static int
+s_file_id_eq (const ff_shm_file_id_t *a, const ff_shm_file_id_t *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size
+        && a->mtime_ns == b->mtime_ns;
+}
+
+int
+ff_shm_file_handle (const char *path, const ff_shm_file_id_t *id, char *out, size_t size)
+{
+    assert (path && id && out);
+    if (path [0] != '/')
+        return -1;
+    int len = snprintf (out, size, "%s%" PRIu64 ":%" PRIu64 ":%" PRIu64 ":%" PRId64 ":%s",
+                        FF_SHM_FILE_PREFIX, id->dev, id->ino, id->size, id->mtime_ns, path);
+    return len > 0 && (size_t) len < size && (size_t) len < FF_SHM_HANDLE_MAX? 0: -1;
+}
+
+/* Reads a decimal field ending in ':' at *at; moves past it. */
+static int
+s_decimal (const char **at, const char *end, uint64_t *value)
+{
+    const char *start = *at;
+    *value = 0;
+    while (*at < end && **at >= '0' && **at <= '9') {
+        unsigned digit = (unsigned) (**at - '0');
+        if (*value > (UINT64_MAX - digit) / 10)
+            return -1;
+        *value = *value * 10 + digit;
+        (*at)++;
+    }
+    if (*at == start || *at >= end || **at != ':' || *at - start > 20)
+        return -1;
+    (*at)++;
+    return 0;
+}
+
+int
+ff_shm_file_handle_parse (const char *text, size_t len, ff_shm_file_id_t *id,
+                          char *path, size_t path_size)
+{
+    assert (text && id && path);
+    size_t prefix = strlen (FF_SHM_FILE_PREFIX);
+    const char *at = text + prefix, *end = text + len;
+    uint64_t mtime;
+    if (len <= prefix || len >= FF_SHM_HANDLE_MAX
+    ||  memcmp (text, FF_SHM_FILE_PREFIX, prefix) != 0 || memchr (text, 0, len))
+        return -1;
+    if (s_decimal (&at, end, &id->dev) || s_decimal (&at, end, &id->ino)
+    ||  s_decimal (&at, end, &id->size) || s_decimal (&at, end, &mtime)
+    ||  mtime > INT64_MAX || at >= end || *at != '/' || (size_t) (end - at) >= path_size)
+        return -1;
+    id->mtime_ns = (int64_t) mtime;
+    memcpy (path, at, (size_t) (end - at));
+    path [end - at] = 0;
+    return 0;
+}
+
+ff_shm_t *
+ff_shm_map_file (const char *path, const ff_shm_file_id_t *expect, ff_shm_file_id_t *id,
+                 char *error, size_t error_size)
+{
+    assert (path && id);
+    struct stat info;
+    ff_shm_file_id_t before, after;
+    ff_shm_t *self = NULL;
+    /* O_NONBLOCK: a FIFO put in the file's place must not hang the open */
+    int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        snprintf (error, error_size, "%s: cannot open: %s", path, strerror (errno));
+        return NULL;
+    }
+    if (fstat (fd, &info) != 0 || !S_ISREG (info.st_mode)) {
+        snprintf (error, error_size, "%s: not a regular file", path);
+        goto fail;
+    }
+    s_file_id (&info, &before);
+    if (expect && !s_file_id_eq (&before, expect)) {
+        snprintf (error, error_size, "%s: not the file the job named (it changed or was "
+                  "replaced: inode %" PRIu64 ", %" PRIu64 " bytes)", path, before.ino, before.size);
+        goto fail;
+    }
+    if (before.size > SIZE_MAX) {
+        snprintf (error, error_size, "%s: too large to map", path);
+        goto fail;
+    }
+    self = (ff_shm_t *) calloc (1, sizeof (ff_shm_t));
+    if (!self || !(self->handle = (char *) malloc (FF_SHM_HANDLE_MAX))) {
+        snprintf (error, error_size, "%s: out of memory", path);
+        goto fail;
+    }
+    if (ff_shm_file_handle (path, &before, self->handle, FF_SHM_HANDLE_MAX)) {
+        snprintf (error, error_size, "%s: path too long for a handle", path);
+        goto fail;
+    }
+    self->size = (size_t) before.size;
+    if (self->size > 0) {
+        self->data = (uint8_t *) mmap (NULL, self->size, PROT_READ, MAP_SHARED, fd, 0);
+        if (self->data == MAP_FAILED) {
+            self->data = NULL;
+            snprintf (error, error_size, "%s: cannot map: %s", path, strerror (errno));
+            goto fail;
+        }
+    }
+    /* the same file after mapping, and still the one the path names */
+    if (fstat (fd, &info) != 0) {
+        snprintf (error, error_size, "%s: cannot stat: %s", path, strerror (errno));
+        goto fail;
+    }
+    s_file_id (&info, &after);
+    if (s_file_id_eq (&after, &before) && stat (path, &info) == 0)
+        s_file_id (&info, &after);
+    if (!s_file_id_eq (&after, &before)) {
+        snprintf (error, error_size, "%s: changed while it was being mapped", path);
+        goto fail;
+    }
+    close (fd);
+    *id = before;
+    return self;
+fail:
+    close (fd);
+    ff_shm_destroy (&self, 0);
+    return NULL;
 }
 
 /* Returns 1 when pid is a running (not zombie) fanfold ventilator: a pid

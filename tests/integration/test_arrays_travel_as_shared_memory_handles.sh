@@ -1,9 +1,10 @@
 #   -K stats --chunk 4M over a 100 MB float32 .npy, an int16 and a 2-D
 #   float64 one: one folded line per array, equal to numpy in double
 #   (sum, mean to 1e-9, std to 1e-7, min, max, count exact); a worker with
-#   --no-shm gives the same bytes; while the job runs its segments are under
-#   /dev/shm with mode 0600, afterwards none is left; after kill -9 of every
-#   stage, `fanfold clean` removes them.
+#   --no-shm gives the same bytes; while the job runs no segment is made
+#   (a .npy is mapped in place: the ventilator and the workers map the
+#   file itself), afterwards none is left; after kill -9 of every stage,
+#   `fanfold clean` leaves nothing either.
 . "$(dirname "$0")/lib.sh"
 "$PY" - "$SCRATCH" <<'PYEOF'
 import sys, numpy as np
@@ -42,21 +43,21 @@ job=$!
 wait $job || fail "the --no-shm job failed"
 same "$SCRATCH/stats.jsonl" "$SCRATCH/noshm.jsonl" "--no-shm worker"
 
-# while in flight: segments visible, 0600; a slow job over many chunks
-setsid "$BIN/fanfold" run -w 1 -K stats --chunk 64k --format jsonl -- "${arrays[@]}" \
+# while in flight: the file is mapped by the worker, and no segment made;
+# a slow job over many chunks
+setsid "$BIN/fanfold" run -w 1 -K stats --chunk 16k --format jsonl -- "${arrays[@]}" \
     > "$SCRATCH/slow.jsonl" 2>/dev/null &
 job=$!
 seen=""
-for _ in $(seq 100); do
-    seen=$(ls /dev/shm | grep "^$mine" || true)
+for _ in $(seq 750); do
+    for pid in $(pgrep -g $job -f fanfold-worker || true); do
+        grep -qE "$SCRATCH/(f32|i16|f64).npy" "/proc/$pid/maps" 2>/dev/null && seen=$pid
+    done
     [ -n "$seen" ] && break
     sleep 0.02
 done
-[ -n "$seen" ] || fail "no segment seen while the job ran"
-for segment in $seen; do
-    mode=$(stat -c %a "/dev/shm/$segment" 2>/dev/null || echo gone)
-    [ "$mode" = 600 ] || [ "$mode" = gone ] || fail "segment $segment has mode $mode"
-done
+[ -n "$seen" ] || fail "no worker mapped an array of $SCRATCH while the job ran"
+[ -z "$(ls /dev/shm | grep "^$mine" || true)" ] || fail "a .npy made segments: $(ls /dev/shm | grep "^$mine")"
 # kill -9 every stage in the middle of the job, then clean
 sleep 0.2
 kill -9 -- -$job 2>/dev/null || true

@@ -1,9 +1,11 @@
 /*  fanfold array sources: one input file (.npy, or a structure: .pdb,
-    .pdb.gz, .ent, .cif, .xyz) loaded once into arrays, in shared-memory segments
-    (for the ventilator and its workers) or in this process's memory (for
-    --serial), shared by reference count among the tasks that refer to
-    it, and cut into tasks: a .npy into chunks of about chunk bytes
-    over slices of one segment, a structure into one task over its four
+    .pdb.gz, .ent, .cif, .xyz) loaded once into arrays. A .npy is mapped
+    read-only in place (its slices name the file by a file handle, see
+    shm.h); a structure is parsed into shared-memory segments (for the
+    ventilator and its workers) or into this process's memory (for
+    --serial). A source is shared by reference count among the tasks that
+    refer to it, and cut into tasks: a .npy into chunks of about chunk
+    bytes over slices of the file, a structure into one task over its four
     arrays (coords, flags, residues, topology). */
 
 #ifndef FANFOLD_SOURCE_H
@@ -22,8 +24,10 @@ typedef struct ff_source ff_source_t;
    it lives in shared memory. */
 typedef struct {
     ff_array_t array;               /* name, dtype, shape, data, size */
-    const char *segment;            /* segment name, or "" in process memory */
-    uint64_t offset;                /* byte offset of data in the segment */
+    const char *segment;            /* segment name, a .npy's file handle,
+                                       or "" in process memory */
+    uint64_t offset;                /* byte offset of data in the segment
+                                       or the file */
 } ff_slice_t;
 
 /* Returns 1 when path names a file that ff_source_load reads, or a
@@ -31,9 +35,11 @@ typedef struct {
 int
     ff_source_recognises (const char *path);
 
-/* Loads path. With prefix ("ff_<uid>_<job>_<pid>_"), the arrays go into
-   new segments named prefix<hash>_<n>_<kind>; with NULL, into memory.
-   Returns NULL with a message naming the file (and line) in error. */
+/* Loads path. A .npy is mapped in place whatever prefix is, after its
+   header is checked. A structure's arrays go, with prefix
+   ("ff_<uid>_<job>_<pid>_"), into new segments named
+   prefix<hash>_<n>_<kind>; with NULL, into memory. Returns NULL with a
+   message naming the file (and line) in error. */
 ff_source_t *
     ff_source_load (const char *path, const char *prefix, unsigned n,
                     char *error, size_t error_size);

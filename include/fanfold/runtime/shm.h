@@ -5,7 +5,10 @@
     that `fanfold clean` can tell a dead job's segments). Segments are
     created 0600 with O_EXCL, filled once, then only read. A name that
     comes from a peer is checked (prefix, characters, owner, mode, size)
-    before it is mapped. */
+    before it is mapped. A .npy on disk is not copied into a segment: it
+    is mapped read-only in place, and named to workers by a file handle
+    ("file:DEV:INO:SIZE:MTIME_NS:/absolute/path") that carries the file's
+    identity, checked again by whoever maps it. */
 
 #ifndef FANFOLD_SHM_H
 #define FANFOLD_SHM_H
@@ -14,6 +17,9 @@
 #include <stdint.h>
 
 #define FF_SHM_NAME_MAX 128
+#define FF_SHM_FILE_PREFIX "file:"  /* how a file handle starts */
+#define FF_SHM_HANDLE_MAX 4200      /* longest file handle text, with its NUL */
+_Static_assert (FF_SHM_HANDLE_MAX > 4096 + 5 + 4 * 21, "a file handle holds any path");
 
 typedef struct ff_shm ff_shm_t;
 
@@ -38,6 +44,41 @@ ff_shm_t *
 void
     ff_shm_destroy (ff_shm_t **self_p, int unlink);
 
+/* The identity of a file: while all four agree it is the same file with
+   the same bytes (as far as the file system says). */
+typedef struct {
+    uint64_t dev;                   /* st_dev */
+    uint64_t ino;                   /* st_ino */
+    uint64_t size;                  /* st_size, bytes */
+    int64_t mtime_ns;               /* st_mtim in ns since the epoch */
+} ff_shm_file_id_t;
+
+/* Maps the regular file at path read-only in place, whole. Opens it with
+   O_NOFOLLOW (and O_NONBLOCK, so that a FIFO cannot hang the open), checks
+   before mapping that it is a regular file whose identity is *expect (when
+   expect is not NULL), and after mapping that neither the open file nor
+   the file the path names changed. Fills *id. The mapping's name
+   (ff_shm_name) is its file handle. Returns NULL with a message naming the
+   file in error. ff_shm_destroy never removes the file. */
+ff_shm_t *
+    ff_shm_map_file (const char *path, const ff_shm_file_id_t *expect,
+                     ff_shm_file_id_t *id, char *error, size_t error_size);
+
+/* Writes the file handle of path (absolute) with identity id into out:
+   "file:DEV:INO:SIZE:MTIME_NS:PATH". Returns 0, or -1 when path is not
+   absolute or the text does not fit in size or FF_SHM_HANDLE_MAX. */
+int
+    ff_shm_file_handle (const char *path, const ff_shm_file_id_t *id,
+                        char *out, size_t size);
+
+/* Reads a file handle of len bytes (not NUL-terminated) into *id and
+   path (NUL-terminated, path_size bytes at most). Returns 0, or -1 when
+   text is not exactly that form: the prefix, four decimals, an absolute
+   path, no NUL byte. */
+int
+    ff_shm_file_handle_parse (const char *text, size_t len, ff_shm_file_id_t *id,
+                              char *path, size_t path_size);
+
 /* Returns the mapped bytes (writable only for a segment being created). */
 uint8_t *
     ff_shm_data (ff_shm_t *self);
@@ -46,7 +87,7 @@ uint8_t *
 size_t
     ff_shm_size (ff_shm_t *self);
 
-/* Returns the segment's name. */
+/* Returns the segment's name, or a mapped file's handle. */
 const char *
     ff_shm_name (ff_shm_t *self);
 
