@@ -11,6 +11,7 @@
 #include "fanfold/job/peers.h"
 #include "fanfold/job/taskmsg.h"
 #include "fanfold/runtime/codec.h"
+#include "fanfold/runtime/fdlimit.h"
 #include "fanfold/runtime/limits.h"
 #include "fanfold/runtime/log.h"
 #include "fanfold/runtime/net.h"
@@ -48,6 +49,10 @@ typedef struct {
     char shm_prefix [96];           /* ff_<uid>_<job>_<pid>_ */
     ff_security_t *security;        /* CURVE keys and the ZAP handler */
     int failed;                     /* input failed: end the job */
+    size_t capacity;                /* workers the descriptors allow at once */
+    uint64_t refused_workers;       /* hellos refused: no room or no pipe */
+    uint64_t refused_seen;          /* connections refused, as last logged */
+    int64_t refused_logged;         /* ms: when refused connections were last logged */
 } s_vent_t;
 
 /* --------------------------------------------------------------- input */
@@ -149,6 +154,50 @@ s_produce (s_vent_t *self)
 
 /* --------------------------------------------------------------- peers */
 
+/* Keeps free, against peers that only connect to control, the descriptors
+   the workers still to be admitted will need beyond their first
+   connection (their pipe and their heartbeat socket's connection). */
+static void
+s_reserve_fds (s_vent_t *self)
+{
+    size_t count = ff_peers_count (self->peers), left = self->capacity > count?
+                   self->capacity - count: 0;
+    ff_fdlimit_set_reserve (FF_FDS_SLACK + (int) left * (FF_VENT_FDS_PER_WORKER - 1));
+}
+
+/* Sizes admission to the descriptors this process may open: each worker
+   costs FF_VENT_FDS_PER_WORKER of them, beyond what is open now and a
+   slack. A worker past that is refused, not served with a pipe that
+   libzmq could not accept. */
+static void
+s_size_admission (s_vent_t *self)
+{
+    int limit = ff_fdlimit_max (), open = ff_fdlimit_open_count ();
+    long room = (long) limit - (open < 0? 64: open) - FF_FDS_SLACK;
+    self->capacity = room > FF_VENT_FDS_PER_WORKER? (size_t) room / FF_VENT_FDS_PER_WORKER: 1;
+    if (self->capacity > FF_MAX_WORKERS)
+        self->capacity = FF_MAX_WORKERS;
+    ff_peers_set_capacity (self->peers, self->capacity);
+    ff_fdlimit_guard (ff_topology_bind (self->topology, FF_EP_CONTROL));
+    s_reserve_fds (self);
+    ff_log_info ("admits up to %zu workers: %d file descriptors (ulimit -n), %d open, "
+                 "%d per worker", self->capacity, limit, open, FF_VENT_FDS_PER_WORKER);
+}
+
+/* Logs, at most once a second with the heartbeat, connections the
+   descriptor guard refused since the last line. */
+static void
+s_log_refused_connections (s_vent_t *self)
+{
+    uint64_t refused = ff_fdlimit_refused ();
+    if (refused == self->refused_seen)
+        return;
+    ff_log_error ("refused %" PRIu64 " connections: out of file descriptors (ulimit -n %d, "
+                  "%zu of at most %zu workers joined)", refused - self->refused_seen,
+                  ff_fdlimit_max (), ff_peers_count (self->peers), self->capacity);
+    self->refused_seen = refused;
+}
+
 static void
 s_send_job (s_vent_t *self)
 {
@@ -192,6 +241,7 @@ s_remove_worker (s_vent_t *self, ff_peer_t *peer, const char *why, int crashed)
         s_settle (self, 1);
     ff_ledger_worker_leave (self->ledger, peer->id, why, crashed, ff_clock_ms ());
     ff_peers_remove (self->peers, peer->id);
+    s_reserve_fds (self);
 }
 
 static void
@@ -218,18 +268,25 @@ s_on_hello (s_vent_t *self, zmq_msg_t *routing, const ff_msg_t *msg)
         s_send_welcome (self, peer);        /* its hello crossed our welcome */
         return;
     }
+    /* a refused worker is not answered: it says hello again, and joins
+       once a worker leaves */
     if (rc == FF_PEERS_FULL) {
-        ff_log_reject (&self->rejected, "%s", error);
+        ff_log_reject (&self->refused_workers, "worker %.*s refused: %zu workers joined, the "
+                       "most that %d file descriptors (ulimit -n) hold at %d each",
+                       (int) msg->name.len, msg->name.ptr, self->capacity,
+                       ff_fdlimit_max (), FF_VENT_FDS_PER_WORKER);
         return;
     }
     if (rc == FF_PEERS_FAILED) {
-        ff_log_error ("cannot make a task pipe for a worker: %s", error);
+        ff_log_reject (&self->refused_workers, "worker %.*s refused: cannot make its task "
+                       "pipe: %s", (int) msg->name.len, msg->name.ptr, error);
         return;
     }
     if (ff_ledger_worker_add (self->ledger, peer->id, ff_dispatch_initial_credit (self->policy))) {
         ff_peers_remove (self->peers, peer->id);
         return;
     }
+    s_reserve_fds (self);
     s_send_welcome (self, peer);
     ff_log_info ("worker %" PRIu64 " (%s) joined on %s", peer->id, peer->name, peer->endpoint);
 }
@@ -321,6 +378,10 @@ s_heartbeat (s_vent_t *self)
     if (now - self->last_hb < self->settings->heartbeat_ms)
         return;
     self->last_hb = now;
+    if (now - self->refused_logged >= 1000) {
+        self->refused_logged = now;
+        s_log_refused_connections (self);
+    }
     for (index = 0; index < ff_peers_count (self->peers); ) {
         ff_peer_t *peer = ff_peers_at (self->peers, index);
         ff_codec_hb (self->codec, self->spec.job_id, peer->id);
@@ -529,6 +590,7 @@ main (int argc, char *argv [])
     rc = 2;
     ff_log_init ("fanfold-ventilator", self.spec.verbose);
     ff_signals_install ();
+    ff_fdlimit_raise ();
     self.topology = ff_topology_load (self.spec.topology_path, error, sizeof (error));
     if (!self.topology) {
         ff_log_error ("%s", error);
@@ -582,6 +644,7 @@ main (int argc, char *argv [])
         goto done;
     }
     self.control = ff_peers_control (self.peers);
+    s_size_admission (&self);
     if (self.spec.intake) {
         /* a small HWM: a producer that runs ahead waits, memory stays bounded */
         self.intake = ff_net_socket (ZMQ_PULL, 16, 0, self.spec.max_block + 4096);

@@ -22,6 +22,7 @@ struct ff_peers {
     int hwm;                        /* HWM of each pipe */
     ff_peer_t **peers;              /* joined workers, FF_MAX_WORKERS allocated */
     size_t count;                   /* how many */
+    size_t capacity;                /* most workers admitted at once (<= FF_MAX_WORKERS) */
     uint64_t last_id;               /* last id handed out */
     ff_peer_sink_t sink;            /* the sink */
 };
@@ -62,6 +63,7 @@ ff_peers_new (ff_topology_t *topology, ff_security_t *security, char *error, siz
     self->topology = topology;
     self->security = security;
     self->hwm = settings->hwm;
+    self->capacity = FF_MAX_WORKERS;
     if (ff_security_bind (security, self->control, endpoint, error, error_size)) {
         ff_peers_destroy (&self);
         return NULL;
@@ -96,6 +98,13 @@ ff_peers_destroy (ff_peers_t **self_p)
         free (self);
         *self_p = NULL;
     }
+}
+
+void
+ff_peers_set_capacity (ff_peers_t *self, size_t capacity)
+{
+    assert (self);
+    self->capacity = capacity < FF_MAX_WORKERS? capacity: FF_MAX_WORKERS;
 }
 
 zsock_t *
@@ -160,8 +169,8 @@ ff_peers_hello (ff_peers_t *self, const void *routing, size_t routing_len,
             return FF_PEERS_KNOWN;
         }
     }
-    if (self->count == FF_MAX_WORKERS) {
-        snprintf (error, error_size, "worker hello past %d workers", FF_MAX_WORKERS);
+    if (self->count >= self->capacity) {
+        snprintf (error, error_size, "worker hello past %zu workers", self->capacity);
         return FF_PEERS_FULL;
     }
     if (routing_len == 0 || routing_len > FF_PEERS_ROUTING_MAX) {

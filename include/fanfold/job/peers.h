@@ -8,7 +8,7 @@
     hello. hb and bye count only from one of these two.
 
     Invariants: ids are distinct and never reused; every peer has a bound
-    pipe and its endpoint; at most FF_MAX_WORKERS peers. */
+    pipe and its endpoint; at most the capacity (<= FF_MAX_WORKERS) peers. */
 
 #ifndef FANFOLD_PEERS_H
 #define FANFOLD_PEERS_H
@@ -55,6 +55,11 @@ ff_peers_t *
     ff_peers_new (ff_topology_t *topology, ff_security_t *security, char *error,
                   size_t error_size);
 
+/* Admits at most capacity workers at once (FF_MAX_WORKERS at most, and
+   by default): a hello past it gets FF_PEERS_FULL. */
+void
+    ff_peers_set_capacity (ff_peers_t *self, size_t capacity);
+
 /* The control socket, owned by the set: every peer's messages arrive on
    it, and replies go out on it to a routing id. */
 zsock_t *
@@ -68,7 +73,7 @@ void
 typedef enum {
     FF_PEERS_JOINED,                /* a new worker: its pipe is bound */
     FF_PEERS_KNOWN,                 /* this socket said hello before: the same worker */
-    FF_PEERS_FULL,                  /* FF_MAX_WORKERS have joined: refused */
+    FF_PEERS_FULL,                  /* the capacity is reached: refused */
     FF_PEERS_FAILED                 /* its pipe could not be made: error says why */
 } ff_peers_hello_t;
 
