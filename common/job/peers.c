@@ -221,15 +221,29 @@ ff_peers_match (ff_peers_t *self, uint64_t id, const void *routing,
     return NULL;
 }
 
+/* The index of the first peer whose id is at least id: peers are kept
+   in id order (ids rise as workers join), so that a dispatch finds its
+   worker in O(log workers). */
+static size_t
+s_lower_bound (ff_peers_t *self, uint64_t id)
+{
+    size_t low = 0, high = self->count;
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (self->peers [middle]->id < id)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    return low;
+}
+
 ff_peer_t *
 ff_peers_find (ff_peers_t *self, uint64_t id)
 {
     assert (self);
-    size_t index;
-    for (index = 0; index < self->count; index++)
-        if (self->peers [index]->id == id)
-            return self->peers [index];
-    return NULL;
+    size_t index = s_lower_bound (self, id);
+    return index < self->count && self->peers [index]->id == id? self->peers [index]: NULL;
 }
 
 size_t
@@ -250,14 +264,13 @@ int
 ff_peers_remove (ff_peers_t *self, uint64_t id)
 {
     assert (self);
-    size_t index;
-    for (index = 0; index < self->count; index++)
-        if (self->peers [index]->id == id) {
-            s_peer_destroy (&self->peers [index]);
-            self->peers [index] = self->peers [--self->count];
-            return 0;
-        }
-    return -1;
+    size_t index = s_lower_bound (self, id);
+    if (index == self->count || self->peers [index]->id != id)
+        return -1;
+    s_peer_destroy (&self->peers [index]);
+    memmove (&self->peers [index], &self->peers [index + 1],
+             (--self->count - index) * sizeof (ff_peer_t *));
+    return 0;
 }
 
 int

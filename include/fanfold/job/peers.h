@@ -113,8 +113,8 @@ ff_peer_t *
 ff_peer_t *
     ff_peers_find (ff_peers_t *self, uint64_t id);
 
-/* Workers joined, and the one at index (0 .. count - 1). The order
-   changes when a worker is removed. */
+/* Workers joined, and the one at index (0 .. count - 1), in id order:
+   indexes move when a worker is removed. */
 size_t
     ff_peers_count (ff_peers_t *self);
 ff_peer_t *
