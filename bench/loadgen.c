@@ -11,8 +11,10 @@
         (/proc/PID/task/T/schedstat, nanoseconds);
       - RSS and descriptors each stage gained per joined worker.
 
-    Usage: loadgen -t TOPOLOGY -n WORKERS [-j THREADS] [-l NOFILE | -s NOFILE]
-                   [-b] [-r REPORT] -- COMMAND [ARG...]
+    Usage: loadgen -t TOPOLOGY -n WORKERS [-p PROCESSES] [-j THREADS]
+                   [-l NOFILE | -s NOFILE] [-b] [-r REPORT] -- COMMAND [ARG...]
+    The workers run in PROCESSES processes (default 1; each has its own
+    descriptors, about 6 a worker) of THREADS / PROCESSES threads each.
     COMMAND inherits stdin and stdout (the job's input and output); with
     -l it runs with soft and hard RLIMIT_NOFILE NOFILE (as after `ulimit -n
     NOFILE`), with -s with the soft limit NOFILE (`ulimit -Sn NOFILE`).
@@ -38,12 +40,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define S_MAX_THREADS 64
+#define S_MAX_PROCS 16
 #define S_HELLO_MS 1000             /* a worker not welcomed says hello again */
 #define S_SWEEP_MS 10               /* timers (hello, hb) are checked this often */
 #define S_SETTLE_MS 2000            /* joining stopped: no welcome for this long */
@@ -200,8 +204,9 @@ typedef struct {
     char name [48];                 /* loadgen:PID:N */
 } s_sim_t;
 
-/* Shared by every thread and main. */
-static struct {
+/* Shared by every thread and process of loadgen, and main: a MAP_SHARED
+   mapping made before the worker processes fork. */
+typedef struct {
     char control [512];             /* endpoint to connect */
     char results [512];             /* endpoint to connect */
     atomic_int stop;                /* main says: leave */
@@ -212,7 +217,9 @@ static struct {
     atomic_long messages;           /* task messages answered */
     atomic_long errors;             /* malformed messages, failed sends */
     atomic_llong first_end_us;      /* when the first end arrived; 0 before */
-} s_shared;
+} s_shared_t;
+
+static s_shared_t *s_shared;
 
 typedef struct {
     int index;                      /* thread number */
@@ -256,7 +263,7 @@ static void
 s_send_buffer (s_thread_t *self, void *socket, int flags)
 {
     if (zmq_send (socket, self->buffer.data, self->buffer.size, flags) < 0)
-        atomic_fetch_add (&s_shared.errors, 1);
+        atomic_fetch_add (&s_shared->errors, 1);
 }
 
 static void
@@ -295,14 +302,14 @@ s_on_welcome (s_thread_t *self, s_sim_t *sim, size_t index, const msgpack_object
     size_t job_len = s_bytes (&fields [2], &job), endpoint_len = s_bytes (&fields [4], &endpoint);
     if (fields [3].type != MSGPACK_OBJECT_POSITIVE_INTEGER || job_len >= sizeof (sim->job)
     ||  fields [5].type != MSGPACK_OBJECT_POSITIVE_INTEGER || endpoint_len >= 512) {
-        atomic_fetch_add (&s_shared.errors, 1);
+        atomic_fetch_add (&s_shared->errors, 1);
         return;
     }
     if (sim->id == fields [3].via.u64 && strlen (sim->job) == job_len
     &&  memcmp (sim->job, job, job_len) == 0)
         return;                     /* a repeated welcome: still in */
     if (sim->id) {
-        atomic_fetch_add (&s_shared.errors, 1);   /* another job: not simulated */
+        atomic_fetch_add (&s_shared->errors, 1);   /* another job: not simulated */
         return;
     }
     char target [512];
@@ -315,15 +322,15 @@ s_on_welcome (s_thread_t *self, s_sim_t *sim, size_t index, const msgpack_object
     sim->tasks = s_socket (self, ZMQ_PULL);
     sim->results = s_socket (self, ZMQ_PUSH);
     if (!sim->tasks || !sim->results || zmq_connect (sim->tasks, target)
-    ||  zmq_connect (sim->results, s_shared.results)) {
+    ||  zmq_connect (sim->results, s_shared->results)) {
         fprintf (stderr, "loadgen: worker %s cannot connect its pipe: %s\n", sim->name,
                  zmq_strerror (zmq_errno ()));
-        atomic_fetch_add (&s_shared.errors, 1);
+        atomic_fetch_add (&s_shared->errors, 1);
         return;
     }
     s_watch (self, sim->tasks, (uint64_t) index << 1 | 1);
     sim->due_us = s_now_us () + (int64_t) sim->hb_ms * 1000;
-    atomic_fetch_add (&s_shared.welcomed, 1);
+    atomic_fetch_add (&s_shared->welcomed, 1);
 }
 
 /* Reads everything waiting on sim's control socket. */
@@ -336,7 +343,7 @@ s_drain_control (s_thread_t *self, s_sim_t *sim, size_t index)
         size_t offset = 0;
         if (msgpack_unpack_next (&self->unpacked, zmq_msg_data (&msg), zmq_msg_size (&msg),
                                  &offset) != MSGPACK_UNPACK_SUCCESS) {
-            atomic_fetch_add (&s_shared.errors, 1);
+            atomic_fetch_add (&s_shared->errors, 1);
             continue;
         }
         const msgpack_object *obj = &self->unpacked.data;
@@ -346,8 +353,8 @@ s_drain_control (s_thread_t *self, s_sim_t *sim, size_t index)
         if (s_is_type (obj, "end", 4) && sim->id && !sim->ended) {
             sim->ended = 1;
             long long expected = 0;
-            atomic_compare_exchange_strong (&s_shared.first_end_us, &expected, s_now_us ());
-            atomic_fetch_add (&s_shared.ended, 1);
+            atomic_compare_exchange_strong (&s_shared->first_end_us, &expected, s_now_us ());
+            atomic_fetch_add (&s_shared->ended, 1);
         }
     }
     zmq_msg_close (&msg);
@@ -361,7 +368,7 @@ s_answer (s_thread_t *self, s_sim_t *sim, const void *data, size_t size)
     if (msgpack_unpack_next (&self->unpacked, data, size, &offset) != MSGPACK_UNPACK_SUCCESS
     ||  !s_is_type (&self->unpacked.data, "task", 4)
     ||  self->unpacked.data.via.array.ptr [3].type != MSGPACK_OBJECT_ARRAY) {
-        atomic_fetch_add (&s_shared.errors, 1);
+        atomic_fetch_add (&s_shared->errors, 1);
         return;
     }
     const msgpack_object *fields = self->unpacked.data.via.array.ptr;
@@ -380,7 +387,7 @@ s_answer (s_thread_t *self, s_sim_t *sim, const void *data, size_t size)
     for (index = 0; index < items->size; index++) {
         const msgpack_object *item = &items->ptr [index];
         if (item->type != MSGPACK_OBJECT_ARRAY || item->via.array.size != 8) {
-            atomic_fetch_add (&s_shared.errors, 1);
+            atomic_fetch_add (&s_shared->errors, 1);
             return;
         }
         const msgpack_object *f = item->via.array.ptr;
@@ -405,8 +412,8 @@ s_answer (s_thread_t *self, s_sim_t *sim, const void *data, size_t size)
         msgpack_pack_object (&pk, f [6]);           /* chunks */
     }
     s_send_buffer (self, sim->results, 0);
-    atomic_fetch_add (&s_shared.answered, (long) items->size);
-    atomic_fetch_add (&s_shared.messages, 1);
+    atomic_fetch_add (&s_shared->answered, (long) items->size);
+    atomic_fetch_add (&s_shared->messages, 1);
 }
 
 /* Answers everything waiting on sim's pipe. */
@@ -416,7 +423,7 @@ s_drain_tasks (s_thread_t *self, s_sim_t *sim)
     zmq_msg_t msg;
     if (!sim->tasks)
         return;
-    if (atomic_load (&s_shared.hold)) {
+    if (atomic_load (&s_shared->hold)) {
         int events;
         size_t size = sizeof (events);
         zmq_getsockopt (sim->tasks, ZMQ_EVENTS, &events, &size);   /* quiets ZMQ_FD */
@@ -441,17 +448,17 @@ s_thread_run (void *arg)
         snprintf (sim->name, sizeof (sim->name), "loadgen:%d:%d.%zu", (int) getpid (),
                   self->index, index);
         sim->control = s_socket (self, ZMQ_DEALER);
-        if (!sim->control || zmq_connect (sim->control, s_shared.control)) {
+        if (!sim->control || zmq_connect (sim->control, s_shared->control)) {
             fprintf (stderr, "loadgen: cannot connect worker %s: %s\n", sim->name,
                      zmq_strerror (zmq_errno ()));
-            atomic_fetch_add (&s_shared.errors, 1);
+            atomic_fetch_add (&s_shared->errors, 1);
             continue;
         }
         s_watch (self, sim->control, (uint64_t) index << 1);
         s_send_hello (self, sim);
         sim->due_us = s_now_us () + S_HELLO_MS * 1000;
     }
-    while (!atomic_load (&s_shared.stop)) {
+    while (!atomic_load (&s_shared->stop)) {
         struct epoll_event events [256];
         int count = epoll_wait (self->epoll, events, 256, S_SWEEP_MS), event;
         for (event = 0; event < count; event++) {
@@ -503,6 +510,51 @@ s_thread_run (void *arg)
     return NULL;
 }
 
+/* Runs count workers, from first, in threads threads of this process
+   until main says stop. Returns 0, or 2 when it could not start. */
+static int
+s_run_workers (long first, long count, long threads)
+{
+    if (threads > count)
+        threads = count;
+    s_thread_t *pool = (s_thread_t *) calloc ((size_t) threads, sizeof (s_thread_t));
+    s_sim_t *sims = (s_sim_t *) calloc ((size_t) count, sizeof (s_sim_t));
+    if (!pool || !sims) {
+        fprintf (stderr, "loadgen: out of memory\n");
+        return 2;
+    }
+    size_t next = 0;
+    long index;
+    for (index = 0; index < threads; index++) {
+        s_thread_t *self = &pool [index];
+        self->index = (int) (first + index);
+        self->count = (size_t) (count / threads + (index < count % threads? 1: 0));
+        self->sims = sims + next;
+        next += self->count;
+        self->context = zmq_ctx_new ();
+        if (self->context)
+            zmq_ctx_set (self->context, ZMQ_MAX_SOCKETS, (int) self->count * 3 + 16);
+        self->epoll = epoll_create1 (EPOLL_CLOEXEC);
+        msgpack_sbuffer_init (&self->buffer);
+        msgpack_unpacked_init (&self->unpacked);
+        if (!self->context || self->epoll < 0
+        ||  pthread_create (&self->thread, NULL, s_thread_run, self)) {
+            fprintf (stderr, "loadgen: cannot start thread %ld\n", index);
+            return 2;
+        }
+    }
+    for (index = 0; index < threads; index++) {
+        pthread_join (pool [index].thread, NULL);
+        msgpack_sbuffer_destroy (&pool [index].buffer);
+        msgpack_unpacked_destroy (&pool [index].unpacked);
+        close (pool [index].epoll);
+        zmq_ctx_term (pool [index].context);
+    }
+    free (pool);
+    free (sims);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ main */
 
 /* The connect form of a bound endpoint of the topology, %u replaced. */
@@ -537,7 +589,7 @@ s_sample (s_sample_t *sample, pid_t ventilator, pid_t sink)
 {
     int64_t cpu;
     sample->us = s_now_us ();
-    sample->answered = atomic_load (&s_shared.answered);
+    sample->answered = atomic_load (&s_shared->answered);
     if ((cpu = s_cpu_ns (ventilator)) >= 0)
         sample->cpu [0] = cpu;
     if ((cpu = s_cpu_ns (sink)) >= 0)
@@ -547,7 +599,7 @@ s_sample (s_sample_t *sample, pid_t ventilator, pid_t sink)
 static void
 s_usage (void)
 {
-    fprintf (stderr, "usage: loadgen -t TOPOLOGY -n WORKERS [-j THREADS] "
+    fprintf (stderr, "usage: loadgen -t TOPOLOGY -n WORKERS [-p PROCESSES] [-j THREADS] "
              "[-l NOFILE | -s NOFILE] [-b] [-r REPORT] -- COMMAND [ARG...]\n");
 }
 
@@ -555,32 +607,41 @@ int
 main (int argc, char *argv [])
 {
     const char *topology = NULL, *report = NULL;
-    long workers = 0, threads = 4, nofile = 0, soft = 0;
-    int option;
-    while ((option = getopt (argc, argv, "t:n:j:l:s:r:bh")) != -1) {
+    long workers = 0, threads = 4, nofile = 0, soft = 0, procs = 1;
+    int option, hold = 0;
+    while ((option = getopt (argc, argv, "t:n:j:p:l:s:r:bh")) != -1) {
         switch (option) {
             case 't': topology = optarg; break;
             case 'n': workers = atol (optarg); break;
             case 'j': threads = atol (optarg); break;
             case 'l': nofile = atol (optarg); break;
             case 's': soft = atol (optarg); break;
-            case 'b': atomic_store (&s_shared.hold, 1); break;
+            case 'b': hold = 1; break;
+            case 'p': procs = atol (optarg); break;
             case 'r': report = optarg; break;
             default: s_usage (); return 2;
         }
     }
-    if (!topology || workers < 1 || threads < 1 || threads > S_MAX_THREADS || optind >= argc) {
+    if (!topology || workers < 1 || threads < 1 || threads > S_MAX_THREADS || procs < 1
+    ||  procs > S_MAX_PROCS || optind >= argc) {
         s_usage ();
         return 2;
     }
-    if (threads > workers)
-        threads = workers;
+    if (procs > workers)
+        procs = workers;
+    s_shared = (s_shared_t *) mmap (NULL, sizeof (s_shared_t), PROT_READ | PROT_WRITE,
+                                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (s_shared == MAP_FAILED) {
+        perror ("loadgen: mmap");
+        return 2;
+    }
+    atomic_store (&s_shared->hold, hold);
     zsys_init ();
     zsys_handler_set (NULL);
     zconfig_t *config = zconfig_load (topology);
-    if (!config || s_endpoint (config, "ventilator/control", s_shared.control,
-                               sizeof (s_shared.control))
-    ||  s_endpoint (config, "sink/results", s_shared.results, sizeof (s_shared.results))) {
+    if (!config || s_endpoint (config, "ventilator/control", s_shared->control,
+                               sizeof (s_shared->control))
+    ||  s_endpoint (config, "sink/results", s_shared->results, sizeof (s_shared->results))) {
         fprintf (stderr, "loadgen: cannot read the endpoints of %s\n", topology);
         return 2;
     }
@@ -590,7 +651,7 @@ main (int argc, char *argv [])
        system allows (root may raise the hard limit too) */
     struct rlimit limit;
     getrlimit (RLIMIT_NOFILE, &limit);
-    rlim_t want = (rlim_t) workers * 8 + 256;
+    rlim_t want = (rlim_t) (workers / procs + 1) * 8 + 256;
     if (limit.rlim_max < want) {
         struct rlimit raised = { want, want };
         if (setrlimit (RLIMIT_NOFILE, &raised) == 0)
@@ -641,77 +702,62 @@ main (int argc, char *argv [])
     long rss0 [2] = { s_rss_kib (ventilator), s_rss_kib (sink) },
          fds0 [2] = { s_fds (ventilator), s_fds (sink) };
 
-    s_thread_t *pool = (s_thread_t *) calloc ((size_t) threads, sizeof (s_thread_t));
-    s_sim_t *sims = (s_sim_t *) calloc ((size_t) workers, sizeof (s_sim_t));
-    if (!pool || !sims) {
-        fprintf (stderr, "loadgen: out of memory\n");
-        return 2;
-    }
-    size_t first = 0;
-    long index;
-    for (index = 0; index < threads; index++) {
-        s_thread_t *self = &pool [index];
-        self->index = (int) index;
-        self->count = (size_t) (workers / threads + (index < workers % threads? 1: 0));
-        self->sims = sims + first;
-        first += self->count;
-        self->context = zmq_ctx_new ();
-        zmq_ctx_set (self->context, ZMQ_MAX_SOCKETS, (int) self->count * 3 + 16);
-        self->epoll = epoll_create1 (EPOLL_CLOEXEC);
-        msgpack_sbuffer_init (&self->buffer);
-        msgpack_unpacked_init (&self->unpacked);
-        if (!self->context || self->epoll < 0
-        ||  pthread_create (&self->thread, NULL, s_thread_run, self)) {
-            fprintf (stderr, "loadgen: cannot start thread %ld\n", index);
+    /* the workers, in processes of their own: each has its own descriptors */
+    pid_t helpers [S_MAX_PROCS];
+    long first = 0, proc;
+    for (proc = 0; proc < procs; proc++) {
+        long count = workers / procs + (proc < workers % procs? 1: 0);
+        helpers [proc] = fork ();
+        if (helpers [proc] == 0)
+            _exit (s_run_workers (first, count, threads / procs > 0? threads / procs: 1));
+        if (helpers [proc] < 0) {
+            perror ("loadgen: fork");
+            atomic_store (&s_shared->stop, 1);
             return 2;
         }
+        first += count;
     }
 
     /* joining: until every worker is in, or none joined for a while */
     int64_t join_started = s_now_us (), last_join = join_started;
     long joined = 0;
     while (!exited) {
-        long now_joined = atomic_load (&s_shared.welcomed);
+        long now_joined = atomic_load (&s_shared->welcomed);
         int64_t now = s_now_us ();
         if (now_joined != joined) {
             joined = now_joined;
             last_join = now;
         }
         if (joined == workers || (joined > 0 && now - last_join > S_SETTLE_MS * 1000)
-        ||  now - join_started > S_JOIN_TIMEOUT_MS * 1000LL || atomic_load (&s_shared.first_end_us))
+        ||  now - join_started > S_JOIN_TIMEOUT_MS * 1000LL || atomic_load (&s_shared->first_end_us))
             break;
         if (waitpid (child, &status, WNOHANG) == child)
             exited = 1;
         usleep (2000);
     }
     int64_t join_us = s_now_us () - join_started;
-    atomic_store (&s_shared.hold, 0);
+    atomic_store (&s_shared->hold, 0);
     long rss1 [2] = { s_rss_kib (ventilator), s_rss_kib (sink) },
          fds1 [2] = { s_fds (ventilator), s_fds (sink) };
     s_sample_t begin = { 0 }, last = { 0 };
     s_sample (&begin, ventilator, sink);
     last = begin;
     /* the job: until the first end (everything written), sampling CPU */
-    while (!exited && !atomic_load (&s_shared.first_end_us)) {
+    while (!exited && !atomic_load (&s_shared->first_end_us)) {
         s_sample (&last, ventilator, sink);
         if (waitpid (child, &status, WNOHANG) == child)
             exited = 1;
         usleep (10000);
     }
     s_sample (&last, ventilator, sink);
-    int64_t end_us = atomic_load (&s_shared.first_end_us);
+    int64_t end_us = atomic_load (&s_shared->first_end_us);
     if (!end_us)
         end_us = last.us;
     if (!exited)
         waitpid (child, &status, 0);
-    atomic_store (&s_shared.stop, 1);
-    for (index = 0; index < threads; index++) {
-        pthread_join (pool [index].thread, NULL);
-        msgpack_sbuffer_destroy (&pool [index].buffer);
-        msgpack_unpacked_destroy (&pool [index].unpacked);
-        close (pool [index].epoll);
-        zmq_ctx_term (pool [index].context);
-    }
+    atomic_store (&s_shared->stop, 1);
+    for (proc = 0; proc < procs; proc++)
+        waitpid (helpers [proc], NULL, 0);
 
     long tasks = last.answered - begin.answered;
     double seconds = (double) (end_us - begin.us) / 1e6;
@@ -728,8 +774,8 @@ main (int argc, char *argv [])
              "%.3f us, sink %.3f us; per joined worker: ventilator %.1f KiB %.2f fds, sink "
              "%.1f KiB %.2f fds; %ld errors; job exit %d\n",
              workers, joined, join_us / 1e6, workers - joined, tasks, seconds, rate,
-             atomic_load (&s_shared.messages), vent_us, sink_us, vent_kib, vent_fds, sink_kib,
-             sink_fds, atomic_load (&s_shared.errors), code);
+             atomic_load (&s_shared->messages), vent_us, sink_us, vent_kib, vent_fds, sink_kib,
+             sink_fds, atomic_load (&s_shared->errors), code);
     if (report) {
         FILE *stream = fopen (report, "w");
         if (stream) {
@@ -740,12 +786,10 @@ main (int argc, char *argv [])
                      "\"sink_kib_per_worker\": %.2f, \"ventilator_fds_per_worker\": %.2f, "
                      "\"sink_fds_per_worker\": %.2f, \"errors\": %ld, \"exit\": %d}\n",
                      workers, joined, join_us / 1e6, tasks, seconds, rate,
-                     atomic_load (&s_shared.messages), vent_us, sink_us, vent_kib, sink_kib,
-                     vent_fds, sink_fds, atomic_load (&s_shared.errors), code);
+                     atomic_load (&s_shared->messages), vent_us, sink_us, vent_kib, sink_kib,
+                     vent_fds, sink_fds, atomic_load (&s_shared->errors), code);
             fclose (stream);
         }
     }
-    free (pool);
-    free (sims);
     return code;
 }
