@@ -533,7 +533,7 @@ s_run_workers (long first, long count, long threads)
         next += self->count;
         self->context = zmq_ctx_new ();
         if (self->context)
-            zmq_ctx_set (self->context, ZMQ_MAX_SOCKETS, (int) self->count * 3 + 16);
+            zmq_ctx_set (self->context, ZMQ_MAX_SOCKETS, (int) self->count * 4 + 64);
         self->epoll = epoll_create1 (EPOLL_CLOEXEC);
         msgpack_sbuffer_init (&self->buffer);
         msgpack_unpacked_init (&self->unpacked);
