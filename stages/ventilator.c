@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #define S_RETRY_BLOCKED_MS 5
+#define S_CONTROL_ROUND 1024        /* control messages read per loop */
 
 
 typedef struct {
@@ -53,6 +54,7 @@ typedef struct {
     uint64_t refused_workers;       /* hellos refused: no room or no pipe */
     uint64_t refused_seen;          /* connections refused, as last logged */
     int64_t refused_logged;         /* ms: when refused connections were last logged */
+    int control_backlog;            /* the last read of control left messages waiting */
 } s_vent_t;
 
 /* --------------------------------------------------------------- input */
@@ -319,11 +321,14 @@ static void
 s_on_control (s_vent_t *self)
 {
     int rc, round;
-    for (round = 0; round < 1024; round++) {
+    self->control_backlog = 1;
+    for (round = 0; round < S_CONTROL_ROUND; round++) {
         zmq_msg_t routing, body;
         ff_msg_t msg;
-        if ((rc = ff_net_recv (self->control, &routing, &body)) < 0)
+        if ((rc = ff_net_recv (self->control, &routing, &body)) < 0) {
+            self->control_backlog = 0;
             break;
+        }
         if (rc == 1) {
             ff_log_reject (&self->rejected, "message with unexpected frames on control");
             continue;
@@ -382,6 +387,9 @@ s_heartbeat (s_vent_t *self)
         self->refused_logged = now;
         s_log_refused_connections (self);
     }
+    /* a worker's heartbeats may wait unread behind thousands of messages
+       (a few thousand workers joining at once): silence counts only when
+       the last read of control drained it */
     for (index = 0; index < ff_peers_count (self->peers); ) {
         ff_peer_t *peer = ff_peers_at (self->peers, index);
         ff_codec_hb (self->codec, self->spec.job_id, peer->id);
@@ -390,7 +398,7 @@ s_heartbeat (s_vent_t *self)
         if (rc != 0 && errno == EHOSTUNREACH)
             s_remove_worker (self, peer, "its worker disconnected", 1);
         else
-        if (now - peer->last_seen > self->settings->worker_timeout_ms)
+        if (!self->control_backlog && now - peer->last_seen > self->settings->worker_timeout_ms)
             s_remove_worker (self, peer, "its worker went silent", 1);
         else
         if (s_overdue (self, peer, now)) {
