@@ -73,6 +73,12 @@ ARRAY_RUNS = setting("ARRAY_RUNS", 5, 1)
 ARRAY_BIG_GB = setting("ARRAY_BIG_GB", 4, 4)  # the sparse .npy of row 7e
 VERSUS_RUNS = setting("VERSUS_RUNS", 9, 3)  # alternating rounds of row 8
 CPU_RUNS = setting("CPU_RUNS", 5, 1)        # alternating rounds of row 9
+LOADGEN_RUNS = setting("LOADGEN_RUNS", 3, 1)            # rounds of row 9 per worker count
+LOADGEN_TASKS = setting("LOADGEN_TASKS", 2000000, 200000)  # noop tasks of one round
+LOADGEN_WORKERS = [16, 256, 1000, 4096]
+LOADGEN_WINDOW = 65536                      # the topology of row 9: window ...
+LOADGEN_PREFETCH = 63                       # ... and prefetch (credit 64, 16 tasks a message)
+LOADGEN = os.path.join(OUT, "loadgen")      # built by run.sh
 
 TIMEOUT = setting("TIMEOUT", 300, 120)      # seconds for one hyperfine series or rss run
 LOG = os.path.join(OUT, "bench.log")
@@ -709,9 +715,91 @@ def m_cpu():
                 ff["total"] / zmq, plot="CPU per task ÷ raw")]
 
 
+def loadgen_topology():
+    """out/loadgen-work/topology.zpl: topology/local.zpl with its ipc endpoints
+    in a new 0700 directory under /tmp, window LOADGEN_WINDOW and prefetch
+    LOADGEN_PREFETCH; the file and that directory."""
+    ipc = tempfile.mkdtemp(prefix="fanfold-loadgen-")
+    with open(os.path.join(ROOT, "topology", "local.zpl")) as f:
+        text = f.read()
+    old = "ipc:///tmp/fanfold-%u/local/"
+    text, edits = re.subn(r"(?m)^(\s*window\s*=\s*)\d+", r"\g<1>%d" % LOADGEN_WINDOW, text)
+    text, more = re.subn(r"(?m)^(\s*prefetch\s*=\s*)\d+", r"\g<1>%d" % LOADGEN_PREFETCH, text)
+    if text.count(old) != 3 or edits != 1 or more != 1:
+        shutil.rmtree(ipc, ignore_errors=True)
+        raise BenchError("topology/local.zpl does not have the 3 endpoints, window and prefetch expected")
+    os.makedirs(os.path.join(OUT, "loadgen-work"), exist_ok=True)
+    path = os.path.join(OUT, "loadgen-work", "topology.zpl")
+    with open(path, "w") as f:
+        f.write(text.replace(old, "ipc://%s/" % ipc))
+    return path, ipc
+
+
+def m_loadgen():
+    """9. the central stages alone: bench/loadgen.c connects N simulated
+    workers that answer every task at once; tasks/s after joining, CPU per
+    task of the ventilator and the sink, memory and descriptors per worker."""
+    expected = seq_file(LOADGEN_TASKS)
+    rows = []
+    topology, ipc = loadgen_topology()
+    try:
+        for ident, workers in zip("abcd", LOADGEN_WORKERS):
+            measure = ("central stages, %s noop tasks, %s simulated workers (bench/loadgen.c; "
+                       "window %d, prefetch %d): tasks/s" % (num(LOADGEN_TASKS), num(workers),
+                                                              LOADGEN_WINDOW, LOADGEN_PREFETCH))
+            out = os.path.join(OUT, "loadgen-work", "out")
+            report = os.path.join(OUT, "loadgen-work", "report.json")
+            reports = []
+            try:
+                for _ in range(LOADGEN_RUNS):
+                    # a process of simulated workers per 1,024: each takes ~6 descriptors a worker
+                    procs = max(1, workers // 1024)
+                    sh("%s -t %s -n %d -p %d -j %d -b -r %s -- %s run -w 0 -t %s --pipe --lines 1 "
+                       "-K noop < %s > %s 2>> %s" % (
+                           q(LOADGEN), q(topology), workers, procs, max(4, 2 * procs), q(report),
+                           q(FF), q(topology), q(expected), q(out),
+                           q(os.path.join(OUT, "loadgen-%d.err" % workers))))
+                    same_file(out, expected)
+                    with open(report) as f:
+                        reports.append(json.load(f))
+                    if reports[-1]["joined"] == 0 or reports[-1]["errors"]:
+                        raise BenchError("%d of %d workers joined, %d errors" % (
+                            reports[-1]["joined"], workers, reports[-1]["errors"]))
+            except BenchError as e:
+                rows.append(failed("9" + ident, measure, e))
+                continue
+            rates = sorted(r["tasks_per_s"] for r in reports)
+            median = statistics.median(rates)
+
+            def med(key):
+                return statistics.median(r[key] for r in reports)
+            figure = ("%s tasks/s (min %s, max %s over %d rounds); CPU per task: ventilator %.2f µs, "
+                      "sink %.2f µs; per worker: ventilator %.0f KiB and %.1f fds, sink %.0f KiB "
+                      "and %.1f fds; joined in %.2f s" % (
+                          num(median), num(rates[0]), num(rates[-1]), len(rates),
+                          med("ventilator_us_per_task"), med("sink_us_per_task"),
+                          med("ventilator_kib_per_worker"), med("ventilator_fds_per_worker"),
+                          med("sink_kib_per_worker"), med("sink_fds_per_worker"), med("join_s")))
+            joined = min(r["joined"] for r in reports)
+            if joined < workers:
+                figure += ("; only %s joined: the ventilator refused the others at its limit of "
+                           "open files (ulimit -Hn %s here)" % (num(joined), first_line("ulimit -Hn")))
+            if workers == 1000:
+                rows.append(Row("9" + ident, measure, figure, "target: 500,000 tasks/s",
+                                median / 500000, ratio_text="%.2f× (min %.2f, max %.2f)" % (
+                                    median / 500000, rates[0] / 500000, rates[-1] / 500000),
+                                target=1.0, target_label="≥ 500,000 tasks/s",
+                                plot="loadgen 1,000 ÷ 500k/s"))
+            else:
+                rows.append(Row("9" + ident, measure, figure, "—"))
+    finally:
+        shutil.rmtree(ipc, ignore_errors=True)
+    return rows
+
+
 MEASURES = [("noop", m_noop), ("wc", m_wc), ("spin", m_spin), ("fanout", m_fanout),
             ("rss", m_rss), ("skew", m_skew), ("arrays", m_arrays), ("versus", m_versus),
-            ("cpu", m_cpu)]
+            ("cpu", m_cpu), ("loadgen", m_loadgen)]
 
 # --------------------------------------------------------------- report
 
@@ -868,6 +956,20 @@ bench.py; row 5 is one run; every output is checked):
   alternating rounds; the outputs are checked. Ratio: fanfold's total ÷
   zmqpipe's (below 1: fanfold spends less CPU per task than the raw
   pipeline per message).
+- **9a–9d** the central stages alone: `bench/loadgen.c` runs `fanfold run
+  -w 0 -t T --pipe --lines 1 -K noop` (sink and ventilator, no worker) and
+  connects 16, 256, 1,000 and 4,096 simulated workers that speak
+  docs/PROTOCOL.md from 4 threads (one zmq context each; 4,096 workers from 4
+  processes of 2 threads) and answer every
+  task at once (the result is the payload; output `cmp`-ed with the input).
+  Tasks are held until every worker has joined (`-b`); tasks/s counts from
+  then to the job's `end`. CPU per task: the ventilator's and the sink's
+  CPU time over that span (/proc/PID/task/*/schedstat) ÷ tasks. Per
+  worker: the RSS and descriptors each stage gained while the workers
+  joined, ÷ workers. T is topology/local.zpl with window 65,536 and
+  prefetch 63 (credit 64: 16 tasks a message); a simulated worker sends
+  its heartbeats from its main control socket. Ratio (9c): tasks/s ÷
+  500,000.
 """
 
 
@@ -932,7 +1034,7 @@ def main(argv):
 
     make bench                      # deps (scripts/deps.sh bench), build, every measure: a few minutes
     BENCH_QUICK=1 bench/run.sh      # small sizes, seconds; writes bench/out/RESULTS.md only
-    bench/run.sh noop spin          # some measures only (noop wc spin fanout rss skew arrays versus)
+    bench/run.sh noop spin          # some measures only (noop wc spin fanout rss skew arrays versus loadgen)
     FANFOLD_BASE_REV=cc158bb bench/run.sh versus   # row 8: these binaries against an earlier commit
 
 Sizes and runs can be set with BENCH_N, BENCH_RUNS, BENCH_PY_RUNS, BENCH_SPIN_TASKS,

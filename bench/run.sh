@@ -25,6 +25,11 @@ mkdir -p "$out"
 cc -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wstrict-prototypes -Werror \
     "$here/zmqpipe.c" -o "$out/zmqpipe.tmp" $(pkg-config --cflags --libs libzmq)
 mv -f "$out/zmqpipe.tmp" "$out/zmqpipe"
+# the load generator of row 9: simulated workers that speak docs/PROTOCOL.md
+# shellcheck disable=SC2046
+cc -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wstrict-prototypes -Werror \
+    "$here/loadgen.c" -o "$out/loadgen.tmp" $(pkg-config --cflags --libs libzmq libczmq msgpack) -lpthread
+mv -f "$out/loadgen.tmp" "$out/loadgen"
 
 # measure a copy: other work may rebuild bin/ while the benchmark runs, and
 # the launcher starts the stages that sit next to it

@@ -9,6 +9,7 @@
 #include "fanfold/launch/run_options.h"
 #include "fanfold/launch/serial.h"
 #include "fanfold/launch/supervisor.h"
+#include "fanfold/runtime/fdlimit.h"
 #include "fanfold/runtime/limits.h"
 #include "fanfold/runtime/log.h"
 #include "fanfold/runtime/net.h"
@@ -99,6 +100,7 @@ main (int argc, char *argv [])
         return FF_EXIT_ERROR;
     s_stdin_closed = (closed & FF_STDFDS_IN) != 0;
     ff_signals_install ();
+    ff_fdlimit_raise ();
     ff_log_init ("fanfold", 0);
     ff_supervisor_find_bindir (argv [0]);
     if (argc < 2) {

@@ -8,6 +8,7 @@
 #include "fanfold/job/output.h"
 #include "fanfold/job/producer.h"
 #include "fanfold/kernels/kernels.h"
+#include "fanfold/runtime/fdlimit.h"
 #include "fanfold/runtime/codec.h"
 #include "fanfold/runtime/emitter.h"
 #include "fanfold/runtime/limits.h"
@@ -636,6 +637,7 @@ main (int argc, char *argv [])
         return FF_EXIT_ERROR;
     ff_log_init ("fanfold-sink", self.options.verbose);
     ff_signals_install ();
+    ff_fdlimit_raise ();
     self.topology = ff_topology_load (self.options.topology_path, error, sizeof (error));
     if (!self.topology) {
         ff_log_error ("%s", error);

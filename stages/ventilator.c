@@ -12,6 +12,7 @@
 #include "fanfold/job/producer.h"
 #include "fanfold/job/taskmsg.h"
 #include "fanfold/runtime/codec.h"
+#include "fanfold/runtime/fdlimit.h"
 #include "fanfold/runtime/limits.h"
 #include "fanfold/runtime/log.h"
 #include "fanfold/runtime/net.h"
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #define S_RETRY_BLOCKED_MS 5
+#define S_CONTROL_ROUND 1024        /* control messages read per loop */
 
 /* Why a worker whose task pipe a second peer connected to is removed: the
    pipe closes (with both connections), its tasks go to others, and the
@@ -62,6 +64,11 @@ typedef struct {
     uint64_t skip;                  /* tasks an earlier run wrote (the sink's first ack) */
     uint64_t unsent_error;          /* seq of the last error record the sink's pipe
                                        refused (its error is logged already) */
+    size_t capacity;                /* workers the descriptors allow at once */
+    uint64_t refused_workers;       /* hellos refused: no room or no pipe */
+    uint64_t refused_seen;          /* connections refused, as last logged */
+    int64_t refused_logged;         /* ms: when refused connections were last logged */
+    int control_backlog;            /* the last read of control left messages waiting */
 } s_vent_t;
 
 /* --------------------------------------------------------------- input */
@@ -228,6 +235,50 @@ s_produce (s_vent_t *self)
 
 /* --------------------------------------------------------------- peers */
 
+/* Keeps free, against peers that only connect to control, the descriptors
+   the workers still to be admitted will need beyond their first
+   connection (their pipe and their heartbeat socket's connection). */
+static void
+s_reserve_fds (s_vent_t *self)
+{
+    size_t count = ff_peers_count (self->peers), left = self->capacity > count?
+                   self->capacity - count: 0;
+    ff_fdlimit_set_reserve (FF_FDS_SLACK + (int) left * (FF_VENT_FDS_PER_WORKER - 1));
+}
+
+/* Sizes admission to the descriptors this process may open: each worker
+   costs FF_VENT_FDS_PER_WORKER of them, beyond what is open now and a
+   slack. A worker past that is refused, not served with a pipe that
+   libzmq could not accept. */
+static void
+s_size_admission (s_vent_t *self)
+{
+    int limit = ff_fdlimit_max (), open = ff_fdlimit_open_count ();
+    long room = (long) limit - (open < 0? 64: open) - FF_FDS_SLACK;
+    self->capacity = room > FF_VENT_FDS_PER_WORKER? (size_t) room / FF_VENT_FDS_PER_WORKER: 1;
+    if (self->capacity > FF_MAX_WORKERS)
+        self->capacity = FF_MAX_WORKERS;
+    ff_peers_set_capacity (self->peers, self->capacity);
+    ff_fdlimit_guard (ff_topology_bind (self->topology, FF_EP_CONTROL));
+    s_reserve_fds (self);
+    ff_log_info ("admits up to %zu workers: %d file descriptors (ulimit -n), %d open, "
+                 "%d per worker", self->capacity, limit, open, FF_VENT_FDS_PER_WORKER);
+}
+
+/* Logs, at most once a second with the heartbeat, connections the
+   descriptor guard refused since the last line. */
+static void
+s_log_refused_connections (s_vent_t *self)
+{
+    uint64_t refused = ff_fdlimit_refused ();
+    if (refused == self->refused_seen)
+        return;
+    ff_log_error ("refused %" PRIu64 " connections: out of file descriptors (ulimit -n %d, "
+                  "%zu of at most %zu workers joined)", refused - self->refused_seen,
+                  ff_fdlimit_max (), ff_peers_count (self->peers), self->capacity);
+    self->refused_seen = refused;
+}
+
 static void
 s_send_job (s_vent_t *self)
 {
@@ -273,6 +324,7 @@ s_remove_worker (s_vent_t *self, ff_peer_t *peer, const char *why, int crashed)
         s_settle (self, 1);
     ff_ledger_worker_leave (self->ledger, peer->id, why, crashed, ff_clock_ms ());
     ff_peers_remove (self->peers, peer->id);
+    s_reserve_fds (self);
 }
 
 static void
@@ -299,18 +351,25 @@ s_on_hello (s_vent_t *self, zmq_msg_t *routing, const ff_msg_t *msg)
         s_send_welcome (self, peer);        /* its hello crossed our welcome */
         return;
     }
+    /* a refused worker is not answered: it says hello again, and joins
+       once a worker leaves */
     if (rc == FF_PEERS_FULL) {
-        ff_log_reject (&self->rejected, "%s", error);
+        ff_log_reject (&self->refused_workers, "worker %.*s refused: %zu workers joined, the "
+                       "most that %d file descriptors (ulimit -n) hold at %d each",
+                       (int) msg->name.len, msg->name.ptr, self->capacity,
+                       ff_fdlimit_max (), FF_VENT_FDS_PER_WORKER);
         return;
     }
     if (rc == FF_PEERS_FAILED) {
-        ff_log_error ("cannot make a task pipe for a worker: %s", error);
+        ff_log_reject (&self->refused_workers, "worker %.*s refused: cannot make its task "
+                       "pipe: %s", (int) msg->name.len, msg->name.ptr, error);
         return;
     }
     if (ff_ledger_worker_add (self->ledger, peer->id, ff_dispatch_initial_credit (self->policy))) {
         ff_peers_remove (self->peers, peer->id);
         return;
     }
+    s_reserve_fds (self);
     s_send_welcome (self, peer);
     ff_log_info ("worker %" PRIu64 " (%s) joined on %s", peer->id, peer->name, peer->endpoint);
 }
@@ -344,11 +403,14 @@ static void
 s_on_control (s_vent_t *self)
 {
     int rc, round;
-    for (round = 0; round < 1024; round++) {
+    self->control_backlog = 1;
+    for (round = 0; round < S_CONTROL_ROUND; round++) {
         zmq_msg_t routing, body;
         ff_msg_t msg;
-        if ((rc = ff_net_recv (self->control, &routing, &body)) < 0)
+        if ((rc = ff_net_recv (self->control, &routing, &body)) < 0) {
+            self->control_backlog = 0;
             break;
+        }
         if (rc == 1) {
             ff_log_reject (&self->rejected, "message with unexpected frames on control");
             continue;
@@ -412,6 +474,13 @@ s_heartbeat (s_vent_t *self)
     if (now - self->last_hb < self->settings->heartbeat_ms)
         return;
     self->last_hb = now;
+    if (now - self->refused_logged >= 1000) {
+        self->refused_logged = now;
+        s_log_refused_connections (self);
+    }
+    /* a worker's heartbeats may wait unread behind thousands of messages
+       (a few thousand workers joining at once): silence counts only when
+       the last read of control drained it */
     for (index = 0; index < ff_peers_count (self->peers); ) {
         ff_peer_t *peer = ff_peers_at (self->peers, index);
         ff_codec_hb (self->codec, self->spec.job_id, peer->id);
@@ -423,7 +492,7 @@ s_heartbeat (s_vent_t *self)
         if (ff_peers_pipe_intruded (self->peers, peer))
             s_remove_worker (self, peer, S_INTRUDED, 0);
         else
-        if (now - peer->last_seen > self->settings->worker_timeout_ms)
+        if (!self->control_backlog && now - peer->last_seen > self->settings->worker_timeout_ms)
             s_remove_worker (self, peer, "its worker went silent", 1);
         else
         if (s_overdue (self, peer, now)) {
@@ -661,6 +730,7 @@ main (int argc, char *argv [])
     rc = FF_EXIT_ERROR;
     ff_log_init ("fanfold-ventilator", self.spec.verbose);
     ff_signals_install ();
+    ff_fdlimit_raise ();
     self.topology = ff_topology_load (self.spec.topology_path, error, sizeof (error));
     if (!self.topology) {
         ff_log_error ("%s", error);
@@ -714,6 +784,7 @@ main (int argc, char *argv [])
         goto done;
     }
     self.control = ff_peers_control (self.peers);
+    s_size_admission (&self);
     if (self.spec.intake) {
         /* a small HWM: a producer that runs ahead waits, memory stays bounded */
         self.intake = ff_net_socket (ZMQ_PULL, 16, 0, self.spec.max_block + 4096);

@@ -3,6 +3,7 @@
     Organised as: the job, joining (hello/welcome),
     running a batch, and the main loop. */
 
+#include "fanfold/runtime/fdlimit.h"
 #include "fanfold/runtime/codec.h"
 #include "fanfold/runtime/heartbeat.h"
 #include "fanfold/kernels/kernels.h"
@@ -694,6 +695,7 @@ main (int argc, char *argv [])
     }
     ff_log_init ("fanfold-worker", self.options.verbose);
     ff_signals_install ();
+    ff_fdlimit_raise ();
     self.topology = ff_topology_load (self.options.topology_path, error, sizeof (error));
     if (!self.topology) {
         ff_log_error ("%s", error);

@@ -71,6 +71,8 @@ s_least_loaded (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_ms)
         if (!best || (int64_t) worker->outstanding * best->credit
                      < (int64_t) best->outstanding * worker->credit)
             best = worker;
+        if (worker->outstanding == 0)
+            break;                  /* none is less loaded: no need to look further */
     }
     self->rotate++;
     return best;

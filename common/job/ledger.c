@@ -275,14 +275,20 @@ ff_ledger_create (ff_ledger_t *self, uint32_t kernel, const char *input,
 
 /* ------------------------------------------------------------ the sink */
 
+/* The live worker with id, or NULL: workers are kept in id order, so
+   that an ack finds its holder in O(log workers). */
 static ff_ledger_worker_t *
 s_worker (ff_ledger_t *self, uint64_t id)
 {
-    size_t index;
-    for (index = 0; index < self->nworkers; index++)
-        if (self->workers [index].id == id)
-            return &self->workers [index];
-    return NULL;
+    size_t low = 0, high = self->nworkers;
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (self->workers [middle].id < id)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    return low < self->nworkers && self->workers [low].id == id? &self->workers [low]: NULL;
 }
 
 ff_ledger_ack_t
@@ -340,7 +346,13 @@ ff_ledger_worker_add (ff_ledger_t *self, uint64_t id, int credit)
     assert (!s_worker (self, id));
     if (self->nworkers == FF_MAX_WORKERS)
         return -1;
-    self->workers [self->nworkers++] = (ff_ledger_worker_t) { .id = id, .credit = credit };
+    size_t index = self->nworkers;
+    while (index > 0 && self->workers [index - 1].id > id)
+        index--;                    /* ids come in rising order: this is the end */
+    memmove (&self->workers [index + 1], &self->workers [index],
+             (self->nworkers - index) * sizeof (ff_ledger_worker_t));
+    self->nworkers++;
+    self->workers [index] = (ff_ledger_worker_t) { .id = id, .credit = credit };
     S_CHECK (self);
     return 0;
 }
@@ -359,7 +371,8 @@ ff_ledger_worker_leave (ff_ledger_t *self, uint64_t id, const char *why,
     self->departed [self->ndeparted++] = (s_departed_t) {
         .worker = id, .due = now_ms + FF_LEDGER_SETTLE_MS, .why = why, .crashed = crashed
     };
-    *worker = self->workers [--self->nworkers];
+    size_t index = (size_t) (worker - self->workers);
+    memmove (worker, worker + 1, (--self->nworkers - index) * sizeof (ff_ledger_worker_t));
     S_CHECK (self);
     return 0;
 }
@@ -760,6 +773,7 @@ ff_ledger_check (ff_ledger_t *self)
         int held = self->check_held [2 * index], suspects = self->check_held [2 * index + 1];
         assert (worker->id != 0 && worker->credit >= 1);
         assert (!s_departed_id (self, worker->id));
+        assert (index == 0 || self->workers [index - 1].id < worker->id);   /* id order */
         self->check_ids [index] = worker->id;
         assert (held == worker->outstanding);
         if (worker->isolating)

@@ -23,6 +23,7 @@ struct ff_peers {
     int hwm;                        /* HWM of each pipe */
     ff_peer_t **peers;              /* joined workers, FF_MAX_WORKERS allocated */
     size_t count;                   /* how many */
+    size_t capacity;                /* most workers admitted at once (<= FF_MAX_WORKERS) */
     uint64_t last_id;               /* last id handed out */
     ff_peer_sink_t sink;            /* the sink */
 };
@@ -66,6 +67,7 @@ ff_peers_new (ff_topology_t *topology, ff_security_t *security, char *error, siz
     self->topology = topology;
     self->security = security;
     self->hwm = settings->hwm;
+    self->capacity = FF_MAX_WORKERS;
     if (ff_security_bind (security, self->control, endpoint, error, error_size)) {
         ff_peers_destroy (&self);
         return NULL;
@@ -100,6 +102,13 @@ ff_peers_destroy (ff_peers_t **self_p)
         free (self);
         *self_p = NULL;
     }
+}
+
+void
+ff_peers_set_capacity (ff_peers_t *self, size_t capacity)
+{
+    assert (self);
+    self->capacity = capacity < FF_MAX_WORKERS? capacity: FF_MAX_WORKERS;
 }
 
 zsock_t *
@@ -174,8 +183,8 @@ ff_peers_hello (ff_peers_t *self, const void *routing, size_t routing_len,
             return FF_PEERS_KNOWN;
         }
     }
-    if (self->count == FF_MAX_WORKERS) {
-        snprintf (error, error_size, "worker hello past %d workers", FF_MAX_WORKERS);
+    if (self->count >= self->capacity) {
+        snprintf (error, error_size, "worker hello past %zu workers", self->capacity);
         return FF_PEERS_FULL;
     }
     if (routing_len == 0 || routing_len > FF_PEERS_ROUTING_MAX) {
@@ -226,15 +235,29 @@ ff_peers_match (ff_peers_t *self, uint64_t id, const void *routing,
     return NULL;
 }
 
+/* The index of the first peer whose id is at least id: peers are kept
+   in id order (ids rise as workers join), so that a dispatch finds its
+   worker in O(log workers). */
+static size_t
+s_lower_bound (ff_peers_t *self, uint64_t id)
+{
+    size_t low = 0, high = self->count;
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (self->peers [middle]->id < id)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    return low;
+}
+
 ff_peer_t *
 ff_peers_find (ff_peers_t *self, uint64_t id)
 {
     assert (self);
-    size_t index;
-    for (index = 0; index < self->count; index++)
-        if (self->peers [index]->id == id)
-            return self->peers [index];
-    return NULL;
+    size_t index = s_lower_bound (self, id);
+    return index < self->count && self->peers [index]->id == id? self->peers [index]: NULL;
 }
 
 size_t
@@ -292,14 +315,13 @@ int
 ff_peers_remove (ff_peers_t *self, uint64_t id)
 {
     assert (self);
-    size_t index;
-    for (index = 0; index < self->count; index++)
-        if (self->peers [index]->id == id) {
-            s_peer_destroy (&self->peers [index]);
-            self->peers [index] = self->peers [--self->count];
-            return 0;
-        }
-    return -1;
+    size_t index = s_lower_bound (self, id);
+    if (index == self->count || self->peers [index]->id != id)
+        return -1;
+    s_peer_destroy (&self->peers [index]);
+    memmove (&self->peers [index], &self->peers [index + 1],
+             (--self->count - index) * sizeof (ff_peer_t *));
+    return 0;
 }
 
 int

@@ -197,8 +197,9 @@ size_t
 int64_t
     ff_ledger_settle_due (ff_ledger_t *self);
 
-/* Live workers, and the one at index (0 .. count - 1). The order changes
-   when a worker leaves. */
+/* Live workers, and the one at index (0 .. count - 1), in id order (an
+   ack finds its holder by binary search): indexes move when a worker
+   joins or leaves. */
 size_t
     ff_ledger_workers (ff_ledger_t *self);
 const ff_ledger_worker_t *

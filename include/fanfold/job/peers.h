@@ -8,7 +8,7 @@
     hello. hb and bye count only from one of these two.
 
     Invariants: ids are distinct and never reused; every peer has a bound
-    pipe and its endpoint; at most FF_MAX_WORKERS peers. */
+    pipe and its endpoint; at most the capacity (<= FF_MAX_WORKERS) peers. */
 
 #ifndef FANFOLD_PEERS_H
 #define FANFOLD_PEERS_H
@@ -58,6 +58,11 @@ ff_peers_t *
     ff_peers_new (ff_topology_t *topology, ff_security_t *security, char *error,
                   size_t error_size);
 
+/* Admits at most capacity workers at once (FF_MAX_WORKERS at most, and
+   by default): a hello past it gets FF_PEERS_FULL. */
+void
+    ff_peers_set_capacity (ff_peers_t *self, size_t capacity);
+
 /* The control socket, owned by the set: every peer's messages arrive on
    it, and replies go out on it to a routing id. */
 zsock_t *
@@ -71,7 +76,7 @@ void
 typedef enum {
     FF_PEERS_JOINED,                /* a new worker: its pipe is bound */
     FF_PEERS_KNOWN,                 /* this socket said hello before: the same worker */
-    FF_PEERS_FULL,                  /* FF_MAX_WORKERS have joined: refused */
+    FF_PEERS_FULL,                  /* the capacity is reached: refused */
     FF_PEERS_FAILED                 /* its pipe could not be made: error says why */
 } ff_peers_hello_t;
 
@@ -111,8 +116,8 @@ ff_peer_t *
 ff_peer_t *
     ff_peers_find (ff_peers_t *self, uint64_t id);
 
-/* Workers joined, and the one at index (0 .. count - 1). The order
-   changes when a worker is removed. */
+/* Workers joined, and the one at index (0 .. count - 1), in id order:
+   indexes move when a worker is removed. */
 size_t
     ff_peers_count (ff_peers_t *self);
 ff_peer_t *
