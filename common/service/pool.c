@@ -96,7 +96,7 @@ ff_pool_job_add (ff_pool_t *self, uint32_t share, int py, uint32_t retries)
         return NULL;
     ff_ledger_config_t ledger = {
         .window = self->config.window, .window_bytes = self->config.window_bytes,
-        .retries = retries
+        .retries = retries, .release = self->config.release
     };
     ff_dispatch_config_t policy = {
         .window = (int) self->config.window, .prefetch = self->config.prefetch,
@@ -206,8 +206,8 @@ ff_pool_tell (ff_pool_job_t *job, uint64_t worker)
     return 0;
 }
 
-static void
-s_untell (ff_pool_job_t *job, uint64_t worker)
+void
+ff_pool_untell (ff_pool_job_t *job, uint64_t worker)
 {
     size_t index;
     for (index = 0; index < job->ntold; index++)
@@ -293,7 +293,7 @@ ff_pool_worker_leave (ff_pool_t *self, uint64_t id, const char *why, int crashed
         return -1;
     for (index = 0; index < self->njobs; index++) {
         ff_pool_job_t *job = self->jobs [index];
-        s_untell (job, id);
+        ff_pool_untell (job, id);
         if (!ff_ledger_worker (job->ledger, id))
             continue;
         if (ff_ledger_departed (job->ledger) == FF_LEDGER_MAX_DEPARTED) {

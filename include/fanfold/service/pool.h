@@ -38,6 +38,7 @@ typedef struct {
     size_t window_bytes;            /* each job's payload bytes in flight */
     int prefetch;                   /* dispatch: tasks a worker holds beyond one */
     int batch;                      /* dispatch: most tasks in one message */
+    ff_ledger_release_fn *release;  /* each ledger's release callback, or NULL */
 } ff_pool_config_t;
 
 /* A job. Fields are the pool's, but for those marked "caller's". */
@@ -121,6 +122,11 @@ int
     ff_pool_told (ff_pool_job_t *job, uint64_t worker);
 int
     ff_pool_tell (ff_pool_job_t *job, uint64_t worker);
+
+/* Forgets that worker got job's jobspec (it joined again: its job table
+   is empty). */
+void
+    ff_pool_untell (ff_pool_job_t *job, uint64_t worker);
 
 /* Tasks worker holds of job (0 when it is in no such ledger). */
 int
