@@ -658,7 +658,12 @@ s_heartbeat (s_server_t *self)
             continue;
         }
         ff_codec_hb (self->codec, job->name, ff_ledger_workers (job->ledger));
-        s_send_client (self, job);
+        if (ff_net_send (self->clients, job->routing, job->routing_len,
+                         ff_codec_data (self->codec), ff_codec_size (self->codec), 0) != 0
+        &&  errno == EHOSTUNREACH) {
+            s_job_end (self, job, 1, "cancelled: its client disconnected");
+            continue;
+        }
         index++;
     }
 }
