@@ -5,7 +5,9 @@ against `fanfold run -w 2` of the same job, side by side in one run.
 Starts `fanfold serve -w 2` on a private topology, then times, as whole
 processes, SUBMITS submit jobs and one run job (stages: --mode parallel)
 every SUBMITS/RUNS submits, and one `run -w 2` as typed (--mode auto,
-which runs a job this small in one process) beside each of those. Prints
+which runs a job this small in one process) beside each of those; then
+SUBMITS jobs submitted by a library call in one process (bench/submit_call.c,
+built here against build/libfanfold.a; skipped when that is missing). Prints
 min/median/max of each in ms, one line each, and the ratios of the
 medians; with --json, one JSON object instead. Every output is checked
 against the first run's.
@@ -36,6 +38,24 @@ def timed(command):
 def figures(values):
     return {"min_ms": min(values) * 1e3, "median_ms": statistics.median(values) * 1e3,
             "max_ms": max(values) * 1e3, "count": len(values)}
+
+
+def submit_calls(topology, job, count, scratch):
+    """Seconds of each of count submits made by ff_service_submit calls in
+    one process, or [] when the library is not built."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    library = os.path.join(root, "build", "libfanfold.a")
+    if not os.path.exists(library) or not shutil.which("cc"):
+        return []
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libzmq", "libczmq", "msgpack",
+                            "zlib"], stdout=subprocess.PIPE, check=True).stdout.decode().split()
+    program = os.path.join(scratch, "submit_call")
+    subprocess.run(["cc", "-std=gnu11", "-D_GNU_SOURCE", "-O2", "-I", os.path.join(root, "include"),
+                    os.path.join(root, "bench", "submit_call.c"), library, "-o", program]
+                   + flags + ["-lstdc++", "-lm", "-lpthread", "-ldl"], check=True)
+    out = subprocess.run([program, topology, str(count)] + job, stdout=subprocess.PIPE,
+                         check=True).stdout.decode().split()
+    return [float(value) for value in out]
 
 
 def main():
@@ -79,18 +99,23 @@ def main():
                     raise RuntimeError("run gave other bytes")
                 run_s.append(seconds)
                 auto_s.append(timed([fanfold, "run", "-w", "2"] + job)[0])
+        call_s = submit_calls(topology, job, submits, scratch)
     finally:
         os.killpg(serve.pid, signal.SIGTERM)
         serve.wait(timeout=10)
         shutil.rmtree(scratch, ignore_errors=True)
     result = {"submit": figures(submit_s), "run_parallel": figures(run_s),
               "run_auto": figures(auto_s)}
+    if call_s:
+        result["submit_call"] = figures(call_s)
     result["ratio_parallel"] = result["submit"]["median_ms"] / result["run_parallel"]["median_ms"]
     result["ratio_auto"] = result["submit"]["median_ms"] / result["run_auto"]["median_ms"]
     if as_json:
         print(json.dumps(result))
         return
-    for name in ("submit", "run_parallel", "run_auto"):
+    for name in ("submit", "run_parallel", "run_auto", "submit_call"):
+        if name not in result:
+            continue
         f = result[name]
         print("%-13s %5d jobs  min %6.1f  median %6.1f  max %7.1f ms"
               % (name, f["count"], f["min_ms"], f["median_ms"], f["max_ms"]))
