@@ -1,0 +1,155 @@
+"""POSIX shared-memory segments as fanfold names and checks them
+(common/runtime/shm.c, docs/PROTOCOL.md "Task pipe").
+
+A segment is /dev/shm/ff_<uid>_<job>_<pid>_<hash>_<n>_<kind>: created 0600
+with O_EXCL, filled once, then only mapped read-only ("sealed"), and
+unlinked by its creator when done, or by `fanfold clean` once the process
+named by <pid> is gone. A reader opens a segment only after checking its
+name, owner, mode and size.
+"""
+
+import mmap
+import os
+import re
+import secrets
+import stat
+import threading
+
+import numpy
+
+SHM_DIR = "/dev/shm"
+NAME_MAX = 200
+_NAME_OK = re.compile(r"^[A-Za-z0-9_.-]+$")
+_counter = 0
+_counter_lock = threading.Lock()
+
+# protocol dtype codes (docs/PROTOCOL.md): little-endian, C order
+DTYPES = {1: "<i1", 2: "<i2", 3: "<i4", 4: "<i8", 5: "<u1", 6: "<u2",
+          7: "<u4", 8: "<u8", 9: "<f4", 10: "<f8"}
+CODES = {numpy.dtype(v): k for k, v in DTYPES.items()}
+
+
+def prefix(job):
+    """ff_<uid>_<job>_: every segment of a job starts so."""
+    return "ff_%d_%s_" % (os.getuid(), job)
+
+
+def new_name(job, kind):
+    """A fresh segment name of job, made by this process."""
+    global _counter
+    with _counter_lock:
+        _counter += 1
+        number = _counter
+    return "%s%d_%s_%d_%s" % (prefix(job), os.getpid(), secrets.token_hex(4),
+                              number, kind)
+
+
+class Segment:
+    """A read-only mapping of one segment; owner is True when this process
+    created it (and unlinks it on close)."""
+
+    def __init__(self, name, mapping, size, owner):
+        self.name = name
+        self.mapping = mapping
+        self.size = size
+        self.owner = owner
+
+    def view(self, dtype, shape, offset=0, length=None, writeable=False):
+        """A zero-copy numpy view of the segment's bytes: read-only, or
+        writable on a private (copy-on-write) mapping."""
+        dtype = numpy.dtype(dtype)
+        count = 1
+        for extent in shape:
+            count *= extent
+        if length is not None and length != count * dtype.itemsize:
+            raise ValueError("segment %s: length %d is not shape %r of %s"
+                             % (self.name, length, tuple(shape), dtype))
+        if offset + count * dtype.itemsize > self.size:
+            raise ValueError("segment %s holds %d bytes, not %d at %d"
+                             % (self.name, self.size, count * dtype.itemsize, offset))
+        if count == 0:
+            return numpy.empty(shape, dtype)
+        array = numpy.frombuffer(self.mapping, dtype=dtype, count=count,
+                                 offset=offset).reshape(shape)
+        if not writeable:
+            array.flags.writeable = False
+        return array
+
+    def unlink(self):
+        if self.owner:
+            self.owner = False
+            try:
+                os.unlink(os.path.join(SHM_DIR, self.name))
+            except FileNotFoundError:
+                pass
+
+
+def create(name, data):
+    """Creates segment name holding data (bytes-like or numpy array) and
+    returns it as a read-only Segment: 0600, O_EXCL, written once, its
+    writable mapping closed before anyone is told its name."""
+    if not _NAME_OK.match(name) or len(name) > NAME_MAX:
+        raise ValueError("bad segment name %r" % name)
+    source = memoryview(numpy.ascontiguousarray(data)).cast("B") \
+        if isinstance(data, numpy.ndarray) else memoryview(data).cast("B")
+    size = source.nbytes
+    path = os.path.join(SHM_DIR, name)
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_NOFOLLOW
+                 | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            os.fchmod(fd, 0o600)                 # whatever the umask
+            os.ftruncate(fd, max(size, 1))
+            if size:
+                writable = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_WRITE)
+                writable[:] = source
+                writable.close()
+            mapping = mmap.mmap(fd, max(size, 1), mmap.MAP_SHARED, mmap.PROT_READ)
+        except BaseException:
+            os.unlink(path)
+            raise
+    finally:
+        os.close(fd)
+    return Segment(name, mapping, size, owner=True)
+
+
+def open_checked(name, allowed_prefixes, min_size, private=False):
+    """Maps an existing segment read-only after checking that its name is
+    plain and starts with one of allowed_prefixes, that it is a regular file
+    of this user with mode 0600, and that it holds min_size bytes. private
+    maps it copy-on-write (a writable array that never changes the segment).
+    Raises ValueError with the reason."""
+    if not _NAME_OK.match(name) or len(name) > NAME_MAX or name.startswith("."):
+        raise ValueError("segment name %r is not plain" % name[:64])
+    if not any(name.startswith(p) for p in allowed_prefixes):
+        raise ValueError("segment name %r is not one of this job's" % name[:64])
+    try:
+        fd = os.open(os.path.join(SHM_DIR, name),
+                     os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as error:
+        raise ValueError("segment %s: %s" % (name, error.strerror)) from None
+    try:
+        info = os.fstat(fd)
+        if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid()
+                or stat.S_IMODE(info.st_mode) != 0o600):
+            raise ValueError("segment %s: owner %d mode %o, not ours with 0600"
+                             % (name, info.st_uid, stat.S_IMODE(info.st_mode)))
+        if info.st_size < min_size:
+            raise ValueError("segment %s holds %d bytes, fewer than %d"
+                             % (name, info.st_size, min_size))
+        size = max(info.st_size, 1)
+        if private:
+            mapping = mmap.mmap(fd, size, mmap.MAP_PRIVATE,
+                                mmap.PROT_READ | mmap.PROT_WRITE)
+        else:
+            mapping = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ)
+    finally:
+        os.close(fd)
+    return Segment(name, mapping, info.st_size, owner=False)
+
+
+def unlink_quietly(name):
+    try:
+        os.unlink(os.path.join(SHM_DIR, name))
+    except OSError:
+        pass
