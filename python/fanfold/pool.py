@@ -211,6 +211,17 @@ class _Link(threading.Thread):
             raise
         finally:
             sock.close()
+            self.wake_in.close()
+
+    def close(self):
+        """Stops the thread and frees its sockets."""
+        self.stop.set()
+        self.wake()
+        self.join(5)
+        with self.wake_lock:
+            self.wake_out.close()
+        if not self.is_alive():
+            self.context.term()
 
     def _check_health(self, now):
         reason = None
@@ -712,9 +723,7 @@ class Pool:
 
     def _stop_service(self):
         if self._link is not None:
-            self._link.stop.set()
-            self._link.wake()
-            self._link.join(5)
+            self._link.close()
             self._link = None
         if self._service is not None:
             self._service.close()

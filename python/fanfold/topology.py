@@ -82,8 +82,20 @@ class Topology:
 
     @property
     def clients(self):
-        return (self.connect("server/clients", "server/host")
-                or self.connect("ventilator/clients", "ventilator/host"))
+        """server/clients, or as the C topology derives it when absent:
+        "clients" in an ipc control's directory, a tcp control's port + 2."""
+        found = self.connect("server/clients", "ventilator/host")
+        if found is not None:
+            return found
+        control = self.control
+        if control is None:
+            return None
+        if control.startswith("ipc://") and "/" in control[6:]:
+            return control.rsplit("/", 1)[0] + "/clients"
+        head, _, port = control.rpartition(":")
+        if control.startswith("tcp://") and port.isdigit() and 0 < int(port) <= 65533:
+            return "%s:%d" % (head, int(port) + 2)
+        return None
 
     def local_only(self):
         """True when every endpoint is ipc: every peer is on this host."""
