@@ -477,7 +477,7 @@ class Pool:
         old = self._shares.pop(name, None)
         if old is not None:
             old.segment.unlink()
-        entry = values.place(name, numpy.asarray(array))
+        entry = values.place(name, array)
         self._shares[name] = entry
         return entry.array
 
@@ -783,7 +783,8 @@ def _label(fn):
 
 
 def freeze(arrays):
-    """Places each array of the dict in shared memory once (0600, sealed)
+    """Places each array of the dict (or iterator of row blocks, stacked as
+    they come) in shared memory once (0600, sealed)
     and returns a fanfold.Frozen: a read-only mapping of zero-copy views.
     Passed to tasks (as an argument), it travels as handles and every task
     gets the same views. Unlinked by frozen.close(), at exit, or by
@@ -792,7 +793,7 @@ def freeze(arrays):
     entries = []
     try:
         for name, array in arrays.items():
-            entries.append((name, values.place(name, numpy.asarray(array))))
+            entries.append((name, values.place(name, array)))
     except BaseException:
         for _, entry in entries:
             entry.segment.unlink()

@@ -85,32 +85,51 @@ class Segment:
 
 
 def create(name, data):
-    """Creates segment name holding data (bytes-like or numpy array) and
-    returns it as a read-only Segment: 0600, O_EXCL, written once, its
-    writable mapping closed before anyone is told its name."""
+    """Creates segment name holding data (bytes-like, a numpy array, or an
+    iterator of numpy arrays written one after the other) and returns it as
+    a read-only Segment: 0600, O_EXCL, written once with write(2) (so the
+    writer holds no page of it), then mapped read-only. For an iterator,
+    segment.blocks holds the (dtype, shape) of each block."""
     if not _NAME_OK.match(name) or len(name) > NAME_MAX:
         raise ValueError("bad segment name %r" % name)
-    source = memoryview(numpy.ascontiguousarray(data)).cast("B") \
-        if isinstance(data, numpy.ndarray) else memoryview(data).cast("B")
-    size = source.nbytes
     path = os.path.join(SHM_DIR, name)
-    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_NOFOLLOW
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW
                  | os.O_CLOEXEC, 0o600)
+    blocks = []
     try:
         try:
             os.fchmod(fd, 0o600)                 # whatever the umask
-            os.ftruncate(fd, max(size, 1))
-            if size:
-                writable = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_WRITE)
-                writable[:] = source
-                writable.close()
-            mapping = mmap.mmap(fd, max(size, 1), mmap.MAP_SHARED, mmap.PROT_READ)
+            if isinstance(data, (bytes, bytearray, memoryview, numpy.ndarray)):
+                parts = [data]
+            else:
+                parts = data
+            size = 0
+            for part in parts:
+                if isinstance(part, numpy.ndarray):
+                    part = numpy.ascontiguousarray(part)
+                    blocks.append((part.dtype, part.shape))
+                    view = memoryview(part.reshape(-1).view(numpy.uint8)) if part.size else b""
+                else:
+                    view = memoryview(part).cast("B")
+                while len(view):
+                    written = os.write(fd, view[:1 << 26])
+                    view = view[written:]
+                    size += written
+            if size == 0:
+                os.ftruncate(fd, 1)
         except BaseException:
             os.unlink(path)
             raise
     finally:
         os.close(fd)
-    return Segment(name, mapping, size, owner=True)
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        mapping = mmap.mmap(fd, max(size, 1), mmap.MAP_SHARED, mmap.PROT_READ)
+    finally:
+        os.close(fd)
+    segment = Segment(name, mapping, size, owner=True)
+    segment.blocks = blocks
+    return segment
 
 
 def open_checked(name, allowed_prefixes, min_size, private=False):

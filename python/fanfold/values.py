@@ -78,11 +78,28 @@ class Shared:
 
 
 def place(name, array, job="pyshared"):
-    """Copies array into a new sealed segment; returns its Shared reference."""
-    array = numpy.ascontiguousarray(array)
-    _dtype_ok(array.dtype.str)
+    """Copies array into a new sealed segment; returns its Shared reference.
+    array may also be an iterator of arrays of one dtype and row shape,
+    stacked along the first axis as they are written: a table built block
+    by block never exists whole outside shared memory."""
+    if isinstance(array, numpy.ndarray) or not hasattr(array, "__next__"):
+        array = numpy.ascontiguousarray(numpy.asarray(array))
+        _dtype_ok(array.dtype.str)
+        segment = shm.create(shm.new_name(job, "frozen"), array)
+        return Shared(name, segment, array.dtype, array.shape, array.nbytes)
     segment = shm.create(shm.new_name(job, "frozen"), array)
-    return Shared(name, segment, array.dtype, array.shape, array.nbytes)
+    try:
+        if not segment.blocks:
+            raise ValueError("%s: no blocks to freeze" % name)
+        dtype, shape = segment.blocks[0]
+        _dtype_ok(dtype.str)
+        if any(d != dtype or s[1:] != shape[1:] or not s for d, s in segment.blocks):
+            raise ValueError("%s: blocks differ in dtype or row shape" % name)
+        shape = (sum(s[0] for _, s in segment.blocks),) + tuple(shape[1:])
+    except BaseException:
+        segment.unlink()
+        raise
+    return Shared(name, segment, dtype, shape, segment.size)
 
 
 class Frozen(collections.abc.Mapping):

@@ -25,6 +25,15 @@ def pack(*fields):
     return msgpack.packb(list(fields), use_bin_type=True)
 
 
+def push(sock, frame):
+    """Sends without blocking: a dead worker's full pipe must not stop us."""
+    try:
+        sock.send(frame, zmq.NOBLOCK)
+        return True
+    except zmq.Again:
+        return False
+
+
 def main(path):
     topo = Topology(path)
     ctx = zmq.Context()
@@ -36,10 +45,12 @@ def main(path):
     results.bind(topo.values["sink/results"])
     tasks_base = topo.values["ventilator/tasks"]
     stop = []
+    clients.setsockopt(zmq.ROUTER_MANDATORY, 0)
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     workers = {}        # routing -> dict(id, pipe, py, held{(job,seq)}, told, heard, hb)
     jobs = {}           # job -> dict(client, kernels, params, pending[items], held, total, written, py, heard)
     next_worker = 1
+    beat = [0.0]
     next_job = 1
     poller = zmq.Poller()
     for sock in (clients, control, results):
@@ -111,6 +122,10 @@ def main(path):
                                                           h[1] in {i[0] for i in m[2]})]
             if job:
                 clients.send_multipart([job["client"], pack(2, "result", m[0], m[1], m[2])])
+        if now - beat[0] >= 0.1:
+            beat[0] = now
+            for routing, w in workers.items():
+                control.send_multipart([routing, pack(2, "hb", "pool", w["id"])])
         # dead workers: their tasks again
         for routing, w in list(workers.items()):
             if now - w["heard"] > 1.0:
@@ -123,7 +138,7 @@ def main(path):
             if now - job["heard"] > 0.6:
                 del jobs[job_id]
                 for w in workers.values():
-                    w["pipe"].send(pack(2, "forget", job_id))
+                    push(w["pipe"], pack(2, "forget", job_id))
                 continue
             if job["total"] is not None and job["written"] >= job["total"]:
                 clients.send_multipart([job["client"], pack(2, "end", job_id, 0)])
@@ -139,9 +154,14 @@ def main(path):
                     batch = job["pending"][:8]
                     del job["pending"][:8]
                     if job_id not in w["told"]:
-                        w["pipe"].send(pack(2, "jobspec", job_id, job["kernels"], job["params"]))
+                        if not push(w["pipe"], pack(2, "jobspec", job_id, job["kernels"],
+                                                    job["params"])):
+                            job["pending"][:0] = batch
+                            break
                         w["told"].add(job_id)
-                    w["pipe"].send(pack(2, "task", job_id, batch))
+                    if not push(w["pipe"], pack(2, "task", job_id, batch)):
+                        job["pending"][:0] = batch
+                        break
                     w["held"] += [(job_id, item[0], item) for item in batch]
     ctx.destroy(0)
 
