@@ -22,7 +22,7 @@ CHECK_LIBS = $(shell pkg-config --libs check)
 COMMON_SRC := $(wildcard common/*/*.c)
 COMMON_CXX := $(wildcard common/*/*.cpp)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o) $(COMMON_CXX:%.cpp=$(BUILD)/%.o)
-STAGES     := fanfold fanfold-ventilator fanfold-worker fanfold-sink
+STAGES     := fanfold fanfold-ventilator fanfold-worker fanfold-sink fanfold-server
 STAGE_BINS := $(STAGES:%=$(BIN)/%)
 TEST_SRC   := $(wildcard tests/check_*.c)
 TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o)

@@ -8,6 +8,7 @@
 #include "fanfold/launch/parallel.h"
 #include "fanfold/launch/run_options.h"
 #include "fanfold/launch/serial.h"
+#include "fanfold/launch/service.h"
 #include "fanfold/launch/supervisor.h"
 #include "fanfold/runtime/limits.h"
 #include "fanfold/runtime/log.h"
@@ -37,6 +38,9 @@ s_usage (FILE *stream)
         "                   [--hosts SPEC | --hosts-file FILE | --slurm] [--remote-bin PATH]\n"
         "                   [-v] [--] INPUT...\n"
         "       fanfold worker [-t TOPOLOGY] [--no-shm] [-v]\n"
+        "       fanfold serve [-t TOPOLOGY] [-w N] [-v]\n"
+        "       fanfold submit [-t TOPOLOGY] [--share N] [options of run] INPUT...\n"
+        "       fanfold status [-t TOPOLOGY] [--format raw|jsonl]\n"
         "       fanfold clean [-t TOPOLOGY]\n"
         "       fanfold keygen [--force] DIR\n"
         "\n"
@@ -45,6 +49,9 @@ s_usage (FILE *stream)
         "         workers added by hand); results in input order on stdout or -o.\n"
         "worker   adds one worker to the job running on TOPOLOGY; without -t, to\n"
         "         the one job of yours running on a private topology.\n"
+        "serve    a warm pool: fanfold-server and N workers that stay up across jobs.\n"
+        "submit   runs one job on the pool: the output and exit status of run.\n"
+        "status   the pool's jobs, workers and queue.\n"
         "clean    removes the shared memory and ipc files of jobs that died.\n"
         "keygen   writes CURVE certificates for tcp topologies; --force replaces\n"
         "         existing ones (every remote worker then needs the new ones).\n"
@@ -110,6 +117,12 @@ main (int argc, char *argv [])
         return s_cmd_run (argc - 1, argv + 1);
     if (strcmp (command, "worker") == 0)
         return ff_command_worker (argc - 1, argv + 1);
+    if (strcmp (command, "serve") == 0)
+        return ff_service_serve (argc - 1, argv + 1);
+    if (strcmp (command, "submit") == 0)
+        return ff_service_submit (argc - 1, argv + 1, s_stdin_closed);
+    if (strcmp (command, "status") == 0)
+        return ff_service_status (argc - 1, argv + 1);
     if (strcmp (command, "clean") == 0)
         return ff_command_clean (argc - 1, argv + 1);
     if (strcmp (command, "keygen") == 0)

@@ -5,6 +5,7 @@
 
 #include "fanfold/runtime/codec.h"
 #include "fanfold/runtime/heartbeat.h"
+#include "fanfold/kernels/exec.h"
 #include "fanfold/kernels/kernels.h"
 #include "fanfold/runtime/limits.h"
 #include "fanfold/runtime/log.h"
@@ -18,12 +19,15 @@
 #include "fanfold/runtime/topology.h"
 
 #include <czmq.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define S_HELLO_EVERY_MS 1000
 #define S_MAX_MAPS 16
+#define S_MAX_CANCELLED 16          /* pool: cancelled jobs remembered until forgotten */
+#define S_JOB_ID_MAX 64             /* pool: a job id kept for cancel, NUL included */
 
 typedef struct {
     const char *topology_path;      /* -t */
@@ -127,7 +131,139 @@ typedef struct {
     ff_security_t *security;        /* CURVE client keys, or none */
     ff_result_t out;                /* one kernel result */
     char name [160];                /* host:pid */
+    int pool;                       /* welcomed by a fanfold-server (version 2): each
+                                       job's kernels and params come in its jobspec */
+    s_job_t *jobs [FF_MAX_JOBS];    /* pool: the jobs it was told about, oldest first */
+    size_t njobs;                   /* how many */
+    pthread_mutex_t lock;           /* pool: guards running and cancelled (the
+                                       heartbeat thread reads a cancel) */
+    char running [S_JOB_ID_MAX];     /* pool: the job of the batch that runs, or "" */
+    char cancelled [S_MAX_CANCELLED][S_JOB_ID_MAX]; /* pool: jobs cancelled, not yet forgotten */
+    size_t ncancelled;              /* how many (a ring: the oldest is overwritten) */
 } s_worker_t;
+
+/* ------------------------------------------------------------- the pool */
+
+/* A cancel for job (from the server, on either control socket): a
+   command of that job that runs now is killed, and its queued tasks are
+   dropped without an answer until its forget. Called from the heartbeat
+   thread too. */
+static void
+s_pool_cancel (s_worker_t *self, ff_str_t job)
+{
+    pthread_mutex_lock (&self->lock);
+    snprintf (self->cancelled [self->ncancelled++ % S_MAX_CANCELLED], S_JOB_ID_MAX, "%.*s",
+              (int) (job.len < S_JOB_ID_MAX - 1? job.len: S_JOB_ID_MAX - 1), job.ptr);
+    if (*self->running && ff_str_eq (job, self->running))
+        ff_exec_cancel (1);
+    pthread_mutex_unlock (&self->lock);
+}
+
+/* The heartbeat thread's callback: a cancel from the server. */
+static void
+s_on_hb_message (const ff_msg_t *msg, void *arg)
+{
+    if (msg->type == FF_MSG_CANCEL)
+        s_pool_cancel ((s_worker_t *) arg, msg->job);
+}
+
+static int
+s_pool_is_cancelled (s_worker_t *self, const char *job)
+{
+    size_t index, count;
+    int found = 0;
+    pthread_mutex_lock (&self->lock);
+    count = self->ncancelled < S_MAX_CANCELLED? self->ncancelled: S_MAX_CANCELLED;
+    for (index = 0; index < count && !found; index++)
+        found = strcmp (self->cancelled [index], job) == 0;
+    pthread_mutex_unlock (&self->lock);
+    return found;
+}
+
+static s_job_t *
+s_pool_job (s_worker_t *self, ff_str_t id)
+{
+    size_t index;
+    for (index = 0; index < self->njobs; index++)
+        if (ff_str_eq (id, self->jobs [index]->id))
+            return self->jobs [index];
+    return NULL;
+}
+
+static void
+s_pool_drop (s_worker_t *self, size_t index)
+{
+    s_job_clear (self->jobs [index]);
+    free (self->jobs [index]);
+    memmove (self->jobs + index, self->jobs + index + 1,
+             (self->njobs - index - 1) * sizeof (s_job_t *));
+    self->njobs--;
+}
+
+/* A jobspec: the job's kernels (plugins loaded) and params, kept until
+   its forget. A full table drops its oldest job. */
+static void
+s_pool_jobspec (s_worker_t *self, const ff_msg_t *msg)
+{
+    s_job_t *job = s_pool_job (self, msg->job);
+    size_t index;
+    if (job)
+        for (index = 0; index < self->njobs; index++)
+            if (self->jobs [index] == job)
+                s_pool_drop (self, index);
+    if (self->njobs == FF_MAX_JOBS) {
+        ff_log_error ("job table full: job %s forgotten", self->jobs [0]->id);
+        s_pool_drop (self, 0);
+    }
+    if (!(job = (s_job_t *) calloc (1, sizeof (s_job_t)))
+    ||  s_job_from_welcome (job, msg)) {
+        ff_log_error ("out of memory for a jobspec");
+        if (job)
+            s_job_clear (job);
+        free (job);
+        return;
+    }
+    job->worker = self->job.worker;
+    self->jobs [self->njobs++] = job;
+}
+
+/* A forget: the job ended or was cancelled. */
+static void
+s_pool_forget (s_worker_t *self, ff_str_t id)
+{
+    size_t index;
+    char prefix [64];
+    for (index = 0; index < self->njobs; index++)
+        if (ff_str_eq (id, self->jobs [index]->id)) {
+            ff_shm_job_prefix (self->jobs [index]->id, prefix, sizeof (prefix));
+            s_pool_drop (self, index);
+            /* its segments are unlinked: let their memory go */
+            size_t at;
+            for (at = 0; at < self->nmaps; )
+                if (strncmp (ff_shm_name (self->maps [at]), prefix, strlen (prefix)) == 0) {
+                    ff_shm_destroy (&self->maps [at], 0);
+                    memmove (self->maps + at, self->maps + at + 1,
+                             (self->nmaps - at - 1) * sizeof (ff_shm_t *));
+                    self->nmaps--;
+                }
+                else
+                    at++;
+            break;
+        }
+    pthread_mutex_lock (&self->lock);
+    size_t count = self->ncancelled < S_MAX_CANCELLED? self->ncancelled: S_MAX_CANCELLED;
+    for (index = 0; index < count; index++)
+        if (ff_str_eq (id, self->cancelled [index]))
+            self->cancelled [index][0] = 0;
+    pthread_mutex_unlock (&self->lock);
+}
+
+static void
+s_pool_clear (s_worker_t *self)
+{
+    while (self->njobs > 0)
+        s_pool_drop (self, self->njobs - 1);
+}
 
 static void
 s_send_hello (s_worker_t *self)
@@ -146,6 +282,7 @@ s_leave (s_worker_t *self)
     zsock_destroy (&self->tasks);
     while (self->nmaps > 0)
         ff_shm_destroy (&self->maps [--self->nmaps], 0);
+    s_pool_clear (self);
     self->welcomed = 0;
 }
 
@@ -171,10 +308,14 @@ s_accept_welcome (s_worker_t *self, const ff_msg_t *msg)
         return -1;
     }
     free (endpoint);
+    self->pool = msg->version == FF_PROTOCOL_POOL;
+    ff_codec_set_version (self->codec, self->pool? FF_PROTOCOL_POOL: FF_PROTOCOL_VERSION);
     self->hb_args = (ff_heartbeat_args_t) {
         .endpoint = ff_topology_connect (self->topology, FF_EP_CONTROL), .job = self->job.id,
         .worker = self->job.worker, .hb_ms = self->job.hb_ms, .timeout_ms = self->job.timeout_ms,
-        .running_since = &self->running_since, .security = self->security
+        .running_since = &self->running_since, .security = self->security,
+        .version = self->pool? FF_PROTOCOL_POOL: FF_PROTOCOL_VERSION,
+        .on_message = self->pool? s_on_hb_message: NULL, .on_message_arg = self
     };
     self->heartbeat = ff_heartbeat_new (&self->hb_args);
     if (!self->heartbeat) {
@@ -184,7 +325,8 @@ s_accept_welcome (s_worker_t *self, const ff_msg_t *msg)
     }
     self->welcomed = 1;
     self->joins++;
-    ff_log_info ("joined job %s as worker %" PRIu64, self->job.id, self->job.worker);
+    ff_log_info ("joined %s %s as worker %" PRIu64, self->pool? "pool": "job", self->job.id,
+                 self->job.worker);
     return 0;
 }
 
@@ -215,6 +357,9 @@ s_on_control (s_worker_t *self)
             if (s_accept_welcome (self, &msg))
                 ff_log_error ("could not join job");
         }
+        else
+        if (msg.type == FF_MSG_CANCEL && self->pool)
+            s_pool_cancel (self, msg.job);
         else
         if (msg.type == FF_MSG_END && self->welcomed && ff_str_eq (msg.job, self->job.id)) {
             self->ended = 1;
@@ -320,16 +465,23 @@ s_unix_ms (void)
 static int
 s_stopped (void)
 {
-    return ff_stop_signal || zsys_interrupted;
+    return ff_stop_signal || zsys_interrupted || ff_exec_cancelled ();
 }
 
 /* Runs every task of one batch and sends one result message. A task
    whose kernel fails runs again, up to the job's retries in all. */
 static void
-s_run_batch (s_worker_t *self, ff_msg_t *msg)
+s_run_batch (s_worker_t *self, s_job_t *job, ff_msg_t *msg)
 {
     ff_item_t item;
-    ff_codec_result_begin (self->codec, self->job.id, self->job.worker, msg->count);
+    if (self->pool) {
+        /* the job's segments; a cancel for it from now on kills its command */
+        ff_shm_job_prefix (job->id, self->shm_prefix, sizeof (self->shm_prefix));
+        pthread_mutex_lock (&self->lock);
+        snprintf (self->running, sizeof (self->running), "%s", job->id);
+        pthread_mutex_unlock (&self->lock);
+    }
+    ff_codec_result_begin (self->codec, job->id, self->job.worker, msg->count);
     /* one clock read per task: a task starts when the one before it ended;
        wall-clock start times come from one offset per batch */
     int64_t now_us = ff_clock_us ();
@@ -345,11 +497,10 @@ s_run_batch (s_worker_t *self, ff_msg_t *msg)
         ff_task_t task = {
             .seq = item.seq, .input = input? input: "",
             .data = (const uint8_t *) item.data.ptr, .size = item.data.len,
-            .params = (const char *const *) self->job.params,
-            .nparams = self->job.nparams
+            .params = (const char *const *) job->params,
+            .nparams = job->nparams
         };
-        const ff_kernel_t *kernel = item.kernel < self->job.nkernels
-                                  ? self->job.kernels [item.kernel]: NULL;
+        const ff_kernel_t *kernel = item.kernel < job->nkernels? job->kernels [item.kernel]: NULL;
         int64_t started = now_us;
         item.start_ms = (uint64_t) (wall_offset_ms + started / 1000);
         ff_task_outcome_t outcome;
@@ -366,7 +517,7 @@ s_run_batch (s_worker_t *self, ff_msg_t *msg)
             task.arrays = item.narrays > 0? arrays: NULL;
             task.narrays = item.narrays;
             ff_task_policy_t policy = {
-                .retries = self->job.retries, .stopped = s_stopped,
+                .retries = job->retries, .stopped = s_stopped,
                 .running_since = &self->running_since, .first_ms = started / 1000
             };
             ff_task_run (kernel, &task, &policy, &self->out, &outcome);
@@ -388,6 +539,16 @@ s_run_batch (s_worker_t *self, ff_msg_t *msg)
     }
     ff_result_reset (&self->out, 16u << 20);
     self->batches++;
+    if (self->pool) {
+        int cancelled;
+        pthread_mutex_lock (&self->lock);
+        cancelled = ff_exec_cancelled ();
+        ff_exec_cancel (0);
+        self->running [0] = 0;
+        pthread_mutex_unlock (&self->lock);
+        if (cancelled || s_pool_is_cancelled (self, job->id))
+            return;                 /* a cancelled job's task is answered with nothing */
+    }
     /* the sink may be slow (or restarting, with --resume): keep trying, but
        give up when stopped, when the job ends or changes, or when the
        ventilator falls silent (it sends these tasks again, or is gone) */
@@ -431,11 +592,27 @@ s_on_tasks (s_worker_t *self)
             ff_log_reject (&self->rejected, "multipart message on task pipe");
             continue;
         }
-        if (ff_msg_decode (zmq_msg_data (&body), zmq_msg_size (&body), &msg)
-        ||  msg.type != FF_MSG_TASK || !ff_str_eq (msg.job, self->job.id))
-            ff_log_reject (&self->rejected, "malformed or foreign task message");
+        s_job_t *job = NULL;
+        if (ff_msg_decode (zmq_msg_data (&body), zmq_msg_size (&body), &msg))
+            ff_log_reject (&self->rejected, "malformed task message");
         else
-            s_run_batch (self, &msg);
+        if (self->pool && msg.type == FF_MSG_JOBSPEC)
+            s_pool_jobspec (self, &msg);
+        else
+        if (self->pool && msg.type == FF_MSG_FORGET)
+            s_pool_forget (self, msg.job);
+        else
+        if (self->pool && msg.type == FF_MSG_TASK && msg.version == FF_PROTOCOL_POOL
+        &&  (job = s_pool_job (self, msg.job))) {
+            if (!s_pool_is_cancelled (self, job->id))
+                s_run_batch (self, job, &msg);
+        }
+        else
+        if (!self->pool && msg.type == FF_MSG_TASK && msg.version == FF_PROTOCOL_VERSION
+        &&  ff_str_eq (msg.job, self->job.id))
+            s_run_batch (self, &self->job, &msg);
+        else
+            ff_log_reject (&self->rejected, "foreign task message");
         zmq_msg_close (&body);
     }
 }
@@ -547,6 +724,7 @@ main (int argc, char *argv [])
     if (ff_stdfds_guard () < 0)
         return FF_EXIT_ERROR;       /* not even /dev/null: before any socket, fd 0-2 must be open */
     memset (&self, 0, sizeof (self));
+    pthread_mutex_init (&self.lock, NULL);
     switch (s_parse_options (&self.options, argc, argv)) {
         case FF_OPTIONS_OK: break;
         case FF_OPTIONS_HELP: s_usage (stdout); return FF_EXIT_OK;
@@ -590,6 +768,7 @@ main (int argc, char *argv [])
         rc = s_run (&self);
     s_leave (&self);
     s_job_clear (&self.job);
+    pthread_mutex_destroy (&self.lock);
     ff_result_reset (&self.out, 0);
     zsock_destroy (&self.results);
     zsock_destroy (&self.control);

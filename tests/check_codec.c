@@ -492,7 +492,7 @@ END_TEST
 START_TEST (test_codec_rejects_an_unknown_protocol_version)
 {
     static const uint8_t frame [] = {
-        0x94, 0x02, 0xa2, 'h', 'b', 0xa1, 'j', 0x01
+        0x94, 0x03, 0xa2, 'h', 'b', 0xa1, 'j', 0x01
     };
     ck_assert_int_eq (s_decode_bytes (frame, sizeof (frame)), -1);
 }

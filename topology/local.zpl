@@ -12,8 +12,11 @@ fanfold
     worker_timeout_ms = 3000    # silence after which a worker is dead
     hwm = 1000                  # socket high-water marks
     linger_ms = 2000            # how long a closing socket may flush
+    client_timeout_ms = 600     # fanfold serve: a client silent this long loses its job
 ventilator
     control = "ipc:///tmp/fanfold-%u/local/control"
     tasks = "ipc:///tmp/fanfold-%u/local/task"      # worker N: task-N
 sink
     results = "ipc:///tmp/fanfold-%u/local/results"
+server
+    clients = "ipc:///tmp/fanfold-%u/local/clients"  # fanfold serve: submitting clients

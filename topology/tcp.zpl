@@ -22,6 +22,7 @@ fanfold
     worker_timeout_ms = 3000
     hwm = 1000
     linger_ms = 2000
+    client_timeout_ms = 600
 ventilator
     host = "127.0.0.1"          # the address workers use to reach it
     control = "tcp://*:5570"
@@ -29,6 +30,8 @@ ventilator
 sink
     host = "127.0.0.1"
     results = "tcp://*:5571"
+server
+    clients = "tcp://*:5572"    # fanfold serve: submitting clients (CURVE, allowed keys)
 security
     server_secret = "keys/server.cert_secret"   # ventilator and sink only
     server_public = "keys/server.cert"

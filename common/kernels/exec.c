@@ -486,8 +486,26 @@ typedef enum {
     S_TIMED_OUT,                    /* the timeout passed */
     S_TOO_MUCH,                     /* stdout went past max_output */
     S_NO_MEMORY,                    /* the output buffer could not grow */
-    S_POLL_FAILED                   /* poll failed (errno kept) */
+    S_POLL_FAILED,                  /* poll failed (errno kept) */
+    S_CANCELLED                     /* ff_exec_cancel was called: the job was cancelled */
 } s_outcome_t;
+
+/* Set by ff_exec_cancel (another thread: a pool worker's heartbeat
+   thread), read by the wait loop at least every S_CANCEL_TICK_MS. */
+static int s_cancel = 0;
+#define S_CANCEL_TICK_MS 20
+
+void
+ff_exec_cancel (int cancel)
+{
+    __atomic_store_n (&s_cancel, cancel? 1: 0, __ATOMIC_SEQ_CST);
+}
+
+int
+ff_exec_cancelled (void)
+{
+    return __atomic_load_n (&s_cancel, __ATOMIC_SEQ_CST);
+}
 
 static double
 s_now_ms (void)
@@ -806,6 +824,10 @@ s_communicate (s_child_t *child, const uint8_t *data, size_t size,
         }
         if (child->pidfd < 0 && (wait_ms < 0 || wait_ms > S_TICK_MS))
             wait_ms = S_TICK_MS;
+        if (wait_ms < 0 || wait_ms > S_CANCEL_TICK_MS)
+            wait_ms = S_CANCEL_TICK_MS;
+        if (ff_exec_cancelled ())
+            return S_CANCELLED;
         if (poll (fds, count, wait_ms) < 0) {
             if (errno == EINTR)
                 continue;
@@ -1137,6 +1159,8 @@ ff_exec_run (const ff_task_t *task, ff_result_t *result)
             return s_fail (result, "exec: out of memory for the command's output");
         case S_POLL_FAILED:
             return s_fail (result, "exec: poll failed: %s", strerror (poll_errno));
+        case S_CANCELLED:
+            return s_fail (result, "command cancelled with its job");
         case S_DONE:
             break;
     }

@@ -6,6 +6,7 @@
 #include "fanfold/runtime/codec.h"
 #include "fanfold/kernel.h"
 
+#include <assert.h>
 #include <msgpack.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -186,7 +187,9 @@ s_expect_array (s_cursor_t *cur, size_t count)
 
 static const char *s_names [] = {
     NULL, "hello", "welcome", "job", "ack", "hb", "bye", "end", "task", "result",
-    "record", "eos", "emit"
+    "record", "eos", "emit",
+    "jobspec", "forget", "cancel", "submit", "accepted", "refused", "tasks", "total",
+    "status"
 };
 #define S_NAME_COUNT (sizeof (s_names) / sizeof (s_names [0]))
 
@@ -231,6 +234,22 @@ s_read_names (s_cursor_t *cur, ff_str_t *names, size_t max, size_t *count)
     for (index = 0; index < *count; index++)
         if (s_read_str (cur, &names [index]))
             return -1;
+    return 0;
+}
+
+/* Reads the [[key, value]...] list of a welcome, jobspec or submit. */
+static int
+s_read_params (s_cursor_t *cur, ff_msg_t *msg)
+{
+    size_t index, pairs;
+    if (s_read_array (cur, &pairs) || pairs > FF_MAX_PARAMS)
+        return -1;
+    for (index = 0; index < pairs; index++)
+        if (s_expect_array (cur, 2)
+        ||  s_read_str (cur, &msg->params [2 * index])
+        ||  s_read_str (cur, &msg->params [2 * index + 1]))
+            return -1;
+    msg->nparams = pairs;
     return 0;
 }
 
@@ -301,6 +320,39 @@ s_read_task_item (s_cursor_t *cur, ff_item_t *item)
     return 0;
 }
 
+/* Reads one item of a client's tasks message [seq, kernel, input,
+   payload, chunk, chunks, [handle...]]: a task item without attempt. */
+static int
+s_read_tasks_item (s_cursor_t *cur, ff_item_t *item)
+{
+    uint64_t kernel;
+    size_t index;
+    memset (item, 0, offsetof (ff_item_t, arrays));   /* arrays: up to narrays */
+    if (s_expect_array (cur, 7)
+    ||  s_read_uint (cur, &item->seq)
+    ||  s_read_uint (cur, &kernel) || kernel >= FF_MAX_KERNELS
+    ||  s_read_str (cur, &item->input)
+    ||  s_read_bytes (cur, &item->data, 1)
+    ||  s_read_chunk (cur, item)
+    ||  s_read_array (cur, &item->narrays) || item->narrays > FF_MAX_ARRAYS)
+        return -1;
+    for (index = 0; index < item->narrays; index++)
+        if (s_read_handle (cur, &item->arrays [index]))
+            return -1;
+    item->kernel = (uint32_t) kernel;
+    return 0;
+}
+
+/* Reads one item of a task, tasks or result message. */
+static int s_read_result_item (s_cursor_t *cur, ff_item_t *item);
+static int
+s_read_item (s_cursor_t *cur, ff_msg_type_t type, ff_item_t *item)
+{
+    return type == FF_MSG_TASK? s_read_task_item (cur, item)
+         : type == FF_MSG_TASKS? s_read_tasks_item (cur, item)
+         : s_read_result_item (cur, item);
+}
+
 /* Reads one result item [seq, kernel, status, kind, input, body, meta,
    [attempt, tries, start_ms, runtime_us, bytes_in, chunk, chunks]]. */
 static int
@@ -343,20 +395,18 @@ s_read_items (s_cursor_t *cur, ff_msg_t *msg)
     ||  msg->count > FF_MAX_BATCH)
         return -1;
     msg->cursor = cur->at;
-    for (index = 0; index < msg->count; index++) {
-        int rc = msg->type == FF_MSG_TASK? s_read_task_item (cur, &item)
-                                         : s_read_result_item (cur, &item);
-        if (rc)
+    for (index = 0; index < msg->count; index++)
+        if (s_read_item (cur, msg->type, &item))
             return -1;
-    }
     return 0;
 }
 
 static int
 s_decode_body (s_cursor_t *cur, ff_msg_t *msg, size_t fields)
 {
-    size_t index, pairs;
+    size_t index;
     int64_t total;
+    uint64_t count;
     switch (msg->type) {
         case FF_MSG_HELLO:
             return fields == 5
@@ -365,21 +415,55 @@ s_decode_body (s_cursor_t *cur, ff_msg_t *msg, size_t fields)
                 && s_read_str (cur, &msg->name) == 0
                 && s_read_uint (cur, &msg->flags) == 0? 0: -1;
         case FF_MSG_WELCOME:
-            if (fields != 8
+            if (fields != (msg->version == FF_PROTOCOL_POOL? 6u: 8u)
             ||  s_read_str (cur, &msg->job)
             ||  s_read_uint (cur, &msg->worker)
             ||  s_read_str (cur, &msg->endpoint)
-            ||  s_read_uint (cur, &msg->hb_ms)
-            ||  s_read_names (cur, msg->kernels, FF_MAX_KERNELS, &msg->nkernels)
-            ||  s_read_array (cur, &pairs) || pairs > FF_MAX_PARAMS)
+            ||  s_read_uint (cur, &msg->hb_ms))
                 return -1;
-            for (index = 0; index < pairs; index++)
-                if (s_expect_array (cur, 2)
-                ||  s_read_str (cur, &msg->params [2 * index])
-                ||  s_read_str (cur, &msg->params [2 * index + 1]))
-                    return -1;
-            msg->nparams = pairs;
+            if (msg->version == FF_PROTOCOL_POOL)
+                return 0;           /* kernels and params come per job */
+            return s_read_names (cur, msg->kernels, FF_MAX_KERNELS, &msg->nkernels) == 0
+                && s_read_params (cur, msg) == 0? 0: -1;
+        case FF_MSG_JOBSPEC:
+            return fields == 5
+                && s_read_str (cur, &msg->job) == 0
+                && s_read_names (cur, msg->kernels, FF_MAX_KERNELS, &msg->nkernels) == 0
+                && s_read_params (cur, msg) == 0? 0: -1;
+        case FF_MSG_FORGET:
+        case FF_MSG_CANCEL:
+            return fields == 3 && s_read_str (cur, &msg->job) == 0? 0: -1;
+        case FF_MSG_SUBMIT:
+            return fields == 7
+                && s_read_str (cur, &msg->name) == 0
+                && s_read_names (cur, msg->kernels, FF_MAX_KERNELS, &msg->nkernels) == 0
+                && msg->nkernels > 0
+                && s_read_params (cur, msg) == 0
+                && s_read_uint (cur, &msg->share) == 0 && msg->share >= 1
+                && s_read_uint (cur, &msg->flags) == 0? 0: -1;
+        case FF_MSG_ACCEPTED:
+            return fields == 5
+                && s_read_str (cur, &msg->job) == 0
+                && s_read_uint (cur, &msg->window) == 0 && msg->window > 0
+                && s_read_uint (cur, &msg->window_bytes) == 0? 0: -1;
+        case FF_MSG_REFUSED:
+            return fields == 3 && s_read_str (cur, &msg->text) == 0? 0: -1;
+        case FF_MSG_TASKS:
+            return fields == 4
+                && s_read_str (cur, &msg->job) == 0
+                && s_read_items (cur, msg) == 0? 0: -1;
+        case FF_MSG_TOTAL:
+            if (fields != 4
+            ||  s_read_str (cur, &msg->job)
+            ||  s_read_uint (cur, &count) || count > INT64_MAX)
+                return -1;
+            msg->total = (int64_t) count;
             return 0;
+        case FF_MSG_STATUS:
+            if (fields == 2)
+                return 0;
+            msg->has_text = 1;
+            return fields == 3 && s_read_str (cur, &msg->text) == 0? 0: -1;
         case FF_MSG_JOB:
             if (fields != 6
             ||  s_read_str (cur, &msg->job)
@@ -403,6 +487,9 @@ s_decode_body (s_cursor_t *cur, ff_msg_t *msg, size_t fields)
             }
             return 0;
         case FF_MSG_HB:
+            if (msg->version == FF_PROTOCOL_POOL && fields == 3)
+                return s_read_str (cur, &msg->job);    /* a client's */
+            /* fall through */
         case FF_MSG_BYE:
             return fields == 4
                 && s_read_str (cur, &msg->job) == 0
@@ -445,6 +532,16 @@ s_decode_body (s_cursor_t *cur, ff_msg_t *msg, size_t fields)
     return -1;
 }
 
+/* The one version a message type exists in, or 0 for both. */
+static uint64_t
+s_type_version (ff_msg_type_t type)
+{
+    if (type == FF_MSG_JOB || type == FF_MSG_RECORD || type == FF_MSG_EOS
+    ||  type == FF_MSG_EMIT)
+        return FF_PROTOCOL_VERSION;
+    return type >= FF_MSG_JOBSPEC? FF_PROTOCOL_POOL: 0;
+}
+
 int
 ff_msg_decode (const void *frame, size_t size, ff_msg_t *msg)
 {
@@ -460,7 +557,8 @@ ff_msg_decode (const void *frame, size_t size, ff_msg_t *msg)
     msg->cursor = msg->end = NULL;
     if (!frame
     ||  s_read_array (&cur, &fields) || fields < 2
-    ||  s_read_uint (&cur, &version) || version != FF_PROTOCOL_VERSION
+    ||  s_read_uint (&cur, &version)
+    ||  (version != FF_PROTOCOL_VERSION && version != FF_PROTOCOL_POOL)
     ||  s_read_str (&cur, &name))
         return -1;
     for (type = 1; type < S_NAME_COUNT; type++)
@@ -469,6 +567,9 @@ ff_msg_decode (const void *frame, size_t size, ff_msg_t *msg)
     if (type == S_NAME_COUNT)
         return -1;
     msg->type = (ff_msg_type_t) type;
+    msg->version = version;
+    if (s_type_version (msg->type) && s_type_version (msg->type) != version)
+        return -1;                  /* a message of the other version only */
     if (s_decode_body (&cur, msg, fields))
         return -1;
     if (cur.at != cur.end)
@@ -480,13 +581,12 @@ ff_msg_decode (const void *frame, size_t size, ff_msg_t *msg)
 int
 ff_msg_next_item (ff_msg_t *msg, ff_item_t *item)
 {
-    if ((msg->type != FF_MSG_TASK && msg->type != FF_MSG_RESULT)
+    if ((msg->type != FF_MSG_TASK && msg->type != FF_MSG_TASKS
+         && msg->type != FF_MSG_RESULT)
     ||  msg->count == 0 || !msg->cursor)
         return 0;
     s_cursor_t cur = { msg->cursor, msg->end };
-    int rc = msg->type == FF_MSG_TASK? s_read_task_item (&cur, item)
-                                     : s_read_result_item (&cur, item);
-    if (rc)
+    if (s_read_item (&cur, msg->type, item))
         return 0;                   /* cannot happen after decode */
     msg->cursor = cur.at;
     msg->count--;
@@ -514,6 +614,7 @@ struct ff_codec {
     size_t cap;                     /* bytes allocated */
     size_t limit;                   /* most bytes to allocate, 0: no limit (tests) */
     int failed;                     /* memory ran out in the message being encoded */
+    uint64_t version;               /* of messages in both versions: 1 or 2 */
     msgpack_packer packer;          /* writes through s_write */
 };
 
@@ -632,6 +733,7 @@ ff_codec_new (void)
     if (!self)
         return NULL;
     msgpack_packer_init (&self->packer, self, s_write);
+    self->version = FF_PROTOCOL_VERSION;
     return self;
 }
 
@@ -686,13 +788,21 @@ ff_codec_set_limit (ff_codec_t *self, size_t limit)
     self->limit = limit;
 }
 
+void
+ff_codec_set_version (ff_codec_t *self, uint64_t version)
+{
+    assert (version == FF_PROTOCOL_VERSION || version == FF_PROTOCOL_POOL);
+    self->version = version;
+}
+
 static void
 s_begin (ff_codec_t *self, ff_msg_type_t type, size_t fields)
 {
+    uint64_t version = s_type_version (type);
     self->size = 0;
     self->failed = 0;
     msgpack_pack_array (&self->packer, fields);
-    msgpack_pack_uint64 (&self->packer, FF_PROTOCOL_VERSION);
+    msgpack_pack_uint64 (&self->packer, version? version: self->version);
     s_pack_cstr (self, s_names [type]);
 }
 
@@ -905,4 +1015,151 @@ ff_codec_emit (ff_codec_t *self, uint64_t seq, const char *input,
     msgpack_pack_uint32 (&self->packer, status);
     s_pack_bin (self, body, size);
     s_pack_str (self, meta, meta_len);
+}
+
+/* ---------------------------------------------------- version 2: the pool */
+
+static void
+s_pack_params (ff_codec_t *self, const char *const *params, size_t nparams)
+{
+    size_t index;
+    msgpack_pack_array (&self->packer, nparams);
+    for (index = 0; index < nparams; index++) {
+        msgpack_pack_array (&self->packer, 2);
+        s_pack_cstr (self, params [2 * index]);
+        s_pack_cstr (self, params [2 * index + 1]);
+    }
+}
+
+void
+ff_codec_welcome_pool (ff_codec_t *self, const char *pool, uint64_t worker,
+                       const char *endpoint, uint64_t hb_ms)
+{
+    uint64_t version = self->version;
+    self->version = FF_PROTOCOL_POOL;
+    s_begin (self, FF_MSG_WELCOME, 6);
+    self->version = version;
+    s_pack_cstr (self, pool);
+    msgpack_pack_uint64 (&self->packer, worker);
+    s_pack_cstr (self, endpoint);
+    msgpack_pack_uint64 (&self->packer, hb_ms);
+}
+
+void
+ff_codec_jobspec (ff_codec_t *self, const char *job, const char *const *kernels,
+                  size_t nkernels, const char *const *params, size_t nparams)
+{
+    s_begin (self, FF_MSG_JOBSPEC, 5);
+    s_pack_cstr (self, job);
+    s_pack_names (self, kernels, nkernels);
+    s_pack_params (self, params, nparams);
+}
+
+void
+ff_codec_forget (ff_codec_t *self, const char *job)
+{
+    s_begin (self, FF_MSG_FORGET, 3);
+    s_pack_cstr (self, job);
+}
+
+void
+ff_codec_cancel (ff_codec_t *self, const char *job)
+{
+    s_begin (self, FF_MSG_CANCEL, 3);
+    s_pack_cstr (self, job);
+}
+
+void
+ff_codec_submit (ff_codec_t *self, const char *client, const char *const *kernels,
+                 size_t nkernels, const char *const *params, size_t nparams,
+                 uint64_t share, uint64_t flags)
+{
+    s_begin (self, FF_MSG_SUBMIT, 7);
+    s_pack_cstr (self, client);
+    s_pack_names (self, kernels, nkernels);
+    s_pack_params (self, params, nparams);
+    msgpack_pack_uint64 (&self->packer, share);
+    msgpack_pack_uint64 (&self->packer, flags);
+}
+
+void
+ff_codec_accepted (ff_codec_t *self, const char *job, uint64_t window,
+                   uint64_t window_bytes)
+{
+    s_begin (self, FF_MSG_ACCEPTED, 5);
+    s_pack_cstr (self, job);
+    msgpack_pack_uint64 (&self->packer, window);
+    msgpack_pack_uint64 (&self->packer, window_bytes);
+}
+
+void
+ff_codec_refused (ff_codec_t *self, const char *reason)
+{
+    s_begin (self, FF_MSG_REFUSED, 3);
+    s_pack_cstr (self, reason);
+}
+
+int
+ff_codec_tasks_begin (ff_codec_t *self, const char *job, size_t count)
+{
+    s_begin (self, FF_MSG_TASKS, 4);
+    s_pack_cstr (self, job);
+    msgpack_pack_array (&self->packer, count);
+    return self->failed? -1: 0;
+}
+
+int
+ff_codec_tasks_item (ff_codec_t *self, const ff_item_t *item)
+{
+    size_t index, dim;
+    if (self->failed)
+        return -1;
+    msgpack_pack_array (&self->packer, 7);
+    msgpack_pack_uint64 (&self->packer, item->seq);
+    msgpack_pack_uint32 (&self->packer, item->kernel);
+    s_pack_str (self, item->input.ptr, item->input.len);
+    s_pack_bin (self, item->data.ptr, item->data.len);
+    msgpack_pack_uint32 (&self->packer, item->chunk);
+    msgpack_pack_uint32 (&self->packer, item->chunks? item->chunks: 1);
+    msgpack_pack_array (&self->packer, item->narrays);
+    for (index = 0; index < item->narrays; index++) {
+        const ff_handle_t *handle = &item->arrays [index];
+        msgpack_pack_array (&self->packer, 7);
+        s_pack_str (self, handle->name.ptr, handle->name.len);
+        msgpack_pack_uint32 (&self->packer, handle->dtype);
+        msgpack_pack_array (&self->packer, handle->ndim);
+        for (dim = 0; dim < handle->ndim; dim++)
+            msgpack_pack_uint64 (&self->packer, handle->shape [dim]);
+        s_pack_str (self, handle->segment.ptr, handle->segment.len);
+        msgpack_pack_uint64 (&self->packer, handle->offset);
+        msgpack_pack_uint64 (&self->packer, handle->length);
+        s_pack_bin (self, handle->bytes.ptr, handle->bytes.len);
+    }
+    return self->failed? -1: 0;
+}
+
+void
+ff_codec_total (ff_codec_t *self, const char *job, uint64_t total)
+{
+    s_begin (self, FF_MSG_TOTAL, 4);
+    s_pack_cstr (self, job);
+    msgpack_pack_uint64 (&self->packer, total);
+}
+
+void
+ff_codec_client_hb (ff_codec_t *self, const char *job)
+{
+    uint64_t version = self->version;
+    self->version = FF_PROTOCOL_POOL;
+    s_begin (self, FF_MSG_HB, 3);
+    self->version = version;
+    s_pack_cstr (self, job);
+}
+
+void
+ff_codec_status (ff_codec_t *self, const char *document, size_t len)
+{
+    s_begin (self, FF_MSG_STATUS, document? 3: 2);
+    if (document)
+        s_pack_str (self, document, len);
 }

@@ -35,8 +35,11 @@ s_heartbeat_run (void *arg)
     char error [256];
     if (control && codec
     &&  ff_security_connect (args->security, control, args->endpoint, error, sizeof (error)) == 0
-    &&  zsock_connect (control, "%s", args->endpoint) == 0)
+    &&  zsock_connect (control, "%s", args->endpoint) == 0) {
+        if (args->version)
+            ff_codec_set_version (codec, args->version);
         ff_codec_hb (codec, args->job, args->worker);
+    }
     while (control && codec) {
         int64_t since = *args->running_since;
         if (args->timeout_ms > 0 && since > 0
@@ -47,14 +50,37 @@ s_heartbeat_run (void *arg)
         }
         ff_net_send (control, NULL, 0, ff_codec_data (codec),
                      ff_codec_size (codec), 0);
-        zmq_pollitem_t item = { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
-        if (zmq_poll (&item, 1, args->hb_ms) > 0) {
-            char *command = zstr_recv (pipe);
-            int stop = !command || streq (command, "$TERM");
-            zstr_free (&command);
-            if (stop)
-                break;
+        zmq_pollitem_t items [2] = {
+            { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (control), 0, ZMQ_POLLIN, 0 }
+        };
+        int64_t next = ff_clock_ms () + args->hb_ms;
+        int stop = 0;
+        while (!stop) {
+            int64_t left = next - ff_clock_ms ();
+            if (zmq_poll (items, args->on_message? 2: 1, left > 0? (long) left: 0) <= 0)
+                break;              /* time for the next heartbeat */
+            if (items [0].revents & ZMQ_POLLIN) {
+                char *command = zstr_recv (pipe);
+                stop = !command || streq (command, "$TERM");
+                zstr_free (&command);
+            }
+            if (args->on_message && (items [1].revents & ZMQ_POLLIN)) {
+                /* a pool's cancel, read while the task still runs */
+                zmq_msg_t body;
+                ff_msg_t msg;
+                int rc;
+                while ((rc = ff_net_recv (control, NULL, &body)) >= 0) {
+                    if (rc == 1)
+                        continue;
+                    if (ff_msg_decode (zmq_msg_data (&body), zmq_msg_size (&body), &msg) == 0)
+                        args->on_message (&msg, args->on_message_arg);
+                    zmq_msg_close (&body);
+                }
+            }
         }
+        if (stop)
+            break;
     }
     ff_codec_destroy (&codec);
     zsock_destroy (&control);

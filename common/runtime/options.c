@@ -32,20 +32,23 @@ _Static_assert (S_MAX_GIVEN > S_MAX_USER_PARAMS + FF_MAX_PLUGINS + S_MAX_ARG_FIL
 #define CLEAN FF_CMD_CLEAN
 #define VENT FF_CMD_VENTILATOR
 #define SINK FF_CMD_SINK
-#define ALL (RUN | WORKER | CLEAN | VENT | SINK)
+#define SERVER FF_CMD_SERVER
+#define STATUS FF_CMD_STATUS
+#define SUBMIT FF_CMD_SUBMIT
+#define ALL (RUN | WORKER | CLEAN | VENT | SINK | SERVER | STATUS | SUBMIT)
 
 /* -------------------------------------------------------------- the table */
 
 static const ff_option_t s_table [FF_OPT_COUNT] = {
     [FF_OPT_TOPOLOGY]  = { "topology", 't', FF_TYPE_PATH, 0, 0, NULL, 1,
-                           RUN | WORKER | CLEAN | VENT | SINK, "TOPOLOGY",
+                           RUN | WORKER | CLEAN | VENT | SINK | SERVER | STATUS, "TOPOLOGY",
                            "topology file (default: a private ipc one)" },
     [FF_OPT_WORKERS]   = { "workers", 'w', FF_TYPE_COUNT, 0, FF_MAX_WORKERS, NULL, 1,
-                           RUN, "N", "local workers (default: the cores; 0: added by hand)" },
+                           RUN | SERVER, "N", "local workers (default: the cores; 0: added by hand)" },
     [FF_OPT_OUTPUT]    = { "output", 'o', FF_TYPE_PATH, 0, 0, NULL, 1,
                            RUN | SINK, "FILE", "write results to FILE (default stdout)" },
     [FF_OPT_FORMAT]    = { "format", 0, FF_TYPE_ENUM, 0, 0, "raw|jsonl", 1,
-                           RUN | SINK, "raw|jsonl", "result bytes, or one JSON object per task" },
+                           RUN | SINK | STATUS, "raw|jsonl", "result bytes, or one JSON object per task" },
     [FF_OPT_KERNEL]    = { "kernel", 'K', FF_TYPE_TEXT, 0, 0, NULL, 1,
                            RUN | VENT, "KERNEL[,KERNEL...]", "kernels run on every input (default noop)" },
     [FF_OPT_KEEP_ORDER] = { "keep-order", 'k', FF_TYPE_FLAG, 0, 0, NULL, 1,
@@ -105,7 +108,7 @@ static const ff_option_t s_table [FF_OPT_COUNT] = {
     [FF_OPT_FIFO]      = { "fifo", 0, FF_TYPE_FLAG, 0, 0, NULL, 1,
                            VENT, NULL, "dispatch in input order" },
     [FF_OPT_INSECURE]  = { "insecure", 0, FF_TYPE_FLAG, 0, 0, NULL, 1,
-                           RUN | VENT | SINK, NULL, "bind tcp without CURVE keys" },
+                           RUN | VENT | SINK | SERVER, NULL, "bind tcp without CURVE keys" },
     [FF_OPT_PROGRESS]  = { "progress", 0, FF_TYPE_FLAG, 0, 0, NULL, 1,
                            RUN | SINK, NULL, "progress on stderr" },
     [FF_OPT_NO_SHM]    = { "no-shm", 0, FF_TYPE_FLAG, 0, 0, NULL, 1,
@@ -122,8 +125,10 @@ static const ff_option_t s_table [FF_OPT_COUNT] = {
                            RUN, NULL, "workers on every node of this Slurm allocation (srun)" },
     [FF_OPT_REMOTE_BIN] = { "remote-bin", 0, FF_TYPE_PATH, 0, 0, NULL, 1,
                            RUN, "PATH", "fanfold on the other hosts (default: fanfold on their PATH)" },
+    [FF_OPT_SHARE]     = { "share", 0, FF_TYPE_COUNT, 1, FF_MAX_SHARE, NULL, 1,
+                           SUBMIT, "N", "the job's weight among the pool's jobs (default 1)" },
     [FF_OPT_VERBOSE]   = { "verbose", 'v', FF_TYPE_FLAG, 0, 0, NULL, 1,
-                           RUN | WORKER | VENT | SINK, NULL, "say more on stderr" },
+                           RUN | WORKER | VENT | SINK | SERVER | STATUS, NULL, "say more on stderr" },
     [FF_OPT_HELP]      = { "help", 'h', FF_TYPE_FLAG, 0, 0, NULL, 1,
                            ALL, NULL, "this help" }
 };
@@ -551,7 +556,8 @@ ff_options_validate (ff_options_t *self, char *error, size_t error_size)
         snprintf (error, error_size, "-t TOPOLOGY is required");
         return -1;
     }
-    if ((self->command & (FF_CMD_WORKER | FF_CMD_CLEAN | FF_CMD_SINK)) && self->ninputs > 0) {
+    if ((self->command & (FF_CMD_WORKER | FF_CMD_CLEAN | FF_CMD_SINK | FF_CMD_SERVER
+                          | FF_CMD_STATUS)) && self->ninputs > 0) {
         snprintf (error, error_size, "unexpected argument '%s'", self->inputs [0]);
         return -1;
     }

@@ -2,6 +2,7 @@
     endpoint expansion (%u, tcp "*" to host) and ipc directory checks. */
 
 #include "fanfold/runtime/topology.h"
+#include "fanfold/runtime/limits.h"
 #include "fanfold/runtime/log.h"
 #include "fanfold/runtime/net.h"
 
@@ -16,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define S_ENDPOINTS 3
+#define S_ENDPOINTS 4
 #define S_KEYS 4
 
 static const char *s_key_names [S_KEYS] = {
@@ -37,9 +38,9 @@ struct ff_topology {
 static const char *s_known_keys [] = {
     "fanfold", "fanfold/window", "fanfold/window_bytes", "fanfold/prefetch",
     "fanfold/batch", "fanfold/heartbeat_ms", "fanfold/worker_timeout_ms",
-    "fanfold/hwm", "fanfold/linger_ms",
+    "fanfold/hwm", "fanfold/linger_ms", "fanfold/client_timeout_ms",
     "ventilator", "ventilator/host", "ventilator/control", "ventilator/tasks",
-    "sink", "sink/host", "sink/results",
+    "sink", "sink/host", "sink/results", "server", "server/clients",
     "security", "security/server_secret", "security/server_public",
     "security/client_secret", "security/allowed"
 };
@@ -47,7 +48,7 @@ static const char *s_known_keys [] = {
 static const ff_settings_t s_defaults = {
     .window = 2048, .window_bytes = 64L << 20, .prefetch = 1, .batch = 128,
     .heartbeat_ms = 250, .worker_timeout_ms = 3000, .hwm = 1000,
-    .linger_ms = 2000
+    .linger_ms = 2000, .client_timeout_ms = FF_DEFAULT_CLIENT_TIMEOUT_MS
 };
 
 int
@@ -172,11 +173,12 @@ ff_topology_local (const char *dir)
     if (!self)
         return NULL;
     self->settings = s_defaults;
-    char control [PATH_MAX], tasks [PATH_MAX], results [PATH_MAX];
+    char control [PATH_MAX], tasks [PATH_MAX], results [PATH_MAX], clients [PATH_MAX];
     snprintf (control, sizeof (control), "ipc://%s/control", dir);
     snprintf (tasks, sizeof (tasks), "ipc://%s/task", dir);
     snprintf (results, sizeof (results), "ipc://%s/results", dir);
-    const char *binds [S_ENDPOINTS] = { control, tasks, results };
+    snprintf (clients, sizeof (clients), "ipc://%s/clients", dir);
+    const char *binds [S_ENDPOINTS] = { control, tasks, results, clients };
     if (s_set_endpoints (self, binds, "localhost", "localhost")) {
         ff_topology_destroy (&self);
         return NULL;
@@ -306,6 +308,22 @@ s_warn_unknown_keys (ff_topology_t *self, zconfig_t *root, const char *file)
     s_warn_unknown (self, root, "", file);
 }
 
+/* The clients endpoint of a topology without server/clients: "clients"
+   in an ipc control's directory, or a tcp control's port + 2. */
+static void
+s_derive_clients (const char *control, char *out, size_t size)
+{
+    const char *slash = strrchr (control, '/'), *colon = strrchr (control, ':');
+    long port = colon? strtol (colon + 1, NULL, 10): 0;
+    if (strncmp (control, "ipc://", 6) == 0 && slash)
+        snprintf (out, size, "%.*s/clients", (int) (slash - control), control);
+    else
+    if (strncmp (control, "tcp://", 6) == 0 && port > 0 && port <= 65533)
+        snprintf (out, size, "%.*s:%ld", (int) (colon - control), control, port + 2);
+    else
+        snprintf (out, size, "%s", control);    /* refused below as busy, or unusable */
+}
+
 ff_topology_t *
 ff_topology_load (const char *path, char *error, size_t error_size)
 {
@@ -323,6 +341,7 @@ ff_topology_load (const char *path, char *error, size_t error_size)
         { "fanfold/worker_timeout_ms", 50, 3600000, NULL, 0 },
         { "fanfold/hwm", 1, 1 << 20, NULL, 0 },
         { "fanfold/linger_ms", 0, 60000, NULL, 0 },
+        { "fanfold/client_timeout_ms", 100, 3600000, NULL, 0 },
     };
     ff_topology_t *self = NULL;
     zconfig_t *root = NULL;
@@ -355,6 +374,7 @@ ff_topology_load (const char *path, char *error, size_t error_size)
     keys [5].field = &self->settings.worker_timeout_ms;
     keys [6].field = &self->settings.hwm;
     keys [7].field = &self->settings.linger_ms;
+    keys [8].field = &self->settings.client_timeout_ms;
     for (index = 0; index < sizeof (keys) / sizeof (keys [0]); index++) {
         long value = keys [index].is_long? *(long *) keys [index].field
                                          : *(int *) keys [index].field;
@@ -372,11 +392,16 @@ ff_topology_load (const char *path, char *error, size_t error_size)
         goto fail;
     }
     const char *names [S_ENDPOINTS] = {
-        "ventilator/control", "ventilator/tasks", "sink/results"
+        "ventilator/control", "ventilator/tasks", "sink/results", "server/clients"
     };
     const char *binds [S_ENDPOINTS];
+    char derived [PATH_MAX];
     for (index = 0; index < S_ENDPOINTS; index++) {
         binds [index] = zconfig_get (root, names [index], NULL);
+        if (!binds [index] && index == FF_EP_CLIENTS && binds [FF_EP_CONTROL]) {
+            s_derive_clients (binds [FF_EP_CONTROL], derived, sizeof (derived));
+            binds [index] = derived;
+        }
         if (!binds [index]) {
             snprintf (error, error_size, "%s: %s is missing", path, names [index]);
             goto fail;
@@ -446,13 +471,14 @@ ff_topology_save (ff_topology_t *self, const char *path)
              "fanfold\n"
              "    window = %d\n    window_bytes = %ld\n    prefetch = %d\n"
              "    batch = %d\n    heartbeat_ms = %d\n    worker_timeout_ms = %d\n"
-             "    hwm = %d\n    linger_ms = %d\n"
+             "    hwm = %d\n    linger_ms = %d\n    client_timeout_ms = %d\n"
              "ventilator\n    host = \"%s\"\n    control = \"%s\"\n    tasks = \"%s\"\n"
-             "sink\n    host = \"%s\"\n    results = \"%s\"\n",
+             "sink\n    host = \"%s\"\n    results = \"%s\"\n"
+             "server\n    clients = \"%s\"\n",
              s->window, s->window_bytes, s->prefetch, s->batch, s->heartbeat_ms,
-             s->worker_timeout_ms, s->hwm, s->linger_ms,
+             s->worker_timeout_ms, s->hwm, s->linger_ms, s->client_timeout_ms,
              self->vent_host, self->bind [FF_EP_CONTROL], self->bind [FF_EP_TASKS],
-             self->sink_host, self->bind [FF_EP_RESULTS]);
+             self->sink_host, self->bind [FF_EP_RESULTS], self->bind [FF_EP_CLIENTS]);
     int rc = ferror (file)? -1: 0;
     if (fclose (file))
         rc = -1;

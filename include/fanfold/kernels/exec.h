@@ -63,6 +63,18 @@ extern "C" {
    ff_kernels_builtin (). */
 extern const ff_kernel_t ff_kernel_exec;
 
+/* Cancels the command exec runs now, and any it starts until cleared
+   (cancel 0): its process group is killed at once (SIGTERM, SIGKILL after
+   the grace) and the task fails with "command cancelled with its job".
+   Safe from another thread (a pool worker's heartbeat thread, on the
+   server's `cancel`). */
+void
+    ff_exec_cancel (int cancel);
+
+/* Returns 1 while cancelled, else 0. */
+int
+    ff_exec_cancelled (void);
+
 /* The run and cost functions of ff_kernel_exec (cost: the payload size),
    exported so that a static kernel table can name them. */
 int

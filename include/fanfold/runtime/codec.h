@@ -9,7 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FF_PROTOCOL_VERSION 1
+#define FF_PROTOCOL_VERSION 1       /* the stages of one `fanfold run` */
+#define FF_PROTOCOL_POOL 2          /* to and from fanfold-server (docs/SERVICE.md) */
 #define FF_MAX_BATCH 4096           /* items in one task or result message */
 #define FF_MAX_KERNELS 32           /* kernels in one job */
 #define FF_MAX_PARAMS 64            /* key/value parameters in one job */
@@ -27,7 +28,17 @@ typedef enum {
     FF_MSG_RESULT,                  /* worker -> sink data path */
     FF_MSG_RECORD,                  /* producer -> ventilator intake */
     FF_MSG_EOS,                     /* producer -> intake; sink -> emit */
-    FF_MSG_EMIT                     /* sink -> consumer on emit */
+    FF_MSG_EMIT,                    /* sink -> consumer on emit */
+    /* version 2 only: the pool (fanfold-server) */
+    FF_MSG_JOBSPEC,                 /* server -> worker task pipe: a job's kernels and params */
+    FF_MSG_FORGET,                  /* server -> worker task pipe: drop a job */
+    FF_MSG_CANCEL,                  /* server -> worker control; client -> server */
+    FF_MSG_SUBMIT,                  /* client -> server: a new job */
+    FF_MSG_ACCEPTED,                /* server -> client: the job's id and window */
+    FF_MSG_REFUSED,                 /* server -> client: why not */
+    FF_MSG_TASKS,                   /* client -> server: tasks of its job */
+    FF_MSG_TOTAL,                   /* client -> server: the job's task count */
+    FF_MSG_STATUS                   /* client -> server (request); server -> client (document) */
 } ff_msg_type_t;
 
 /* Result item status and kind. */
@@ -38,6 +49,7 @@ typedef enum {
 
 /* Hello flags. */
 #define FF_HELLO_NO_SHM 0x1u
+#define FF_HELLO_PY_ONLY 0x2u       /* runs only kernels named py:MODULE:FUNC */
 
 /* A string or byte field inside a frame (not NUL-terminated). */
 typedef struct {
@@ -83,11 +95,18 @@ typedef struct {
 /* A decoded message. Filled by ff_msg_decode; valid while the frame is. */
 typedef struct {
     ff_msg_type_t type;             /* which message */
+    uint64_t version;               /* FF_PROTOCOL_VERSION or FF_PROTOCOL_POOL */
+    ff_str_t text;                  /* refused: reason; status reply: document */
+    int has_text;                   /* status: 1 for the reply, 0 for the request */
+    uint64_t share;                 /* submit: weight among jobs, >= 1 */
+    uint64_t window_bytes;          /* accepted: payload bytes in flight */
     ff_str_t job;                   /* job id (all but hello) */
     ff_str_t role;                  /* hello: "worker" or "sink" */
-    ff_str_t name;                  /* hello: peer name (host:pid) */
-    uint64_t flags;                 /* hello: FF_HELLO_* bits */
-    uint64_t worker;                /* welcome, hb, bye, result: worker id */
+    ff_str_t name;                  /* hello: peer name (host:pid); submit: client */
+    uint64_t flags;                 /* hello: FF_HELLO_* bits; submit: 0 */
+    uint64_t worker;                /* welcome, hb, bye, result: worker id (v2 hb from
+                                       the server to a client: workers of the job;
+                                       from a client: 0) */
     ff_str_t endpoint;              /* welcome: task pipe endpoint */
     uint64_t hb_ms;                 /* welcome: heartbeat interval */
     size_t nkernels;                /* welcome, job: number of kernels */
@@ -105,12 +124,17 @@ typedef struct {
 } ff_msg_t;
 
 /* Decodes one frame into msg. Returns 0, or -1 when the frame is not a
-   well-formed message of the current version (msg is then undefined). */
+   well-formed message of version 1 or 2 (msg is then undefined). The
+   messages of version 1 only (job, record, eos, emit) and of version 2
+   only (jobspec, forget, cancel, submit, accepted, refused, tasks, total,
+   status) are refused under the other version; msg->version says which
+   one came, and each peer checks the version a message must have. */
 int
     ff_msg_decode (const void *frame, size_t size, ff_msg_t *msg);
 
-/* Returns the next item of a decoded task or result message in *item:
-   1 when one was returned, 0 at the end. */
+/* Returns the next item of a decoded task, tasks or result message in
+   *item: 1 when one was returned, 0 at the end. A tasks item has no
+   attempt (0). */
 int
     ff_msg_next_item (ff_msg_t *msg, ff_item_t *item);
 
@@ -138,6 +162,11 @@ const void *
     ff_codec_data (ff_codec_t *self);
 size_t
     ff_codec_size (ff_codec_t *self);
+
+/* The version hello, hb, bye, end, ack, task and result carry: 1 (the
+   default) or 2 (a pool's). Messages of one version only ignore it. */
+void
+    ff_codec_set_version (ff_codec_t *self, uint64_t version);
 
 /* Each of these starts a new message in the encoder's buffer. */
 void
@@ -209,6 +238,60 @@ void
                    size_t input_len, const char *kernel, uint32_t status,
                    const void *body, size_t size, const char *meta,
                    size_t meta_len);
+
+/* --- version 2: the pool */
+
+/* [2, "welcome", pool, worker, endpoint, hb_ms]: no kernels, no params. */
+void
+    ff_codec_welcome_pool (ff_codec_t *self, const char *pool, uint64_t worker,
+                           const char *endpoint, uint64_t hb_ms);
+
+/* [2, "jobspec", job, kernels, params]. */
+void
+    ff_codec_jobspec (ff_codec_t *self, const char *job,
+                      const char *const *kernels, size_t nkernels,
+                      const char *const *params, size_t nparams);
+
+/* [2, "forget", job] and [2, "cancel", job]. */
+void
+    ff_codec_forget (ff_codec_t *self, const char *job);
+void
+    ff_codec_cancel (ff_codec_t *self, const char *job);
+
+/* [2, "submit", client, kernels, params, share, flags]. */
+void
+    ff_codec_submit (ff_codec_t *self, const char *client,
+                     const char *const *kernels, size_t nkernels,
+                     const char *const *params, size_t nparams,
+                     uint64_t share, uint64_t flags);
+
+/* [2, "accepted", job, window, window_bytes] and [2, "refused", reason]. */
+void
+    ff_codec_accepted (ff_codec_t *self, const char *job, uint64_t window,
+                       uint64_t window_bytes);
+void
+    ff_codec_refused (ff_codec_t *self, const char *reason);
+
+/* [2, "tasks", job, items]: begin with the item count, then add exactly
+   that many items (seq, kernel, input, data, chunk, chunks, arrays).
+   Return as the task batch calls do. */
+int
+    ff_codec_tasks_begin (ff_codec_t *self, const char *job, size_t count);
+int
+    ff_codec_tasks_item (ff_codec_t *self, const ff_item_t *item);
+
+/* [2, "total", job, total]. */
+void
+    ff_codec_total (ff_codec_t *self, const char *job, uint64_t total);
+
+/* [2, "hb", job] from a client (3 fields); [2, "hb", job, workers] to it
+   is ff_codec_hb with version 2. */
+void
+    ff_codec_client_hb (ff_codec_t *self, const char *job);
+
+/* [2, "status"] (document NULL: the request) or [2, "status", document]. */
+void
+    ff_codec_status (ff_codec_t *self, const char *document, size_t len);
 
 /* Returns 1 when s equals the NUL-terminated text, else 0. */
 int

@@ -6,6 +6,7 @@
 #ifndef FANFOLD_HEARTBEAT_H
 #define FANFOLD_HEARTBEAT_H
 
+#include "fanfold/runtime/codec.h"
 #include "fanfold/runtime/security.h"
 
 #include <czmq.h>
@@ -21,6 +22,11 @@ typedef struct {
     int64_t timeout_ms;             /* task time limit, 0 for none */
     volatile int64_t *running_since; /* main thread: when its task started, or 0 */
     ff_security_t *security;        /* CURVE client keys, or none */
+    uint64_t version;               /* of its hb: 0 or 1, or 2 in a pool */
+    void (*on_message) (const ff_msg_t *msg, void *arg); /* called in the thread
+                                       with each message the ventilator or server
+                                       sends to this socket (a pool's cancel), or NULL */
+    void *on_message_arg;           /* its second argument */
     zsock_t *pipe;                  /* the thread's end of the stop pipe */
 } ff_heartbeat_args_t;
 

@@ -39,6 +39,11 @@
 #define FF_MAX_RETRIES          1000 /* --retries */
 #define FF_MAX_TIMEOUT_S        1e6  /* --timeout, seconds */
 #define FF_MAX_PLUGINS          8    /* --plugin given at most this often */
+#define FF_MAX_JOBS             64   /* jobs one fanfold-server holds at once (and a
+                                       pool worker's job table) */
+#define FF_MAX_SHARE            1000 /* --share: a job's weight among the pool's jobs */
+#define FF_DEFAULT_CLIENT_TIMEOUT_MS 600 /* a client silent this long loses its job */
+#define FF_CLIENT_HB_MS         100  /* a client's heartbeat interval */
 #define FF_MAX_CONTROL_MESSAGE  (1LL << 20) /* bytes of one control-channel message */
 #define FF_MAX_TASK_MESSAGE     (1LL << 31) /* bytes of one task message a worker takes */
 #define FF_MAX_RESULT_MESSAGE   (1LL << 31) /* bytes of one result message the sink takes */

@@ -17,7 +17,10 @@ typedef enum {
     FF_CMD_WORKER     = 1 << 1,     /* fanfold worker, fanfold-worker */
     FF_CMD_CLEAN      = 1 << 2,     /* fanfold clean */
     FF_CMD_VENTILATOR = 1 << 3,     /* fanfold-ventilator */
-    FF_CMD_SINK       = 1 << 4      /* fanfold-sink */
+    FF_CMD_SINK       = 1 << 4,     /* fanfold-sink */
+    FF_CMD_SERVER     = 1 << 5,     /* fanfold serve, fanfold-server */
+    FF_CMD_STATUS     = 1 << 6,     /* fanfold status */
+    FF_CMD_SUBMIT     = 1 << 7      /* fanfold submit's own options (the others are run's) */
 } ff_command_t;
 
 /* Every option, by name. The order is the table's order. */
@@ -64,6 +67,7 @@ typedef enum {
     FF_OPT_HOSTS_FILE,              /* --hosts-file PATH (run) */
     FF_OPT_SLURM,                   /* --slurm (run) */
     FF_OPT_REMOTE_BIN,              /* --remote-bin PATH (run) */
+    FF_OPT_SHARE,                   /* --share N (submit): the job's weight in the pool */
     FF_OPT_VERBOSE,                 /* -v, --verbose */
     FF_OPT_HELP,                    /* -h, --help */
     FF_OPT_COUNT                    /* how many options there are */

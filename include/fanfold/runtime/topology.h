@@ -13,7 +13,10 @@ typedef struct ff_topology ff_topology_t;
 typedef enum {
     FF_EP_CONTROL,                  /* ventilator control ROUTER */
     FF_EP_TASKS,                    /* ventilator per-worker PUSH (prefix) */
-    FF_EP_RESULTS                   /* sink results PULL */
+    FF_EP_RESULTS,                  /* sink results PULL */
+    FF_EP_CLIENTS                   /* fanfold-server clients ROUTER (server/clients;
+                                       absent: "clients" beside an ipc control, or
+                                       the control's tcp port + 2) */
 } ff_endpoint_t;
 
 /* Tuning values; every one has a default and a checked range. */
@@ -26,6 +29,8 @@ typedef struct {
     int worker_timeout_ms;          /* silence before a worker is dead */
     int hwm;                        /* socket high-water marks */
     int linger_ms;                  /* linger on close */
+    int client_timeout_ms;          /* fanfold-server: a client silent this long
+                                       loses its job */
 } ff_settings_t;
 
 /* Loads a topology file. On failure returns NULL and writes a message
