@@ -45,13 +45,13 @@ def _sweep(job):
     """Unlinks every segment of job left in /dev/shm (this user's)."""
     if not job:
         return
-    start = shm.prefix(job)
+    starts = (shm.prefix(job), shm.prefix(shm.result_tag(job)))
     try:
         names = os.listdir(shm.SHM_DIR)
     except OSError:
         return
     for name in names:
-        if name.startswith(start):
+        if name.startswith(starts):
             shm.unlink_quietly(name)
 
 
@@ -443,6 +443,7 @@ class Pool:
             self._service = Service(workers)
             topology = self._service.topology
         topo = Topology(topology)
+        self._topology = topo.path
         endpoint = topo.clients
         if endpoint is None:
             raise FanfoldError("topology %s names no server/clients endpoint" % topology)
@@ -574,6 +575,10 @@ class Pool:
             params = []
             if self._service is not None:
                 self._service.start_c_workers()
+            if not isinstance(iterable, (list, tuple)):
+                iterable = list(iterable)
+            if iterable and all(isinstance(i, (str, os.PathLike)) for i in iterable):
+                return self._submit_files(name, [os.fspath(i) for i in iterable], progress)
         length = _length(iterable)
         job = _Job([name], params, mode, chunksize, length, python)
         self._link.call("submit", job)
@@ -587,6 +592,43 @@ class Pool:
                                   name="fanfold-feed")
         feeder.start()
         return self._collect(job, ordered, progress, _label(fn))
+
+    def _submit_files(self, name, inputs, progress):
+        """A C kernel over files or arguments: `fanfold submit` reads them
+        with the same producer as `fanfold run` (structures, .npy arrays,
+        text) and gives one jsonl object per input, in order; each result
+        is the object's "result" (an error raises TaskError)."""
+        import json
+        import subprocess
+        from .service import find_fanfold
+        binary = (self._service.fanfold if self._service is not None else find_fanfold())
+        if binary is None:
+            raise FanfoldError("no fanfold executable to submit %s" % name)
+        command = [binary, "submit", "-t", self._topology, "-K", name, "--format", "jsonl"]
+        command += ["./" + i if i.startswith("-") else i for i in inputs]
+        meter = _Progress(progress, len(inputs), name)
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)
+        finished = False
+        try:
+            for line in process.stdout:
+                record = json.loads(line)
+                meter.add(1)
+                if record.get("status") != "ok":
+                    raise TaskError("%s: %s" % (record.get("input"), record.get("error")))
+                yield record.get("result")
+            process.wait()
+            finished = True
+            if process.returncode not in (0, 1):
+                raise FanfoldError("fanfold submit exited %d: %s" % (
+                    process.returncode, process.stderr.read().decode("utf-8", "replace").strip()))
+        finally:
+            meter.close()
+            if not finished and process.poll() is None:
+                process.terminate()
+            process.wait()
+            process.stdout.close()
+            process.stderr.close()
 
     def _feed(self, job, iterable):
         """Packs the caller's items into tasks (chunks) for the I/O thread."""
@@ -645,7 +687,7 @@ class Pool:
     def _collect(self, job, ordered, progress, label):
         """The caller's side of a job: results decoded, in order or not."""
         meter = _Progress(progress, job.length, label)
-        decoder = values.Decoder(prefixes=[shm.prefix(job.id)], unlink=True)
+        decoder = values.Decoder(prefixes=[shm.prefix(shm.result_tag(job.id))], unlink=True)
         waiting = {}
         consumed = 0                  # tasks taken (next seq when ordered)
         all_in = False                # the job ended: every result is queued
@@ -763,7 +805,7 @@ def _c_task(encoder, item):
                             "(u)int8-64 or float32/64, not %s %r" % (array.dtype, array.shape))
         segment = shm.create(shm.new_name(encoder.job, "array"), array)
         encoder.segments.append(segment)
-        return b"", [["array", code, list(array.shape), segment.name, 0, array.nbytes, b""]]
+        return b"", [["data", code, list(array.shape), segment.name, 0, array.nbytes, b""]]
     if isinstance(item, str):
         return item.encode("utf-8", "surrogateescape"), []
     if isinstance(item, (bytes, bytearray)):

@@ -34,6 +34,13 @@ def prefix(job):
     return "ff_%d_%s_" % (os.getuid(), job)
 
 
+def result_tag(job):
+    """The job part of the names of result segments (made by a worker,
+    unlinked by the client once mapped): not the job's own prefix, which the
+    server unlinks when the job ends, perhaps before the client read them."""
+    return job + ".r"
+
+
 def new_name(job, kind):
     """A fresh segment name of job, made by this process."""
     global _counter

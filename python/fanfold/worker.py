@@ -330,7 +330,7 @@ class Worker:
             return 1, ("cannot read the task's arguments: %s" % error).encode(), ""
         context.set_shares(spec.shares)
         done, error, index = task.run(fn, mode, items)
-        encoder = values.Encoder(job, use_shm=spec.result_shm, kind="res")
+        encoder = values.Encoder(shm.result_tag(job), use_shm=spec.result_shm, kind="res")
         if error is None:
             try:
                 return 0, encoder.pack(done), ""

@@ -260,8 +260,12 @@ class ServicePoolTest(Behaviour, unittest.TestCase):
     def test_c_kernels_run_on_c_workers(self):
         arrays = [numpy.arange(10, dtype=numpy.float64), numpy.ones(7, dtype=numpy.float32)]
         got = self.pool.map("stats", arrays)
-        self.assertEqual(len(got), 2)
-        self.assertIsInstance(got[0], dict)
+        self.assertEqual([g["count"] for g in got], [10, 7])
+        self.assertEqual([g["mean"] for g in got], [4.5, 1.0])
+        files = [os.path.join(ROOT, "tests", "data", n) for n in ("small.xyz", "rings.pdb")]
+        contacts = self.pool.map("contacts", files)
+        self.assertEqual(contacts[0], {"atoms": 3, "count": 1, "pairs": [[0, 1]]})
+        self.assertEqual(contacts[1]["atoms"], 22)
 
 
 if __name__ == "__main__":

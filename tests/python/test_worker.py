@@ -204,11 +204,14 @@ class WorkerTest(unittest.TestCase):
         answer = self.server.result()[2][0]
         self.assertEqual(answer[2], 0, answer[5])
         self.assertLess(len(answer[5]), 512)
-        result = values.Decoder(prefixes=[shm.prefix("j1")], unlink=True).unpack(answer[5])[0]
+        result = values.Decoder(prefixes=[shm.prefix(shm.result_tag("j1"))],
+                                unlink=True).unpack(answer[5])[0]
         numpy.testing.assert_array_equal(result, array * 2)
         for segment in segments:
             segment.unlink()
-        self.assertEqual([n for n in os.listdir("/dev/shm") if n.startswith(shm.prefix("j1"))], [])
+        left = [n for n in os.listdir("/dev/shm")
+                if n.startswith((shm.prefix("j1"), shm.prefix(shm.result_tag("j1"))))]
+        self.assertEqual(left, [])
 
     def test_a_segment_of_another_job_is_refused(self):
         self.spec("j1", ["py:pykernels:double"])
