@@ -51,8 +51,8 @@ def _sweep(job):
     except OSError:
         return
     for name in names:
-        if name.startswith(starts):
-            shm.unlink_quietly(name)
+        if name.lstrip(".").startswith(starts):
+            shm.unlink_quietly(name.lstrip("."))
 
 
 class _Progress:
@@ -425,6 +425,7 @@ class Pool:
         self._local = True
         if self.inline:
             return
+        shm.sweep_twins()
         try:
             self._start(workers, topology, start_timeout)
         except (OSError, FanfoldError, ValueError, zmq.ZMQError) as error:
@@ -832,6 +833,7 @@ def freeze(arrays):
     gets the same views. Unlinked by frozen.close(), at exit, or by
     `fanfold clean`."""
     import atexit
+    shm.sweep_twins()
     entries = []
     try:
         for name, array in arrays.items():

@@ -6,6 +6,14 @@ with O_EXCL, filled once, then only mapped read-only ("sealed"), and
 unlinked by its creator when done, or by `fanfold clean` once the process
 named by <pid> is gone. A reader opens a segment only after checking its
 name, owner, mode and size.
+
+The C cleanup (`fanfold clean`, and every `fanfold run` as it starts and
+ends) takes a segment for dead unless <pid> is a running fanfold
+ventilator, so it would remove a live Python process's segments. Each
+segment made here therefore has a twin name, the same file under
+"." + name, that no C cleanup touches: a Python reader that finds the name
+gone opens the twin. The creator unlinks both; twins whose <pid> is gone
+are removed by sweep_twins(), which every Pool and freeze() runs.
 """
 
 import mmap
@@ -85,10 +93,7 @@ class Segment:
     def unlink(self):
         if self.owner:
             self.owner = False
-            try:
-                os.unlink(os.path.join(SHM_DIR, self.name))
-            except FileNotFoundError:
-                pass
+            unlink_quietly(self.name)
 
 
 def create(name, data):
@@ -132,6 +137,10 @@ def create(name, data):
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
         mapping = mmap.mmap(fd, max(size, 1), mmap.MAP_SHARED, mmap.PROT_READ)
+        os.link(path, os.path.join(SHM_DIR, "." + name))
+    except BaseException:
+        os.unlink(path)
+        raise
     finally:
         os.close(fd)
     segment = Segment(name, mapping, size, owner=True)
@@ -149,11 +158,15 @@ def open_checked(name, allowed_prefixes, min_size, private=False):
         raise ValueError("segment name %r is not plain" % name[:64])
     if not any(name.startswith(p) for p in allowed_prefixes):
         raise ValueError("segment name %r is not one of this job's" % name[:64])
-    try:
-        fd = os.open(os.path.join(SHM_DIR, name),
-                     os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as error:
-        raise ValueError("segment %s: %s" % (name, error.strerror)) from None
+    fd = None
+    for path in (os.path.join(SHM_DIR, name), os.path.join(SHM_DIR, "." + name)):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            break
+        except OSError as error:
+            failure = error
+    if fd is None:
+        raise ValueError("segment %s: %s" % (name, failure.strerror)) from None
     try:
         info = os.fstat(fd)
         if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid()
@@ -175,7 +188,36 @@ def open_checked(name, allowed_prefixes, min_size, private=False):
 
 
 def unlink_quietly(name):
+    """Unlinks segment name and its twin, whichever exist."""
+    for path in (os.path.join(SHM_DIR, name), os.path.join(SHM_DIR, "." + name)):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def sweep_twins():
+    """Unlinks this user's twins (and their segments) whose creating
+    process is gone; returns how many."""
+    mine = ".ff_%d_" % os.getuid()
+    removed = 0
     try:
-        os.unlink(os.path.join(SHM_DIR, name))
+        names = os.listdir(SHM_DIR)
     except OSError:
-        pass
+        return 0
+    for twin in names:
+        if not twin.startswith(mine):
+            continue
+        fields = twin[len(mine):].split("_")
+        if len(fields) < 2 or not fields[1].isdigit():
+            continue
+        try:
+            os.kill(int(fields[1]), 0)
+            continue                          # its process lives
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue
+        unlink_quietly(twin[1:])
+        removed += 1
+    return removed

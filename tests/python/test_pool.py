@@ -43,7 +43,7 @@ def serve_available():
 
 def own_segments():
     mine = "ff_%d_" % os.getuid()
-    return sorted(n for n in os.listdir("/dev/shm") if n.startswith(mine))
+    return sorted(n for n in os.listdir("/dev/shm") if n.lstrip(".").startswith(mine))
 
 
 class InlineTest(unittest.TestCase):
@@ -93,7 +93,7 @@ class InlineTest(unittest.TestCase):
     def test_freeze_places_arrays_once_and_close_unlinks_them(self):
         before = own_segments()
         frozen = fanfold.freeze({"table": numpy.ones((4, 3))})
-        self.assertEqual(len(own_segments()), len(before) + 1)
+        self.assertEqual(len(own_segments()), len(before) + 2)     # name and twin
         self.assertFalse(frozen["table"].flags.writeable)
         frozen.close()
         self.assertEqual(own_segments(), before)
@@ -168,6 +168,14 @@ class Behaviour:
         with fanfold.freeze({"table": numpy.ones((100, 1000))}) as frozen:
             got = self.pool.starmap(pykernels.frozen_row_sum, [(frozen, 1)] * 3)
         self.assertEqual(got, [[1000.0, False]] * 3)
+
+    def test_frozen_data_outlives_a_cleanup_that_removes_its_name(self):
+        with fanfold.freeze({"table": numpy.ones((10, 1000))}) as frozen:
+            name = frozen._entries["table"].segment.name
+            os.unlink("/dev/shm/" + name)          # what fanfold clean does
+            got = self.pool.starmap(pykernels.frozen_row_sum, [(frozen, 2)] * 4)
+        self.assertEqual(got, [[1000.0, False]] * 4)
+        self.assertFalse(os.path.exists("/dev/shm/." + name))
 
     def test_progress_callable_counts_every_item(self):
         seen = []
