@@ -105,7 +105,9 @@ def create(name, data):
     if not _NAME_OK.match(name) or len(name) > NAME_MAX:
         raise ValueError("bad segment name %r" % name)
     path = os.path.join(SHM_DIR, name)
-    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW
+    twin = os.path.join(SHM_DIR, "." + name)
+    # the twin first: the name may be removed by a C cleanup at any time
+    fd = os.open(twin, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_NOFOLLOW
                  | os.O_CLOEXEC, 0o600)
     blocks = []
     try:
@@ -129,18 +131,11 @@ def create(name, data):
                     size += written
             if size == 0:
                 os.ftruncate(fd, 1)
+            mapping = mmap.mmap(fd, max(size, 1), mmap.MAP_SHARED, mmap.PROT_READ)
+            os.link(twin, path)
         except BaseException:
-            os.unlink(path)
+            unlink_quietly(name)
             raise
-    finally:
-        os.close(fd)
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        mapping = mmap.mmap(fd, max(size, 1), mmap.MAP_SHARED, mmap.PROT_READ)
-        os.link(path, os.path.join(SHM_DIR, "." + name))
-    except BaseException:
-        os.unlink(path)
-        raise
     finally:
         os.close(fd)
     segment = Segment(name, mapping, size, owner=True)
