@@ -144,15 +144,20 @@ class Frozen(collections.abc.Mapping):
 class Encoder:
     """Packs values; arrays of SHM_MIN bytes or more go into new segments
     named for job when use_shm is set (their names are kept in
-    self.segments, for the caller to unlink once the task is answered)."""
+    self.segments, for the caller to unlink once the task is answered).
+    The packer (it holds a 1 MiB buffer) refers to a _Defaults, never to
+    the Encoder, so that no reference cycle keeps buffers waiting for the
+    garbage collector."""
 
     def __init__(self, job="", use_shm=False, kind="arg"):
-        self.job = job
-        self.use_shm = use_shm
-        self.kind = kind
-        self.segments = []
+        self._defaults = _Defaults(job, use_shm, kind)
+        self.segments = self._defaults.segments
         self._packer = msgpack.Packer(use_bin_type=True, strict_types=True,
-                                      default=self._default)
+                                      default=self._defaults.default)
+
+    @property
+    def job(self):
+        return self._defaults.job
 
     def pack(self, value):
         try:
@@ -163,6 +168,16 @@ class Encoder:
         except (TypeError, ValueError, OverflowError) as error:
             self._packer.reset()
             raise EncodeError(str(error)) from None
+
+
+class _Defaults:
+    """What msgpack cannot pack by itself, as ext types."""
+
+    def __init__(self, job, use_shm, kind):
+        self.job = job
+        self.use_shm = use_shm
+        self.kind = kind
+        self.segments = []
 
     def _array(self, array):
         if not array.flags.c_contiguous:
@@ -179,7 +194,7 @@ class Encoder:
         return msgpack.ExtType(EXT_ARRAY, msgpack.packb(
             [dtype.str, list(array.shape), array.tobytes()], use_bin_type=True))
 
-    def _default(self, value):
+    def default(self, value):
         if isinstance(value, numpy.ndarray):
             return self._array(value)
         if isinstance(value, numpy.generic):
@@ -221,8 +236,7 @@ class Encoder:
                           % type(value).__name__)
 
     def _nested(self, items):
-        packer = msgpack.Packer(use_bin_type=True, strict_types=True, default=self._default)
-        return packer.pack(items)
+        return msgpack.packb(items, use_bin_type=True, strict_types=True, default=self.default)
 
 
 class Decoder:

@@ -6,8 +6,8 @@ in order; and the memory of all its processes together stays below
 Memory is sampled every 50 ms over the example and all its descendants
 (the service and the workers). The measure is the memory they really use:
 each process's own pages (Pss_Anon + Pss_File of /proc/PID/smaps_rollup)
-plus the table's shared-memory pages counted once (the resident bytes of
-the job's /dev/shm files). Summing VmRSS instead would count the table once
+plus the shared-memory pages counted once (the resident bytes of the
+/dev/shm files these processes made). Summing VmRSS instead would count the table once
 per process that maps it: 2 workers and the caller reading a 400 MB table
 "use" 1.2 GB that way, though it is in memory once. The test prints both.
 """
@@ -58,10 +58,13 @@ def field_kb(path, keys):
     return values
 
 
-def shm_resident_kb(prefix):
+def shm_resident_kb(prefix, pids):
+    """Resident KB of the segments made by pids (named with one of them)."""
     total = 0
     for name in os.listdir("/dev/shm"):
-        if name.startswith(prefix):               # names, not twins: each file once
+        fields = name[len(prefix):].split("_") if name.startswith(prefix) else []
+        # ff_<uid>_<job>_<pid>_...: names, not twins, so each file once
+        if len(fields) > 1 and fields[1].isdigit() and int(fields[1]) in pids:
             try:
                 total += os.stat("/dev/shm/" + name).st_blocks // 2
             except OSError:
@@ -84,11 +87,12 @@ class SearchExampleTest(unittest.TestCase):
         deadline = time.monotonic() + 900
         while process.poll() is None and time.monotonic() < deadline:
             used = rss = 0
-            for pid in descendants(process.pid):
+            pids = descendants(process.pid)
+            for pid in pids:
                 rollup = field_kb("/proc/%d/smaps_rollup" % pid, ("Pss_Anon", "Pss_File"))
                 used += rollup["Pss_Anon"] + rollup["Pss_File"]
                 rss += field_kb("/proc/%d/status" % pid, ("VmRSS",))["VmRSS"]
-            used += shm_resident_kb(prefix)
+            used += shm_resident_kb(prefix, set(pids))
             peak_used, peak_rss = max(peak_used, used), max(peak_rss, rss)
             time.sleep(0.05)
         if process.poll() is None:
