@@ -33,8 +33,9 @@ from .topology import Topology
 
 HB_S = 0.1                    # client heartbeat interval
 SILENCE_S = 10.0              # a service silent this long has failed
-TARGET_TASK_US = 10000        # chunks hold about this much work
+TARGET_TASK_US = 20000        # chunks hold about this much work
 MAX_CHUNK = 10000
+SPREAD = 4                    # a known-length input makes at least this many tasks per worker
 MAX_INFLIGHT = 64             # tasks sent and not answered, per job
 FEED_AHEAD = 64               # tasks packed ahead of sending, per job
 
@@ -116,6 +117,9 @@ class _Job:
         self.total = None                    # tasks, once the feeder is done
         self.counts = {}                     # seq -> items (every task packed)
         self.item_us = None                  # measured kernel time per item
+        self.run_us = 0                      # kernel time of the results so far
+        self.run_items = 0                   # and their items
+        self.measured = threading.Event()    # item_us is known, or the job is over
         self.workers = 0
         self.inflight = {}                   # seq -> (payload bytes, segments)
         self.inflight_bytes = 0
@@ -244,6 +248,7 @@ class _Link(threading.Thread):
         for job in list(self.jobs.values()) + list(self.submitting):
             job.failed = error
             job.accepted.set()
+            job.measured.set()
             job.results.put(_END)
         self.jobs.clear()
         self.submitting.clear()
@@ -272,6 +277,7 @@ class _Link(threading.Thread):
             self._send("cancel", job.id)
             del self.jobs[job.id]
         job.ended = True
+        job.measured.set()
         job.results.put(_END)
 
     def _do_status(self, reply):
@@ -319,6 +325,7 @@ class _Link(threading.Thread):
         elif kind == "end":
             job.ended = True
             del self.jobs[job.id]
+            job.measured.set()
             job.results.put(_END)
         elif kind == "result":
             self._results(job, message[2])
@@ -333,10 +340,13 @@ class _Link(threading.Thread):
             for segment in segments:
                 segment.unlink()
             job.acks.append(seq)
+            job.measured.set()
             count = job.counts.get(seq, 1)
             if status == 0 and count:
-                per = run[3] / count
-                job.item_us = per if job.item_us is None else 0.7 * job.item_us + 0.3 * per
+                job.run_us += run[3]
+                job.run_items += count
+                job.item_us = job.run_us / job.run_items
+                job.measured.set()
             if seq == job.written:
                 job.written += 1
                 while job.written in job.received:
@@ -638,7 +648,7 @@ class Pool:
         workers = max(1, self.workers)
         cap = MAX_CHUNK
         if job.length is not None:
-            cap = max(1, min(MAX_CHUNK, -(-job.length // (4 * workers))))
+            cap = max(1, min(MAX_CHUNK, -(-job.length // (SPREAD * workers))))
         iterator = iter(iterable)
         failure = None
         try:
@@ -646,6 +656,11 @@ class Pool:
                 if job.ended or job.failed is not None:
                     return
                 size = job.chunksize
+                if not size and job.item_us is None and seq >= workers:
+                    # one probe task per worker, then sizes from their times
+                    job.measured.wait()
+                    if job.ended or job.failed is not None:
+                        return
                 if not size:
                     if job.item_us is None:
                         size = 1
@@ -734,6 +749,7 @@ class Pool:
             if not finished and not job.ended:
                 self._link.call("cancel", job)
             job.ended = True
+            job.measured.set()
             _sweep(job.id)
 
     def _decode(self, job, decoder, body):

@@ -33,18 +33,16 @@ def check_payload(value):
 def run(fn, mode, items):
     """(values, None, None) or (values before the failure, error, index)."""
     values = []
-    if mode == MODE_ONE:
-        for index, item in enumerate(items):
-            try:
-                values.append(fn(item))
-            except Exception as error:
-                return values, error, index
-    else:
-        for index, (args, kwargs) in enumerate(items):
-            try:
-                values.append(fn(*args, **kwargs))
-            except Exception as error:
-                return values, error, index
+    append = values.append
+    try:
+        if mode == MODE_ONE:
+            for item in items:
+                append(fn(item))
+        else:
+            for args, kwargs in items:
+                append(fn(*args, **kwargs))
+    except Exception as error:
+        return values, error, len(values)
     return values, None, None
 
 
