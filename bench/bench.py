@@ -71,6 +71,8 @@ ARRAY_MB = setting("ARRAY_MB", 400, 100)    # the float32 .npy of measure 7
 ARRAY_CHUNK = "4M"
 ARRAY_RUNS = setting("ARRAY_RUNS", 5, 1)
 VERSUS_RUNS = setting("VERSUS_RUNS", 9, 3)  # alternating rounds of row 8
+PYPOOL_N = setting("PYPOOL_N", 100000, 100000)  # items of row 10 (fanfold.Pool)
+PYPOOL_RUNS = setting("PYPOOL_RUNS", 7, 3)  # alternating rounds of row 10
 
 TIMEOUT = setting("TIMEOUT", 300, 120)      # seconds for one hyperfine series or rss run
 LOG = os.path.join(OUT, "bench.log")
@@ -623,8 +625,44 @@ def m_versus():
                 target=0.95, plot="new/earlier build")]
 
 
+def m_pypool():
+    """10. fanfold.Pool(workers=2).imap(noop, range(N)) against
+    multiprocessing.Pool(2).imap with chunksize=1 and with its best
+    chunksize, alternating round by round in one process (bench/pypool.py);
+    min/median/max of each."""
+    try:
+        done = subprocess.run([PYTHON, os.path.join(HERE, "pypool.py"), str(PYPOOL_N),
+                               str(PYPOOL_RUNS)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=TIMEOUT * 3,
+                              env=dict(os.environ, FANFOLD_BIN=BIN))
+    except subprocess.TimeoutExpired:
+        raise BenchError("bench/pypool.py timed out")
+    if done.returncode != 0:
+        raise BenchError("bench/pypool.py: %s" % done.stderr.decode(errors="replace")[-300:])
+    figures = json.loads(done.stdout)
+
+    def spread(times):
+        return "%.3f s (min %.3f, max %.3f)" % (statistics.median(times), min(times), max(times))
+    ff = statistics.median(figures["fanfold"])
+    one = statistics.median(figures["mp_chunksize_1"])
+    best = statistics.median(figures["mp_best"])
+    what = "Python `imap(noop, range(%s))`, 2 workers, %d rounds: fanfold.Pool" % (
+        num(PYPOOL_N), PYPOOL_RUNS)
+    return [Row("10a", what + " vs multiprocessing.Pool(2) chunksize=1",
+                "fanfold.Pool " + spread(figures["fanfold"]),
+                "multiprocessing chunksize=1 " + spread(figures["mp_chunksize_1"]),
+                one / ff, target=5, plot="Pool.imap/mp cs=1"),
+            Row("10b", what + " vs multiprocessing.Pool(2) at its best chunksize",
+                "fanfold.Pool " + spread(figures["fanfold"]),
+                "multiprocessing chunksize=%d " % figures["mp_best_chunksize"]
+                + spread(figures["mp_best"]),
+                best / ff, target=1, plot="Pool.imap/mp best cs",
+                target_label="≥ 1× (no slower)")]
+
+
 MEASURES = [("noop", m_noop), ("wc", m_wc), ("spin", m_spin), ("fanout", m_fanout),
-            ("rss", m_rss), ("skew", m_skew), ("arrays", m_arrays), ("versus", m_versus)]
+            ("rss", m_rss), ("skew", m_skew), ("arrays", m_arrays), ("versus", m_versus),
+            ("pypool", m_pypool)]
 
 # --------------------------------------------------------------- report
 
@@ -764,6 +802,13 @@ bench.py; row 5 is one run; every output is checked):
   (`FANFOLD_BASE_BIN=DIR`, or `FANFOLD_BASE_REV=COMMIT`, which bench/run.sh
   builds in a scratch worktree), alternating round by round. Ratio: each
   round's new ÷ old throughput; the median, with min and max.
+- **10a, 10b** `bench/pypool.py`: in one Python process, `fanfold.Pool(workers=2)`
+  (a private `fanfold serve` and 2 Python workers) and
+  `multiprocessing.Pool(2)` (fork), both started and warmed first; then, round
+  by round, `list(pool.imap(noop, range(N)))` (chunks chosen by the pool),
+  multiprocessing's `imap` with chunksize=1, and with chunksize 10, 100,
+  1000 and 10000 (its best is the one with the lowest median). Every result
+  list is checked. Ratios: multiprocessing's median time ÷ fanfold's.
 """
 
 
@@ -828,7 +873,7 @@ def main(argv):
 
     make bench                      # deps (scripts/deps.sh bench), build, every measure: a few minutes
     BENCH_QUICK=1 bench/run.sh      # small sizes, seconds; writes bench/out/RESULTS.md only
-    bench/run.sh noop spin          # some measures only (noop wc spin fanout rss skew arrays versus)
+    bench/run.sh noop spin          # some measures only (noop wc spin fanout rss skew arrays versus pypool)
     FANFOLD_BASE_REV=cc158bb bench/run.sh versus   # row 8: these binaries against an earlier commit
 
 Sizes and runs can be set with BENCH_N, BENCH_RUNS, BENCH_PY_RUNS, BENCH_SPIN_TASKS,
