@@ -265,6 +265,29 @@ class ServicePoolTest(Behaviour, unittest.TestCase):
             with self.assertRaises(ProcessLookupError):
                 os.kill(pid, 0)
 
+    def test_a_pool_is_a_client_of_a_running_serve_with_a_worker_added_by_hand(self):
+        folder = tempfile.mkdtemp(prefix="ff-pyt-", dir="/tmp")
+        topology = os.path.join(folder, "t.zpl")
+        with open(topology, "w") as out:
+            out.write(service.TOPOLOGY.format(dir=folder))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(ROOT, "python"), HERE]))
+        serve = subprocess.Popen([service.find_fanfold(), "serve", "-t", topology, "-w", "0"],
+                                 stderr=subprocess.DEVNULL)
+        worker = subprocess.Popen([sys.executable, "-m", "fanfold.worker", "-t", topology],
+                                  env=env)
+        try:
+            with fanfold.Pool(topology=topology) as pool:
+                self.assertEqual(pool.map(pykernels.square, range(100)),
+                                 [x * x for x in range(100)])
+                status = pool.status()
+                self.assertEqual(len(status["workers"]), 1)
+            self.assertIsNone(serve.poll())              # closing a client stops nothing
+        finally:
+            for process in (worker, serve):
+                process.terminate()
+                process.wait(10)
+            shutil.rmtree(folder, ignore_errors=True)
+
     def test_c_kernels_run_on_c_workers(self):
         arrays = [numpy.arange(10, dtype=numpy.float64), numpy.ones(7, dtype=numpy.float32)]
         got = self.pool.map("stats", arrays)
