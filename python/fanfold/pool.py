@@ -813,13 +813,17 @@ class Pool:
 
 def _c_task(encoder, item):
     """(payload, arrays) of one task of a C kernel: a numpy array travels as
-    a handle in shared memory; anything else as the payload's bytes."""
+    a handle in shared memory (its bytes inline below values.SHM_MIN);
+    anything else as the payload's bytes."""
     if isinstance(item, numpy.ndarray):
         array = numpy.ascontiguousarray(item)
         code = shm.CODES.get(array.dtype.newbyteorder("<") if array.dtype.byteorder == "=" else array.dtype)
         if code is None or not 1 <= array.ndim <= 4:
             raise TypeError("a C kernel takes arrays of 1 to 4 dimensions of "
                             "(u)int8-64 or float32/64, not %s %r" % (array.dtype, array.shape))
+        if array.nbytes < values.SHM_MIN:             # small: the bytes themselves
+            return b"", [["data", code, list(array.shape), "", 0, array.nbytes,
+                          array.tobytes()]]
         segment = shm.create(shm.new_name(encoder.job, "array"), array)
         encoder.segments.append(segment)
         return b"", [["data", code, list(array.shape), segment.name, 0, array.nbytes, b""]]

@@ -290,9 +290,10 @@ class ServicePoolTest(Behaviour, unittest.TestCase):
 
     def test_c_kernels_run_on_c_workers(self):
         arrays = [numpy.arange(10, dtype=numpy.float64), numpy.ones(7, dtype=numpy.float32)]
+        arrays.append(numpy.full(100000, 2.0))             # 800 KB: in shared memory
         got = self.pool.map("stats", arrays)
-        self.assertEqual([g["count"] for g in got], [10, 7])
-        self.assertEqual([g["mean"] for g in got], [4.5, 1.0])
+        self.assertEqual([g["count"] for g in got], [10, 7, 100000])
+        self.assertEqual([g["mean"] for g in got], [4.5, 1.0, 2.0])
         files = [os.path.join(ROOT, "tests", "data", n) for n in ("small.xyz", "rings.pdb")]
         contacts = self.pool.map("contacts", files)
         self.assertEqual(contacts[0], {"atoms": 3, "count": 1, "pairs": [[0, 1]]})
