@@ -1,7 +1,10 @@
 """A private warm service for one Pool: `fanfold serve` on a topology of its
 own (ipc endpoints in a 0700 temporary directory), N Python workers, and C
 workers when a C kernel is first used. Workers that die are started again
-(at most one start per worker per second)."""
+(at most one start per worker per second). Every process it starts gets
+SIGTERM when the thread that started it ends (PR_SET_PDEATHSIG): a pool
+belongs to the thread that made it, and a caller killed with kill -9
+leaves nothing running."""
 
 import os
 import shutil
@@ -30,6 +33,17 @@ sink
 server
     clients = "ipc://{dir}/clients"
 """
+
+
+def _die_with_parent():
+    """In the child, before exec: SIGTERM when the pool's process dies, so a
+    caller killed with kill -9 leaves no service behind (Linux)."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)          # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def find_fanfold():
@@ -66,6 +80,23 @@ def python_path():
     return os.pathsep.join(out)
 
 
+def sweep_dead_dirs():
+    """Removes the private directories of pools whose process is gone (one
+    killed with kill -9 leaves its topology and log)."""
+    import glob
+    for folder in glob.glob("/tmp/ff-py-*"):
+        try:
+            if os.stat(folder).st_uid != os.getuid():
+                continue
+            with open(os.path.join(folder, "owner.pid")) as source:
+                pid = int(source.read().strip())
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (OSError, ValueError):
+            continue
+
+
 class Service:
     def __init__(self, workers, fanfold=None, verbose=False):
         self.fanfold = fanfold or find_fanfold()
@@ -73,8 +104,11 @@ class Service:
             raise OSError("no fanfold executable (build it with make, or set FANFOLD_BIN)")
         self.count = workers
         self.verbose = verbose
+        sweep_dead_dirs()
         self.dir = tempfile.mkdtemp(prefix="ff-py-", dir="/tmp")
         os.chmod(self.dir, 0o700)
+        with open(os.path.join(self.dir, "owner.pid"), "w") as out:
+            out.write("%d\n" % os.getpid())
         self.topology = os.path.join(self.dir, "pool.zpl")
         with open(self.topology, "w") as out:
             out.write(TOPOLOGY.format(dir=self.dir))
@@ -95,7 +129,8 @@ class Service:
         try:
             return subprocess.Popen(command, stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=stderr,
-                                    env=self.env, close_fds=True)
+                                    env=self.env, close_fds=True,
+                                    preexec_fn=_die_with_parent)
         finally:
             if stderr:
                 stderr.close()

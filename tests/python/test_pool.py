@@ -288,6 +288,30 @@ class ServicePoolTest(Behaviour, unittest.TestCase):
                 process.wait(10)
             shutil.rmtree(folder, ignore_errors=True)
 
+    def test_a_caller_killed_with_kill_9_leaves_no_process_behind(self):
+        script = ("import os, sys, fanfold, pykernels\n"
+                  "pool = fanfold.Pool(workers=2)\n"
+                  "pool.map(pykernels.square, range(5))\n"
+                  "s = pool._service\n"
+                  "print(s.dir, s.server.pid, *s.worker_pids(), flush=True)\n"
+                  "os.kill(os.getpid(), 9)\n")
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(ROOT, "python"), HERE]))
+        done = subprocess.run([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
+                              text=True, timeout=60)
+        self.assertEqual(done.returncode, -9)
+        folder, *pids = done.stdout.split()
+        self.assertEqual(len(pids), 3)
+        deadline = time.monotonic() + 10
+        alive = pids
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.1)
+            alive = [p for p in pids if os.path.exists("/proc/%s" % p)
+                     and open("/proc/%s/stat" % p).read().split(") ")[1][0] != "Z"]
+        self.assertEqual(alive, [])
+        fanfold.Pool(workers=0)                      # a new pool sweeps the dead one's files
+        service.sweep_dead_dirs()
+        self.assertFalse(os.path.exists(folder))
+
     def test_c_kernels_run_on_c_workers(self):
         arrays = [numpy.arange(10, dtype=numpy.float64), numpy.ones(7, dtype=numpy.float32)]
         arrays.append(numpy.full(100000, 2.0))             # 800 KB: in shared memory
