@@ -252,6 +252,9 @@ class Worker:
                 control.send(protocol.encode(self.joined[0], "bye", self.joined[1],
                                              self.joined[2]))
         finally:
+            if self.drops.count:
+                print("fanfold.worker: %d malformed frames dropped" % self.drops.count,
+                      file=sys.stderr)
             self._leave_pipe()
             control.close(linger=500)
             self.results.close()

@@ -180,6 +180,10 @@ class WorkerTest(unittest.TestCase):
         self.task("j1", [item(0, payload([5])[0])])
         self.assertEqual(values.Decoder().unpack(self.server.result()[2][0][5]), [25])
         self.assertEqual(self.server.worker.poll(), None)
+        self.server.worker.send_signal(signal.SIGTERM)
+        self.assertEqual(self.server.worker.wait(5), 0)
+        with open(self.server.stderr.name) as log:
+            self.assertIn("9 malformed frames dropped", log.read())
 
     def test_a_payload_that_asks_for_pickle_or_junk_is_an_error_not_code(self):
         self.spec("j1", ["py:pykernels:noop"])
