@@ -228,6 +228,15 @@ class Worker:
                         self.drops.drop("the control socket")
                         continue
                     heard = time.monotonic()
+                    if message.type == "welcome" and message.version == 1 and not all(
+                            k.startswith(kernel.PREFIX) for k in message[4]):
+                        # a `fanfold run` job of C kernels: leave it to C workers
+                        # rather than answer every task with an error
+                        print("fanfold.worker: job %s runs %s, not Python kernels: leaving"
+                              % (message[0], ", ".join(message[4])), file=sys.stderr)
+                        control.send(protocol.encode(1, "bye", message[0], message[1]))
+                        self.stopping = True
+                        break
                     if message.type == "welcome":
                         self._join(message)
                         ready = {}

@@ -116,6 +116,24 @@ def item(seq, data, kernel=0, attempt=1):
     return [seq, kernel, "in%d" % seq, data, attempt, 0, 1, []]
 
 
+class JobModeTest(unittest.TestCase):
+    def test_a_fanfold_run_job_of_c_kernels_is_left_to_c_workers(self):
+        server = StandIn()
+        try:
+            routing, message = server.recv_control()
+            server.control.send_multipart([routing, pack(1, "welcome", "j9", 4,
+                                                         "ipc://%s/task-1" % server.dir, 100,
+                                                         ["noop"], [["retries", "3"]])])
+            self.assertEqual(server.worker.wait(5), 0)
+            seen = []
+            while server.control.poll(200):
+                seen.append(protocol.decode(server.control.recv_multipart()[1]))
+            self.assertIn(["j9", 4], [list(m) for m in seen if m.type == "bye"])
+        finally:
+            text = server.close()
+        self.assertIn("not Python kernels", text)
+
+
 class WorkerTest(unittest.TestCase):
     def setUp(self):
         self.server = StandIn()
