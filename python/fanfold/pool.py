@@ -234,6 +234,8 @@ class _Link(threading.Thread):
             service.respawn()
             if not service.server_alive():
                 reason = "fanfold serve exited: %s" % (service.log_tail() or "no message")
+            elif service.failing() and (self.jobs or self.submitting):
+                reason = service.failing()
         waiting = self.jobs or self.submitting or self.status_waiters
         if reason is None and waiting and now - self.heard > SILENCE_S:
             reason = "the fanfold service at %s has been silent for %.0f s" % (

@@ -35,6 +35,9 @@ server
 """
 
 
+QUICK_EXITS = 6                       # then the pool fails its jobs
+
+
 def _die_with_parent():
     """In the child, before exec: SIGTERM when the pool's process dies, so a
     caller killed with kill -9 leaves no service behind (Linux)."""
@@ -114,6 +117,8 @@ class Service:
             out.write(TOPOLOGY.format(dir=self.dir))
         self.log_path = os.path.join(self.dir, "serve.log")
         self.closing = False
+        self.quick_exits = 0              # workers in a row that died within 3 s
+        self.last_status = None
         self.env = dict(os.environ, PYTHONPATH=python_path())
         self.server = None
         self.py_workers = []              # [process, command, last start]
@@ -163,10 +168,22 @@ class Service:
         for entry in self.py_workers + self.c_workers:
             process, command, last = entry
             if process.poll() is not None and now - last >= 1.0:
+                if now - last < 3.0:              # it did not last: count it
+                    self.quick_exits += 1
+                    self.last_status = process.returncode
+                else:
+                    self.quick_exits = 0
                 entry[0] = self._spawn(command)
                 entry[2] = now
                 started += 1
         return started
+
+    def failing(self):
+        """Why the workers cannot run (they keep exiting at start), or None."""
+        if self.quick_exits >= QUICK_EXITS:
+            return ("its workers keep exiting as they start (status %s; their "
+                    "messages are on stderr)" % self.last_status)
+        return None
 
     def worker_pids(self):
         return [entry[0].pid for entry in self.py_workers + self.c_workers

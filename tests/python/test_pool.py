@@ -312,6 +312,21 @@ class ServicePoolTest(Behaviour, unittest.TestCase):
         service.sweep_dead_dirs()
         self.assertFalse(os.path.exists(folder))
 
+    def test_workers_that_cannot_start_fail_the_job_instead_of_hanging(self):
+        saved = sys.executable
+        sys.executable = "/bin/false"                  # every Python worker exits 1
+        try:
+            pool = fanfold.Pool(workers=1)
+        finally:
+            sys.executable = saved
+        try:
+            started = time.monotonic()
+            with self.assertRaisesRegex(fanfold.FanfoldError, "keep exiting"):
+                pool.map(pykernels.square, [1])
+            self.assertLess(time.monotonic() - started, 30)
+        finally:
+            pool.close()
+
     def test_c_kernels_run_on_c_workers(self):
         arrays = [numpy.arange(10, dtype=numpy.float64), numpy.ones(7, dtype=numpy.float32)]
         arrays.append(numpy.full(100000, 2.0))             # 800 KB: in shared memory
