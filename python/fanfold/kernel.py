@@ -81,12 +81,7 @@ class Loader:
     def allowed(self, module):
         if any(fnmatch.fnmatchcase(module, pattern) for pattern in self.allow):
             return True
-        if module.split(".", 1)[0] == "fanfold":
-            return module == "fanfold.examples"
-        return not _stdlib(module) and not self._explicit_only()
-
-    def _explicit_only(self):
-        return os.environ.get("FANFOLD_PY_ALLOW_ONLY") == "1"
+        return not _stdlib(module) and module.split(".", 1)[0] != "fanfold"
 
     def load(self, name):
         """The function named `py:MODULE:FUNC`; raises KernelError."""
