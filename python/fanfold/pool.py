@@ -177,6 +177,9 @@ class _Link(threading.Thread):
         sock = self.context.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.MAXMSGSIZE, (1 << 31) - 1)
+        # no high-water mark to block on: what goes out is bounded by each job's
+        # window and MAX_INFLIGHT (and FF_MAX_JOBS jobs), what comes in by the
+        # tasks sent
         sock.setsockopt(zmq.SNDHWM, 0)
         sock.setsockopt(zmq.RCVHWM, 0)
         if self.keys:
