@@ -125,6 +125,21 @@ bench: all
 	@scripts/deps.sh bench
 	FANFOLD_BIN=$(abspath $(BIN)) bench/run.sh
 
+# The warm pool for SOAK_SECONDS (default 600) of mixed jobs and killed
+# clients: RSS flat (< 10% after the first minute), no descriptor, segment
+# or ipc file leak; the figures are printed. Not part of `make check`.
+SOAK_SECONDS ?= 600
+.PHONY: soak bench-pool
+soak: all
+	/usr/bin/python3 tests/soak/pool_soak.py $(abspath $(BIN)) $(SOAK_SECONDS)
+
+# Row 9 of bench/RESULTS.md alone: submit on a warm pool vs run, 10 noop
+# tasks, min/median/max (POOL_SUBMITS, POOL_RUNS: 1000 and 100).
+POOL_SUBMITS ?= 1000
+POOL_RUNS ?= 100
+bench-pool: all
+	/usr/bin/python3 bench/pool_latency.py $(abspath $(BIN)) $(POOL_SUBMITS) $(POOL_RUNS)
+
 -include $(COMMON_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(wildcard $(BUILD)/stages/*.d)
 
 # libFuzzer over the wire decoder and the .npy header parser, with clang:

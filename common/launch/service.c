@@ -461,14 +461,9 @@ s_submit_run (s_submit_t *self, int stdin_closed)
     }
     ff_delivery_checkpoint (self->delivery, ff_clock_ms (), 1);
     if (ff_delivery_flush (self->delivery) == 0 && ff_delivery_done (self->delivery)) {
-        /* the last ack, then the server's end (at most linger_ms) */
+        /* the last ack (the socket's linger sends it): the server ends the
+           job on it; its `end` is not waited for, the output is complete */
         s_send_ack (self);
-        int64_t deadline = ff_clock_ms () + settings->linger_ms;
-        while (!self->ended && !ff_stop_signal && ff_clock_ms () < deadline) {
-            zmq_pollitem_t item = { zsock_resolve (self->server), 0, ZMQ_POLLIN, 0 };
-            if (zmq_poll (&item, 1, 50) > 0)
-                s_on_server (self);
-        }
         return ff_delivery_exit_status (self->delivery);
     }
     if (ff_delivery_counts (self->delivery)->write_failed) {
@@ -598,7 +593,7 @@ ff_service_submit (int argc, char *argv [], int stdin_closed)
         rc = s_submit_run (&self, stdin_closed);
 done:
     if (self.server)
-        zsock_set_linger (self.server, 200);   /* a cancel or the last ack goes out */
+        zsock_set_linger (self.server, 1000);  /* a cancel or the last ack goes out */
     ff_producer_destroy (&self.producer);
     ff_ledger_destroy (&self.ledger);       /* its segments go with their sources */
     if (self.spec.input_path && self.input_fd != STDIN_FILENO)

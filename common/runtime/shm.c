@@ -169,8 +169,9 @@ ff_shm_seal (ff_shm_t *self)
     return 0;
 }
 
-/* Returns 1 when pid is a running (not zombie) fanfold ventilator: a pid
-   reused by another program does not keep a dead job's segments. */
+/* Returns 1 when pid is a running (not zombie) fanfold ventilator or
+   submitting client (the process that made the segments): a pid reused by
+   another program does not keep a dead job's segments. */
 static int
 s_ventilator_alive (pid_t pid)
 {
@@ -188,8 +189,10 @@ s_ventilator_alive (pid_t pid)
     if (!open || !close || close [1] != ' ')
         return 1;
     char state = close [2];
+    /* a ventilator, or `fanfold submit` (a pool job's segments) */
     return state != 'Z' && state != 'X'
-        && strncmp (open + 1, "fanfold-ventila", 15) == 0;
+        && (strncmp (open + 1, "fanfold-ventila", 15) == 0
+            || strncmp (open + 1, "fanfold) ", 9) == 0);
 }
 
 int

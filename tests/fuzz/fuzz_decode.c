@@ -146,7 +146,7 @@ s_round_trip (const ff_msg_t *msg, const ff_item_t *items, size_t nitems,
 {
     ff_codec_t *codec = ff_codec_new ();
     S_CHECK (codec != NULL);
-    char *job = NULL, *role = NULL, *name = NULL, *endpoint = NULL;
+    char *job = NULL, *role = NULL, *name = NULL, *endpoint = NULL, *text = NULL;
     char *kernels [FF_MAX_KERNELS] = { NULL };
     char *params [2 * FF_MAX_PARAMS] = { NULL };
     size_t index;
@@ -167,14 +167,53 @@ s_round_trip (const ff_msg_t *msg, const ff_item_t *items, size_t nitems,
     for (index = 0; index < 2 * msg->nparams; index++)
         params [index] = s_dup (msg->params [index]);
 
+    if (s_has_nul (msg->text))
+        goto done;
+    text = s_dup (msg->text);
+    ff_codec_set_version (codec, msg->version);
     switch (msg->type) {
         case FF_MSG_HELLO:
             ff_codec_hello (codec, role, name, msg->flags);
             break;
         case FF_MSG_WELCOME:
-            ff_codec_welcome (codec, job, msg->worker, endpoint, msg->hb_ms,
-                              (const char *const *) kernels, msg->nkernels,
+            if (msg->version == FF_PROTOCOL_POOL)
+                ff_codec_welcome_pool (codec, job, msg->worker, endpoint, msg->hb_ms);
+            else
+                ff_codec_welcome (codec, job, msg->worker, endpoint, msg->hb_ms,
+                                  (const char *const *) kernels, msg->nkernels,
+                                  (const char *const *) params, msg->nparams);
+            break;
+        case FF_MSG_JOBSPEC:
+            ff_codec_jobspec (codec, job, (const char *const *) kernels, msg->nkernels,
                               (const char *const *) params, msg->nparams);
+            break;
+        case FF_MSG_FORGET:
+            ff_codec_forget (codec, job);
+            break;
+        case FF_MSG_CANCEL:
+            ff_codec_cancel (codec, job);
+            break;
+        case FF_MSG_SUBMIT:
+            ff_codec_submit (codec, name, (const char *const *) kernels, msg->nkernels,
+                             (const char *const *) params, msg->nparams, msg->share,
+                             msg->flags);
+            break;
+        case FF_MSG_ACCEPTED:
+            ff_codec_accepted (codec, job, msg->window, msg->window_bytes);
+            break;
+        case FF_MSG_REFUSED:
+            ff_codec_refused (codec, text);
+            break;
+        case FF_MSG_TASKS:
+            ff_codec_tasks_begin (codec, job, nitems);
+            for (index = 0; index < nitems; index++)
+                ff_codec_tasks_item (codec, &items [index]);
+            break;
+        case FF_MSG_TOTAL:
+            ff_codec_total (codec, job, (uint64_t) msg->total);
+            break;
+        case FF_MSG_STATUS:
+            ff_codec_status (codec, msg->has_text? text: NULL, msg->text.len);
             break;
         case FF_MSG_JOB:
             ff_codec_job (codec, job, (const char *const *) kernels,
@@ -186,7 +225,11 @@ s_round_trip (const ff_msg_t *msg, const ff_item_t *items, size_t nitems,
                 ff_codec_ack_seq (codec, seqs [index]);
             break;
         case FF_MSG_HB:
-            ff_codec_hb (codec, job, msg->worker);
+            /* a client's [2, "hb", job] decodes as worker 0, as [2, "hb", job, 0] */
+            if (msg->version == FF_PROTOCOL_POOL && msg->worker == 0)
+                ff_codec_client_hb (codec, job);
+            else
+                ff_codec_hb (codec, job, msg->worker);
             break;
         case FF_MSG_BYE:
             ff_codec_bye (codec, job, msg->worker);
@@ -226,7 +269,9 @@ s_round_trip (const ff_msg_t *msg, const ff_item_t *items, size_t nitems,
     memcpy (copy, ff_codec_data (codec), size);
     ff_msg_t again;
     S_CHECK (ff_msg_decode (copy, size, &again) == 0);
-    S_CHECK (again.type == msg->type);
+    S_CHECK (again.type == msg->type && again.version == msg->version);
+    S_CHECK (again.share == msg->share && again.window_bytes == msg->window_bytes
+          && again.has_text == msg->has_text && s_same (again.text, msg->text));
     S_CHECK (s_same (again.job, msg->job) && s_same (again.role, msg->role)
           && s_same (again.name, msg->name) && s_same (again.endpoint, msg->endpoint));
     S_CHECK (again.flags == msg->flags && again.worker == msg->worker
@@ -253,7 +298,7 @@ s_round_trip (const ff_msg_t *msg, const ff_item_t *items, size_t nitems,
             S_CHECK (index < nseqs && seq == seqs [index]);
         S_CHECK (index == nseqs);
     }
-    if (msg->type == FF_MSG_TASK || msg->type == FF_MSG_RESULT) {
+    if (msg->type == FF_MSG_TASK || msg->type == FF_MSG_TASKS || msg->type == FF_MSG_RESULT) {
         ff_item_t item;
         S_CHECK (again.count == nitems);
         for (index = 0; ff_msg_next_item (&again, &item); index++)
@@ -262,6 +307,7 @@ s_round_trip (const ff_msg_t *msg, const ff_item_t *items, size_t nitems,
     }
     free (copy);
 done:
+    free (text);
     free (job);
     free (role);
     free (name);
@@ -285,7 +331,9 @@ s_fuzz_codec (const uint8_t *data, size_t size)
 
     if (ff_msg_decode (data, size, &msg) != 0)
         return;
-    S_CHECK (msg.type >= FF_MSG_HELLO && msg.type <= FF_MSG_EMIT);
+    S_CHECK (msg.type >= FF_MSG_HELLO && msg.type <= FF_MSG_STATUS);
+    S_CHECK (msg.version == FF_PROTOCOL_VERSION || msg.version == FF_PROTOCOL_POOL);
+    s_touch (&frame, msg.text);
     S_CHECK (strcmp (ff_msg_type_name (msg.type), "?") != 0);
     s_touch (&frame, msg.job);
     s_touch (&frame, msg.role);
@@ -317,6 +365,7 @@ s_fuzz_codec (const uint8_t *data, size_t size)
             break;
         }
         case FF_MSG_TASK:
+        case FF_MSG_TASKS:
         case FF_MSG_RESULT:
             nitems = s_walk_items (&frame, &msg, items);
             break;
