@@ -328,6 +328,11 @@ class _Link(threading.Thread):
         if kind == "hb":
             job.workers = message[1]
         elif kind == "end":
+            if message[1] == 1:
+                job.failed = FanfoldError("the fanfold service stopped during the job")
+            elif message[1] != 0:
+                job.failed = FanfoldError("the fanfold service cancelled the job (end "
+                                          "status %d)" % message[1])
             job.ended = True
             del self.jobs[job.id]
             job.measured.set()

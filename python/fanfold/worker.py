@@ -291,8 +291,8 @@ class Worker:
         if job in self.forgotten or job in self.cancelled:
             return                                # dropped without an answer
         spec = self.jobs.get(job)
-        if message.version == 1 and spec is None:
-            self.drops.drop("the task pipe (another job)")
+        if spec is None:                          # no jobspec: dropped (PROTOCOL.md 10.1)
+            self.drops.drop("the task pipe (a task of a job without jobspec)")
             return
         answers = []
         try:
@@ -316,9 +316,7 @@ class Worker:
         started = time.monotonic()
         status, kind, body, meta = 1, 0, b"", ""
         self.kernel_us = None
-        if spec is None:
-            body = b"no job specification for job " + job.encode()
-        elif kernel_index >= len(spec.kernels):
+        if kernel_index >= len(spec.kernels):
             body = b"unknown kernel"
         else:
             status, body, meta = self._call(spec, job, spec.kernels[kernel_index], payload)
