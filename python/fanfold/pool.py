@@ -36,6 +36,7 @@ SILENCE_S = 10.0              # a service silent this long has failed
 TARGET_TASK_US = 20000        # chunks hold about this much work
 MAX_CHUNK = 10000
 SPREAD = 4                    # a known-length input makes at least this many tasks per worker
+PROBES = 2                    # tasks of one item sent before the first result gives a time
 MAX_INFLIGHT = 64             # tasks sent and not answered, per job
 FEED_AHEAD = 64               # tasks packed ahead of sending, per job
 
@@ -666,14 +667,14 @@ class Pool:
                 if job.ended or job.failed is not None:
                     return
                 size = job.chunksize
-                if not size and job.item_us is None and seq >= workers:
+                if not size and job.item_us is None and 0 < PROBES <= seq:
                     # one probe task per worker, then sizes from their times
                     job.measured.wait()
                     if job.ended or job.failed is not None:
                         return
                 if not size:
                     if job.item_us is None:
-                        size = 1
+                        size = 1 if PROBES else cap
                     else:
                         size = int(TARGET_TASK_US / max(job.item_us, 0.05))
                     size = max(1, min(cap, size))
