@@ -444,6 +444,8 @@ class Pool:
         self._closed = False
         self._host = None
         self._local = True
+        import atexit
+        atexit.register(_close_at_exit, weakref.ref(self))
         if self.inline:
             return
         shm.sweep_twins()
@@ -820,6 +822,13 @@ class Pool:
             self.close()
         except Exception:
             pass
+
+
+def _close_at_exit(ref):
+    """Closes a pool still open when the interpreter exits."""
+    pool = ref()
+    if pool is not None:
+        pool.close()
 
 
 def _c_task(encoder, item):
