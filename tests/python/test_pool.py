@@ -327,6 +327,44 @@ class ServicePoolTest(Behaviour, unittest.TestCase):
         finally:
             pool.close()
 
+    def test_over_tcp_with_curve_keys_a_worker_and_a_client_join_a_serve(self):
+        import socket as sockets
+        folder = tempfile.mkdtemp(prefix="ff-pyt-", dir="/tmp")
+        binary = service.find_fanfold()
+        subprocess.run([binary, "keygen", os.path.join(folder, "keys")], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ports = []
+        for _ in range(3):
+            probe = sockets.socket()
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+            probe.close()
+        with open(os.path.join(ROOT, "topology", "tcp.zpl")) as source:
+            text = source.read()
+        for old, new in zip(("5570", "5571", "5572"), ports):
+            text = text.replace(":%s\"" % old, ":%d\"" % new)
+        topology = os.path.join(folder, "t.zpl")
+        with open(topology, "w") as out:
+            out.write(text)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(ROOT, "python"), HERE]))
+        serve = subprocess.Popen([binary, "serve", "-t", topology, "-w", "0"],
+                                 stderr=subprocess.DEVNULL)
+        worker = subprocess.Popen([sys.executable, "-m", "fanfold.worker", "-t", topology],
+                                  env=env)
+        try:
+            with fanfold.Pool(topology=topology) as pool:
+                self.assertFalse(pool._local)
+                self.assertEqual(pool.map(pykernels.square, range(20)),
+                                 [x * x for x in range(20)])
+                array = numpy.arange(20000.0)               # inline over tcp
+                numpy.testing.assert_array_equal(pool.map(pykernels.double, [array])[0],
+                                                 array * 2)
+        finally:
+            for process in (worker, serve):
+                process.terminate()
+                process.wait(10)
+            shutil.rmtree(folder, ignore_errors=True)
+
     def test_c_kernels_run_on_c_workers(self):
         arrays = [numpy.arange(10, dtype=numpy.float64), numpy.ones(7, dtype=numpy.float32)]
         arrays.append(numpy.full(100000, 2.0))             # 800 KB: in shared memory
