@@ -28,9 +28,11 @@ TEST_SRC   := $(wildcard tests/check_*.c)
 TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN   := $(BUILD)/check_fanfold
 LIB        := $(BUILD)/libfanfold.a
+# where `make install` puts the Python package (on Debian python3's path)
+PYDIR     ?= $(PREFIX)/lib/python3.$(shell /usr/bin/python3 -c 'import sys; print(sys.version_info[1])' 2>/dev/null || echo 11)/dist-packages
 
 .PHONY: all deps deps-test run check check-unit check-integration asan \
-        valgrind install clean check-cluster
+        valgrind install clean check-cluster check-python
 all: $(STAGE_BINS)
 
 deps:
@@ -76,13 +78,19 @@ run: deps all
 	    | cmp - tests/data/demo.txt && echo "demo: identical" >&2
 
 check: deps-test
-	@$(MAKE) --no-print-directory check-unit check-integration
+	@$(MAKE) --no-print-directory check-unit check-integration check-python
 
 check-unit: $(TEST_BIN) all
 	$(TEST_BIN)
 
 check-integration: all
 	FANFOLD_BIN=$(abspath $(BIN)) tests/integration/run.sh
+
+# the Python package (python/fanfold): unittest; tests that need `fanfold
+# serve` report a skip while it is missing
+check-python: all
+	FANFOLD_BIN=$(abspath $(BIN)) PYTHONPATH=$(abspath python) \
+	    /usr/bin/python3 -m unittest discover -s tests/python -t tests/python -v
 
 asan: deps-test
 	@$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin \
@@ -106,6 +114,8 @@ install: all
 	install -m 755 $(STAGE_BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 include/fanfold/kernel.h $(DESTDIR)$(PREFIX)/include/fanfold/
 	sed -e 's|@PREFIX@|$(PREFIX)|' fanfold.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fanfold.pc
+	install -d $(DESTDIR)$(PYDIR)/fanfold
+	install -m 644 python/fanfold/*.py $(DESTDIR)$(PYDIR)/fanfold/
 
 clean:
 	rm -rf build $(BIN)

@@ -73,12 +73,14 @@ ARRAY_RUNS = setting("ARRAY_RUNS", 5, 1)
 ARRAY_BIG_GB = setting("ARRAY_BIG_GB", 4, 4)  # the sparse .npy of row 7e
 VERSUS_RUNS = setting("VERSUS_RUNS", 9, 3)  # alternating rounds of row 8
 CPU_RUNS = setting("CPU_RUNS", 5, 1)        # alternating rounds of row 9
-LOADGEN_RUNS = setting("LOADGEN_RUNS", 3, 1)            # rounds of row 9 per worker count
+LOADGEN_RUNS = setting("LOADGEN_RUNS", 3, 1)            # rounds of row 11 per worker count
 LOADGEN_TASKS = setting("LOADGEN_TASKS", 2000000, 200000)  # noop tasks of one round
 LOADGEN_WORKERS = [16, 256, 1000, 4096]
-LOADGEN_WINDOW = 65536                      # the topology of row 9: window ...
+LOADGEN_WINDOW = 65536                      # the topology of row 11: window ...
 LOADGEN_PREFETCH = 63                       # ... and prefetch (credit 64, 16 tasks a message)
 LOADGEN = os.path.join(OUT, "loadgen")      # built by run.sh
+PYPOOL_N = setting("PYPOOL_N", 100000, 100000)  # items of row 10 (fanfold.Pool)
+PYPOOL_RUNS = setting("PYPOOL_RUNS", 7, 3)  # alternating rounds of row 10
 
 TIMEOUT = setting("TIMEOUT", 300, 120)      # seconds for one hyperfine series or rss run
 LOG = os.path.join(OUT, "bench.log")
@@ -736,7 +738,7 @@ def loadgen_topology():
 
 
 def m_loadgen():
-    """9. the central stages alone: bench/loadgen.c connects N simulated
+    """11. the central stages alone: bench/loadgen.c connects N simulated
     workers that answer every task at once; tasks/s after joining, CPU per
     task of the ventilator and the sink, memory and descriptors per worker."""
     expected = seq_file(LOADGEN_TASKS)
@@ -766,7 +768,7 @@ def m_loadgen():
                         raise BenchError("%d of %d workers joined, %d errors" % (
                             reports[-1]["joined"], workers, reports[-1]["errors"]))
             except BenchError as e:
-                rows.append(failed("9" + ident, measure, e))
+                rows.append(failed("11" + ident, measure, e))
                 continue
             rates = sorted(r["tasks_per_s"] for r in reports)
             median = statistics.median(rates)
@@ -785,21 +787,56 @@ def m_loadgen():
                 figure += ("; only %s joined: the ventilator refused the others at its limit of "
                            "open files (ulimit -Hn %s here)" % (num(joined), first_line("ulimit -Hn")))
             if workers == 1000:
-                rows.append(Row("9" + ident, measure, figure, "target: 500,000 tasks/s",
+                rows.append(Row("11" + ident, measure, figure, "target: 500,000 tasks/s",
                                 median / 500000, ratio_text="%.2f× (min %.2f, max %.2f)" % (
                                     median / 500000, rates[0] / 500000, rates[-1] / 500000),
                                 target=1.0, target_label="≥ 500,000 tasks/s",
                                 plot="loadgen 1,000 ÷ 500k/s"))
             else:
-                rows.append(Row("9" + ident, measure, figure, "—"))
+                rows.append(Row("11" + ident, measure, figure, "—"))
     finally:
         shutil.rmtree(ipc, ignore_errors=True)
     return rows
 
 
+def m_pypool():
+    """10. fanfold.Pool(workers=2).imap(noop, range(N)) against
+    multiprocessing.Pool(2).imap with chunksize=1 and with its best
+    chunksize, alternating round by round in one process (bench/pypool.py);
+    min/median/max of each."""
+    try:
+        done = subprocess.run([PYTHON, os.path.join(HERE, "pypool.py"), str(PYPOOL_N),
+                               str(PYPOOL_RUNS)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=TIMEOUT * 3,
+                              env=dict(os.environ, FANFOLD_BIN=BIN))
+    except subprocess.TimeoutExpired:
+        raise BenchError("bench/pypool.py timed out")
+    if done.returncode != 0:
+        raise BenchError("bench/pypool.py: %s" % done.stderr.decode(errors="replace")[-300:])
+    figures = json.loads(done.stdout)
+
+    def spread(times):
+        return "%.3f s (min %.3f, max %.3f)" % (statistics.median(times), min(times), max(times))
+    ff = statistics.median(figures["fanfold"])
+    one = statistics.median(figures["mp_chunksize_1"])
+    best = statistics.median(figures["mp_best"])
+    what = "Python `imap(noop, range(%s))`, 2 workers, %d rounds: fanfold.Pool" % (
+        num(PYPOOL_N), PYPOOL_RUNS)
+    return [Row("10a", what + " vs multiprocessing.Pool(2) chunksize=1",
+                "fanfold.Pool " + spread(figures["fanfold"]),
+                "multiprocessing chunksize=1 " + spread(figures["mp_chunksize_1"]),
+                one / ff, target=5, plot="Pool.imap/mp cs=1"),
+            Row("10b", what + " vs multiprocessing.Pool(2) at its best chunksize",
+                "fanfold.Pool " + spread(figures["fanfold"]),
+                "multiprocessing chunksize=%d " % figures["mp_best_chunksize"]
+                + spread(figures["mp_best"]),
+                best / ff, target=1, plot="Pool.imap/mp best cs",
+                target_label="≥ 1× (no slower)")]
+
+
 MEASURES = [("noop", m_noop), ("wc", m_wc), ("spin", m_spin), ("fanout", m_fanout),
             ("rss", m_rss), ("skew", m_skew), ("arrays", m_arrays), ("versus", m_versus),
-            ("cpu", m_cpu), ("loadgen", m_loadgen)]
+            ("cpu", m_cpu), ("loadgen", m_loadgen), ("pypool", m_pypool)]
 
 # --------------------------------------------------------------- report
 
@@ -956,7 +993,7 @@ bench.py; row 5 is one run; every output is checked):
   alternating rounds; the outputs are checked. Ratio: fanfold's total ÷
   zmqpipe's (below 1: fanfold spends less CPU per task than the raw
   pipeline per message).
-- **9a–9d** the central stages alone: `bench/loadgen.c` runs `fanfold run
+- **11a–11d** the central stages alone: `bench/loadgen.c` runs `fanfold run
   -w 0 -t T --pipe --lines 1 -K noop` (sink and ventilator, no worker) and
   connects 16, 256, 1,000 and 4,096 simulated workers that speak
   docs/PROTOCOL.md from 4 threads (one zmq context each; 4,096 workers from 4
@@ -968,8 +1005,15 @@ bench.py; row 5 is one run; every output is checked):
   worker: the RSS and descriptors each stage gained while the workers
   joined, ÷ workers. T is topology/local.zpl with window 65,536 and
   prefetch 63 (credit 64: 16 tasks a message); a simulated worker sends
-  its heartbeats from its main control socket. Ratio (9c): tasks/s ÷
+  its heartbeats from its main control socket. Ratio (11c): tasks/s ÷
   500,000.
+- **10a, 10b** `bench/pypool.py`: in one Python process, `fanfold.Pool(workers=2)`
+  (a private `fanfold serve` and 2 Python workers) and
+  `multiprocessing.Pool(2)` (fork), both started and warmed first; then, round
+  by round, `list(pool.imap(noop, range(N)))` (chunks chosen by the pool),
+  multiprocessing's `imap` with chunksize=1, and with chunksize 10, 100,
+  1000 and 10000 (its best is the one with the lowest median). Every result
+  list is checked. Ratios: multiprocessing's median time ÷ fanfold's.
 """
 
 
@@ -1035,6 +1079,7 @@ def main(argv):
     make bench                      # deps (scripts/deps.sh bench), build, every measure: a few minutes
     BENCH_QUICK=1 bench/run.sh      # small sizes, seconds; writes bench/out/RESULTS.md only
     bench/run.sh noop spin          # some measures only (noop wc spin fanout rss skew arrays versus loadgen)
+    bench/run.sh noop spin          # some measures only (noop wc spin fanout rss skew arrays versus pypool)
     FANFOLD_BASE_REV=cc158bb bench/run.sh versus   # row 8: these binaries against an earlier commit
 
 Sizes and runs can be set with BENCH_N, BENCH_RUNS, BENCH_PY_RUNS, BENCH_SPIN_TASKS,

@@ -35,6 +35,7 @@ if [ "$goal" = test ] || [ "$goal" = bench ]; then
     need_python msgpack python3-msgpack
     need_python numpy python3-numpy
     need_python gemmi python3-gemmi
+    need_python tqdm python3-tqdm            # the Python pool's progress bar
     [ -x /usr/bin/time ] || missing="$missing time"     # peak memory in a test
     [ -f /usr/share/pymol/data/demo/1tii.pdb ] || missing="$missing pymol-data"
     need_command valgrind valgrind
