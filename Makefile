@@ -133,7 +133,7 @@ SOAK_SECONDS ?= 600
 soak: all
 	/usr/bin/python3 tests/soak/pool_soak.py $(abspath $(BIN)) $(SOAK_SECONDS)
 
-# Row 9 of bench/RESULTS.md alone: submit on a warm pool vs run, 10 noop
+# Row 12 of bench/RESULTS.md: submit on a warm pool vs run, 10 noop
 # tasks, min/median/max (POOL_SUBMITS, POOL_RUNS: 1000 and 100).
 POOL_SUBMITS ?= 1000
 POOL_RUNS ?= 100
