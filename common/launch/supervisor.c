@@ -91,8 +91,9 @@ s_worker_cannot_start (int status)
    with vfork, as posix_spawn does, so that starting 256 workers costs no
    copy of the launcher's page tables: until it execs it shares the
    launcher's memory, so it only makes system calls, with every signal
-   blocked until its handlers are back at their defaults. It asks for
-   SIGTERM when the launcher dies, which posix_spawn cannot. */
+   blocked until SIGINT, SIGTERM and SIGHUP are back at their defaults
+   (SIGPIPE stays ignored, as after fork). It asks for SIGTERM when the
+   launcher dies, which posix_spawn cannot. */
 static pid_t
 s_spawn (char *const argv [], int keep_stdin, int keep_stdout)
 {
@@ -112,7 +113,6 @@ s_spawn (char *const argv [], int keep_stdin, int keep_stdout)
         sigaction (SIGINT, &fallback, NULL);
         sigaction (SIGTERM, &fallback, NULL);
         sigaction (SIGHUP, &fallback, NULL);
-        sigaction (SIGPIPE, &fallback, NULL);
         prctl (PR_SET_PDEATHSIG, SIGTERM);
         sigprocmask (SIG_SETMASK, &saved, NULL);
         if (null >= 0)
