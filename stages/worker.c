@@ -63,12 +63,12 @@ s_job_clear (s_job_t *job)
 }
 
 static int
-s_job_from_welcome (s_job_t *job, const ff_msg_t *msg)
+s_job_from_welcome (s_job_t *job, const ff_msg_t *msg, uint64_t worker)
 {
     size_t index;
     s_job_clear (job);
     job->id = ff_str_dup (msg->job);
-    job->worker = msg->worker;
+    job->worker = worker;
     job->hb_ms = msg->hb_ms > 0 && msg->hb_ms < 60000? (int) msg->hb_ms: 250;
     if (!job->id)
         return -1;
@@ -229,14 +229,13 @@ s_pool_jobspec (s_worker_t *self, const ff_msg_t *msg)
         s_pool_drop (self, 0);
     }
     if (!(job = (s_job_t *) calloc (1, sizeof (s_job_t)))
-    ||  s_job_from_welcome (job, msg)) {
+    ||  s_job_from_welcome (job, msg, self->job.worker)) {
         ff_log_error ("out of memory for a jobspec");
         if (job)
             s_job_clear (job);
         free (job);
         return;
     }
-    job->worker = self->job.worker;
     self->jobs [self->njobs++] = job;
 }
 
@@ -305,7 +304,7 @@ s_accept_welcome (s_worker_t *self, const ff_msg_t *msg)
     const ff_settings_t *settings = ff_topology_settings (self->topology);
     char *endpoint = ff_str_dup (msg->endpoint);
     s_leave (self);                 /* the heartbeat thread uses the old job */
-    if (!endpoint || s_job_from_welcome (&self->job, msg)) {
+    if (!endpoint || s_job_from_welcome (&self->job, msg, msg->worker)) {
         free (endpoint);
         return -1;
     }

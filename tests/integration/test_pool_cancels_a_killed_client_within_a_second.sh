@@ -4,16 +4,17 @@
 #   beside it finishes with exact output.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pool.sh"
-"$PY" -c "import numpy as np, sys; np.save(sys.argv[1], np.arange(4_000_000, dtype=np.float32))" "$SCRATCH/f32.npy"
 seq 1 3000 > "$SCRATCH/records.txt"
 "$BIN/fanfold" run -w 2 --pipe --lines 10 -K sleep -p ms=4 < "$SCRATCH/records.txt" > "$SCRATCH/run.out"
 pool_topology
 pool_start 3
 marker="pool_cancel_$$"
-# the victims: a job of long exec commands, and an array job (segments)
+# the victims: a job of long exec commands, and a structure job (a .npy is
+# mapped in place; structures are loaded into segments of the job)
 setsid "$BIN/fanfold" submit -t "$POOL" --exec "sleep 30 # $marker" $(seq 1 20) > /dev/null 2>&1 &
 exec_client=$!
-setsid "$BIN/fanfold" submit -t "$POOL" -K stats,sleep -p ms=200 --chunk 64K "$SCRATCH/f32.npy" > /dev/null 2>&1 &
+setsid "$BIN/fanfold" submit -t "$POOL" -K contacts,sleep -p ms=200 \
+    $(for i in $(seq 40); do echo "$ROOT/tests/data/1A8O.pdb.gz"; done) > /dev/null 2>&1 &
 array_client=$!
 "$BIN/fanfold" submit -t "$POOL" --pipe --lines 10 -K sleep -p ms=4 < "$SCRATCH/records.txt" \
     > "$SCRATCH/submit.out" 2> "$SCRATCH/submit.err" &
