@@ -139,7 +139,7 @@ s_bind_pipe (ff_peers_t *self, ff_peer_t *peer, char *error, size_t error_size)
     snprintf (watch, sizeof (watch), "inproc://ff-pipe-%p-%" PRIu64, (void *) self, peer->id);
     if (zmq_socket_monitor (zsock_resolve (peer->push), watch,
                             ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0
-    ||  !(peer->monitor = zsock_new (ZMQ_PAIR))
+    ||  !(peer->monitor = ff_net_new (ZMQ_PAIR))
     ||  zsock_connect (peer->monitor, "%s", watch) != 0) {
         snprintf (error, error_size, "cannot watch a task pipe: %s", zmq_strerror (errno));
         return -1;

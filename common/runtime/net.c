@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,9 +40,23 @@ ff_signals_install (void)
 }
 
 zsock_t *
+ff_net_new (int type)
+{
+    /* czmq asserts when libzmq cannot make a socket for want of a
+       descriptor for its mailbox: make sure one is free first (a socket
+       closed with zmq_close frees its own only later, in libzmq's reaper,
+       so a trial socket would not do) */
+    int fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    close (fd);
+    return zsock_new (type);
+}
+
+zsock_t *
 ff_net_socket (int type, int hwm, int linger_ms, int64_t maxmsg)
 {
-    zsock_t *sock = zsock_new (type);
+    zsock_t *sock = ff_net_new (type);
     if (!sock)
         return NULL;
     void *handle = zsock_resolve (sock);

@@ -58,9 +58,10 @@
 #define FF_MAX_BLOCK            (1L << 30)  /* --block and --max-block: a block must fit a task message */
 #define FF_MAX_CHUNK            (1L << 40)  /* --chunk: bytes of one array task */
 #define FF_MAX_ARGS             512  /* arguments of a stage's command line, inputs aside */
-#define FF_VENT_FDS_PER_WORKER  5    /* descriptors a worker costs the ventilator: two
+#define FF_VENT_FDS_PER_WORKER  7    /* descriptors a worker costs the ventilator: two
                                        control connections, its pipe's listener, mailbox
-                                       and connection */
+                                       and connection, and the mailboxes of the pipe's
+                                       monitor (libzmq's end and the ventilator's) */
 #define FF_FDS_SLACK            16   /* descriptors a stage keeps free beyond its sockets */
 
 _Static_assert (FF_J0_MAX_WORKERS <= FF_MAX_WORKERS, "-j 0 stays within the workers served");

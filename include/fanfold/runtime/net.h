@@ -18,6 +18,11 @@ extern volatile sig_atomic_t ff_stop_signal;
 void
     ff_signals_install (void);
 
+/* Creates a bare socket of type, or returns NULL (errno EMFILE) when no
+   descriptor is free for it, where czmq's zsock_new would abort. */
+zsock_t *
+    ff_net_new (int type);
+
 /* Creates a socket of type with send/receive HWM hwm, linger linger_ms and
    a largest accepted message of maxmsg bytes (-1: no limit). NULL on
    failure. */
