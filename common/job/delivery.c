@@ -306,12 +306,45 @@ s_read_joblog (ff_delivery_t *self, const char *path, ff_joblog_resume_t mode,
     return 0;
 }
 
+/* A resumed state: cuts the joblog before its first line past the
+   written mark (Seq > written), or a last line cut short, since the
+   lines written after the last checkpoint are written again. Lines are
+   in seq order. Returns 0, or -1 with errno. */
+static int
+s_joblog_cut (ff_delivery_t *self, const char *path, uint64_t written)
+{
+    int fd = fileno (self->joblog);
+    FILE *file = fopen (path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    off_t keep = 0;
+    ssize_t len;
+    int first = 1;
+    if (!file || fseeko (file, 0, SEEK_SET) != 0) {
+        if (file)
+            fclose (file);
+        return -1;
+    }
+    while ((len = getline (&line, &cap, file)) > 0) {
+        char *end;
+        unsigned long long seq = strtoull (line, &end, 10);
+        if (line [len - 1] != '\n' || (!first && (end == line || seq > written)))
+            break;
+        keep += len;
+        first = 0;
+    }
+    free (line);
+    fclose (file);
+    return ftruncate (fd, keep);
+}
+
 /* Cuts the output back to what the resumed state says is complete (a
    regular file not resumed: to nothing) and starts the joblog (appended
-   to when resuming, else emptied and given its header). Returns 0 or -1
-   with a message in error. */
+   to when resuming, after its lines past the written mark are cut; else
+   emptied and given its header). Returns 0 or -1 with a message in
+   error. */
 static int
-s_cut (ff_delivery_t *self, const char *path, char *error, size_t size)
+s_cut (ff_delivery_t *self, const char *path, const char *joblog_path, char *error, size_t size)
 {
     const ff_state_t *state = &self->resumed;
     if (self->regular
@@ -340,6 +373,12 @@ s_cut (ff_delivery_t *self, const char *path, char *error, size_t size)
             return -1;
         }
         fputs (FF_DELIVERY_JOBLOG_HEADER, self->joblog);
+    }
+    else
+    if (self->joblog && s_joblog_cut (self, joblog_path, state->written)) {
+        snprintf (error, size, "cannot cut the joblog back to %" PRIu64 " tasks: %s",
+                  state->written, strerror (errno));
+        return -1;
     }
     return 0;
 }
@@ -386,7 +425,8 @@ ff_delivery_new (const ff_delivery_options_t *options, char *error, size_t size)
         goto fail;
     if (options->joblog_path && s_open_joblog (self, options->joblog_path, error, size))
         goto fail;
-    if (s_cut (self, options->output_path? options->output_path: "stdout", error, size))
+    if (s_cut (self, options->output_path? options->output_path: "stdout", options->joblog_path,
+               error, size))
         goto fail;
     self->output_name = strdup (options->output_path? options->output_path: "stdout");
     self->output = ff_output_new (self->fd, options->format);
