@@ -437,15 +437,8 @@ s_on_control (s_vent_t *self)
         }
         else
         if (msg.type == FF_MSG_HB || msg.type == FF_MSG_BYE) {
-            ff_peer_t *peer = ff_peers_match (self->peers, msg.worker, zmq_msg_data (&routing),
-                                              zmq_msg_size (&routing), msg.type == FF_MSG_HB);
-            if (!peer && ff_peers_find (self->peers, msg.worker))
-                ff_log_reject (&self->rejected, "%s for worker %" PRIu64 " from another peer",
-                               ff_msg_type_name (msg.type), msg.worker);
-            else
-            if (peer && msg.type == FF_MSG_HB)
-                peer->last_seen = ff_clock_ms ();
-            else
+            ff_peer_t *peer = ff_peers_heard (self->peers, &msg, zmq_msg_data (&routing),
+                                              zmq_msg_size (&routing), &self->rejected);
             if (peer)
                 s_remove_worker (self, peer, "left", 0);
         }

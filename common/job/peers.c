@@ -4,6 +4,7 @@
 #include "fanfold/job/peers.h"
 #include "fanfold/runtime/codec.h"
 #include "fanfold/runtime/limits.h"
+#include "fanfold/runtime/log.h"
 #include "fanfold/runtime/net.h"
 
 #include <stdio.h>
@@ -348,4 +349,24 @@ ff_peers_sink (ff_peers_t *self)
 {
     assert (self);
     return &self->sink;
+}
+
+ff_peer_t *
+ff_peers_heard (ff_peers_t *self, const ff_msg_t *msg, const void *routing,
+                size_t routing_len, uint64_t *rejected)
+{
+    assert (self && msg && rejected);
+    ff_peer_t *peer = ff_peers_match (self, msg->worker, routing, routing_len,
+                                      msg->type == FF_MSG_HB);
+    if (!peer) {
+        if (ff_peers_find (self, msg->worker))
+            ff_log_reject (rejected, "%s for worker %" PRIu64 " from another peer",
+                           ff_msg_type_name (msg->type), msg->worker);
+        return NULL;
+    }
+    if (msg->type == FF_MSG_HB) {
+        peer->last_seen = ff_clock_ms ();
+        return NULL;
+    }
+    return peer;
 }

@@ -13,6 +13,7 @@
 #ifndef FANFOLD_PEERS_H
 #define FANFOLD_PEERS_H
 
+#include "fanfold/runtime/codec.h"
 #include "fanfold/runtime/security.h"
 #include "fanfold/runtime/topology.h"
 
@@ -111,6 +112,15 @@ const ff_peer_sink_t *
 ff_peer_t *
     ff_peers_match (ff_peers_t *self, uint64_t id, const void *routing,
                     size_t routing_len, int learn);
+
+/* Takes a worker's hb or bye (msg) that came from routing: an hb
+   refreshes its worker's last_seen; an hb or bye naming a live worker
+   from a socket that is not that worker's is refused and counted in
+   *rejected. Returns the worker a bye came from, which the caller
+   removes, or NULL. */
+ff_peer_t *
+    ff_peers_heard (ff_peers_t *self, const ff_msg_t *msg, const void *routing,
+                    size_t routing_len, uint64_t *rejected);
 
 /* The worker with id, or NULL. */
 ff_peer_t *
