@@ -85,8 +85,9 @@ typedef enum {
 /* Creates a producer of positional arguments (borrowed: they must outlive
    the producer). Each is one FF_UNIT_INLINE unit (name = data = the
    argument), except, when arrays is set (a kernel reads arrays), a path
-   that ff_source_recognises: it is loaded when reached, into segments
-   named with shm_prefix (NULL: into this process's memory), and gives
+   that ff_source_recognises: when reached, a .npy is mapped read-only in
+   place (workers get file handles) and a structure is loaded into
+   segments named with shm_prefix (NULL: into this process's memory); it gives
    ff_source_chunks (chunk_bytes) FF_UNIT_ARRAYS units, or one
    FF_UNIT_FAILED unit when it does not load. Returns NULL when out of
    memory. */
