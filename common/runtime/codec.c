@@ -1027,10 +1027,31 @@ ff_codec_task_begin (ff_codec_t *self, const char *job, size_t count)
     return self->failed? -1: 0;
 }
 
+
+/* Packs item's array handles, each [name, dtype, shape, segment, offset,
+   length, bytes], after the array header the caller wrote. */
+static void
+s_pack_handles (ff_codec_t *self, const ff_item_t *item)
+{
+    size_t index, dim;
+    for (index = 0; index < item->narrays; index++) {
+        const ff_handle_t *handle = &item->arrays [index];
+        msgpack_pack_array (&self->packer, 7);
+        s_pack_str (self, handle->name.ptr, handle->name.len);
+        msgpack_pack_uint32 (&self->packer, handle->dtype);
+        msgpack_pack_array (&self->packer, handle->ndim);
+        for (dim = 0; dim < handle->ndim; dim++)
+            msgpack_pack_uint64 (&self->packer, handle->shape [dim]);
+        s_pack_str (self, handle->segment.ptr, handle->segment.len);
+        msgpack_pack_uint64 (&self->packer, handle->offset);
+        msgpack_pack_uint64 (&self->packer, handle->length);
+        s_pack_bin (self, handle->bytes.ptr, handle->bytes.len);
+    }
+}
+
 int
 ff_codec_task_item (ff_codec_t *self, const ff_item_t *item)
 {
-    size_t index, dim;
     if (self->failed)
         return -1;
     if (item->input.len > SIZE_MAX / 4 || item->data.len > SIZE_MAX / 4
@@ -1049,19 +1070,7 @@ ff_codec_task_item (ff_codec_t *self, const ff_item_t *item)
     at = s_put_uint (at, item->chunks? item->chunks: 1);
     at = s_put_array (at, item->narrays);
     self->size = (size_t) ((char *) at - self->data);
-    for (index = 0; index < item->narrays; index++) {
-        const ff_handle_t *handle = &item->arrays [index];
-        msgpack_pack_array (&self->packer, 7);
-        s_pack_str (self, handle->name.ptr, handle->name.len);
-        msgpack_pack_uint32 (&self->packer, handle->dtype);
-        msgpack_pack_array (&self->packer, handle->ndim);
-        for (dim = 0; dim < handle->ndim; dim++)
-            msgpack_pack_uint64 (&self->packer, handle->shape [dim]);
-        s_pack_str (self, handle->segment.ptr, handle->segment.len);
-        msgpack_pack_uint64 (&self->packer, handle->offset);
-        msgpack_pack_uint64 (&self->packer, handle->length);
-        s_pack_bin (self, handle->bytes.ptr, handle->bytes.len);
-    }
+    s_pack_handles (self, item);
     return self->failed? -1: 0;
 }
 
@@ -1232,7 +1241,6 @@ ff_codec_tasks_begin (ff_codec_t *self, const char *job, size_t count)
 int
 ff_codec_tasks_item (ff_codec_t *self, const ff_item_t *item)
 {
-    size_t index, dim;
     if (self->failed)
         return -1;
     msgpack_pack_array (&self->packer, 7);
@@ -1243,19 +1251,7 @@ ff_codec_tasks_item (ff_codec_t *self, const ff_item_t *item)
     msgpack_pack_uint32 (&self->packer, item->chunk);
     msgpack_pack_uint32 (&self->packer, item->chunks? item->chunks: 1);
     msgpack_pack_array (&self->packer, item->narrays);
-    for (index = 0; index < item->narrays; index++) {
-        const ff_handle_t *handle = &item->arrays [index];
-        msgpack_pack_array (&self->packer, 7);
-        s_pack_str (self, handle->name.ptr, handle->name.len);
-        msgpack_pack_uint32 (&self->packer, handle->dtype);
-        msgpack_pack_array (&self->packer, handle->ndim);
-        for (dim = 0; dim < handle->ndim; dim++)
-            msgpack_pack_uint64 (&self->packer, handle->shape [dim]);
-        s_pack_str (self, handle->segment.ptr, handle->segment.len);
-        msgpack_pack_uint64 (&self->packer, handle->offset);
-        msgpack_pack_uint64 (&self->packer, handle->length);
-        s_pack_bin (self, handle->bytes.ptr, handle->bytes.len);
-    }
+    s_pack_handles (self, item);
     return self->failed? -1: 0;
 }
 
