@@ -12,6 +12,7 @@
 #include "fanfold/job/peers.h"
 #include "fanfold/job/taskmsg.h"
 #include "fanfold/runtime/codec.h"
+#include "fanfold/runtime/fdlimit.h"
 #include "fanfold/runtime/limits.h"
 #include "fanfold/runtime/log.h"
 #include "fanfold/runtime/net.h"
@@ -872,6 +873,7 @@ main (int argc, char *argv [])
     }
     ff_log_init ("fanfold-server", self->verbose);
     ff_signals_install ();
+    ff_fdlimit_raise ();            /* and libzmq's accept never sees EMFILE */
     self->topology = ff_topology_load (self->topology_path, error, sizeof (error));
     if (!self->topology) {
         ff_log_error ("%s", error);
@@ -911,6 +913,8 @@ main (int argc, char *argv [])
         goto done;
     }
     self->control = ff_peers_control (self->peers);
+    ff_log_info ("admits up to %zu workers: %d file descriptors (ulimit -n), %d per worker",
+                 ff_peers_fit_fds (self->peers), ff_fdlimit_max (), FF_VENT_FDS_PER_WORKER);
     ff_log_info ("pool %s on %s, clients on %s", self->name,
                  ff_topology_bind (self->topology, FF_EP_CONTROL),
                  ff_topology_bind (self->topology, FF_EP_CLIENTS));

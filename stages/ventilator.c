@@ -235,17 +235,6 @@ s_produce (s_vent_t *self)
 
 /* --------------------------------------------------------------- peers */
 
-/* Keeps free, against peers that only connect to control, the descriptors
-   the workers still to be admitted will need beyond their first
-   connection (their pipe and their heartbeat socket's connection). */
-static void
-s_reserve_fds (s_vent_t *self)
-{
-    size_t count = ff_peers_count (self->peers), left = self->capacity > count?
-                   self->capacity - count: 0;
-    ff_fdlimit_set_reserve (FF_FDS_SLACK + (int) left * (FF_VENT_FDS_PER_WORKER - 1));
-}
-
 /* Sizes admission to the descriptors this process may open: each worker
    costs FF_VENT_FDS_PER_WORKER of them, beyond what is open now and a
    slack. A worker past that is refused, not served with a pipe that
@@ -254,13 +243,7 @@ static void
 s_size_admission (s_vent_t *self)
 {
     int limit = ff_fdlimit_max (), open = ff_fdlimit_open_count ();
-    long room = (long) limit - (open < 0? 64: open) - FF_FDS_SLACK;
-    self->capacity = room > FF_VENT_FDS_PER_WORKER? (size_t) room / FF_VENT_FDS_PER_WORKER: 1;
-    if (self->capacity > FF_MAX_WORKERS)
-        self->capacity = FF_MAX_WORKERS;
-    ff_peers_set_capacity (self->peers, self->capacity);
-    ff_fdlimit_guard (ff_topology_bind (self->topology, FF_EP_CONTROL));
-    s_reserve_fds (self);
+    self->capacity = ff_peers_fit_fds (self->peers);
     ff_log_info ("admits up to %zu workers: %d file descriptors (ulimit -n), %d open, "
                  "%d per worker", self->capacity, limit, open, FF_VENT_FDS_PER_WORKER);
 }
@@ -324,7 +307,6 @@ s_remove_worker (s_vent_t *self, ff_peer_t *peer, const char *why, int crashed)
         s_settle (self, 1);
     ff_ledger_worker_leave (self->ledger, peer->id, why, crashed, ff_clock_ms ());
     ff_peers_remove (self->peers, peer->id);
-    s_reserve_fds (self);
 }
 
 static void
@@ -369,7 +351,6 @@ s_on_hello (s_vent_t *self, zmq_msg_t *routing, const ff_msg_t *msg)
         ff_peers_remove (self->peers, peer->id);
         return;
     }
-    s_reserve_fds (self);
     s_send_welcome (self, peer);
     ff_log_info ("worker %" PRIu64 " (%s) joined on %s", peer->id, peer->name, peer->endpoint);
 }

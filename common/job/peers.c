@@ -3,6 +3,7 @@
 
 #include "fanfold/job/peers.h"
 #include "fanfold/runtime/codec.h"
+#include "fanfold/runtime/fdlimit.h"
 #include "fanfold/runtime/limits.h"
 #include "fanfold/runtime/log.h"
 #include "fanfold/runtime/net.h"
@@ -25,9 +26,22 @@ struct ff_peers {
     ff_peer_t **peers;              /* joined workers, FF_MAX_WORKERS allocated */
     size_t count;                   /* how many */
     size_t capacity;                /* most workers admitted at once (<= FF_MAX_WORKERS) */
+    int fitted;                     /* capacity sized to the descriptors: keep their reserve */
     uint64_t last_id;               /* last id handed out */
     ff_peer_sink_t sink;            /* the sink */
 };
+
+/* Keeps free, against peers that only connect to control, the descriptors
+   the workers still to be admitted will need beyond their first
+   connection (their pipe and their heartbeat socket's connection). */
+static void
+s_reserve_fds (ff_peers_t *self)
+{
+    if (!self->fitted)
+        return;
+    size_t left = self->capacity > self->count? self->capacity - self->count: 0;
+    ff_fdlimit_set_reserve (FF_FDS_SLACK + (int) left * (FF_VENT_FDS_PER_WORKER - 1));
+}
 
 static void
 s_peer_destroy (ff_peer_t **peer_p)
@@ -110,6 +124,20 @@ ff_peers_set_capacity (ff_peers_t *self, size_t capacity)
 {
     assert (self);
     self->capacity = capacity < FF_MAX_WORKERS? capacity: FF_MAX_WORKERS;
+}
+
+size_t
+ff_peers_fit_fds (ff_peers_t *self)
+{
+    assert (self);
+    int limit = ff_fdlimit_max (), open = ff_fdlimit_open_count ();
+    long room = (long) limit - (open < 0? 64: open) - FF_FDS_SLACK;
+    ff_peers_set_capacity (self, room > FF_VENT_FDS_PER_WORKER?
+                                 (size_t) room / FF_VENT_FDS_PER_WORKER: 1);
+    ff_fdlimit_guard (ff_topology_bind (self->topology, FF_EP_CONTROL));
+    self->fitted = 1;
+    s_reserve_fds (self);
+    return self->capacity;
 }
 
 zsock_t *
@@ -213,6 +241,7 @@ ff_peers_hello (ff_peers_t *self, const void *routing, size_t routing_len,
         return FF_PEERS_FAILED;
     }
     self->peers [self->count++] = peer;
+    s_reserve_fds (self);
     *peer_p = peer;
     return FF_PEERS_JOINED;
 }
@@ -322,6 +351,7 @@ ff_peers_remove (ff_peers_t *self, uint64_t id)
     s_peer_destroy (&self->peers [index]);
     memmove (&self->peers [index], &self->peers [index + 1],
              (--self->count - index) * sizeof (ff_peer_t *));
+    s_reserve_fds (self);
     return 0;
 }
 

@@ -64,6 +64,15 @@ ff_peers_t *
 void
     ff_peers_set_capacity (ff_peers_t *self, size_t capacity);
 
+/* Sets the capacity to the workers the descriptors this process may still
+   open can serve: FF_VENT_FDS_PER_WORKER each, beyond those open now and
+   FF_FDS_SLACK (call after ff_fdlimit_raise). From then on the control
+   listener is guarded (ff_fdlimit_guard): as workers join and leave, the
+   descriptors the workers still to be admitted need are kept from peers
+   that only connect to control. Returns the capacity. */
+size_t
+    ff_peers_fit_fds (ff_peers_t *self);
+
 /* The control socket, owned by the set: every peer's messages arrive on
    it, and replies go out on it to a routing id. */
 zsock_t *
