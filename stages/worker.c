@@ -3,6 +3,7 @@
     Organised as: the job, joining (hello/welcome),
     running a batch, and the main loop. */
 
+#include "fanfold/launch/worker.h"
 #include "fanfold/runtime/fdlimit.h"
 #include "fanfold/runtime/codec.h"
 #include "fanfold/runtime/heartbeat.h"
@@ -855,7 +856,7 @@ s_parse_options (s_options_t *options, int argc, char *argv [])
 }
 
 int
-main (int argc, char *argv [])
+ff_worker_main (int argc, char *argv [])
 {
     s_worker_t self;
     char error [512];
@@ -923,4 +924,12 @@ main (int argc, char *argv [])
     ff_security_destroy (&self.security);
     ff_topology_destroy (&self.topology);
     return rc;
+}
+
+/* Weak, so that the launcher, which links this file for ff_worker_main,
+   keeps its own main. */
+__attribute__ ((weak)) int
+main (int argc, char *argv [])
+{
+    return ff_worker_main (argc, argv);
 }
