@@ -67,7 +67,8 @@ $(LIB): $(COMMON_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN)/fanfold: $(BUILD)/stages/fanfold.o $(LIB)
+# the launcher links the worker's entry: it forks local workers, no exec
+$(BIN)/fanfold: $(BUILD)/stages/fanfold.o $(BUILD)/stages/worker.o $(LIB)
 	@mkdir -p $(BIN)
 	$(CXX) $(OPT) $(EXTRA_LDFLAGS) -o $@ $^ $(LIBS)
 $(BIN)/fanfold-%: $(BUILD)/stages/%.o $(LIB)

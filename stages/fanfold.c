@@ -10,6 +10,7 @@
 #include "fanfold/launch/serial.h"
 #include "fanfold/launch/service.h"
 #include "fanfold/launch/supervisor.h"
+#include "fanfold/launch/worker.h"
 #include "fanfold/runtime/fdlimit.h"
 #include "fanfold/runtime/limits.h"
 #include "fanfold/runtime/log.h"
@@ -17,6 +18,7 @@
 #include "fanfold/runtime/options.h"
 #include "fanfold/runtime/stdfds.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -66,12 +68,45 @@ s_usage (FILE *stream)
     ff_options_usage (FF_CMD_RUN, stream);
 }
 
+static void
+s_on_signal (int signum)
+{
+    ff_stop_signal = signum;
+}
+
+/* Catches SIGINT, SIGTERM and SIGHUP into ff_stop_signal and ignores
+   SIGPIPE, as ff_signals_install does, without czmq's zsys_init: a
+   parallel run makes no ZeroMQ context here, so that its workers can be
+   forked from this process (ff_supervisor_init). */
+static void
+s_catch_signals (void)
+{
+    struct sigaction action;
+    memset (&action, 0, sizeof (action));
+    action.sa_handler = s_on_signal;
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+    sigaction (SIGHUP, &action, NULL);
+    signal (SIGPIPE, SIG_IGN);
+}
+
+/* What a command that uses ZeroMQ here needs first: czmq's signal and
+   log settings, and the descriptor limit raised with its socket limit. */
+static void
+s_zmq_setup (void)
+{
+    ff_signals_install ();
+    ff_fdlimit_raise ();
+}
+
 /* fanfold run: reads the options, then runs the job here or on stages. */
 static int
 s_cmd_run (int argc, char *argv [])
 {
     ff_run_options_t run;
     int rc;
+    s_catch_signals ();
     switch (ff_run_options_parse (&run, argc, argv)) {
         case FF_OPTIONS_OK:
             /* the stages inherit /dev/null as stdin: say why nothing came */
@@ -82,7 +117,12 @@ s_cmd_run (int argc, char *argv [])
                 rc = FF_EXIT_ERROR;
             }
             else
-                rc = run.serial? ff_serial_run (&run): ff_parallel_run (&run);
+            if (run.serial) {
+                s_zmq_setup ();
+                rc = ff_serial_run (&run);
+            }
+            else
+                rc = ff_parallel_run (&run);
             break;
         case FF_OPTIONS_HELP:
             s_usage (stdout);
@@ -106,10 +146,8 @@ main (int argc, char *argv [])
     if (closed < 0)
         return FF_EXIT_ERROR;
     s_stdin_closed = (closed & FF_STDFDS_IN) != 0;
-    ff_signals_install ();
-    ff_fdlimit_raise ();
     ff_log_init ("fanfold", 0);
-    ff_supervisor_find_bindir (argv [0]);
+    ff_supervisor_init (argc, argv, ff_worker_main);
     if (argc < 2) {
         s_usage (stderr);
         return FF_EXIT_ERROR;
@@ -117,6 +155,7 @@ main (int argc, char *argv [])
     const char *command = argv [1];
     if (strcmp (command, "run") == 0)
         return s_cmd_run (argc - 1, argv + 1);
+    s_zmq_setup ();
     if (strcmp (command, "worker") == 0)
         return ff_command_worker (argc - 1, argv + 1);
     if (strcmp (command, "serve") == 0)

@@ -66,10 +66,7 @@ ff_command_clean (int argc, char *argv [])
         }
         ff_topology_destroy (&topology);
     }
-    const char *base = getenv ("XDG_RUNTIME_DIR");
-    if (base)
-        dirs += ff_rundir_clean (base);
-    dirs += ff_rundir_clean ("/tmp");
+    dirs += ff_rundir_clean_all ();
     segments = ff_shm_clean (NULL);
     fprintf (stderr, "fanfold clean: %d runtime directories, %d shared-memory segments removed\n",
              dirs, segments);

@@ -17,12 +17,30 @@
 #define S_PREFIX "fanfold-"
 #define S_NAME_LEN 14               /* fanfold-XXXXXX */
 
+/* The bases private runtime directories go under, by preference:
+   $XDG_RUNTIME_DIR, /dev/shm, /tmp. */
+#define S_SHM_BASE "/dev/shm"
+#define S_TMP_BASE "/tmp"
+
+/* Where a run's private directory goes: ff_topology_runtime_base (), but
+   /dev/shm, a memory file system, in place of /tmp: each worker's task
+   pipe is a socket file, whose inode costs a millisecond or more on a
+   busy ext4 /tmp and microseconds in memory. */
+static const char *
+s_base (void)
+{
+    const char *base = ff_topology_runtime_base ();
+    if (strcmp (base, S_TMP_BASE) == 0 && access (S_SHM_BASE, W_OK | X_OK) == 0)
+        return S_SHM_BASE;
+    return base;
+}
+
 int
 ff_rundir_create (char *dir, size_t size, char *error, size_t error_size)
 {
-    /* $XDG_RUNTIME_DIR, or /tmp when the run's ipc paths would not fit
-       a Unix socket address under it */
-    const char *base = ff_topology_runtime_base ();
+    /* $XDG_RUNTIME_DIR, or /dev/shm or /tmp when the run's ipc paths
+       would not fit a Unix socket address under it */
+    const char *base = s_base ();
     char path [PATH_MAX];
     if (snprintf (dir, size, "%s/" S_PREFIX "XXXXXX", base) >= (int) size || !mkdtemp (dir)) {
         snprintf (error, error_size, "cannot create a runtime directory in %s: %s", base,
@@ -152,9 +170,25 @@ ff_rundir_find_live (char *topology, size_t size)
     const char *base = getenv ("XDG_RUNTIME_DIR");
     if (base && access (base, W_OK) == 0)
         s_find_live (base, &found, topology, size);
-    if (strcmp (base? base: "", "/tmp") != 0)
-        s_find_live ("/tmp", &found, topology, size);
+    if (strcmp (base? base: "", S_SHM_BASE) != 0)
+        s_find_live (S_SHM_BASE, &found, topology, size);
+    if (strcmp (base? base: "", S_TMP_BASE) != 0)
+        s_find_live (S_TMP_BASE, &found, topology, size);
     return found;
+}
+
+int
+ff_rundir_clean_all (void)
+{
+    int removed = 0;
+    const char *base = getenv ("XDG_RUNTIME_DIR");
+    if (base)
+        removed += ff_rundir_clean (base);
+    if (strcmp (base? base: "", S_SHM_BASE) != 0)
+        removed += ff_rundir_clean (S_SHM_BASE);
+    if (strcmp (base? base: "", S_TMP_BASE) != 0)
+        removed += ff_rundir_clean (S_TMP_BASE);
+    return removed;
 }
 
 void

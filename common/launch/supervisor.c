@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -31,6 +32,29 @@
 #define S_MAX_COMMANDS 4096         /* command groups --halt now ends at once */
 
 static char s_bindir [PATH_MAX];
+static ff_worker_entry_t *s_worker_entry = NULL; /* a local worker's entry, or NULL: exec */
+static char *s_title = NULL;        /* the launcher's argv and environ strings, one area */
+static size_t s_title_size = 0;     /* its size */
+
+void
+ff_supervisor_init (int argc, char *argv [], ff_worker_entry_t *worker_entry)
+{
+    extern char **environ;
+    char *end = argv [0];
+    int index;
+    ff_supervisor_find_bindir (argv [0]);
+    s_worker_entry = worker_entry;
+    /* the area a forked worker writes its command line over: argv's
+       strings and, after them, environ's, while they follow each other */
+    for (index = 0; index < argc && argv [index] == end; index++)
+        end += strlen (argv [index]) + 1;
+    if (index < argc)
+        return;
+    for (index = 0; environ && environ [index] && environ [index] == end; index++)
+        end += strlen (environ [index]) + 1;
+    s_title = argv [0];
+    s_title_size = (size_t) (end - argv [0]);
+}
 
 void
 ff_supervisor_find_bindir (const char *argv0)
@@ -129,6 +153,127 @@ s_spawn (char *const argv [], int keep_stdin, int keep_stdout)
         close (null);
     if (failed)
         ff_log_error ("cannot run %s: %s", path, strerror (failed));
+    errno = error;
+    return pid;
+}
+
+/* Returns 1 when this process runs one thread: it may fork a worker that
+   calls an entry (libzmq's threads would not follow, their locks might). */
+static int
+s_single_threaded (void)
+{
+    char line [256];
+    int threads = 0;
+    FILE *status = fopen ("/proc/self/status", "re");
+    while (status && fgets (line, sizeof (line), status))
+        if (sscanf (line, "Threads: %d", &threads) == 1)
+            break;
+    if (status)
+        fclose (status);
+    return threads == 1;
+}
+
+/* In a forked child: closes what exec would have (every descriptor
+   above 2 marked close-on-exec), as the launcher's files are none of the
+   worker's; descriptors it inherits on purpose stay. */
+static void
+s_close_on_exec (void)
+{
+    DIR *fds = opendir ("/proc/self/fd");
+    struct dirent *entry;
+    if (!fds)
+        return;
+    int own = dirfd (fds);
+    while ((entry = readdir (fds))) {
+        int fd = atoi (entry->d_name);
+        if (fd > STDERR_FILENO && fd != own && (fcntl (fd, F_GETFD) & FD_CLOEXEC))
+            close (fd);
+    }
+    closedir (fds);
+}
+
+/* In a forked child: writes argv over the launcher's command line (as
+   setproctitle does), so that ps and `pgrep -f "fanfold-worker -t T"`
+   see the worker's, and names the process after argv [0]. environ's
+   strings, part of that area, are copied first. */
+static void
+s_set_title (char *const argv [])
+{
+    extern char **environ;
+    size_t count, index, at = 0;
+    prctl (PR_SET_NAME, argv [0]);
+    if (!s_title || s_title_size < 2)
+        return;
+    for (count = 0; environ && environ [count]; count++)
+        ;
+    char **copy = (char **) calloc (count + 1, sizeof (char *));
+    if (!copy)
+        return;
+    for (index = 0; index < count; index++)
+        if (!(copy [index] = strdup (environ [index])))
+            return;                 /* the launcher's line stays */
+    environ = copy;
+    /* one line, words joined by spaces, ending in a NUL: when it runs
+       past argv's area, the kernel reads on to that NUL */
+    memset (s_title, 0, s_title_size);
+    for (index = 0; argv [index] && at + 1 < s_title_size; index++) {
+        size_t len = strlen (argv [index]);
+        if (index > 0)
+            s_title [at++] = ' ';
+        if (len > s_title_size - 1 - at)
+            len = s_title_size - 1 - at;
+        memcpy (s_title + at, argv [index], len);
+        at += len;
+    }
+}
+
+/* Starts a local worker with stages->worker as its command line. With a
+   worker entry (ff_supervisor_init) and one thread here, by fork alone:
+   the child runs the entry, loaded already, instead of an exec, which
+   costs milliseconds of loading and relocation per worker. This process
+   has no ZeroMQ context (the launcher makes none in a parallel run), so
+   the child makes its own. Else by s_spawn. Returns the pid, or -1. */
+static pid_t
+s_spawn_worker (const ff_stages_t *stages, int may_fork)
+{
+    if (!s_worker_entry || !may_fork)
+        return s_spawn (stages->worker, 0, 0);
+    int null = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+    pid_t launcher = getpid ();
+    sigset_t all, saved;
+    sigfillset (&all);
+    fflush (NULL);                  /* nothing buffered is written twice */
+    pthread_sigmask (SIG_SETMASK, &all, &saved);
+    pid_t pid = fork ();
+    if (pid == 0) {
+        /* SIGINT, SIGTERM and SIGHUP keep the launcher's handler, which
+           sets ff_stop_signal: the worker's own, set the same way */
+        prctl (PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid () != launcher)
+            _exit (FF_EXIT_OK);     /* the launcher died before the line above */
+        if (null >= 0)
+            dup2 (null, STDIN_FILENO);
+        dup2 (STDERR_FILENO, STDOUT_FILENO);
+        s_close_on_exec ();
+        /* its words may point into the launcher's command line: copy
+           them before writing over that */
+        int argc;
+        char *argv [FF_MAX_ARGS];
+        for (argc = 0; stages->worker [argc] && argc + 1 < FF_MAX_ARGS; argc++)
+            if (!(argv [argc] = strdup (stages->worker [argc])))
+                _exit (FF_EXIT_CANNOT_RUN);
+        argv [argc] = NULL;
+        s_set_title (argv);
+        sigprocmask (SIG_SETMASK, &saved, NULL);
+        /* exit, not _exit: the worker's ZeroMQ context ends at exit */
+        exit (s_worker_entry (argc, argv));
+    }
+    int error = errno;
+    pthread_sigmask (SIG_SETMASK, &saved, NULL);
+    if (null >= 0)
+        close (null);
+    if (pid < 0)
+        ff_log_error ("cannot start a worker: %s", strerror (error));
     errno = error;
     return pid;
 }
@@ -331,7 +476,7 @@ s_respawn (s_children_t *children, const ff_stages_t *stages, int limit)
            && children->respawned < limit) {
         children->respawn_wanted--;
         children->respawned++;
-        s_adopt (children, s_spawn (stages->worker, 0, 0));
+        s_adopt (children, s_spawn_worker (stages, s_single_threaded ()));
         if (children->respawned == limit)
             ff_log_error ("workers keep dying: %d replaced, no more", limit);
     }
@@ -393,8 +538,9 @@ ff_supervisor_run (const ff_stages_t *stages)
     children.ventilator = s_spawn (stages->ventilator, 1, 0);
     s_adopt (&children, children.ventilator);
     int64_t spawn_us = ff_clock_us ();
+    int may_fork = s_single_threaded ();
     for (index = 0; index < stages->workers; index++)
-        s_adopt (&children, s_spawn (stages->worker, 0, 0));
+        s_adopt (&children, s_spawn_worker (stages, may_fork));
     spawn_us = ff_clock_us () - spawn_us;
     if (children.sink <= 0 || children.ventilator <= 0)
         ff_log_error ("cannot start the stages: %s", strerror (errno));

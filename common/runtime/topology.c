@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -210,7 +211,12 @@ s_setting (zconfig_t *root, const char *path, long low, long high, long *value,
 static zconfig_t *
 s_zconfig_load (const char *path, char *reason, size_t reason_size)
 {
-    FILE *capture = tmpfile ();
+    /* in memory: a file on disk costs an inode, a millisecond on a busy
+       ext4 /tmp, which every stage and worker would pay */
+    int memfd = memfd_create ("fanfold-zconfig", MFD_CLOEXEC);
+    FILE *capture = memfd >= 0? fdopen (memfd, "w+"): tmpfile ();
+    if (!capture && memfd >= 0)
+        close (memfd);
     int saved = capture? dup (STDOUT_FILENO): -1;
     fflush (stdout);
     if (saved >= 0 && dup2 (fileno (capture), STDOUT_FILENO) < 0) {

@@ -2,14 +2,16 @@
 #   the private runtime directory and every ipc file, and exits 130. The
 #   same for a -t topology: its ipc files are gone afterwards.
 . "$(dirname "$0")/lib.sh"
-export TMPDIR_BEFORE=$(ls -d /tmp/fanfold-?????? 2>/dev/null | sort || true)
+# private runtime directories: under /dev/shm, or /tmp without one
+runtimes () { ls -d /dev/shm/fanfold-?????? /tmp/fanfold-?????? 2>/dev/null | sort || true; }
+export TMPDIR_BEFORE=$(runtimes)
 seq 1 1000 > "$SCRATCH/in.txt"
 # setsid: the job gets a process group of its own, as in a shell
 setsid "$BIN/fanfold" run -w 3 --pipe --lines 1 -K sleep -p ms=50 -o "$SCRATCH/out.txt" \
     < "$SCRATCH/in.txt" &
 job=$!
 sleep 1
-runtime=$(ls -d /tmp/fanfold-?????? 2>/dev/null | sort | comm -13 <(echo "$TMPDIR_BEFORE") - | head -n 1)
+runtime=$(runtimes | comm -13 <(echo "$TMPDIR_BEFORE") - | head -n 1)
 [ -n "$runtime" ] || fail "no private runtime directory while the job runs"
 [ "$(stat -c %a "$runtime")" = 700 ] || fail "runtime directory mode is $(stat -c %a "$runtime")"
 ls "$runtime" | grep -q control || fail "no control endpoint in $runtime"

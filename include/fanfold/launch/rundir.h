@@ -1,6 +1,7 @@
 /*  The launcher's private runtime directories (fanfold-XXXXXX, 0700, under
-    ff_topology_runtime_base (): $XDG_RUNTIME_DIR, or /tmp when that is too
-    long for the run's ipc paths) and the files a run leaves in them: creating
+    ff_topology_runtime_base (): $XDG_RUNTIME_DIR, or when that is missing
+    or too long for the run's ipc paths /dev/shm, a memory file system,
+    else /tmp) and the files a run leaves in them: creating
     one for a run, finding the live one a worker joins, and removing what
     dead runs left behind. */
 
@@ -27,8 +28,13 @@ void
 int
     ff_rundir_clean (const char *base);
 
+/* ff_rundir_clean of every base: $XDG_RUNTIME_DIR, /dev/shm and /tmp.
+   Returns how many directories it removed. */
+int
+    ff_rundir_clean_all (void);
+
 /* Finds the live private runs of this user (0700 directories whose
-   launcher lives) under $XDG_RUNTIME_DIR and /tmp. Returns how many, and
+   launcher lives) under $XDG_RUNTIME_DIR, /dev/shm and /tmp. Returns how many, and
    writes the topology path of the first to topology. */
 int
     ff_rundir_find_live (char *topology, size_t size);

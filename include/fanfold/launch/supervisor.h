@@ -23,6 +23,20 @@ typedef struct {
                                        local workers run are killed then */
 } ff_stages_t;
 
+/* A worker's entry: ff_worker_main (launch/worker.h). */
+typedef int (ff_worker_entry_t) (int argc, char *argv []);
+
+/* Called once by the launcher's main, with its own argc and argv: finds
+   the stages' directory (ff_supervisor_find_bindir) and remembers
+   worker_entry. Given one (not NULL), ff_supervisor_run starts each
+   local worker by fork alone, the child calling worker_entry with the
+   worker's command line, which it also writes over the launcher's own
+   (ps and pgrep -f show fanfold-worker); the caller must then make no
+   ZeroMQ context and start no thread before the run ends. NULL: every
+   stage is started with exec. */
+void
+    ff_supervisor_init (int argc, char *argv [], ff_worker_entry_t *worker_entry);
+
 /* Remembers the directory of the running executable (from /proc/self/exe,
    else argv0): the stages are found there. */
 void
