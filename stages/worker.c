@@ -27,6 +27,7 @@
 #include <string.h>
 
 #define S_HELLO_EVERY_MS 1000
+#define S_MAX_SOCKETS 64            /* control, results, tasks, heartbeat's, their pipe */
 #define S_MAX_MAPS 16
 #define S_MAX_CANCELLED 16          /* pool: cancelled jobs remembered until forgotten */
 #define S_JOB_ID_MAX 64             /* pool: a job id kept for cancel, NUL included */
@@ -874,6 +875,9 @@ ff_worker_main (int argc, char *argv [])
     ff_log_init ("fanfold-worker", self.options.verbose);
     ff_signals_install ();
     ff_fdlimit_raise ();
+    /* libzmq zeroes a slot per allowed socket at the first one; the
+       raised limit would cost a worker, which holds a few, 160 kB */
+    zsys_set_max_sockets (S_MAX_SOCKETS);
     self.topology = ff_topology_load (self.options.topology_path, error, sizeof (error));
     if (!self.topology) {
         ff_log_error ("%s", error);
