@@ -67,7 +67,9 @@ $(LIB): $(COMMON_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-# the launcher links the worker's entry: it forks local workers, no exec
+# the launcher links the worker's entry: it forks local workers, no exec;
+# its symbols bound at start, once, rather than lazily in every worker
+$(BIN)/fanfold: EXTRA_LDFLAGS += -Wl,-z,now
 $(BIN)/fanfold: $(BUILD)/stages/fanfold.o $(BUILD)/stages/worker.o $(LIB)
 	@mkdir -p $(BIN)
 	$(CXX) $(OPT) $(EXTRA_LDFLAGS) -o $@ $^ $(LIBS)

@@ -6,12 +6,14 @@
 #include "fanfold/runtime/log.h"
 #include "fanfold/runtime/net.h"
 
+#include <czmq.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -227,6 +229,16 @@ s_set_title (char *const argv [])
     }
 }
 
+/* Loads here what every forked worker would otherwise load for itself:
+   libzmq's first context looks up the PGM protocol (OpenPGM's pgm_init),
+   and glibc's first lookup loads its NSS module with dlopen. */
+static void
+s_warm_children (void)
+{
+    getprotobyname ("pgm");
+    endprotoent ();
+}
+
 /* Starts a local worker with stages->worker as its command line. With a
    worker entry (ff_supervisor_init) and one thread here, by fork alone:
    the child runs the entry, loaded already, instead of an exec, which
@@ -265,8 +277,17 @@ s_spawn_worker (const ff_stages_t *stages, int may_fork)
         argv [argc] = NULL;
         s_set_title (argv);
         sigprocmask (SIG_SETMASK, &saved, NULL);
-        /* exit, not _exit: the worker's ZeroMQ context ends at exit */
-        exit (s_worker_entry (argc, argv));
+        int rc = s_worker_entry (argc, argv);
+        /* the worker's ZeroMQ context ends (it flushes what lingers), then
+           the process, without the launcher's libraries' destructors;
+           under a sanitizer, exit, whose leak check counts */
+        zsys_shutdown ();
+        fflush (NULL);
+#if defined (__SANITIZE_ADDRESS__)
+        exit (rc);
+#else
+        _exit (rc);
+#endif
     }
     int error = errno;
     pthread_sigmask (SIG_SETMASK, &saved, NULL);
@@ -539,6 +560,8 @@ ff_supervisor_run (const ff_stages_t *stages)
     s_adopt (&children, children.ventilator);
     int64_t spawn_us = ff_clock_us ();
     int may_fork = s_single_threaded ();
+    if (may_fork && s_worker_entry)
+        s_warm_children ();
     for (index = 0; index < stages->workers; index++)
         s_adopt (&children, s_spawn_worker (stages, may_fork));
     spawn_us = ff_clock_us () - spawn_us;
