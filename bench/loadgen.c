@@ -52,6 +52,9 @@
 #define S_SWEEP_MS 10               /* timers (hello, hb) are checked this often */
 #define S_SETTLE_MS 2000            /* joining stopped: no welcome for this long */
 #define S_JOIN_TIMEOUT_MS 120000    /* most time given to joining */
+#define S_HELLO_HEARS_TASKS 4       /* hello flag (PROTOCOL.md): a task message counts as
+                                       hearing the ventilator, as for fanfold-worker (a
+                                       simulated worker never checks for silence) */
 
 /* ------------------------------------------------------ clocks and /proc */
 
@@ -277,7 +280,7 @@ s_send_hello (s_thread_t *self, s_sim_t *sim)
     s_pack_str (&pk, "hello", 5);
     s_pack_str (&pk, "worker", 6);
     s_pack_str (&pk, sim->name, strlen (sim->name));
-    msgpack_pack_uint8 (&pk, 0);
+    msgpack_pack_uint8 (&pk, S_HELLO_HEARS_TASKS);
     s_send_buffer (self, sim->control, ZMQ_DONTWAIT);
 }
 

@@ -30,6 +30,11 @@
 #define S_RETRY_BLOCKED_MS 5
 #define S_CONTROL_ROUND 1024        /* control messages read per loop */
 
+/* An idle worker that counts task messages as hearing us gets this many
+   hb per worker_timeout_ms (at most one a heartbeat_ms): enough that a
+   late or lost one is no silence. */
+#define S_HB_PER_TIMEOUT 4
+
 /* Why a worker whose task pipe a second peer connected to is removed: the
    pipe closes (with both connections), its tasks go to others, and the
    worker joins again after a silence, with a new pipe. */
@@ -273,11 +278,23 @@ s_send_job (s_vent_t *self)
         self->sink_told_total = self->total >= 0;
 }
 
+/* The interval of the hb a worker sends, and of those it gets while idle:
+   heartbeat_ms; for a worker that hears its tasks (FF_HELLO_HEARS_TASKS),
+   a quarter of worker_timeout_ms when that is longer, so that heartbeats
+   cost S_HB_PER_TIMEOUT messages each way per worker_timeout_ms. */
+static int64_t
+s_hb_every (s_vent_t *self, const ff_peer_t *peer)
+{
+    int64_t every = self->settings->worker_timeout_ms / S_HB_PER_TIMEOUT;
+    return peer->hears_tasks && every > self->settings->heartbeat_ms? every
+                                                                    : self->settings->heartbeat_ms;
+}
+
 static void
 s_send_welcome (s_vent_t *self, ff_peer_t *peer)
 {
     ff_codec_welcome (self->codec, self->spec.job_id, peer->id, peer->endpoint,
-                      (uint64_t) self->settings->heartbeat_ms,
+                      (uint64_t) s_hb_every (self, peer),
                       (const char *const *) self->spec.kernel_names, self->spec.nkernels,
                       self->spec.params, self->spec.nparams);
     s_send_to (self, peer->routing, peer->routing_len);
@@ -439,7 +456,17 @@ s_overdue (s_vent_t *self, ff_peer_t *peer, int64_t now)
         && now - held->busy_since > (int64_t) (self->spec.timeout * 1000);
 }
 
-/* Heartbeats to every peer; a worker that is gone or silent is removed. */
+/* Whether peer needs an hb this round: one that counts task messages as
+   hearing us (FF_HELLO_HEARS_TASKS) gets none while its tasks come, and,
+   idle, one every s_hb_every; any other, every round. */
+static int
+s_hb_due (s_vent_t *self, ff_peer_t *peer, int64_t now)
+{
+    return !peer->hears_tasks || now - peer->last_told >= s_hb_every (self, peer);
+}
+
+/* Heartbeats to the peers that need one; a worker that is gone or silent
+   is removed. */
 static void
 s_heartbeat (s_vent_t *self)
 {
@@ -457,9 +484,13 @@ s_heartbeat (s_vent_t *self)
        the last read of control drained it */
     for (index = 0; index < ff_peers_count (self->peers); ) {
         ff_peer_t *peer = ff_peers_at (self->peers, index);
-        ff_codec_hb (self->codec, self->spec.job_id, peer->id);
-        int rc = ff_net_send (self->control, peer->routing, peer->routing_len,
+        int rc = 0;
+        if (s_hb_due (self, peer, now)) {
+            ff_codec_hb (self->codec, self->spec.job_id, peer->id);
+            rc = ff_net_send (self->control, peer->routing, peer->routing_len,
                               ff_codec_data (self->codec), ff_codec_size (self->codec), 0);
+            peer->last_told = now;
+        }
         if (rc != 0 && errno == EHOSTUNREACH)
             s_remove_worker (self, peer, "its worker disconnected", 1);
         else
@@ -549,8 +580,10 @@ s_dispatch (s_vent_t *self)
             s_remove_worker (self, peer, S_INTRUDED, 0);
         }
         else
-        if (s_send_tasks (self, peer, seqs, count) == 0)
+        if (s_send_tasks (self, peer, seqs, count) == 0) {
             ff_ledger_sent (self->ledger, worker, seqs, count, now_ms, now_us);
+            peer->last_told = now_ms;
+        }
         else
             ff_ledger_unsend (self->ledger, worker, seqs, count, now_ms + S_RETRY_BLOCKED_MS);
     }

@@ -283,7 +283,7 @@ static void
 s_send_hello (s_worker_t *self)
 {
     ff_codec_hello (self->codec, "worker", self->name,
-                    self->options.no_shm? FF_HELLO_NO_SHM: 0);
+                    FF_HELLO_HEARS_TASKS | (self->options.no_shm? FF_HELLO_NO_SHM: 0));
     ff_net_send (self->control, NULL, 0, ff_codec_data (self->codec),
                  ff_codec_size (self->codec), 0);
 }
@@ -727,6 +727,7 @@ s_on_tasks (s_worker_t *self)
         if (ff_stop_signal || zsys_interrupted || self->ended || !self->tasks
         ||  (rc = ff_net_recv (self->tasks, NULL, &body)) < 0)
             return;
+        self->last_heard = ff_clock_ms ();     /* FF_HELLO_HEARS_TASKS */
         if (rc == 1) {
             ff_log_reject (&self->rejected, "multipart message on task pipe");
             continue;

@@ -484,6 +484,80 @@ START_TEST (test_dispatch_adapt_raises_the_credit_of_a_fast_worker)
 }
 END_TEST
 
+START_TEST (test_dispatch_adapt_sizes_credit_to_the_round_trip_when_it_starves_a_worker)
+{
+    ff_ledger_t *ledger = s_ledger (2048, 3);
+    ff_dispatch_config_t config = { .window = 2048, .prefetch = 1, .batch = 128 };
+    ff_dispatch_t *policy = ff_dispatch_new (&config);
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 1, ff_dispatch_initial_credit (policy)), 0);
+    s_create (ledger, 64);
+    /* both tasks back 10 ms after a send to an idle worker: a pace of 5 ms
+       a task would keep the credit at its floor, 3 ms / 5 ms */
+    s_send (ledger, 1, 2, 1);
+    ck_assert_int_eq (ff_ledger_worker (ledger, 1)->idle_send_us, 1000);
+    ck_assert_int_eq (ff_ledger_ack (ledger, 0, 11), FF_LEDGER_ACKED);
+    ck_assert_int_eq (ff_ledger_ack (ledger, 1, 11), FF_LEDGER_ACKED);
+    ff_dispatch_adapt (policy, ledger, 11000);
+    ck_assert (ff_dispatch_round_trip_us (policy) == 10000);
+    ck_assert_int_eq (ff_ledger_worker (ledger, 1)->idle_send_us, 0);
+    /* two round trips of work at 5 ms a task */
+    ck_assert_int_eq (ff_ledger_worker (ledger, 1)->credit, 4);
+    /* the next round trip, as long, with 4 tasks: the pace (smoothed)
+       goes to 0.7 x 5 ms + 0.3 x 2.5 ms, and the credit follows it up */
+    s_send (ledger, 1, 4, 11);
+    size_t seq;
+    for (seq = 2; seq < 6; seq++)
+        ck_assert_int_eq (ff_ledger_ack (ledger, seq, 21), FF_LEDGER_ACKED);
+    ff_dispatch_adapt (policy, ledger, 21000);
+    ck_assert_int_eq (ff_ledger_worker (ledger, 1)->credit, 4);   /* 20 ms / 4.25 ms */
+    /* a quicker round trip is taken at once; a slower one rises slowly */
+    s_send (ledger, 1, 1, 21);
+    ck_assert_int_eq (ff_ledger_ack (ledger, 6, 23), FF_LEDGER_ACKED);
+    ff_dispatch_adapt (policy, ledger, 23000);
+    ck_assert (ff_dispatch_round_trip_us (policy) == 2000);
+    s_send (ledger, 1, 1, 23);
+    ck_assert_int_eq (ff_ledger_ack (ledger, 7, 57), FF_LEDGER_ACKED);
+    ff_dispatch_adapt (policy, ledger, 57000);      /* 34 ms: 1/32 of the gap */
+    ck_assert (ff_dispatch_round_trip_us (policy) == 3000);
+    ff_ledger_check (ledger);
+    ff_dispatch_destroy (&policy);
+    ff_ledger_destroy (&ledger);
+}
+END_TEST
+
+START_TEST (test_dispatch_adapt_keeps_the_floor_for_slow_tasks_whatever_the_round_trip)
+{
+    ff_ledger_t *ledger = s_ledger (2048, 3);
+    ff_dispatch_config_t config = { .window = 2048, .prefetch = 1, .batch = 128 };
+    ff_dispatch_t *policy = ff_dispatch_new (&config);
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 1, ff_dispatch_initial_credit (policy)), 0);
+    s_create (ledger, 64);
+    /* 10 ms tasks, one a message; each comes back 0.5 ms after it ends.
+       The round trip holds one task's work, so twice it is less than two
+       tasks: the credit stays at prefetch + 1, round after round */
+    int64_t now = 1000;
+    uint64_t seq;
+    s_send (ledger, 1, 1, now / 1000);
+    for (seq = 0; seq < 40; seq++) {
+        s_send (ledger, 1, 1, now / 1000);      /* the second of credit 2 */
+        now += 10500;
+        ck_assert_int_eq (ff_ledger_ack (ledger, seq, now / 1000), FF_LEDGER_ACKED);
+        ff_dispatch_adapt (policy, ledger, now);
+        ck_assert_int_eq (ff_ledger_worker (ledger, 1)->credit, 2);
+        ck_assert_int_eq (ff_ledger_ack (ledger, seq + 1, now / 1000), FF_LEDGER_ACKED);
+        ff_ledger_advance (ledger, seq + 2, now / 1000);
+        ff_dispatch_adapt (policy, ledger, now);
+        ck_assert_int_eq (ff_ledger_worker (ledger, 1)->credit, 2);
+        s_create (ledger, 2);
+        s_send (ledger, 1, 1, now / 1000);      /* held nothing: a round trip starts */
+        seq++;
+    }
+    ff_ledger_check (ledger);
+    ff_dispatch_destroy (&policy);
+    ff_ledger_destroy (&ledger);
+}
+END_TEST
+
 START_TEST (test_dispatch_takes_back_tasks_from_a_worker_that_finishes_nothing_while_others_idle)
 {
     ff_ledger_t *ledger = s_ledger (16, 3);
@@ -776,6 +850,7 @@ typedef struct {
     uint64_t refs;                  /* references given to the ledger */
     uint64_t rng;                   /* xorshift state */
     size_t op;                      /* operations so far, all episodes */
+    int prefetch;                   /* the policy's: credit >= prefetch + 1 */
     ff_ledger_t *ledger;            /* under test */
     ff_dispatch_t *policy;          /* under test */
 } m_t;
@@ -1165,6 +1240,28 @@ m_ackable (m_t *m, uint64_t seq)
         || (task->ran && (task->state == FF_SLOT_PENDING || task->state == FF_SLOT_FAILED));
 }
 
+/* After an adapt: every credit lies between prefetch + 1 and the larger
+   of that and min (window / 2, FF_DISPATCH_MAX_CREDIT), whatever the
+   paces and round trips; every ack was counted into a pace; a round trip
+   runs only for a worker that holds tasks. */
+static void
+m_check_credit (m_t *m)
+{
+    int floor = m->prefetch + 1;
+    int ceiling = (int) m->window / 2 < FF_DISPATCH_MAX_CREDIT? (int) m->window / 2
+                                                              : FF_DISPATCH_MAX_CREDIT;
+    if (ceiling < floor)
+        ceiling = floor;
+    size_t index;
+    for (index = 0; index < ff_ledger_workers (m->ledger); index++) {
+        const ff_ledger_worker_t *worker = ff_ledger_worker_at (m->ledger, index);
+        M_CHECK (m, worker->credit >= floor && worker->credit <= ceiling);
+        M_CHECK (m, worker->acked_now == 0);    /* every pace was set */
+        M_CHECK (m, worker->idle_send_us == 0 || worker->outstanding > 0);
+    }
+    M_CHECK (m, ff_dispatch_round_trip_us (m->policy) >= 0);
+}
+
 static void
 m_op_ack (m_t *m)
 {
@@ -1182,6 +1279,7 @@ m_op_ack (m_t *m)
     ff_ledger_ack_t want = m_ack (m, seq);
     M_CHECK (m, ff_ledger_ack (m->ledger, seq, m->now) == want);
     ff_dispatch_adapt (m->policy, m->ledger, m_now_us (m));
+    m_check_credit (m);
 }
 
 static void
@@ -1323,6 +1421,7 @@ m_episode (m_t *m, size_t ops)
     m->next_seq = m->written = 0;
     m->skip = m_below (m, 3) == 0? m_below (m, 20): 0;
     m->window = window;
+    m->prefetch = policy.prefetch;
     m->window_bytes = config.window_bytes;
     m->fifo = policy.fifo;
     m->reordered = 0;
@@ -1426,6 +1525,8 @@ ledger_suite (void)
     tcase_add_test (tc, test_dispatch_picks_the_least_loaded_worker_and_a_quarter_of_its_credit);
     tcase_add_test (tc, test_dispatch_sends_the_heaviest_of_the_lookahead_first_for_slow_workers);
     tcase_add_test (tc, test_dispatch_adapt_raises_the_credit_of_a_fast_worker);
+    tcase_add_test (tc, test_dispatch_adapt_sizes_credit_to_the_round_trip_when_it_starves_a_worker);
+    tcase_add_test (tc, test_dispatch_adapt_keeps_the_floor_for_slow_tasks_whatever_the_round_trip);
     tcase_add_test (tc, test_dispatch_takes_back_tasks_from_a_worker_that_finishes_nothing_while_others_idle);
     tcase_add_test (tc, test_dispatch_never_takes_back_from_a_worker_that_finished_a_task);
     tcase_add_test (tc, test_dispatch_unread_bound_is_a_multiple_of_the_slowest_task);

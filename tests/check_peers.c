@@ -90,10 +90,24 @@ START_TEST (test_peers_hello_binds_a_pipe_per_worker_with_a_new_id)
     ck_assert_ptr_nonnull (strstr (second->endpoint, "/task-2"));
     ck_assert_str_eq (first->name, "host:");
     ck_assert_int_eq (first->no_shm, 1);
+    ck_assert_int_eq (first->hears_tasks, 0);
     ck_assert_int_eq (first->last_seen, 100);
+    ck_assert_int_eq (first->last_told, 100);
     ck_assert_uint_eq (ff_peers_count (s_peers), 2);
     ck_assert_ptr_eq (ff_peers_find (s_peers, 2), second);
     ck_assert_ptr_null (ff_peers_find (s_peers, 3));
+}
+END_TEST
+
+START_TEST (test_peers_hello_flag_says_a_worker_hears_its_tasks)
+{
+    ff_peer_t *peer = NULL;
+    ck_assert_int_eq (ff_peers_hello (s_peers, "c", 1, "host:2", 6,
+                                      FF_HELLO_HEARS_TASKS, 200, &peer, s_error,
+                                      sizeof (s_error)), FF_PEERS_JOINED);
+    ck_assert_int_eq (peer->hears_tasks, 1);
+    ck_assert_int_eq (peer->no_shm, 0);
+    ck_assert_int_eq (peer->last_told, 200);
 }
 END_TEST
 
@@ -183,6 +197,7 @@ peers_suite (void)
     tcase_set_timeout (tc, 20);
     tcase_add_test (tc, test_peers_binds_the_control_socket_and_refuses_a_second_job_on_it);
     tcase_add_test (tc, test_peers_hello_binds_a_pipe_per_worker_with_a_new_id);
+    tcase_add_test (tc, test_peers_hello_flag_says_a_worker_hears_its_tasks);
     tcase_add_test (tc, test_peers_second_hello_from_one_socket_is_the_same_worker);
     tcase_add_test (tc, test_peers_hb_counts_from_the_main_socket_and_the_heartbeat_socket_learned_first);
     tcase_add_test (tc, test_peers_hello_again_forgets_the_heartbeat_socket);

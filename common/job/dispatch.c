@@ -14,6 +14,8 @@ struct ff_dispatch {
     double max_cost;                /* highest estimate seen: heavy-first when they differ */
     int costs_seen;                 /* min_cost and max_cost are set */
     double slowest_us;              /* the slowest time per task measured, 0: none yet */
+    double round_trip_us;           /* send to a worker that held nothing → its first
+                                       ack: a rising minimum, 0: none yet */
 };
 
 ff_dispatch_t *
@@ -147,6 +149,17 @@ ff_dispatch_plan (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_ms,
     return count;
 }
 
+/* Takes a round-trip sample: a new minimum at once, a longer one by
+   1/FF_DISPATCH_ROUND_TRIP_RISE of the gap. */
+static void
+s_note_round_trip (ff_dispatch_t *self, double sample)
+{
+    if (self->round_trip_us <= 0 || sample < self->round_trip_us)
+        self->round_trip_us = sample;
+    else
+        self->round_trip_us += (sample - self->round_trip_us) / FF_DISPATCH_ROUND_TRIP_RISE;
+}
+
 void
 ff_dispatch_adapt (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_us)
 {
@@ -159,6 +172,14 @@ ff_dispatch_adapt (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_us)
     size_t count = ff_ledger_workers (ledger), index;
     for (index = 0; index < count; index++) {
         const ff_ledger_worker_t *worker = ff_ledger_worker_at (ledger, index);
+        if (worker->acked_now && worker->idle_send_us > 0 && now_us > worker->idle_send_us)
+            s_note_round_trip (self, (double) (now_us - worker->idle_send_us));
+    }
+    double target = FF_DISPATCH_ROUND_TRIPS * self->round_trip_us;
+    if (target < FF_DISPATCH_QUEUE_TARGET_US)
+        target = FF_DISPATCH_QUEUE_TARGET_US;
+    for (index = 0; index < count; index++) {
+        const ff_ledger_worker_t *worker = ff_ledger_worker_at (ledger, index);
         if (!worker->acked_now)
             continue;
         int credit = worker->credit;
@@ -168,7 +189,7 @@ ff_dispatch_adapt (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_us)
             if (sample > self->slowest_us)
                 self->slowest_us = sample;
             task_us = task_us > 0? 0.7 * task_us + 0.3 * sample: sample;
-            double wanted = FF_DISPATCH_QUEUE_TARGET_US / (task_us > 1? task_us: 1);
+            double wanted = target / (task_us > 1? task_us: 1);
             credit = wanted < floor? floor: wanted > ceiling? ceiling: (int) wanted;
         }
         ff_ledger_worker_pace (ledger, index, credit, task_us,
@@ -204,4 +225,11 @@ ff_dispatch_slowest_us (ff_dispatch_t *self)
 {
     assert (self);
     return self->slowest_us;
+}
+
+double
+ff_dispatch_round_trip_us (ff_dispatch_t *self)
+{
+    assert (self);
+    return self->round_trip_us;
 }

@@ -485,6 +485,7 @@ ff_ledger_worker_pace (ff_ledger_t *self, size_t index, int credit,
     worker->task_us = task_us;
     worker->progress_us = progress_us;
     worker->acked_now = 0;
+    worker->idle_send_us = 0;
     S_CHECK (self);
 }
 
@@ -555,6 +556,7 @@ ff_ledger_sent (ff_ledger_t *self, uint64_t worker_id, const uint64_t *seqs,
     if (worker->outstanding == 0) {
         worker->busy_since = now_ms;
         worker->progress_us = now_us;
+        worker->idle_send_us = now_us;
     }
     worker->outstanding += (int) count;
     S_CHECK (self);

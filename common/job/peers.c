@@ -229,8 +229,9 @@ ff_peers_hello (ff_peers_t *self, const void *routing, size_t routing_len,
     memcpy (peer->routing, routing, routing_len);
     peer->routing_len = routing_len;
     peer->name = strndup (name? name: "", name? name_len: 0);
-    peer->last_seen = now_ms;
+    peer->last_seen = peer->last_told = now_ms;
     peer->no_shm = (flags & FF_HELLO_NO_SHM) != 0;
+    peer->hears_tasks = (flags & FF_HELLO_HEARS_TASKS) != 0;
     if (!peer->name) {
         snprintf (error, error_size, "out of memory");
         s_peer_destroy (&peer);

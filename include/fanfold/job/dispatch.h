@@ -2,7 +2,8 @@
     over the bookkeeping of an ff_ledger. The least-loaded worker relative
     to its credit (a rotating start breaks ties), heavy-first within a
     lookahead of the pending queue for slow tasks, a quarter of the credit
-    per message, and credit sized from the pace of each worker's acks. A
+    per message, and credit sized from the pace of each worker's acks and
+    the round trip through the central stages. A
     suspect task goes alone to a worker that holds nothing. No sockets and
     no clock: the time is given. */
 
@@ -22,6 +23,26 @@
    the credit at prefetch + 1, which keeps the load balanced. */
 #define FF_DISPATCH_QUEUE_TARGET_US 3000.0
 #define FF_DISPATCH_MAX_CREDIT 1024
+
+/* ... or, when the central stages' round trip is longer (many workers, a
+   busy machine), this many round trips of work. A worker's pace comes
+   from its acks, so a worker that the round trip starves paces at round
+   trip ÷ credit whatever its work: sized from that pace alone, its credit
+   would stay where it is (at the floor, one task a message) while the
+   messages it takes keep the round trip long. Sized to twice the round
+   trip, the credit of a worker that the round trip starves doubles at
+   each ack until it holds a round trip of its own work. The round trip is
+   the time from a send to a worker that held nothing to the first ack of
+   it, so it includes one message of work: a factor of 2 against a
+   message of at most a quarter of the credit cannot ratchet the credit
+   of slow tasks up. */
+#define FF_DISPATCH_ROUND_TRIPS 2.0
+
+/* The round trip is a minimum that rises by 1/this of the gap at each
+   longer sample: the quickest round trip is the one without work or
+   queueing, and a machine that gets busier is followed within tens of
+   acks. */
+#define FF_DISPATCH_ROUND_TRIP_RISE 32.0
 
 /* Heavy-first applies to workers whose credit is at most this: order
    matters for slow tasks only, fast ones leave no tail. */
@@ -69,8 +90,11 @@ size_t
                       uint64_t *worker, uint64_t *seqs);
 
 /* Learns each worker's time per task from the acks it got since its last
-   pace (now_us is the time of this ack), and sizes its credit to hold about
-   FF_DISPATCH_QUEUE_TARGET_US of work. Call after each ack message. */
+   pace (now_us is the time of this ack), and the central stages' round
+   trip from workers that were sent tasks while they held none; sizes each
+   credit to hold about FF_DISPATCH_QUEUE_TARGET_US of work, or
+   FF_DISPATCH_ROUND_TRIPS round trips when that is longer. Call after each
+   ack message. */
 void
     ff_dispatch_adapt (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_us);
 
@@ -90,5 +114,9 @@ uint64_t
    any. */
 double
     ff_dispatch_slowest_us (ff_dispatch_t *self);
+
+/* The round trip ff_dispatch_adapt has learnt, in us; 0 before any. */
+double
+    ff_dispatch_round_trip_us (ff_dispatch_t *self);
 
 #endif

@@ -85,6 +85,9 @@ typedef struct {
     double task_us;                 /* smoothed time per task, 0 until known */
     int64_t progress_us;            /* us: start of the current pace measurement, 0: none */
     uint32_t acked_now;             /* tasks acked since its pace was last set */
+    int64_t idle_send_us;           /* us: it was sent tasks while it held none and its
+                                       pace was not set since (the round trip starts
+                                       here), 0: not so */
 } ff_ledger_worker_t;
 
 /* A departed worker that was settled: for the caller's log. */
@@ -210,7 +213,8 @@ const ff_ledger_worker_t *
     ff_ledger_worker (ff_ledger_t *self, uint64_t id);
 
 /* Sets the pace of the worker at index: its credit (>= 1), its time per
-   task and the start of its next measurement; acked_now goes back to 0. */
+   task and the start of its next measurement; acked_now and idle_send_us
+   go back to 0. */
 void
     ff_ledger_worker_pace (ff_ledger_t *self, size_t index, int credit,
                            double task_us, int64_t progress_us);
@@ -239,7 +243,8 @@ uint64_t
 
 /* Records that worker now holds the taken tasks seqs [0 .. count - 1]:
    they are SENT, one more attempt each; a suspect among them isolates the
-   worker. now_us starts a pace measurement when it held nothing. */
+   worker. now_us starts a pace measurement, and is its idle_send_us, when
+   it held nothing. */
 void
     ff_ledger_sent (ff_ledger_t *self, uint64_t worker, const uint64_t *seqs,
                     size_t count, int64_t now_ms, int64_t now_us);

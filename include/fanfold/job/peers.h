@@ -31,7 +31,8 @@ typedef struct {
 } ff_peer_sink_t;
 
 /* A worker as the ventilator's sockets see it (read-only to callers, but
-   for last_seen, which the caller keeps). What it holds is the ledger's. */
+   for last_seen and last_told, which the caller keeps). What it holds is
+   the ledger's. */
 typedef struct {
     uint64_t id;                    /* worker id, from 1 */
     uint8_t routing [FF_PEERS_ROUTING_MAX]; /* its main control socket's routing id */
@@ -45,7 +46,9 @@ typedef struct {
     char *endpoint;                 /* where it connects its pipe */
     char *name;                     /* host:pid it gave in its hello */
     int64_t last_seen;              /* ms: last message from it (the caller's) */
+    int64_t last_told;              /* ms: last task message or hb sent to it (the caller's) */
     int no_shm;                     /* it cannot map segments: send array bytes */
+    int hears_tasks;                /* a task message counts as hearing us (FF_HELLO_HEARS_TASKS) */
 } ff_peer_t;
 
 typedef struct ff_peers ff_peers_t;

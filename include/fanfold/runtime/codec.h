@@ -51,6 +51,8 @@ typedef enum {
 /* Hello flags. */
 #define FF_HELLO_NO_SHM 0x1u
 #define FF_HELLO_PY_ONLY 0x2u       /* runs only kernels named py:MODULE:FUNC */
+#define FF_HELLO_HEARS_TASKS 0x4u   /* counts a task message as hearing the ventilator:
+                                       it needs no hb while tasks come */
 
 /* A string or byte field inside a frame (not NUL-terminated). */
 typedef struct {
