@@ -248,16 +248,19 @@ s_second_##SUFFIX (const uint8_t *data, uint64_t count, double mean,          \
                     __attribute__ ((target ("avx2"))))
 #   define S_CALL_AVX2(NAME, ...) NAME##_4 (__VA_ARGS__)
 
-/* Whether the CPU runs AVX2 (asked once). */
+/* Whether the CPU runs AVX2 (asked once; threads that ask at once store
+   the same answer). */
 static bool
 s_avx2 (void)
 {
     static int known = -1;
-    if (known < 0) {
+    int answer = __atomic_load_n (&known, __ATOMIC_RELAXED);
+    if (answer < 0) {
         __builtin_cpu_init ();
-        known = __builtin_cpu_supports ("avx2") ? 1 : 0;
+        answer = __builtin_cpu_supports ("avx2") ? 1 : 0;
+        __atomic_store_n (&known, answer, __ATOMIC_RELAXED);
     }
-    return known == 1;
+    return answer == 1;
 }
 #else
 #   define S_PASSES_AVX2(SUFFIX, TYPE, KIND, MASK, LOW, HIGH)
