@@ -40,83 +40,250 @@ s_unsigned (ff_dtype_t dtype)
     return dtype >= FF_DTYPE_U8 && dtype <= FF_DTYPE_U64;
 }
 
-/* The two passes over count elements of one element type (KIND 0: signed,
-   1: unsigned, 2: float), one function per dtype so that the loops carry
-   no switch: the first pass takes the sum (compensated, Neumaier), min and
-   max; the second m2 about the mean, with the correction term of the
-   corrected two-pass algorithm. Both do the arithmetic of a plain loop in
-   element order, so that every dtype gives the same bits as one pass of
-   double operations over the array. Elements are little-endian and maybe
-   unaligned (memcpy). */
-#define S_PASSES(SUFFIX, TYPE, KIND)                                          \
-static void                                                                   \
-s_first_##SUFFIX (const uint8_t *data, uint64_t count, s_stats_t *stats,      \
-                  double *sum_p, double *compensation_p, bool *nan_p)         \
+/* The two passes over count elements of one element type, in S_LANES
+   lanes: element i goes to lane i % S_LANES, each lane keeps its own
+   accumulators, and the lanes are combined at the end in lane order. The
+   lanes are independent add chains, so the loops run at the throughput of
+   the adds instead of their latency; they are written with vector types,
+   which do the IEEE operations of a plain loop lane by lane (no
+   reassociation; on x86-64 no fused multiply-add either, since neither
+   SSE2 nor the AVX2 target has one), so the bits depend only on the
+   elements and their count: never on the vector width, the alignment of
+   the data or the process that runs them. Elements are little-endian and
+   maybe unaligned (memcpy). */
+#define S_LANES 8
+
+/* The accumulators of a pass, one per lane. */
+typedef struct {
+    double sum [S_LANES];           /* pass 1: running sum; pass 2: Σ d² */
+    double comp [S_LANES];          /* pass 1: Σ of the rounding errors of
+                                       sum; pass 2: Σ d */
+} s_lanes_sums_t;
+
+/* Adds d to the lane sums (sum, comp) with Knuth's TwoSum: comp gathers the
+   exact rounding error of every addition to sum (the figure Neumaier's
+   branch computes, without the branch). */
+#define S_TWO_SUM(sum, comp, d) do {                                          \
+    __typeof__ (sum) t_ = (sum) + (d), z_ = t_ - (sum);                       \
+    (comp) += ((sum) - (t_ - z_)) + ((d) - z_);                               \
+    (sum) = t_;                                                               \
+} while (0)
+
+/* Picks a where mask is set, else b (vectors of one size; MASK_T the
+   integer vector type of mask). */
+#define S_PICK(MASK_T, mask, a, b)                                            \
+    ((__typeof__ (a)) (((MASK_T) (a) & (mask)) | ((MASK_T) (b) & ~(mask))))
+
+/* The loops come in two widths of vector, W doubles (S_LANES / W vectors
+   per step): W = 2 everywhere (SSE2, NEON), and W = 4 with AVX2 on x86-64,
+   chosen when the CPU has it. Vector k holds lanes k·W to k·W + W − 1 in
+   both, so both do the same operations on the same lanes. */
+typedef double s_d2 __attribute__ ((vector_size (2 * sizeof (double))));
+typedef double s_d4 __attribute__ ((vector_size (4 * sizeof (double))));
+
+#if defined (__x86_64__) && defined (__GNUC__)
+#   define S_AVX2 1
+#else
+#   define S_AVX2 0
+#endif
+
+/* Pass 1 of dtype SUFFIX (KIND 0: signed, 1: unsigned, 2: float) in
+   vectors of W doubles: the lane sums and their errors, min, max and
+   whether an element is NaN. Pass 2: the lanes of Σ d² and Σ d,
+   d = x − mean. MASK is the signed integer of TYPE's size, LOW and HIGH
+   the range of TYPE. */
+#define S_PASSES_W(SUFFIX, TYPE, KIND, MASK, LOW, HIGH, W, ATTRIBUTES)        \
+typedef TYPE s_vec_##SUFFIX##_##W __attribute__ ((vector_size (W * sizeof (TYPE)))); \
+typedef MASK s_mask_##SUFFIX##_##W __attribute__ ((vector_size (W * sizeof (TYPE)))); \
+                                                                              \
+ATTRIBUTES static void                                                        \
+s_first_##SUFFIX##_##W (const uint8_t *data, uint64_t count, s_stats_t *stats,\
+                        s_lanes_sums_t *lanes, bool *nan_p)                   \
 {                                                                             \
-    double sum = 0, compensation = 0, fmin = INFINITY, fmax = -INFINITY;      \
-    int64_t imin = INT64_MAX, imax = INT64_MIN;                               \
-    uint64_t umin = UINT64_MAX, umax = 0;                                     \
-    bool nan = false;                                                         \
-    for (uint64_t index = 0; index < count; index++) {                        \
+    enum { K = S_LANES / W };                                                 \
+    s_d##W sum [K], comp [K];                                                 \
+    s_vec_##SUFFIX##_##W lo [K], hi [K];                                      \
+    s_mask_##SUFFIX##_##W nan [K];                                            \
+    for (int k = 0; k < K; k++)                                               \
+        for (int lane = 0; lane < W; lane++) {                                \
+            sum [k][lane] = comp [k][lane] = 0;                               \
+            lo [k][lane] = HIGH;                                              \
+            hi [k][lane] = LOW;                                               \
+            nan [k][lane] = 0;                                                \
+        }                                                                     \
+    uint64_t index = 0;                                                       \
+    for (; count - index >= S_LANES; index += S_LANES)                        \
+        _Pragma ("GCC unroll 4")                                              \
+        for (int k = 0; k < K; k++) {                                         \
+            s_vec_##SUFFIX##_##W v;                                           \
+            memcpy (&v, data + sizeof (TYPE) * (index + k * W), sizeof (v));  \
+            s_d##W d = __builtin_convertvector (v, s_d##W);                   \
+            S_TWO_SUM (sum [k], comp [k], d);                                 \
+            s_mask_##SUFFIX##_##W below = v < lo [k], above = v > hi [k];     \
+            lo [k] = S_PICK (s_mask_##SUFFIX##_##W, below, v, lo [k]);        \
+            hi [k] = S_PICK (s_mask_##SUFFIX##_##W, above, v, hi [k]);        \
+            if (KIND == 2)                                                    \
+                nan [k] |= v != v;                                            \
+        }                                                                     \
+    TYPE low [S_LANES], high [S_LANES];                                       \
+    MASK nans [S_LANES];                                                      \
+    for (int k = 0; k < K; k++) {                                             \
+        memcpy (lanes->sum + k * W, &sum [k], sizeof (sum [k]));              \
+        memcpy (lanes->comp + k * W, &comp [k], sizeof (comp [k]));           \
+        memcpy (low + k * W, &lo [k], sizeof (lo [k]));                       \
+        memcpy (high + k * W, &hi [k], sizeof (hi [k]));                      \
+        memcpy (nans + k * W, &nan [k], sizeof (nan [k]));                    \
+    }                                                                         \
+    s_first_tail_##SUFFIX (data, index, count, lanes, low, high, nans);       \
+    s_extremes_##SUFFIX (stats, low, high, nans, nan_p);                      \
+}                                                                             \
+                                                                              \
+ATTRIBUTES static void                                                        \
+s_second_##SUFFIX##_##W (const uint8_t *data, uint64_t count, double mean,    \
+                         s_lanes_sums_t *lanes)                               \
+{                                                                             \
+    enum { K = S_LANES / W };                                                 \
+    s_d##W m2 [K], deviations [K], means;                                     \
+    for (int lane = 0; lane < W; lane++)                                      \
+        means [lane] = mean;                                                  \
+    for (int k = 0; k < K; k++)                                               \
+        for (int lane = 0; lane < W; lane++)                                  \
+            m2 [k][lane] = deviations [k][lane] = 0;                          \
+    uint64_t index = 0;                                                       \
+    for (; count - index >= S_LANES; index += S_LANES)                        \
+        _Pragma ("GCC unroll 4")                                              \
+        for (int k = 0; k < K; k++) {                                         \
+            s_vec_##SUFFIX##_##W v;                                           \
+            memcpy (&v, data + sizeof (TYPE) * (index + k * W), sizeof (v));  \
+            s_d##W deviation = __builtin_convertvector (v, s_d##W) - means;   \
+            m2 [k] += deviation * deviation;                                  \
+            deviations [k] += deviation;                                      \
+        }                                                                     \
+    for (int k = 0; k < K; k++) {                                             \
+        memcpy (lanes->sum + k * W, &m2 [k], sizeof (m2 [k]));                \
+        memcpy (lanes->comp + k * W, &deviations [k], sizeof (deviations [k]));\
+    }                                                                         \
+    s_second_tail_##SUFFIX (data, index, count, mean, lanes);                 \
+}
+
+/* The scalar parts of dtype SUFFIX: the last count % S_LANES elements
+   (from index) into lanes 0, 1, ...; the lanes' extremes merged in lane
+   order (the first of equal ones wins); and the choice of a width. */
+#define S_PASSES(SUFFIX, TYPE, KIND, MASK, LOW, HIGH)                         \
+static void                                                                   \
+s_first_tail_##SUFFIX (const uint8_t *data, uint64_t index, uint64_t count,   \
+                       s_lanes_sums_t *lanes, TYPE *low, TYPE *high, MASK *nans) \
+{                                                                             \
+    for (int lane = 0; index < count; index++, lane++) {                      \
         TYPE v;                                                               \
         memcpy (&v, data + sizeof (TYPE) * index, sizeof (TYPE));             \
         double d = (double) v;                                                \
-        double t = sum + d;                                                   \
-        if (fabs (sum) >= fabs (d))                                           \
-            compensation += (sum - t) + d;                                    \
-        else                                                                  \
-            compensation += (d - t) + sum;                                    \
-        sum = t;                                                              \
+        S_TWO_SUM (lanes->sum [lane], lanes->comp [lane], d);                 \
+        if (v < low [lane]) low [lane] = v;                                   \
+        if (v > high [lane]) high [lane] = v;                                 \
+        if (KIND == 2 && v != v) nans [lane] = -1;                            \
+    }                                                                         \
+}                                                                             \
+                                                                              \
+static void                                                                   \
+s_extremes_##SUFFIX (s_stats_t *stats, const TYPE *low, const TYPE *high,     \
+                     const MASK *nans, bool *nan_p)                           \
+{                                                                             \
+    for (int lane = 0; lane < S_LANES; lane++) {                              \
         if (KIND == 0) {                                                      \
-            if ((int64_t) v < imin) imin = (int64_t) v;                       \
-            if ((int64_t) v > imax) imax = (int64_t) v;                       \
+            if ((int64_t) low [lane] < stats->imin) stats->imin = (int64_t) low [lane]; \
+            if ((int64_t) high [lane] > stats->imax) stats->imax = (int64_t) high [lane]; \
         }                                                                     \
         if (KIND == 1) {                                                      \
-            if ((uint64_t) v < umin) umin = (uint64_t) v;                     \
-            if ((uint64_t) v > umax) umax = (uint64_t) v;                     \
+            if ((uint64_t) low [lane] < stats->umin) stats->umin = (uint64_t) low [lane]; \
+            if ((uint64_t) high [lane] > stats->umax) stats->umax = (uint64_t) high [lane]; \
         }                                                                     \
         if (KIND == 2) {                                                      \
-            if (d < fmin) fmin = d;                                           \
-            if (d > fmax) fmax = d;                                           \
-            nan |= isnan (d);                                                 \
+            if ((double) low [lane] < stats->fmin) stats->fmin = (double) low [lane]; \
+            if ((double) high [lane] > stats->fmax) stats->fmax = (double) high [lane]; \
+            *nan_p |= nans [lane] != 0;                                       \
         }                                                                     \
     }                                                                         \
-    stats->imin = imin; stats->imax = imax;                                   \
-    stats->umin = umin; stats->umax = umax;                                   \
-    stats->fmin = fmin; stats->fmax = fmax;                                   \
-    *sum_p = sum;                                                             \
-    *compensation_p = compensation;                                           \
-    *nan_p = nan;                                                             \
+}                                                                             \
+                                                                              \
+static void                                                                   \
+s_second_tail_##SUFFIX (const uint8_t *data, uint64_t index, uint64_t count,  \
+                        double mean, s_lanes_sums_t *lanes)                   \
+{                                                                             \
+    for (int lane = 0; index < count; index++, lane++) {                      \
+        TYPE v;                                                               \
+        memcpy (&v, data + sizeof (TYPE) * index, sizeof (TYPE));             \
+        double deviation = (double) v - mean;                                 \
+        lanes->sum [lane] += deviation * deviation;                           \
+        lanes->comp [lane] += deviation;                                      \
+    }                                                                         \
+}                                                                             \
+                                                                              \
+S_PASSES_W (SUFFIX, TYPE, KIND, MASK, LOW, HIGH, 2, )                         \
+S_PASSES_AVX2 (SUFFIX, TYPE, KIND, MASK, LOW, HIGH)                           \
+                                                                              \
+static void                                                                   \
+s_first_##SUFFIX (const uint8_t *data, uint64_t count, s_stats_t *stats,      \
+                  s_lanes_sums_t *lanes, bool *nan_p)                         \
+{                                                                             \
+    if (s_avx2 ())                                                            \
+        S_CALL_AVX2 (s_first_##SUFFIX, data, count, stats, lanes, nan_p);     \
+    else                                                                      \
+        s_first_##SUFFIX##_2 (data, count, stats, lanes, nan_p);              \
 }                                                                             \
                                                                               \
 static void                                                                   \
 s_second_##SUFFIX (const uint8_t *data, uint64_t count, double mean,          \
-                   double *m2_p, double *deviations_p)                        \
+                   s_lanes_sums_t *lanes)                                     \
 {                                                                             \
-    double m2 = 0, deviations = 0;                                            \
-    for (uint64_t index = 0; index < count; index++) {                        \
-        TYPE v;                                                               \
-        memcpy (&v, data + sizeof (TYPE) * index, sizeof (TYPE));             \
-        double deviation = (double) v - mean;                                 \
-        m2 += deviation * deviation;                                          \
-        deviations += deviation;                                              \
-    }                                                                         \
-    *m2_p = m2;                                                               \
-    *deviations_p = deviations;                                               \
+    if (s_avx2 ())                                                            \
+        S_CALL_AVX2 (s_second_##SUFFIX, data, count, mean, lanes);            \
+    else                                                                      \
+        s_second_##SUFFIX##_2 (data, count, mean, lanes);                     \
 }
 
-S_PASSES (i8, int8_t, 0)
-S_PASSES (i16, int16_t, 0)
-S_PASSES (i32, int32_t, 0)
-S_PASSES (i64, int64_t, 0)
-S_PASSES (u8, uint8_t, 1)
-S_PASSES (u16, uint16_t, 1)
-S_PASSES (u32, uint32_t, 1)
-S_PASSES (u64, uint64_t, 1)
-S_PASSES (f32, float, 2)
-S_PASSES (f64, double, 2)
+#if S_AVX2
+#   define S_PASSES_AVX2(SUFFIX, TYPE, KIND, MASK, LOW, HIGH)                 \
+        S_PASSES_W (SUFFIX, TYPE, KIND, MASK, LOW, HIGH, 4,                   \
+                    __attribute__ ((target ("avx2"))))
+#   define S_CALL_AVX2(NAME, ...) NAME##_4 (__VA_ARGS__)
 
-/* Computes the figures of count elements of data in two passes (above). */
+/* Whether the CPU runs AVX2 (asked once; threads that ask at once store
+   the same answer). */
+static bool
+s_avx2 (void)
+{
+    static int known = -1;
+    int answer = __atomic_load_n (&known, __ATOMIC_RELAXED);
+    if (answer < 0) {
+        __builtin_cpu_init ();
+        answer = __builtin_cpu_supports ("avx2") ? 1 : 0;
+        __atomic_store_n (&known, answer, __ATOMIC_RELAXED);
+    }
+    return answer == 1;
+}
+#else
+#   define S_PASSES_AVX2(SUFFIX, TYPE, KIND, MASK, LOW, HIGH)
+#   define S_CALL_AVX2(NAME, ...) NAME##_2 (__VA_ARGS__)
+#   define s_avx2() false
+#endif
+
+S_PASSES (i8, int8_t, 0, int8_t, INT8_MIN, INT8_MAX)
+S_PASSES (i16, int16_t, 0, int16_t, INT16_MIN, INT16_MAX)
+S_PASSES (i32, int32_t, 0, int32_t, INT32_MIN, INT32_MAX)
+S_PASSES (i64, int64_t, 0, int64_t, INT64_MIN, INT64_MAX)
+S_PASSES (u8, uint8_t, 1, int8_t, 0, UINT8_MAX)
+S_PASSES (u16, uint16_t, 1, int16_t, 0, UINT16_MAX)
+S_PASSES (u32, uint32_t, 1, int32_t, 0, UINT32_MAX)
+S_PASSES (u64, uint64_t, 1, int64_t, 0, UINT64_MAX)
+S_PASSES (f32, float, 2, int32_t, -INFINITY, INFINITY)
+S_PASSES (f64, double, 2, int64_t, -INFINITY, INFINITY)
+
+/* Computes the figures of count elements of data in two passes (above):
+   the sum is the lanes' sums added in lane order with TwoSum, plus every
+   error gathered (compensated, as accurate as Neumaier's sum in one lane);
+   m2 = Σ d² − (Σ d)² / count, the corrected two-pass algorithm, with each
+   Σ the lanes' in lane order. */
 static void
 s_compute (const uint8_t *data, ff_dtype_t dtype, uint64_t count,
            s_stats_t *stats)
@@ -124,23 +291,32 @@ s_compute (const uint8_t *data, ff_dtype_t dtype, uint64_t count,
     memset (stats, 0, sizeof (*stats));
     stats->dtype = dtype;
     stats->count = count;
-    double sum = 0, compensation = 0, m2 = 0, deviations = 0;
+    stats->imin = INT64_MAX; stats->imax = INT64_MIN;
+    stats->umin = UINT64_MAX; stats->umax = 0;
+    stats->fmin = INFINITY; stats->fmax = -INFINITY;
+    s_lanes_sums_t lanes;
+    memset (&lanes, 0, sizeof (lanes));
     bool nan = false;
     switch (dtype) {
-        case FF_DTYPE_I8:  s_first_i8 (data, count, stats, &sum, &compensation, &nan); break;
-        case FF_DTYPE_I16: s_first_i16 (data, count, stats, &sum, &compensation, &nan); break;
-        case FF_DTYPE_I32: s_first_i32 (data, count, stats, &sum, &compensation, &nan); break;
-        case FF_DTYPE_I64: s_first_i64 (data, count, stats, &sum, &compensation, &nan); break;
-        case FF_DTYPE_U8:  s_first_u8 (data, count, stats, &sum, &compensation, &nan); break;
-        case FF_DTYPE_U16: s_first_u16 (data, count, stats, &sum, &compensation, &nan); break;
-        case FF_DTYPE_U32: s_first_u32 (data, count, stats, &sum, &compensation, &nan); break;
-        case FF_DTYPE_U64: s_first_u64 (data, count, stats, &sum, &compensation, &nan); break;
-        case FF_DTYPE_F32: s_first_f32 (data, count, stats, &sum, &compensation, &nan); break;
-        case FF_DTYPE_F64: s_first_f64 (data, count, stats, &sum, &compensation, &nan); break;
-        default:           s_first_u8 (data, 0, stats, &sum, &compensation, &nan); break;
+        case FF_DTYPE_I8:  s_first_i8 (data, count, stats, &lanes, &nan); break;
+        case FF_DTYPE_I16: s_first_i16 (data, count, stats, &lanes, &nan); break;
+        case FF_DTYPE_I32: s_first_i32 (data, count, stats, &lanes, &nan); break;
+        case FF_DTYPE_I64: s_first_i64 (data, count, stats, &lanes, &nan); break;
+        case FF_DTYPE_U8:  s_first_u8 (data, count, stats, &lanes, &nan); break;
+        case FF_DTYPE_U16: s_first_u16 (data, count, stats, &lanes, &nan); break;
+        case FF_DTYPE_U32: s_first_u32 (data, count, stats, &lanes, &nan); break;
+        case FF_DTYPE_U64: s_first_u64 (data, count, stats, &lanes, &nan); break;
+        case FF_DTYPE_F32: s_first_f32 (data, count, stats, &lanes, &nan); break;
+        case FF_DTYPE_F64: s_first_f64 (data, count, stats, &lanes, &nan); break;
+        default:           break;
     }
     if (nan)
         stats->fmin = stats->fmax = NAN;
+    double sum = 0, compensation = 0;
+    for (int lane = 0; lane < S_LANES; lane++)
+        S_TWO_SUM (sum, compensation, lanes.sum [lane]);
+    for (int lane = 0; lane < S_LANES; lane++)
+        compensation += lanes.comp [lane];
     stats->sum = isfinite (sum) ? sum + compensation : sum;
     stats->have_range = count > 0;
     if (count == 0) {
@@ -148,18 +324,24 @@ s_compute (const uint8_t *data, ff_dtype_t dtype, uint64_t count,
         return;
     }
     stats->mean = stats->sum / (double) count;
+    memset (&lanes, 0, sizeof (lanes));
     switch (dtype) {
-        case FF_DTYPE_I8:  s_second_i8 (data, count, stats->mean, &m2, &deviations); break;
-        case FF_DTYPE_I16: s_second_i16 (data, count, stats->mean, &m2, &deviations); break;
-        case FF_DTYPE_I32: s_second_i32 (data, count, stats->mean, &m2, &deviations); break;
-        case FF_DTYPE_I64: s_second_i64 (data, count, stats->mean, &m2, &deviations); break;
-        case FF_DTYPE_U8:  s_second_u8 (data, count, stats->mean, &m2, &deviations); break;
-        case FF_DTYPE_U16: s_second_u16 (data, count, stats->mean, &m2, &deviations); break;
-        case FF_DTYPE_U32: s_second_u32 (data, count, stats->mean, &m2, &deviations); break;
-        case FF_DTYPE_U64: s_second_u64 (data, count, stats->mean, &m2, &deviations); break;
-        case FF_DTYPE_F32: s_second_f32 (data, count, stats->mean, &m2, &deviations); break;
-        case FF_DTYPE_F64: s_second_f64 (data, count, stats->mean, &m2, &deviations); break;
+        case FF_DTYPE_I8:  s_second_i8 (data, count, stats->mean, &lanes); break;
+        case FF_DTYPE_I16: s_second_i16 (data, count, stats->mean, &lanes); break;
+        case FF_DTYPE_I32: s_second_i32 (data, count, stats->mean, &lanes); break;
+        case FF_DTYPE_I64: s_second_i64 (data, count, stats->mean, &lanes); break;
+        case FF_DTYPE_U8:  s_second_u8 (data, count, stats->mean, &lanes); break;
+        case FF_DTYPE_U16: s_second_u16 (data, count, stats->mean, &lanes); break;
+        case FF_DTYPE_U32: s_second_u32 (data, count, stats->mean, &lanes); break;
+        case FF_DTYPE_U64: s_second_u64 (data, count, stats->mean, &lanes); break;
+        case FF_DTYPE_F32: s_second_f32 (data, count, stats->mean, &lanes); break;
+        case FF_DTYPE_F64: s_second_f64 (data, count, stats->mean, &lanes); break;
         default: break;
+    }
+    double m2 = 0, deviations = 0;
+    for (int lane = 0; lane < S_LANES; lane++) {
+        m2 += lanes.sum [lane];
+        deviations += lanes.comp [lane];
     }
     stats->m2 = m2 - deviations * deviations / (double) count;
     if (stats->m2 < 0)
