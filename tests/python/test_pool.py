@@ -186,6 +186,24 @@ class Behaviour:
             self.pool.progress = False
         self.assertEqual(seen[-1], (100, 100))
 
+    def test_ranges_lists_and_tuples_give_what_iterating_them_gives(self):
+        cases = [range(0), range(5), range(3, 20000, 7), range(10, -5000, -3),
+                 range(2 ** 64, 2 ** 64 + 50), list(range(-300, 9000)), tuple(range(777))]
+        for case in cases:
+            self.assertEqual(list(self.pool.imap(pykernels.square, case)),
+                             [x * x for x in case])
+            self.assertEqual(sorted(self.pool.imap_unordered(pykernels.square, case)),
+                             sorted(x * x for x in case))
+
+    def test_an_exception_inside_a_large_task_keeps_the_results_before_it(self):
+        results = self.pool.imap(pykernels.fail_on_large, range(50000))
+        got = []
+        with self.assertRaises(ValueError) as caught:
+            for value in results:
+                got.append(value)
+        self.assertEqual(str(caught.exception), "31337 is not allowed")
+        self.assertEqual(got, list(range(31337)))
+
     def test_a_worker_killed_mid_job_loses_no_result_and_repeats_none(self):
         items = list(range(400))
         results = self.pool.imap(pykernels.sleep_ms, [5] * 400, chunksize=1)
@@ -251,6 +269,17 @@ class ServicePoolTest(Behaviour, unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.pool.close()
+
+    def test_a_finished_job_is_over_on_the_service_at_once(self):
+        # the last ack goes even when the caller took every result before the
+        # I/O thread sent it: else the job holds its workers until the
+        # service gives up on the client (client_timeout_ms, 600 ms here)
+        for _ in range(100):
+            self.assertEqual(self.pool.map(pykernels.noop, range(2000)), list(range(2000)))
+            deadline = time.monotonic() + 0.3
+            while self.pool.status()["jobs"] and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self.assertEqual(self.pool.status()["jobs"], [])
 
     def test_close_stops_every_process_and_unlinks_shared_arrays(self):
         before = own_segments()
