@@ -53,8 +53,8 @@ def _sweep(job):
     except OSError:
         return
     for name in names:
-        if name.lstrip(".").startswith(starts):
-            shm.unlink_quietly(name.lstrip("."))
+        if name.startswith(starts):
+            shm.unlink_quietly(name)
 
 
 class _Progress:
@@ -475,7 +475,6 @@ class Pool:
         atexit.register(_close_at_exit, weakref.ref(self))
         if self.inline:
             return
-        shm.sweep_twins()
         try:
             self._start(workers, topology, start_timeout)
         except (OSError, FanfoldError, ValueError, zmq.ZMQError) as error:
@@ -618,7 +617,9 @@ class Pool:
         python = callable(fn) or (isinstance(fn, str) and ":" in fn)
         if python:
             name = kernel.name_of(fn)
-            params = [["py.host", self._host]]
+            # py.pid: the owner of the result segments a worker makes here
+            # (they live until this process reads them, or dies)
+            params = [["py.host", self._host], ["py.pid", "%d" % os.getpid()]]
             if self._shares:
                 params.append(["py.shares", self._shares_param()])
         else:
@@ -952,7 +953,6 @@ def freeze(arrays):
     gets the same views. Unlinked by frozen.close(), at exit, or by
     `fanfold clean`."""
     import atexit
-    shm.sweep_twins()
     entries = []
     try:
         for name, array in arrays.items():
