@@ -34,8 +34,8 @@ from .topology import Topology
 HB_S = 0.1                    # client heartbeat interval
 SILENCE_S = 10.0              # a service silent this long has failed
 TARGET_TASK_US = 20000        # chunks hold about this much work
-MAX_CHUNK = 10000             # items of one task, at most
-SPREAD = 4                    # a known-length input makes at least this many tasks per worker
+MAX_CHUNK = 50000             # items of one task, at most
+SPREAD = 2                    # a known-length input makes at least this many tasks per worker
 PROBES = 2                    # items sent before the first result, when the length is unknown
 MAX_INFLIGHT = 64             # tasks sent and not answered, per job
 FEED_AHEAD = 64               # tasks packed ahead of sending, per job
@@ -690,8 +690,9 @@ class Pool:
         far stay within the budget (the cap when the length is known, else
         PROBES items; then the feeder waits for a result); after it, each
         task holds about TARGET_TASK_US of the measured time per item. The
-        cap is len / (SPREAD * workers) when the length is known (as
-        multiprocessing's map), and at most MAX_CHUNK. A cheap function
+        cap is len / (SPREAD * workers) when the length is known (half
+        of multiprocessing's map chunk: a task costs a hop through the
+        service each way, so fewer pay), and at most MAX_CHUNK. A cheap function
         thus starts on small tasks without waiting for a round trip, and a
         slow one commits at most the budget to unmeasured tasks."""
         encoder_shm = self._local
