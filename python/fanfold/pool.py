@@ -690,11 +690,12 @@ class Pool:
         far stay within the budget (the cap when the length is known, else
         PROBES items; then the feeder waits for a result); after it, each
         task holds about TARGET_TASK_US of the measured time per item. The
-        cap is len / (SPREAD * workers) when the length is known (half
-        of multiprocessing's map chunk: a task costs a hop through the
-        service each way, so fewer pay), and at most MAX_CHUNK. A cheap function
-        thus starts on small tasks without waiting for a round trip, and a
-        slow one commits at most the budget to unmeasured tasks."""
+        cap is len / (SPREAD * workers) when the length is known (half of
+        multiprocessing's map chunk: a task costs a hop through the
+        service each way, so fewer pay), and at most MAX_CHUNK. A cheap
+        function thus starts on small tasks without waiting for a round
+        trip, and a slow one commits at most the budget to unmeasured
+        tasks."""
         encoder_shm = self._local
         seq = 0
         workers = max(1, self.workers)
