@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """Overhead of fanfold.Pool against multiprocessing.Pool, for `make bench`:
 imap(noop, range(N)) with 2 workers, results checked, in alternating rounds:
-fanfold.Pool(workers=2).imap (chunks chosen by the pool), and
-multiprocessing.Pool(2).imap with chunksize=1 and with each of several
-chunksizes (its best is the one with the lowest median). Both pools are
+fanfold.Pool(workers=2).imap (chunks chosen by the pool) over range(N) (a
+range travels as range slices, no item is packed) and over list(range(N))
+(every item packed, as any list), and multiprocessing.Pool(2).imap over
+range(N) with chunksize=1 and with each of several chunksizes (its best is
+the one with the lowest median). Both pools are
 started (and warmed) before the rounds: the figures are the imap alone.
 Prints one JSON object: seconds per round for each.
 Usage: pypool.py [N] [ROUNDS]"""
@@ -39,7 +41,8 @@ def main():
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 100000
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     expected = list(range(count))
-    times = {"fanfold": [], "mp1": []}
+    items = list(range(count))
+    times = {"fanfold": [], "fanfold_list": [], "mp1": []}
     times.update({"mp%d" % c: [] for c in CHUNKSIZES})
     context = multiprocessing.get_context("fork")
     with fanfold.Pool(workers=2) as pool, context.Pool(2) as mp:
@@ -47,6 +50,7 @@ def main():
         mp.map(noop, range(1000))
         for _ in range(rounds):
             times["fanfold"].append(timed(lambda: list(pool.imap(noop, range(count))), expected))
+            times["fanfold_list"].append(timed(lambda: list(pool.imap(noop, items)), expected))
             times["mp1"].append(timed(lambda: list(mp.imap(noop, range(count), chunksize=1)),
                                       expected))
             for size in CHUNKSIZES:
@@ -54,6 +58,7 @@ def main():
                     lambda: list(mp.imap(noop, range(count), chunksize=size)), expected))
     best = min(CHUNKSIZES, key=lambda c: statistics.median(times["mp%d" % c]))
     print(json.dumps({"n": count, "rounds": rounds, "fanfold": times["fanfold"],
+                      "fanfold_list": times["fanfold_list"],
                       "mp_chunksize_1": times["mp1"], "mp_best_chunksize": best,
                       "mp_best": times["mp%d" % best],
                       "mp_by_chunksize": {str(c): times["mp%d" % c] for c in CHUNKSIZES}}))

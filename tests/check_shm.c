@@ -20,9 +20,8 @@
 
 #include "fanfold/runtime/shm.h"
 
-/* The pid field of segments that no ff_shm_clean (NULL) removes: other
-   fanfold runs on this host clean at start-up, and would take a segment
-   that names this test binary (alive, but no ventilator) at any moment. */
+/* The pid field of segments that no ff_shm_clean (NULL) removes, whatever
+   other fanfold runs on this host do as they start: no process is 0. */
 #define S_HELD 0
 
 static char s_job [32];                 /* this test's job id */
@@ -310,15 +309,35 @@ START_TEST (test_shm_clean_of_null_removes_the_segments_of_a_dead_process)
 }
 END_TEST
 
-START_TEST (test_shm_clean_of_null_removes_the_segments_of_a_live_pid_that_is_no_ventilator)
+START_TEST (test_shm_clean_of_null_keeps_the_segments_of_any_live_owner)
 {
-    /* this test binary is alive but is not fanfold-ventilator */
+    /* this test binary is no fanfold stage: a Python client or worker
+       owns its segments just the same */
     const char *name = s_name (getpid (), "data");
     ff_shm_t *shm = ff_shm_create (name, 32);
     ck_assert_ptr_nonnull (shm);
     ff_shm_clean (NULL);
-    ck_assert (!s_exists (name));
-    ff_shm_destroy (&shm, 0);
+    ck_assert (s_exists (name));
+    ff_shm_destroy (&shm, 1);
+}
+END_TEST
+
+START_TEST (test_shm_owner_is_live_only_when_it_started_before_its_segment)
+{
+    struct timespec now, long_ago = { .tv_sec = 1000000000, .tv_nsec = 0 };
+    ck_assert_int_eq (clock_gettime (CLOCK_REALTIME, &now), 0);
+    ck_assert_int_eq (ff_shm_owner_live (getpid (), &now), 1);
+    /* a process that started after the segment was made reuses the pid */
+    ck_assert_int_eq (ff_shm_owner_live (getpid (), &long_ago), 0);
+    ck_assert_int_eq (ff_shm_owner_live (0, &now), 0);
+
+    pid_t pid = fork ();
+    ck_assert_int_ge (pid, 0);
+    if (pid == 0)
+        _exit (0);
+    int status;
+    ck_assert_int_eq (waitpid (pid, &status, 0), pid);
+    ck_assert_int_eq (ff_shm_owner_live (pid, &now), 0);
 }
 END_TEST
 
@@ -625,7 +644,8 @@ shm_suite (void)
     tcase_add_test (tc, test_shm_destroy_without_unlink_keeps_the_name);
     tcase_add_test (tc, test_shm_clean_of_a_job_removes_only_that_jobs_segments);
     tcase_add_test (tc, test_shm_clean_of_null_removes_the_segments_of_a_dead_process);
-    tcase_add_test (tc, test_shm_clean_of_null_removes_the_segments_of_a_live_pid_that_is_no_ventilator);
+    tcase_add_test (tc, test_shm_clean_of_null_keeps_the_segments_of_any_live_owner);
+    tcase_add_test (tc, test_shm_owner_is_live_only_when_it_started_before_its_segment);
     tcase_add_test (tc, test_shm_clean_of_null_keeps_a_live_ventilators_segments_until_it_is_gone);
     tcase_add_test (tc, test_shm_clean_of_null_leaves_names_without_a_pid_alone);
     suite_add_tcase (suite, tc);

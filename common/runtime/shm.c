@@ -1,5 +1,6 @@
 /*  fanfold shared memory: POSIX segments under /dev/shm, created with
-    O_EXCL and 0600, checked with fstat before mapping, cleaned by pid;
+    O_EXCL and 0600, checked with fstat before mapping, cleaned once the
+    process their name gives as owner is gone;
     and files on disk mapped read-only in place, checked by identity
     (device, inode, size, mtime) before and after mapping. */
 
@@ -313,30 +314,54 @@ fail:
     return NULL;
 }
 
-/* Returns 1 when pid is a running (not zombie) fanfold ventilator or
-   submitting client (the process that made the segments): a pid reused by
-   another program does not keep a dead job's segments. */
-static int
-s_ventilator_alive (pid_t pid)
+/* The seconds since the epoch at which the kernel booted, from the
+   difference of the two clocks now (precise to a microsecond, unlike
+   /proc/stat's btime). */
+static double
+s_boot_epoch (void)
 {
-    char path [64], stat_line [512];
+    struct timespec real, boot;
+    if (clock_gettime (CLOCK_REALTIME, &real) != 0 || clock_gettime (CLOCK_BOOTTIME, &boot) != 0)
+        return 0;
+    return (double) (real.tv_sec - boot.tv_sec) + (real.tv_nsec - boot.tv_nsec) / 1e9;
+}
+
+int
+ff_shm_owner_live (pid_t pid, const struct timespec *made)
+{
+    char path [64], stat_line [1024];
+    assert (made);
+    if (pid <= 0)
+        return 0;
     snprintf (path, sizeof (path), "/proc/%d/stat", (int) pid);
     FILE *file = fopen (path, "re");
-    if (!file)
+    if (!file)                      /* gone, or /proc hidden: ask the kernel */
         return kill (pid, 0) == 0 || errno == EPERM;
     size_t got = fread (stat_line, 1, sizeof (stat_line) - 1, file);
     fclose (file);
     stat_line [got] = 0;
-    /* pid (comm) state ...: comm is cut to 15 characters */
-    const char *open = strchr (stat_line, '(');
+    /* pid (comm) state ppid ... starttime (field 22, clock ticks since boot) */
     const char *close = strrchr (stat_line, ')');
-    if (!open || !close || close [1] != ' ')
+    if (!close || close [1] != ' ')
+        return 1;                   /* unreadable: keep rather than guess */
+    if (close [2] == 'Z' || close [2] == 'X')
+        return 0;
+    const char *field = close + 2;
+    int index;
+    for (index = 3; index < 22 && field; index++) {
+        field = strchr (field, ' ');
+        if (field)
+            field++;
+    }
+    long ticks = sysconf (_SC_CLK_TCK);
+    if (!field || ticks <= 0)
         return 1;
-    char state = close [2];
-    /* a ventilator, or `fanfold submit` (a pool job's segments) */
-    return state != 'Z' && state != 'X'
-        && (strncmp (open + 1, "fanfold-ventila", 15) == 0
-            || strncmp (open + 1, "fanfold) ", 9) == 0);
+    unsigned long long start = strtoull (field, NULL, 10);
+    double started = s_boot_epoch () + (double) start / (double) ticks;
+    double stamped = (double) made->tv_sec + made->tv_nsec / 1e9;
+    /* started was cut to a tick, which errs towards live; the slack covers
+       a wall clock stepped forward since the segment was stamped */
+    return started <= stamped + FF_SHM_OWNER_SLACK_S;
 }
 
 int
@@ -363,8 +388,16 @@ ff_shm_clean (const char *job)
             dead = (size_t) (pid_at - job_at) == strlen (job)
                 && strncmp (job_at, job, strlen (job)) == 0;
         else {
-            long pid = strtol (pid_at + 1, NULL, 10);
-            dead = pid > 0 && !s_ventilator_alive ((pid_t) pid);
+            /* the owner is <pid>, the process that made the segment (or,
+               for a Python worker's results, the client that reads them):
+               live when it runs and started before the segment's last
+               change, so that a reused pid keeps nothing */
+            char *end;
+            long pid = strtol (pid_at + 1, &end, 10);
+            struct stat info;
+            dead = pid > 0 && pid <= INT_MAX && *end == '_'
+                && fstatat (dirfd (dir), name, &info, AT_SYMLINK_NOFOLLOW) == 0
+                && !ff_shm_owner_live ((pid_t) pid, &info.st_ctim);
         }
         if (dead) {
             char path [FF_SHM_NAME_MAX + 2];

@@ -34,9 +34,9 @@ from .topology import Topology
 HB_S = 0.1                    # client heartbeat interval
 SILENCE_S = 10.0              # a service silent this long has failed
 TARGET_TASK_US = 20000        # chunks hold about this much work
-MAX_CHUNK = 10000
-SPREAD = 4                    # a known-length input makes at least this many tasks per worker
-PROBES = 2                    # tasks of one item sent before the first result gives a time
+MAX_CHUNK = 50000             # items of one task, at most
+SPREAD = 2                    # a known-length input makes at least this many tasks per worker
+PROBES = 2                    # items sent before the first result, when the length is unknown
 MAX_INFLIGHT = 64             # tasks sent and not answered, per job
 FEED_AHEAD = 64               # tasks packed ahead of sending, per job
 
@@ -53,8 +53,8 @@ def _sweep(job):
     except OSError:
         return
     for name in names:
-        if name.lstrip(".").startswith(starts):
-            shm.unlink_quietly(name.lstrip("."))
+        if name.startswith(starts):
+            shm.unlink_quietly(name)
 
 
 class _Progress:
@@ -133,6 +133,8 @@ class _Job:
         self.ended = False
         self.failed = None
         self.starving = False
+        self.finished = False                # the caller took every result
+        self.taken = threading.Event()       # the I/O thread took a packed task
 
 
 class _Link(threading.Thread):
@@ -368,16 +370,26 @@ class _Link(threading.Thread):
             job.results.put((seq, status, body, meta, count))
 
     def _pump(self, job, now):
-        """Sends what the window allows, the total once known, acks, hb."""
-        if job.id is None or job.ended:
+        """Sends what the window allows, the total once known, acks, hb.
+        A job whose caller has taken every result (job.finished, still in
+        self.jobs) goes on with its total, acks and hb until the service
+        ends it: without the last ack the job would hold its workers until
+        the service gave up on this client."""
+        if job.id is None:
             return
         batch, batch_bytes = [], 0
         while True:
             if job.next_send is None:
                 try:
                     job.next_send = job.feed.get_nowait()
+                    job.taken.set()
                 except queue.Empty:
                     job.starving = job.total is None
+                    if job.finished and not job.sent_total:
+                        # every result is in: the feeder's end mark may never
+                        # come (it stops putting once the job ended)
+                        self._send("total", job.id, job.total)
+                        job.sent_total = True
                     break
             seq, payload, count, segments, arrays = job.next_send
             if seq is None:                        # the feeder is done
@@ -410,6 +422,21 @@ class _Link(threading.Thread):
         if now - job.last_hb >= HB_S:
             self._send("hb", job.id)
             job.last_hb = now
+
+
+class Results(itertools.chain):
+    """What imap and imap_unordered return: an iterator over the results.
+    It flattens the result lists of the job's tasks in C (a Python
+    generator would cost a resumption per item); close() stops the job
+    early, as leaving it does once it is garbage."""
+
+    def __new__(cls, chunks):
+        self = super().from_iterable(chunks)
+        self._chunks = chunks
+        return self
+
+    def close(self):
+        self._chunks.close()
 
 
 class Pool:
@@ -448,7 +475,6 @@ class Pool:
         atexit.register(_close_at_exit, weakref.ref(self))
         if self.inline:
             return
-        shm.sweep_twins()
         try:
             self._start(workers, topology, start_timeout)
         except (OSError, FanfoldError, ValueError, zmq.ZMQError) as error:
@@ -591,7 +617,9 @@ class Pool:
         python = callable(fn) or (isinstance(fn, str) and ":" in fn)
         if python:
             name = kernel.name_of(fn)
-            params = [["py.host", self._host]]
+            # py.pid: the owner of the result segments a worker makes here
+            # (they live until this process reads them, or dies)
+            params = [["py.host", self._host], ["py.pid", "%d" % os.getpid()]]
             if self._shares:
                 params.append(["py.shares", self._shares_param()])
         else:
@@ -615,7 +643,7 @@ class Pool:
         feeder = threading.Thread(target=self._feed, args=(job, iterable), daemon=True,
                                   name="fanfold-feed")
         feeder.start()
-        return self._collect(job, ordered, progress, _label(fn))
+        return Results(self._collect(job, ordered, progress, _label(fn)))
 
     def _submit_files(self, name, inputs, progress):
         """A C kernel over files or arguments: `fanfold submit` reads them
@@ -655,44 +683,63 @@ class Pool:
             process.stderr.close()
 
     def _feed(self, job, iterable):
-        """Packs the caller's items into tasks (chunks) for the I/O thread."""
+        """Packs the caller's items into tasks (chunks) for the I/O thread.
+
+        Sizes, unless chunksize is given: before the first result comes
+        back, tasks grow from 1 item, doubling, while the items sent so
+        far stay within the budget (the cap when the length is known, else
+        PROBES items; then the feeder waits for a result); after it, each
+        task holds about TARGET_TASK_US of the measured time per item. The
+        cap is len / (SPREAD * workers) when the length is known (half of
+        multiprocessing's map chunk: a task costs a hop through the
+        service each way, so fewer pay), and at most MAX_CHUNK. A cheap
+        function thus starts on small tasks without waiting for a round
+        trip, and a slow one commits at most the budget to unmeasured
+        tasks."""
         encoder_shm = self._local
         seq = 0
         workers = max(1, self.workers)
         cap = MAX_CHUNK
+        budget = PROBES
         if job.length is not None:
             cap = max(1, min(MAX_CHUNK, -(-job.length // (SPREAD * workers))))
-        iterator = iter(iterable)
+            budget = cap
+        ramp = 1
+        unmeasured = 0                   # items sent before the first result
         failure = None
         try:
+            source = _Source(iterable, job.mode)
             while True:
                 if job.ended or job.failed is not None:
                     return
                 size = job.chunksize
-                if not size and job.item_us is None and 0 < PROBES <= seq:
-                    # one probe task per worker, then sizes from their times
-                    job.measured.wait()
-                    if job.ended or job.failed is not None:
-                        return
-                if not size:
+                if not size and job.item_us is None:
+                    if unmeasured >= budget:
+                        job.measured.wait()
+                        if job.ended or job.failed is not None:
+                            return
                     if job.item_us is None:
-                        size = 1 if PROBES else cap
-                    else:
-                        size = int(TARGET_TASK_US / max(job.item_us, 0.05))
-                    size = max(1, min(cap, size))
+                        # still no time: keep growing within the budget, or
+                        # (a result without a time, e.g. an error) one item
+                        size = min(ramp, budget - unmeasured) if unmeasured < budget else 1
+                        ramp *= 2
+                if not size:
+                    size = max(1, min(cap, int(TARGET_TASK_US / max(job.item_us, 0.01))))
                 if not job.python:
                     size = 1
-                chunk = list(itertools.islice(iterator, size))
-                if not chunk:
+                mode, chunk, count = source.take(size)
+                if not count:
                     break
+                if job.item_us is None:
+                    unmeasured += count
                 encoder = values.Encoder(job.id, use_shm=encoder_shm)
                 if job.python:
-                    payload = encoder.pack([job.mode, chunk])
+                    payload = encoder.pack([mode, chunk])
                     arrays = []
                 else:
                     payload, arrays = _c_task(encoder, chunk[0])
-                job.counts[seq] = len(chunk)
-                self._put(job, (seq, payload, len(chunk), encoder.segments, arrays))
+                job.counts[seq] = count
+                self._put(job, (seq, payload, count, encoder.segments, arrays))
                 seq += 1
         except BaseException as error:            # the iterable or a value failed
             failure = error
@@ -708,13 +755,19 @@ class Pool:
             try:
                 job.feed.put(entry, timeout=0.1)
                 if job.starving:
+                    # hand the task over now: packing the next one would hold
+                    # the GIL, and the I/O thread would send this one only
+                    # when the interpreter switches threads (up to 5 ms)
+                    job.taken.clear()
                     self._link.wake()
+                    job.taken.wait(0.002)
                 return
             except queue.Full:
                 continue
 
     def _collect(self, job, ordered, progress, label):
-        """The caller's side of a job: results decoded, in order or not."""
+        """The caller's side of a job: the result lists of its tasks,
+        decoded, in order or not (Results flattens them)."""
         meter = _Progress(progress, job.length, label)
         decoder = values.Decoder(prefixes=[shm.prefix(shm.result_tag(job.id))], unlink=True)
         waiting = {}
@@ -724,7 +777,7 @@ class Pool:
         try:
             while True:
                 if job.total is not None and consumed >= job.total:
-                    finished = True
+                    finished = job.finished = True
                     return
                 if ordered and consumed in waiting:
                     entry = waiting.pop(consumed)
@@ -748,13 +801,13 @@ class Pool:
                 if status == 0:
                     results = self._decode(job, decoder, body)
                     meter.add(len(results))
-                    yield from results
+                    yield results
                     continue
                 members = errors.parse_meta(meta)
                 if job.python:
                     done = task.done_values(members, decoder)
                     meter.add(len(done))
-                    yield from done
+                    yield done
                     raise errors.rebuild(members, body.decode("utf-8", "replace"))
                 raise TaskError(body.decode("utf-8", "replace"))
         finally:
@@ -854,6 +907,35 @@ def _c_task(encoder, item):
     raise TypeError("a C kernel takes bytes, str or numpy arrays, not %s" % type(item).__name__)
 
 
+class _Source:
+    """The caller's items, taken a task at a time: a list or tuple by
+    slicing, a range of imap as range slices (the task carries start, stop
+    and step: no item is made or packed on this side), anything else by
+    iteration (the feeder thread runs the caller's generator)."""
+
+    def __init__(self, iterable, mode):
+        self.mode = mode
+        self.sequence = None
+        self.position = 0
+        kind = type(iterable)
+        if kind in (list, tuple) or (kind is range and mode == task.MODE_ONE
+                                     and task.range_fits(iterable)):
+            self.sequence = iterable
+        else:
+            self.iterator = iter(iterable)
+
+    def take(self, size):
+        """(mode, items, count) of the next size items; count 0 at the end."""
+        if self.sequence is None:
+            part = list(itertools.islice(self.iterator, size))
+            return self.mode, part, len(part)
+        part = self.sequence[self.position:self.position + size]
+        self.position += len(part)
+        if type(part) is range:
+            return task.MODE_RANGE, [part.start, part.stop, part.step], len(part)
+        return self.mode, part if type(part) is list else list(part), len(part)
+
+
 def _length(iterable):
     try:
         return len(iterable)
@@ -873,7 +955,6 @@ def freeze(arrays):
     gets the same views. Unlinked by frozen.close(), at exit, or by
     `fanfold clean`."""
     import atexit
-    shm.sweep_twins()
     entries = []
     try:
         for name, array in arrays.items():

@@ -3,17 +3,14 @@
 
 A segment is /dev/shm/ff_<uid>_<job>_<pid>_<hash>_<n>_<kind>: created 0600
 with O_EXCL, filled once, then only mapped read-only ("sealed"), and
-unlinked by its creator when done, or by `fanfold clean` once the process
-named by <pid> is gone. A reader opens a segment only after checking its
-name, owner, mode and size.
-
-The C cleanup (`fanfold clean`, and every `fanfold run` as it starts and
-ends) takes a segment for dead unless <pid> is a running fanfold
-ventilator, so it would remove a live Python process's segments. Each
-segment made here therefore has a twin name, the same file under
-"." + name, that no C cleanup touches: a Python reader that finds the name
-gone opens the twin. The creator unlinks both; twins whose <pid> is gone
-are removed by sweep_twins(), which every Pool and freeze() runs.
+unlinked by its owner when done, or by `fanfold clean` (and every
+`fanfold run` as it starts) once its owner is gone. <pid> is the owner:
+the process that made it, or for a worker's result segments the client
+that reads them. The C cleanup (ff_shm_clean) takes the owner for live
+while that pid runs and started before the segment's last change, so a
+live Pool's frozen arrays survive any cleanup and a dead one's go. A
+reader opens a segment only after checking its name, owner, mode and
+size.
 """
 
 import mmap
@@ -49,13 +46,14 @@ def result_tag(job):
     return job + ".r"
 
 
-def new_name(job, kind):
-    """A fresh segment name of job, made by this process."""
+def new_name(job, kind, owner=None):
+    """A fresh segment name of job, owned by process owner (this one by
+    default): it lives as long as that process unless unlinked before."""
     global _counter
     with _counter_lock:
         _counter += 1
         number = _counter
-    return "%s%d_%s_%d_%s" % (prefix(job), os.getpid(), secrets.token_hex(4),
+    return "%s%d_%s_%d_%s" % (prefix(job), owner or os.getpid(), secrets.token_hex(4),
                               number, kind)
 
 
@@ -105,9 +103,7 @@ def create(name, data):
     if not _NAME_OK.match(name) or len(name) > NAME_MAX:
         raise ValueError("bad segment name %r" % name)
     path = os.path.join(SHM_DIR, name)
-    twin = os.path.join(SHM_DIR, "." + name)
-    # the twin first: the name may be removed by a C cleanup at any time
-    fd = os.open(twin, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_NOFOLLOW
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_NOFOLLOW
                  | os.O_CLOEXEC, 0o600)
     blocks = []
     try:
@@ -132,7 +128,6 @@ def create(name, data):
             if size == 0:
                 os.ftruncate(fd, 1)
             mapping = mmap.mmap(fd, max(size, 1), mmap.MAP_SHARED, mmap.PROT_READ)
-            os.link(twin, path)
         except BaseException:
             unlink_quietly(name)
             raise
@@ -153,15 +148,10 @@ def open_checked(name, allowed_prefixes, min_size, private=False):
         raise ValueError("segment name %r is not plain" % name[:64])
     if not any(name.startswith(p) for p in allowed_prefixes):
         raise ValueError("segment name %r is not one of this job's" % name[:64])
-    fd = None
-    for path in (os.path.join(SHM_DIR, name), os.path.join(SHM_DIR, "." + name)):
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-            break
-        except OSError as error:
-            failure = error
-    if fd is None:
-        raise ValueError("segment %s: %s" % (name, failure.strerror)) from None
+    try:
+        fd = os.open(os.path.join(SHM_DIR, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as error:
+        raise ValueError("segment %s: %s" % (name, error.strerror)) from None
     try:
         info = os.fstat(fd)
         if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid()
@@ -183,36 +173,8 @@ def open_checked(name, allowed_prefixes, min_size, private=False):
 
 
 def unlink_quietly(name):
-    """Unlinks segment name and its twin, whichever exist."""
-    for path in (os.path.join(SHM_DIR, name), os.path.join(SHM_DIR, "." + name)):
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-
-
-def sweep_twins():
-    """Unlinks this user's twins (and their segments) whose creating
-    process is gone; returns how many."""
-    mine = ".ff_%d_" % os.getuid()
-    removed = 0
+    """Unlinks segment name, if it exists."""
     try:
-        names = os.listdir(SHM_DIR)
+        os.unlink(os.path.join(SHM_DIR, name))
     except OSError:
-        return 0
-    for twin in names:
-        if not twin.startswith(mine):
-            continue
-        fields = twin[len(mine):].split("_")
-        if len(fields) < 2 or not fields[1].isdigit():
-            continue
-        try:
-            os.kill(int(fields[1]), 0)
-            continue                          # its process lives
-        except ProcessLookupError:
-            pass
-        except OSError:
-            continue
-        unlink_quietly(twin[1:])
-        removed += 1
-    return removed
+        pass

@@ -149,8 +149,8 @@ class Encoder:
     the Encoder, so that no reference cycle keeps buffers waiting for the
     garbage collector."""
 
-    def __init__(self, job="", use_shm=False, kind="arg"):
-        self._defaults = _Defaults(job, use_shm, kind)
+    def __init__(self, job="", use_shm=False, kind="arg", owner=None):
+        self._defaults = _Defaults(job, use_shm, kind, owner)
         self.segments = self._defaults.segments
         self._packer = msgpack.Packer(use_bin_type=True, strict_types=True,
                                       default=self._defaults.default)
@@ -173,10 +173,11 @@ class Encoder:
 class _Defaults:
     """What msgpack cannot pack by itself, as ext types."""
 
-    def __init__(self, job, use_shm, kind):
+    def __init__(self, job, use_shm, kind, owner):
         self.job = job
         self.use_shm = use_shm
         self.kind = kind
+        self.owner = owner
         self.segments = []
 
     def _array(self, array):
@@ -187,7 +188,7 @@ class _Defaults:
         except (ValueError, TypeError):
             raise EncodeError("numpy arrays of dtype %s cannot travel" % array.dtype) from None
         if self.use_shm and array.nbytes >= SHM_MIN:
-            segment = shm.create(shm.new_name(self.job, self.kind), array)
+            segment = shm.create(shm.new_name(self.job, self.kind, self.owner), array)
             self.segments.append(segment)
             return msgpack.ExtType(EXT_ARRAY_SHM, msgpack.packb(
                 [segment.name, 0, array.nbytes, dtype.str, list(array.shape)]))

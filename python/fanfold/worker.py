@@ -60,6 +60,7 @@ class JobSpec:
             self.first.setdefault(key, value)
         self.shares = {}
         self.result_shm = False
+        self.owner = None                  # the client's pid: it owns our result segments
 
 
 class Heartbeat(threading.Thread):
@@ -195,6 +196,9 @@ class Worker:
             except Exception as error:
                 self.log("job %s: its shared arrays are unreadable: %s" % (job, error))
         spec.result_shm = (not self.no_shm and spec.first.get("py.host") == self.host)
+        owner = spec.first.get("py.pid", "")
+        if spec.result_shm and owner.isdigit() and 0 < int(owner) < 1 << 31:
+            spec.owner = int(owner)
         return spec
 
     def run(self):
@@ -345,7 +349,8 @@ class Worker:
         began = time.monotonic()
         done, error, index = task.run(fn, mode, items)
         self.kernel_us = int((time.monotonic() - began) * 1e6)
-        encoder = values.Encoder(shm.result_tag(job), use_shm=spec.result_shm, kind="res")
+        encoder = values.Encoder(shm.result_tag(job), use_shm=spec.result_shm, kind="res",
+                                 owner=spec.owner)
         if error is None:
             try:
                 return 0, encoder.pack(done), ""

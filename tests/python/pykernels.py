@@ -30,6 +30,12 @@ def fail_on(x):
     return x
 
 
+def fail_on_large(x):
+    if x == 31337:
+        raise ValueError("31337 is not allowed")
+    return x
+
+
 class PlanError(Exception):
     pass
 

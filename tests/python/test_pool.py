@@ -43,7 +43,7 @@ def serve_available():
 
 def own_segments():
     mine = "ff_%d_" % os.getuid()
-    return sorted(n for n in os.listdir("/dev/shm") if n.lstrip(".").startswith(mine))
+    return sorted(n for n in os.listdir("/dev/shm") if n.startswith(mine))
 
 
 class InlineTest(unittest.TestCase):
@@ -93,7 +93,7 @@ class InlineTest(unittest.TestCase):
     def test_freeze_places_arrays_once_and_close_unlinks_them(self):
         before = own_segments()
         frozen = fanfold.freeze({"table": numpy.ones((4, 3))})
-        self.assertEqual(len(own_segments()), len(before) + 2)     # name and twin
+        self.assertEqual(len(own_segments()), len(before) + 1)
         self.assertFalse(frozen["table"].flags.writeable)
         frozen.close()
         self.assertEqual(own_segments(), before)
@@ -169,14 +169,6 @@ class Behaviour:
             got = self.pool.starmap(pykernels.frozen_row_sum, [(frozen, 1)] * 3)
         self.assertEqual(got, [[1000.0, False]] * 3)
 
-    def test_frozen_data_outlives_a_cleanup_that_removes_its_name(self):
-        with fanfold.freeze({"table": numpy.ones((10, 1000))}) as frozen:
-            name = frozen._entries["table"].segment.name
-            os.unlink("/dev/shm/" + name)          # what fanfold clean does
-            got = self.pool.starmap(pykernels.frozen_row_sum, [(frozen, 2)] * 4)
-        self.assertEqual(got, [[1000.0, False]] * 4)
-        self.assertFalse(os.path.exists("/dev/shm/." + name))
-
     def test_progress_callable_counts_every_item(self):
         seen = []
         self.pool.progress = lambda done, total: seen.append((done, total))
@@ -185,6 +177,24 @@ class Behaviour:
         finally:
             self.pool.progress = False
         self.assertEqual(seen[-1], (100, 100))
+
+    def test_ranges_lists_and_tuples_give_what_iterating_them_gives(self):
+        cases = [range(0), range(5), range(3, 20000, 7), range(10, -5000, -3),
+                 range(2 ** 64, 2 ** 64 + 50), list(range(-300, 9000)), tuple(range(777))]
+        for case in cases:
+            self.assertEqual(list(self.pool.imap(pykernels.square, case)),
+                             [x * x for x in case])
+            self.assertEqual(sorted(self.pool.imap_unordered(pykernels.square, case)),
+                             sorted(x * x for x in case))
+
+    def test_an_exception_inside_a_large_task_keeps_the_results_before_it(self):
+        results = self.pool.imap(pykernels.fail_on_large, range(50000))
+        got = []
+        with self.assertRaises(ValueError) as caught:
+            for value in results:
+                got.append(value)
+        self.assertEqual(str(caught.exception), "31337 is not allowed")
+        self.assertEqual(got, list(range(31337)))
 
     def test_a_worker_killed_mid_job_loses_no_result_and_repeats_none(self):
         items = list(range(400))
@@ -251,6 +261,54 @@ class ServicePoolTest(Behaviour, unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.pool.close()
+
+    def test_a_finished_job_is_over_on_the_service_at_once(self):
+        # the last ack goes even when the caller took every result before the
+        # I/O thread sent it: else the job holds its workers until the
+        # service gives up on the client (client_timeout_ms, 600 ms here)
+        for _ in range(100):
+            self.assertEqual(self.pool.map(pykernels.noop, range(2000)), list(range(2000)))
+            deadline = time.monotonic() + 0.3
+            while self.pool.status()["jobs"] and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self.assertEqual(self.pool.status()["jobs"], [])
+
+    def test_a_live_pools_arrays_survive_fanfold_clean_and_a_concurrent_run(self):
+        binary = service.find_fanfold()
+        with fanfold.freeze({"table": numpy.ones((10, 1000))}) as frozen:
+            self.pool.share("column", numpy.arange(100000.0))
+            names = [frozen._entries["table"].segment.name,
+                     self.pool._shares["column"].segment.name]
+            clean = subprocess.run([binary, "clean"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, timeout=60)
+            self.assertEqual(clean.returncode, 0, clean.stderr)
+            # a run cleans the dead jobs' segments as it starts
+            run = subprocess.run([binary, "run", "-w", "1", "--pipe", "--lines", "1", "-K",
+                                  "noop"], input=b"1\n2\n", stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, timeout=60)
+            self.assertEqual((run.returncode, run.stdout), (0, b"1\n2\n"), run.stderr)
+            for name in names:
+                self.assertTrue(os.path.exists("/dev/shm/" + name), name)
+            got = self.pool.starmap(pykernels.frozen_row_sum, [(frozen, 2)] * 4)
+            self.assertEqual(got, [[1000.0, False]] * 4)
+            self.assertEqual(self.pool.map(pykernels.shared_sum, ["column"]),
+                             [[float(numpy.arange(100000.0).sum()), False]])
+
+    def test_the_arrays_of_a_dead_client_are_removed_by_fanfold_clean(self):
+        code = ("import os, numpy, fanfold\n"
+                "frozen = fanfold.freeze({'t': numpy.ones(100000)})\n"
+                "print(frozen._entries['t'].segment.name, flush=True)\n"
+                "os.kill(os.getpid(), 9)\n")
+        env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
+        child = subprocess.run([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                               timeout=60)
+        self.assertEqual(child.returncode, -signal.SIGKILL)
+        name = child.stdout.decode().strip()
+        self.assertTrue(os.path.exists("/dev/shm/" + name))     # nothing unlinked it
+        clean = subprocess.run([service.find_fanfold(), "clean"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(clean.returncode, 0, clean.stderr)
+        self.assertFalse(os.path.exists("/dev/shm/" + name))
 
     def test_close_stops_every_process_and_unlinks_shared_arrays(self):
         before = own_segments()

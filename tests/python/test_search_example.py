@@ -63,7 +63,7 @@ def shm_resident_kb(prefix, pids):
     total = 0
     for name in os.listdir("/dev/shm"):
         fields = name[len(prefix):].split("_") if name.startswith(prefix) else []
-        # ff_<uid>_<job>_<pid>_...: names, not twins, so each file once
+        # ff_<uid>_<job>_<pid>_...
         if len(fields) > 1 and fields[1].isdigit() and int(fields[1]) in pids:
             try:
                 total += os.stat("/dev/shm/" + name).st_blocks // 2

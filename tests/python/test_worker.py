@@ -116,6 +116,28 @@ def item(seq, data, kernel=0, attempt=1):
     return [seq, kernel, "in%d" % seq, data, attempt, 0, 1, []]
 
 
+class PayloadTest(unittest.TestCase):
+    def test_a_range_payload_is_checked_before_it_runs(self):
+        from fanfold import task
+        self.assertEqual(task.check_payload([task.MODE_RANGE, [3, 12, 4]]),
+                         (task.MODE_ONE, range(3, 12, 4)))
+        for items in ([1, 2], [1, 2, 0], [1, "2", 1], [0, task.MAX_RANGE + 1, 1],
+                      [0, 1.5, 1]):
+            with self.assertRaises(ValueError):
+                task.check_payload([task.MODE_RANGE, items])
+
+    def test_run_gives_the_values_before_a_failure_and_its_index(self):
+        from fanfold import task
+
+        def fail_at_7(x):
+            if x == 7:
+                raise KeyError(x)
+            return -x
+        done, error, index = task.run(fail_at_7, task.MODE_ONE, range(20))
+        self.assertEqual((done, type(error), index), ([-x for x in range(7)], KeyError, 7))
+        self.assertEqual(task.run(fail_at_7, task.MODE_ONE, [1, 2]), ([-1, -2], None, None))
+
+
 class JobModeTest(unittest.TestCase):
     def test_a_fanfold_run_job_of_c_kernels_is_left_to_c_workers(self):
         server = StandIn()

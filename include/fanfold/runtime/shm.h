@@ -1,8 +1,9 @@
 /*  fanfold shared memory: read-only segments that carry a job's arrays from
     the ventilator to the workers on its host, so that a task names a
     segment, an offset and a length instead of carrying the bytes.
-    Names: ff_<uid>_<job>_<pid>_<hash>_<kind> (pid: the ventilator's, so
-    that `fanfold clean` can tell a dead job's segments). Segments are
+    Names: ff_<uid>_<job>_<pid>_<hash>_<kind> (pid: the owner's, the
+    process that made it or reads it last, so that `fanfold clean` can
+    tell a dead owner's segments). Segments are
     created 0600 with O_EXCL, filled once, then only read. A name that
     comes from a peer is checked (prefix, characters, owner, mode, size)
     before it is mapped. A .npy on disk is not copied into a segment: it
@@ -15,8 +16,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 #define FF_SHM_NAME_MAX 128
+#define FF_SHM_OWNER_SLACK_S 2.0    /* an owner that started this much after its
+                                       segment's ctime still owns it (a clock step) */
 #define FF_SHM_FILE_PREFIX "file:"  /* how a file handle starts */
 #define FF_SHM_HANDLE_MAX 4200      /* longest file handle text, with its NUL */
 _Static_assert (FF_SHM_HANDLE_MAX > 4096 + 5 + 4 * 21, "a file handle holds any path");
@@ -95,8 +100,17 @@ const char *
 int
     ff_shm_seal (ff_shm_t *self);
 
-/* Removes this user's segments whose ventilator process is gone (or, with
-   job != NULL, every segment of that job). Returns how many. */
+/* Returns 1 when process pid runs and started no later than made (the
+   ctime of a segment that names it as owner, give or take
+   FF_SHM_OWNER_SLACK_S), 0 when it is gone, a zombie, or a later process
+   that reuses the pid. */
+int
+    ff_shm_owner_live (pid_t pid, const struct timespec *made);
+
+/* Removes this user's segments ff_<uid>_<job>_<pid>_... whose owner <pid>
+   is gone (ff_shm_owner_live), whatever program it runs: a ventilator, a
+   `fanfold submit`, a Python client or worker; or, with job != NULL, every
+   segment of that job. Returns how many. */
 int
     ff_shm_clean (const char *job);
 
