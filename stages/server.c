@@ -501,8 +501,8 @@ s_on_fetch (s_server_t *self, zmq_msg_t *routing, const ff_msg_t *msg)
     }
     s_busy_t *busy = s_busy (self, peer->id);
     if (why) {
-        self->fetch_refused++;
-        ff_log_info ("worker %" PRIu64 ": fetch of %.*s for task %" PRIu64 " of %.*s refused: %s",
+        ff_log_reject (&self->fetch_refused,
+                       "worker %" PRIu64 ": fetch of %.*s for task %" PRIu64 " of %.*s refused: %s",
                      peer->id, (int) (msg->segment.len < 200? msg->segment.len: 200),
                      msg->segment.ptr, msg->seq, (int) msg->job.len, msg->job.ptr, why);
         ff_codec_fetched (self->codec, msg->job.ptr, msg->job.len, msg->seq, msg->segment.ptr,
@@ -1038,7 +1038,8 @@ s_run (s_server_t *self)
         s_job_end (self, job, 1, "ended: the server stops");
     }
     ff_log_info ("stopped after %" PRIu64 " jobs (%" PRIu64 " cancelled), %" PRIu64
-                 " messages refused", self->jobs_done, self->jobs_cancelled, self->rejected);
+                 " messages refused, %" PRIu64 " fetches refused", self->jobs_done,
+                 self->jobs_cancelled, self->rejected, self->fetch_refused);
     return FF_EXIT_OK;
 }
 
