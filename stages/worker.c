@@ -563,7 +563,9 @@ s_fetch_room (s_worker_t *self, uint64_t length)
 }
 
 /* Reads control while a fetch waits: fetched frames of this fetch are
-   copied into entry; others are handled as s_on_control does. Returns 0,
+   copied into entry; others are handled as s_on_control does, but a
+   welcome (which could rebuild the pipe under the running task).
+   Returns 0,
    or -1 with the reason in error. */
 static int
 s_fetch_receive (s_worker_t *self, s_fetched_t *entry, uint64_t seq, uint64_t *received,
@@ -585,6 +587,9 @@ s_fetch_receive (s_worker_t *self, s_fetched_t *entry, uint64_t seq, uint64_t *r
     }
     self->last_heard = ff_clock_ms ();
     rc = 0;
+    if (msg.type == FF_MSG_WELCOME)
+        ;                           /* only a hello is answered so: not one now */
+    else
     if (msg.type != FF_MSG_FETCHED)
         s_control_message (self, &msg);
     else
