@@ -11,6 +11,7 @@
 #include "fanfold/job/ledger.h"
 #include "fanfold/job/peers.h"
 #include "fanfold/job/taskmsg.h"
+#include "fanfold/kernels/npy.h"
 #include "fanfold/runtime/codec.h"
 #include "fanfold/runtime/fdlimit.h"
 #include "fanfold/runtime/limits.h"
@@ -33,6 +34,7 @@
 #define S_RETRY_BLOCKED_MS 5
 #define S_DRAIN_PER_ROUND 1024
 #define S_STATUS_MAX (256 << 10)    /* bytes of the status document */
+#define S_FETCH_MAPS 16             /* mappings kept for fetches, oldest closed first */
 
 /* A job's kernels and parameters as its client sent them (the jobspec
    each worker gets before its first task of the job). */
@@ -57,7 +59,16 @@ typedef struct {
     uint64_t id;                    /* worker id */
     uint64_t ticks;                 /* heartbeat rounds seen */
     uint64_t busy_ticks;            /* rounds in which it held tasks */
+    uint64_t fetches;               /* fetches answered with bytes */
+    uint64_t fetched;               /* array bytes sent to it by fetches */
 } s_busy_t;
+
+/* A mapping kept to answer fetches: a segment or a .npy of one job. */
+typedef struct {
+    char job [FF_POOL_NAME_MAX];    /* the job it was mapped for */
+    ff_shm_t *map;                  /* the mapping */
+    uint64_t from, to;              /* the bytes a fetch may read: a file's array data */
+} s_fetch_map_t;
 
 typedef struct {
     const char *topology_path;      /* -t */
@@ -79,9 +90,14 @@ typedef struct {
     uint64_t jobs_cancelled;        /* jobs that were cancelled */
     s_busy_t busy [FF_MAX_WORKERS]; /* per worker, for status */
     size_t nbusy;                   /* how many */
+    s_fetch_map_t fetch_maps [S_FETCH_MAPS];  /* mappings that answer fetches, oldest first */
+    size_t nfetch_maps;             /* how many */
+    uint64_t fetch_refused;         /* fetches refused */
 } s_server_t;
 
 /* ------------------------------------------------------------------ jobs */
+
+static void s_fetch_drop (s_server_t *self, const char *job);
 
 static void
 s_spec_free (s_spec_t *spec)
@@ -133,6 +149,7 @@ s_job_end (s_server_t *self, ff_pool_job_t *job, int cancel, const char *why)
                          ff_codec_size (self->codec), 0);
         }
     }
+    s_fetch_drop (self, job->name);
     int removed = ff_shm_clean (job->name);
     if (cancel)
         self->jobs_cancelled++;
@@ -248,6 +265,8 @@ s_on_hello (s_server_t *self, zmq_msg_t *routing, const ff_msg_t *msg)
                  (msg->flags & FF_HELLO_PY_ONLY)? ", py: kernels": "", peer->endpoint);
 }
 
+static void s_on_fetch (s_server_t *self, zmq_msg_t *routing, const ff_msg_t *msg);
+
 static void
 s_on_control (s_server_t *self)
 {
@@ -267,6 +286,9 @@ s_on_control (s_server_t *self)
         if (msg.type == FF_MSG_HELLO)
             s_on_hello (self, &routing, &msg);
         else
+        if (msg.type == FF_MSG_FETCH)
+            s_on_fetch (self, &routing, &msg);
+        else
         if (msg.version != FF_PROTOCOL_POOL || !ff_str_eq (msg.job, self->name))
             ff_log_reject (&self->rejected, "%s of version %" PRIu64 " or for another pool",
                            ff_msg_type_name (msg.type), msg.version);
@@ -282,6 +304,220 @@ s_on_control (s_server_t *self)
         zmq_msg_close (&routing);
         zmq_msg_close (&body);
     }
+}
+
+/* ----------------------------------------------------------------- fetch */
+
+/* A worker that cannot map shared memory (hello flag bit 0: --no-shm, or
+   on another host) asks for the bytes of its tasks' arrays in pieces of
+   at most FF_FETCH_CHUNK (docs/PROTOCOL.md section 10.4). The server
+   answers only for a task the worker holds now, and only bytes that task
+   names: a slice of one of its handles (a segment of its job, or the
+   array data of a .npy file handle), or for a py: job a segment its
+   payload or its jobspec names (the job's own segments, or this user's
+   frozen ones), exactly what a worker on this host could map for it. */
+
+/* Forgets the fetch mappings of job (every one with job NULL). */
+static void
+s_fetch_drop (s_server_t *self, const char *job)
+{
+    size_t index = 0;
+    while (index < self->nfetch_maps) {
+        s_fetch_map_t *entry = &self->fetch_maps [index];
+        if (job && strcmp (entry->job, job) != 0) {
+            index++;
+            continue;
+        }
+        ff_shm_destroy (&entry->map, 0);
+        *entry = self->fetch_maps [--self->nfetch_maps];
+    }
+}
+
+/* Returns the mapping of segment (a name or a file handle) for job, from
+   the cache or newly mapped with the checks a worker makes, and the
+   first and last byte that may be read of it in *from and *to. */
+static ff_shm_t *
+s_fetch_map (s_server_t *self, const char *job, ff_str_t segment, const char *prefix,
+             uint64_t *from, uint64_t *to, char *error, size_t size)
+{
+    size_t index;
+    char text [FF_SHM_HANDLE_MAX], path [FF_SHM_HANDLE_MAX];
+    if (segment.len == 0 || segment.len >= sizeof (text)) {
+        snprintf (error, size, "segment name too long or empty");
+        return NULL;
+    }
+    memcpy (text, segment.ptr, segment.len);
+    text [segment.len] = 0;
+    for (index = 0; index < self->nfetch_maps; index++) {
+        s_fetch_map_t *entry = &self->fetch_maps [index];
+        if (strcmp (entry->job, job) == 0 && strcmp (ff_shm_name (entry->map), text) == 0) {
+            *from = entry->from;
+            *to = entry->to;
+            return entry->map;
+        }
+    }
+    ff_shm_t *map;
+    uint64_t first = 0, last;
+    if (strncmp (text, FF_SHM_FILE_PREFIX, strlen (FF_SHM_FILE_PREFIX)) == 0) {
+        ff_shm_file_id_t want, got;
+        ff_npy_t npy;
+        if (ff_shm_file_handle_parse (segment.ptr, segment.len, &want, path, sizeof (path))) {
+            snprintf (error, size, "malformed file handle");
+            return NULL;
+        }
+        size_t length = strlen (path);
+        if (length < 5 || strcmp (path + length - 4, ".npy") != 0) {
+            snprintf (error, size, "file handle %.200s: not a .npy", path);
+            return NULL;
+        }
+        if (!(map = ff_shm_map_file (path, &want, &got, error, size)))
+            return NULL;
+        size_t bytes = ff_shm_size (map);
+        size_t head = bytes < ((size_t) 1 << 20) + 12? bytes: ((size_t) 1 << 20) + 12;
+        if (bytes == 0 || ff_npy_parse (ff_shm_data (map), head, bytes, path, &npy, error, size)) {
+            if (bytes == 0)
+                snprintf (error, size, "%.200s: empty file", path);
+            ff_shm_destroy (&map, 0);
+            return NULL;
+        }
+        first = npy.offset;         /* the array data only, never the header */
+        last = npy.offset + npy.bytes;
+    }
+    else {
+        if (!(map = ff_shm_open (text, prefix, 0, error, size)))
+            return NULL;
+        last = ff_shm_size (map);
+    }
+    if (self->nfetch_maps == S_FETCH_MAPS) {
+        ff_shm_destroy (&self->fetch_maps [0].map, 0);
+        memmove (self->fetch_maps, self->fetch_maps + 1,
+                 (S_FETCH_MAPS - 1) * sizeof (s_fetch_map_t));
+        self->nfetch_maps--;
+    }
+    s_fetch_map_t *entry = &self->fetch_maps [self->nfetch_maps++];
+    snprintf (entry->job, sizeof (entry->job), "%s", job);
+    entry->map = map;
+    entry->from = *from = first;
+    entry->to = *to = last;
+    return map;
+}
+
+/* Returns 1 when needle occurs in the len bytes at haystack. */
+static int
+s_fetch_names (const void *haystack, size_t len, ff_str_t needle)
+{
+    return haystack && needle.len && len >= needle.len
+        && memmem (haystack, len, needle.ptr, needle.len) != NULL;
+}
+
+/* Decides whether worker may read [offset, offset + length) of segment
+   for task: fills prefix with the segment prefix to check when mapping.
+   Returns NULL when it may, else the reason. */
+static const char *
+s_fetch_allowed (ff_pool_job_t *job, const ff_ledger_task_t *task,
+                 const ff_msg_t *msg, char *prefix, size_t prefix_size)
+{
+    const s_handles_t *handles = (const s_handles_t *) task->ref;
+    size_t index;
+    ff_shm_job_prefix (job->name, prefix, prefix_size);
+    /* a slice of one of the task's own handles */
+    for (index = 0; handles && index < handles->narrays; index++) {
+        const ff_handle_t *handle = &handles->arrays [index];
+        if (handle->segment.len == msg->segment.len
+        &&  memcmp (handle->segment.ptr, msg->segment.ptr, msg->segment.len) == 0
+        &&  msg->offset >= handle->offset
+        &&  msg->offset - handle->offset <= handle->length
+        &&  msg->length <= handle->length - (msg->offset - handle->offset))
+            return NULL;
+    }
+    if (!job->py)
+        return "the task has no such array";
+    /* a py: job's arrays travel in its payload (and its jobspec's
+       py.shares): a segment named there, of this job or a frozen one */
+    char user [32];
+    snprintf (user, sizeof (user), "ff_%u_", (unsigned) getuid ());
+    int own = msg->segment.len > strlen (prefix)
+           && memcmp (msg->segment.ptr, prefix, strlen (prefix)) == 0;
+    int frozen = msg->segment.len > strlen (user) + 7
+              && memcmp (msg->segment.ptr, user, strlen (user)) == 0
+              && memcmp (msg->segment.ptr + msg->segment.len - 7, "_frozen", 7) == 0;
+    if (!own && !frozen)
+        return "not a segment of this job, nor a frozen one";
+    int named = s_fetch_names (task->data, task->size, msg->segment);
+    const s_spec_t *spec = (const s_spec_t *) job->spec;
+    for (index = 0; !named && spec && index < spec->nparams; index++)
+        named = s_fetch_names (spec->params [2 * index + 1],
+                               strlen (spec->params [2 * index + 1]), msg->segment);
+    if (!named)
+        return "the task does not name that segment";
+    if (frozen && !own)
+        snprintf (prefix, prefix_size, "%s", user);
+    return NULL;
+}
+
+/* Answers a fetch: the bytes, or status 1 and the reason. */
+static void
+s_on_fetch (s_server_t *self, zmq_msg_t *routing, const ff_msg_t *msg)
+{
+    ff_peer_t *peer = ff_peers_find (self->peers, msg->worker);
+    const void *routing_id = zmq_msg_data (routing);
+    size_t routing_len = zmq_msg_size (routing);
+    if (!peer
+    ||  !((peer->routing_len == routing_len
+           && memcmp (peer->routing, routing_id, routing_len) == 0)
+          || (peer->hb_routing_len == routing_len
+              && memcmp (peer->hb_routing, routing_id, routing_len) == 0))) {
+        ff_log_reject (&self->rejected, "a fetch from a worker that is not the one it names");
+        return;
+    }
+    peer->last_seen = ff_clock_ms ();
+    char error [512], prefix [FF_SHM_NAME_MAX];
+    const char *why = NULL;
+    const void *bytes = NULL;
+    uint64_t from = 0, to = 0;
+    ff_pool_job_t *job = ff_pool_job_named (self->pool, msg->job.ptr, msg->job.len);
+    const ff_ledger_task_t *task = job? ff_ledger_task (job->ledger, msg->seq): NULL;
+    if (!job)
+        why = "no such job (it ended)";
+    else
+    if (!task || task->state != FF_SLOT_SENT || task->worker != peer->id)
+        why = "the worker does not hold that task";
+    else
+    if (msg->length == 0 || msg->length > FF_FETCH_CHUNK || msg->offset > UINT64_MAX - msg->length) {
+        snprintf (error, sizeof (error), "a fetch asks for 1 to %lld bytes", FF_FETCH_CHUNK);
+        why = error;
+    }
+    else
+    if (!(why = s_fetch_allowed (job, task, msg, prefix, sizeof (prefix)))) {
+        ff_shm_t *map = s_fetch_map (self, job->name, msg->segment, prefix, &from, &to,
+                                     error, sizeof (error));
+        if (!map)
+            why = error;
+        else
+        if (msg->offset < from || msg->offset + msg->length > to)
+            why = "the bytes asked lie outside the array data";
+        else
+            bytes = ff_shm_data (map) + msg->offset;
+    }
+    s_busy_t *busy = s_busy (self, peer->id);
+    if (why) {
+        ff_log_reject (&self->fetch_refused,
+                       "worker %" PRIu64 ": fetch of %.*s for task %" PRIu64 " of %.*s refused: %s",
+                     peer->id, (int) (msg->segment.len < 200? msg->segment.len: 200),
+                     msg->segment.ptr, msg->seq, (int) msg->job.len, msg->job.ptr, why);
+        ff_codec_fetched (self->codec, msg->job.ptr, msg->job.len, msg->seq, msg->segment.ptr,
+                          msg->segment.len, msg->offset, 1, why, strlen (why));
+    }
+    else {
+        if (busy) {
+            busy->fetches++;
+            busy->fetched += msg->length;
+        }
+        ff_codec_fetched (self->codec, msg->job.ptr, msg->job.len, msg->seq, msg->segment.ptr,
+                          msg->segment.len, msg->offset, 0, bytes, (size_t) msg->length);
+    }
+    ff_net_send (self->control, routing_id, routing_len, ff_codec_data (self->codec),
+                 ff_codec_size (self->codec), 0);
 }
 
 /* --------------------------------------------------------------- clients */
@@ -726,9 +962,10 @@ s_send_status (s_server_t *self, zmq_msg_t *routing)
         s_put (doc, S_STATUS_MAX, &at, "%s{\"worker\":%" PRIu64 ",\"name\":", index? ",": "",
                peer->id);
         s_put_string (doc, S_STATUS_MAX, &at, peer->name? peer->name: "");
-        s_put (doc, S_STATUS_MAX, &at, ",\"busy_pct\":%.0f,\"done\":%" PRIu64 ",\"job\":",
+        s_put (doc, S_STATUS_MAX, &at, ",\"busy_pct\":%.0f,\"done\":%" PRIu64 ",\"fetches\":%"
+               PRIu64 ",\"fetched\":%" PRIu64 ",\"job\":",
                busy && busy->ticks? 100.0 * (double) busy->busy_ticks / (double) busy->ticks: 0.0,
-               worker? worker->done: 0);
+               worker? worker->done: 0, busy? busy->fetches: 0, busy? busy->fetched: 0);
         if (job)
             s_put_string (doc, S_STATUS_MAX, &at, job->name);
         else
@@ -801,7 +1038,8 @@ s_run (s_server_t *self)
         s_job_end (self, job, 1, "ended: the server stops");
     }
     ff_log_info ("stopped after %" PRIu64 " jobs (%" PRIu64 " cancelled), %" PRIu64
-                 " messages refused", self->jobs_done, self->jobs_cancelled, self->rejected);
+                 " messages refused, %" PRIu64 " fetches refused", self->jobs_done,
+                 self->jobs_cancelled, self->rejected, self->fetch_refused);
     return FF_EXIT_OK;
 }
 
@@ -920,6 +1158,7 @@ main (int argc, char *argv [])
                  ff_topology_bind (self->topology, FF_EP_CLIENTS));
     rc = s_run (self);
 done:
+    s_fetch_drop (self, NULL);
     ff_peers_destroy (&self->peers);
     ff_pool_destroy (&self->pool);
     zsock_destroy (&self->results);

@@ -116,6 +116,20 @@ s_job_from_welcome (s_job_t *job, const ff_msg_t *msg, uint64_t worker)
     return 0;
 }
 
+/* An array's bytes fetched from the server (pool, --no-shm). */
+typedef struct {
+    char job [S_JOB_ID_MAX];        /* the job whose task named it */
+    char *segment;                  /* segment name or file handle (in data) */
+    size_t segment_len;             /* its length */
+    uint64_t offset;                /* the handle's offset */
+    uint64_t length;                /* the handle's length: bytes held */
+    char *bytes;                    /* the bytes (in data) */
+    uint64_t pin;                   /* the task that used it last (fetch_pin) */
+    char data [];                   /* bytes, then the segment text */
+} s_fetched_t;
+
+#define S_FETCH_ENTRIES 64          /* arrays the fetch cache holds */
+
 /* ---------------------------------------------------------- the worker */
 
 typedef struct {
@@ -155,6 +169,14 @@ typedef struct {
     char running [S_JOB_ID_MAX];     /* pool: the job of the batch that runs, or "" */
     char cancelled [S_MAX_CANCELLED][S_JOB_ID_MAX]; /* pool: jobs cancelled, not yet forgotten */
     size_t ncancelled;              /* how many (a ring: the oldest is overwritten) */
+    s_fetched_t *fetched [S_FETCH_ENTRIES]; /* pool, --no-shm: fetched arrays, oldest first */
+    size_t nfetched;                /* how many */
+    uint64_t fetched_bytes;         /* their bytes, at most FF_FETCH_CACHE_BYTES but for
+                                       the running task's */
+    uint64_t fetch_pin;             /* counts tasks: an entry with this pin is in use */
+    uint64_t fetches;               /* arrays fetched */
+    uint64_t fetch_hits;            /* arrays found in the cache */
+    ff_codec_t *fetch_codec;        /* encodes fetches: codec holds the batch's results */
 } s_worker_t;
 
 /* ------------------------------------------------------------- the pool */
@@ -241,6 +263,8 @@ s_pool_jobspec (s_worker_t *self, const ff_msg_t *msg)
     self->jobs [self->njobs++] = job;
 }
 
+static void s_fetch_forget (s_worker_t *self, const char *job);
+
 /* A forget: the job ended or was cancelled. */
 static void
 s_pool_forget (s_worker_t *self, ff_str_t id)
@@ -250,6 +274,7 @@ s_pool_forget (s_worker_t *self, ff_str_t id)
     for (index = 0; index < self->njobs; index++)
         if (ff_str_eq (id, self->jobs [index]->id)) {
             ff_shm_job_prefix (self->jobs [index]->id, prefix, sizeof (prefix));
+            s_fetch_forget (self, self->jobs [index]->id);
             s_pool_drop (self, index);
             /* its segments are unlinked: let their memory go */
             size_t at;
@@ -296,6 +321,8 @@ s_leave (s_worker_t *self)
     zsock_destroy (&self->tasks);
     while (self->nmaps > 0)
         ff_shm_destroy (&self->maps [--self->nmaps], 0);
+    s_fetch_forget (self, NULL);
+    ff_codec_destroy (&self->fetch_codec);
     s_pool_clear (self);
     self->welcomed = 0;
 }
@@ -344,6 +371,8 @@ s_accept_welcome (s_worker_t *self, const ff_msg_t *msg)
     return 0;
 }
 
+static void s_control_message (s_worker_t *self, const ff_msg_t *msg);
+
 static void
 s_on_control (s_worker_t *self)
 {
@@ -361,25 +390,33 @@ s_on_control (s_worker_t *self)
             continue;
         }
         self->last_heard = ff_clock_ms ();
-        if (msg.type == FF_MSG_WELCOME) {
-            /* a second welcome answers a hello that crossed the first:
-               rebuilding the task pipe would drop the tasks queued on it */
-            if (self->welcomed && msg.worker == self->job.worker
-            &&  ff_str_eq (msg.job, self->job.id))
-                ;
-            else
-            if (s_accept_welcome (self, &msg))
-                ff_log_error ("could not join job");
-        }
-        else
-        if (msg.type == FF_MSG_CANCEL && self->pool)
-            s_pool_cancel (self, msg.job);
-        else
-        if (msg.type == FF_MSG_END && self->welcomed && ff_str_eq (msg.job, self->job.id)) {
-            self->ended = 1;
-            self->dropped = msg.status == 2;
-        }
+        s_control_message (self, &msg);
         zmq_msg_close (&body);
+    }
+}
+
+/* Acts on one message from control (a fetch answer that no fetch waits
+   for is dropped). */
+static void
+s_control_message (s_worker_t *self, const ff_msg_t *msg)
+{
+    if (msg->type == FF_MSG_WELCOME) {
+        /* a second welcome answers a hello that crossed the first:
+           rebuilding the task pipe would drop the tasks queued on it */
+        if (self->welcomed && msg->worker == self->job.worker
+        &&  ff_str_eq (msg->job, self->job.id))
+            ;
+        else
+        if (s_accept_welcome (self, msg))
+            ff_log_error ("could not join job");
+    }
+    else
+    if (msg->type == FF_MSG_CANCEL && self->pool)
+        s_pool_cancel (self, msg->job);
+    else
+    if (msg->type == FF_MSG_END && self->welcomed && ff_str_eq (msg->job, self->job.id)) {
+        self->ended = 1;
+        self->dropped = msg->status == 2;
     }
 }
 
@@ -477,6 +514,205 @@ s_map_file (s_worker_t *self, ff_str_t text, const ff_npy_t **npy,
     return map;
 }
 
+/* ------------------------------------------------ fetching (pool, --no-shm) */
+
+/* A worker in a pool that cannot map shared memory asks the server for
+   the bytes of each array handle of its task (docs/PROTOCOL.md 10.4), in
+   pieces of FF_FETCH_CHUNK with FF_FETCH_WINDOW in flight, on its main
+   control socket. What it fetched stays in a cache by identity (the job,
+   the segment name or file handle, offset and length), so an array that
+   many tasks read travels once per worker: at most FF_FETCH_CACHE_BYTES
+   (the oldest goes first; the arrays of the running task stay), and a
+   job's entries go with its forget. */
+
+/* Frees cache entry index. */
+static void
+s_fetch_evict (s_worker_t *self, size_t index)
+{
+    s_fetched_t *entry = self->fetched [index];
+    self->fetched_bytes -= entry->length;
+    free (entry);
+    memmove (self->fetched + index, self->fetched + index + 1,
+             (self->nfetched - index - 1) * sizeof (s_fetched_t *));
+    self->nfetched--;
+}
+
+/* Frees the entries of job (all with job NULL). */
+static void
+s_fetch_forget (s_worker_t *self, const char *job)
+{
+    size_t index = 0;
+    while (index < self->nfetched)
+        if (!job || strcmp (self->fetched [index]->job, job) == 0)
+            s_fetch_evict (self, index);
+        else
+            index++;
+}
+
+/* Makes room for length more bytes: evicts the oldest entries that no
+   array of the running task uses. */
+static void
+s_fetch_room (s_worker_t *self, uint64_t length)
+{
+    size_t index = 0;
+    while (index < self->nfetched
+    &&     (self->nfetched == S_FETCH_ENTRIES
+            || self->fetched_bytes + length > (uint64_t) FF_FETCH_CACHE_BYTES))
+        if (self->fetched [index]->pin == self->fetch_pin)
+            index++;
+        else
+            s_fetch_evict (self, index);
+}
+
+/* Reads control while a fetch waits: fetched frames of this fetch are
+   copied into entry; others are handled as s_on_control does, but a
+   welcome (which could rebuild the pipe under the running task).
+   Returns 0,
+   or -1 with the reason in error. */
+static int
+s_fetch_receive (s_worker_t *self, s_fetched_t *entry, uint64_t seq, uint64_t *received,
+                 int *inflight, char *error, size_t error_size)
+{
+    zmq_msg_t body;
+    ff_msg_t msg;
+    int rc = ff_net_recv (self->control, NULL, &body);
+    if (rc < 0)
+        return 0;
+    if (rc == 1) {
+        ff_log_reject (&self->rejected, "multipart message on control");
+        return 0;
+    }
+    if (ff_msg_decode (zmq_msg_data (&body), zmq_msg_size (&body), &msg)) {
+        ff_log_reject (&self->rejected, "malformed control message");
+        zmq_msg_close (&body);
+        return 0;
+    }
+    self->last_heard = ff_clock_ms ();
+    rc = 0;
+    if (msg.type == FF_MSG_WELCOME)
+        ;                           /* only a hello is answered so: not one now */
+    else
+    if (msg.type != FF_MSG_FETCHED)
+        s_control_message (self, &msg);
+    else
+    if (ff_str_eq (msg.job, entry->job) && msg.seq == seq
+    &&  msg.segment.len == entry->segment_len
+    &&  memcmp (msg.segment.ptr, entry->segment, entry->segment_len) == 0) {
+        uint64_t at = msg.offset - entry->offset;
+        if (msg.status != 0) {
+            snprintf (error, error_size, "the server refused a fetch: %.*s",
+                      (int) (msg.data.len < 200? msg.data.len: 200), msg.data.ptr);
+            rc = -1;
+        }
+        else
+        if (msg.offset < entry->offset || at > entry->length
+        ||  msg.data.len > entry->length - at || msg.data.len == 0) {
+            snprintf (error, error_size, "a fetched piece lies outside its array");
+            rc = -1;
+        }
+        else {
+            memcpy (entry->bytes + at, msg.data.ptr, msg.data.len);
+            *received += msg.data.len;
+            (*inflight)--;
+        }
+    }
+    /* else: a late answer to a fetch given up on */
+    zmq_msg_close (&body);
+    return rc;
+}
+
+/* Returns the bytes of handle (a segment or a file handle) for task seq
+   of the running job: from the cache, or fetched from the server. NULL
+   with the reason in error. */
+static const char *
+s_fetch (s_worker_t *self, uint64_t seq, const ff_handle_t *handle, char *error,
+         size_t error_size)
+{
+    size_t index;
+    for (index = 0; index < self->nfetched; index++) {
+        s_fetched_t *entry = self->fetched [index];
+        if (strcmp (entry->job, self->running) == 0 && entry->offset == handle->offset
+        &&  entry->length == handle->length && entry->segment_len == handle->segment.len
+        &&  memcmp (entry->segment, handle->segment.ptr, handle->segment.len) == 0) {
+            /* the newest now */
+            memmove (self->fetched + index, self->fetched + index + 1,
+                     (self->nfetched - index - 1) * sizeof (s_fetched_t *));
+            self->fetched [self->nfetched - 1] = entry;
+            entry->pin = self->fetch_pin;
+            self->fetch_hits++;
+            return entry->bytes;
+        }
+    }
+    if (handle->length > (uint64_t) FF_MAX_TASK_MESSAGE || handle->segment.len > FF_SHM_HANDLE_MAX) {
+        snprintf (error, error_size, "an array of %" PRIu64 " bytes is more than a worker "
+                  "without shared memory fetches", handle->length);
+        return NULL;
+    }
+    if (!self->fetch_codec) {
+        if (!(self->fetch_codec = ff_codec_new ())) {
+            snprintf (error, error_size, "out of memory for a fetch");
+            return NULL;
+        }
+        ff_codec_set_version (self->fetch_codec, FF_PROTOCOL_POOL);
+    }
+    s_fetch_room (self, handle->length);
+    s_fetched_t *entry = (s_fetched_t *) malloc (sizeof (s_fetched_t) + handle->segment.len
+                                                 + handle->length + 1);
+    if (!entry) {
+        snprintf (error, error_size, "out of memory for %" PRIu64 " fetched bytes",
+                  handle->length);
+        return NULL;
+    }
+    snprintf (entry->job, sizeof (entry->job), "%s", self->running);
+    entry->offset = handle->offset;
+    entry->length = handle->length;
+    entry->segment_len = handle->segment.len;
+    entry->bytes = entry->data;
+    entry->segment = entry->data + handle->length;
+    memcpy (entry->segment, handle->segment.ptr, handle->segment.len);
+    entry->pin = self->fetch_pin;
+    uint64_t asked = 0, received = 0;
+    int inflight = 0, rc = 0;
+    int64_t deadline = ff_clock_ms () + FF_FETCH_TIMEOUT_MS;
+    while (rc == 0 && received < entry->length) {
+        while (inflight < FF_FETCH_WINDOW && asked < entry->length) {
+            uint64_t piece = entry->length - asked < (uint64_t) FF_FETCH_CHUNK
+                           ? entry->length - asked: (uint64_t) FF_FETCH_CHUNK;
+            ff_codec_fetch (self->fetch_codec, entry->job, self->job.worker, seq,
+                            entry->segment, entry->segment_len, entry->offset + asked, piece);
+            if (ff_net_send (self->control, NULL, 0, ff_codec_data (self->fetch_codec),
+                             ff_codec_size (self->fetch_codec), 100) != 0)
+                break;
+            asked += piece;
+            inflight++;
+        }
+        int64_t now = ff_clock_ms ();
+        if (now >= deadline || ff_stop_signal || zsys_interrupted || self->ended
+        ||  s_pool_is_cancelled (self, entry->job)) {
+            snprintf (error, error_size, "%s while fetching an array",
+                      now >= deadline? "no answer from the server"
+                      : self->ended? "the pool ended": "stopped or cancelled");
+            rc = -1;
+            break;
+        }
+        zmq_pollitem_t item = { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, deadline - now < 100? deadline - now: 100) > 0) {
+            uint64_t before = received;
+            rc = s_fetch_receive (self, entry, seq, &received, &inflight, error, error_size);
+            if (received > before)
+                deadline = ff_clock_ms () + FF_FETCH_TIMEOUT_MS;
+        }
+    }
+    if (rc != 0) {
+        free (entry);
+        return NULL;
+    }
+    self->fetches++;
+    self->fetched [self->nfetched++] = entry;
+    self->fetched_bytes += entry->length;
+    return entry->bytes;
+}
+
 /* Turns the handles of item into arrays: slices of mapped segments or
    .npy files, or inline bytes, each checked against its dtype and shape. Returns 0, or -1 with
    a message in error. */
@@ -485,6 +721,7 @@ s_arrays (s_worker_t *self, const ff_item_t *item, ff_array_t *arrays, char *nam
           char *error, size_t error_size)
 {
     size_t index, dim;
+    self->fetch_pin++;              /* the entries this task uses stay while it runs */
     for (index = 0; index < item->narrays; index++) {
         const ff_handle_t *handle = &item->arrays [index];
         ff_array_t *array = &arrays [index];
@@ -512,6 +749,11 @@ s_arrays (s_worker_t *self, const ff_item_t *item, ff_array_t *arrays, char *nam
         array->size = (size_t) handle->length;
         if (handle->segment.len == 0)
             array->data = handle->bytes.ptr;
+        else
+        if (self->pool && self->options.no_shm) {
+            if (!(array->data = s_fetch (self, item->seq, handle, error, error_size)))
+                return -1;
+        }
         else
         if (handle->segment.len > strlen (FF_SHM_FILE_PREFIX)
         &&  memcmp (handle->segment.ptr, FF_SHM_FILE_PREFIX, strlen (FF_SHM_FILE_PREFIX)) == 0) {

@@ -190,7 +190,7 @@ static const char *s_names [] = {
     NULL, "hello", "welcome", "job", "ack", "hb", "bye", "end", "task", "result",
     "record", "eos", "emit", "mark",
     "jobspec", "forget", "cancel", "submit", "accepted", "refused", "tasks", "total",
-    "status"
+    "status", "fetch", "fetched"
 };
 #define S_NAME_COUNT (sizeof (s_names) / sizeof (s_names [0]))
 
@@ -468,6 +468,22 @@ s_decode_body (s_cursor_t *cur, ff_msg_t *msg, size_t fields)
                 return 0;
             msg->has_text = 1;
             return fields == 3 && s_read_str (cur, &msg->text) == 0? 0: -1;
+        case FF_MSG_FETCH:
+            return fields == 8
+                && s_read_str (cur, &msg->job) == 0
+                && s_read_uint (cur, &msg->worker) == 0
+                && s_read_uint (cur, &msg->seq) == 0
+                && s_read_str (cur, &msg->segment) == 0
+                && s_read_uint (cur, &msg->offset) == 0
+                && s_read_uint (cur, &msg->length) == 0? 0: -1;
+        case FF_MSG_FETCHED:
+            return fields == 8
+                && s_read_str (cur, &msg->job) == 0
+                && s_read_uint (cur, &msg->seq) == 0
+                && s_read_str (cur, &msg->segment) == 0
+                && s_read_uint (cur, &msg->offset) == 0
+                && s_read_uint (cur, &msg->status) == 0 && msg->status <= 1
+                && s_read_bytes (cur, &msg->data, 1) == 0? 0: -1;
         case FF_MSG_JOB:
             if (fields != 6
             ||  s_read_str (cur, &msg->job)
@@ -1279,4 +1295,31 @@ ff_codec_status (ff_codec_t *self, const char *document, size_t len)
     s_begin (self, FF_MSG_STATUS, document? 3: 2);
     if (document)
         s_pack_str (self, document, len);
+}
+
+void
+ff_codec_fetch (ff_codec_t *self, const char *job, uint64_t worker, uint64_t seq,
+                const char *segment, size_t segment_len, uint64_t offset, uint64_t length)
+{
+    s_begin (self, FF_MSG_FETCH, 8);
+    s_pack_cstr (self, job);
+    msgpack_pack_uint64 (&self->packer, worker);
+    msgpack_pack_uint64 (&self->packer, seq);
+    s_pack_str (self, segment, segment_len);
+    msgpack_pack_uint64 (&self->packer, offset);
+    msgpack_pack_uint64 (&self->packer, length);
+}
+
+void
+ff_codec_fetched (ff_codec_t *self, const char *job, size_t job_len, uint64_t seq,
+                  const char *segment, size_t segment_len, uint64_t offset,
+                  uint64_t status, const void *data, size_t size)
+{
+    s_begin (self, FF_MSG_FETCHED, 8);
+    s_pack_str (self, job, job_len);
+    msgpack_pack_uint64 (&self->packer, seq);
+    s_pack_str (self, segment, segment_len);
+    msgpack_pack_uint64 (&self->packer, offset);
+    msgpack_pack_uint64 (&self->packer, status);
+    s_pack_bin (self, data, size);
 }

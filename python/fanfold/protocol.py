@@ -43,6 +43,7 @@ SCHEMAS = {
     (1, "task"): (S, [TASK_ITEM, MAX_ITEMS]),
     (2, "task"): (S, [TASK_ITEM, MAX_ITEMS]),
     (2, "forget"): (S,),
+    (2, "fetched"): (S, U, S, U, U, B),
     # a client of the server
     (2, "accepted"): (S, U, U),
     (2, "refused"): (S,),
@@ -54,6 +55,7 @@ SCHEMAS = {
     (2, "hello"): (S, S, U),
     (1, "bye"): (S, U),
     (2, "bye"): (S, U),
+    (2, "fetch"): (S, U, U, S, U, U),
 }
 
 

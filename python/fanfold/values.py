@@ -247,10 +247,14 @@ class Decoder:
     a process maps each once. unlink removes per-task segments once mapped
     (results: the worker that made them is done with them)."""
 
-    def __init__(self, prefixes=(), mapped=None, unlink=False):
+    def __init__(self, prefixes=(), mapped=None, unlink=False, opener=None):
         self.prefixes = tuple(prefixes)
         self.mapped = {} if mapped is None else mapped
         self.unlink = unlink
+        # opener(name, prefixes, min_size, private) gives a Segment: by
+        # default it maps the segment; a worker without shared memory
+        # fetches its bytes instead
+        self.open = opener or shm.open_checked
 
     def unpack(self, data):
         return msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True,
@@ -267,7 +271,7 @@ class Decoder:
             raise ValueError("segment %r is not a frozen one" % segment[:64])
         mapped = self.mapped.get(segment)
         if mapped is None:
-            mapped = shm.open_checked(segment, ["ff_%d_" % shm.os.getuid()], length)
+            mapped = self.open(segment, ["ff_%d_" % shm.os.getuid()], length)
             if len(self.mapped) >= 4096:
                 self.mapped.pop(next(iter(self.mapped)))
             self.mapped[segment] = mapped
@@ -291,7 +295,7 @@ class Decoder:
             if type(segment) is not str or type(offset) is not int or type(length) is not int \
                     or offset < 0 or length < 0:
                 raise ValueError("bad array handle")
-            mapped = shm.open_checked(segment, self.prefixes, offset + length, private=True)
+            mapped = self.open(segment, self.prefixes, offset + length, private=True)
             if self.unlink:
                 shm.unlink_quietly(segment)
             return mapped.view(dtype, shape, offset, length, writeable=True)

@@ -33,6 +33,10 @@ MAX_JOBS = 64
 CONTROL_MAX = 1 << 20
 DATA_MAX = (1 << 31) - 1
 MAX_RESULT = (2 << 30) - (1 << 20)
+FETCH_CHUNK = CONTROL_MAX - (64 << 10)   # bytes one fetch asks for (FF_FETCH_CHUNK)
+FETCH_WINDOW = 8                         # fetches in flight at once
+FETCH_CACHE_BYTES = 512 << 20            # fetched frozen bytes a worker keeps
+FETCH_TIMEOUT = 10.0                     # s without an answer: the task fails
 
 
 def host_id():
@@ -101,6 +105,44 @@ class Heartbeat(threading.Thread):
             sock.close()
 
 
+class FetchCache(collections.OrderedDict):
+    """The frozen segments a worker without shared memory fetched, by name
+    (a frozen segment's name is never reused: it holds its maker's pid, a
+    random token and a counter, and it is sealed): oldest used first out,
+    at most limit bytes. A view a task still holds keeps its bytes alive
+    after eviction."""
+
+    def __init__(self, limit):
+        super().__init__()
+        self.limit = limit
+        self.bytes = 0
+
+    def get(self, key, default=None):
+        value = super().get(key, default)
+        if value is not default:
+            self.move_to_end(key)
+        return value
+
+    def __setitem__(self, key, segment):
+        if key in self:
+            self.pop(key)
+        while self and self.bytes + segment.size > self.limit:
+            self.popitem(last=False)
+        super().__setitem__(key, segment)
+        self.bytes += segment.size
+
+    def pop(self, key, *default):
+        value = super().pop(key, *default)
+        if isinstance(value, shm.Segment):
+            self.bytes -= value.size
+        return value
+
+    def popitem(self, last=True):
+        key, value = super().popitem(last)
+        self.bytes -= value.size
+        return key, value
+
+
 class Worker:
     def __init__(self, topology, allow=(), verbose=False, no_shm=False):
         self.topology = Topology(topology)
@@ -118,6 +160,13 @@ class Worker:
         self.cancelled = collections.deque(maxlen=1024)
         self.running_job = None
         self.mapped = {}                               # frozen segments, by name
+        self.control = None                            # DEALER to the server
+        self.running_seq = None                        # the task that runs
+        self.fetch_heard = 0.0                         # a control message read by a fetch
+        self.fetches = 0                               # segments fetched
+        self.fetched_bytes = 0                         # their bytes
+        if self.no_shm:
+            self.mapped = FetchCache(FETCH_CACHE_BYTES)
         self.beat = None
         self.tasks = None
         self.joined = None                             # (version, job or pool, id, endpoint)
@@ -190,7 +239,7 @@ class Worker:
         if shares:
             try:
                 handles = json.loads(shares)
-                decoder = values.Decoder(mapped=self.mapped)
+                decoder = values.Decoder(mapped=self.mapped, opener=self._opener())
                 for handle in handles:
                     spec.shares[handle[0]] = (lambda h=handle: decoder._frozen(h).array)
             except Exception as error:
@@ -206,6 +255,7 @@ class Worker:
         signal.signal(signal.SIGINT, self._stop)
         signal.signal(signal.SIGUSR1, self._on_usr1)
         control = self._socket(zmq.DEALER, self.topology.control, CONTROL_MAX)
+        self.control = control
         self.results = self._socket(zmq.PUSH, self.topology.results, DATA_MAX)
         flags = FLAG_PY_ONLY | (FLAG_NO_SHM if self.no_shm else 0)
         hello = protocol.encode(1, "hello", "worker", self.name, flags)
@@ -253,6 +303,7 @@ class Worker:
                         self.cancelled.append(message[0])
                 if self.stopping:
                     break
+                heard = max(heard, self.fetch_heard)   # a fetch read the hbs
                 if self.joined and time.monotonic() - heard > self.timeout_ms / 1000.0:
                     self.log("the service is silent: saying hello again")
                     self._leave_pipe()
@@ -316,6 +367,7 @@ class Worker:
 
     def _run_item(self, spec, job, item):
         seq, kernel_index, input_name, payload, attempt, chunk, chunks, arrays = item
+        self.running_seq = seq
         started_ms = int(time.time() * 1000)
         started = time.monotonic()
         status, kind, body, meta = 1, 0, b"", ""
@@ -340,7 +392,8 @@ class Worker:
             fn = self.loader.load(name)
         except kernel.KernelError as error:
             return 1, str(error).encode("utf-8", "replace"), ""
-        decoder = values.Decoder(prefixes=[shm.prefix(job)], mapped=self.mapped)
+        decoder = values.Decoder(prefixes=[shm.prefix(job)], mapped=self.mapped,
+                                 opener=self._opener())
         try:
             mode, items = task.check_payload(decoder.unpack(payload))
         except Exception as error:
@@ -365,6 +418,85 @@ class Worker:
             except values.EncodeError:
                 pass
         return 1, errors.one_line(error), meta
+
+
+    # -- fetching (a pool worker without shared memory) ------------------
+    def _opener(self):
+        """How a decoder opens a segment: mapped, or, in a pool without
+        shared memory, fetched from the server (docs/PROTOCOL.md 10.4)."""
+        if self.no_shm and self.joined and self.joined[0] == 2:
+            return self._fetch_segment
+        return None
+
+    def _fetch_segment(self, name, allowed_prefixes, min_size, private=False):
+        """A Segment over the first min_size bytes of segment name, fetched
+        from the server for the running task, after the checks a mapping
+        makes of the name (the server checks the rest)."""
+        if (type(name) is not str or not shm._NAME_OK.match(name) or len(name) > shm.NAME_MAX
+                or name.startswith(".")):
+            raise ValueError("segment name %r is not plain" % str(name)[:64])
+        if not any(name.startswith(p) for p in allowed_prefixes):
+            raise ValueError("segment name %r is not one of this job's" % name[:64])
+        data = self._fetch(name, min_size)
+        self.fetches += 1
+        self.fetched_bytes += len(data)
+        self.log("fetched %d bytes of %s" % (len(data), name))
+        return shm.Segment(name, data if private else memoryview(data).toreadonly(),
+                           len(data), owner=False)
+
+    def _fetch(self, name, length):
+        """The bytes [0, length) of segment name, asked of the server in
+        pieces of FETCH_CHUNK, FETCH_WINDOW at a time, on the control
+        socket; raises ValueError when refused or unanswered, Cancelled
+        when the job is cancelled meanwhile."""
+        job, seq, control = self.running_job, self.running_seq, self.control
+        if job is None or seq is None or control is None or length > DATA_MAX:
+            raise ValueError("segment %s cannot be fetched here" % name)
+        buf = bytearray(length)
+        accept = {(2, "fetched"), (2, "hb"), (2, "cancel"), (2, "welcome"), (2, "end")}
+        asked = received = inflight = 0
+        deadline = time.monotonic() + FETCH_TIMEOUT
+        while received < length:
+            while inflight < FETCH_WINDOW and asked < length:
+                piece = min(FETCH_CHUNK, length - asked)
+                control.send(protocol.encode(2, "fetch", job, self.joined[2], seq, name,
+                                             asked, piece))
+                asked += piece
+                inflight += 1
+            if self.stopping:
+                raise ValueError("stopped while fetching %s" % name)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ValueError("no answer from the server to a fetch of %s" % name)
+            if not control.poll(max(1, int(min(remaining, 0.1) * 1000)), zmq.POLLIN):
+                continue
+            message = protocol.decode(control.recv(), accept)
+            if message is None:
+                self.drops.drop("the control socket")
+                continue
+            self.fetch_heard = time.monotonic()
+            if message.type == "fetched":
+                their_job, their_seq, segment, offset, status, data = message
+                if (their_job, their_seq, segment) != (job, seq, name):
+                    continue                      # a late answer to a fetch given up on
+                if status:
+                    raise ValueError("the server refused a fetch of %s: %s"
+                                     % (name, data.decode("utf-8", "replace")))
+                if not data or offset > length or len(data) > length - offset:
+                    raise ValueError("a fetched piece lies outside segment %s" % name)
+                buf[offset:offset + len(data)] = data
+                received += len(data)
+                inflight -= 1
+                deadline = time.monotonic() + FETCH_TIMEOUT
+            elif message.type == "cancel":
+                self.cancelled.append(message[0])
+                if message[0] == job:
+                    raise Cancelled()
+            elif message.type == "end" and self.joined and message[0] == self.joined[1]:
+                self.stopping = True
+                raise ValueError("the pool ended while fetching %s" % name)
+            # a welcome again while joined: the same pool, nothing to do
+        return buf
 
 
 def main(argv=None):

@@ -39,7 +39,9 @@ typedef enum {
     FF_MSG_REFUSED,                 /* server -> client: why not */
     FF_MSG_TASKS,                   /* client -> server: tasks of its job */
     FF_MSG_TOTAL,                   /* client -> server: the job's task count */
-    FF_MSG_STATUS                   /* client -> server (request); server -> client (document) */
+    FF_MSG_STATUS,                  /* client -> server (request); server -> client (document) */
+    FF_MSG_FETCH,                   /* worker -> server control: bytes of a task's array */
+    FF_MSG_FETCHED                  /* server -> worker control: those bytes, or why not */
 } ff_msg_type_t;
 
 /* Result item status and kind. */
@@ -112,6 +114,11 @@ typedef struct {
                                        from a client: 0) */
     ff_str_t endpoint;              /* welcome: task pipe endpoint */
     uint64_t hb_ms;                 /* welcome: heartbeat interval */
+    uint64_t seq;                   /* fetch, fetched: the task the bytes are for */
+    ff_str_t segment;               /* fetch, fetched: segment name or file handle */
+    uint64_t offset;                /* fetch, fetched: first byte in the segment or file */
+    uint64_t length;                /* fetch: bytes asked (at most FF_FETCH_CHUNK) */
+    ff_str_t data;                  /* fetched: the bytes (status 0) or the reason */
     size_t nkernels;                /* welcome, job: number of kernels */
     ff_str_t kernels [FF_MAX_KERNELS]; /* welcome, job: kernel names */
     size_t nparams;                 /* welcome: key/value pairs */
@@ -121,7 +128,8 @@ typedef struct {
     uint64_t written;               /* ack: every seq below is written; mark: the
                                        tasks below this seq come from the records hashed */
     uint64_t hash;                  /* mark: running hash of those records */
-    uint64_t status;                /* end: 0 when every task succeeded */
+    uint64_t status;                /* end: 0 when every task succeeded; fetched:
+                                       0 the bytes follow, 1 refused */
     ff_item_t record;               /* record, emit: the item */
     size_t count;                   /* task, result: items; ack: seqs */
     const uint8_t *cursor;          /* private: next item or seq */
@@ -330,6 +338,21 @@ void
 /* [2, "status"] (document NULL: the request) or [2, "status", document]. */
 void
     ff_codec_status (ff_codec_t *self, const char *document, size_t len);
+
+/* [2, "fetch", job, worker, seq, segment, offset, length]: a worker
+   without shared memory asks for length bytes (at most FF_FETCH_CHUNK) at
+   offset of segment (a segment name or a file handle) for task seq of job. */
+void
+    ff_codec_fetch (ff_codec_t *self, const char *job, uint64_t worker, uint64_t seq,
+                    const char *segment, size_t segment_len, uint64_t offset,
+                    uint64_t length);
+
+/* [2, "fetched", job, seq, segment, offset, status, data]: the answer,
+   status 0 with the bytes, or 1 with the reason in data. */
+void
+    ff_codec_fetched (ff_codec_t *self, const char *job, size_t job_len, uint64_t seq,
+                      const char *segment, size_t segment_len, uint64_t offset,
+                      uint64_t status, const void *data, size_t size);
 
 /* Returns 1 when s equals the NUL-terminated text, else 0. */
 int

@@ -51,6 +51,11 @@
 #define FF_DEFAULT_CLIENT_TIMEOUT_MS 600 /* a client silent this long loses its job */
 #define FF_CLIENT_HB_MS         100  /* a client's heartbeat interval */
 #define FF_MAX_CONTROL_MESSAGE  (1LL << 20) /* bytes of one control-channel message */
+#define FF_FETCH_CHUNK          (FF_MAX_CONTROL_MESSAGE - (64LL << 10)) /* bytes one fetch
+                                       asks for: its answer fits a control message */
+#define FF_FETCH_WINDOW         8    /* fetches a worker has in flight at once */
+#define FF_FETCH_CACHE_BYTES    (512LL << 20) /* fetched array bytes a worker keeps */
+#define FF_FETCH_TIMEOUT_MS     10000 /* a fetch not answered this long fails its task */
 #define FF_MAX_TASK_MESSAGE     (1LL << 31) /* bytes of one task message a worker takes */
 #define FF_MAX_RESULT_MESSAGE   (1LL << 31) /* bytes of one result message the sink takes */
 #define FF_MAX_RESULT           (FF_MAX_RESULT_MESSAGE - (1LL << 20)) /* bytes of one task's result
