@@ -160,10 +160,14 @@ main (int argc, char *argv [])
         return ff_command_worker (argc - 1, argv + 1);
     if (strcmp (command, "serve") == 0)
         return ff_service_serve (argc - 1, argv + 1);
-    if (strcmp (command, "submit") == 0)
+    if (strcmp (command, "submit") == 0) {
+        ff_service_client_process ();
         return ff_service_submit (argc - 1, argv + 1, s_stdin_closed);
-    if (strcmp (command, "status") == 0)
+    }
+    if (strcmp (command, "status") == 0) {
+        ff_service_client_process ();
         return ff_service_status (argc - 1, argv + 1);
+    }
     if (strcmp (command, "clean") == 0)
         return ff_command_clean (argc - 1, argv + 1);
     if (strcmp (command, "keygen") == 0)

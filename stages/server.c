@@ -44,6 +44,7 @@ typedef struct {
     char *params [2 * FF_MAX_PARAMS]; /* key, value, ... */
     size_t nparams;                 /* pairs */
     uint64_t skip;                  /* seqs a resumed job wrote before (first ack) */
+    int64_t timeout_ms;             /* --timeout (param timeout), 0 for none */
 } s_spec_t;
 
 /* A task's array handles, copied from the client's tasks item: the
@@ -579,6 +580,14 @@ s_on_submit (s_server_t *self, zmq_msg_t *routing, const ff_msg_t *msg)
         }
     uint32_t share = msg->share > FF_MAX_SHARE? FF_MAX_SHARE: (uint32_t) msg->share;
     s_spec_t *spec = s_spec_new (msg);
+    for (index = 0; spec && index < msg->nparams; index++)
+        if (ff_str_eq (msg->params [2 * index], "timeout")) {
+            char text [32];
+            snprintf (text, sizeof (text), "%.*s", (int) (msg->params [2 * index + 1].len < 31
+                      ? msg->params [2 * index + 1].len: 31), msg->params [2 * index + 1].ptr);
+            double seconds = strtod (text, NULL);
+            spec->timeout_ms = seconds > 0 && seconds < 1e6? (int64_t) (seconds * 1000): 0;
+        }
     ff_pool_job_t *job = spec? ff_pool_job_add (self->pool, share, py, retries): NULL;
     if (!job) {
         s_spec_free (spec);
@@ -766,11 +775,35 @@ s_on_clients (s_server_t *self)
 
 /* --------------------------------------------------------------- results */
 
-/* Forwards each result message, unchanged, to its job's client. */
+/* Frees the worker's credit for the tasks of a result message as it is
+   forwarded, without waiting for the client's ack, while no other job
+   waits (ff_pool_others_wait): the next tasks go out one hop later instead
+   of three (the result reaches the client unless the client goes, which
+   cancels the job). The client's ack still moves the written mark; an ack
+   of a seq acked here is ignored. */
+static void
+s_on_forwarded (s_server_t *self, ff_pool_job_t *job, ff_msg_t *msg, int64_t now_ms)
+{
+    ff_item_t item;
+    if (!job->started || ff_pool_others_wait (self->pool, job))
+        return;
+    /* the policy adapts the credit when the client's ack comes, as before */
+    while (ff_msg_next_item (msg, &item)) {
+        const ff_ledger_task_t *task = ff_ledger_task (job->ledger, item.seq);
+        ff_pool_worker_t *worker = task && task->state == FF_SLOT_SENT
+                                 ? ff_pool_worker (self->pool, task->worker): NULL;
+        if (task && ff_ledger_ack (job->ledger, item.seq, now_ms) == FF_LEDGER_ACKED && worker)
+            worker->done++;
+    }
+}
+
+/* Forwards each result message, unchanged, to its job's client, and
+   frees its tasks' credit. */
 static void
 s_on_results (s_server_t *self)
 {
     int rc, round;
+    int64_t now_ms = ff_clock_ms ();
     for (round = 0; round < S_DRAIN_PER_ROUND; round++) {
         zmq_msg_t body;
         ff_msg_t msg;
@@ -785,9 +818,11 @@ s_on_results (s_server_t *self)
         ||  msg.type != FF_MSG_RESULT || msg.worker == 0)
             ff_log_reject (&self->rejected, "malformed result message");
         else
-        if ((job = ff_pool_job_named (self->pool, msg.job.ptr, msg.job.len)))
-            ff_net_send (self->clients, job->routing, job->routing_len, zmq_msg_data (&body),
-                         zmq_msg_size (&body), 0);
+        if ((job = ff_pool_job_named (self->pool, msg.job.ptr, msg.job.len))) {
+            if (ff_net_send (self->clients, job->routing, job->routing_len, zmq_msg_data (&body),
+                             zmq_msg_size (&body), 0) == 0)
+                s_on_forwarded (self, job, &msg, now_ms);
+        }
         /* else: a late result of a job that ended */
         zmq_msg_close (&body);
     }
@@ -854,6 +889,18 @@ s_dispatch (s_server_t *self)
 
 /* ----------------------------------------------------- heartbeats, status */
 
+/* Whether peer has run a task of the job it serves past that job's
+   --timeout. */
+static int
+s_overdue (s_server_t *self, ff_peer_t *peer, int64_t now)
+{
+    ff_pool_job_t *job = ff_pool_worker_job (self->pool, peer->id);
+    const s_spec_t *spec = job? (const s_spec_t *) job->spec: NULL;
+    const ff_ledger_worker_t *held = job? ff_ledger_worker (job->ledger, peer->id): NULL;
+    return spec && spec->timeout_ms > 0 && held && held->outstanding > 0
+        && now - held->busy_since > spec->timeout_ms;
+}
+
 static void
 s_heartbeat (s_server_t *self)
 {
@@ -878,6 +925,16 @@ s_heartbeat (s_server_t *self)
         else
         if (now - peer->last_seen > self->settings->worker_timeout_ms)
             s_remove_worker (self, peer, "its worker went silent", 1);
+        else
+        if (s_overdue (self, peer, now)) {
+            /* as in run: the task goes elsewhere; the worker, once its kernel
+               returns, is told to leave (its watchdog ends it past --timeout
+               + 2 s if it does not), and fanfold serve starts another */
+            ff_codec_end (self->codec, self->name, 2);
+            ff_net_send (self->control, peer->routing, peer->routing_len,
+                         ff_codec_data (self->codec), ff_codec_size (self->codec), 0);
+            s_remove_worker (self, peer, "it ran past --timeout", 1);
+        }
         else
             index++;
     }

@@ -838,6 +838,8 @@ s_run_batch (s_worker_t *self, s_job_t *job, ff_msg_t *msg)
     if (self->pool) {
         /* the job's segments; a cancel for it from now on kills its command */
         ff_shm_job_prefix (job->id, self->shm_prefix, sizeof (self->shm_prefix));
+        /* the watchdog (heartbeat thread) holds this batch to its job's --timeout */
+        __atomic_store_n (&self->hb_args.timeout_ms, job->timeout_ms, __ATOMIC_RELEASE);
         pthread_mutex_lock (&self->lock);
         snprintf (self->running, sizeof (self->running), "%s", job->id);
         pthread_mutex_unlock (&self->lock);

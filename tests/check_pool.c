@@ -214,6 +214,29 @@ START_TEST (test_pool_shares_one_worker_between_jobs_by_their_weight)
 }
 END_TEST
 
+/* Another job waits when it has pending tasks and runs on the same kind
+   of workers: then the server leaves credit to the client's acks. */
+START_TEST (test_pool_others_wait_only_for_pending_tasks_of_the_same_kind)
+{
+    ff_pool_t *pool = s_pool (64, 1);
+    ff_pool_job_t *first = ff_pool_job_add (pool, 1, 0, 3);
+    ff_pool_job_t *second = ff_pool_job_add (pool, 1, 0, 3);
+    ff_pool_job_t *py = ff_pool_job_add (pool, 1, 1, 3);
+    ck_assert_int_eq (ff_pool_worker_add (pool, 1, 0), 0);
+    s_create (first, 4);
+    ck_assert_int_eq (ff_pool_others_wait (pool, first), 0);
+    ck_assert_int_eq (ff_pool_others_wait (pool, second), 1);
+    ck_assert_int_eq (ff_pool_others_wait (pool, py), 0);
+    s_create (py, 4);
+    ck_assert_int_eq (ff_pool_others_wait (pool, first), 0);
+    ck_assert_int_eq (ff_pool_others_wait (pool, py), 0);
+    s_create (second, 4);
+    ck_assert_int_eq (ff_pool_others_wait (pool, first), 1);
+    ff_pool_check (pool);
+    ff_pool_destroy (&pool);
+}
+END_TEST
+
 START_TEST (test_pool_gives_py_jobs_only_to_py_workers_and_waits_without_one)
 {
     ff_pool_t *pool = s_pool (16, 1);
@@ -269,6 +292,7 @@ pool_suite (void)
     tcase_set_timeout (tc, 60);
     tcase_add_test (tc, test_pool_random_operations_keep_the_invariants_and_every_job_finishes);
     tcase_add_test (tc, test_pool_shares_one_worker_between_jobs_by_their_weight);
+    tcase_add_test (tc, test_pool_others_wait_only_for_pending_tasks_of_the_same_kind);
     tcase_add_test (tc, test_pool_gives_py_jobs_only_to_py_workers_and_waits_without_one);
     tcase_add_test (tc, test_pool_tells_kernels_of_mixed_jobs_apart);
     suite_add_tcase (suite, tc);

@@ -177,8 +177,11 @@ ff_ledger_destroy (ff_ledger_t **self_p)
 {
     if (self_p && *self_p) {
         ff_ledger_t *self = *self_p;
-        size_t index;
-        for (index = 0; index < self->config.window; index++) {
+        /* only the slots of seqs created were ever written: a short job
+           in a large window leaves the rest untouched, unmapped pages */
+        size_t index, used = self->next_seq < self->config.window
+                           ? (size_t) self->next_seq: self->config.window;
+        for (index = 0; index < used; index++) {
             s_release (self, &self->slots [index]);
             s_drop_data (self, &self->slots [index], 1);
         }

@@ -38,8 +38,19 @@
 #define S_ANSWER_MS 5000            /* the server answers a submit within this */
 #define S_STATUS_MS 1000            /* ... and a status request within this */
 #define S_ACK_BATCH 256             /* seqs in an ack while results keep coming */
+#define S_CLIENT_SOCKETS 64         /* libzmq's socket table in a client process */
 
 /* ------------------------------------------------------- finding the pool */
+
+void
+ff_service_client_process (void)
+{
+    /* libzmq sizes its socket table when the first socket is made, from
+       ZMQ_MAX_SOCKETS, which ff_fdlimit_raise set to the descriptor limit:
+       20,000 to 65,535 slots made and freed by every submit for its one
+       socket (about 1 ms of the process) */
+    zmq_ctx_set (zsys_init (), ZMQ_MAX_SOCKETS, S_CLIENT_SOCKETS);
+}
 
 /* The topology of the pool: the one given, else the private one `fanfold
    serve` made. Returns it loaded, or NULL having said why. */

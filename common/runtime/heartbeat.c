@@ -42,10 +42,11 @@ s_heartbeat_run (void *arg)
     }
     while (control && codec) {
         int64_t since = *args->running_since;
-        if (args->timeout_ms > 0 && since > 0
-        &&  ff_clock_ms () - since > args->timeout_ms + S_WATCHDOG_GRACE_MS) {
+        /* a pool's worker sets the limit of each batch's job */
+        int64_t limit = __atomic_load_n (&args->timeout_ms, __ATOMIC_ACQUIRE);
+        if (limit > 0 && since > 0 && ff_clock_ms () - since > limit + S_WATCHDOG_GRACE_MS) {
             ff_log_error ("a task has run past --timeout (%.1f s): recycling this worker",
-                          (double) args->timeout_ms / 1000);
+                          (double) limit / 1000);
             _exit (FF_EXIT_WORKER_RECYCLED);
         }
         ff_net_send (control, NULL, 0, ff_codec_data (codec),

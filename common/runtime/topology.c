@@ -211,12 +211,15 @@ s_setting (zconfig_t *root, const char *path, long low, long high, long *value,
 static zconfig_t *
 s_zconfig_load (const char *path, char *reason, size_t reason_size)
 {
-    /* in memory: a file on disk costs an inode, a millisecond on a busy
-       ext4 /tmp, which every stage and worker would pay */
-    int memfd = memfd_create ("fanfold-zconfig", MFD_CLOEXEC);
-    FILE *capture = memfd >= 0? fdopen (memfd, "w+"): tmpfile ();
-    if (!capture && memfd >= 0)
-        close (memfd);
+    /* in memory: tmpfile () makes and deletes an inode in /tmp, which on
+       ext4 costs about 1 ms per call once many were deleted recently (a
+       loop of submits, and every stage of every run, loads a topology) */
+    int memory = memfd_create ("fanfold-zconfig", MFD_CLOEXEC);
+    FILE *capture = memory >= 0? fdopen (memory, "w+"): NULL;
+    if (!capture && memory >= 0)
+        close (memory);
+    if (!capture)
+        capture = tmpfile ();
     int saved = capture? dup (STDOUT_FILENO): -1;
     fflush (stdout);
     if (saved >= 0 && dup2 (fileno (capture), STDOUT_FILENO) < 0) {

@@ -318,6 +318,18 @@ ff_pool_worker_job (ff_pool_t *self, uint64_t worker)
 
 /* -------------------------------------------------------------- dispatch */
 
+int
+ff_pool_others_wait (ff_pool_t *self, ff_pool_job_t *job)
+{
+    assert (self && job);
+    size_t index;
+    for (index = 0; index < self->njobs; index++)
+        if (self->jobs [index] != job && self->jobs [index]->py == job->py
+        &&  ff_ledger_pending (self->jobs [index]->ledger) > 0)
+            return 1;
+    return 0;
+}
+
 /* Before job plans: a worker that holds tasks of another job is blocked
    for this plan; the others get their own blocked_until back. */
 static void

@@ -5,7 +5,7 @@
 #   workers split among them.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pool.sh"
-"$PY" -c "import numpy as np, sys; np.save(sys.argv[1], (np.random.default_rng(5).standard_normal(2_000_000) * 7 + 1).astype(np.float32))" "$SCRATCH/f32.npy"
+"$PY" -c "import numpy as np, sys; np.save(sys.argv[1], (np.random.default_rng(5).standard_normal(8_000_000) * 7 + 1).astype(np.float32))" "$SCRATCH/f32.npy"
 seq 1 30000 | sed 's/$/ record/' > "$SCRATCH/records.txt"
 jobs=(
     "--pipe --lines 20 -K sleep -p ms=1"

@@ -16,6 +16,13 @@
 int
     ff_service_serve (int argc, char *argv []);
 
+/* Sizes libzmq's socket table for a process whose sockets are those of
+   submit or status (one each). Call before any socket is made, and only
+   in such a process: `fanfold submit` and `fanfold status` do; a program
+   that calls ff_service_submit beside sockets of its own does not. */
+void
+    ff_service_client_process (void);
+
 /* fanfold submit [-t TOPOLOGY] [--share N] [the job options of run]: the
    same output bytes and exit status as `fanfold run` with those options
    (FF_EXIT_ERROR when the server refuses the job, cannot be reached or

@@ -19,7 +19,8 @@ typedef struct {
     const char *job;                /* job id */
     uint64_t worker;                /* our worker id */
     int hb_ms;                      /* interval */
-    int64_t timeout_ms;             /* task time limit, 0 for none */
+    int64_t timeout_ms;             /* task time limit, 0 for none (a pool's worker sets
+                                       each batch's, with __atomic_store_n) */
     volatile int64_t *running_since; /* main thread: when its task started, or 0 */
     ff_security_t *security;        /* CURVE client keys, or none */
     uint64_t version;               /* of its hb: 0 or 1, or 2 in a pool */

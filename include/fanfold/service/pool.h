@@ -170,6 +170,15 @@ size_t
     ff_pool_plan (ff_pool_t *self, int64_t now_ms, uint64_t *job, uint64_t *worker,
                   uint64_t *seqs);
 
+/* Whether a job other than job, run by the same kind of workers, has
+   tasks waiting to be sent (1 or 0). The server frees a worker's credit
+   as its results pass only when none does: a worker topped up before it
+   drains keeps its job, which is what a lone job wants and the others
+   must not suffer; with others waiting, credit comes back with the
+   client's ack, and a worker that drains takes the next job's turn. */
+int
+    ff_pool_others_wait (ff_pool_t *self, ff_pool_job_t *job);
+
 /* The planned seqs went to worker (ff_ledger_sent). */
 void
     ff_pool_sent (ff_pool_t *self, uint64_t job, uint64_t worker, const uint64_t *seqs,
