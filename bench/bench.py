@@ -584,9 +584,9 @@ def private_topology():
     with open(os.path.join(ROOT, "topology", "local.zpl")) as f:
         text = f.read()
     old = "ipc:///tmp/fanfold-%u/local/"
-    if text.count(old) != 3:
+    if text.count(old) < 3:
         shutil.rmtree(ipc, ignore_errors=True)
-        raise BenchError("topology/local.zpl does not have 3 endpoints under %s" % old)
+        raise BenchError("topology/local.zpl does not have its control, task and results endpoints under %s" % old)
     path = os.path.join(OUT, "arrays", "topology.zpl")
     with open(path, "w") as f:
         f.write(text.replace(old, "ipc://%s/" % ipc))
