@@ -35,6 +35,10 @@ LIBS_STATIC = -Wl,-Bstatic $(STATIC_LIBS:%=-l%) -Wl,-Bdynamic -static-libstdc++ 
              -static-libgcc -lgssapi_krb5 -lsystemd -lz -lm -lpthread -ldl
 CHECK_LIBS = $(shell pkg-config --libs check)
 
+# the link flags of the stages, for bench/run.sh's raw libzmq baseline
+print-libs:
+	@echo $(LIBS)
+
 COMMON_SRC := $(wildcard common/*/*.c)
 COMMON_CXX := $(wildcard common/*/*.cpp)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o) $(COMMON_CXX:%.cpp=$(BUILD)/%.o)
@@ -47,7 +51,7 @@ LIB        := $(BUILD)/libfanfold.a
 # where `make install` puts the Python package (on Debian python3's path)
 PYDIR     ?= $(PREFIX)/lib/python3.$(shell /usr/bin/python3 -c 'import sys; print(sys.version_info[1])' 2>/dev/null || echo 11)/dist-packages
 
-.PHONY: all deps deps-test run check check-unit check-integration asan \
+.PHONY: print-libs all deps deps-test run check check-unit check-integration asan \
         valgrind install clean check-cluster check-python
 all: $(STAGE_BINS)
 

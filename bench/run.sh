@@ -20,10 +20,12 @@ if [ ! -x "$FANFOLD_BIN/fanfold" ]; then
 fi
 mkdir -p "$out"
 
-# the raw libzmq pipeline, built like the project's stages
-# shellcheck disable=SC2046
-cc -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wstrict-prototypes -Werror \
-    "$here/zmqpipe.c" -o "$out/zmqpipe.tmp" $(pkg-config --cflags --libs libzmq)
+# the raw libzmq pipeline, built and linked like the project's stages
+# (the same static archives, so that neither side starts faster)
+libs=$(make -s -C "$root" print-libs)
+# shellcheck disable=SC2046,SC2086
+c++ -x c -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wstrict-prototypes -Werror \
+    "$here/zmqpipe.c" -x none -o "$out/zmqpipe.tmp" $(pkg-config --cflags libzmq) $libs
 mv -f "$out/zmqpipe.tmp" "$out/zmqpipe"
 # the load generator of row 9: simulated workers that speak docs/PROTOCOL.md
 # shellcheck disable=SC2046
