@@ -110,8 +110,21 @@ ff_peers_destroy (ff_peers_t **self_p)
 {
     if (self_p && *self_p) {
         ff_peers_t *self = *self_p;
-        while (self->count > 0)
-            s_peer_destroy (&self->peers [--self->count]);
+        /* Thousands of pipes close in two passes. First every pipe's
+           monitor stops: libzmq walks all the inproc endpoints of the
+           context (one per monitor) each time a socket ends, so sockets
+           ending while those endpoints remain cost O(pipes) each. Then the
+           sockets close oldest first: czmq looks a closing socket up from
+           the head of its list of open sockets, where the oldest are. */
+        size_t index;
+        for (index = 0; index < self->count; index++) {
+            ff_peer_t *peer = self->peers [index];
+            if (peer->push && peer->monitor)
+                zmq_socket_monitor (zsock_resolve (peer->push), NULL, 0);
+        }
+        for (index = 0; index < self->count; index++)
+            s_peer_destroy (&self->peers [index]);
+        self->count = 0;
         free (self->peers);
         zsock_destroy (&self->control);
         free (self);
