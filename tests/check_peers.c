@@ -176,6 +176,32 @@ START_TEST (test_peers_remove_closes_the_pipe_and_forgets_the_worker)
 }
 END_TEST
 
+/* The routing index: removals in the middle of runs of joined workers
+   keep every other one known by its socket, with its own id. */
+START_TEST (test_peers_hello_knows_each_worker_after_others_left)
+{
+    enum { N = 96 };
+    char routing [16];
+    uint64_t ids [N];
+    int at;
+    for (at = 0; at < N; at++) {
+        snprintf (routing, sizeof (routing), "w%d", at);
+        ids [at] = s_hello (routing, FF_PEERS_JOINED)->id;
+    }
+    for (at = 0; at < N; at += 3)
+        ck_assert_int_eq (ff_peers_remove (s_peers, ids [at]), 0);
+    for (at = 0; at < N; at++) {
+        snprintf (routing, sizeof (routing), "w%d", at);
+        ff_peer_t *peer = s_hello (routing, at % 3? FF_PEERS_KNOWN: FF_PEERS_JOINED);
+        if (at % 3)
+            ck_assert_uint_eq (peer->id, ids [at]);
+        else
+            ck_assert_uint_gt (peer->id, ids [N - 1]);
+    }
+    ck_assert_uint_eq (ff_peers_count (s_peers), N);
+}
+END_TEST
+
 START_TEST (test_peers_refuses_a_routing_id_it_cannot_keep)
 {
     char routing [FF_PEERS_ROUTING_MAX + 1];
@@ -203,6 +229,7 @@ peers_suite (void)
     tcase_add_test (tc, test_peers_hello_again_forgets_the_heartbeat_socket);
     tcase_add_test (tc, test_peers_sink_is_known_by_its_hello_and_locked_once_it_acked);
     tcase_add_test (tc, test_peers_remove_closes_the_pipe_and_forgets_the_worker);
+    tcase_add_test (tc, test_peers_hello_knows_each_worker_after_others_left);
     suite_add_tcase (suite, tc);
     tc = tcase_create ("limits");
     tcase_add_checked_fixture (tc, s_setup, s_teardown);

@@ -18,6 +18,11 @@
    frame length from sizing libzmq's allocations. */
 #define S_MAX_INBOUND (1LL << 20)
 
+/* Slots of the index of joined workers by routing id: a power of two, at
+   most a quarter full. */
+#define S_INDEX_SLOTS (FF_MAX_WORKERS * 4)
+_Static_assert ((S_INDEX_SLOTS & (S_INDEX_SLOTS - 1)) == 0, "index slots: a power of two");
+
 struct ff_peers {
     zsock_t *control;               /* ROUTER, bound on the control endpoint */
     ff_topology_t *topology;        /* endpoints (borrowed) */
@@ -25,6 +30,7 @@ struct ff_peers {
     int hwm;                        /* HWM of each pipe */
     ff_peer_t **peers;              /* joined workers, FF_MAX_WORKERS allocated */
     size_t count;                   /* how many */
+    ff_peer_t **index;              /* the same by routing id: open addressing, S_INDEX_SLOTS */
     size_t capacity;                /* most workers admitted at once (<= FF_MAX_WORKERS) */
     int fitted;                     /* capacity sized to the descriptors: keep their reserve */
     uint64_t last_id;               /* last id handed out */
@@ -65,6 +71,65 @@ s_same (const uint8_t *known, size_t known_len, const void *routing, size_t rout
     return known_len > 0 && known_len == routing_len && memcmp (known, routing, known_len) == 0;
 }
 
+/* The routing index: a hello finds its worker in O(1), not by a walk over
+   every joined worker (at the descriptor limit, each refused worker says
+   hello every second, thousands of them). Linear probing; a removal
+   shifts back the entries after it, so there are no tombstones. */
+static size_t
+s_slot_of (const void *routing, size_t routing_len)
+{
+    const uint8_t *byte = (const uint8_t *) routing;
+    uint64_t hash = 1469598103934665603ULL;         /* FNV-1a */
+    size_t at;
+    for (at = 0; at < routing_len; at++)
+        hash = (hash ^ byte [at]) * 1099511628211ULL;
+    return (size_t) (hash ^ (hash >> 32)) & (S_INDEX_SLOTS - 1);
+}
+
+static ff_peer_t *
+s_index_find (ff_peers_t *self, const void *routing, size_t routing_len)
+{
+    size_t slot = s_slot_of (routing, routing_len);
+    while (self->index [slot]) {
+        ff_peer_t *peer = self->index [slot];
+        if (s_same (peer->routing, peer->routing_len, routing, routing_len))
+            return peer;
+        slot = (slot + 1) & (S_INDEX_SLOTS - 1);
+    }
+    return NULL;
+}
+
+static void
+s_index_add (ff_peers_t *self, ff_peer_t *peer)
+{
+    size_t slot = s_slot_of (peer->routing, peer->routing_len);
+    while (self->index [slot])
+        slot = (slot + 1) & (S_INDEX_SLOTS - 1);
+    self->index [slot] = peer;
+}
+
+static void
+s_index_remove (ff_peers_t *self, ff_peer_t *peer)
+{
+    const size_t mask = S_INDEX_SLOTS - 1;
+    size_t hole = s_slot_of (peer->routing, peer->routing_len);
+    while (self->index [hole] && self->index [hole] != peer)
+        hole = (hole + 1) & mask;
+    if (!self->index [hole])
+        return;
+    /* an entry after the hole moves into it when the hole lies between
+       its home slot and where it sits */
+    size_t next;
+    for (next = (hole + 1) & mask; self->index [next]; next = (next + 1) & mask) {
+        size_t home = s_slot_of (self->index [next]->routing, self->index [next]->routing_len);
+        if (((next - home) & mask) >= ((next - hole) & mask)) {
+            self->index [hole] = self->index [next];
+            hole = next;
+        }
+    }
+    self->index [hole] = NULL;
+}
+
 ff_peers_t *
 ff_peers_new (ff_topology_t *topology, ff_security_t *security, char *error, size_t error_size)
 {
@@ -75,9 +140,10 @@ ff_peers_new (ff_topology_t *topology, ff_security_t *security, char *error, siz
     if (!self)
         goto fail;
     self->peers = (ff_peer_t **) calloc (FF_MAX_WORKERS, sizeof (ff_peer_t *));
+    self->index = (ff_peer_t **) calloc (S_INDEX_SLOTS, sizeof (ff_peer_t *));
     self->control = ff_net_socket (ZMQ_ROUTER, settings->hwm, settings->linger_ms,
                                    FF_MAX_CONTROL_MESSAGE);
-    if (!self->peers || !self->control)
+    if (!self->peers || !self->index || !self->control)
         goto fail;
     self->topology = topology;
     self->security = security;
@@ -126,6 +192,7 @@ ff_peers_destroy (ff_peers_t **self_p)
             s_peer_destroy (&self->peers [index]);
         self->count = 0;
         free (self->peers);
+        free (self->index);
         zsock_destroy (&self->control);
         free (self);
         *self_p = NULL;
@@ -214,16 +281,13 @@ ff_peers_hello (ff_peers_t *self, const void *routing, size_t routing_len,
                 ff_peer_t **peer_p, char *error, size_t error_size)
 {
     assert (self && peer_p);
-    size_t index;
     *peer_p = NULL;
-    for (index = 0; index < self->count; index++) {
-        ff_peer_t *peer = self->peers [index];
-        if (s_same (peer->routing, peer->routing_len, routing, routing_len)) {
-            peer->hb_routing_len = 0;
-            peer->last_seen = now_ms;
-            *peer_p = peer;
-            return FF_PEERS_KNOWN;
-        }
+    ff_peer_t *known = s_index_find (self, routing, routing_len);
+    if (known) {
+        known->hb_routing_len = 0;
+        known->last_seen = now_ms;
+        *peer_p = known;
+        return FF_PEERS_KNOWN;
     }
     if (self->count >= self->capacity) {
         snprintf (error, error_size, "worker hello past %zu workers", self->capacity);
@@ -255,6 +319,7 @@ ff_peers_hello (ff_peers_t *self, const void *routing, size_t routing_len,
         return FF_PEERS_FAILED;
     }
     self->peers [self->count++] = peer;
+    s_index_add (self, peer);
     s_reserve_fds (self);
     *peer_p = peer;
     return FF_PEERS_JOINED;
@@ -362,6 +427,7 @@ ff_peers_remove (ff_peers_t *self, uint64_t id)
     size_t index = s_lower_bound (self, id);
     if (index == self->count || self->peers [index]->id != id)
         return -1;
+    s_index_remove (self, self->peers [index]);
     s_peer_destroy (&self->peers [index]);
     memmove (&self->peers [index], &self->peers [index + 1],
              (--self->count - index) * sizeof (ff_peer_t *));
