@@ -27,11 +27,11 @@
 #define S_STOP_GRACE_MS 3000        /* SIGTERM to SIGKILL */
 #define S_END_GRACE_MS 50           /* workers leave by themselves at the job's end */
 #define S_WAIT_STEP_MS 200          /* the supervisor's reap wait */
-/* A sink that ended well (its whole output written): the ventilator follows
-   within this. Its stop closes a pipe, a monitor and a connection per worker:
-   about 1 s at 2,850 workers on 2 busy cores, so 2 s reported whole jobs as
-   failed; a ventilator still running after this is stopped, status 2. */
-#define S_SINK_GONE_GRACE_MS 10000
+#define S_SINK_GONE_GRACE_MS 2000   /* a sink that ended: the ventilator follows within this */
+/* A sink that ended with 0 wrote the whole output: the ventilator's stop
+   closes a pipe, a monitor and a connection per worker, about 1 s at 2,850
+   workers on 2 busy cores, so it gets longer before it is stopped (status 2) */
+#define S_SINK_DONE_GRACE_MS 10000
 #define S_RESPAWN_PER_WORKER 20     /* replacements allowed: 20 per worker ... */
 #define S_RESPAWN_BASE 100          /* ... plus this many */
 #define S_HALT_GRACE_MS 200         /* --halt now: SIGTERM to SIGKILL of the commands */
@@ -543,7 +543,8 @@ s_wait_for_job (s_children_t *children, const ff_stages_t *stages)
         if (sink_gone < 0)
             sink_gone = ff_clock_ms ();
         else
-        if (ff_clock_ms () - sink_gone >= S_SINK_GONE_GRACE_MS) {
+        if (ff_clock_ms () - sink_gone >= (children->sink_status == FF_EXIT_OK
+                                           ? S_SINK_DONE_GRACE_MS: S_SINK_GONE_GRACE_MS)) {
             ff_log_error ("the sink ended (exit %d) while the ventilator still runs; stopping",
                           children->sink_status);
             return;
