@@ -257,6 +257,15 @@ s_round_trip (const ff_msg_t *msg, const ff_item_t *items, size_t nitems,
         case FF_MSG_MARK:
             ff_codec_mark (codec, job, msg->written, msg->hash);
             break;
+        case FF_MSG_FETCH:
+            ff_codec_fetch (codec, job, msg->worker, msg->seq, msg->segment.ptr,
+                            msg->segment.len, msg->offset, msg->length);
+            break;
+        case FF_MSG_FETCHED:
+            ff_codec_fetched (codec, msg->job.ptr, msg->job.len, msg->seq,
+                              msg->segment.ptr, msg->segment.len, msg->offset,
+                              msg->status, msg->data.ptr, msg->data.len);
+            break;
         case FF_MSG_EMIT:
             ff_codec_emit (codec, msg->record.seq, msg->record.input.ptr,
                            msg->record.input.len, name, msg->record.status,
@@ -289,6 +298,13 @@ s_round_trip (const ff_msg_t *msg, const ff_item_t *items, size_t nitems,
         S_CHECK (again.written == msg->written);
     if (msg->type == FF_MSG_MARK)
         S_CHECK (again.hash == msg->hash);
+    if (msg->type == FF_MSG_FETCH || msg->type == FF_MSG_FETCHED)
+        S_CHECK (again.seq == msg->seq && again.offset == msg->offset
+              && s_same (again.segment, msg->segment));
+    if (msg->type == FF_MSG_FETCH)
+        S_CHECK (again.length == msg->length);
+    if (msg->type == FF_MSG_FETCHED)
+        S_CHECK (s_same (again.data, msg->data));
     if (msg->type == FF_MSG_RECORD || msg->type == FF_MSG_EMIT)
         S_CHECK (s_same (again.record.input, msg->record.input)
               && s_same (again.record.data, msg->record.data));
@@ -336,7 +352,7 @@ s_fuzz_codec (const uint8_t *data, size_t size)
 
     if (ff_msg_decode (data, size, &msg) != 0)
         return;
-    S_CHECK (msg.type >= FF_MSG_HELLO && msg.type <= FF_MSG_STATUS);
+    S_CHECK (msg.type >= FF_MSG_HELLO && msg.type <= FF_MSG_FETCHED);
     S_CHECK (msg.version == FF_PROTOCOL_VERSION || msg.version == FF_PROTOCOL_POOL);
     s_touch (&frame, msg.text);
     S_CHECK (strcmp (ff_msg_type_name (msg.type), "?") != 0);
@@ -344,6 +360,8 @@ s_fuzz_codec (const uint8_t *data, size_t size)
     s_touch (&frame, msg.role);
     s_touch (&frame, msg.name);
     s_touch (&frame, msg.endpoint);
+    s_touch (&frame, msg.segment);
+    s_touch (&frame, msg.data);
     S_CHECK (msg.nkernels <= FF_MAX_KERNELS && msg.nparams <= FF_MAX_PARAMS);
     for (index = 0; index < msg.nkernels; index++)
         s_touch (&frame, msg.kernels [index]);
