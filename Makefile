@@ -28,17 +28,18 @@ STATIC    ?= yes
 LIBDIR     = $(shell pkg-config --variable=libdir libzmq)
 STATIC_LIBS := czmq zmq msgpackc sodium pgm norm protokit bsd md uuid
 STATIC_OK   = $(if $(filter yes,$(STATIC)),$(if $(wildcard /usr/include/gssapi/gssapi.h),$(if $(strip $(foreach l,$(STATIC_LIBS),$(if $(wildcard $(LIBDIR)/lib$(l).a),,$(l)))),,yes)))
-STATIC_SHIM = $(BUILD)/common/static/unused_features.o
-LINK_EXTRA  = $(if $(STATIC_OK),$(STATIC_SHIM))
 LIBS        = $(if $(STATIC_OK),$(LIBS_STATIC),$(LIBS_SHARED))
 LIBS_SHARED = $(shell pkg-config --libs $(PKGS) zlib) -lstdc++ -lm -lpthread -ldl
-LIBS_STATIC = -Wl,-Bstatic $(STATIC_LIBS:%=-l%) -Wl,-Bdynamic -static-libstdc++ \
+# the refusals are compiled into each link (a source, not an object that a
+# prerequisite would name: prerequisites are read before the deps step runs)
+LIBS_STATIC = -x c $(abspath common/static/unused_features.c) -x none \
+             -Wl,-Bstatic $(STATIC_LIBS:%=-l%) -Wl,-Bdynamic -static-libstdc++ \
              -static-libgcc -lz -lm -lpthread -ldl
 CHECK_LIBS = $(shell pkg-config --libs check)
 
 # the link flags of the stages, for bench/run.sh's raw libzmq baseline
-print-libs: $(LINK_EXTRA)
-	@echo $(abspath $(LINK_EXTRA)) $(LIBS)
+print-libs:
+	@echo $(LIBS)
 
 COMMON_SRC := $(filter-out common/static/%,$(wildcard common/*/*.c))
 COMMON_CXX := $(wildcard common/*/*.cpp)
@@ -75,10 +76,10 @@ $(LIB): $(COMMON_OBJ)
 # the launcher links the worker's entry: it forks local workers, no exec;
 # its symbols bound at start, once, rather than lazily in every worker
 $(BIN)/fanfold: EXTRA_LDFLAGS += -Wl,-z,now
-$(BIN)/fanfold: $(BUILD)/stages/fanfold.o $(BUILD)/stages/worker.o $(LIB) $(LINK_EXTRA)
+$(BIN)/fanfold: $(BUILD)/stages/fanfold.o $(BUILD)/stages/worker.o $(LIB)
 	@mkdir -p $(BIN)
 	$(CXX) $(OPT) $(EXTRA_LDFLAGS) -o $@ $^ $(LIBS)
-$(BIN)/fanfold-%: $(BUILD)/stages/%.o $(LIB) $(LINK_EXTRA)
+$(BIN)/fanfold-%: $(BUILD)/stages/%.o $(LIB)
 	@mkdir -p $(BIN)
 	$(CXX) $(OPT) $(EXTRA_LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -90,7 +91,7 @@ $(BUILD)/tests/suites.inc: $(TEST_SRC)
 $(BUILD)/tests/check_main.o: EXTRA_CFLAGS += -I$(BUILD)/tests
 $(BUILD)/tests/check_main.o: $(BUILD)/tests/suites.inc
 
-$(TEST_BIN): $(TEST_OBJ) $(LIB) $(LINK_EXTRA) | deps-test
+$(TEST_BIN): $(TEST_OBJ) $(LIB) | deps-test
 	$(CXX) $(OPT) $(EXTRA_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIBS)
 
 run: deps all
