@@ -575,11 +575,8 @@ s_parse_options (s_options_t *options, int argc, char *argv [])
     ff_options_t *parsed = ff_options_new (FF_CMD_SINK);
     if (!parsed)
         return FF_OPTIONS_ERROR;
+    /* -t TOPOLOGY is required by the option table's rules for the sink */
     ff_options_status_t status = ff_options_parse (parsed, argc, argv, error, sizeof (error));
-    if (status == FF_OPTIONS_OK && !ff_options_given (parsed, FF_OPT_TOPOLOGY)) {
-        snprintf (error, sizeof (error), "-t TOPOLOGY is required");
-        status = FF_OPTIONS_ERROR;
-    }
     if (status == FF_OPTIONS_OK
     &&  ff_format_parse (ff_options_text (parsed, FF_OPT_FORMAT, FF_DEFAULT_FORMAT), &options->format)) {
         snprintf (error, sizeof (error), "--format: expected raw or jsonl");
