@@ -10,7 +10,9 @@ sends tasks while the window allows, heartbeats every 100 ms, acks what
 arrives and hands results to the caller's thread, which decodes them (and
 puts them back in order for imap). A feeder thread per job reads the
 caller's iterable and packs tasks, so a slow iterable never delays a
-heartbeat. workers=0 runs everything inline in the caller.
+heartbeat; a range is cut into range slices by the I/O thread itself (no
+item is made, and no task waits for a hand-over between threads).
+workers=0 runs everything inline in the caller.
 """
 
 import collections
@@ -24,6 +26,7 @@ import threading
 import time
 import weakref
 
+import msgpack
 import numpy
 import zmq
 
@@ -34,8 +37,12 @@ from .topology import Topology
 HB_S = 0.1                    # client heartbeat interval
 SILENCE_S = 10.0              # a service silent this long has failed
 TARGET_TASK_US = 20000        # chunks hold about this much work
+TAIL_SPLIT = 2                # a known length's last tasks hold at most left / (this * workers)
+TAIL_US = 1000                # items, but at least this much work
+MEASURE_US = 2000             # a task this long measures its function's time per item
 MAX_CHUNK = 50000             # items of one task, at most
 SPREAD = 2                    # a known-length input makes at least this many tasks per worker
+RAMP = 2                      # each task before the first result holds this many times more
 PROBES = 2                    # items sent before the first result, when the length is unknown
 MAX_INFLIGHT = 64             # tasks sent and not answered, per job
 FEED_AHEAD = 64               # tasks packed ahead of sending, per job
@@ -118,8 +125,12 @@ class _Job:
         self.total = None                    # tasks, once the feeder is done
         self.counts = {}                     # seq -> items (every task packed)
         self.item_us = None                  # measured kernel time per item
-        self.run_us = 0                      # kernel time of the results so far
-        self.run_items = 0                   # and their items
+        self.run_us = 0                      # kernel time of the results of at
+        self.run_items = 0                   # least MEASURE_US, and their items
+        self.bound_us = None                 # the least (time + 1 us) / items of a result
+        self.plan = None                     # the task sizes (_Plan)
+        self.source = None                   # a range the I/O thread cuts itself
+        self.next_seq = 0                    # the seq of its next task
         self.measured = threading.Event()    # item_us is known, or the job is over
         self.workers = 0
         self.inflight = {}                   # seq -> (payload bytes, segments)
@@ -135,6 +146,62 @@ class _Job:
         self.starving = False
         self.finished = False                # the caller took every result
         self.taken = threading.Event()       # the I/O thread took a packed task
+
+
+class _Plan:
+    """The sizes of a job's tasks (chunks), unless chunksize is given.
+
+    Before the first result comes back, tasks grow from 1 item, doubling,
+    while the items sent so far stay within the budget (the cap when the
+    length is known, else PROBES items; then the job waits for a result).
+    After it, each task holds about TARGET_TASK_US of the time per item:
+    measured on results that ran MEASURE_US or more, else bounded by the
+    fastest result, (time + 1 us) / items (a task of a few items measures
+    mostly the worker's fixed cost and the clock's grain, and would make
+    every later task small). The cap is len / (SPREAD * workers) when the
+    length is known (half of multiprocessing's map chunk: a task costs a
+    hop through the service each way, so fewer pay), and at most
+    MAX_CHUNK. A cheap function thus starts on small tasks without waiting
+    for a round trip, and a slow one commits at most the budget to
+    unmeasured tasks."""
+
+    def __init__(self, job, workers):
+        self.job = job
+        self.cap = MAX_CHUNK
+        self.budget = PROBES
+        if job.length is not None:
+            self.cap = max(1, min(MAX_CHUNK, -(-job.length // (SPREAD * max(1, workers)))))
+            self.budget = self.cap
+        self.workers = max(1, workers)
+        self.ramp = 1
+        self.unmeasured = 0              # items sent before the first result
+        self.items = 0                   # items sent
+
+    def size(self):
+        """Items of the next task, or None: wait for a result."""
+        job = self.job
+        size = job.chunksize
+        if not size and job.item_us is None:
+            if self.unmeasured >= self.budget:
+                if not job.measured.is_set():
+                    return None
+                size = 1                 # a result without a time (an error): one item
+            else:
+                size = min(self.ramp, self.budget - self.unmeasured)
+                self.ramp *= RAMP
+        if not size:
+            item_us = max(job.item_us, 0.01)
+            size = max(1, min(self.cap, int(TARGET_TASK_US / item_us)))
+            if job.length is not None and TAIL_SPLIT:
+                left = job.length - self.items
+                size = min(size, max(int(TAIL_US / item_us),
+                                     -(-left // (TAIL_SPLIT * self.workers))))
+        return size if job.python else 1
+
+    def took(self, count):
+        self.items += count
+        if self.job.item_us is None:
+            self.unmeasured += count
 
 
 class _Link(threading.Thread):
@@ -228,6 +295,10 @@ class _Link(threading.Thread):
         self.stop.set()
         self.wake()
         self.join(5)
+        while self.commands:                  # sweeps still queued
+            command, args = self.commands.popleft()
+            if command == "sweep":
+                _sweep(*args)
         with self.wake_lock:
             self.wake_out.close()
         if not self.is_alive():
@@ -356,10 +427,14 @@ class _Link(threading.Thread):
             job.measured.set()
             count = job.counts.get(seq, 1)
             if status == 0 and count:
-                job.run_us += run[3]
-                job.run_items += count
-                job.item_us = job.run_us / job.run_items
-                job.measured.set()
+                run_us = run[3]
+                if run_us >= MEASURE_US:
+                    job.run_us += run_us
+                    job.run_items += count
+                bound = (run_us + 1) / count
+                if job.bound_us is None or bound < job.bound_us:
+                    job.bound_us = bound
+                job.item_us = job.run_us / job.run_items if job.run_items else job.bound_us
             if seq == job.written:
                 job.written += 1
                 while job.written in job.received:
@@ -368,6 +443,28 @@ class _Link(threading.Thread):
             elif seq > job.written:
                 job.received.add(seq)
             job.results.put((seq, status, body, meta, count))
+
+    def _cut(self, job):
+        """The next task of a job over a range, cut here (a range slice is
+        three integers: no feeder thread, no hand-over), the end mark, or
+        None while the sizes wait for a result."""
+        if job.total is not None or job.ended or job.failed is not None:
+            return None
+        size = job.plan.size()
+        if size is None:
+            return None
+        mode, chunk, count = job.source.take(size)
+        if not count:
+            job.total = job.next_seq
+            return (None, None, 0, [], [])
+        job.plan.took(count)
+        seq = job.next_seq
+        job.next_seq += 1
+        job.counts[seq] = count
+        return (seq, msgpack.packb([mode, chunk]), count, [], [])
+
+    def _do_sweep(self, job_id):
+        _sweep(job_id)
 
     def _pump(self, job, now):
         """Sends what the window allows, the total once known, acks, hb.
@@ -379,6 +476,10 @@ class _Link(threading.Thread):
             return
         batch, batch_bytes = [], 0
         while True:
+            if job.next_send is None and job.source is not None:
+                job.next_send = self._cut(job)
+                if job.next_send is None:
+                    break
             if job.next_send is None:
                 try:
                     job.next_send = job.feed.get_nowait()
@@ -633,6 +734,10 @@ class Pool:
                 return self._submit_files(name, [os.fspath(i) for i in iterable], progress)
         length = _length(iterable)
         job = _Job([name], params, mode, chunksize, length, python)
+        job.plan = _Plan(job, self.workers)
+        if python and type(iterable) is range and mode == task.MODE_ONE \
+                and task.range_fits(iterable):
+            job.source = _Source(iterable, mode)      # the I/O thread cuts it
         self._link.call("submit", job)
         while not job.accepted.wait(0.1):
             pass
@@ -640,9 +745,10 @@ class Pool:
             raise FanfoldError(str(job.failed))
         if job.refused is not None:
             raise FanfoldError("the service refused the job: %s" % job.refused)
-        feeder = threading.Thread(target=self._feed, args=(job, iterable), daemon=True,
-                                  name="fanfold-feed")
-        feeder.start()
+        if job.source is None:
+            feeder = threading.Thread(target=self._feed, args=(job, iterable), daemon=True,
+                                      name="fanfold-feed")
+            feeder.start()
         return Results(self._collect(job, ordered, progress, _label(fn)))
 
     def _submit_files(self, name, inputs, progress):
@@ -683,55 +789,24 @@ class Pool:
             process.stderr.close()
 
     def _feed(self, job, iterable):
-        """Packs the caller's items into tasks (chunks) for the I/O thread.
-
-        Sizes, unless chunksize is given: before the first result comes
-        back, tasks grow from 1 item, doubling, while the items sent so
-        far stay within the budget (the cap when the length is known, else
-        PROBES items; then the feeder waits for a result); after it, each
-        task holds about TARGET_TASK_US of the measured time per item. The
-        cap is len / (SPREAD * workers) when the length is known (half of
-        multiprocessing's map chunk: a task costs a hop through the
-        service each way, so fewer pay), and at most MAX_CHUNK. A cheap
-        function thus starts on small tasks without waiting for a round
-        trip, and a slow one commits at most the budget to unmeasured
-        tasks."""
+        """Packs the caller's items into tasks (chunks) for the I/O thread,
+        sized by job.plan (_Plan)."""
         encoder_shm = self._local
         seq = 0
-        workers = max(1, self.workers)
-        cap = MAX_CHUNK
-        budget = PROBES
-        if job.length is not None:
-            cap = max(1, min(MAX_CHUNK, -(-job.length // (SPREAD * workers))))
-            budget = cap
-        ramp = 1
-        unmeasured = 0                   # items sent before the first result
         failure = None
         try:
             source = _Source(iterable, job.mode)
             while True:
                 if job.ended or job.failed is not None:
                     return
-                size = job.chunksize
-                if not size and job.item_us is None:
-                    if unmeasured >= budget:
-                        job.measured.wait()
-                        if job.ended or job.failed is not None:
-                            return
-                    if job.item_us is None:
-                        # still no time: keep growing within the budget, or
-                        # (a result without a time, e.g. an error) one item
-                        size = min(ramp, budget - unmeasured) if unmeasured < budget else 1
-                        ramp *= 2
-                if not size:
-                    size = max(1, min(cap, int(TARGET_TASK_US / max(job.item_us, 0.01))))
-                if not job.python:
-                    size = 1
+                size = job.plan.size()
+                if size is None:
+                    job.measured.wait()
+                    continue
                 mode, chunk, count = source.take(size)
                 if not count:
                     break
-                if job.item_us is None:
-                    unmeasured += count
+                job.plan.took(count)
                 encoder = values.Encoder(job.id, use_shm=encoder_shm)
                 if job.python:
                     payload = encoder.pack([mode, chunk])
@@ -816,7 +891,13 @@ class Pool:
                 self._link.call("cancel", job)
             job.ended = True
             job.measured.set()
-            _sweep(job.id)
+            # segments a worker left (one killed while answering): the I/O
+            # thread looks, not the caller waiting for the end of the results
+            link = self._link
+            if link is not None and link.is_alive():
+                link.call("sweep", job.id)
+            else:
+                _sweep(job.id)
 
     def _decode(self, job, decoder, body):
         if not job.python:

@@ -264,16 +264,19 @@ class Worker:
         status = 0
         last_hello = 0.0
         heard = time.monotonic()
+        poller, polled = None, False              # polled: the task pipe poller waits on
         try:
             while not self.stopping:
                 now = time.monotonic()
                 if self.joined is None and now - last_hello >= 1.0:
                     control.send(hello)
                     last_hello = now
-                poller = zmq.Poller()
-                poller.register(control, zmq.POLLIN)
-                if self.tasks is not None:
-                    poller.register(self.tasks, zmq.POLLIN)
+                if polled is not self.tasks:      # the sockets to wait on changed
+                    polled = self.tasks
+                    poller = zmq.Poller()
+                    poller.register(control, zmq.POLLIN)
+                    if self.tasks is not None:
+                        poller.register(self.tasks, zmq.POLLIN)
                 ready = dict(poller.poll(self.hb_ms if self.joined else 200))
                 # drain control before judging silence
                 while control.poll(0, zmq.POLLIN):
