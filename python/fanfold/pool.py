@@ -36,6 +36,7 @@ from .topology import Topology
 
 HB_S = 0.1                    # client heartbeat interval
 SILENCE_S = 10.0              # a service silent this long has failed
+JOB_SILENCE_S = 2.0           # a job not mentioned this long (at least 8 service hb): ask status
 TARGET_TASK_US = 20000        # chunks hold about this much work
 TAIL_SPLIT = 2                # a known length's last tasks hold at most left / (this * workers)
 TAIL_US = 1000                # items, but at least this much work
@@ -45,6 +46,7 @@ SPREAD = 2                    # a known-length input makes at least this many ta
 RAMP = 2                      # each task before the first result holds this many times more
 PROBES = 2                    # items sent before the first result, when the length is unknown
 MAX_INFLIGHT = 64             # tasks sent and not answered, per job
+AHEAD = 2                     # measured tasks sent and not answered, per worker
 FEED_AHEAD = 64               # tasks packed ahead of sending, per job
 
 _END = object()
@@ -146,6 +148,8 @@ class _Job:
         self.starving = False
         self.finished = False                # the caller took every result
         self.taken = threading.Event()       # the I/O thread took a packed task
+        self.heard = 0.0                     # the service's last message about the job
+        self.probed = False                  # a status asked whether it still holds it
 
 
 class _Plan:
@@ -198,6 +202,18 @@ class _Plan:
                                      -(-left // (TAIL_SPLIT * self.workers))))
         return size if job.python else 1
 
+    def inflight(self):
+        """Tasks the job may have sent and not answered. Once the time
+        per item is measured (tasks of about TARGET_TASK_US, or the tail's
+        TAIL_US and more), AHEAD per worker: the service deals tasks by
+        count and gives a worker that answered the first tiny tasks fast a
+        large credit, so with every task sent at once one worker would
+        queue most of the large ones while the other idles."""
+        job = self.job
+        if job.chunksize or job.item_us is None or not job.python:
+            return MAX_INFLIGHT
+        return min(MAX_INFLIGHT, AHEAD * max(self.workers, job.workers))
+
     def took(self, count):
         self.items += count
         if self.job.item_us is None:
@@ -230,6 +246,11 @@ class _Link(threading.Thread):
         self.heard = time.monotonic()
         self.failure = None
         self.client = "%s:%d" % (socket.gethostname(), os.getpid())
+        try:
+            hb_s = topology.number("fanfold/heartbeat_ms") / 1000.0
+        except (KeyError, ValueError, TypeError):
+            hb_s = 0.25
+        self.job_silence = max(JOB_SILENCE_S, 8 * hb_s)
 
     def call(self, command, *args):
         self.commands.append((command, args))
@@ -319,8 +340,43 @@ class _Link(threading.Thread):
                 self.endpoint, now - self.heard)
         if reason is not None:
             self._fail_all(FanfoldError(reason))
-        elif not waiting:
+            return
+        if not waiting:
             self.heard = now
+        # the service sends hb for each of its jobs: a job it stopped
+        # mentioning while it still answers may be gone (a client stopped,
+        # or starved of CPU, past client_timeout_ms loses its job without a
+        # word): ask for the status, and fail the jobs it no longer lists
+        # instead of waiting SILENCE_S
+        silent = [job for job in self.jobs.values()
+                  if not job.probed and now - job.heard > self.job_silence]
+        if silent:
+            for job in silent:
+                job.probed = True
+            self.status_waiters.append(_Probe(self, silent))
+            self._send("status")
+
+    def _probed(self, jobs, answer):
+        """The status asked for jobs the service stopped mentioning."""
+        import json
+        for job in jobs:
+            job.probed = False
+        if isinstance(answer, Exception):
+            return
+        try:
+            listed = {entry.get("job") for entry in json.loads(answer).get("jobs", [])
+                      if isinstance(entry, dict)}
+        except (ValueError, AttributeError):
+            return
+        for job in jobs:
+            if job.id in self.jobs and job.id not in listed:
+                job.failed = FanfoldError(
+                    "the fanfold service dropped job %s: this process sent it nothing for "
+                    "longer than its client timeout (stopped, or starved of CPU)" % job.id)
+                job.ended = True
+                del self.jobs[job.id]
+                job.measured.set()
+                job.results.put(_END)
 
     def _fail_all(self, error):
         self.failure = error
@@ -385,7 +441,7 @@ class _Link(threading.Thread):
                 job.window = max(1, job.window)
                 self.jobs[job.id] = job
                 self._send("ack", job.id, 0, [])
-                job.last_hb = time.monotonic()
+                job.last_hb = job.heard = time.monotonic()
             else:
                 job.refused = message[0]
             job.accepted.set()
@@ -399,6 +455,7 @@ class _Link(threading.Thread):
         job = self.jobs.get(message[0])
         if job is None:
             return                                 # a job already over
+        job.heard = self.heard
         if kind == "hb":
             job.workers = message[1]
         elif kind == "end":
@@ -502,7 +559,7 @@ class _Link(threading.Thread):
                     self._send("total", job.id, job.total)
                     job.sent_total = True
                 break
-            if (seq >= job.written + job.window or len(job.inflight) >= MAX_INFLIGHT
+            if (seq >= job.written + job.window or len(job.inflight) >= job.plan.inflight()
                     or (job.inflight and job.inflight_bytes + len(payload) > job.window_bytes)):
                 job.starving = False
                 break
@@ -523,6 +580,17 @@ class _Link(threading.Thread):
         if now - job.last_hb >= HB_S:
             self._send("hb", job.id)
             job.last_hb = now
+
+
+class _Probe:
+    """A status request of the I/O thread itself (in status_waiters)."""
+
+    def __init__(self, link, jobs):
+        self.link = link
+        self.jobs = jobs
+
+    def put(self, answer):
+        self.link._probed(self.jobs, answer)
 
 
 class Results(itertools.chain):

@@ -22,7 +22,7 @@ fanfold
     batch = 128
     heartbeat_ms = 250
     worker_timeout_ms = 3000
-    client_timeout_ms = 600
+    client_timeout_ms = 5000
     hwm = 1000
     linger_ms = 2000
 ventilator

@@ -265,7 +265,7 @@ class ServicePoolTest(Behaviour, unittest.TestCase):
     def test_a_finished_job_is_over_on_the_service_at_once(self):
         # the last ack goes even when the caller took every result before the
         # I/O thread sent it: else the job holds its workers until the
-        # service gives up on the client (client_timeout_ms, 600 ms here)
+        # service gives up on the client (client_timeout_ms, 5 s here)
         for _ in range(100):
             self.assertEqual(self.pool.map(pykernels.noop, range(2000)), list(range(2000)))
             deadline = time.monotonic() + 0.3
@@ -369,6 +369,37 @@ class ServicePoolTest(Behaviour, unittest.TestCase):
         fanfold.Pool(workers=0)                      # a new pool sweeps the dead one's files
         service.sweep_dead_dirs()
         self.assertFalse(os.path.exists(folder))
+
+    def test_a_caller_stopped_for_a_second_mid_job_keeps_its_job(self):
+        # a process stopped, or starved of CPU (a fork under heavy load), sends
+        # no heartbeat meanwhile: the private service waits client_timeout_ms
+        # for it instead of dropping the job
+        with fanfold.Pool(workers=2) as pool:
+            results = pool.imap(pykernels.sleep_ms, [5] * 300)
+            self.assertEqual(next(results), 5)
+            stopper = subprocess.Popen(["/bin/sh", "-c", "kill -STOP %d; sleep 1; kill -CONT %d"
+                                        % (os.getpid(), os.getpid())])
+            self.assertEqual(list(results), [5] * 299)
+            stopper.wait(10)
+
+    def test_a_job_the_service_dropped_fails_within_seconds_not_at_its_silence(self):
+        saved = service.TOPOLOGY, fanfold.pool.HB_S
+        service.TOPOLOGY = saved[0].replace("client_timeout_ms = 5000", "client_timeout_ms = 300")
+        try:
+            pool = fanfold.Pool(workers=1)
+        finally:
+            service.TOPOLOGY = saved[0]
+        try:
+            # no heartbeat from this client, and no ack while the task runs:
+            # the service drops the job after 300 ms without telling it
+            fanfold.pool.HB_S = 3600.0
+            started = time.monotonic()
+            with self.assertRaisesRegex(fanfold.FanfoldError, "dropped job"):
+                pool.map(pykernels.sleep_ms, [6000])
+            self.assertLess(time.monotonic() - started, 5.0)
+        finally:
+            fanfold.pool.HB_S = saved[1]
+            pool.close()
 
     def test_workers_that_cannot_start_fail_the_job_instead_of_hanging(self):
         saved = sys.executable
