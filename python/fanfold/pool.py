@@ -38,12 +38,10 @@ HB_S = 0.1                    # client heartbeat interval
 SILENCE_S = 10.0              # a service silent this long has failed
 JOB_SILENCE_S = 2.0           # a job not mentioned this long (at least 8 service hb): ask status
 TARGET_TASK_US = 20000        # chunks hold about this much work
-TAIL_SPLIT = 2                # a known length's last tasks hold at most left / (this * workers)
-TAIL_US = 1000                # items, but at least this much work
 MEASURE_US = 2000             # a task this long measures its function's time per item
 MAX_CHUNK = 50000             # items of one task, at most
 SPREAD = 2                    # a known-length input makes at least this many tasks per worker
-RAMP = 2                      # each task before the first result holds this many times more
+RAMP = 8                      # each task before the first result holds this many times more
 PROBES = 2                    # items sent before the first result, when the length is unknown
 MAX_INFLIGHT = 64             # tasks sent and not answered, per job
 AHEAD = 2                     # measured tasks sent and not answered, per worker
@@ -155,9 +153,12 @@ class _Job:
 class _Plan:
     """The sizes of a job's tasks (chunks), unless chunksize is given.
 
-    Before the first result comes back, tasks grow from 1 item, doubling,
-    while the items sent so far stay within the budget (the cap when the
-    length is known, else PROBES items; then the job waits for a result).
+    Before the first result comes back, tasks grow from 1 item, RAMP
+    times larger each (1, 8, 64, ...: few tasks, as each costs a hop
+    through the service each way, and the first ones short, so that work
+    starts at once), while the items sent so far stay within the budget
+    (the cap when the length is known, else PROBES items; then the job
+    waits for a result).
     After it, each task holds about TARGET_TASK_US of the time per item:
     measured on results that ran MEASURE_US or more, else bounded by the
     fastest result, (time + 1 us) / items (a task of a few items measures
@@ -179,7 +180,6 @@ class _Plan:
         self.workers = max(1, workers)
         self.ramp = 1
         self.unmeasured = 0              # items sent before the first result
-        self.items = 0                   # items sent
 
     def size(self):
         """Items of the next task, or None: wait for a result."""
@@ -194,18 +194,13 @@ class _Plan:
                 size = min(self.ramp, self.budget - self.unmeasured)
                 self.ramp *= RAMP
         if not size:
-            item_us = max(job.item_us, 0.01)
-            size = max(1, min(self.cap, int(TARGET_TASK_US / item_us)))
-            if job.length is not None and TAIL_SPLIT:
-                left = job.length - self.items
-                size = min(size, max(int(TAIL_US / item_us),
-                                     -(-left // (TAIL_SPLIT * self.workers))))
+            size = max(1, min(self.cap, int(TARGET_TASK_US / max(job.item_us, 0.01))))
         return size if job.python else 1
 
     def inflight(self):
         """Tasks the job may have sent and not answered. Once the time
-        per item is measured (tasks of about TARGET_TASK_US, or the tail's
-        TAIL_US and more), AHEAD per worker: the service deals tasks by
+        per item is measured (tasks of about TARGET_TASK_US, or the
+        cap), AHEAD per worker: the service deals tasks by
         count and gives a worker that answered the first tiny tasks fast a
         large credit, so with every task sent at once one worker would
         queue most of the large ones while the other idles."""
@@ -215,7 +210,6 @@ class _Plan:
         return min(MAX_INFLIGHT, AHEAD * max(self.workers, job.workers))
 
     def took(self, count):
-        self.items += count
         if self.job.item_us is None:
             self.unmeasured += count
 
