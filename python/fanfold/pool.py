@@ -632,6 +632,7 @@ class Pool:
         self._link = None
         self._shares = {}                  # name -> values.Shared
         self._closed = False
+        self._owner = os.getpid()          # a forked copy (its atexit, its GC) stops nothing
         self._host = None
         self._local = True
         import atexit
@@ -1002,6 +1003,8 @@ class Pool:
         if self._closed:
             return
         self._closed = True
+        if os.getpid() != self._owner:
+            return                         # the pool of the process that forked this one
         self._stop_service()
         for entry in self._shares.values():
             entry.segment.unlink()

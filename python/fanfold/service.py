@@ -107,6 +107,7 @@ class Service:
             raise OSError("no fanfold executable (build it with make, or set FANFOLD_BIN)")
         self.count = workers
         self.verbose = verbose
+        self.owner = os.getpid()
         sweep_dead_dirs()
         self.dir = tempfile.mkdtemp(prefix="ff-py-", dir="/tmp")
         os.chmod(self.dir, 0o700)
@@ -193,6 +194,8 @@ class Service:
         if self.closing:
             return
         self.closing = True
+        if os.getpid() != self.owner:
+            return                        # the service of the process that forked this one
         processes = [entry[0] for entry in self.py_workers + self.c_workers]
         if self.server is not None:
             processes.append(self.server)

@@ -10,6 +10,7 @@ no code, no class named by the sender.
 """
 
 import collections.abc
+import os
 
 import msgpack
 import numpy
@@ -110,6 +111,7 @@ class Frozen(collections.abc.Mapping):
 
     def __init__(self, entries):
         self._entries = dict(entries)        # name -> Shared
+        self._owner = os.getpid()
 
     def __getitem__(self, name):
         return self._entries[name].array
@@ -127,6 +129,8 @@ class Frozen(collections.abc.Mapping):
         return [entry.segment for entry in self._entries.values()]
 
     def close(self):
+        if os.getpid() != self._owner:
+            return                           # a forked child's exit unlinks nothing
         for entry in self._entries.values():
             entry.segment.unlink()
 

@@ -370,6 +370,30 @@ class ServicePoolTest(Behaviour, unittest.TestCase):
         service.sweep_dead_dirs()
         self.assertFalse(os.path.exists(folder))
 
+    def test_a_forked_child_that_exits_normally_leaves_the_pool_and_its_arrays(self):
+        # the child runs the atexit hooks it inherited: they must not stop
+        # the parent's service nor unlink its arrays
+        with fanfold.Pool(workers=1) as pool:
+            pool.share("column", numpy.arange(100000.0))
+            frozen = fanfold.freeze({"table": numpy.ones((10, 1000))})
+            segments = [pool._shares["column"].segment.name,
+                        frozen._entries["table"].segment.name]
+            folder = pool._service.dir
+            pid = os.fork()
+            if pid == 0:                     # a child's normal exit, without the runner's
+                import atexit
+                atexit._run_exitfuncs()
+                os._exit(0)
+            _, status = os.waitpid(pid, 0)
+            self.assertEqual(status, 0)
+            self.assertTrue(os.path.isdir(folder))
+            for name in segments:
+                self.assertTrue(os.path.exists("/dev/shm/" + name), name)
+            self.assertEqual(pool.map(pykernels.shared_sum, ["column"]),
+                             [[float(numpy.arange(100000.0).sum()), False]])
+            frozen.close()
+            self.assertFalse(os.path.exists("/dev/shm/" + segments[1]))
+
     def test_a_caller_stopped_for_a_second_mid_job_keeps_its_job(self):
         # a process stopped, or starved of CPU (a fork under heavy load), sends
         # no heartbeat meanwhile: the private service waits client_timeout_ms
