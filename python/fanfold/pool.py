@@ -41,7 +41,8 @@ TARGET_TASK_US = 20000        # chunks hold about this much work
 MEASURE_US = 2000             # a task this long measures its function's time per item
 MAX_CHUNK = 50000             # items of one task, at most
 SPREAD = 2                    # a known-length input makes at least this many tasks per worker
-RAMP = 8                      # each task before the first result holds this many times more
+RAMP = 2                      # each task before the first result holds this many times more ...
+RAMP_RANGE = 8                # ... or this, for range slices (nothing to pack)
 PROBES = 2                    # items sent before the first result, when the length is unknown
 MAX_INFLIGHT = 64             # tasks sent and not answered, per job
 AHEAD = 2                     # measured tasks sent and not answered, per worker
@@ -154,11 +155,12 @@ class _Plan:
     """The sizes of a job's tasks (chunks), unless chunksize is given.
 
     Before the first result comes back, tasks grow from 1 item, RAMP
-    times larger each (1, 8, 64, ...: few tasks, as each costs a hop
-    through the service each way, and the first ones short, so that work
-    starts at once), while the items sent so far stay within the budget
-    (the cap when the length is known, else PROBES items; then the job
-    waits for a result).
+    times larger each (1, 2, 4, ...: the items of the next are packed
+    while workers run the first), or RAMP_RANGE for a range (1, 8, 64,
+    ...: nothing to pack, so few tasks, as each costs a hop through the
+    service each way), while the items sent so far stay within the
+    budget (the cap when the length is known, else PROBES items; then
+    the job waits for a result).
     After it, each task holds about TARGET_TASK_US of the time per item:
     measured on results that ran MEASURE_US or more, else bounded by the
     fastest result, (time + 1 us) / items (a task of a few items measures
@@ -170,8 +172,9 @@ class _Plan:
     for a round trip, and a slow one commits at most the budget to
     unmeasured tasks."""
 
-    def __init__(self, job, workers):
+    def __init__(self, job, workers, growth):
         self.job = job
+        self.growth = growth
         self.cap = MAX_CHUNK
         self.budget = PROBES
         if job.length is not None:
@@ -192,7 +195,7 @@ class _Plan:
                 size = 1                 # a result without a time (an error): one item
             else:
                 size = min(self.ramp, self.budget - self.unmeasured)
-                self.ramp *= RAMP
+                self.ramp *= self.growth
         if not size:
             size = max(1, min(self.cap, int(TARGET_TASK_US / max(job.item_us, 0.01))))
         return size if job.python else 1
@@ -797,10 +800,10 @@ class Pool:
                 return self._submit_files(name, [os.fspath(i) for i in iterable], progress)
         length = _length(iterable)
         job = _Job([name], params, mode, chunksize, length, python)
-        job.plan = _Plan(job, self.workers)
         if python and type(iterable) is range and mode == task.MODE_ONE \
                 and task.range_fits(iterable):
             job.source = _Source(iterable, mode)      # the I/O thread cuts it
+        job.plan = _Plan(job, self.workers, RAMP if job.source is None else RAMP_RANGE)
         self._link.call("submit", job)
         while not job.accepted.wait(0.1):
             pass
