@@ -66,6 +66,9 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--check", action="store_true", help="compare with a serial loop")
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--frozen-resident", default=None, metavar="MB",
+                        help="MB of the table a worker keeps mapped ('all': no limit; "
+                             "default: the pool's)")
     options = parser.parse_args(argv)
     rows = options.mb * 1000 * 1000 // (8 * COLUMNS)
     started = time.monotonic()
@@ -75,8 +78,13 @@ def main(argv=None):
           % (rows, COLUMNS, data["table"].nbytes / 1e6, time.monotonic() - started),
           file=sys.stderr)
     started = time.monotonic()
+    extra = {}
+    if options.frozen_resident == "all":
+        extra["frozen_resident"] = None
+    elif options.frozen_resident is not None:
+        extra["frozen_resident"] = int(float(options.frozen_resident) * 1e6)
     with fanfold.Pool(workers=options.workers, progress=options.progress,
-                      fallback="serial") as pool:
+                      fallback="serial", **extra) as pool:
         results = list(pool.imap(evaluate, ((data, spec) for spec in specs)))
     print("search: %d specifications on %d workers in %.1f s"
           % (len(results), options.workers, time.monotonic() - started), file=sys.stderr)
