@@ -155,6 +155,74 @@ def create(name, data):
     return segment
 
 
+class Filled:
+    """An array built in place in shared memory (fanfold.filled): freeze()
+    and pool.share() make its segment, call fill(out) with a writable view
+    of it, then seal it."""
+
+    def __init__(self, shape, dtype, fill):
+        if not callable(fill):
+            raise TypeError("fill is a function that writes the array it is given")
+        self.shape = tuple(int(extent) for extent in shape)
+        if any(extent < 0 for extent in self.shape):
+            raise ValueError("a negative extent in shape %r" % (self.shape,))
+        self.dtype = numpy.dtype(dtype).newbyteorder("<")    # the protocol's order
+        self.fill = fill
+        count = 1
+        for extent in self.shape:
+            count *= extent
+        self.nbytes = count * self.dtype.itemsize
+
+
+def filled(shape, dtype, fill):
+    """An array of shape and dtype that fill(out) writes straight into
+    shared memory, for fanfold.freeze or pool.share: the table is never
+    built in the caller's own memory and then copied. out is writable
+    while fill runs, and only then: fill must not keep it, or a view of it
+    (freezing fails if it does)."""
+    return Filled(shape, dtype, fill)
+
+
+def create_filled(name, spec):
+    """Creates segment name as create() does, but lets spec.fill (a
+    Filled) write it through a writable shared mapping; then unmaps that
+    (so the writer's pages of it are dropped) and returns the segment
+    mapped read-only. ValueError when fill kept a view of it."""
+    if not _NAME_OK.match(name) or len(name) > NAME_MAX:
+        raise ValueError("bad segment name %r" % name)
+    path = os.path.join(SHM_DIR, name)
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_NOFOLLOW
+                 | os.O_CLOEXEC, 0o600)
+    size = spec.nbytes
+    try:
+        try:
+            os.fchmod(fd, 0o600)
+            if size:
+                os.posix_fallocate(fd, 0, size)     # ENOSPC now, not SIGBUS in fill
+            else:
+                os.ftruncate(fd, 1)
+            writable = mmap.mmap(fd, max(size, 1), mmap.MAP_SHARED,
+                                 mmap.PROT_READ | mmap.PROT_WRITE)
+            out = numpy.frombuffer(writable, dtype=spec.dtype,
+                                   count=size // spec.dtype.itemsize).reshape(spec.shape)
+            spec.fill(out)
+            del out
+            try:
+                writable.close()
+            except BufferError:
+                raise ValueError("segment %s: fill kept a view of the array it wrote, "
+                                 "which would stay writable" % name) from None
+            mapping = mmap.mmap(fd, max(size, 1), mmap.MAP_SHARED, mmap.PROT_READ)
+        except BaseException:
+            unlink_quietly(name)
+            raise
+    finally:
+        os.close(fd)
+    segment = Segment(name, mapping, size, owner=True, shared=True)
+    segment.blocks = [(spec.dtype, spec.shape)]
+    return segment
+
+
 def open_checked(name, allowed_prefixes, min_size, private=False):
     """Maps an existing segment read-only after checking that its name is
     plain and starts with one of allowed_prefixes, that it is a regular file
@@ -245,6 +313,7 @@ class ResidentBudget:
         self.released = 0              # bytes they released
         self.checked = 0.0
         self._base = None              # statm bytes that are not shared memory
+        self._other = 0                # shared memory that is not these segments'
         try:
             self._statm = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
@@ -282,15 +351,17 @@ class ResidentBudget:
             shared = _statm_shared(self._statm)
         except (OSError, ValueError, IndexError):
             return
-        if self._base is not None and shared - self._base <= budget:
+        if self._base is not None and shared - self._base - self._other <= budget:
             return
         shmem = shmem_resident()
         if shmem is None:
             return
         self._base = shared - shmem
-        if shmem <= budget:
+        self._other = min(self._other, shmem)
+        if shmem - self._other <= budget:
             return
-        goal = shmem - int(budget * TRIM_LOW)
+        goal = shmem - self._other - int(budget * TRIM_LOW)
+        window = max(16 * PAGE, min(TRIM_WINDOW, budget // 8 // PAGE * PAGE))
         freed = walked = 0
         self.releases += 1
         while freed < goal and walked < total:
@@ -299,7 +370,7 @@ class ResidentBudget:
                 if offset < segment.size:
                     break
                 offset -= segment.size
-            length = min(TRIM_WINDOW, segment.size - offset)
+            length = min(window, segment.size - offset)
             segment.release(offset, length)
             self.hand = (self.hand + length) % total
             walked += length
@@ -307,3 +378,5 @@ class ResidentBudget:
             freed += max(0, shared - after)
             shared = after
         self.released += freed
+        if freed < goal:               # all released: the rest is not theirs
+            self._other = shmem_resident() or 0
