@@ -5,11 +5,14 @@ a Python function that reads slices of it, on 2 workers. The results come
 back in order and equal a plain serial loop's.
 
     PYTHONPATH=python python3 examples/python/search.py [--mb 400] [--specs 2000]
-        [--workers 2] [--check] [--progress]
+        [--workers 2] [--check] [--progress] [--frozen-resident MB|all]
 
 --check also runs the serial loop and compares (exit 1 when they differ).
 The table is built block by block straight into shared memory, so it never
-exists twice; every task sees it as a zero-copy read-only numpy view.
+exists twice; every task sees it as a zero-copy read-only numpy view. Each
+worker keeps at most the pool's frozen_resident of it mapped (256 MiB by
+default, --frozen-resident sets it), so that the summed RSS of all the
+processes stays well below twice the table.
 """
 
 import argparse

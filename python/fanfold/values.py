@@ -131,6 +131,12 @@ class Frozen(collections.abc.Mapping):
     def segments(self):
         return [entry.segment for entry in self._entries.values()]
 
+    def release(self):
+        """Unmaps this process's pages of the arrays (Segment.release): they
+        stay in shared memory, the views stay valid, a read maps them again."""
+        for entry in self._entries.values():
+            entry.segment.release()
+
     def close(self):
         for entry in self._entries.values():
             entry.segment.unlink()

@@ -253,7 +253,7 @@ class Worker:
         budget = spec.first.get("py.frozen_resident")    # bytes, or "none"
         if budget == "none":
             spec.frozen_resident = None
-        elif budget is not None and budget.isdigit() and len(budget) < 19:
+        elif budget is not None and budget.isascii() and budget.isdigit() and len(budget) < 19:
             spec.frozen_resident = int(budget)
         return spec
 

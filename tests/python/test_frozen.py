@@ -47,6 +47,16 @@ class ReleaseTest(unittest.TestCase):
         finally:
             segment.unlink()
 
+    def test_a_frozen_mapping_releases_the_callers_pages(self):
+        data = table(16)
+        with fanfold.freeze({"t": data}) as frozen:
+            before = shm.shmem_resident()
+            self.assertTrue(numpy.array_equal(frozen["t"], data))
+            self.assertGreater(shm.shmem_resident() - before, 15 * MB)
+            frozen.release()
+            self.assertLess(shm.shmem_resident() - before, 1 * MB)
+            self.assertTrue(numpy.array_equal(frozen["t"], data))
+
     def test_release_leaves_a_private_mapping_alone(self):
         data = table(1)
         segment = shm.create(shm.new_name("pyt", "frozen"), data)
