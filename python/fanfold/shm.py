@@ -338,7 +338,14 @@ class ResidentBudget:
 
     def check(self, segments):
         """Releases pages of segments (name -> Segment) while this process
-        holds more than the budget of them resident."""
+        holds more than the budget of them resident. It never raises: a
+        failure to read /proc or to release leaves the pages mapped."""
+        try:
+            self._check(segments)
+        except (OSError, ValueError, IndexError):
+            pass
+
+    def _check(self, segments):
         self.checked = time.monotonic()
         budget = self.budget
         if budget is None or not segments or self._statm is None:
@@ -347,10 +354,7 @@ class ResidentBudget:
         total = sum(s.size for s in live)
         if total <= budget:
             return
-        try:
-            shared = _statm_shared(self._statm)
-        except (OSError, ValueError, IndexError):
-            return
+        shared = _statm_shared(self._statm)
         if self._base is not None and shared - self._base - self._other <= budget:
             return
         shmem = shmem_resident()
