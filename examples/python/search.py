@@ -5,11 +5,14 @@ a Python function that reads slices of it, on 2 workers. The results come
 back in order and equal a plain serial loop's.
 
     PYTHONPATH=python python3 examples/python/search.py [--mb 400] [--specs 2000]
-        [--workers 2] [--check] [--progress]
+        [--workers 2] [--check] [--progress] [--frozen-resident MB|all]
 
 --check also runs the serial loop and compares (exit 1 when they differ).
 The table is built block by block straight into shared memory, so it never
-exists twice; every task sees it as a zero-copy read-only numpy view.
+exists twice; every task sees it as a zero-copy read-only numpy view. Each
+worker keeps at most the pool's frozen_resident of it mapped (256 MiB by
+default, --frozen-resident sets it), so that the summed RSS of all the
+processes stays well below twice the table.
 """
 
 import argparse
@@ -66,6 +69,9 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--check", action="store_true", help="compare with a serial loop")
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--frozen-resident", default=None, metavar="MB",
+                        help="MB of the table a worker keeps mapped ('all': no limit; "
+                             "default: the pool's)")
     options = parser.parse_args(argv)
     rows = options.mb * 1000 * 1000 // (8 * COLUMNS)
     started = time.monotonic()
@@ -75,8 +81,13 @@ def main(argv=None):
           % (rows, COLUMNS, data["table"].nbytes / 1e6, time.monotonic() - started),
           file=sys.stderr)
     started = time.monotonic()
+    extra = {}
+    if options.frozen_resident == "all":
+        extra["frozen_resident"] = None
+    elif options.frozen_resident is not None:
+        extra["frozen_resident"] = int(float(options.frozen_resident) * 1e6)
     with fanfold.Pool(workers=options.workers, progress=options.progress,
-                      fallback="serial") as pool:
+                      fallback="serial", **extra) as pool:
         results = list(pool.imap(evaluate, ((data, spec) for spec in specs)))
     print("search: %d specifications on %d workers in %.1f s"
           % (len(results), options.workers, time.monotonic() - started), file=sys.stderr)

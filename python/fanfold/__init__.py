@@ -15,8 +15,9 @@ Python", and docs/PROTOCOL.md.
 from .context import shared
 from .errors import FanfoldError, RemoteError, RemoteTraceback, TaskError
 from .pool import Pool, freeze
+from .shm import filled
 from .values import Frozen
 
-__all__ = ["Pool", "freeze", "shared", "Frozen", "FanfoldError", "TaskError",
+__all__ = ["Pool", "freeze", "filled", "shared", "Frozen", "FanfoldError", "TaskError",
            "RemoteError", "RemoteTraceback"]
 __version__ = "0.1"

@@ -617,10 +617,13 @@ class Pool:
                                reason goes to stderr)
     progress=True|callable     a progress bar on a terminal, or a function
                                called with (done, total or None)
+    frozen_resident=BYTES      the pages of frozen arrays a worker keeps
+                               mapped (shm.FROZEN_RESIDENT, 256 MiB); over
+                               it, it unmaps some after a call; None: all
     """
 
     def __init__(self, workers=None, topology=None, progress=False, fallback=None,
-                 start_timeout=10.0, verbose=False):
+                 start_timeout=10.0, verbose=False, frozen_resident=shm.FROZEN_RESIDENT):
         if fallback not in (None, "serial"):
             raise ValueError("fallback is None or 'serial', not %r" % (fallback,))
         if workers is None:
@@ -629,6 +632,10 @@ class Pool:
             raise ValueError("workers must be 0 or more")
         self.workers = workers
         self.progress = progress
+        if frozen_resident is not None and (type(frozen_resident) is not int
+                                            or frozen_resident < 0):
+            raise ValueError("frozen_resident is a number of bytes or None")
+        self.frozen_resident = frozen_resident
         self.inline = workers == 0
         self.reason = None
         self._service = None
@@ -786,7 +793,9 @@ class Pool:
             name = kernel.name_of(fn)
             # py.pid: the owner of the result segments a worker makes here
             # (they live until this process reads them, or dies)
-            params = [["py.host", self._host], ["py.pid", "%d" % os.getpid()]]
+            params = [["py.host", self._host], ["py.pid", "%d" % os.getpid()],
+                      ["py.frozen_resident", "none" if self.frozen_resident is None
+                       else "%d" % self.frozen_resident]]
             if self._shares:
                 params.append(["py.shares", self._shares_param()])
         else:

@@ -82,7 +82,12 @@ def place(name, array, job="pyshared"):
     """Copies array into a new sealed segment; returns its Shared reference.
     array may also be an iterator of arrays of one dtype and row shape,
     stacked along the first axis as they are written: a table built block
-    by block never exists whole outside shared memory."""
+    by block never exists whole outside shared memory; or a shm.Filled
+    (fanfold.filled), written in place."""
+    if isinstance(array, shm.Filled):
+        _dtype_ok(array.dtype.str)
+        segment = shm.create_filled(shm.new_name(job, "frozen"), array)
+        return Shared(name, segment, array.dtype, array.shape, array.nbytes)
     if isinstance(array, numpy.ndarray) or not hasattr(array, "__next__"):
         array = numpy.ascontiguousarray(numpy.asarray(array))
         _dtype_ok(array.dtype.str)
@@ -127,6 +132,12 @@ class Frozen(collections.abc.Mapping):
 
     def segments(self):
         return [entry.segment for entry in self._entries.values()]
+
+    def release(self):
+        """Unmaps this process's pages of the arrays (Segment.release): they
+        stay in shared memory, the views stay valid, a read maps them again."""
+        for entry in self._entries.values():
+            entry.segment.release()
 
     def close(self):
         if os.getpid() != self._owner:

@@ -65,6 +65,7 @@ class JobSpec:
         self.shares = {}
         self.result_shm = False
         self.owner = None                  # the client's pid: it owns our result segments
+        self.frozen_resident = shm.FROZEN_RESIDENT   # bytes of frozen pages kept, or None
 
 
 class Heartbeat(threading.Thread):
@@ -160,6 +161,7 @@ class Worker:
         self.cancelled = collections.deque(maxlen=1024)
         self.running_job = None
         self.mapped = {}                               # frozen segments, by name
+        self.frozen = shm.ResidentBudget()             # their resident pages
         self.control = None                            # DEALER to the server
         self.running_seq = None                        # the task that runs
         self.fetch_heard = 0.0                         # a control message read by a fetch
@@ -248,6 +250,11 @@ class Worker:
         owner = spec.first.get("py.pid", "")
         if spec.result_shm and owner.isdigit() and 0 < int(owner) < 1 << 31:
             spec.owner = int(owner)
+        budget = spec.first.get("py.frozen_resident")    # bytes, or "none"
+        if budget == "none":
+            spec.frozen_resident = None
+        elif budget is not None and budget.isascii() and budget.isdigit() and len(budget) < 19:
+            spec.frozen_resident = int(budget)
         return spec
 
     def run(self):
@@ -402,8 +409,10 @@ class Worker:
         except Exception as error:
             return 1, ("cannot read the task's arguments: %s" % error).encode(), ""
         context.set_shares(spec.shares)
+        fn = self.frozen.guard(fn, self.mapped, spec.frozen_resident)
         began = time.monotonic()
         done, error, index = task.run(fn, mode, items)
+        self.frozen.check(self.mapped)
         self.kernel_us = int((time.monotonic() - began) * 1e6)
         encoder = values.Encoder(shm.result_tag(job), use_shm=spec.result_shm, kind="res",
                                  owner=spec.owner)
