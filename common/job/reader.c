@@ -25,7 +25,78 @@ struct ff_reader {
     size_t end;                     /* one past the last byte read */
     uint64_t lines;                 /* lines handed out so far */
     int eof;                        /* end of input was read */
+    size_t name_len;                /* strlen (name) */
+    size_t hashed;                  /* buffer offset up to which the bytes
+                                       handed out are in the hash (<= start) */
+    uint64_t hash;                  /* running hash of the whole 8-byte words */
+    uint8_t tail [8];               /* bytes after the last whole word */
+    size_t ntail;                   /* how many */
+    uint64_t hashed_bytes;          /* bytes in the hash */
 };
+
+/* ------------------------------------------------------------ the hash
+
+   The bytes handed out are hashed as one stream, a buffer at a time (at
+   compaction and when the hash is asked for), not block by block: eight
+   bytes cost one multiply whatever the blocks are, and the value does not
+   depend on how the reads or the blocks fell. Not a cryptographic hash: it
+   tells a changed input from the same one. */
+
+static inline uint64_t
+s_fold_word (uint64_t h, uint64_t word)
+{
+    h = (h ^ word) * 0xFF51AFD7ED558CCDULL;
+    return h ^ (h >> 32);
+}
+
+/* Adds size bytes at data to the stream hash. */
+static void
+s_hash_add (ff_reader_t *self, const uint8_t *data, size_t size)
+{
+    uint64_t word, h = self->hash;
+    self->hashed_bytes += size;
+    if (self->ntail) {
+        size_t take = 8 - self->ntail < size? 8 - self->ntail: size;
+        memcpy (self->tail + self->ntail, data, take);
+        self->ntail += take;
+        data += take;
+        size -= take;
+        if (self->ntail < 8) {
+            self->hash = h;
+            return;
+        }
+        memcpy (&word, self->tail, 8);
+        h = s_fold_word (h, word);
+        self->ntail = 0;
+    }
+    for (; size >= 8; data += 8, size -= 8) {
+        memcpy (&word, data, 8);
+        h = s_fold_word (h, word);
+    }
+    memcpy (self->tail, data, size);
+    self->ntail = size;
+    self->hash = h;
+}
+
+/* Brings the hash up to the bytes handed out so far. */
+static void
+s_hash_catch_up (ff_reader_t *self)
+{
+    if (self->hashed < self->start)
+        s_hash_add (self, self->buffer + self->hashed, self->start - self->hashed);
+    self->hashed = self->start;
+}
+
+uint64_t
+ff_reader_hash (ff_reader_t *self)
+{
+    s_hash_catch_up (self);
+    uint64_t word = 0, h = self->hash;
+    memcpy (&word, self->tail, self->ntail);
+    h = (h ^ word ^ (uint64_t) self->ntail << 56) * 0xC4CEB9FE1A85EC53ULL;
+    h = (h ^ self->hashed_bytes) * 0x9E3779B97F4A7C15ULL;
+    return h ^ (h >> 29);
+}
 
 ff_reader_t *
 ff_reader_new (int fd, const char *name, ff_cut_t cut, size_t n,
@@ -44,6 +115,7 @@ ff_reader_new (int fd, const char *name, ff_cut_t cut, size_t n,
     self->name = strdup (name);
     if (!self->name)
         goto fail;
+    self->name_len = strlen (name);
     return self;
 fail:
     ff_reader_destroy (&self);
@@ -82,7 +154,7 @@ ff_reader_block_name (ff_reader_t *self, const ff_block_t *block, char *out,
     value = block->first_line;
     do *--at = (char) ('0' + value % 10); while ((value /= 10) > 0);
     *--at = ':';
-    size_t name_len = strlen (self->name);
+    size_t name_len = self->name_len;
     size_t lines_len = (size_t) (end - at);
     if (size == 0)
         return;
@@ -114,6 +186,8 @@ static int
 s_make_room (ff_reader_t *self)
 {
     if (self->start > 0 && self->cap - self->end < S_READ_CHUNK) {
+        s_hash_catch_up (self);     /* the bytes before start are dropped */
+        self->hashed = 0;
         memmove (self->buffer, self->buffer + self->start,
                  self->end - self->start);
         self->end -= self->start;
