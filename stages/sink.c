@@ -344,10 +344,10 @@ static void
 s_on_results (s_sink_t *self)
 {
     int round, rc;
+    size_t index;
     for (round = 0; round < S_DRAIN_PER_ROUND; round++) {
         zmq_msg_t body;
         ff_msg_t msg;
-        ff_item_t item;
         if ((rc = ff_net_recv (self->results, NULL, &body)) < 0)
             break;
         if (rc == 1) {
@@ -359,8 +359,10 @@ s_on_results (s_sink_t *self)
         ||  msg.worker == FF_DELIVERY_VENTILATOR)
             ff_log_reject (&self->rejected, "malformed or foreign result message");
         else
-            while (ff_msg_next_item (&msg, &item))
-                s_take_item (self, msg.worker, &item);
+            /* the decode read every item into self->items: taken from
+               there, not copied out again */
+            for (index = 0; index < msg.count; index++)
+                s_take_item (self, msg.worker, &self->items [index]);
         zmq_msg_close (&body);
     }
 }

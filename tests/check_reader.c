@@ -350,7 +350,9 @@ START_TEST (test_reader_names_a_block_as_snprintf_would_in_any_buffer_size)
     ff_reader_t *reader = ff_reader_new (fd, "stdin", FF_CUT_LINES, 1, 1024);
     const uint64_t lines [][2] = {
         { 1, 1 }, { 0, 9 }, { 10, 99 }, { 123456789, 1234567890123ull },
-        { UINT64_MAX - 1, UINT64_MAX }
+        { UINT64_MAX - 1, UINT64_MAX }, { 0, 0 }, { 9, 9 }, { 10, 10 }, { 99, 99 },
+        { 100, 100 }, { 1000000, 1000000 }, { 987654321, 987654321 },
+        { UINT64_MAX, UINT64_MAX }
     };
     size_t index, size;
     ck_assert_ptr_nonnull (reader);

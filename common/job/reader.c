@@ -140,6 +140,31 @@ ff_reader_name (ff_reader_t *self)
     return self->name;
 }
 
+/* Writes value in decimal just before end, two digits a step; returns
+   where the digits start. */
+static char *
+s_decimal (uint64_t value, char *end)
+{
+    static const char pairs [] =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
+    char *at = end;
+    while (value >= 100) {
+        unsigned pair = (unsigned) (value % 100);
+        value /= 100;
+        at -= 2;
+        memcpy (at, pairs + 2 * pair, 2);
+    }
+    if (value >= 10) {
+        at -= 2;
+        memcpy (at, pairs + 2 * value, 2);
+    }
+    else
+        *--at = (char) ('0' + value);
+    return at;
+}
+
 void
 ff_reader_block_name (ff_reader_t *self, const ff_block_t *block, char *out,
                       size_t size)
@@ -147,12 +172,18 @@ ff_reader_block_name (ff_reader_t *self, const ff_block_t *block, char *out,
     /* what snprintf ("%s:%lu-%lu") gives, without its cost per block */
     char lines [48];
     char *end = lines + sizeof (lines);
-    char *at = end;
-    uint64_t value = block->last_line;
-    do *--at = (char) ('0' + value % 10); while ((value /= 10) > 0);
-    *--at = '-';
-    value = block->first_line;
-    do *--at = (char) ('0' + value % 10); while ((value /= 10) > 0);
+    char *at = s_decimal (block->last_line, end);
+    if (block->first_line == block->last_line) {
+        /* one line: the same digits twice */
+        size_t digits = (size_t) (end - at);
+        *--at = '-';
+        at -= digits;
+        memcpy (at, at + digits + 1, digits);
+    }
+    else {
+        *--at = '-';
+        at = s_decimal (block->first_line, at);
+    }
     *--at = ':';
     size_t name_len = self->name_len;
     size_t lines_len = (size_t) (end - at);
