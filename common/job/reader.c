@@ -287,15 +287,16 @@ s_nth_newline (const uint8_t *buffer, size_t from, size_t to, size_t count)
     return count == 0? at: 0;
 }
 
-/* Hands out [start, cut) as a block and counts its lines. */
+/* Hands out [start, cut) as a block and counts its lines; known is its
+   newlines when the caller counted them, else 0. */
 static void
-s_hand_out (ff_reader_t *self, size_t cut, ff_block_t *block)
+s_hand_out (ff_reader_t *self, size_t cut, ff_block_t *block, uint64_t known)
 {
     const uint8_t *data = self->buffer + self->start;
     size_t size = cut - self->start;
-    uint64_t newlines = 0;
+    uint64_t newlines = known;
     const uint8_t *at = data, *end = data + size;
-    while (at < end && (at = (const uint8_t *) memchr (at, '\n', (size_t) (end - at)))) {
+    while (!known && at < end && (at = (const uint8_t *) memchr (at, '\n', (size_t) (end - at)))) {
         newlines++;
         at++;
     }
@@ -314,6 +315,7 @@ ff_reader_next (ff_reader_t *self, ff_block_t *block)
 {
     size_t avail = self->end - self->start;
     size_t cut = 0;
+    uint64_t known = 0;             /* the block's newlines, when counted */
 
     if (avail == 0)
         return self->eof? FF_READ_END: FF_READ_NEED;
@@ -323,6 +325,8 @@ ff_reader_next (ff_reader_t *self, ff_block_t *block)
         size_t scan = avail < self->max_block? avail: self->max_block;
         cut = s_nth_newline (self->buffer, self->start + 1, self->start + scan,
                              self->n);
+        if (cut)                    /* n from the second byte, and maybe the first */
+            known = self->n + (self->buffer [self->start] == '\n');
         /* n lines that do not fit in max_block: fewer lines, whole ones */
         if (!cut && avail >= self->max_block)
             cut = s_last_newline (self->buffer, self->start, self->start + scan);
@@ -353,6 +357,6 @@ ff_reader_next (ff_reader_t *self, ff_block_t *block)
         else
             return FF_READ_NEED;
     }
-    s_hand_out (self, cut, block);
+    s_hand_out (self, cut, block, known);
     return FF_READ_RECORD;
 }
