@@ -737,7 +737,7 @@ def m_cpu():
     say("%-14s fanfold %s, zmqpipe %.3f µs" % ("cpu", ff, zmq))
     rounds = result["fanfold_us_per_task_rounds"]["total"]
     return [Row("9", measure,
-                "%.2f µs: ventilator %.2f, workers %.2f, sink %.2f (total per round: min %.2f, max %.2f)" % (
+                "%.2f µs: ventilator %.2f, workers (and the launcher) %.2f, sink %.2f (total per round: min %.2f, max %.2f)" % (
                     ff["total"], ff["ventilator"], ff["worker"], ff["sink"], min(rounds), max(rounds)),
                 "zmqpipe: %.2f µs per message (its ventilator, workers and sink)" % zmq,
                 ff["total"] / zmq, plot="CPU per task ÷ raw")]
