@@ -13,7 +13,10 @@ Runs `seq 1 N | fanfold run -w W --pipe --lines 1 -K noop` and
 `seq 1 N | zmqpipe -w W` (whose own rusage covers its ventilator, workers
 and sink: it waits for them) R times each, alternating, checks the
 outputs, and prints one JSON object: the median over rounds of the µs of
-CPU per task of each stage (workers summed) and of the whole pipeline, the
+CPU per task of each stage and of the whole run (every process); the
+launcher forks its workers without running their wrapper, so "worker" is
+the whole run's time less the ventilator's and the sink's (the launcher's
+own, mostly start-up, included), the
 same for zmqpipe per message, and the median wall times.
 """
 import json
@@ -94,15 +97,20 @@ def main(argv):
         zmq = []
         walls = {"fanfold": [], "zmqpipe": []}
         for _ in range(rounds):
-            wall, _ = timed([os.path.join(directory, "fanfold"), "run", "-w", str(workers),
-                             "--pipe", "--lines", "1", "-K", "noop"], lines, out)
+            wall, whole = timed([os.path.join(directory, "fanfold"), "run", "-w", str(workers),
+                                 "--pipe", "--lines", "1", "-K", "noop"], lines, out)
             if not filecmp(out, lines):
                 sys.exit("cpu.py: fanfold's output differs from its input")
             walls["fanfold"].append(wall)
             seconds = stage_seconds(directory)
+            # the launcher forks its workers without an exec (the wrapper
+            # is not run): their time is in the launcher's children's, so
+            # the workers' figure is the whole run's less the central
+            # stages', the launcher's own (start-up, waiting) included
+            seconds["worker"] = max(0.0, whole - seconds["ventilator"] - seconds["sink"])
             for stage in STAGES:
                 ff[stage].append(seconds[stage] * 1e6 / tasks)
-            ff["total"].append(sum(seconds.values()) * 1e6 / tasks)
+            ff["total"].append(whole * 1e6 / tasks)
             wall, cpu = timed([zmqpipe, "-w", str(workers)], lines, out)
             walls["zmqpipe"].append(wall)
             zmq.append(cpu * 1e6 / tasks)

@@ -280,17 +280,23 @@ s_fields (void *arg, uint64_t seq, const char **data, size_t *size)
     return 0;
 }
 
-/* Sends the written mark and the seqs taken since the last ack. */
+/* Sends the written mark and the seqs taken since the last ack that it
+   does not cover: the ventilator acks every seq below the mark, so a
+   result written at once (the usual case) costs no seq in the ack. */
 static void
 s_send_ack (s_sink_t *self)
 {
-    size_t index, count;
+    size_t index, count, listed = 0;
     if (!self->job)
         return;
     const uint64_t *seqs = ff_delivery_acks (self->delivery, &count);
-    ff_codec_ack_begin (self->codec, self->job, ff_delivery_written (self->delivery), count);
+    uint64_t written = ff_delivery_written (self->delivery);
     for (index = 0; index < count; index++)
-        ff_codec_ack_seq (self->codec, seqs [index]);
+        listed += seqs [index] >= written;
+    ff_codec_ack_begin (self->codec, self->job, written, listed);
+    for (index = 0; index < count; index++)
+        if (seqs [index] >= written)
+            ff_codec_ack_seq (self->codec, seqs [index]);
     if (ff_net_send (self->control, NULL, 0, ff_codec_data (self->codec),
                      ff_codec_size (self->codec), 1000) == 0)
         ff_delivery_acks_clear (self->delivery);
@@ -338,10 +344,10 @@ static void
 s_on_results (s_sink_t *self)
 {
     int round, rc;
+    size_t index;
     for (round = 0; round < S_DRAIN_PER_ROUND; round++) {
         zmq_msg_t body;
         ff_msg_t msg;
-        ff_item_t item;
         if ((rc = ff_net_recv (self->results, NULL, &body)) < 0)
             break;
         if (rc == 1) {
@@ -353,8 +359,10 @@ s_on_results (s_sink_t *self)
         ||  msg.worker == FF_DELIVERY_VENTILATOR)
             ff_log_reject (&self->rejected, "malformed or foreign result message");
         else
-            while (ff_msg_next_item (&msg, &item))
-                s_take_item (self, msg.worker, &item);
+            /* the decode read every item into self->items: taken from
+               there, not copied out again */
+            for (index = 0; index < msg.count; index++)
+                s_take_item (self, msg.worker, &self->items [index]);
         zmq_msg_close (&body);
     }
 }

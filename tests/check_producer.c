@@ -511,6 +511,46 @@ START_TEST (test_producer_hash_is_the_same_for_the_same_records_and_differs_for_
 }
 END_TEST
 
+/* Runs a --pipe producer named name over text (lines cut by n) for units
+   units and returns its hash then. */
+static uint64_t
+s_pipe_hash (const char *name, const char *text, long n, size_t units)
+{
+    int fds [2];
+    ff_unit_t unit;
+    ck_assert_int_eq (pipe (fds), 0);
+    ck_assert_int_eq (write (fds [1], text, strlen (text)), (ssize_t) strlen (text));
+    close (fds [1]);
+    ff_producer_t *producer = ff_producer_new_pipe (fds [0], name, FF_CUT_LINES, (size_t) n, 64);
+    ck_assert_ptr_nonnull (producer);
+    ck_assert_uint_eq (ff_producer_hash (producer), 0);
+    for (size_t index = 0; index < units; index++) {
+        ff_produce_t rc;
+        while ((rc = ff_producer_next (producer, &unit)) == FF_PRODUCE_WAIT)
+            ck_assert_int_ge (ff_producer_fill (producer), 0);
+        ck_assert_int_eq (rc, FF_PRODUCE_UNIT);
+    }
+    uint64_t hash = ff_producer_hash (producer);
+    ff_producer_destroy (&producer);
+    close (fds [0]);
+    return hash;
+}
+
+START_TEST (test_producer_pipe_hash_follows_the_bytes_the_name_and_the_units_taken)
+{
+    const char *text = "alpha\na record of more than eight bytes\nomega\n";
+    uint64_t hash = s_pipe_hash ("stdin", text, 1, 3);
+    ck_assert_uint_ne (hash, 0);
+    ck_assert_uint_eq (s_pipe_hash ("stdin", text, 1, 3), hash);
+    ck_assert_uint_eq (s_pipe_hash ("stdin", "alpha\na record of more than eight bytes\n",
+                                    1, 2), s_pipe_hash ("stdin", text, 1, 2));
+    ck_assert_uint_ne (s_pipe_hash ("stdin", text, 1, 2), hash);
+    ck_assert_uint_ne (s_pipe_hash ("in.txt", text, 1, 3), hash);
+    ck_assert_uint_ne (s_pipe_hash ("stdin", "alpha\na record of more than eight bytez\nomega\n",
+                                    1, 3), hash);
+}
+END_TEST
+
 /* --------------------------------------------------------------- arrays */
 
 START_TEST (test_producer_cuts_an_npy_in_memory_into_chunks_of_one_source)
@@ -908,6 +948,7 @@ producer_suite (void)
     tcase_add_test (tc, test_producer_names_intake_records_by_their_name_or_intake_n);
     tcase_add_test (tc, test_producer_ends_an_intake_after_its_last_record);
     tcase_add_test (tc, test_producer_hash_is_the_same_for_the_same_records_and_differs_for_others);
+    tcase_add_test (tc, test_producer_pipe_hash_follows_the_bytes_the_name_and_the_units_taken);
     tcase_add_test (tc, test_producer_cuts_an_npy_in_memory_into_chunks_of_one_source);
     tcase_add_test (tc, test_producer_gives_a_whole_source_one_unit_without_chunk_bytes);
     tcase_add_test (tc, test_producer_maps_a_source_given_twice_once_per_argument_in_turn);

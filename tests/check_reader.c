@@ -350,7 +350,9 @@ START_TEST (test_reader_names_a_block_as_snprintf_would_in_any_buffer_size)
     ff_reader_t *reader = ff_reader_new (fd, "stdin", FF_CUT_LINES, 1, 1024);
     const uint64_t lines [][2] = {
         { 1, 1 }, { 0, 9 }, { 10, 99 }, { 123456789, 1234567890123ull },
-        { UINT64_MAX - 1, UINT64_MAX }
+        { UINT64_MAX - 1, UINT64_MAX }, { 0, 0 }, { 9, 9 }, { 10, 10 }, { 99, 99 },
+        { 100, 100 }, { 1000000, 1000000 }, { 987654321, 987654321 },
+        { UINT64_MAX, UINT64_MAX }
     };
     size_t index, size;
     ck_assert_ptr_nonnull (reader);
@@ -386,6 +388,66 @@ START_TEST (test_reader_new_refuses_bad_arguments)
 }
 END_TEST
 
+/* Reads every block of fd with the cut given; returns the reader's hash
+   after the first `blocks` of them (all of them with SIZE_MAX). */
+static uint64_t
+s_hash_after (int fd, ff_cut_t cut, size_t n, size_t blocks)
+{
+    ff_reader_t *reader = ff_reader_new (fd, "in", cut, n, 1 << 20);
+    ck_assert_ptr_nonnull (reader);
+    ff_block_t block;
+    size_t taken = 0;
+    while (taken < blocks && s_next (reader, &block) == FF_READ_RECORD)
+        taken++;
+    uint64_t hash = ff_reader_hash (reader);
+    ck_assert_uint_eq (ff_reader_hash (reader), hash);    /* asking again changes nothing */
+    ff_reader_destroy (&reader);
+    close (fd);
+    return hash;
+}
+
+START_TEST (test_reader_hashes_the_stream_whatever_the_blocks_and_tells_other_bytes)
+{
+    /* 3 MB of lines: the buffer is compacted many times on the way */
+    size_t lines = 300000, size = 0, index;
+    char *text = (char *) malloc (lines * 12);
+    ck_assert_ptr_nonnull (text);
+    for (index = 0; index < lines; index++)
+        size += (size_t) sprintf (text + size, "%zu\n", index * 7919 % 1000003);
+    uint64_t by_line = s_hash_after (s_file_with (text, size), FF_CUT_LINES, 1, SIZE_MAX);
+    ck_assert_uint_eq (s_hash_after (s_file_with (text, size), FF_CUT_LINES, 3, SIZE_MAX),
+                       by_line);
+    ck_assert_uint_eq (s_hash_after (s_file_with (text, size), FF_CUT_BYTES, 4093, SIZE_MAX),
+                       by_line);
+    /* after some blocks: the hash of exactly the bytes handed out */
+    size_t first = 0;
+    for (index = 0; index < 12345; index++)
+        first = (size_t) ((char *) memchr (text + first, '\n', size - first) - text) + 1;
+    ck_assert_uint_eq (s_hash_after (s_file_with (text, size), FF_CUT_LINES, 1, 12345),
+                       s_hash_after (s_file_with (text, first), FF_CUT_BYTES, 65536, SIZE_MAX));
+    ck_assert_uint_ne (s_hash_after (s_file_with (text, size), FF_CUT_LINES, 1, 12345),
+                       by_line);
+    /* one byte changed, one line fewer, nothing at all */
+    char kept = text [size / 2];
+    text [size / 2] = kept == '1'? '2': '1';
+    ck_assert_uint_ne (s_hash_after (s_file_with (text, size), FF_CUT_LINES, 1, SIZE_MAX),
+                       by_line);
+    text [size / 2] = kept;
+    ck_assert_uint_eq (s_hash_after (s_file_with (text, size), FF_CUT_LINES, 1, SIZE_MAX),
+                       by_line);
+    size_t last = size - 1;
+    while (last > 0 && text [last - 1] != '\n')
+        last--;
+    ck_assert_uint_ne (s_hash_after (s_file_with (text, last), FF_CUT_LINES, 1, SIZE_MAX),
+                       by_line);
+    ck_assert_uint_ne (s_hash_after (s_pipe_with ("", 0), FF_CUT_LINES, 1, SIZE_MAX), by_line);
+    /* the same bytes, one zero byte longer: the length counts */
+    ck_assert_uint_ne (s_hash_after (s_file_with ("a\n", 2), FF_CUT_LINES, 1, SIZE_MAX),
+                       s_hash_after (s_file_with ("a\n\0", 3), FF_CUT_BYTES, 4096, SIZE_MAX));
+    free (text);
+}
+END_TEST
+
 Suite *
 reader_suite (void)
 {
@@ -409,6 +471,7 @@ reader_suite (void)
     tcase_add_test (tc, test_reader_refuses_an_unterminated_last_line_longer_than_max_block);
     tcase_add_test (tc, test_reader_fill_reports_enobufs_until_a_block_is_taken);
     tcase_add_test (tc, test_reader_new_refuses_bad_arguments);
+    tcase_add_test (tc, test_reader_hashes_the_stream_whatever_the_blocks_and_tells_other_bytes);
     suite_add_tcase (suite, tc);
     return suite;
 }

@@ -87,6 +87,8 @@ struct ff_delivery {
     uint64_t checkpointed;          /* written mark of the last checkpoint */
     int64_t last_checkpoint;        /* when it was made (caller's ms) */
     ff_delivery_counts_t counts;    /* what the summary prints */
+    size_t account_at;              /* counts.workers index of the last result's worker */
+    uint64_t account_untracked;     /* the last worker found untracked (the table was full) */
     ff_halt_t halt;                 /* --halt; when NEVER, nothing below halts */
     int halted;                     /* 1 once --halt stopped the job: nothing more is written */
     int halt_status;                /* the exit status it earned */
@@ -695,12 +697,22 @@ s_account (ff_delivery_t *self, const s_held_t *held)
     counts->delivered++;
     if (held->attempts > 1)
         counts->retried++;
-    for (index = 0; index < counts->nworkers; index++)
-        if (counts->workers [index].worker == held->worker)
-            break;
-    if (index == counts->nworkers) {
-        if (index == FF_DELIVERY_MAX_WORKERS)
+    /* results come a message of one worker at a time: the last one's
+       worker first, before a search of the table */
+    index = self->account_at;
+    if (index >= counts->nworkers || counts->workers [index].worker != held->worker) {
+        if (held->worker == self->account_untracked && held->worker != 0)
             return;
+        for (index = 0; index < counts->nworkers; index++)
+            if (counts->workers [index].worker == held->worker)
+                break;
+    }
+    self->account_at = index;
+    if (index == counts->nworkers) {
+        if (index == FF_DELIVERY_MAX_WORKERS) {
+            self->account_untracked = held->worker;
+            return;
+        }
         counts->workers [index].worker = held->worker;
         counts->nworkers++;
     }

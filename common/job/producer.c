@@ -873,9 +873,13 @@ ff_producer_next (ff_producer_t *self, ff_unit_t *unit)
                     : s_next_record (self, unit);
     if (rc == FF_PRODUCE_UNIT) {
         unit->index = self->units++;
-        self->hash = s_hash_bytes (self->hash, unit->input, strlen (unit->input));
-        self->hash = s_hash_bytes (self->hash, unit->data, unit->size);
-        self->hash = s_hash_bytes (self->hash, &unit->chunk, sizeof (unit->chunk));
+        /* a block's name and chunk follow from the stream and the cut
+           options: the reader hashes the stream's bytes in bulk */
+        if (self->kind != S_PIPE) {
+            self->hash = s_hash_bytes (self->hash, unit->input, strlen (unit->input));
+            self->hash = s_hash_bytes (self->hash, unit->data, unit->size);
+            self->hash = s_hash_bytes (self->hash, &unit->chunk, sizeof (unit->chunk));
+        }
     }
     return rc;
 }
@@ -884,7 +888,11 @@ uint64_t
 ff_producer_hash (ff_producer_t *self)
 {
     assert (self);
-    return self->hash;
+    if (self->kind != S_PIPE || self->units == 0)
+        return self->hash;
+    /* the stream's bytes, then the name its blocks are called by */
+    const char *name = ff_reader_name (self->reader);
+    return s_hash_bytes (ff_reader_hash (self->reader), name, strlen (name));
 }
 
 /* ---------------------------------------------------------- invariants */

@@ -25,7 +25,78 @@ struct ff_reader {
     size_t end;                     /* one past the last byte read */
     uint64_t lines;                 /* lines handed out so far */
     int eof;                        /* end of input was read */
+    size_t name_len;                /* strlen (name) */
+    size_t hashed;                  /* buffer offset up to which the bytes
+                                       handed out are in the hash (<= start) */
+    uint64_t hash;                  /* running hash of the whole 8-byte words */
+    uint8_t tail [8];               /* bytes after the last whole word */
+    size_t ntail;                   /* how many */
+    uint64_t hashed_bytes;          /* bytes in the hash */
 };
+
+/* ------------------------------------------------------------ the hash
+
+   The bytes handed out are hashed as one stream, a buffer at a time (at
+   compaction and when the hash is asked for), not block by block: eight
+   bytes cost one multiply whatever the blocks are, and the value does not
+   depend on how the reads or the blocks fell. Not a cryptographic hash: it
+   tells a changed input from the same one. */
+
+static inline uint64_t
+s_fold_word (uint64_t h, uint64_t word)
+{
+    h = (h ^ word) * 0xFF51AFD7ED558CCDULL;
+    return h ^ (h >> 32);
+}
+
+/* Adds size bytes at data to the stream hash. */
+static void
+s_hash_add (ff_reader_t *self, const uint8_t *data, size_t size)
+{
+    uint64_t word, h = self->hash;
+    self->hashed_bytes += size;
+    if (self->ntail) {
+        size_t take = 8 - self->ntail < size? 8 - self->ntail: size;
+        memcpy (self->tail + self->ntail, data, take);
+        self->ntail += take;
+        data += take;
+        size -= take;
+        if (self->ntail < 8) {
+            self->hash = h;
+            return;
+        }
+        memcpy (&word, self->tail, 8);
+        h = s_fold_word (h, word);
+        self->ntail = 0;
+    }
+    for (; size >= 8; data += 8, size -= 8) {
+        memcpy (&word, data, 8);
+        h = s_fold_word (h, word);
+    }
+    memcpy (self->tail, data, size);
+    self->ntail = size;
+    self->hash = h;
+}
+
+/* Brings the hash up to the bytes handed out so far. */
+static void
+s_hash_catch_up (ff_reader_t *self)
+{
+    if (self->hashed < self->start)
+        s_hash_add (self, self->buffer + self->hashed, self->start - self->hashed);
+    self->hashed = self->start;
+}
+
+uint64_t
+ff_reader_hash (ff_reader_t *self)
+{
+    s_hash_catch_up (self);
+    uint64_t word = 0, h = self->hash;
+    memcpy (&word, self->tail, self->ntail);
+    h = (h ^ word ^ (uint64_t) self->ntail << 56) * 0xC4CEB9FE1A85EC53ULL;
+    h = (h ^ self->hashed_bytes) * 0x9E3779B97F4A7C15ULL;
+    return h ^ (h >> 29);
+}
 
 ff_reader_t *
 ff_reader_new (int fd, const char *name, ff_cut_t cut, size_t n,
@@ -44,6 +115,7 @@ ff_reader_new (int fd, const char *name, ff_cut_t cut, size_t n,
     self->name = strdup (name);
     if (!self->name)
         goto fail;
+    self->name_len = strlen (name);
     return self;
 fail:
     ff_reader_destroy (&self);
@@ -68,6 +140,31 @@ ff_reader_name (ff_reader_t *self)
     return self->name;
 }
 
+/* Writes value in decimal just before end, two digits a step; returns
+   where the digits start. */
+static char *
+s_decimal (uint64_t value, char *end)
+{
+    static const char pairs [] =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
+    char *at = end;
+    while (value >= 100) {
+        unsigned pair = (unsigned) (value % 100);
+        value /= 100;
+        at -= 2;
+        memcpy (at, pairs + 2 * pair, 2);
+    }
+    if (value >= 10) {
+        at -= 2;
+        memcpy (at, pairs + 2 * value, 2);
+    }
+    else
+        *--at = (char) ('0' + value);
+    return at;
+}
+
 void
 ff_reader_block_name (ff_reader_t *self, const ff_block_t *block, char *out,
                       size_t size)
@@ -75,14 +172,20 @@ ff_reader_block_name (ff_reader_t *self, const ff_block_t *block, char *out,
     /* what snprintf ("%s:%lu-%lu") gives, without its cost per block */
     char lines [48];
     char *end = lines + sizeof (lines);
-    char *at = end;
-    uint64_t value = block->last_line;
-    do *--at = (char) ('0' + value % 10); while ((value /= 10) > 0);
-    *--at = '-';
-    value = block->first_line;
-    do *--at = (char) ('0' + value % 10); while ((value /= 10) > 0);
+    char *at = s_decimal (block->last_line, end);
+    if (block->first_line == block->last_line) {
+        /* one line: the same digits twice */
+        size_t digits = (size_t) (end - at);
+        *--at = '-';
+        at -= digits;
+        memcpy (at, at + digits + 1, digits);
+    }
+    else {
+        *--at = '-';
+        at = s_decimal (block->first_line, at);
+    }
     *--at = ':';
-    size_t name_len = strlen (self->name);
+    size_t name_len = self->name_len;
     size_t lines_len = (size_t) (end - at);
     if (size == 0)
         return;
@@ -114,6 +217,8 @@ static int
 s_make_room (ff_reader_t *self)
 {
     if (self->start > 0 && self->cap - self->end < S_READ_CHUNK) {
+        s_hash_catch_up (self);     /* the bytes before start are dropped */
+        self->hashed = 0;
         memmove (self->buffer, self->buffer + self->start,
                  self->end - self->start);
         self->end -= self->start;
@@ -182,15 +287,16 @@ s_nth_newline (const uint8_t *buffer, size_t from, size_t to, size_t count)
     return count == 0? at: 0;
 }
 
-/* Hands out [start, cut) as a block and counts its lines. */
+/* Hands out [start, cut) as a block and counts its lines; known is its
+   newlines when the caller counted them, else 0. */
 static void
-s_hand_out (ff_reader_t *self, size_t cut, ff_block_t *block)
+s_hand_out (ff_reader_t *self, size_t cut, ff_block_t *block, uint64_t known)
 {
     const uint8_t *data = self->buffer + self->start;
     size_t size = cut - self->start;
-    uint64_t newlines = 0;
+    uint64_t newlines = known;
     const uint8_t *at = data, *end = data + size;
-    while (at < end && (at = (const uint8_t *) memchr (at, '\n', (size_t) (end - at)))) {
+    while (!known && at < end && (at = (const uint8_t *) memchr (at, '\n', (size_t) (end - at)))) {
         newlines++;
         at++;
     }
@@ -209,6 +315,7 @@ ff_reader_next (ff_reader_t *self, ff_block_t *block)
 {
     size_t avail = self->end - self->start;
     size_t cut = 0;
+    uint64_t known = 0;             /* the block's newlines, when counted */
 
     if (avail == 0)
         return self->eof? FF_READ_END: FF_READ_NEED;
@@ -218,6 +325,8 @@ ff_reader_next (ff_reader_t *self, ff_block_t *block)
         size_t scan = avail < self->max_block? avail: self->max_block;
         cut = s_nth_newline (self->buffer, self->start + 1, self->start + scan,
                              self->n);
+        if (cut)                    /* n from the second byte, and maybe the first */
+            known = self->n + (self->buffer [self->start] == '\n');
         /* n lines that do not fit in max_block: fewer lines, whole ones */
         if (!cut && avail >= self->max_block)
             cut = s_last_newline (self->buffer, self->start, self->start + scan);
@@ -248,6 +357,6 @@ ff_reader_next (ff_reader_t *self, ff_block_t *block)
         else
             return FF_READ_NEED;
     }
-    s_hand_out (self, cut, block);
+    s_hand_out (self, cut, block, known);
     return FF_READ_RECORD;
 }

@@ -14,6 +14,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,7 +107,7 @@ s_run_unit (s_serial_t *self, const ff_unit_t *unit)
 {
     ff_slice_t slices [FF_SOURCE_MAX_ARRAYS];
     ff_array_t arrays [FF_SOURCE_MAX_ARRAYS];
-    size_t narrays = 0, index;
+    size_t narrays = 0, index, input_len = strlen (unit->input);
     if (unit->kind == FF_UNIT_FAILED)
         ff_log_error ("%s", unit->failure);
     if (unit->kind == FF_UNIT_ARRAYS) {
@@ -125,15 +126,22 @@ s_run_unit (s_serial_t *self, const ff_unit_t *unit)
             ff_task_fail (unit->failure, &self->out, &outcome);
         else
             ff_task_run (self->run->kernels [index], &task, &self->policy, &self->out, &outcome);
-        ff_item_t item = {
-            .seq = self->seq++, .kernel = (uint32_t) index,
-            .status = outcome.status, .kind = outcome.kind,
-            .input = { unit->input, strlen (unit->input) },
-            .data = { (const char *) self->out.data.data, self->out.data.size },
-            .meta = { (const char *) self->out.meta.data, self->out.meta.size },
-            .attempt = 1, .tries = outcome.tries, .bytes_in = unit->size,
-            .chunk = unit->chunk, .chunks = unit->chunks
-        };
+        /* a result has no arrays: what is before them is the whole item,
+           and zeroing the handles too would cost more than the rest */
+        ff_item_t item;
+        memset (&item, 0, offsetof (ff_item_t, arrays));
+        item.seq = self->seq++;
+        item.kernel = (uint32_t) index;
+        item.status = outcome.status;
+        item.kind = outcome.kind;
+        item.input = (ff_str_t) { unit->input, input_len };
+        item.data = (ff_str_t) { (const char *) self->out.data.data, self->out.data.size };
+        item.meta = (ff_str_t) { (const char *) self->out.meta.data, self->out.meta.size };
+        item.attempt = 1;
+        item.tries = outcome.tries;
+        item.bytes_in = unit->size;
+        item.chunk = unit->chunk;
+        item.chunks = unit->chunks;
         self->unit = unit;
         ff_delivery_rc_t rc = ff_delivery_take (self->delivery, 0, &item);
         self->unit = NULL;

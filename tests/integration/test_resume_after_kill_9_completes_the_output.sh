@@ -1,13 +1,14 @@
 #   A 300-task job killed with kill -9 of its whole process group after
 #   1.5 s, then run again with --resume: -o FILE equals the input exactly,
 #   and the first run's results were kept, not redone. Also: the sink alone
-#   killed, then the job resumed; and the ventilator alone killed.
+#   killed, then the job resumed; and the ventilator alone killed. And a
+#   resume whose input changed before the mark is refused.
 . "$(dirname "$0")/lib.sh"
 seq 1 300 | sed 's/$/ line/' > "$SCRATCH/in.txt"
 out="$SCRATCH/out.txt"
 run () {
     setsid "$BIN/fanfold" run -w 3 --pipe --lines 1 -K sleep -p ms=20 -o "$out" \
-        --joblog "$SCRATCH/joblog.tsv" "$@" < "$SCRATCH/in.txt" &
+        --joblog "$SCRATCH/joblog.tsv" "$@" < "${input:-$SCRATCH/in.txt}" &
     job=$!
 }
 run
@@ -60,4 +61,19 @@ wait $job || rc=$?
 run --resume
 wait $job || fail "the resumed job failed after the ventilator died"
 same "$SCRATCH/in.txt" "$out" "output after the ventilator died and --resume"
+no_stage_left "$SCRATCH"
+
+# the input changed in a line the first run read: --resume refuses it
+rm -f "$out" "$state"
+run
+sleep 1.5
+kill -9 -- -$job
+wait $job 2>/dev/null || true
+sleep 0.2
+sed '2s/line/lime/' "$SCRATCH/in.txt" > "$SCRATCH/changed.txt"
+input=$SCRATCH/changed.txt run --resume 2> "$SCRATCH/err"
+rc=0
+wait $job || rc=$?
+[ "$rc" != 0 ] && grep -q "not the one the interrupted run read" "$SCRATCH/err" \
+    || fail "a changed input was resumed (rc $rc): $(tail -3 "$SCRATCH/err")"
 no_stage_left "$SCRATCH"

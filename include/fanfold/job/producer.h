@@ -200,7 +200,9 @@ uint64_t
     ff_producer_units (ff_producer_t *self);
 
 /* Returns a running hash of every unit handed out so far (its name, its
-   bytes and its chunk index, in order): equal for two runs that read the
+   bytes and its chunk index, in order; with --pipe, the bytes of the
+   blocks as one stream and the input's name, which with the same cut
+   options give the same blocks and names): equal for two runs that read the
    same records, different (but for chance) once one read another record.
    A resumed job compares it, at a unit boundary, with what the earlier run
    recorded (its state file's input mark). 0 before the first unit. */

@@ -77,6 +77,14 @@ void
 uint64_t
     ff_reader_lines (ff_reader_t *self);
 
+/* Returns a hash of every byte handed out in blocks so far, as one
+   stream: equal for two readers that handed out the same bytes, however
+   the reads and the blocks fell; different (but for chance) once one
+   handed out other bytes or more of them. Costs one multiply per eight
+   bytes, paid in bulk, not per block. */
+uint64_t
+    ff_reader_hash (ff_reader_t *self);
+
 /* Returns the reader's name. */
 const char *
     ff_reader_name (ff_reader_t *self);
