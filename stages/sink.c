@@ -692,11 +692,8 @@ main (int argc, char *argv [])
                              error, sizeof (error)))
         ff_log_error ("%s", error);
     else
-    if (ff_net_ipc_busy (bind))
-        ff_log_error ("another job is running on %s: wait for it, or use another topology", bind);
-    else
-    if (zsock_bind (self.results, "%s", bind) < 0)
-        ff_log_error ("cannot bind %s: %s", bind, zmq_strerror (errno));
+    if (ff_net_bind (self.results, bind, error, sizeof (error)))   /* the launcher's socket, if any */
+        ff_log_error ("%s", error);
     else
     if (zsock_connect (self.control, "%s", ff_topology_connect (self.topology, FF_EP_CONTROL)) != 0)
         ff_log_error ("cannot connect to %s", ff_topology_connect (self.topology, FF_EP_CONTROL));

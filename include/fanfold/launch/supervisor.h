@@ -18,6 +18,9 @@ typedef struct {
     void (*on_signal) (void *arg);  /* called once when a signal stops the run, before
                                        the stages are: its files can go at once; or NULL */
     void *on_signal_arg;            /* its argument */
+    int sink_listener;              /* a listening socket on the sink's ipc endpoint, */
+    int ventilator_listener;        /* and on the ventilator's, handed to each (-1: none);
+                                       ff_supervisor_run closes them once they are */
     ff_halt_when_t halt;            /* --halt: the sink may end the job early, and its
                                        exit status is the run's; NOW: the commands the
                                        local workers run are killed then */
