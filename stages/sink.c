@@ -8,6 +8,7 @@
 #include "fanfold/job/output.h"
 #include "fanfold/job/producer.h"
 #include "fanfold/kernels/kernels.h"
+#include "fanfold/launch/stages.h"
 #include "fanfold/runtime/fdlimit.h"
 #include "fanfold/runtime/codec.h"
 #include "fanfold/runtime/emitter.h"
@@ -616,7 +617,7 @@ s_parse_options (s_options_t *options, int argc, char *argv [])
 }
 
 int
-main (int argc, char *argv [])
+ff_sink_main (int argc, char *argv [])
 {
     s_sink_t self;
     char error [512];
@@ -713,4 +714,12 @@ cleanup:
     free (self.items);
     ff_topology_destroy (&self.topology);
     return rc;
+}
+
+/* Weak, so that the launcher, which links this file for ff_sink_main,
+   keeps its own main. */
+__attribute__ ((weak)) int
+main (int argc, char *argv [])
+{
+    return ff_sink_main (argc, argv);
 }

@@ -40,6 +40,8 @@
 
 static char s_bindir [PATH_MAX];
 static ff_worker_entry_t *s_worker_entry = NULL; /* a local worker's entry, or NULL: exec */
+static ff_worker_entry_t *s_sink_entry = NULL;      /* the sink's, or NULL: exec */
+static ff_worker_entry_t *s_ventilator_entry = NULL; /* the ventilator's, or NULL: exec */
 static char *s_title = NULL;        /* the launcher's argv and environ strings, one area */
 static size_t s_title_size = 0;     /* its size */
 
@@ -61,6 +63,13 @@ ff_supervisor_init (int argc, char *argv [], ff_worker_entry_t *worker_entry)
         end += strlen (environ [index]) + 1;
     s_title = argv [0];
     s_title_size = (size_t) (end - argv [0]);
+}
+
+void
+ff_supervisor_stage_entries (ff_worker_entry_t *sink, ff_worker_entry_t *ventilator)
+{
+    s_sink_entry = sink;
+    s_ventilator_entry = ventilator;
 }
 
 void
@@ -289,18 +298,18 @@ s_warm_children (void)
     endprotoent ();
 }
 
-/* Starts a local worker with stages->worker as its command line. With a
-   worker entry (ff_supervisor_init) and one thread here, by fork alone:
-   the child runs the entry, loaded already, instead of an exec, which
-   costs milliseconds of loading and relocation per worker. This process
-   has no ZeroMQ context (the launcher makes none in a parallel run), so
-   the child makes its own. Else by s_spawn. Returns the pid, or -1. */
+/* Starts a stage by fork alone: the child runs entry, loaded already,
+   with argv as its command line, instead of an exec, which costs
+   milliseconds of loading and relocation. This process has no ZeroMQ
+   context (the launcher makes none in a parallel run), so the child makes
+   its own. stdin from /dev/null unless keep_stdin, stdout to stderr
+   unless keep_stdout, listener (>= 0) handed down as s_spawn does.
+   Returns the pid, or -1. */
 static pid_t
-s_spawn_worker (const ff_stages_t *stages, int may_fork)
+s_fork_entry (ff_worker_entry_t *entry, char *const stage_argv [], int keep_stdin,
+              int keep_stdout, int listener)
 {
-    if (!s_worker_entry || !may_fork)
-        return s_spawn (stages->worker, 0, 0, -1);
-    int null = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+    int null = keep_stdin? -1: open ("/dev/null", O_RDONLY | O_CLOEXEC);
     pid_t launcher = getpid ();
     sigset_t all, saved;
     sigfillset (&all);
@@ -309,26 +318,35 @@ s_spawn_worker (const ff_stages_t *stages, int may_fork)
     pid_t pid = fork ();
     if (pid == 0) {
         /* SIGINT, SIGTERM and SIGHUP keep the launcher's handler, which
-           sets ff_stop_signal: the worker's own, set the same way */
+           sets ff_stop_signal: the stage's own, set the same way */
         prctl (PR_SET_PDEATHSIG, SIGTERM);
         if (getppid () != launcher)
             _exit (FF_EXIT_OK);     /* the launcher died before the line above */
         if (null >= 0)
             dup2 (null, STDIN_FILENO);
-        dup2 (STDERR_FILENO, STDOUT_FILENO);
+        if (!keep_stdout)
+            dup2 (STDERR_FILENO, STDOUT_FILENO);
+        if (listener >= 0) {
+            char number [16];
+            snprintf (number, sizeof (number), "%d", listener);
+            fcntl (listener, F_SETFD, 0);
+            setenv (FF_NET_LISTEN_FD_ENV, number, 1);
+        }
+        else
+            unsetenv (FF_NET_LISTEN_FD_ENV);
         s_close_on_exec ();
         /* its words may point into the launcher's command line: copy
            them before writing over that */
         int argc;
         char *argv [FF_MAX_ARGS];
-        for (argc = 0; stages->worker [argc] && argc + 1 < FF_MAX_ARGS; argc++)
-            if (!(argv [argc] = strdup (stages->worker [argc])))
+        for (argc = 0; stage_argv [argc] && argc + 1 < FF_MAX_ARGS; argc++)
+            if (!(argv [argc] = strdup (stage_argv [argc])))
                 _exit (FF_EXIT_CANNOT_RUN);
         argv [argc] = NULL;
         s_set_title (argv);
         sigprocmask (SIG_SETMASK, &saved, NULL);
-        int rc = s_worker_entry (argc, argv);
-        /* the worker's ZeroMQ context ends (it flushes what lingers), then
+        int rc = entry (argc, argv);
+        /* the stage's ZeroMQ context ends (it flushes what lingers), then
            the process, without the launcher's libraries' destructors;
            under a sanitizer, exit, whose leak check counts */
         zsys_shutdown ();
@@ -344,9 +362,32 @@ s_spawn_worker (const ff_stages_t *stages, int may_fork)
     if (null >= 0)
         close (null);
     if (pid < 0)
-        ff_log_error ("cannot start a worker: %s", strerror (error));
+        ff_log_error ("cannot start %s: %s", stage_argv [0], strerror (error));
     errno = error;
     return pid;
+}
+
+/* Starts a local worker with stages->worker as its command line: by fork
+   alone (s_fork_entry) with a worker entry (ff_supervisor_init) and one
+   thread here, else by s_spawn. Returns the pid, or -1. */
+static pid_t
+s_spawn_worker (const ff_stages_t *stages, int may_fork)
+{
+    if (!s_worker_entry || !may_fork)
+        return s_spawn (stages->worker, 0, 0, -1);
+    return s_fork_entry (s_worker_entry, stages->worker, 0, 0, -1);
+}
+
+/* Starts the sink or the ventilator (argv [0] names which): by fork alone
+   when its entry is known (ff_supervisor_stage_entries) and may_fork,
+   else by s_spawn. */
+static pid_t
+s_spawn_stage (char *const argv [], int keep_stdin, int keep_stdout, int listener,
+               ff_worker_entry_t *entry, int may_fork)
+{
+    if (!entry || !may_fork)
+        return s_spawn (argv, keep_stdin, keep_stdout, listener);
+    return s_fork_entry (entry, argv, keep_stdin, keep_stdout, listener);
 }
 
 /* Puts pid in the first free slot. */
@@ -627,10 +668,18 @@ ff_supervisor_run (const ff_stages_t *stages)
     int index, rc = FF_EXIT_ERROR;
     memset (&children, 0, sizeof (children));
     children.sink_status = children.ventilator_status = -1;
-    children.sink = s_spawn (stages->sink, 0, 1, stages->sink_listener);
-    s_adopt (&children, children.sink);
-    children.ventilator = s_spawn (stages->ventilator, 1, 0, stages->ventilator_listener);
+    /* one thread here: the stages may be forked, not exec'd */
+    int may_fork = s_single_threaded ();
+    if (may_fork && (s_worker_entry || s_sink_entry || s_ventilator_entry))
+        s_warm_children ();
+    /* the ventilator first: its start is the longest, and every other
+       stage waits for it */
+    children.ventilator = s_spawn_stage (stages->ventilator, 1, 0, stages->ventilator_listener,
+                                         s_ventilator_entry, may_fork);
     s_adopt (&children, children.ventilator);
+    children.sink = s_spawn_stage (stages->sink, 0, 1, stages->sink_listener, s_sink_entry,
+                                   may_fork);
+    s_adopt (&children, children.sink);
     /* the listening sockets are the stages' now: with none left here, a
        peer that connects after a stage died is refused, not kept waiting */
     if (stages->sink_listener >= 0)
@@ -638,9 +687,6 @@ ff_supervisor_run (const ff_stages_t *stages)
     if (stages->ventilator_listener >= 0)
         close (stages->ventilator_listener);
     int64_t spawn_us = ff_clock_us ();
-    int may_fork = s_single_threaded ();
-    if (may_fork && s_worker_entry)
-        s_warm_children ();
     for (index = 0; index < stages->workers; index++)
         s_adopt (&children, s_spawn_worker (stages, may_fork));
     spawn_us = ff_clock_us () - spawn_us;

@@ -40,6 +40,15 @@ typedef int (ff_worker_entry_t) (int argc, char *argv []);
 void
     ff_supervisor_init (int argc, char *argv [], ff_worker_entry_t *worker_entry);
 
+/* Called by the launcher's main after ff_supervisor_init: the sink's and
+   the ventilator's entries (launch/stages.h; NULL: that stage is started
+   with exec). With one thread here, ff_supervisor_run forks each stage
+   that has one, as it does a worker, instead of an exec: the same
+   command line (written over the launcher's, and the process named after
+   it), stdin and stdout, and listening socket. */
+void
+    ff_supervisor_stage_entries (ff_worker_entry_t *sink, ff_worker_entry_t *ventilator);
+
 /* Remembers the directory of the running executable (from /proc/self/exe,
    else argv0): the stages are found there. */
 void
