@@ -303,7 +303,7 @@ s_warm_children (void)
    milliseconds of loading and relocation. This process has no ZeroMQ
    context (the launcher makes none in a parallel run), so the child makes
    its own. stdin from /dev/null unless keep_stdin, stdout to stderr
-   unless keep_stdout, listener (>= 0) handed down as s_spawn does.
+   unless keep_stdout, listener (>= 0) handed down (ff_net_hand_listener).
    Returns the pid, or -1. */
 static pid_t
 s_fork_entry (ff_worker_entry_t *entry, char *const stage_argv [], int keep_stdin,
@@ -326,14 +326,13 @@ s_fork_entry (ff_worker_entry_t *entry, char *const stage_argv [], int keep_stdi
             dup2 (null, STDIN_FILENO);
         if (!keep_stdout)
             dup2 (STDERR_FILENO, STDOUT_FILENO);
+        /* not through the environment, whose strings s_set_title copies:
+           ff_net_bind would drop the copy of the variable, and leak it */
+        unsetenv (FF_NET_LISTEN_FD_ENV);
         if (listener >= 0) {
-            char number [16];
-            snprintf (number, sizeof (number), "%d", listener);
             fcntl (listener, F_SETFD, 0);
-            setenv (FF_NET_LISTEN_FD_ENV, number, 1);
+            ff_net_hand_listener (listener);
         }
-        else
-            unsetenv (FF_NET_LISTEN_FD_ENV);
         s_close_on_exec ();
         /* its words may point into the launcher's command line: copy
            them before writing over that */

@@ -248,8 +248,17 @@ ff_net_ipc_listen (const char *endpoint, int backlog)
     return fd;
 }
 
-/* The listening socket FF_NET_LISTEN_FD_ENV names when it listens on
-   endpoint's ipc path, else -1. */
+static int s_handed = -1;           /* ff_net_hand_listener's, until taken */
+
+void
+ff_net_hand_listener (int fd)
+{
+    s_handed = fd;
+}
+
+/* The listening socket ff_net_hand_listener gave, else the one
+   FF_NET_LISTEN_FD_ENV names, when it listens on endpoint's ipc path;
+   else -1. */
 static int
 s_inherited_listener (const char *endpoint)
 {
@@ -258,11 +267,11 @@ s_inherited_listener (const char *endpoint)
     socklen_t size = sizeof (bound);
     int listening = 0;
     socklen_t flag_size = sizeof (listening);
-    char *end;
-    if (!given || !*given || !s_ipc_address (endpoint, &wanted))
-        return -1;
-    long fd = strtol (given, &end, 10);
-    if (*end || fd <= STDERR_FILENO || fd > INT32_MAX)
+    char *end = "";
+    long fd = s_handed;
+    if (fd < 0 && given && *given)
+        fd = strtol (given, &end, 10);
+    if (*end || fd <= STDERR_FILENO || fd > INT32_MAX || !s_ipc_address (endpoint, &wanted))
         return -1;
     memset (&bound, 0, sizeof (bound));
     if (getsockname ((int) fd, (struct sockaddr *) &bound, &size) != 0
@@ -280,7 +289,9 @@ ff_net_bind (zsock_t *sock, const char *endpoint, char *error, size_t error_size
     if (inherited >= 0) {
         /* the stage's from now on: no child of it sees the variable, and
            libzmq closes the socket with the stage's own */
-        unsetenv (FF_NET_LISTEN_FD_ENV);
+        s_handed = -1;
+        if (getenv (FF_NET_LISTEN_FD_ENV))
+            unsetenv (FF_NET_LISTEN_FD_ENV);
         fcntl (inherited, F_SETFD, FD_CLOEXEC);
         fcntl (inherited, F_SETFL, fcntl (inherited, F_GETFL) | O_NONBLOCK);
         if (zmq_setsockopt (zsock_resolve (sock), ZMQ_USE_FD, &inherited, sizeof (inherited)) == 0

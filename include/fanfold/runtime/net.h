@@ -81,9 +81,15 @@ int
 int
     ff_net_ipc_listen (const char *endpoint, int backlog);
 
-/* Binds sock to endpoint. On the listening socket named by
-   FF_NET_LISTEN_FD_ENV when that one listens on exactly this ipc path
-   (the variable is then removed, and the socket is the stage's); else
+/* In a stage forked from a launcher (no exec): the listening socket the
+   launcher made for it, as FF_NET_LISTEN_FD_ENV would name it. */
+void
+    ff_net_hand_listener (int fd);
+
+/* Binds sock to endpoint. On the listening socket given to
+   ff_net_hand_listener or named by FF_NET_LISTEN_FD_ENV when that one
+   listens on exactly this ipc path (the variable is then removed, and
+   the socket is the stage's); else
    refuses an ipc path that another live socket listens on, then binds.
    Returns 0, or -1 having written why into error. */
 int
