@@ -73,10 +73,12 @@ $(LIB): $(COMMON_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-# the launcher links the worker's entry: it forks local workers, no exec;
-# its symbols bound at start, once, rather than lazily in every worker
+# the launcher links the worker's, the sink's and the ventilator's entries:
+# it forks local workers and those stages, no exec; its symbols bound at
+# start, once, rather than lazily in every child
 $(BIN)/fanfold: EXTRA_LDFLAGS += -Wl,-z,now
-$(BIN)/fanfold: $(BUILD)/stages/fanfold.o $(BUILD)/stages/worker.o $(LIB)
+$(BIN)/fanfold: $(BUILD)/stages/fanfold.o $(BUILD)/stages/worker.o $(BUILD)/stages/sink.o \
+                $(BUILD)/stages/ventilator.o $(LIB)
 	@mkdir -p $(BIN)
 	$(CXX) $(OPT) $(EXTRA_LDFLAGS) -o $@ $^ $(LIBS)
 $(BIN)/fanfold-%: $(BUILD)/stages/%.o $(LIB)

@@ -9,6 +9,7 @@
 #include "fanfold/launch/run_options.h"
 #include "fanfold/launch/serial.h"
 #include "fanfold/launch/service.h"
+#include "fanfold/launch/stages.h"
 #include "fanfold/launch/supervisor.h"
 #include "fanfold/launch/worker.h"
 #include "fanfold/runtime/fdlimit.h"
@@ -148,6 +149,7 @@ main (int argc, char *argv [])
     s_stdin_closed = (closed & FF_STDFDS_IN) != 0;
     ff_log_init ("fanfold", 0);
     ff_supervisor_init (argc, argv, ff_worker_main);
+    ff_supervisor_stage_entries (ff_sink_main, ff_ventilator_main);
     if (argc < 2) {
         s_usage (stderr);
         return FF_EXIT_ERROR;

@@ -8,6 +8,7 @@
 #include "fanfold/job/output.h"
 #include "fanfold/job/producer.h"
 #include "fanfold/kernels/kernels.h"
+#include "fanfold/launch/stages.h"
 #include "fanfold/runtime/fdlimit.h"
 #include "fanfold/runtime/codec.h"
 #include "fanfold/runtime/emitter.h"
@@ -624,7 +625,7 @@ s_parse_options (s_options_t *options, int argc, char *argv [])
 }
 
 int
-main (int argc, char *argv [])
+ff_sink_main (int argc, char *argv [])
 {
     s_sink_t self;
     char error [512];
@@ -700,11 +701,8 @@ main (int argc, char *argv [])
                              error, sizeof (error)))
         ff_log_error ("%s", error);
     else
-    if (ff_net_ipc_busy (bind))
-        ff_log_error ("another job is running on %s: wait for it, or use another topology", bind);
-    else
-    if (zsock_bind (self.results, "%s", bind) < 0)
-        ff_log_error ("cannot bind %s: %s", bind, zmq_strerror (errno));
+    if (ff_net_bind (self.results, bind, error, sizeof (error)))   /* the launcher's socket, if any */
+        ff_log_error ("%s", error);
     else
     if (zsock_connect (self.control, "%s", ff_topology_connect (self.topology, FF_EP_CONTROL)) != 0)
         ff_log_error ("cannot connect to %s", ff_topology_connect (self.topology, FF_EP_CONTROL));
@@ -724,4 +722,12 @@ cleanup:
     free (self.items);
     ff_topology_destroy (&self.topology);
     return rc;
+}
+
+/* Weak, so that the launcher, which links this file for ff_sink_main,
+   keeps its own main. */
+__attribute__ ((weak)) int
+main (int argc, char *argv [])
+{
+    return ff_sink_main (argc, argv);
 }

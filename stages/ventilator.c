@@ -11,6 +11,7 @@
 #include "fanfold/job/peers.h"
 #include "fanfold/job/producer.h"
 #include "fanfold/job/taskmsg.h"
+#include "fanfold/launch/stages.h"
 #include "fanfold/runtime/codec.h"
 #include "fanfold/runtime/fdlimit.h"
 #include "fanfold/runtime/limits.h"
@@ -730,7 +731,7 @@ s_vent_cleanup (s_vent_t *self)
 }
 
 int
-main (int argc, char *argv [])
+ff_ventilator_main (int argc, char *argv [])
 {
     s_vent_t self;
     char error [1024];
@@ -825,4 +826,12 @@ main (int argc, char *argv [])
 done:
     s_vent_cleanup (&self);
     return rc;
+}
+
+/* Weak, so that the launcher, which links this file for ff_ventilator_main,
+   keeps its own main. */
+__attribute__ ((weak)) int
+main (int argc, char *argv [])
+{
+    return ff_ventilator_main (argc, argv);
 }

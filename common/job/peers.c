@@ -153,14 +153,8 @@ ff_peers_new (ff_topology_t *topology, ff_security_t *security, char *error, siz
         ff_peers_destroy (&self);
         return NULL;
     }
-    if (ff_net_ipc_busy (endpoint)) {
-        snprintf (error, error_size, "another job is running on %s: wait for it, or use another "
-                  "topology", endpoint);
-        ff_peers_destroy (&self);
-        return NULL;
-    }
-    if (zsock_bind (self->control, "%s", endpoint) < 0) {
-        snprintf (error, error_size, "cannot bind %s: %s", endpoint, zmq_strerror (errno));
+    /* on the launcher's listening socket, when it made one */
+    if (ff_net_bind (self->control, endpoint, error, error_size)) {
         ff_peers_destroy (&self);
         return NULL;
     }

@@ -311,8 +311,15 @@ ff_parallel_run (ff_run_options_t *run)
     for (index = 0; index < run->ninputs; index++)
         ventilator [argc + index] = run->inputs [index];
     ff_log_info ("running on %s", place.path);
+    /* the stages' ipc endpoints listen from here on, before the stages
+       start: every peer connects at its first try */
     ff_stages_t stages = {
         .sink = sink, .ventilator = ventilator, .worker = worker, .workers = run->workers,
+        .sink_listener = ff_net_ipc_listen (ff_topology_bind (place.topology, FF_EP_RESULTS),
+                                            FF_MAX_WORKERS),
+        .ventilator_listener = ff_net_ipc_listen (ff_topology_bind (place.topology,
+                                                                    FF_EP_CONTROL),
+                                                  FF_MAX_WORKERS),
         .on_signal = s_place_remove, .on_signal_arg = &place
     };
     ff_halt_t halt;

@@ -27,6 +27,7 @@
 #define S_STOP_GRACE_MS 3000        /* SIGTERM to SIGKILL */
 #define S_END_GRACE_MS 50           /* workers leave by themselves at the job's end */
 #define S_WAIT_STEP_MS 200          /* the supervisor's reap wait */
+#define S_REAP_SLICE_MS 50          /* the longest wait for SIGCHLD at a time */
 #define S_SINK_GONE_GRACE_MS 2000   /* a sink that ended: the ventilator follows within this */
 /* A sink that ended with 0 wrote the whole output: the ventilator's stop
    closes a pipe, a monitor and a connection per worker, about 1 s at 2,850
@@ -39,6 +40,8 @@
 
 static char s_bindir [PATH_MAX];
 static ff_worker_entry_t *s_worker_entry = NULL; /* a local worker's entry, or NULL: exec */
+static ff_worker_entry_t *s_sink_entry = NULL;      /* the sink's, or NULL: exec */
+static ff_worker_entry_t *s_ventilator_entry = NULL; /* the ventilator's, or NULL: exec */
 static char *s_title = NULL;        /* the launcher's argv and environ strings, one area */
 static size_t s_title_size = 0;     /* its size */
 
@@ -60,6 +63,13 @@ ff_supervisor_init (int argc, char *argv [], ff_worker_entry_t *worker_entry)
         end += strlen (environ [index]) + 1;
     s_title = argv [0];
     s_title_size = (size_t) (end - argv [0]);
+}
+
+void
+ff_supervisor_stage_entries (ff_worker_entry_t *sink, ff_worker_entry_t *ventilator)
+{
+    s_sink_entry = sink;
+    s_ventilator_entry = ventilator;
 }
 
 void
@@ -116,20 +126,56 @@ s_worker_cannot_start (int status)
     return status == FF_EXIT_ERROR || status == FF_EXIT_CANNOT_RUN;
 }
 
+/* The environment of a stage started with exec: the launcher's, without
+   a FF_NET_LISTEN_FD_ENV of its own, and with listener's number when
+   listener >= 0. Returns a NULL-terminated array (free it, and its last
+   string when listener >= 0), or NULL when out of memory. Not inlined
+   into s_spawn, whose locals vfork may clobber. */
+static __attribute__ ((noinline)) char **
+s_stage_environ (int listener)
+{
+    extern char **environ;
+    size_t count, index, kept = 0, name = strlen (FF_NET_LISTEN_FD_ENV);
+    for (count = 0; environ && environ [count]; count++)
+        ;
+    char **copy = (char **) calloc (count + 2, sizeof (char *));
+    if (!copy)
+        return NULL;
+    for (index = 0; index < count; index++)
+        if (strncmp (environ [index], FF_NET_LISTEN_FD_ENV, name) != 0
+        ||  environ [index][name] != '=')
+            copy [kept++] = environ [index];
+    if (listener >= 0) {
+        char entry [64];
+        snprintf (entry, sizeof (entry), "%s=%d", FF_NET_LISTEN_FD_ENV, listener);
+        if (!(copy [kept] = strdup (entry))) {
+            free (copy);
+            return NULL;
+        }
+    }
+    return copy;
+}
+
 /* Starts bindir/argv [0]; stdin from /dev/null unless keep_stdin, stdout
-   to stderr unless keep_stdout. Returns the pid, or -1. The child is made
-   with vfork, as posix_spawn does, so that starting 256 workers costs no
-   copy of the launcher's page tables: until it execs it shares the
-   launcher's memory, so it only makes system calls, with every signal
-   blocked until SIGINT, SIGTERM and SIGHUP are back at their defaults
-   (SIGPIPE stays ignored, as after fork). It asks for SIGTERM when the
-   launcher dies, which posix_spawn cannot. */
+   to stderr unless keep_stdout; listener (>= 0) is handed down open, its
+   number in FF_NET_LISTEN_FD_ENV. Returns the pid, or -1. The child is
+   made with vfork, as posix_spawn does, so that starting 256 workers
+   costs no copy of the launcher's page tables: until it execs it shares
+   the launcher's memory, so it only makes system calls, with every
+   signal blocked until SIGINT, SIGTERM and SIGHUP are back at their
+   defaults (SIGPIPE stays ignored, as after fork). It asks for SIGTERM
+   when the launcher dies, which posix_spawn cannot. */
 static pid_t
-s_spawn (char *const argv [], int keep_stdin, int keep_stdout)
+s_spawn (char *const argv [], int keep_stdin, int keep_stdout, int listener)
 {
     char path [PATH_MAX];
     if (snprintf (path, sizeof (path), "%s/%s", s_bindir, argv [0]) >= (int) sizeof (path))
         return -1;
+    char **environment = s_stage_environ (listener);
+    if (!environment) {
+        errno = ENOMEM;
+        return -1;
+    }
     volatile int failed = 0;        /* the child's errno when it could not exec */
     int null = keep_stdin? -1: open ("/dev/null", O_RDONLY | O_CLOEXEC);
     sigset_t all, saved;
@@ -149,7 +195,9 @@ s_spawn (char *const argv [], int keep_stdin, int keep_stdout)
             dup2 (null, STDIN_FILENO);
         if (!keep_stdout)
             dup2 (STDERR_FILENO, STDOUT_FILENO);
-        execv (path, argv);
+        if (listener >= 0)
+            fcntl (listener, F_SETFD, 0);   /* the child's descriptor table: its own */
+        execve (path, argv, environment);
         failed = errno;             /* the launcher's memory: it reads it once we exit */
         _exit (FF_EXIT_CANNOT_RUN);
     }
@@ -157,6 +205,13 @@ s_spawn (char *const argv [], int keep_stdin, int keep_stdout)
     pthread_sigmask (SIG_SETMASK, &saved, NULL);
     if (null >= 0)
         close (null);
+    if (listener >= 0) {
+        size_t last;
+        for (last = 0; environment [last]; last++)
+            ;
+        free (environment [last - 1]);
+    }
+    free (environment);
     if (failed)
         ff_log_error ("cannot run %s: %s", path, strerror (failed));
     errno = error;
@@ -243,18 +298,18 @@ s_warm_children (void)
     endprotoent ();
 }
 
-/* Starts a local worker with stages->worker as its command line. With a
-   worker entry (ff_supervisor_init) and one thread here, by fork alone:
-   the child runs the entry, loaded already, instead of an exec, which
-   costs milliseconds of loading and relocation per worker. This process
-   has no ZeroMQ context (the launcher makes none in a parallel run), so
-   the child makes its own. Else by s_spawn. Returns the pid, or -1. */
+/* Starts a stage by fork alone: the child runs entry, loaded already,
+   with argv as its command line, instead of an exec, which costs
+   milliseconds of loading and relocation. This process has no ZeroMQ
+   context (the launcher makes none in a parallel run), so the child makes
+   its own. stdin from /dev/null unless keep_stdin, stdout to stderr
+   unless keep_stdout, listener (>= 0) handed down (ff_net_hand_listener).
+   Returns the pid, or -1. */
 static pid_t
-s_spawn_worker (const ff_stages_t *stages, int may_fork)
+s_fork_entry (ff_worker_entry_t *entry, char *const stage_argv [], int keep_stdin,
+              int keep_stdout, int listener)
 {
-    if (!s_worker_entry || !may_fork)
-        return s_spawn (stages->worker, 0, 0);
-    int null = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+    int null = keep_stdin? -1: open ("/dev/null", O_RDONLY | O_CLOEXEC);
     pid_t launcher = getpid ();
     sigset_t all, saved;
     sigfillset (&all);
@@ -263,26 +318,34 @@ s_spawn_worker (const ff_stages_t *stages, int may_fork)
     pid_t pid = fork ();
     if (pid == 0) {
         /* SIGINT, SIGTERM and SIGHUP keep the launcher's handler, which
-           sets ff_stop_signal: the worker's own, set the same way */
+           sets ff_stop_signal: the stage's own, set the same way */
         prctl (PR_SET_PDEATHSIG, SIGTERM);
         if (getppid () != launcher)
             _exit (FF_EXIT_OK);     /* the launcher died before the line above */
         if (null >= 0)
             dup2 (null, STDIN_FILENO);
-        dup2 (STDERR_FILENO, STDOUT_FILENO);
+        if (!keep_stdout)
+            dup2 (STDERR_FILENO, STDOUT_FILENO);
+        /* not through the environment, whose strings s_set_title copies:
+           ff_net_bind would drop the copy of the variable, and leak it */
+        unsetenv (FF_NET_LISTEN_FD_ENV);
+        if (listener >= 0) {
+            fcntl (listener, F_SETFD, 0);
+            ff_net_hand_listener (listener);
+        }
         s_close_on_exec ();
         /* its words may point into the launcher's command line: copy
            them before writing over that */
         int argc;
         char *argv [FF_MAX_ARGS];
-        for (argc = 0; stages->worker [argc] && argc + 1 < FF_MAX_ARGS; argc++)
-            if (!(argv [argc] = strdup (stages->worker [argc])))
+        for (argc = 0; stage_argv [argc] && argc + 1 < FF_MAX_ARGS; argc++)
+            if (!(argv [argc] = strdup (stage_argv [argc])))
                 _exit (FF_EXIT_CANNOT_RUN);
         argv [argc] = NULL;
         s_set_title (argv);
         sigprocmask (SIG_SETMASK, &saved, NULL);
-        int rc = s_worker_entry (argc, argv);
-        /* the worker's ZeroMQ context ends (it flushes what lingers), then
+        int rc = entry (argc, argv);
+        /* the stage's ZeroMQ context ends (it flushes what lingers), then
            the process, without the launcher's libraries' destructors;
            under a sanitizer, exit, whose leak check counts */
         zsys_shutdown ();
@@ -298,9 +361,32 @@ s_spawn_worker (const ff_stages_t *stages, int may_fork)
     if (null >= 0)
         close (null);
     if (pid < 0)
-        ff_log_error ("cannot start a worker: %s", strerror (error));
+        ff_log_error ("cannot start %s: %s", stage_argv [0], strerror (error));
     errno = error;
     return pid;
+}
+
+/* Starts a local worker with stages->worker as its command line: by fork
+   alone (s_fork_entry) with a worker entry (ff_supervisor_init) and one
+   thread here, else by s_spawn. Returns the pid, or -1. */
+static pid_t
+s_spawn_worker (const ff_stages_t *stages, int may_fork)
+{
+    if (!s_worker_entry || !may_fork)
+        return s_spawn (stages->worker, 0, 0, -1);
+    return s_fork_entry (s_worker_entry, stages->worker, 0, 0, -1);
+}
+
+/* Starts the sink or the ventilator (argv [0] names which): by fork alone
+   when its entry is known (ff_supervisor_stage_entries) and may_fork,
+   else by s_spawn. */
+static pid_t
+s_spawn_stage (char *const argv [], int keep_stdin, int keep_stdout, int listener,
+               ff_worker_entry_t *entry, int may_fork)
+{
+    if (!entry || !may_fork)
+        return s_spawn (argv, keep_stdin, keep_stdout, listener);
+    return s_fork_entry (entry, argv, keep_stdin, keep_stdout, listener);
 }
 
 /* Puts pid in the first free slot. */
@@ -364,12 +450,22 @@ s_on_exit (s_children_t *children, pid_t pid, int code)
 }
 
 /* Reaps what has exited, waiting at most wait_ms for the first; returns
-   early on a signal unless ignore_signal. */
+   early on a signal unless ignore_signal. The wait is for SIGCHLD itself
+   (and the stop signals), not a sleep between looks: an exit is seen at
+   once. Both are blocked while it looks, so that one that comes between
+   a look and the wait stays pending for the wait. */
 static void
 s_reap (s_children_t *children, int wait_ms, int ignore_signal)
 {
     int64_t deadline = ff_clock_ms () + wait_ms;
-    int reaped = 0;
+    int reaped = 0, caught = 0;
+    sigset_t wanted, saved;
+    sigemptyset (&wanted);
+    sigaddset (&wanted, SIGCHLD);
+    sigaddset (&wanted, SIGINT);
+    sigaddset (&wanted, SIGTERM);
+    sigaddset (&wanted, SIGHUP);
+    pthread_sigmask (SIG_BLOCK, &wanted, &saved);
     while (1) {
         int status;
         pid_t pid = waitpid (-1, &status, WNOHANG);
@@ -379,12 +475,24 @@ s_reap (s_children_t *children, int wait_ms, int ignore_signal)
                                       : FF_EXIT_SIGNAL_BASE + WTERMSIG (status));
             continue;
         }
-        if (reaped || (ff_stop_signal && !ignore_signal) || ff_clock_ms () >= deadline
+        int64_t left = deadline - ff_clock_ms ();
+        if (reaped || ((ff_stop_signal || caught) && !ignore_signal) || left <= 0
         ||  s_running (children) == 0)
-            return;
-        struct timespec pause = { 0, 2 * 1000000 };
-        nanosleep (&pause, NULL);
+            break;
+        /* at most S_REAP_SLICE_MS at a time: a signal another thread took
+           costs no more */
+        if (left > S_REAP_SLICE_MS)
+            left = S_REAP_SLICE_MS;
+        struct timespec pause = { (time_t) (left / 1000), (long) (left % 1000) * 1000000 };
+        int signum = sigtimedwait (&wanted, NULL, &pause);
+        if (signum > 0 && signum != SIGCHLD)
+            caught = signum;
     }
+    pthread_sigmask (SIG_SETMASK, &saved, NULL);
+    /* a stop signal the wait took from the queue: raised again, so that
+       its handler runs */
+    if (caught)
+        raise (caught);
 }
 
 /* Stops every child: SIGTERM (and SIGCONT, so a stopped one sees it),
@@ -559,14 +667,25 @@ ff_supervisor_run (const ff_stages_t *stages)
     int index, rc = FF_EXIT_ERROR;
     memset (&children, 0, sizeof (children));
     children.sink_status = children.ventilator_status = -1;
-    children.sink = s_spawn (stages->sink, 0, 1);
-    s_adopt (&children, children.sink);
-    children.ventilator = s_spawn (stages->ventilator, 1, 0);
-    s_adopt (&children, children.ventilator);
-    int64_t spawn_us = ff_clock_us ();
+    /* one thread here: the stages may be forked, not exec'd */
     int may_fork = s_single_threaded ();
-    if (may_fork && s_worker_entry)
+    if (may_fork && (s_worker_entry || s_sink_entry || s_ventilator_entry))
         s_warm_children ();
+    /* the ventilator first: its start is the longest, and every other
+       stage waits for it */
+    children.ventilator = s_spawn_stage (stages->ventilator, 1, 0, stages->ventilator_listener,
+                                         s_ventilator_entry, may_fork);
+    s_adopt (&children, children.ventilator);
+    children.sink = s_spawn_stage (stages->sink, 0, 1, stages->sink_listener, s_sink_entry,
+                                   may_fork);
+    s_adopt (&children, children.sink);
+    /* the listening sockets are the stages' now: with none left here, a
+       peer that connects after a stage died is refused, not kept waiting */
+    if (stages->sink_listener >= 0)
+        close (stages->sink_listener);
+    if (stages->ventilator_listener >= 0)
+        close (stages->ventilator_listener);
+    int64_t spawn_us = ff_clock_us ();
     for (index = 0; index < stages->workers; index++)
         s_adopt (&children, s_spawn_worker (stages, may_fork));
     spawn_us = ff_clock_us () - spawn_us;

@@ -213,6 +213,105 @@ ff_net_ipc_busy (const char *endpoint)
     return busy;
 }
 
+/* Fills address with the path of an ipc endpoint. Returns its length
+   for bind and connect, or 0 when endpoint is no ipc path that fits. */
+static socklen_t
+s_ipc_address (const char *endpoint, struct sockaddr_un *address)
+{
+    if (strncmp (endpoint, "ipc://", 6) != 0 || strlen (endpoint + 6) >= sizeof (address->sun_path))
+        return 0;
+    memset (address, 0, sizeof (*address));
+    address->sun_family = AF_UNIX;
+    strcpy (address->sun_path, endpoint + 6);
+    return (socklen_t) sizeof (*address);
+}
+
+int
+ff_net_ipc_listen (const char *endpoint, int backlog)
+{
+    struct sockaddr_un address;
+    socklen_t size = s_ipc_address (endpoint, &address);
+    if (!size) {
+        errno = EINVAL;
+        return -1;
+    }
+    int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    unlink (address.sun_path);
+    if (bind (fd, (struct sockaddr *) &address, size) != 0 || listen (fd, backlog) != 0) {
+        int error = errno;
+        close (fd);
+        errno = error;
+        return -1;
+    }
+    return fd;
+}
+
+static int s_handed = -1;           /* ff_net_hand_listener's, until taken */
+
+void
+ff_net_hand_listener (int fd)
+{
+    s_handed = fd;
+}
+
+/* The listening socket ff_net_hand_listener gave, else the one
+   FF_NET_LISTEN_FD_ENV names, when it listens on endpoint's ipc path;
+   else -1. */
+static int
+s_inherited_listener (const char *endpoint)
+{
+    const char *given = getenv (FF_NET_LISTEN_FD_ENV);
+    struct sockaddr_un wanted, bound;
+    socklen_t size = sizeof (bound);
+    int listening = 0;
+    socklen_t flag_size = sizeof (listening);
+    char *end = "";
+    long fd = s_handed;
+    if (fd < 0 && given && *given)
+        fd = strtol (given, &end, 10);
+    if (*end || fd <= STDERR_FILENO || fd > INT32_MAX || !s_ipc_address (endpoint, &wanted))
+        return -1;
+    memset (&bound, 0, sizeof (bound));
+    if (getsockname ((int) fd, (struct sockaddr *) &bound, &size) != 0
+    ||  bound.sun_family != AF_UNIX || strcmp (bound.sun_path, wanted.sun_path) != 0
+    ||  getsockopt ((int) fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &flag_size) != 0
+    ||  !listening)
+        return -1;
+    return (int) fd;
+}
+
+int
+ff_net_bind (zsock_t *sock, const char *endpoint, char *error, size_t error_size)
+{
+    int inherited = s_inherited_listener (endpoint);
+    if (inherited >= 0) {
+        /* the stage's from now on: no child of it sees the variable, and
+           libzmq closes the socket with the stage's own */
+        s_handed = -1;
+        if (getenv (FF_NET_LISTEN_FD_ENV))
+            unsetenv (FF_NET_LISTEN_FD_ENV);
+        fcntl (inherited, F_SETFD, FD_CLOEXEC);
+        fcntl (inherited, F_SETFL, fcntl (inherited, F_GETFL) | O_NONBLOCK);
+        if (zmq_setsockopt (zsock_resolve (sock), ZMQ_USE_FD, &inherited, sizeof (inherited)) == 0
+        &&  zsock_bind (sock, "%s", endpoint) >= 0)
+            return 0;
+        snprintf (error, error_size, "cannot listen on %s: %s", endpoint, zmq_strerror (errno));
+        return -1;
+    }
+    if (ff_net_ipc_busy (endpoint)) {
+        snprintf (error, error_size, "another job is running on %s: wait for it, or use another "
+                  "topology", endpoint);
+        return -1;
+    }
+    if (zsock_bind (sock, "%s", endpoint) < 0) {
+        snprintf (error, error_size, "cannot bind %s: %s", endpoint, zmq_strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
 void
 ff_net_peer_name (char *name, size_t size)
 {

@@ -18,6 +18,9 @@ typedef struct {
     void (*on_signal) (void *arg);  /* called once when a signal stops the run, before
                                        the stages are: its files can go at once; or NULL */
     void *on_signal_arg;            /* its argument */
+    int sink_listener;              /* a listening socket on the sink's ipc endpoint, */
+    int ventilator_listener;        /* and on the ventilator's, handed to each (-1: none);
+                                       ff_supervisor_run closes them once they are */
     ff_halt_when_t halt;            /* --halt: the sink may end the job early, and its
                                        exit status is the run's; NOW: the commands the
                                        local workers run are killed then */
@@ -36,6 +39,15 @@ typedef int (ff_worker_entry_t) (int argc, char *argv []);
    stage is started with exec. */
 void
     ff_supervisor_init (int argc, char *argv [], ff_worker_entry_t *worker_entry);
+
+/* Called by the launcher's main after ff_supervisor_init: the sink's and
+   the ventilator's entries (launch/stages.h; NULL: that stage is started
+   with exec). With one thread here, ff_supervisor_run forks each stage
+   that has one, as it does a worker, instead of an exec: the same
+   command line (written over the launcher's, and the process named after
+   it), stdin and stdout, and listening socket. */
+void
+    ff_supervisor_stage_entries (ff_worker_entry_t *sink, ff_worker_entry_t *ventilator);
 
 /* Remembers the directory of the running executable (from /proc/self/exe,
    else argv0): the stages are found there. */

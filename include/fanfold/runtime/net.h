@@ -67,6 +67,34 @@ int
 int
     ff_net_ipc_busy (const char *endpoint);
 
+/* The environment variable through which a launcher hands a stage the
+   listening socket it made for the stage's ipc endpoint: the descriptor's
+   number. A peer started at once connects to that socket at its first
+   try, before the stage runs, instead of retrying every 10 ms or more
+   until the stage has bound. */
+#define FF_NET_LISTEN_FD_ENV "FANFOLD_LISTEN_FD"
+
+/* Makes a listening socket on the ipc endpoint (any file there is
+   removed first: the caller checked it is no live job's), close-on-exec.
+   Returns the descriptor, or -1 with errno (EINVAL: not an ipc endpoint,
+   or its path is too long). */
+int
+    ff_net_ipc_listen (const char *endpoint, int backlog);
+
+/* In a stage forked from a launcher (no exec): the listening socket the
+   launcher made for it, as FF_NET_LISTEN_FD_ENV would name it. */
+void
+    ff_net_hand_listener (int fd);
+
+/* Binds sock to endpoint. On the listening socket given to
+   ff_net_hand_listener or named by FF_NET_LISTEN_FD_ENV when that one
+   listens on exactly this ipc path (the variable is then removed, and
+   the socket is the stage's); else
+   refuses an ipc path that another live socket listens on, then binds.
+   Returns 0, or -1 having written why into error. */
+int
+    ff_net_bind (zsock_t *sock, const char *endpoint, char *error, size_t error_size);
+
 /* Writes "host:pid" into name. */
 void
     ff_net_peer_name (char *name, size_t size);
