@@ -76,8 +76,11 @@ CPU_RUNS = setting("CPU_RUNS", 5, 1)        # alternating rounds of row 9
 LOADGEN_RUNS = setting("LOADGEN_RUNS", 3, 1)            # rounds of row 11 per worker count
 LOADGEN_TASKS = setting("LOADGEN_TASKS", 2000000, 200000)  # noop tasks of one round
 LOADGEN_WORKERS = [16, 256, 1000, 4096]
-LOADGEN_WINDOW = 65536                      # the topology of row 11: window ...
-LOADGEN_PREFETCH = 63                       # ... and prefetch (credit 64, 16 tasks a message)
+LOADGEN_WINDOW = setting("LOADGEN_WINDOW", 0, 0)      # the topology of row 11: window ...
+LOADGEN_PREFETCH = setting("LOADGEN_PREFETCH", -1, -1)  # ... and prefetch; 0 and -1: the
+                                            # shipped topology/local.zpl's (the window grows
+                                            # with the workers; BENCH_LOADGEN_WINDOW=65536
+                                            # BENCH_LOADGEN_PREFETCH=63 were rows 11's earlier tuning)
 LOADGEN = os.path.join(OUT, "loadgen")      # built by run.sh
 PYPOOL_N = setting("PYPOOL_N", 100000, 100000)  # items of row 10 (fanfold.Pool)
 PYPOOL_RUNS = setting("PYPOOL_RUNS", 21, 3)  # alternating rounds of row 10 ...
@@ -746,14 +749,16 @@ def m_cpu():
 
 def loadgen_topology():
     """out/loadgen-work/topology.zpl: topology/local.zpl with its ipc endpoints
-    in a new 0700 directory under /tmp, window LOADGEN_WINDOW and prefetch
-    LOADGEN_PREFETCH; the file and that directory."""
+    in a new 0700 directory under /tmp, and window LOADGEN_WINDOW and prefetch
+    LOADGEN_PREFETCH when they are set; the file and that directory."""
     ipc = tempfile.mkdtemp(prefix="fanfold-loadgen-")
     with open(os.path.join(ROOT, "topology", "local.zpl")) as f:
         text = f.read()
     old = "ipc:///tmp/fanfold-%u/local/"
-    text, edits = re.subn(r"(?m)^(\s*window\s*=\s*)\d+", r"\g<1>%d" % LOADGEN_WINDOW, text)
-    text, more = re.subn(r"(?m)^(\s*prefetch\s*=\s*)\d+", r"\g<1>%d" % LOADGEN_PREFETCH, text)
+    window = r"\g<1>%d" % LOADGEN_WINDOW if LOADGEN_WINDOW > 0 else r"\g<0>"
+    prefetch = r"\g<1>%d" % LOADGEN_PREFETCH if LOADGEN_PREFETCH >= 0 else r"\g<0>"
+    text, edits = re.subn(r"(?m)^(\s*window\s*=\s*)\d+", window, text)
+    text, more = re.subn(r"(?m)^(\s*prefetch\s*=\s*)\d+", prefetch, text)
     if text.count(old) < 3 or edits != 1 or more != 1:
         shutil.rmtree(ipc, ignore_errors=True)
         raise BenchError("topology/local.zpl does not have its control, task and results endpoints, one window and one prefetch")
@@ -762,6 +767,16 @@ def loadgen_topology():
     with open(path, "w") as f:
         f.write(text.replace(old, "ipc://%s/" % ipc))
     return path, ipc
+
+
+def loadgen_tuning():
+    """What row 11's topology sets: the shipped defaults, or the window and
+    prefetch given."""
+    if LOADGEN_WINDOW <= 0 and LOADGEN_PREFETCH < 0:
+        return "the shipped topology: window 2048 growing with the workers, prefetch 1"
+    return "window %s, prefetch %s" % (
+        LOADGEN_WINDOW if LOADGEN_WINDOW > 0 else "as shipped",
+        LOADGEN_PREFETCH if LOADGEN_PREFETCH >= 0 else "as shipped")
 
 
 def m_loadgen():
@@ -774,8 +789,7 @@ def m_loadgen():
     try:
         for ident, workers in zip("abcd", LOADGEN_WORKERS):
             measure = ("central stages, %s noop tasks, %s simulated workers (bench/loadgen.c; "
-                       "window %d, prefetch %d): tasks/s" % (num(LOADGEN_TASKS), num(workers),
-                                                              LOADGEN_WINDOW, LOADGEN_PREFETCH))
+                       "%s): tasks/s" % (num(LOADGEN_TASKS), num(workers), loadgen_tuning()))
             out = os.path.join(OUT, "loadgen-work", "out")
             report = os.path.join(OUT, "loadgen-work", "report.json")
             reports = []
@@ -1037,8 +1051,10 @@ bench.py; row 5 is one run; every output is checked):
   then to the job's `end`. CPU per task: the ventilator's and the sink's
   CPU time over that span (/proc/PID/task/*/schedstat) ÷ tasks. Per
   worker: the RSS and descriptors each stage gained while the workers
-  joined, ÷ workers. T is topology/local.zpl with window 65,536 and
-  prefetch 63 (credit 64: 16 tasks a message); a simulated worker sends
+  joined, ÷ workers. T is topology/local.zpl as shipped (window 2,048,
+  which grows to 128 tasks a worker as they join; prefetch 1); with
+  BENCH_LOADGEN_WINDOW and BENCH_LOADGEN_PREFETCH set, those instead
+  (65,536 and 63 were the tuning of earlier runs). A simulated worker sends
   its heartbeats from its main control socket. Ratio (11c): tasks/s ÷
   500,000.
 - **10a, 10b** `bench/pypool.py`: in one Python process, `fanfold.Pool(workers=2)`

@@ -438,6 +438,32 @@ s_drain_tasks (s_thread_t *self, s_sim_t *sim)
     zmq_msg_close (&msg);
 }
 
+/* Every S_SWEEP_MS: hello until welcomed, then hb from the same socket; a
+   send can take the socket's signal, so control is read after it. */
+static void
+s_sweep (s_thread_t *self, int64_t *next_sweep)
+{
+    int64_t now = s_now_us ();
+    size_t index;
+    if (now < *next_sweep)
+        return;
+    *next_sweep = now + S_SWEEP_MS * 1000;
+    for (index = 0; index < self->count; index++) {
+        s_sim_t *sim = &self->sims [index];
+        if (!sim->control || sim->ended || now < sim->due_us)
+            continue;
+        if (sim->id) {
+            s_send_hb (self, sim);
+            sim->due_us = now + (int64_t) sim->hb_ms * 1000;
+        }
+        else {
+            s_send_hello (self, sim);
+            sim->due_us = now + S_HELLO_MS * 1000;
+        }
+        s_drain_control (self, sim, index);
+    }
+}
+
 /* --------------------------------------------------- a thread of workers */
 
 static void *
@@ -470,27 +496,12 @@ s_thread_run (void *arg)
                 s_drain_tasks (self, &self->sims [which]);
             else
                 s_drain_control (self, &self->sims [which], which);
+            /* a batch of full pipes (a large window) takes long to answer:
+               the heartbeats still go out on time */
+            s_sweep (self, &next_sweep);
         }
+        s_sweep (self, &next_sweep);
         int64_t now = s_now_us ();
-        if (now >= next_sweep) {
-            /* hello until welcomed, then hb from the same socket; a send
-               can take the socket's signal, so read it after */
-            next_sweep = now + S_SWEEP_MS * 1000;
-            for (index = 0; index < self->count; index++) {
-                s_sim_t *sim = &self->sims [index];
-                if (!sim->control || sim->ended || now < sim->due_us)
-                    continue;
-                if (sim->id) {
-                    s_send_hb (self, sim);
-                    sim->due_us = now + (int64_t) sim->hb_ms * 1000;
-                }
-                else {
-                    s_send_hello (self, sim);
-                    sim->due_us = now + S_HELLO_MS * 1000;
-                }
-                s_drain_control (self, sim, index);
-            }
-        }
         if (now >= next_drain) {
             /* ZMQ_FD is edge-like: a safety net against a missed signal */
             next_drain = now + 100000;

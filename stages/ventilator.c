@@ -71,6 +71,7 @@ typedef struct {
     uint64_t unsent_error;          /* seq of the last error record the sink's pipe
                                        refused (its error is logged already) */
     size_t capacity;                /* workers the descriptors allow at once */
+    size_t window_max;              /* the window grows up to this: the sink's reorder ring */
     uint64_t refused_workers;       /* hellos refused: no room or no pipe */
     uint64_t refused_seen;          /* connections refused, as last logged */
     int64_t refused_logged;         /* ms: when refused connections were last logged */
@@ -272,7 +273,7 @@ static void
 s_send_job (s_vent_t *self)
 {
     ff_codec_job (self->codec, self->spec.job_id, (const char *const *) self->spec.kernel_names,
-                  self->spec.nkernels, self->total, (uint64_t) self->settings->window);
+                  self->spec.nkernels, self->total, (uint64_t) self->window_max);
     /* one the sink's pipe refuses is sent again: its first by the sink's
        next hello, the one with the total by the loop */
     if (s_send_sink (self) == 0)
@@ -784,8 +785,12 @@ ff_ventilator_main (int argc, char *argv [])
         ff_log_error ("%s", error);
         goto done;
     }
+    /* the window grows as workers join, up to the bound the sink is told */
+    self.window_max = self.settings->window > FF_MAX_WINDOW? (size_t) self.settings->window
+                                                            : (size_t) FF_MAX_WINDOW;
     ff_ledger_config_t ledger = {
         .window = (size_t) self.settings->window,
+        .window_per_worker = FF_WINDOW_PER_WORKER, .window_max = self.window_max,
         .window_bytes = (size_t) self.settings->window_bytes,
         .retries = (uint32_t) self.spec.retries, .release = ff_jobspec_release_source
     };

@@ -627,6 +627,110 @@ END_TEST
 
 /* ------------------------------------------------------------ limits */
 
+START_TEST (test_ledger_window_grows_with_the_workers_to_its_cap_keeping_what_is_in_flight)
+{
+    ff_ledger_config_t config = {
+        .window = 4, .window_per_worker = 4, .window_max = 20, .window_bytes = 1 << 20,
+        .retries = 3, .release = s_release
+    };
+    ff_ledger_t *ledger = ff_ledger_new (&config);
+    ck_assert_ptr_nonnull (ledger);
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 1, 8), 0);
+    ck_assert_uint_eq (ff_ledger_window (ledger), 4);     /* 4 a worker: as it was */
+    /* seqs 3 .. 6 in flight wrap around the ring of 4: 3 DONE, 4 and 5
+       SENT, 6 PENDING */
+    s_create (ledger, 3);
+    s_send (ledger, 1, 3, 1);
+    ck_assert_int_eq (ff_ledger_advance (ledger, 3, 1), 0);
+    s_create (ledger, 4);
+    s_send (ledger, 1, 3, 1);
+    ck_assert_int_eq (ff_ledger_ack (ledger, 3, 1), FF_LEDGER_ACKED);
+    ck_assert_int_eq (ff_ledger_room (ledger, 1), 0);
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 2, 8), 0);
+    ck_assert_uint_eq (ff_ledger_window (ledger), 8);
+    ff_ledger_check (ledger);
+    ck_assert_int_eq (s_state (ledger, 3), FF_SLOT_DONE);
+    ck_assert_int_eq (s_state (ledger, 4), FF_SLOT_SENT);
+    ck_assert_int_eq (s_state (ledger, 5), FF_SLOT_SENT);
+    ck_assert_int_eq (s_state (ledger, 6), FF_SLOT_PENDING);
+    ck_assert_uint_eq (ff_ledger_task (ledger, 6)->size, 1);
+    ck_assert_int_eq (ff_ledger_task (ledger, 6)->data [0], '6');
+    ck_assert_int_eq (ff_ledger_worker (ledger, 1)->outstanding, 2);
+    ck_assert_uint_eq (ff_ledger_front (ledger)->seq, 6);
+    ck_assert_int_eq (ff_ledger_room (ledger, 4), 1);     /* 4 more fit now */
+    ck_assert_int_eq (ff_ledger_room (ledger, 5), 0);
+    s_create (ledger, 4);
+    ck_assert_uint_eq (ff_ledger_pending (ledger), 5);    /* 6 first, in order */
+    ck_assert_uint_eq (ff_ledger_take (ledger, 0), 6);
+    ck_assert_uint_eq (ff_ledger_take (ledger, 0), 7);
+    uint64_t taken [2] = { 6, 7 };
+    ff_ledger_sent (ledger, 2, taken, 2, 1, 1000);
+    ff_ledger_check (ledger);
+    /* doubling: 12 wanted for 3 workers gives 16, 20 for 5 gives the cap */
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 3, 8), 0);
+    ck_assert_uint_eq (ff_ledger_window (ledger), 16);
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 4, 8), 0);
+    ck_assert_uint_eq (ff_ledger_window (ledger), 16);
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 5, 8), 0);
+    ck_assert_uint_eq (ff_ledger_window (ledger), 20);
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 6, 8), 0);
+    ck_assert_uint_eq (ff_ledger_window (ledger), 20);    /* the cap */
+    ff_ledger_check (ledger);
+    /* workers that leave do not shrink it; every task still runs once */
+    ck_assert_int_eq (ff_ledger_worker_leave (ledger, 1, "bye", 0, 1), 0);
+    ck_assert_uint_eq (ff_ledger_settle (ledger, 1, 1, NULL, 0), 0);
+    ck_assert_uint_eq (ff_ledger_window (ledger), 20);
+    ck_assert_int_eq (s_state (ledger, 4), FF_SLOT_PENDING);
+    ff_ledger_check (ledger);
+    ck_assert_int_eq (ff_ledger_advance (ledger, ff_ledger_next_seq (ledger), 2), 0);
+    ff_ledger_check (ledger);
+    ff_ledger_destroy (&ledger);
+    ck_assert_uint_eq (s_released, 0);                    /* no refs were given */
+}
+END_TEST
+
+START_TEST (test_ledger_window_without_a_cap_or_growth_stays_as_configured)
+{
+    ff_ledger_config_t config = { .window = 4, .window_per_worker = 64, .retries = 3,
+                                  .window_bytes = 1 << 20 };
+    ff_ledger_t *ledger = ff_ledger_new (&config);             /* window_max 0: window */
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 1, 2), 0);
+    ck_assert_uint_eq (ff_ledger_window (ledger), 4);
+    ff_ledger_destroy (&ledger);
+    config.window_per_worker = 0;
+    config.window_max = 1024;                                   /* no growth asked */
+    ledger = ff_ledger_new (&config);
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 1, 2), 0);
+    ck_assert_uint_eq (ff_ledger_window (ledger), 4);
+    ff_ledger_check (ledger);
+    ff_ledger_destroy (&ledger);
+}
+END_TEST
+
+START_TEST (test_dispatch_credit_ceiling_follows_the_grown_window)
+{
+    ff_ledger_config_t lconfig = {
+        .window = 8, .window_per_worker = 1024, .window_max = 4096, .window_bytes = 1 << 20,
+        .retries = 3, .release = s_release
+    };
+    ff_ledger_t *ledger = ff_ledger_new (&lconfig);
+    ff_dispatch_config_t config = { .window = 8, .prefetch = 1, .batch = 128 };
+    ff_dispatch_t *policy = ff_dispatch_new (&config);
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 1, ff_dispatch_initial_credit (policy)), 0);
+    ck_assert_uint_eq (ff_ledger_window (ledger), 1024);
+    s_create (ledger, 2);
+    s_send (ledger, 1, 2, 1);
+    ck_assert_int_eq (ff_ledger_ack (ledger, 0, 1), FF_LEDGER_ACKED);
+    ck_assert_int_eq (ff_ledger_ack (ledger, 1, 1), FF_LEDGER_ACKED);
+    ff_dispatch_adapt (policy, ledger, 1020);   /* 10 us a task: 300 wanted */
+    ck_assert_int_eq (ff_ledger_worker (ledger, 1)->credit, 300);  /* the first window's
+                                                   ceiling, 4, no longer holds it */
+    ff_ledger_check (ledger);
+    ff_dispatch_destroy (&policy);
+    ff_ledger_destroy (&ledger);
+}
+END_TEST
+
 START_TEST (test_ledger_refuses_a_window_of_0_and_0_retries)
 {
     ff_ledger_config_t config = { .window = 0, .retries = 3 };
@@ -799,8 +903,9 @@ END_TEST
 #define M_EPISODE_OPS 2000          /* random operations per ledger */
 #define M_OPS 1000000               /* operations in a normal run, at least */
 #define M_OPS_VALGRIND 100000       /* under valgrind, which runs ~50x slower */
-#define M_QUEUE 64                  /* pending entries at most: the largest window */
-#define M_MAX_SEQS_COST 64          /* costs kept for seqs in flight (window <= 40) */
+#define M_QUEUE 64                  /* pending entries at most: the largest window,
+                                       grown ones too */
+#define M_MAX_SEQS_COST 64          /* costs kept for seqs in flight (window <= M_QUEUE) */
 
 typedef struct {
     ff_slot_state_t state;          /* FF_SLOT_FREE once written */
@@ -829,7 +934,9 @@ typedef struct {
     uint64_t next_seq;              /* next seq to create */
     uint64_t written;               /* written mark */
     uint64_t skip;                  /* resume point */
-    size_t window;                  /* slots */
+    size_t window;                  /* slots now */
+    size_t window_per_worker;       /* the window grows to this per live worker ... */
+    size_t window_max;              /* ... at most this */
     uint32_t retries;               /* charged runs before an error record */
     int costs;                      /* random costs: heavy-first runs */
     double cost [M_MAX_SEQS_COST];  /* cost of each seq (by seq % M_MAX_SEQS_COST) */
@@ -1313,6 +1420,14 @@ m_op_add (m_t *m)
     uint64_t id = ++m->last_id;
     m->workers [m->nworkers++] = (m_worker_t) { .id = id };
     M_CHECK (m, ff_ledger_worker_add (m->ledger, id, ff_dispatch_initial_credit (m->policy)) == 0);
+    /* the window doubles until it holds window_per_worker per live worker,
+       at most window_max, and never shrinks */
+    size_t want = m->nworkers * m->window_per_worker;
+    if (want > m->window_max)
+        want = m->window_max;
+    while (m->window < want)
+        m->window = m->window > m->window_max / 2? m->window_max: 2 * m->window;
+    M_CHECK (m, ff_ledger_window (m->ledger) == m->window);
 }
 
 static void
@@ -1402,8 +1517,12 @@ static void
 m_episode (m_t *m, size_t ops)
 {
     size_t window = 1 + (size_t) m_below (m, m_below (m, 2)? 12: 40);
+    /* half the ledgers grow their window as workers join */
+    size_t per_worker = m_below (m, 2)? 1 + (size_t) m_below (m, 8): 0;
     ff_ledger_config_t config = {
-        .window = window, .window_bytes = m_below (m, 2)? 1 << 20: 1 + (size_t) m_below (m, 64),
+        .window = window, .window_per_worker = per_worker,
+        .window_max = per_worker? window + (size_t) m_below (m, M_QUEUE - window + 1): 0,
+        .window_bytes = m_below (m, 2)? 1 << 20: 1 + (size_t) m_below (m, 64),
         .retries = 1 + (uint32_t) m_below (m, 4),
         .release = s_release
     };
@@ -1421,6 +1540,8 @@ m_episode (m_t *m, size_t ops)
     m->next_seq = m->written = 0;
     m->skip = m_below (m, 3) == 0? m_below (m, 20): 0;
     m->window = window;
+    m->window_per_worker = per_worker;
+    m->window_max = config.window_max > window? config.window_max: window;
     m->prefetch = policy.prefetch;
     m->window_bytes = config.window_bytes;
     m->fifo = policy.fifo;
@@ -1525,6 +1646,9 @@ ledger_suite (void)
     tcase_add_test (tc, test_dispatch_picks_the_least_loaded_worker_and_a_quarter_of_its_credit);
     tcase_add_test (tc, test_dispatch_sends_the_heaviest_of_the_lookahead_first_for_slow_workers);
     tcase_add_test (tc, test_dispatch_adapt_raises_the_credit_of_a_fast_worker);
+    tcase_add_test (tc, test_dispatch_credit_ceiling_follows_the_grown_window);
+    tcase_add_test (tc, test_ledger_window_grows_with_the_workers_to_its_cap_keeping_what_is_in_flight);
+    tcase_add_test (tc, test_ledger_window_without_a_cap_or_growth_stays_as_configured);
     tcase_add_test (tc, test_dispatch_adapt_sizes_credit_to_the_round_trip_when_it_starves_a_worker);
     tcase_add_test (tc, test_dispatch_adapt_keeps_the_floor_for_slow_tasks_whatever_the_round_trip);
     tcase_add_test (tc, test_dispatch_takes_back_tasks_from_a_worker_that_finishes_nothing_while_others_idle);

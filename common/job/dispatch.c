@@ -165,8 +165,8 @@ ff_dispatch_adapt (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_us)
 {
     assert (self && ledger);
     int floor = self->config.prefetch + 1;
-    int ceiling = self->config.window / 2 < FF_DISPATCH_MAX_CREDIT? self->config.window / 2
-                                                                 : FF_DISPATCH_MAX_CREDIT;
+    size_t window = ff_ledger_window (ledger);     /* it grows as workers join */
+    int ceiling = window / 2 < FF_DISPATCH_MAX_CREDIT? (int) (window / 2): FF_DISPATCH_MAX_CREDIT;
     if (ceiling < floor)
         ceiling = floor;
     size_t count = ff_ledger_workers (ledger), index;

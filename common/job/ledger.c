@@ -27,6 +27,7 @@ typedef struct {
 
 struct ff_ledger {
     ff_ledger_config_t config;      /* as given */
+    size_t window;                  /* slots now: config.window, grown with the workers */
     s_slot_t *slots;                /* ring of window slots, seq % window */
     uint64_t *pending;              /* ring of window seqs waiting to be sent */
     size_t pending_head;            /* index of the front entry */
@@ -62,7 +63,7 @@ struct ff_ledger {
 static s_slot_t *
 s_slot (ff_ledger_t *self, uint64_t seq)
 {
-    return &self->slots [seq % self->config.window];
+    return &self->slots [seq % self->window];
 }
 
 /* The slot of seq when seq is in flight, else NULL. */
@@ -105,7 +106,7 @@ s_release (ff_ledger_t *self, s_slot_t *slot)
 static size_t
 s_ring_at (ff_ledger_t *self, size_t index)
 {
-    return (self->pending_head + index) % self->config.window;
+    return (self->pending_head + index) % self->window;
 }
 
 /* An entry is live when its slot holds the seq in PENDING. */
@@ -132,7 +133,7 @@ s_compact (ff_ledger_t *self)
 static void
 s_push (ff_ledger_t *self, uint64_t seq, int front)
 {
-    size_t cap = self->config.window;
+    size_t cap = self->window;
     if (self->pending_count == cap)
         s_compact (self);
     /* a live entry per PENDING slot, and seq is not yet PENDING */
@@ -158,6 +159,9 @@ ff_ledger_new (const ff_ledger_config_t *config)
     if (!self)
         return NULL;
     self->config = *config;
+    if (self->config.window_max < config->window)
+        self->config.window_max = config->window;
+    self->window = config->window;
     self->slots = (s_slot_t *) calloc (config->window, sizeof (s_slot_t));
     self->pending = (uint64_t *) calloc (config->window, sizeof (uint64_t));
     self->workers = (ff_ledger_worker_t *) calloc (FF_MAX_WORKERS, sizeof (ff_ledger_worker_t));
@@ -179,8 +183,8 @@ ff_ledger_destroy (ff_ledger_t **self_p)
         ff_ledger_t *self = *self_p;
         /* only the slots of seqs created were ever written: a short job
            in a large window leaves the rest untouched, unmapped pages */
-        size_t index, used = self->next_seq < self->config.window
-                           ? (size_t) self->next_seq: self->config.window;
+        size_t index, used = self->next_seq < self->window
+                           ? (size_t) self->next_seq: self->window;
         for (index = 0; index < used; index++) {
             s_release (self, &self->slots [index]);
             s_drop_data (self, &self->slots [index], 1);
@@ -211,7 +215,7 @@ int
 ff_ledger_room (ff_ledger_t *self, size_t count)
 {
     assert (self);
-    if (self->next_seq + count - self->written > self->config.window)
+    if (self->next_seq + count - self->written > self->window)
         return 0;
     return self->bytes_in_flight < self->config.window_bytes
         || self->next_seq == self->written;
@@ -225,7 +229,7 @@ ff_ledger_create (ff_ledger_t *self, uint32_t kernel, const char *input,
     assert (self);
     assert (input);
     assert (data || size == 0);
-    assert (self->next_seq - self->written < self->config.window);
+    assert (self->next_seq - self->written < self->window);
     if (self->next_seq < self->skip) {
         /* written by an earlier run of this job: only count it */
         self->next_seq++;
@@ -341,6 +345,48 @@ ff_ledger_advance (ff_ledger_t *self, uint64_t mark, int64_t now_ms)
 
 /* ------------------------------------------------------------- workers */
 
+/* Grows the window to at least want slots (doubling, so that a job that
+   gains workers one by one copies its ring O(log) times), at most
+   window_max. The in-flight seqs move to their slots in the new ring, the
+   pending queue keeps its order; the small buffers that free slots kept
+   are freed. When memory runs out the window stays as it is. */
+static void
+s_grow (ff_ledger_t *self, size_t want)
+{
+    if (want > self->config.window_max)
+        want = self->config.window_max;
+    if (want <= self->window)
+        return;
+    size_t window = self->window;
+    while (window < want)
+        window = window > self->config.window_max / 2? self->config.window_max: 2 * window;
+    s_slot_t *slots = (s_slot_t *) calloc (window, sizeof (s_slot_t));
+    uint64_t *pending = (uint64_t *) malloc (window * sizeof (uint64_t));
+    if (!slots || !pending) {
+        free (slots);
+        free (pending);
+        return;
+    }
+    size_t index, used = self->next_seq < self->window? (size_t) self->next_seq: self->window;
+    for (index = 0; index < used; index++) {
+        s_slot_t *slot = &self->slots [index];
+        if (slot->task.state == FF_SLOT_FREE)
+            s_drop_data (self, slot, 1);
+        else
+            slots [slot->task.seq % window] = *slot;
+    }
+    for (index = 0; index < self->pending_count; index++)
+        pending [index] = self->pending [s_ring_at (self, index)];
+    free (self->slots);
+    free (self->pending);
+    free (self->check_seqs);
+    self->check_seqs = NULL;        /* sized to the window: made again when needed */
+    self->slots = slots;
+    self->pending = pending;
+    self->pending_head = 0;
+    self->window = window;
+}
+
 int
 ff_ledger_worker_add (ff_ledger_t *self, uint64_t id, int credit)
 {
@@ -356,6 +402,7 @@ ff_ledger_worker_add (ff_ledger_t *self, uint64_t id, int credit)
              (self->nworkers - index) * sizeof (ff_ledger_worker_t));
     self->nworkers++;
     self->workers [index] = (ff_ledger_worker_t) { .id = id, .credit = credit };
+    s_grow (self, self->nworkers * self->config.window_per_worker);
     S_CHECK (self);
     return 0;
 }
@@ -509,7 +556,7 @@ ff_ledger_front (ff_ledger_t *self)
         uint64_t seq = self->pending [self->pending_head];
         if (s_entry_live (self, seq))
             return &s_slot (self, seq)->task;
-        self->pending_head = (self->pending_head + 1) % self->config.window;
+        self->pending_head = (self->pending_head + 1) % self->window;
         self->pending_count--;
     }
     return NULL;
@@ -534,7 +581,7 @@ ff_ledger_take (ff_ledger_t *self, size_t index)
     uint64_t seq = self->pending [at];
     assert (s_entry_live (self, seq));
     self->pending [at] = self->pending [self->pending_head];
-    self->pending_head = (self->pending_head + 1) % self->config.window;
+    self->pending_head = (self->pending_head + 1) % self->window;
     self->pending_count--;
     return seq;
 }
@@ -649,7 +696,7 @@ size_t
 ff_ledger_window (ff_ledger_t *self)
 {
     assert (self);
-    return self->config.window;
+    return self->window;
 }
 
 size_t
@@ -696,7 +743,7 @@ void
 ff_ledger_check (ff_ledger_t *self)
 {
     assert (self);
-    size_t window = self->config.window, index, other;
+    size_t window = self->window, index, other;
     uint64_t seq;
     size_t failed = 0, bytes = 0, pending_slots = 0;
     if (!self->check_seqs)
@@ -707,6 +754,7 @@ ff_ledger_check (ff_ledger_t *self)
         self->check_ids = (uint64_t *) malloc (FF_MAX_WORKERS * sizeof (uint64_t));
     assert (self->check_seqs && self->check_held && self->check_ids);    /* a checking build has the memory */
 
+    assert (self->config.window <= window && window <= self->config.window_max);
     assert (self->written <= self->next_seq);
     assert (self->next_seq <= self->written + window);
     if (self->next_seq <= self->skip)

@@ -54,7 +54,8 @@
 #define FF_DISPATCH_UNREAD_FACTOR 8
 
 typedef struct {
-    int window;                     /* the ledger's window: credit stays <= window / 2 */
+    int window;                     /* the ledger's first window (credit stays <= half of
+                                       the ledger's window now) */
     int prefetch;                   /* tasks a worker holds beyond one: the least credit */
     int batch;                      /* most tasks in one message, 1 .. FF_MAX_BATCH */
     int fifo;                       /* send in seq order: no heavy-first */

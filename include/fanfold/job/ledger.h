@@ -1,11 +1,14 @@
 /*  fanfold ledger: the tasks of one job that are in flight. A ring of
-    `window` slots (seq % window), a queue of tasks waiting to be sent, what
+    `window` slots (seq % window), which grows (doubling) to
+    window_per_worker slots per live worker, at most window_max, as workers
+    join, and never shrinks; a queue of tasks waiting to be sent, what
     each worker holds, workers that left and wait to be settled, and the
     error records the job owes the sink. No sockets, no clock: every
     operation that needs the time is given it, and operations say what the
     caller must do (send these error records) instead of doing it.
 
     Invariants (ff_ledger_check asserts every one):
+    - config.window <= window <= window_max.
     - written <= next_seq <= written + window. Every seq below written is
       written by the sink; seqs in [written, next_seq) are in flight.
     - The slot of an in-flight seq holds that seq in a state other than
@@ -102,7 +105,10 @@ typedef struct {
 typedef void (ff_ledger_release_fn) (void *ref, void *arg);
 
 typedef struct {
-    size_t window;                  /* slots: tasks in flight, >= 1 */
+    size_t window;                  /* slots: tasks in flight, >= 1, at first */
+    size_t window_per_worker;       /* the window grows to this many slots per live
+                                       worker (0: it never grows) ... */
+    size_t window_max;              /* ... up to this (below window: window) */
     size_t window_bytes;            /* payload bytes in flight before creation waits */
     uint32_t retries;               /* charged runs of a task before its error record, >= 1 */
     ff_ledger_release_fn *release;  /* called on each ref when its slot is freed, or NULL */
@@ -172,7 +178,9 @@ int
 
 /* --- workers */
 
-/* Adds a worker that may hold credit tasks. Returns 0, or -1 when
+/* Adds a worker that may hold credit tasks, and grows the window to
+   window_per_worker slots per live worker (at most window_max; when
+   memory runs out it stays as it is). Returns 0, or -1 when
    FF_MAX_WORKERS are live. id must be new (never added before). */
 int
     ff_ledger_worker_add (ff_ledger_t *self, uint64_t id, int credit);
@@ -283,6 +291,7 @@ uint64_t
     ff_ledger_next_seq (ff_ledger_t *self);
 uint64_t
     ff_ledger_written (ff_ledger_t *self);
+/* The window now: it grows as workers join. */
 size_t
     ff_ledger_window (ff_ledger_t *self);
 size_t

@@ -41,6 +41,19 @@
 
 /* Limits. */
 #define FF_MAX_WORKERS          4096 /* workers one ventilator serves at once */
+#define FF_WINDOW_PER_WORKER    128  /* the ventilator's window (tasks in flight) grows to
+                                       this many tasks per joined worker, never below
+                                       the topology's window: a worker that the round
+                                       trip through the central stages paces still gets
+                                       its tasks in batches (a quarter of its credit a
+                                       message) */
+#define FF_MAX_WINDOW           (1L << 18) /* ... at most this (or the topology's window
+                                       when larger), reached at 2,048 workers: the job
+                                       header gives the sink this bound, the size of its
+                                       reorder ring (8 bytes a slot); a ledger slot
+                                       costs the ventilator 120 bytes, 200 with the
+                                       64-byte buffer it keeps for a small task's
+                                       payload: 50 MiB at the bound */
 #define FF_J0_MAX_WORKERS       64   /* -j 0: one worker per task, at most this many */
 #define FF_MAX_RETRIES          1000 /* --retries */
 #define FF_MAX_TIMEOUT_S        1e6  /* --timeout, seconds */
