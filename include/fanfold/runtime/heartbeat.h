@@ -1,7 +1,12 @@
 /*  The worker's heartbeat thread: sends a heartbeat to the ventilator every
     hb_ms on its own socket, so that a long task does not look like a dead
     worker, and, with a task time limit, is the watchdog that ends a worker
-    whose kernel hangs past it (exit FF_EXIT_WORKER_RECYCLED). */
+    whose kernel hangs past it (exit FF_EXIT_WORKER_RECYCLED).
+
+    Shared with the main thread (last_sent): a main thread that sends hb
+    itself between tasks, from its main control socket, leaves the thread
+    nothing to send; the thread then opens its socket only once a batch runs
+    past hb_ms (ff_heartbeat_due says who sends when). */
 
 #ifndef FANFOLD_HEARTBEAT_H
 #define FANFOLD_HEARTBEAT_H
@@ -28,6 +33,12 @@ typedef struct {
                                        with each message the ventilator or server
                                        sends to this socket (a pool's cancel), or NULL */
     void *on_message_arg;           /* its second argument */
+    volatile int64_t *last_sent;    /* NULL: the thread sends every hb_ms from the start
+                                       (a pool's worker, whose socket must be known for
+                                       cancels). Else when an hb last went out from
+                                       either thread (ff_clock_ms), and the thread sends
+                                       only when the main thread is late (busy) */
+    volatile int *busy;             /* with last_sent: the main thread runs a batch */
     zsock_t *pipe;                  /* the thread's end of the stop pipe */
 } ff_heartbeat_args_t;
 
@@ -37,6 +48,15 @@ typedef struct ff_heartbeat ff_heartbeat_t;
    thread cannot be made. */
 ff_heartbeat_t *
     ff_heartbeat_new (ff_heartbeat_args_t *args);
+
+/* Whether the heartbeat thread sends an hb at now: last_sent is when the
+   last hb went out, busy whether the main thread runs a batch. The main
+   thread sends when hb_ms has passed; the thread when it has passed and
+   the main thread is busy, or a quarter of hb_ms more has passed (the
+   main thread is stuck elsewhere). Returns 0 and sets *wait_ms to the time
+   until the next check (at most hb_ms) when nothing is due. */
+int
+    ff_heartbeat_due (int64_t now, int64_t last_sent, int busy, int hb_ms, int *wait_ms);
 
 /* Stops the thread, waits until it has closed its sockets, and NULLs the
    pointer; safe on NULL. */
