@@ -142,7 +142,6 @@ typedef struct {
     ff_heartbeat_args_t hb_args;    /* its arguments */
     ff_codec_t *hb_codec;           /* our hb, sent from control between tasks */
     volatile int64_t hb_sent;       /* when an hb last went out (either thread) */
-    volatile int busy;              /* a batch runs: the heartbeat thread sends */
     ff_codec_t *codec;              /* encoder */
     ff_item_t *items;               /* room for one task message's items */
     s_job_t job;                    /* the job served */
@@ -367,7 +366,7 @@ s_accept_welcome (s_worker_t *self, const ff_msg_t *msg)
         .running_since = &self->running_since, .security = self->security,
         .version = self->pool? FF_PROTOCOL_POOL: FF_PROTOCOL_VERSION,
         .on_message = self->pool? s_on_hb_message: NULL, .on_message_arg = self,
-        .last_sent = self->pool? NULL: &self->hb_sent, .busy = &self->busy
+        .last_sent = self->pool? NULL: &self->hb_sent
     };
     self->heartbeat = ff_heartbeat_new (&self->hb_args);
     if (!self->heartbeat) {
@@ -1007,7 +1006,6 @@ s_on_tasks (s_worker_t *self)
         }
         s_job_t *job = NULL;
         s_heartbeat (self);
-        __atomic_store_n (&self->busy, 1, __ATOMIC_RELEASE);
         if (ff_msg_decode_items (zmq_msg_data (&body), zmq_msg_size (&body), &msg, self->items))
             ff_log_reject (&self->rejected, "malformed task message");
         else
@@ -1028,7 +1026,6 @@ s_on_tasks (s_worker_t *self)
             s_run_batch (self, &self->job, &msg);
         else
             ff_log_reject (&self->rejected, "foreign task message");
-        __atomic_store_n (&self->busy, 0, __ATOMIC_RELEASE);
         zmq_msg_close (&body);
     }
 }

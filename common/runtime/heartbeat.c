@@ -21,13 +21,11 @@ struct ff_heartbeat {
 #define S_WATCHDOG_GRACE_MS 2000
 
 int
-ff_heartbeat_due (int64_t now, int64_t last_sent, int busy, int hb_ms, int *wait_ms)
+ff_heartbeat_due (int64_t now, int64_t last_sent, int hb_ms, int *wait_ms)
 {
-    int64_t due = last_sent + hb_ms + (busy? 0: hb_ms / 4);
-    if (now >= due)
+    int64_t left = last_sent + hb_ms + hb_ms / 4 - now;
+    if (left <= 0)
         return 1;
-    /* not busy yet: look again when the main thread would be late */
-    int64_t left = now < last_sent + hb_ms? last_sent + hb_ms - now: due - now;
     *wait_ms = left < hb_ms? (int) left: hb_ms;
     return 0;
 }
@@ -83,7 +81,6 @@ s_heartbeat_run (void *arg)
         int wait_ms = args->hb_ms;
         if (!args->last_sent
         ||  ff_heartbeat_due (now, __atomic_load_n (args->last_sent, __ATOMIC_ACQUIRE),
-                              __atomic_load_n (args->busy, __ATOMIC_ACQUIRE),
                               args->hb_ms, &wait_ms)) {
             if (!control && s_open (args, &control, &codec))
                 break;

@@ -6,7 +6,7 @@
     Shared with the main thread (last_sent): a main thread that sends hb
     itself between tasks, from its main control socket, leaves the thread
     nothing to send; the thread then opens its socket only once a batch runs
-    past hb_ms (ff_heartbeat_due says who sends when). */
+    long enough that the main thread is late (ff_heartbeat_due). */
 
 #ifndef FANFOLD_HEARTBEAT_H
 #define FANFOLD_HEARTBEAT_H
@@ -37,8 +37,7 @@ typedef struct {
                                        (a pool's worker, whose socket must be known for
                                        cancels). Else when an hb last went out from
                                        either thread (ff_clock_ms), and the thread sends
-                                       only when the main thread is late (busy) */
-    volatile int *busy;             /* with last_sent: the main thread runs a batch */
+                                       only when the main thread is late */
     zsock_t *pipe;                  /* the thread's end of the stop pipe */
 } ff_heartbeat_args_t;
 
@@ -49,14 +48,14 @@ typedef struct ff_heartbeat ff_heartbeat_t;
 ff_heartbeat_t *
     ff_heartbeat_new (ff_heartbeat_args_t *args);
 
-/* Whether the heartbeat thread sends an hb at now: last_sent is when the
-   last hb went out, busy whether the main thread runs a batch. The main
-   thread sends when hb_ms has passed; the thread when it has passed and
-   the main thread is busy, or a quarter of hb_ms more has passed (the
-   main thread is stuck elsewhere). Returns 0 and sets *wait_ms to the time
-   until the next check (at most hb_ms) when nothing is due. */
+/* Whether the heartbeat thread sends an hb at now, when the last one went
+   out at last_sent. The main thread sends one between batches once hb_ms
+   has passed; the thread only when a quarter of hb_ms more has passed (the
+   main thread runs a long batch), so that a job of short tasks never
+   needs it. Returns 0 and sets *wait_ms to the time until then (at most
+   hb_ms) when nothing is due. */
 int
-    ff_heartbeat_due (int64_t now, int64_t last_sent, int busy, int hb_ms, int *wait_ms);
+    ff_heartbeat_due (int64_t now, int64_t last_sent, int hb_ms, int *wait_ms);
 
 /* Stops the thread, waits until it has closed its sockets, and NULLs the
    pointer; safe on NULL. */
