@@ -140,6 +140,8 @@ typedef struct {
     zsock_t *results;               /* PUSH to the sink */
     ff_heartbeat_t *heartbeat;      /* heartbeat thread, once welcomed */
     ff_heartbeat_args_t hb_args;    /* its arguments */
+    ff_codec_t *hb_codec;           /* our hb, sent from control between tasks */
+    volatile int64_t hb_sent;       /* when an hb last went out (either thread) */
     ff_codec_t *codec;              /* encoder */
     ff_item_t *items;               /* room for one task message's items */
     s_job_t job;                    /* the job served */
@@ -351,12 +353,20 @@ s_accept_welcome (s_worker_t *self, const ff_msg_t *msg)
     free (endpoint);
     self->pool = msg->version == FF_PROTOCOL_POOL;
     ff_codec_set_version (self->codec, self->pool? FF_PROTOCOL_POOL: FF_PROTOCOL_VERSION);
+    /* the job's heartbeats go from control while no batch runs (the
+       ventilator takes an hb from the socket that said hello), and from
+       the heartbeat thread's own socket only once a batch runs past hb_ms:
+       a job of short tasks costs no second connection. A pool's thread
+       sends them all: the server sends cancels to its socket */
+    ff_codec_hb (self->hb_codec, self->job.id, self->job.worker);
+    __atomic_store_n (&self->hb_sent, ff_clock_ms (), __ATOMIC_RELEASE);
     self->hb_args = (ff_heartbeat_args_t) {
         .endpoint = ff_topology_connect (self->topology, FF_EP_CONTROL), .job = self->job.id,
         .worker = self->job.worker, .hb_ms = self->job.hb_ms, .timeout_ms = self->job.timeout_ms,
         .running_since = &self->running_since, .security = self->security,
         .version = self->pool? FF_PROTOCOL_POOL: FF_PROTOCOL_VERSION,
-        .on_message = self->pool? s_on_hb_message: NULL, .on_message_arg = self
+        .on_message = self->pool? s_on_hb_message: NULL, .on_message_arg = self,
+        .last_sent = self->pool? NULL: &self->hb_sent
     };
     self->heartbeat = ff_heartbeat_new (&self->hb_args);
     if (!self->heartbeat) {
@@ -955,6 +965,24 @@ s_run_batch (s_worker_t *self, s_job_t *job, ff_msg_t *msg)
     }
 }
 
+/* Sends our hb from control when hb_ms has passed since the last one
+   (outside a pool). Returns the ms until the next is due, at most hb_ms. */
+static int
+s_heartbeat (s_worker_t *self)
+{
+    if (!self->welcomed || self->pool || !self->heartbeat)
+        return self->welcomed? self->job.hb_ms: 100;
+    int64_t now = ff_clock_ms ();
+    int64_t left = __atomic_load_n (&self->hb_sent, __ATOMIC_ACQUIRE) + self->job.hb_ms - now;
+    if (left <= 0) {
+        ff_net_send (self->control, NULL, 0, ff_codec_data (self->hb_codec),
+                     ff_codec_size (self->hb_codec), 0);
+        __atomic_store_n (&self->hb_sent, now, __ATOMIC_RELEASE);
+        left = self->job.hb_ms;
+    }
+    return (int) left;
+}
+
 /* Runs the batches waiting on the task pipe: up to S_BATCHES_PER_POLL
    without polling in between (a poll per batch costs more than a tiny
    task), stopping early on a stop signal. */
@@ -977,6 +1005,7 @@ s_on_tasks (s_worker_t *self)
             continue;
         }
         s_job_t *job = NULL;
+        s_heartbeat (self);
         if (ff_msg_decode_items (zmq_msg_data (&body), zmq_msg_size (&body), &msg, self->items))
             ff_log_reject (&self->rejected, "malformed task message");
         else
@@ -1032,12 +1061,12 @@ s_run (s_worker_t *self)
             last_hello = 0;
             continue;
         }
+        int wait_ms = s_heartbeat (self);
         zmq_pollitem_t items [2] = {
             { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
             { self->tasks? zsock_resolve (self->tasks): NULL, 0, ZMQ_POLLIN, 0 }
         };
-        int rc = zmq_poll (items, self->tasks? 2: 1,
-                           self->welcomed? self->job.hb_ms: 100);
+        int rc = zmq_poll (items, self->tasks? 2: 1, wait_ms);
         if (rc < 0 && errno != EINTR) {
             ff_log_error ("poll failed: %s", zmq_strerror (errno));
             return FF_EXIT_WORKER_FAILED;
@@ -1138,6 +1167,7 @@ ff_worker_main (int argc, char *argv [])
     &&  strncmp (control, "tcp://[::1]:", 12) != 0)
         self.options.no_shm = 1;
     self.codec = ff_codec_new ();
+    self.hb_codec = ff_codec_new ();
     /* a seam for tests: an encoder that runs out of memory past this size */
     const char *fault = getenv ("FANFOLD_FAULT_CODEC_LIMIT");
     if (fault && self.codec)
@@ -1145,7 +1175,7 @@ ff_worker_main (int argc, char *argv [])
     self.items = (ff_item_t *) calloc (FF_MAX_BATCH, sizeof (ff_item_t));
     self.control = ff_net_socket (ZMQ_DEALER, settings->hwm, 200, FF_MAX_CONTROL_MESSAGE);
     self.results = ff_net_socket (ZMQ_PUSH, settings->hwm, settings->linger_ms, -1);
-    if (!self.codec || !self.items || !self.control || !self.results)
+    if (!self.codec || !self.hb_codec || !self.items || !self.control || !self.results)
         ff_log_error ("cannot create sockets");
     else
     if (!(self.security = ff_security_new (self.topology, 0, 1, error, sizeof (error)))
@@ -1169,6 +1199,7 @@ ff_worker_main (int argc, char *argv [])
     zsock_destroy (&self.results);
     zsock_destroy (&self.control);
     ff_codec_destroy (&self.codec);
+    ff_codec_destroy (&self.hb_codec);
     free (self.items);
     ff_security_destroy (&self.security);
     ff_topology_destroy (&self.topology);
