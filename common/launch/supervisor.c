@@ -676,15 +676,16 @@ ff_supervisor_run (const ff_stages_t *stages)
     children.ventilator = s_spawn_stage (stages->ventilator, 1, 0, stages->ventilator_listener,
                                          s_ventilator_entry, may_fork);
     s_adopt (&children, children.ventilator);
+    /* each listening socket is its stage's now, and only its: with no
+       copy left here or in a later child, a peer that connects after the
+       stage died is refused, not kept waiting */
+    if (stages->ventilator_listener >= 0)
+        close (stages->ventilator_listener);
     children.sink = s_spawn_stage (stages->sink, 0, 1, stages->sink_listener, s_sink_entry,
                                    may_fork);
     s_adopt (&children, children.sink);
-    /* the listening sockets are the stages' now: with none left here, a
-       peer that connects after a stage died is refused, not kept waiting */
     if (stages->sink_listener >= 0)
         close (stages->sink_listener);
-    if (stages->ventilator_listener >= 0)
-        close (stages->ventilator_listener);
     int64_t spawn_us = ff_clock_us ();
     for (index = 0; index < stages->workers; index++)
         s_adopt (&children, s_spawn_worker (stages, may_fork));
