@@ -6,7 +6,8 @@
 #   --mode parallel starts its stages in about 10 to 20 ms now, so a
 #   submit is about half of it, no longer a fifth).
 #   The issue's target, 1/5, is a speed figure: bench row 12 (`make
-#   bench-pool`) reports it with min/median/max, met or missed. (`run -w 2` as typed runs a job this small in one process: its
+#   bench-pool`) reports it with min/median/max, met or missed.
+#   (`run -w 2` as typed runs a job this small in one process: its
 #   figure is printed beside, not compared.)
 . "$(dirname "$0")/lib.sh"
 "$PY" "$ROOT/bench/pool_latency.py" "$BIN" "${POOL_SUBMITS:-1000}" "${POOL_RUNS:-100}" --json \
