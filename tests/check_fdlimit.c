@@ -3,6 +3,7 @@
     of returning EMFILE, on which libzmq's ipc listener asserts. */
 
 #include "fanfold/runtime/fdlimit.h"
+#include "fanfold/runtime/net.h"
 
 #include <check.h>
 #include <errno.h>
@@ -149,6 +150,42 @@ START_TEST (test_fdlimit_guarded_listener_refuses_within_the_reserve_only)
 }
 END_TEST
 
+START_TEST (test_net_fds_free_says_whether_that_many_descriptors_can_open)
+{
+    struct rlimit saved, low;
+    static int fds [4200];
+    int free_now = 0, index;
+    ck_assert_int_eq (getrlimit (RLIMIT_NOFILE, &saved), 0);
+    ck_assert (ff_net_fds_free (7));
+    /* a limit a few descriptors above the highest one open now (with
+       the free ones below it, counted next) */
+    int highest = fcntl (0, F_GETFD) >= 0? 0: -1;
+    for (index = 0; index < 4096; index++)
+        if (fcntl (index, F_GETFD) >= 0)
+            highest = index;
+    low = saved;
+    low.rlim_cur = (rlim_t) highest + 6;
+    ck_assert_int_eq (setrlimit (RLIMIT_NOFILE, &low), 0);
+    while (free_now < 4200 && (fds [free_now] = open ("/dev/null", O_RDONLY)) >= 0)
+        free_now++;
+    ck_assert_int_ge (free_now, 5);
+    ck_assert_int_lt (free_now, 4200);
+    /* all but 5 stay taken */
+    for (index = free_now - 5; index < free_now; index++)
+        close (fds [index]);
+    int fit = ff_net_fds_free (5), past = ff_net_fds_free (6);
+    int error = errno;
+    for (index = 0; index < free_now - 5; index++)
+        close (fds [index]);
+    ck_assert_int_eq (setrlimit (RLIMIT_NOFILE, &saved), 0);
+    ck_assert_int_eq (fit, 1);
+    ck_assert_int_eq (past, 0);
+    ck_assert_int_eq (error, EMFILE);
+    /* every descriptor it opened was closed again */
+    ck_assert (ff_net_fds_free (7));
+}
+END_TEST
+
 Suite *
 fdlimit_suite (void)
 {
@@ -158,6 +195,7 @@ fdlimit_suite (void)
     tcase_add_test (limits, test_fdlimit_raise_sets_the_soft_limit_to_the_hard_one);
     tcase_add_test (limits, test_fdlimit_accept_refuses_the_connection_instead_of_emfile);
     tcase_add_test (limits, test_fdlimit_guarded_listener_refuses_within_the_reserve_only);
+    tcase_add_test (limits, test_net_fds_free_says_whether_that_many_descriptors_can_open);
     suite_add_tcase (suite, limits);
     return suite;
 }

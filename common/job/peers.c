@@ -14,6 +14,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+_Static_assert (FF_VENT_FDS_PER_WORKER <= 16, "ff_net_fds_free checks at most 16 descriptors");
+
 /* A PUSH receives nothing: the inbound limit only keeps a bogus peer's
    frame length from sizing libzmq's allocations. */
 #define S_MAX_INBOUND (1LL << 20)
@@ -305,6 +307,16 @@ ff_peers_hello (ff_peers_t *self, const void *routing, size_t routing_len,
     peer->hears_tasks = (flags & FF_HELLO_HEARS_TASKS) != 0;
     if (!peer->name) {
         snprintf (error, error_size, "out of memory");
+        s_peer_destroy (&peer);
+        return FF_PEERS_FAILED;
+    }
+    /* the descriptors of sockets closed a moment ago come back only when
+       libzmq's reaper gets to them: a worker that came to take a leaver's
+       place waits for them, refused, instead of running the pipe's sockets
+       out of descriptors half way */
+    if (!ff_net_fds_free (FF_VENT_FDS_PER_WORKER)) {
+        snprintf (error, error_size, "fewer than %d descriptors free (ulimit -n %d)",
+                  FF_VENT_FDS_PER_WORKER, ff_fdlimit_max ());
         s_peer_destroy (&peer);
         return FF_PEERS_FAILED;
     }

@@ -39,6 +39,24 @@ ff_signals_install (void)
     signal (SIGPIPE, SIG_IGN);
 }
 
+int
+ff_net_fds_free (int count)
+{
+    int fds [16], opened, index, error = 0;
+    if (count > 16)
+        count = 16;
+    for (opened = 0; opened < count; opened++)
+        if ((fds [opened] = open ("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+            error = errno;
+            break;
+        }
+    for (index = 0; index < opened; index++)
+        close (fds [index]);
+    if (opened < count)
+        errno = error;
+    return opened == count;
+}
+
 zsock_t *
 ff_net_new (int type)
 {
@@ -46,11 +64,7 @@ ff_net_new (int type)
        descriptor for its mailbox: make sure one is free first (a socket
        closed with zmq_close frees its own only later, in libzmq's reaper,
        so a trial socket would not do) */
-    int fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    close (fd);
-    return zsock_new (type);
+    return ff_net_fds_free (1)? zsock_new (type): NULL;
 }
 
 zsock_t *

@@ -23,6 +23,11 @@ void
 zsock_t *
     ff_net_new (int type);
 
+/* Whether count descriptors (at most 16) can be opened now: each is opened
+   and closed again. 0 (errno EMFILE or ENFILE) when fewer are free. */
+int
+    ff_net_fds_free (int count);
+
 /* Creates a socket of type with send/receive HWM hwm, linger linger_ms and
    a largest accepted message of maxmsg bytes (-1: no limit). NULL on
    failure. */
