@@ -952,9 +952,9 @@ END_TEST
 #define M_EPISODE_OPS 2000          /* random operations per ledger */
 #define M_OPS 1000000               /* operations in a normal run, at least */
 #define M_OPS_VALGRIND 100000       /* under valgrind, which runs ~50x slower */
-#define M_QUEUE 128                 /* pending entries at most: the largest window,
+#define M_QUEUE 64                  /* pending entries at most: the largest window,
                                        grown ones too */
-#define M_MAX_SEQS_COST 128         /* costs kept for seqs in flight (window <= M_QUEUE) */
+#define M_MAX_SEQS_COST 64          /* costs kept for seqs in flight (window <= M_QUEUE) */
 
 typedef struct {
     ff_slot_state_t state;          /* FF_SLOT_FREE once written */
@@ -1576,7 +1576,11 @@ m_finish (m_t *m)
 static void
 m_episode (m_t *m, size_t ops)
 {
-    size_t window = 1 + (size_t) m_below (m, m_below (m, 2)? 12: 40);
+    /* a third of the windows are M_QUEUE, whose credit ceiling is
+       FF_DISPATCH_HALF_CREDIT; within M_QUEUE heavy-first's lookahead
+       sees the whole pending queue, as the model does */
+    uint64_t kind = m_below (m, 3);
+    size_t window = kind == 2? M_QUEUE: 1 + (size_t) m_below (m, kind? 40: 12);
     /* half the ledgers grow their window as workers join */
     size_t per_worker = m_below (m, 2)? 1 + (size_t) m_below (m, 8): 0;
     ff_ledger_config_t config = {
