@@ -2,10 +2,10 @@
     over the bookkeeping of an ff_ledger. The least-loaded worker relative
     to its credit (a rotating start breaks ties), heavy-first within a
     lookahead of the pending queue for slow tasks, a quarter of the credit
-    per message (half once the credit is large), and credit sized from the pace of each worker's acks and
-    the round trip through the central stages. A
-    suspect task goes alone to a worker that holds nothing. No sockets and
-    no clock: the time is given. */
+    per message (half once the credit is FF_DISPATCH_HALF_CREDIT), and
+    credit sized from the pace of each worker's acks and the round trip
+    through the central stages. A suspect task goes alone to a worker that
+    holds nothing. No sockets and no clock: the time is given. */
 
 #ifndef FANFOLD_DISPATCH_H
 #define FANFOLD_DISPATCH_H
