@@ -439,6 +439,55 @@ START_TEST (test_dispatch_picks_the_least_loaded_worker_and_a_quarter_of_its_cre
 }
 END_TEST
 
+START_TEST (test_dispatch_sends_half_the_credit_a_message_from_the_half_credit_on)
+{
+    ff_ledger_t *ledger = s_ledger (256, 3);
+    ff_dispatch_config_t config = { .window = 256, .prefetch = 1, .batch = 128 };
+    ff_dispatch_t *policy = ff_dispatch_new (&config);
+    uint64_t seqs [FF_MAX_BATCH], worker;
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 1, FF_DISPATCH_HALF_CREDIT - 1), 0);
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 2, 2 * FF_DISPATCH_HALF_CREDIT), 0);
+    s_create (ledger, 200);
+    /* under the half credit, a quarter: 31 / 4 */
+    s_send (ledger, 2, 8, 0);
+    ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 0, &worker, seqs), 7);
+    ck_assert_uint_eq (worker, 1);
+    ff_ledger_sent (ledger, worker, seqs, 7, 0, 0);
+    /* from it, half: worker 2 holds 8 of 64 and takes 32 */
+    ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 0, &worker, seqs), 32);
+    ck_assert_uint_eq (worker, 2);
+    ff_ledger_sent (ledger, worker, seqs, 32, 0, 0);
+    /* 40 of 64 leave less than a half: it waits for the next, as worker 1
+       waits at 28 of 31 (its quarter, 7, does not fit) */
+    s_send (ledger, 1, 21, 0);
+    ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 0, &worker, seqs), 0);
+    ff_ledger_check (ledger);
+    ff_dispatch_destroy (&policy);
+    ff_ledger_destroy (&ledger);
+}
+END_TEST
+
+START_TEST (test_dispatch_round_trip_ignores_workers_sent_half_their_credit)
+{
+    ff_ledger_t *ledger = s_ledger (2048, 3);
+    ff_dispatch_config_t config = { .window = 2048, .prefetch = 1, .batch = 128 };
+    ff_dispatch_t *policy = ff_dispatch_new (&config);
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 1, 2 * FF_DISPATCH_HALF_CREDIT), 0);
+    s_create (ledger, 64);
+    /* its first ack after half a credit of work is no round trip */
+    s_send (ledger, 1, FF_DISPATCH_HALF_CREDIT, 1);
+    ck_assert_int_eq (ff_ledger_worker (ledger, 1)->idle_send_us, 1000);
+    size_t seq;
+    for (seq = 0; seq < FF_DISPATCH_HALF_CREDIT; seq++)
+        ck_assert_int_eq (ff_ledger_ack (ledger, seq, 11), FF_LEDGER_ACKED);
+    ff_dispatch_adapt (policy, ledger, 11000);
+    ck_assert (ff_dispatch_round_trip_us (policy) == 0);
+    ff_ledger_check (ledger);
+    ff_dispatch_destroy (&policy);
+    ff_ledger_destroy (&ledger);
+}
+END_TEST
+
 START_TEST (test_dispatch_sends_the_heaviest_of_the_lookahead_first_for_slow_workers)
 {
     ff_ledger_t *ledger = s_ledger (8, 3);
@@ -958,6 +1007,8 @@ typedef struct {
     uint64_t rng;                   /* xorshift state */
     size_t op;                      /* operations so far, all episodes */
     int prefetch;                   /* the policy's: credit >= prefetch + 1 */
+    int batch;                      /* the policy's: most tasks a message */
+    size_t halved;                  /* messages of more than a quarter of the credit */
     ff_ledger_t *ledger;            /* under test */
     ff_dispatch_t *policy;          /* under test */
 } m_t;
@@ -1285,6 +1336,15 @@ m_op_dispatch (m_t *m, int may_fail)
     const ff_ledger_worker_t *worker = ff_ledger_worker (m->ledger, worker_id);
     M_CHECK (m, m->now >= worker->blocked_until && !worker->isolating);
     M_CHECK (m, (int) count <= worker->credit - worker->outstanding);
+    /* a message holds a quarter of the credit, or half once the credit is
+       FF_DISPATCH_HALF_CREDIT; at least one
+       task, at most the batch */
+    int full = worker->credit >= FF_DISPATCH_HALF_CREDIT? worker->credit / 2
+                                                        : worker->credit / 4;
+    full = full > m->batch? m->batch: full < 1? 1: full;
+    M_CHECK (m, (int) count <= full);
+    if (worker->credit >= FF_DISPATCH_HALF_CREDIT && (int) count > worker->credit / 4)
+        m->halved++;
     /* the order ff_dispatch promises: the front of the queue (lowest seq
        first among fresh tasks), or, for a slow worker once costs differ,
        the heaviest of the lookahead (the first of equals), taken as
@@ -1516,7 +1576,11 @@ m_finish (m_t *m)
 static void
 m_episode (m_t *m, size_t ops)
 {
-    size_t window = 1 + (size_t) m_below (m, m_below (m, 2)? 12: 40);
+    /* a third of the windows are M_QUEUE, whose credit ceiling is
+       FF_DISPATCH_HALF_CREDIT; within M_QUEUE heavy-first's lookahead
+       sees the whole pending queue, as the model does */
+    uint64_t kind = m_below (m, 3);
+    size_t window = kind == 2? M_QUEUE: 1 + (size_t) m_below (m, kind? 40: 12);
     /* half the ledgers grow their window as workers join */
     size_t per_worker = m_below (m, 2)? 1 + (size_t) m_below (m, 8): 0;
     ff_ledger_config_t config = {
@@ -1528,7 +1592,9 @@ m_episode (m_t *m, size_t ops)
     };
     ff_dispatch_config_t policy = {
         .window = (int) window, .prefetch = (int) m_below (m, m_below (m, 2)? 3: 12),
-        .batch = 1 + (int) m_below (m, 8), .fifo = m_below (m, 4) == 0
+        /* half the policies let the credit alone size a message */
+        .batch = m_below (m, 2)? 1 + (int) m_below (m, 8): FF_MAX_BATCH,
+        .fifo = m_below (m, 4) == 0
     };
     m->ledger = ff_ledger_new (&config);
     m->policy = ff_dispatch_new (&policy);
@@ -1543,6 +1609,7 @@ m_episode (m_t *m, size_t ops)
     m->window_per_worker = per_worker;
     m->window_max = config.window_max > window? config.window_max: window;
     m->prefetch = policy.prefetch;
+    m->batch = policy.batch;
     m->window_bytes = config.window_bytes;
     m->fifo = policy.fifo;
     m->reordered = 0;
@@ -1611,6 +1678,8 @@ START_TEST (test_ledger_agrees_with_a_plain_model_over_random_operations)
         m_episode (&model, M_EPISODE_OPS);
     sigaction (SIGABRT, &before, NULL);
     ck_assert_uint_ge (model.op, target);
+    /* the windows of 64 and more let the credit reach FF_DISPATCH_HALF_CREDIT */
+    ck_assert_uint_gt (model.halved, 0);
 }
 END_TEST
 
@@ -1645,6 +1714,8 @@ ledger_suite (void)
     tcase_add_test (tc, test_dispatch_sends_a_suspect_alone_to_an_idle_worker_only);
     tcase_add_test (tc, test_dispatch_picks_the_least_loaded_worker_and_a_quarter_of_its_credit);
     tcase_add_test (tc, test_dispatch_sends_the_heaviest_of_the_lookahead_first_for_slow_workers);
+    tcase_add_test (tc, test_dispatch_sends_half_the_credit_a_message_from_the_half_credit_on);
+    tcase_add_test (tc, test_dispatch_round_trip_ignores_workers_sent_half_their_credit);
     tcase_add_test (tc, test_dispatch_adapt_raises_the_credit_of_a_fast_worker);
     tcase_add_test (tc, test_dispatch_credit_ceiling_follows_the_grown_window);
     tcase_add_test (tc, test_ledger_window_grows_with_the_workers_to_its_cap_keeping_what_is_in_flight);

@@ -102,13 +102,17 @@ s_heaviest (ff_ledger_t *ledger)
 /* How many tasks the next message to worker holds, 0 to wait. A message
    holds at most a quarter of the worker's credit: slow tasks (credit under
    8) travel one per message, so that a task that kills its worker takes no
-   finished neighbour with it. A worker with half its credit queued waits
-   for a full message: it is the least loaded, so all can. */
+   finished neighbour with it. From FF_DISPATCH_HALF_CREDIT on, a message
+   holds half the credit: two in flight keep the worker busy, at half the
+   messages a task. A worker that holds more than its credit less a full
+   message waits for a full one: it is the least loaded, so all can. */
 static size_t
 s_message_size (ff_dispatch_t *self, const ff_ledger_worker_t *worker)
 {
     size_t room = (size_t) (worker->credit - worker->outstanding);
     size_t full = (size_t) worker->credit / 4;
+    if (worker->credit >= FF_DISPATCH_HALF_CREDIT)
+        full = (size_t) worker->credit / 2;
     if (full > (size_t) self->config.batch)
         full = (size_t) self->config.batch;
     if (full < 1)
@@ -172,7 +176,11 @@ ff_dispatch_adapt (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_us)
     size_t count = ff_ledger_workers (ledger), index;
     for (index = 0; index < count; index++) {
         const ff_ledger_worker_t *worker = ff_ledger_worker_at (ledger, index);
-        if (worker->acked_now && worker->idle_send_us > 0 && now_us > worker->idle_send_us)
+        /* a worker of FF_DISPATCH_HALF_CREDIT was sent half its credit:
+           its first ack came after that much work, which would ratchet
+           the credit up (see dispatch.h) */
+        if (worker->acked_now && worker->idle_send_us > 0 && now_us > worker->idle_send_us
+        &&  worker->credit < FF_DISPATCH_HALF_CREDIT)
             s_note_round_trip (self, (double) (now_us - worker->idle_send_us));
     }
     double target = FF_DISPATCH_ROUND_TRIPS * self->round_trip_us;

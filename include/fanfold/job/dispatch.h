@@ -2,10 +2,10 @@
     over the bookkeeping of an ff_ledger. The least-loaded worker relative
     to its credit (a rotating start breaks ties), heavy-first within a
     lookahead of the pending queue for slow tasks, a quarter of the credit
-    per message, and credit sized from the pace of each worker's acks and
-    the round trip through the central stages. A
-    suspect task goes alone to a worker that holds nothing. No sockets and
-    no clock: the time is given. */
+    per message (half once the credit is FF_DISPATCH_HALF_CREDIT), and
+    credit sized from the pace of each worker's acks and the round trip
+    through the central stages. A suspect task goes alone to a worker that
+    holds nothing. No sockets and no clock: the time is given. */
 
 #ifndef FANFOLD_DISPATCH_H
 #define FANFOLD_DISPATCH_H
@@ -43,6 +43,15 @@
    queueing, and a machine that gets busier is followed within tens of
    acks. */
 #define FF_DISPATCH_ROUND_TRIP_RISE 32.0
+
+/* A worker with at least this credit takes half its credit a message,
+   not a quarter: fast tasks, where each message costs the central stages
+   more than the balance of smaller batches buys. The round trip comes
+   only from workers under this credit: their messages hold a quarter of
+   it at most, which keeps the argument above; a first ack after half a
+   credit of work would raise the round trip with the credit, and the
+   credit with the round trip. */
+#define FF_DISPATCH_HALF_CREDIT 32
 
 /* Heavy-first applies to workers whose credit is at most this: order
    matters for slow tasks only, fast ones leave no tail. */
