@@ -86,7 +86,13 @@ typedef struct {
     uint64_t nkernels;              /* kernels of the job: seqs per unit */
     int refused;                    /* the job cannot end (fewer tasks than resumed) */
     ff_item_t *items;               /* room for one result message's items */
+    ff_net_wait_t wait;             /* control and results, polled once per wake-up */
 } s_sink_t;
+
+/* The items of s_sink_t's wait. Control is sent on (acks), so it is asked
+   ZMQ_EVENTS before each wait; results, read until EAGAIN, is not. */
+#define S_CONTROL 0
+#define S_RESULTS 1
 
 /* Logs the first failed write to the output; the exit status says it too.
    A closed pipe (its reader left, as `| head` does) is not an error to
@@ -346,11 +352,14 @@ s_on_results (s_sink_t *self)
 {
     int round, rc;
     size_t index;
+    self->wait.drained [S_RESULTS] = 0;     /* unless the loop ends on EAGAIN */
     for (round = 0; round < S_DRAIN_PER_ROUND; round++) {
         zmq_msg_t body;
         ff_msg_t msg;
-        if ((rc = ff_net_recv (self->results, NULL, &body)) < 0)
+        if ((rc = ff_net_recv (self->results, NULL, &body)) < 0) {
+            ff_net_wait_read (&self->wait, S_RESULTS, rc);
             break;
+        }
         if (rc == 1) {
             ff_log_reject (&self->rejected, "multipart message on results");
             continue;
@@ -456,24 +465,6 @@ s_await_end (s_sink_t *self, int wait_ms)
     zsock_set_linger (self->control, 0);
 }
 
-/* What zmq_poll with a zero timeout says of items (ZMQ_POLLIN only), asked
-   of each socket's ZMQ_EVENTS: no poll round, and no system call over the
-   sockets' descriptors. Returns how many have a message waiting. */
-static int
-s_ready (zmq_pollitem_t *items, int count)
-{
-    int index, ready = 0;
-    for (index = 0; index < count; index++) {
-        int events = 0;
-        size_t size = sizeof (events);
-        if (zmq_getsockopt (items [index].socket, ZMQ_EVENTS, &events, &size) != 0)
-            events = 0;             /* the context is ending: the next poll says so */
-        items [index].revents = (short) (events & ZMQ_POLLIN);
-        ready += items [index].revents != 0;
-    }
-    return ready;
-}
-
 static int
 s_run (s_sink_t *self)
 {
@@ -489,22 +480,20 @@ s_run (s_sink_t *self)
                          ff_codec_size (self->codec), 0);
             last_hello = now;
         }
-        zmq_pollitem_t items [2] = {
-            { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
-            { zsock_resolve (self->results), 0, ZMQ_POLLIN, 0 }
-        };
         /* with acks waiting the loop must not sleep: it only asks whether
            more results came before it sends them */
-        int rc = nacks? s_ready (items, 2): zmq_poll (items, 2, settings->heartbeat_ms);
-        if (rc < 0 && errno != EINTR) {
+        int ready [2];
+        self->wait.drained [S_CONTROL] = 0;
+        int rc = ff_net_wait (&self->wait, ready, nacks? 0: settings->heartbeat_ms);
+        if (rc < 0) {
             ff_log_error ("poll failed: %s", zmq_strerror (errno));
             return FF_EXIT_ERROR;
         }
-        if (rc > 0 && (items [0].revents & ZMQ_POLLIN) && s_on_control (self)) {
+        if (ready [S_CONTROL] && s_on_control (self)) {
             ff_log_error ("out of memory");
             return FF_EXIT_ERROR;
         }
-        if (rc > 0 && (items [1].revents & ZMQ_POLLIN))
+        if (ready [S_RESULTS])
             s_on_results (self);
         ff_delivery_acks (self->delivery, &nacks);
         int64_t since_ack = ff_clock_ms () - self->last_ack;
@@ -687,6 +676,11 @@ ff_sink_main (int argc, char *argv [])
     self.items = (ff_item_t *) calloc (FF_MAX_BATCH, sizeof (ff_item_t));
     self.results = ff_net_socket (ZMQ_PULL, settings->hwm, 0, FF_MAX_RESULT_MESSAGE);
     self.control = ff_net_socket (ZMQ_DEALER, settings->hwm, settings->linger_ms, FF_MAX_CONTROL_MESSAGE);
+    if (self.results && self.control)
+        self.wait = (ff_net_wait_t) {
+            .sockets = { zsock_resolve (self.control), zsock_resolve (self.results) },
+            .fds = { -1, -1 }, .count = 2
+        };
     if (!self.codec || !self.items || !self.results || !self.control)
         ff_log_error ("cannot create sockets");
     else
