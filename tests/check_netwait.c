@@ -9,6 +9,7 @@
 #include <check.h>
 #include <czmq.h>
 #include <errno.h>
+#include <stdio.h>
 #include <unistd.h>
 
 static zsock_t *s_near;             /* the socket waited on */
@@ -18,10 +19,17 @@ static ff_net_wait_t s_wait;
 static void
 s_setup (void)
 {
-    s_near = zsock_new_pair ("@inproc://netwait");
-    s_far = zsock_new_pair (">inproc://netwait");
+    /* a new name each test: a closed socket's inproc name is freed later,
+       by libzmq's reaper thread */
+    static int count = 0;
+    char endpoint [64];
+    snprintf (endpoint, sizeof (endpoint), "inproc://netwait-%d", ++count);
+    s_near = zsock_new (ZMQ_PAIR);
+    s_far = zsock_new (ZMQ_PAIR);
     ck_assert_ptr_nonnull (s_near);
     ck_assert_ptr_nonnull (s_far);
+    ck_assert_int_eq (zsock_bind (s_near, "%s", endpoint), 0);
+    ck_assert_int_eq (zsock_connect (s_far, "%s", endpoint), 0);
     s_wait = (ff_net_wait_t) { .sockets = { zsock_resolve (s_near) }, .fds = { -1 }, .count = 1 };
 }
 
