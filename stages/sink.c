@@ -37,6 +37,12 @@
 #define S_ACK_BATCH 256
 #define S_ACK_EVERY_MS 1
 
+/* Results of tasks that run this many times S_ACK_EVERY_MS or longer, and
+   that come closer together than S_ACK_EVERY_MS, are held S_ACK_EVERY_MS
+   for more before their ack goes: the ventilator wakes once for several,
+   and a worker's next task comes well before its queued one ends. */
+#define S_ACK_HOLD_TASK_RATIO 8
+
 /* Buffered output is written at least this often while results keep
    coming (a reader sees them, and one that left is noticed). */
 #define S_FLUSH_EVERY_MS 100
@@ -86,7 +92,17 @@ typedef struct {
     uint64_t nkernels;              /* kernels of the job: seqs per unit */
     int refused;                    /* the job cannot end (fewer tasks than resumed) */
     ff_item_t *items;               /* room for one result message's items */
+    ff_net_wait_t wait;             /* control and results, polled once per wake-up */
+    int64_t task_us;                /* mean time in the kernel of recent results */
+    int64_t gap_us;                 /* mean time between recent wake-ups for results */
+    int64_t last_results_us;        /* the last wake-up for results */
+    int64_t listed_since_us;        /* when the first seq since the last ack was listed, or 0 */
 } s_sink_t;
+
+/* The items of s_sink_t's wait. Control is sent on (acks), so it is asked
+   ZMQ_EVENTS before each wait; results, read until EAGAIN, is not. */
+#define S_CONTROL 0
+#define S_RESULTS 1
 
 /* Logs the first failed write to the output; the exit status says it too.
    A closed pipe (its reader left, as `| head` does) is not an error to
@@ -299,8 +315,10 @@ s_send_ack (s_sink_t *self)
         if (seqs [index] >= written)
             ff_codec_ack_seq (self->codec, seqs [index]);
     if (ff_net_send (self->control, NULL, 0, ff_codec_data (self->codec),
-                     ff_codec_size (self->codec), 1000) == 0)
+                     ff_codec_size (self->codec), 1000) == 0) {
         ff_delivery_acks_clear (self->delivery);
+        self->listed_since_us = 0;
+    }
     self->last_ack = ff_clock_ms ();
 }
 
@@ -321,6 +339,7 @@ s_take_item (s_sink_t *self, uint64_t worker, const ff_item_t *item)
     ff_delivery_acks (self->delivery, &nacks);
     if (nacks == FF_MAX_ACK_SEQS)
         s_send_ack (self);
+    self->task_us += ((int64_t) item->runtime_us - self->task_us) / 8;
     switch (ff_delivery_take (self->delivery, worker, item)) {
         case FF_DELIVERY_REFUSED:
             ff_log_reject (&self->rejected, "result with seq %" PRIu64 " or kernel %u outside the job",
@@ -346,11 +365,18 @@ s_on_results (s_sink_t *self)
 {
     int round, rc;
     size_t index;
+    int64_t now_us = ff_clock_us ();
+    if (self->last_results_us)
+        self->gap_us += (now_us - self->last_results_us - self->gap_us) / 8;
+    self->last_results_us = now_us;
+    self->wait.drained [S_RESULTS] = 0;     /* unless the loop ends on EAGAIN */
     for (round = 0; round < S_DRAIN_PER_ROUND; round++) {
         zmq_msg_t body;
         ff_msg_t msg;
-        if ((rc = ff_net_recv (self->results, NULL, &body)) < 0)
+        if ((rc = ff_net_recv (self->results, NULL, &body)) < 0) {
+            ff_net_wait_read (&self->wait, S_RESULTS, rc);
             break;
+        }
         if (rc == 1) {
             ff_log_reject (&self->rejected, "multipart message on results");
             continue;
@@ -456,22 +482,18 @@ s_await_end (s_sink_t *self, int wait_ms)
     zsock_set_linger (self->control, 0);
 }
 
-/* What zmq_poll with a zero timeout says of items (ZMQ_POLLIN only), asked
-   of each socket's ZMQ_EVENTS: no poll round, and no system call over the
-   sockets' descriptors. Returns how many have a message waiting. */
+/* How long the acks listed may wait for more results: 0 (they go now),
+   or the milliseconds left of S_ACK_EVERY_MS since the first was listed,
+   when tasks run long and their results come close together. */
 static int
-s_ready (zmq_pollitem_t *items, int count)
+s_ack_hold_ms (s_sink_t *self, int64_t now_us)
 {
-    int index, ready = 0;
-    for (index = 0; index < count; index++) {
-        int events = 0;
-        size_t size = sizeof (events);
-        if (zmq_getsockopt (items [index].socket, ZMQ_EVENTS, &events, &size) != 0)
-            events = 0;             /* the context is ending: the next poll says so */
-        items [index].revents = (short) (events & ZMQ_POLLIN);
-        ready += items [index].revents != 0;
-    }
-    return ready;
+    int64_t every_us = S_ACK_EVERY_MS * 1000;
+    int64_t left = self->listed_since_us + every_us - now_us;
+    if (self->task_us < S_ACK_HOLD_TASK_RATIO * every_us || self->gap_us >= every_us
+    ||  !self->listed_since_us || left <= 0)
+        return 0;
+    return (int) ((left + 999) / 1000);
 }
 
 static int
@@ -480,6 +502,7 @@ s_run (s_sink_t *self)
     const ff_settings_t *settings = ff_topology_settings (self->topology);
     int64_t last_hello = 0;
     size_t nacks = 0;
+    int hold_ms = 0;
     while (!ff_stop_signal && !zsys_interrupted && !s_done (self) && !s_output_failed (self)
            && !ff_delivery_halted (self->delivery) && !self->refused) {
         int64_t now = ff_clock_ms ();
@@ -489,27 +512,30 @@ s_run (s_sink_t *self)
                          ff_codec_size (self->codec), 0);
             last_hello = now;
         }
-        zmq_pollitem_t items [2] = {
-            { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
-            { zsock_resolve (self->results), 0, ZMQ_POLLIN, 0 }
-        };
         /* with acks waiting the loop must not sleep: it only asks whether
            more results came before it sends them */
-        int rc = nacks? s_ready (items, 2): zmq_poll (items, 2, settings->heartbeat_ms);
-        if (rc < 0 && errno != EINTR) {
+        int ready [2];
+        self->wait.drained [S_CONTROL] = 0;
+        int rc = ff_net_wait (&self->wait, ready, hold_ms? hold_ms
+                                                : nacks? 0: settings->heartbeat_ms);
+        if (rc < 0) {
             ff_log_error ("poll failed: %s", zmq_strerror (errno));
             return FF_EXIT_ERROR;
         }
-        if (rc > 0 && (items [0].revents & ZMQ_POLLIN) && s_on_control (self)) {
+        if (ready [S_CONTROL] && s_on_control (self)) {
             ff_log_error ("out of memory");
             return FF_EXIT_ERROR;
         }
-        if (rc > 0 && (items [1].revents & ZMQ_POLLIN))
+        if (ready [S_RESULTS])
             s_on_results (self);
         ff_delivery_acks (self->delivery, &nacks);
+        int64_t now_us = ff_clock_us ();
+        if (nacks && !self->listed_since_us)
+            self->listed_since_us = now_us;
+        hold_ms = nacks && nacks < S_ACK_BATCH && rc == 0? s_ack_hold_ms (self, now_us): 0;
         int64_t since_ack = ff_clock_ms () - self->last_ack;
-        if (self->job && ((nacks && (nacks >= S_ACK_BATCH || rc == 0
-                                     || since_ack >= S_ACK_EVERY_MS))
+        if (self->job && ((nacks && !hold_ms && (nacks >= S_ACK_BATCH || rc == 0
+                                                 || since_ack >= S_ACK_EVERY_MS))
                           || since_ack >= settings->heartbeat_ms)) {
             if ((!nacks || rc == 0) && ff_delivery_flush (self->delivery))
                 s_write_failed (self);
@@ -687,6 +713,11 @@ ff_sink_main (int argc, char *argv [])
     self.items = (ff_item_t *) calloc (FF_MAX_BATCH, sizeof (ff_item_t));
     self.results = ff_net_socket (ZMQ_PULL, settings->hwm, 0, FF_MAX_RESULT_MESSAGE);
     self.control = ff_net_socket (ZMQ_DEALER, settings->hwm, settings->linger_ms, FF_MAX_CONTROL_MESSAGE);
+    if (self.results && self.control)
+        self.wait = (ff_net_wait_t) {
+            .sockets = { zsock_resolve (self.control), zsock_resolve (self.results) },
+            .fds = { -1, -1 }, .count = 2
+        };
     if (!self.codec || !self.items || !self.results || !self.control)
         ff_log_error ("cannot create sockets");
     else

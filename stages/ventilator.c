@@ -640,18 +640,6 @@ s_poll_timeout (s_vent_t *self)
     return timeout;
 }
 
-/* Whether a message waits on control, asked of ZMQ_EVENTS: no system
-   call over the socket's descriptor. */
-static int
-s_control_ready (s_vent_t *self)
-{
-    int events = 0;
-    size_t size = sizeof (events);
-    if (zmq_getsockopt (zsock_resolve (self->control), ZMQ_EVENTS, &events, &size) != 0)
-        return 0;                   /* the context is ending: the poll says so */
-    return (events & ZMQ_POLLIN) != 0;
-}
-
 static int
 s_run (s_vent_t *self)
 {
@@ -664,28 +652,24 @@ s_run (s_vent_t *self)
         s_heartbeat (self);
         if (ff_ledger_departed (self->ledger))
             s_settle (self, 0);
-        zmq_pollitem_t items [2] = {
-            { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
-            { self->intake? zsock_resolve (self->intake): NULL,
-              self->intake? -1: self->input_fd, ZMQ_POLLIN, 0 }
+        /* one poll(2) per wake-up: control is sent on between waits, so it
+           is asked ZMQ_EVENTS first (acks that came are read without a
+           wait); the intake socket or input fd only while input is wanted */
+        ff_net_wait_t wait = {
+            .sockets = { zsock_resolve (self->control),
+                         self->intake? zsock_resolve (self->intake): NULL },
+            .fds = { -1, self->intake? -1: self->input_fd },
+            .count = self->want_input? 2: 1
         };
-        /* acks waiting and no input wanted: read them without a poll
-           round (its system calls cost more than the acks) */
-        int rc;
-        if (!self->want_input && s_control_ready (self)) {
-            items [0].revents = ZMQ_POLLIN;
-            rc = 1;
-        }
-        else
-            rc = zmq_poll (items, self->want_input? 2: 1, s_poll_timeout (self));
-        if (rc < 0 && errno != EINTR) {
+        int ready [2] = { 0, 0 };
+        int rc = ff_net_wait (&wait, ready, s_poll_timeout (self));
+        if (rc < 0) {
             ff_log_error ("poll failed: %s", zmq_strerror (errno));
             return FF_EXIT_ERROR;
         }
-        if (rc > 0 && (items [0].revents & ZMQ_POLLIN))
+        if (ready [0])
             s_on_control (self);
-        if (rc > 0 && self->want_input && !self->intake
-        &&  (items [1].revents & (ZMQ_POLLIN | ZMQ_POLLERR))
+        if (rc > 0 && self->want_input && !self->intake && ready [1]
         &&  ff_producer_fill (self->producer) < 0) {
             ff_log_error ("%s", ff_producer_error (self->producer));
             self->failed = 1;

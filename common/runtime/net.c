@@ -6,6 +6,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +89,70 @@ ff_net_socket (int type, int hwm, int linger_ms, int64_t maxmsg)
         zmq_setsockopt (handle, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof (mandatory));
     }
     return sock;
+}
+
+/* Whether the socket of item index has a message, asked of ZMQ_EVENTS
+   (which takes the commands its mailbox holds). Returns 1, 0, or -1. */
+static int
+s_wait_has_message (ff_net_wait_t *wait, int index)
+{
+    int events = 0;
+    size_t size = sizeof (events);
+    if (zmq_getsockopt (wait->sockets [index], ZMQ_EVENTS, &events, &size) != 0) {
+        wait->drained [index] = 0;
+        return errno == EINTR? 0: -1;   /* a signal: the caller looks again */
+    }
+    wait->drained [index] = (events & ZMQ_POLLIN) == 0;
+    return !wait->drained [index];
+}
+
+int
+ff_net_wait (ff_net_wait_t *wait, int *ready, int timeout_ms)
+{
+    struct pollfd fds [FF_NET_WAIT_MAX];
+    int index, found = 0, plain = 0, rc;
+    assert (wait->count >= 0 && wait->count <= FF_NET_WAIT_MAX);
+    for (index = 0; index < wait->count; index++) {
+        ready [index] = 0;
+        if (!wait->sockets [index])
+            plain += wait->fds [index] >= 0;
+        else
+        if (!wait->drained [index]) {
+            if ((rc = s_wait_has_message (wait, index)) < 0)
+                return -1;
+            found += ready [index] = rc;
+        }
+    }
+    if (found && !plain)
+        return found;
+    for (index = 0; index < wait->count; index++) {
+        size_t size = sizeof (fds [index].fd);
+        fds [index].fd = wait->fds [index];
+        fds [index].events = POLLIN;
+        fds [index].revents = 0;
+        if (wait->sockets [index]
+        &&  zmq_getsockopt (wait->sockets [index], ZMQ_FD, &fds [index].fd, &size) != 0)
+            return -1;
+    }
+    if ((rc = poll (fds, (nfds_t) wait->count, found? 0: timeout_ms)) < 0)
+        return errno == EINTR? found: -1;
+    for (index = 0; rc > 0 && index < wait->count; index++) {
+        if (!fds [index].revents || ready [index])
+            continue;
+        if (!wait->sockets [index])
+            ready [index] = 1;
+        else
+        if ((ready [index] = s_wait_has_message (wait, index)) < 0)
+            return -1;
+        found += ready [index];
+    }
+    return found;
+}
+
+void
+ff_net_wait_read (ff_net_wait_t *wait, int index, int rc)
+{
+    wait->drained [index] = rc < 0 && errno == EAGAIN;
 }
 
 void

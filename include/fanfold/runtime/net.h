@@ -42,6 +42,32 @@ zsock_t *
 int
     ff_net_recv (zsock_t *sock, zmq_msg_t *routing, zmq_msg_t *body);
 
+/* A set of sockets to wait on with one poll(2) per wake-up, where
+   zmq_poll costs a zero-timeout poll of every socket's mailbox before and
+   after its wait. A socket marked drained (read until EAGAIN, and not sent
+   on since: a send may take the signal of a message that came) is not
+   asked ZMQ_EVENTS; its ZMQ_FD says when something came. */
+#define FF_NET_WAIT_MAX 4
+
+typedef struct {
+    void *sockets [FF_NET_WAIT_MAX];    /* libzmq handles, or NULL */
+    int fds [FF_NET_WAIT_MAX];          /* with a NULL socket: a plain fd, or -1 */
+    int drained [FF_NET_WAIT_MAX];      /* 1: no message waits until its fd says so */
+    int count;                          /* items in use */
+} ff_net_wait_t;
+
+/* Waits at most timeout_ms (0: not at all) until an item has a message (a
+   socket) or is readable or in error (a plain fd). ready [i] is 1 for each
+   such item. Each socket found without a message is marked drained.
+   Returns how many are ready, 0 on timeout or a signal, -1 with errno. */
+int
+    ff_net_wait (ff_net_wait_t *wait, int *ready, int timeout_ms);
+
+/* Marks item index drained when rc and errno, from the ff_net_recv that
+   ended its read loop, say that nothing more waits; else not drained. */
+void
+    ff_net_wait_read (ff_net_wait_t *wait, int index, int rc);
+
 /* Receives and drops, without waiting, the frames left of a multipart
    message whose first frames were read. */
 void
