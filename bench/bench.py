@@ -741,7 +741,7 @@ def m_cpu():
     say("%-14s fanfold %s, zmqpipe %.3f µs" % ("cpu", ff, zmq))
     rounds = result["fanfold_us_per_task_rounds"]["total"]
     return [Row("9", measure,
-                "%.2f µs: ventilator %.2f, workers (and the launcher) %.2f, sink %.2f (total per round: min %.2f, max %.2f)" % (
+                "%.2f µs: ventilator %.2f, workers %.2f, sink %.2f (total, the launcher too, per round: min %.2f, max %.2f)" % (
                     ff["total"], ff["ventilator"], ff["worker"], ff["sink"], min(rounds), max(rounds)),
                 "zmqpipe: %.2f µs per message (its ventilator, workers and sink)" % zmq,
                 ff["total"] / zmq, plot="CPU per task ÷ raw")]
@@ -1028,14 +1028,12 @@ bench.py; row 5 is one run; every output is checked):
   builds in a scratch worktree), alternating round by round. Ratio: each
   round's new ÷ old throughput; the median, with min and max.
 - **9** bench/cpu.py: `fanfold run -w 2 --pipe --lines 1 -K noop` over
-  N one-line tasks with the sink and the ventilator started through a
-  wrapper that runs each under /usr/bin/time, so that each one's user +
-  system time (getrusage: all its threads, libzmq's I/O thread included)
-  is known; divided by N. The launcher forks its workers without an exec,
-  so the workers' figure is the whole run's time (getrusage of `fanfold
-  run` and every process it waited for) less the two central stages'; it
-  holds the launcher's own (start-up, waiting) too. The total is the whole
-  run's. The baseline is
+  N one-line tasks, with -v: the launcher forks every stage and logs
+  the user + system time of the ventilator, the sink and the workers
+  (their rusage as it reaps them: all their threads, libzmq's I/O thread
+  included); divided by N. The total is the whole run's (getrusage of
+  `fanfold run` and every process it waited for: the launcher's own
+  time too). The baseline is
   bench/zmqpipe.c over the same lines: its user + system time (it waits
   for its worker and sink processes) ÷ N messages. Medians of CPU_RUNS
   alternating rounds; the outputs are checked. Ratio: fanfold's total ÷

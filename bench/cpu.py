@@ -4,22 +4,19 @@ pipeline's CPU time per message, for `make bench` (row 9) and by hand.
 
 Usage: cpu.py [--tasks N] [--rounds R] [--workers W] FANFOLD_BIN ZMQPIPE
 
-Copies FANFOLD_BIN/fanfold into a scratch directory next to wrappers named
-fanfold-sink, fanfold-ventilator and fanfold-worker that run the real stage
-under /usr/bin/time (the launcher starts the stages that sit next to it),
-so that each stage's user and system time (getrusage of the process: every
-thread, libzmq's I/O thread included) is written to a file when it exits.
-Runs `seq 1 N | fanfold run -w W --pipe --lines 1 -K noop` and
+Each stage's user and system time (the rusage of the process, every
+thread, libzmq's I/O thread included) comes from the launcher's -v line
+"cpu: ventilator S s, sink S s, workers S s": it forks the stages and
+reads their rusage as it reaps them. Runs `seq 1 N | fanfold run -w W --pipe --lines 1 -K noop` and
 `seq 1 N | zmqpipe -w W` (whose own rusage covers its ventilator, workers
 and sink: it waits for them) R times each, alternating, checks the
 outputs, and prints one JSON object: the median over rounds of the µs of
-CPU per task of each stage and of the whole run (every process); the
-launcher forks its workers without running their wrapper, so "worker" is
-the whole run's time less the ventilator's and the sink's (the launcher's
-own, mostly start-up, included), the
-same for zmqpipe per message, and the median wall times.
+CPU per task of each stage and of the whole run (every process, the
+launcher's own included), the same for zmqpipe per message, and the
+median wall times.
 """
 import json
+import re
 import os
 import shutil
 import statistics
@@ -32,24 +29,14 @@ USAGE = "usage: cpu.py [--tasks N] [--rounds R] [--workers W] FANFOLD_BIN ZMQPIP
 STAGES = ("ventilator", "worker", "sink")
 
 
-def wrappers(fanfold_bin, directory):
-    """directory/fanfold and a timing wrapper per stage."""
-    shutil.copy(os.path.join(fanfold_bin, "fanfold"), os.path.join(directory, "fanfold"))
-    for stage in STAGES:
-        path = os.path.join(directory, "fanfold-" + stage)
-        with open(path, "w") as f:
-            f.write('#!/bin/bash\nexec /usr/bin/time -f "%%U %%S" -o "%s/cpu.%s.$$" "%s/fanfold-%s" "$@"\n'
-                    % (directory, stage, fanfold_bin, stage))
-        os.chmod(path, 0o755)
-
-
-def timed(command, stdin_path, stdout_path):
+def timed(command, stdin_path, stdout_path, stderr_path=os.devnull):
     """Runs command (a list); (wall seconds, user + system seconds of it and
     every child it waited for)."""
     before = os.times()
     started = time.monotonic()
-    with open(stdin_path, "rb") as src, open(stdout_path, "wb") as dst:
-        code = subprocess.call(command, stdin=src, stdout=dst, stderr=subprocess.DEVNULL)
+    with open(stdin_path, "rb") as src, open(stdout_path, "wb") as dst, \
+            open(stderr_path, "wb") as err:
+        code = subprocess.call(command, stdin=src, stdout=dst, stderr=err)
     wall = time.monotonic() - started
     after = os.times()
     if code != 0:
@@ -58,17 +45,15 @@ def timed(command, stdin_path, stdout_path):
                   + after.children_system - before.children_system)
 
 
-def stage_seconds(directory):
-    """{stage: user + system seconds} from the wrappers' files, removed."""
-    total = {stage: 0.0 for stage in STAGES}
-    for name in os.listdir(directory):
-        if name.startswith("cpu."):
-            stage = name.split(".")[1]
-            with open(os.path.join(directory, name)) as f:
-                user, system = f.read().split()[-2:]
-            total[stage] += float(user) + float(system)
-            os.unlink(os.path.join(directory, name))
-    return total
+def stage_seconds(log_path):
+    """{stage: user + system seconds} from the launcher's -v "cpu:" line."""
+    pattern = re.compile(r"cpu: ventilator ([0-9.]+) s, sink ([0-9.]+) s, workers ([0-9.]+) s")
+    with open(log_path, errors="replace") as f:
+        for line in f:
+            found = pattern.search(line)
+            if found:
+                return dict(zip(("ventilator", "sink", "worker"), map(float, found.groups())))
+    sys.exit("cpu.py: no cpu line in the launcher's log %s" % log_path)
 
 
 def main(argv):
@@ -88,7 +73,6 @@ def main(argv):
     fanfold_bin, zmqpipe = os.path.abspath(argv[0]), os.path.abspath(argv[1])
     directory = tempfile.mkdtemp(prefix="fanfold-cpu-")
     try:
-        wrappers(fanfold_bin, directory)
         lines = os.path.join(directory, "in")
         with open(lines, "w") as f:
             f.write("".join("%d\n" % n for n in range(1, tasks + 1)))
@@ -97,17 +81,14 @@ def main(argv):
         zmq = []
         walls = {"fanfold": [], "zmqpipe": []}
         for _ in range(rounds):
-            wall, whole = timed([os.path.join(directory, "fanfold"), "run", "-w", str(workers),
-                                 "--pipe", "--lines", "1", "-K", "noop"], lines, out)
+            log = os.path.join(directory, "log")
+            wall, whole = timed([os.path.join(fanfold_bin, "fanfold"), "run", "-v",
+                                 "-w", str(workers), "--mode", "parallel",
+                                 "--pipe", "--lines", "1", "-K", "noop"], lines, out, log)
             if not filecmp(out, lines):
                 sys.exit("cpu.py: fanfold's output differs from its input")
             walls["fanfold"].append(wall)
-            seconds = stage_seconds(directory)
-            # the launcher forks its workers without an exec (the wrapper
-            # is not run): their time is in the launcher's children's, so
-            # the workers' figure is the whole run's less the central
-            # stages', the launcher's own (start-up, waiting) included
-            seconds["worker"] = max(0.0, whole - seconds["ventilator"] - seconds["sink"])
+            seconds = stage_seconds(log)
             for stage in STAGES:
                 ff[stage].append(seconds[stage] * 1e6 / tasks)
             ff["total"].append(whole * 1e6 / tasks)

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -116,6 +117,9 @@ typedef struct {
     int respawn_wanted;             /* workers that died and should be replaced */
     int respawned;                  /* workers replaced so far */
     int worker_failed;              /* a worker's usage/setup error, or 0 */
+    double cpu_sink;                /* seconds of CPU (user + system, every thread) */
+    double cpu_ventilator;          /* of each central stage once reaped, */
+    double cpu_workers;             /* and of every worker reaped */
 } s_children_t;
 
 /* A worker that exited with this status could not start (a usage or setup
@@ -423,11 +427,18 @@ s_running (s_children_t *children)
     return running;
 }
 
-/* Records the exit of pid with status code. */
+/* Records the exit of pid with status code, after cpu seconds of CPU. */
 static void
-s_on_exit (s_children_t *children, pid_t pid, int code)
+s_on_exit (s_children_t *children, pid_t pid, int code, double cpu)
 {
     size_t index;
+    if (pid == children->sink)
+        children->cpu_sink += cpu;
+    else
+    if (pid == children->ventilator)
+        children->cpu_ventilator += cpu;
+    else
+        children->cpu_workers += cpu;
     for (index = 0; index < children->count; index++)
         if (children->pids [index] == pid)
             children->pids [index] = 0;
@@ -468,11 +479,14 @@ s_reap (s_children_t *children, int wait_ms, int ignore_signal)
     pthread_sigmask (SIG_BLOCK, &wanted, &saved);
     while (1) {
         int status;
-        pid_t pid = waitpid (-1, &status, WNOHANG);
+        struct rusage usage;
+        pid_t pid = wait4 (-1, &status, WNOHANG, &usage);
         if (pid > 0) {
             reaped = 1;
             s_on_exit (children, pid, WIFEXITED (status)? WEXITSTATUS (status)
-                                      : FF_EXIT_SIGNAL_BASE + WTERMSIG (status));
+                                      : FF_EXIT_SIGNAL_BASE + WTERMSIG (status),
+                       usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6
+                       + usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6);
             continue;
         }
         int64_t left = deadline - ff_clock_ms ();
@@ -717,6 +731,10 @@ ff_supervisor_run (const ff_stages_t *stages)
     if (ff_stop_signal && stages->on_signal)
         stages->on_signal (stages->on_signal_arg);
     s_stop_all (&children, S_STOP_GRACE_MS);
+    /* forked stages run no timing wrapper: what each used, for -v and
+       bench/cpu.py */
+    ff_log_info ("cpu: ventilator %.3f s, sink %.3f s, workers %.3f s (user + system, every thread)",
+                 children.cpu_ventilator, children.cpu_sink, children.cpu_workers);
     if (ff_stop_signal)
         rc = FF_EXIT_SIGNAL_BASE + ff_stop_signal;
     return rc;
