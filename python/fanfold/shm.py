@@ -111,37 +111,19 @@ class Segment:
             unlink_quietly(self.name)
 
 
-def create(name, data):
-    """Creates segment name holding data (bytes-like, a numpy array, or an
-    iterator of numpy arrays written one after the other) and returns it as
-    a read-only Segment: 0600, O_EXCL, written once with write(2) (so the
-    writer holds no page of it), then mapped read-only. For an iterator,
-    segment.blocks holds the (dtype, shape) of each block."""
+def _new_segment(name, write):
+    """Creates segment name (0600, O_EXCL), has write(fd) fill it and
+    return (size, blocks), then maps it read-only and returns the Segment.
+    The segment is removed when anything fails."""
     if not _NAME_OK.match(name) or len(name) > NAME_MAX:
         raise ValueError("bad segment name %r" % name)
     path = os.path.join(SHM_DIR, name)
     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_NOFOLLOW
                  | os.O_CLOEXEC, 0o600)
-    blocks = []
     try:
         try:
             os.fchmod(fd, 0o600)                 # whatever the umask
-            if isinstance(data, (bytes, bytearray, memoryview, numpy.ndarray)):
-                parts = [data]
-            else:
-                parts = data
-            size = 0
-            for part in parts:
-                if isinstance(part, numpy.ndarray):
-                    part = numpy.ascontiguousarray(part)
-                    blocks.append((part.dtype, part.shape))
-                    view = memoryview(part.reshape(-1).view(numpy.uint8)) if part.size else b""
-                else:
-                    view = memoryview(part).cast("B")
-                while len(view):
-                    written = os.write(fd, view[:1 << 26])
-                    view = view[written:]
-                    size += written
+            size, blocks = write(fd)
             if size == 0:
                 os.ftruncate(fd, 1)
             mapping = mmap.mmap(fd, max(size, 1), mmap.MAP_SHARED, mmap.PROT_READ)
@@ -153,6 +135,33 @@ def create(name, data):
     segment = Segment(name, mapping, size, owner=True, shared=True)
     segment.blocks = blocks
     return segment
+
+
+def create(name, data):
+    """Creates segment name holding data (bytes-like, a numpy array, or an
+    iterator of numpy arrays written one after the other) and returns it as
+    a read-only Segment: 0600, O_EXCL, written once with write(2) (so the
+    writer holds no page of it), then mapped read-only. For an iterator,
+    segment.blocks holds the (dtype, shape) of each block."""
+    def write(fd):
+        if isinstance(data, (bytes, bytearray, memoryview, numpy.ndarray)):
+            parts = [data]
+        else:
+            parts = data
+        size, blocks = 0, []
+        for part in parts:
+            if isinstance(part, numpy.ndarray):
+                part = numpy.ascontiguousarray(part)
+                blocks.append((part.dtype, part.shape))
+                view = memoryview(part.reshape(-1).view(numpy.uint8)) if part.size else b""
+            else:
+                view = memoryview(part).cast("B")
+            while len(view):
+                written = os.write(fd, view[:1 << 26])
+                view = view[written:]
+                size += written
+        return size, blocks
+    return _new_segment(name, write)
 
 
 class Filled:
@@ -188,39 +197,25 @@ def create_filled(name, spec):
     Filled) write it through a writable shared mapping; then unmaps that
     (so the writer's pages of it are dropped) and returns the segment
     mapped read-only. ValueError when fill kept a view of it."""
-    if not _NAME_OK.match(name) or len(name) > NAME_MAX:
-        raise ValueError("bad segment name %r" % name)
-    path = os.path.join(SHM_DIR, name)
-    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_NOFOLLOW
-                 | os.O_CLOEXEC, 0o600)
-    size = spec.nbytes
-    try:
+    def write(fd):
+        size = spec.nbytes
+        if size:
+            os.posix_fallocate(fd, 0, size)     # ENOSPC now, not SIGBUS in fill
+        else:
+            os.ftruncate(fd, 1)
+        writable = mmap.mmap(fd, max(size, 1), mmap.MAP_SHARED,
+                             mmap.PROT_READ | mmap.PROT_WRITE)
+        out = numpy.frombuffer(writable, dtype=spec.dtype,
+                               count=size // spec.dtype.itemsize).reshape(spec.shape)
+        spec.fill(out)
+        del out
         try:
-            os.fchmod(fd, 0o600)
-            if size:
-                os.posix_fallocate(fd, 0, size)     # ENOSPC now, not SIGBUS in fill
-            else:
-                os.ftruncate(fd, 1)
-            writable = mmap.mmap(fd, max(size, 1), mmap.MAP_SHARED,
-                                 mmap.PROT_READ | mmap.PROT_WRITE)
-            out = numpy.frombuffer(writable, dtype=spec.dtype,
-                                   count=size // spec.dtype.itemsize).reshape(spec.shape)
-            spec.fill(out)
-            del out
-            try:
-                writable.close()
-            except BufferError:
-                raise ValueError("segment %s: fill kept a view of the array it wrote, "
-                                 "which would stay writable" % name) from None
-            mapping = mmap.mmap(fd, max(size, 1), mmap.MAP_SHARED, mmap.PROT_READ)
-        except BaseException:
-            unlink_quietly(name)
-            raise
-    finally:
-        os.close(fd)
-    segment = Segment(name, mapping, size, owner=True, shared=True)
-    segment.blocks = [(spec.dtype, spec.shape)]
-    return segment
+            writable.close()
+        except BufferError:
+            raise ValueError("segment %s: fill kept a view of the array it wrote, "
+                             "which would stay writable" % name) from None
+        return size, [(spec.dtype, spec.shape)]
+    return _new_segment(name, write)
 
 
 def open_checked(name, allowed_prefixes, min_size, private=False):
