@@ -17,22 +17,35 @@ for index in 0 1 2 3; do
     eval "\"$BIN/fanfold\" run -w 2 ${jobs[$index]}" < "$SCRATCH/records.txt" > "$SCRATCH/run-$index.out"
 done
 pool_topology
-pool_start 4
+# the pool starts with no worker, so the four jobs are all listed before
+# any of them can finish, however slow the build (ASan) or the machine
+pool_start 0
 for index in 0 1 2 3; do
     eval "\"$BIN/fanfold\" submit -t \"$POOL\" ${jobs[$index]}" < "$SCRATCH/records.txt" \
         > "$SCRATCH/submit-$index.out" 2> "$SCRATCH/submit-$index.err" &
     eval "pid_$index=$!"
 done
-# sample the status while they run: the most jobs seen at once, and how
-# many of them held workers in the same sample
+# the most jobs seen at once, and how many of them held workers in the
+# same sample
 most=0
 split=0
+tries=0
+while [ "$most" -lt 4 ] && [ $tries -lt 200 ]; do
+    seen=$("$BIN/fanfold" status -t "$POOL" --format jsonl 2>/dev/null | grep -c '"kind":"job"' || true)
+    [ "$seen" -gt "$most" ] && most=$seen
+    tries=$((tries + 1))
+    sleep 0.05
+done
+[ "$most" -eq 4 ] || fail "fanfold status listed at most $most jobs at once"
+workers=
+for index in 1 2 3 4; do
+    "$BIN/fanfold" worker -t "$POOL" 2> "$SCRATCH/worker-$index.err" &
+    workers="$workers $!"
+done
 while kill -0 $pid_0 2>/dev/null || kill -0 $pid_1 2>/dev/null || kill -0 $pid_2 2>/dev/null \
    || kill -0 $pid_3 2>/dev/null; do
     "$BIN/fanfold" status -t "$POOL" --format jsonl > "$SCRATCH/status.jsonl" 2>/dev/null || true
-    seen=$(grep -c '"kind":"job"' "$SCRATCH/status.jsonl" || true)
     busy=$(grep '"kind":"job"' "$SCRATCH/status.jsonl" | grep -vc '"workers":0' || true)
-    [ "$seen" -gt "$most" ] && most=$seen
     [ "$busy" -gt "$split" ] && split=$busy
     sleep 0.05
 done
@@ -42,7 +55,8 @@ for index in 0 1 2 3; do
 done
 "$BIN/fanfold" status -t "$POOL" > "$SCRATCH/table.txt"
 grep -q "^WORKER" "$SCRATCH/table.txt" || fail "the status table has no workers part"
+kill -TERM $workers
+wait $workers || true
 pool_stop
-[ "$most" -eq 4 ] || fail "fanfold status listed at most $most jobs at once"
 [ "$split" -ge 2 ] || fail "at most $split jobs held workers at once"
 echo "4 jobs exact; status saw $most jobs at once, $split of them holding workers"
