@@ -26,6 +26,26 @@ static int
 static int64_t
     s_count_units (const ff_run_options_t *self);
 
+/* The tasks that --chunk makes of the input files: a file of more bytes
+   than a chunk is at least two (an upper bound: the .npy header counts
+   too); 1 for each other input or without --chunk. */
+static int64_t
+s_chunked_units (const ff_run_options_t *self)
+{
+    int64_t chunk = ff_options_long (self->options, FF_OPT_CHUNK, 0);
+    int64_t units = 0;
+    int input;
+    for (input = 0; input < self->ninputs; input++) {
+        struct stat info;
+        if (chunk > 0 && stat (self->inputs [input], &info) == 0 && S_ISREG (info.st_mode)
+        &&  info.st_size > chunk)
+            units += (info.st_size + chunk - 1) / chunk;
+        else
+            units++;
+    }
+    return units;
+}
+
 /* Splits every -p KEY=VALUE (the table checked the '=') into params. */
 static int
 s_split_params (ff_run_options_t *self)
@@ -467,6 +487,10 @@ s_small_job (const ff_run_options_t *self, const char **why)
     int64_t units = sources? s_count_units (self): self->ninputs;
     if (units < 0) {
         *why = "arguments read from stdin";
+        return 0;
+    }
+    if (!sources && s_chunked_units (self) > 1) {
+        *why = "arrays split in more than one chunk";
         return 0;
     }
     if ((uint64_t) units * self->nkernels <= 1) {

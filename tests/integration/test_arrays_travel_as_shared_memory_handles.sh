@@ -4,7 +4,8 @@
 #   --no-shm gives the same bytes; while the job runs no segment is made
 #   (a .npy is mapped in place: the ventilator and the workers map the
 #   file itself), afterwards none is left; after kill -9 of every stage,
-#   `fanfold clean` leaves nothing either.
+#   `fanfold clean` leaves nothing either. --mode auto starts the stages
+#   for one array that --chunk splits, and not for one it leaves whole.
 . "$(dirname "$0")/lib.sh"
 "$PY" - "$SCRATCH" <<'PYEOF'
 import sys, numpy as np
@@ -33,6 +34,14 @@ PYEOF
 "$BIN/fanfold" run --serial -K stats --chunk 4M --format jsonl -- "${arrays[@]}" \
     | cmp - "$SCRATCH/stats.jsonl" || fail "--serial differs"
 [ -z "$(ls /dev/shm | grep "^$mine" || true)" ] || fail "segments left after the job: $(ls /dev/shm)"
+
+# --mode auto: one array that --chunk splits is many tasks (parallel);
+# the same array unsplit is one task (serial)
+"$BIN/fanfold" run -w 2 -v -K stats --chunk 4M -- "$SCRATCH/f32.npy" 2>&1 >/dev/null \
+    | grep -q "mode auto: parallel (arrays split in more than one chunk)" \
+    || fail "--mode auto ran one chunked array in serial"
+"$BIN/fanfold" run -w 2 -v -K stats -- "$SCRATCH/f32.npy" 2>&1 >/dev/null \
+    | grep -q "mode auto: serial (a single task)" || fail "--mode auto started the stages for one task"
 
 # a worker that cannot map the segments gets the bytes instead: same output
 topology="$ROOT/topology/local.zpl"
