@@ -395,8 +395,12 @@ ff_peers_pipe_intruded (ff_peers_t *self, ff_peer_t *peer)
     assert (self && peer);
     int intruded = 0, round;
     /* ZMQ_EVENTS processes the socket's commands at once (a receive may
-       put that off for up to a millisecond): an event already sent is seen */
-    zsock_events (peer->monitor);
+       put that off for up to a millisecond): an event already sent is seen.
+       Without one waiting, no receive is tried: a receive that finds
+       nothing asks the socket's mailbox again (a poll and a getpid), and
+       this runs before every task message */
+    if (!(zsock_events (peer->monitor) & ZMQ_POLLIN))
+        return peer->connections > 1;
     /* a bounded drain: each event is a connection made or lost */
     for (round = 0; round < 64; round++) {
         zmq_msg_t frame;

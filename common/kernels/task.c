@@ -49,7 +49,8 @@ ff_task_max_result (const ff_task_t *task, uint64_t max_result)
 {
     uint64_t limit = max_result? max_result: (uint64_t) FF_MAX_RESULT;
     long asked;                     /* -p max_result=SIZE lowers it */
-    if (!ff_parse_size (ff_task_param (task, "max_result", ""), &asked) && asked > 0
+    const char *param = ff_task_param (task, "max_result", NULL);
+    if (param && !ff_parse_size (param, &asked) && asked > 0
     &&  (uint64_t) asked < limit)
         limit = (uint64_t) asked;
     return limit;

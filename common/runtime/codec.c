@@ -26,14 +26,27 @@ s_need (s_cursor_t *cur, size_t bytes)
     return (size_t) (cur->end - cur->at) >= bytes ? 0 : -1;
 }
 
+/* The big-endian value of 1, 2, 4 or 8 bytes at at (msgpack's widths). */
 static uint64_t
 s_be (const uint8_t *at, size_t bytes)
 {
-    uint64_t value = 0;
-    size_t index;
-    for (index = 0; index < bytes; index++)
-        value = (value << 8) | at [index];
-    return value;
+    uint16_t u16;
+    uint32_t u32;
+    uint64_t u64;
+    switch (bytes) {
+        case 1:
+            return at [0];
+        case 2:
+            memcpy (&u16, at, 2);
+            return __builtin_bswap16 (u16);
+        case 4:
+            memcpy (&u32, at, 4);
+            return __builtin_bswap32 (u32);
+        default:
+            assert (bytes == 8);
+            memcpy (&u64, at, 8);
+            return __builtin_bswap64 (u64);
+    }
 }
 
 /* Reads a fixed-width big-endian field of width bytes after the tag. */
@@ -47,8 +60,9 @@ s_field (s_cursor_t *cur, size_t bytes, uint64_t *value)
     return 0;
 }
 
-static int
-s_read_uint (s_cursor_t *cur, uint64_t *value)
+/* s_read_uint past a positive fixint: the wider encodings. */
+static __attribute__ ((noinline)) int
+s_read_uint_wide (s_cursor_t *cur, uint64_t *value)
 {
     if (s_need (cur, 1))
         return -1;
@@ -76,6 +90,31 @@ s_read_uint (s_cursor_t *cur, uint64_t *value)
         default:
             return -1;
     }
+}
+
+/* Reads a non-negative integer: a positive fixint or uint 8 to 64 here
+   inline (what encoders write), the signed encodings and errors in
+   s_read_uint_wide. */
+static inline int
+s_read_uint (s_cursor_t *cur, uint64_t *value)
+{
+    if (cur->at < cur->end) {
+        uint8_t tag = *cur->at;
+        if (tag <= 0x7f) {
+            *value = tag;
+            cur->at++;
+            return 0;
+        }
+        if (tag >= 0xcc && tag <= 0xcf) {
+            size_t bytes = (size_t) 1 << (tag - 0xcc);
+            if ((size_t) (cur->end - cur->at) - 1 < bytes)
+                return -1;
+            *value = s_be (cur->at + 1, bytes);
+            cur->at += 1 + bytes;
+            return 0;
+        }
+    }
+    return s_read_uint_wide (cur, value);
 }
 
 static int
@@ -107,9 +146,9 @@ s_read_int (s_cursor_t *cur, int64_t *value)
     return 0;
 }
 
-/* Reads a str or bin (both accepted where bytes are expected). */
-static int
-s_read_bytes (s_cursor_t *cur, ff_str_t *out, int allow_bin)
+/* s_read_bytes past a fixstr: str8/16/32, and bin8/16/32 where allow_bin. */
+static __attribute__ ((noinline)) int
+s_read_bytes_wide (s_cursor_t *cur, ff_str_t *out, int allow_bin)
 {
     if (s_need (cur, 1))
         return -1;
@@ -142,16 +181,43 @@ s_read_bytes (s_cursor_t *cur, ff_str_t *out, int allow_bin)
     return 0;
 }
 
-static int
+/* Reads a str or bin (bin only where allow_bin): a fixstr or bin8 here
+   inline, the rest in s_read_bytes_wide. */
+static inline int
+s_read_bytes (s_cursor_t *cur, ff_str_t *out, int allow_bin)
+{
+    size_t left = (size_t) (cur->end - cur->at), len;
+    if (left >= 1 && (*cur->at & 0xe0) == 0xa0) {
+        len = *cur->at & 0x1f;
+        if (left - 1 < len)
+            return -1;
+        out->ptr = (const char *) cur->at + 1;
+        out->len = len;
+        cur->at += 1 + len;
+        return 0;
+    }
+    if (left >= 2 && allow_bin && *cur->at == 0xc4) {
+        len = cur->at [1];
+        if (left - 2 < len)
+            return -1;
+        out->ptr = (const char *) cur->at + 2;
+        out->len = len;
+        cur->at += 2 + len;
+        return 0;
+    }
+    return s_read_bytes_wide (cur, out, allow_bin);
+}
+
+static inline int
 s_read_str (s_cursor_t *cur, ff_str_t *out)
 {
     return s_read_bytes (cur, out, 0);
 }
 
-/* Reads an array header; the count must fit in the bytes left, since every
-   element takes at least one byte. */
-static int
-s_read_array (s_cursor_t *cur, size_t *count)
+/* s_read_array past a fixarray: array16/32. The count must fit in the
+   bytes left, since every element takes at least one byte. */
+static __attribute__ ((noinline)) int
+s_read_array_wide (s_cursor_t *cur, size_t *count)
 {
     if (s_need (cur, 1))
         return -1;
@@ -177,7 +243,23 @@ s_read_array (s_cursor_t *cur, size_t *count)
     return 0;
 }
 
-static int
+/* Reads an array header: a fixarray inline, the rest in
+   s_read_array_wide. */
+static inline int
+s_read_array (s_cursor_t *cur, size_t *count)
+{
+    if (cur->at < cur->end && (*cur->at & 0xf0) == 0x90) {
+        size_t n = *cur->at & 0x0f;
+        if ((size_t) (cur->end - cur->at) - 1 < n)
+            return -1;
+        cur->at++;
+        *count = n;
+        return 0;
+    }
+    return s_read_array_wide (cur, count);
+}
+
+static inline int
 s_expect_array (s_cursor_t *cur, size_t count)
 {
     size_t actual;
@@ -255,7 +337,7 @@ s_read_params (s_cursor_t *cur, ff_msg_t *msg)
 }
 
 /* Reads chunk and chunks: chunks at least 1, chunk below it. */
-static int
+static inline int
 s_read_chunk (s_cursor_t *cur, ff_item_t *item)
 {
     uint64_t chunk, chunks;
@@ -595,7 +677,7 @@ ff_msg_decode_items (const void *frame, size_t size, ff_msg_t *msg, ff_item_t *i
     ||  s_read_str (&cur, &name))
         return -1;
     for (type = 1; type < S_NAME_COUNT; type++)
-        if (ff_str_eq (name, s_names [type]))
+        if (name.len && name.ptr [0] == s_names [type][0] && ff_str_eq (name, s_names [type]))
             break;
     if (type == S_NAME_COUNT)
         return -1;
@@ -726,17 +808,36 @@ s_write (void *data, const char *bytes, size_t len)
 /* Most bytes an item's fixed fields take, besides its strings and handles. */
 #define S_ITEM_FIXED_MAX 128
 
-static uint8_t *
+/* Writes tag and value in bytes (1, 2, 4 or 8) big-endian bytes. */
+static inline uint8_t *
 s_put_be (uint8_t *at, uint8_t tag, uint64_t value, size_t bytes)
 {
-    size_t index;
+    uint16_t u16;
+    uint32_t u32;
+    uint64_t u64;
     *at++ = tag;
-    for (index = bytes; index > 0; index--)
-        *at++ = (uint8_t) (value >> (8 * (index - 1)));
-    return at;
+    switch (bytes) {
+        case 1:
+            *at = (uint8_t) value;
+            break;
+        case 2:
+            u16 = __builtin_bswap16 ((uint16_t) value);
+            memcpy (at, &u16, 2);
+            break;
+        case 4:
+            u32 = __builtin_bswap32 ((uint32_t) value);
+            memcpy (at, &u32, 4);
+            break;
+        default:
+            assert (bytes == 8);
+            u64 = __builtin_bswap64 (value);
+            memcpy (at, &u64, 8);
+            break;
+    }
+    return at + bytes;
 }
 
-static uint8_t *
+static inline uint8_t *
 s_put_uint (uint8_t *at, uint64_t value)
 {
     if (value < 0x80) {
@@ -752,7 +853,7 @@ s_put_uint (uint8_t *at, uint64_t value)
     return s_put_be (at, 0xcf, value, 8);
 }
 
-static uint8_t *
+static inline uint8_t *
 s_put_array (uint8_t *at, size_t count)
 {
     if (count < 16) {
@@ -762,7 +863,7 @@ s_put_array (uint8_t *at, size_t count)
     return count <= UINT16_MAX? s_put_be (at, 0xdc, count, 2): s_put_be (at, 0xdd, count, 4);
 }
 
-static uint8_t *
+static inline uint8_t *
 s_put_str (uint8_t *at, const char *text, size_t len)
 {
     if (len < 32)
