@@ -683,7 +683,7 @@ START_TEST (test_dispatch_spreads_the_last_tasks_that_travel_together_over_the_w
 }
 END_TEST
 
-START_TEST (test_dispatch_keeps_one_slow_task_a_message_when_tasks_go_heaviest_first)
+START_TEST (test_dispatch_keeps_one_slow_task_a_message_when_task_costs_differ)
 {
     ff_ledger_t *ledger = s_ledger (2048, 3);
     ff_dispatch_config_t config = { .window = 2048, .prefetch = 1, .batch = 128 };
@@ -1478,11 +1478,11 @@ m_op_dispatch (m_t *m, int may_fail)
     M_CHECK (m, (int) count <= worker->credit - worker->outstanding);
     /* a message holds a quarter of the credit, or half once the credit is
        FF_DISPATCH_HALF_CREDIT, or 1 / (prefetch + 1) of it once the
-       worker's pace is known and tasks go in seq order (fifo, or costs
-       all equal); at least one task, at most the batch */
+       worker's pace is known and the task costs are all equal; at least
+       one task, at most the batch */
     int full = worker->credit >= FF_DISPATCH_HALF_CREDIT? worker->credit / 2
                                                         : worker->credit / 4;
-    if (worker->task_us > 0 && (m->fifo || !(m->max_cost > m->min_cost))
+    if (worker->task_us > 0 && !(m->max_cost > m->min_cost)
     &&  worker->credit / (m->prefetch + 1) > full)
         full = worker->credit / (m->prefetch + 1);
     full = full > m->batch? m->batch: full < 1? 1: full;
@@ -1868,7 +1868,7 @@ ledger_suite (void)
     tcase_add_test (tc, test_dispatch_adapt_keeps_the_floor_for_slow_tasks_whatever_the_round_trip);
     tcase_add_test (tc, test_dispatch_sends_tasks_of_a_few_ms_together_two_messages_of_work_a_credit);
     tcase_add_test (tc, test_dispatch_spreads_the_last_tasks_that_travel_together_over_the_workers);
-    tcase_add_test (tc, test_dispatch_keeps_one_slow_task_a_message_when_tasks_go_heaviest_first);
+    tcase_add_test (tc, test_dispatch_keeps_one_slow_task_a_message_when_task_costs_differ);
     tcase_add_test (tc, test_dispatch_credit_of_tasks_that_travel_together_never_ratchets_up);
     tcase_add_test (tc, test_dispatch_takes_back_tasks_from_a_worker_that_finishes_nothing_while_others_idle);
     tcase_add_test (tc, test_dispatch_never_takes_back_from_a_worker_that_finished_a_task);

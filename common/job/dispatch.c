@@ -100,13 +100,13 @@ s_heaviest (ff_ledger_t *ledger)
 }
 
 /* Whether the tasks of a worker of pace task_us travel together: its
-   pace is known and the job's tasks do not go heaviest first (which
-   sends slow tasks one by one, so that two heavy ones never queue on one
-   worker). */
+   pace is known and the job's task costs do not differ (then slow tasks
+   go one by one, heaviest first or in seq order, so that two heavy ones
+   never queue on one worker, nor light ones behind a heavy one). */
 static int
 s_together (ff_dispatch_t *self, double task_us)
 {
-    return task_us > 0 && (self->config.fifo || !(self->max_cost > self->min_cost));
+    return task_us > 0 && !(self->max_cost > self->min_cost);
 }
 
 /* The tasks of task_us that make FF_DISPATCH_MESSAGE_US of work, the

@@ -65,7 +65,7 @@
    and never batch. The cost is a tail: a result waits for its message's
    last task, and the last messages of a job shrink to the workers' share
    of what is pending (ff_dispatch_plan) so that none waits behind one.
-   Jobs whose tasks go heaviest first keep one slow task a message. */
+   Jobs whose task costs differ keep one slow task a message. */
 #define FF_DISPATCH_MESSAGE_US 40000.0
 
 /* Heavy-first applies to workers whose credit is at most this: order
