@@ -37,11 +37,14 @@
 #define S_ACK_BATCH 256
 #define S_ACK_EVERY_MS 1
 
-/* Results of tasks that run this many times S_ACK_EVERY_MS or longer, and
-   that come closer together than S_ACK_EVERY_MS, are held S_ACK_EVERY_MS
-   for more before their ack goes: the ventilator wakes once for several,
-   and a worker's next task comes well before its queued one ends. */
-#define S_ACK_HOLD_TASK_RATIO 8
+/* The acks of tasks that run long are held a share of their time, at
+   most S_ACK_HOLD_MAX_MS (and only from S_ACK_EVERY_MS on), when results
+   come closer together than that: the ventilator wakes once for several,
+   and a worker's next task still comes well before its queued one ends.
+   While acks are held the sink does not wake for each result: one
+   wake-up at the hold's end takes every result that came meanwhile. */
+#define S_ACK_HOLD_TASK_SHARE 4
+#define S_ACK_HOLD_MAX_MS 4
 
 /* Buffered output is written at least this often while results keep
    coming (a reader sees them, and one that left is noticed). */
@@ -94,7 +97,7 @@ typedef struct {
     ff_item_t *items;               /* room for one result message's items */
     ff_net_wait_t wait;             /* control and results, polled once per wake-up */
     int64_t task_us;                /* mean time in the kernel of recent results */
-    int64_t gap_us;                 /* mean time between recent wake-ups for results */
+    int64_t gap_us;                 /* mean time between recent result messages */
     int64_t last_results_us;        /* the last wake-up for results */
     int64_t listed_since_us;        /* when the first seq since the last ack was listed, or 0 */
 } s_sink_t;
@@ -365,10 +368,8 @@ s_on_results (s_sink_t *self)
 {
     int round, rc;
     size_t index;
-    int64_t now_us = ff_clock_us ();
-    if (self->last_results_us)
-        self->gap_us += (now_us - self->last_results_us - self->gap_us) / 8;
-    self->last_results_us = now_us;
+    int64_t now_us = ff_clock_us (), since_us = now_us - self->last_results_us;
+    int messages = 0;
     self->wait.drained [S_RESULTS] = 0;     /* unless the loop ends on EAGAIN */
     for (round = 0; round < S_DRAIN_PER_ROUND; round++) {
         zmq_msg_t body;
@@ -391,6 +392,14 @@ s_on_results (s_sink_t *self)
             for (index = 0; index < msg.count; index++)
                 s_take_item (self, msg.worker, &self->items [index]);
         zmq_msg_close (&body);
+        messages++;
+    }
+    /* the mean time between result messages (a wake-up after a hold takes
+       several) */
+    if (messages > 0) {
+        if (self->last_results_us)
+            self->gap_us += (since_us / messages - self->gap_us) / 8;
+        self->last_results_us = now_us;
     }
 }
 
@@ -483,14 +492,17 @@ s_await_end (s_sink_t *self, int wait_ms)
 }
 
 /* How long the acks listed may wait for more results: 0 (they go now),
-   or the milliseconds left of S_ACK_EVERY_MS since the first was listed,
-   when tasks run long and their results come close together. */
+   or the milliseconds left of the hold (a share of the task time, see
+   S_ACK_HOLD_TASK_SHARE) since the first was listed, when tasks run long
+   and their results come close together. */
 static int
 s_ack_hold_ms (s_sink_t *self, int64_t now_us)
 {
-    int64_t every_us = S_ACK_EVERY_MS * 1000;
-    int64_t left = self->listed_since_us + every_us - now_us;
-    if (self->task_us < S_ACK_HOLD_TASK_RATIO * every_us || self->gap_us >= every_us
+    int64_t hold_us = self->task_us / S_ACK_HOLD_TASK_SHARE;
+    if (hold_us > S_ACK_HOLD_MAX_MS * 1000)
+        hold_us = S_ACK_HOLD_MAX_MS * 1000;
+    int64_t left = self->listed_since_us + hold_us - now_us;
+    if (hold_us < S_ACK_EVERY_MS * 1000 || self->gap_us >= hold_us
     ||  !self->listed_since_us || left <= 0)
         return 0;
     return (int) ((left + 999) / 1000);
@@ -516,8 +528,12 @@ s_run (s_sink_t *self)
            more results came before it sends them */
         int ready [2];
         self->wait.drained [S_CONTROL] = 0;
+        self->wait.count = hold_ms? S_RESULTS: S_RESULTS + 1;   /* held: control only */
         int rc = ff_net_wait (&self->wait, ready, hold_ms? hold_ms
                                                 : nacks? 0: settings->heartbeat_ms);
+        self->wait.count = S_RESULTS + 1;
+        if (hold_ms && rc >= 0)
+            ready [S_RESULTS] = 1;  /* what came while the acks were held */
         if (rc < 0) {
             ff_log_error ("poll failed: %s", zmq_strerror (errno));
             return FF_EXIT_ERROR;

@@ -540,6 +540,9 @@ START_TEST (test_dispatch_adapt_sizes_credit_to_the_round_trip_when_it_starves_a
     ff_dispatch_t *policy = ff_dispatch_new (&config);
     ck_assert_int_eq (ff_ledger_worker_add (ledger, 1, ff_dispatch_initial_credit (policy)), 0);
     s_create (ledger, 64);
+    /* a job whose tasks go heaviest first: one slow task a message */
+    ff_dispatch_note_cost (policy, 1);
+    ff_dispatch_note_cost (policy, 2);
     /* both tasks back 10 ms after a send to an idle worker: a pace of 5 ms
        a task would keep the credit at its floor, 3 ms / 5 ms */
     s_send (ledger, 1, 2, 1);
@@ -581,6 +584,9 @@ START_TEST (test_dispatch_adapt_keeps_the_floor_for_slow_tasks_whatever_the_roun
     ff_dispatch_t *policy = ff_dispatch_new (&config);
     ck_assert_int_eq (ff_ledger_worker_add (ledger, 1, ff_dispatch_initial_credit (policy)), 0);
     s_create (ledger, 64);
+    /* a job whose tasks go heaviest first: one slow task a message */
+    ff_dispatch_note_cost (policy, 1);
+    ff_dispatch_note_cost (policy, 2);
     /* 10 ms tasks, one a message; each comes back 0.5 ms after it ends.
        The round trip holds one task's work, so twice it is less than two
        tasks: the credit stays at prefetch + 1, round after round */
@@ -601,6 +607,140 @@ START_TEST (test_dispatch_adapt_keeps_the_floor_for_slow_tasks_whatever_the_roun
         s_send (ledger, 1, 1, now / 1000);      /* held nothing: a round trip starts */
         seq++;
     }
+    ff_ledger_check (ledger);
+    ff_dispatch_destroy (&policy);
+    ff_ledger_destroy (&ledger);
+}
+END_TEST
+
+START_TEST (test_dispatch_sends_tasks_of_a_few_ms_together_two_messages_of_work_a_credit)
+{
+    ff_ledger_t *ledger = s_ledger (2048, 3);
+    ff_dispatch_config_t config = { .window = 2048, .prefetch = 1, .batch = 128 };
+    ff_dispatch_t *policy = ff_dispatch_new (&config);
+    uint64_t seqs [FF_MAX_BATCH], worker;
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 1, ff_dispatch_initial_credit (policy)), 0);
+    s_create (ledger, 200);
+    /* before its pace is known, one task a message */
+    ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 1, &worker, seqs), 1);
+    ff_ledger_sent (ledger, worker, seqs, 1, 1, 1000);
+    s_send (ledger, 1, 1, 1);
+    /* 10.5 ms a task: k of them make the nearest count to
+       FF_DISPATCH_MESSAGE_US, and prefetch + 1 such messages the credit */
+    int k = (int) (FF_DISPATCH_MESSAGE_US / 10500 + 0.5);
+    ck_assert_int_ge (k, 2);
+    ck_assert_int_eq (ff_ledger_ack (ledger, 0, 11), FF_LEDGER_ACKED);
+    ff_dispatch_adapt (policy, ledger, 11500);
+    ck_assert_int_eq (ff_ledger_worker (ledger, 1)->credit, 2 * k);
+    ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 11, &worker, seqs), k);
+    ff_ledger_sent (ledger, worker, seqs, k, 11, 11500);
+    /* k + 1 of 2k held: it waits for a whole message */
+    ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 11, &worker, seqs), 0);
+    /* 3 ms tasks: more a message */
+    int k3 = (int) (FF_DISPATCH_MESSAGE_US / 3000 + 0.5);
+    ff_ledger_worker_pace (ledger, 0, 2 * k, 3000, 11500);
+    ck_assert_int_eq (ff_ledger_ack (ledger, 1, 17), FF_LEDGER_ACKED);
+    ck_assert_int_eq (ff_ledger_ack (ledger, 2, 17), FF_LEDGER_ACKED);
+    ff_dispatch_adapt (policy, ledger, 17500);
+    ck_assert_int_eq (ff_ledger_worker (ledger, 1)->credit, 2 * k3);
+    ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 17, &worker, seqs), k3);
+    ff_ledger_sent (ledger, worker, seqs, k3, 17, 17500);
+    ff_ledger_check (ledger);
+    ff_dispatch_destroy (&policy);
+    ff_ledger_destroy (&ledger);
+}
+END_TEST
+
+START_TEST (test_dispatch_spreads_the_last_tasks_that_travel_together_over_the_workers)
+{
+    ff_ledger_t *ledger = s_ledger (2048, 3);
+    ff_dispatch_config_t config = { .window = 2048, .prefetch = 1, .batch = 128 };
+    ff_dispatch_t *policy = ff_dispatch_new (&config);
+    uint64_t seqs [FF_MAX_BATCH], worker;
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 1, 2), 0);
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 2, 2), 0);
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 3, 2), 0);
+    /* 1 ms tasks: messages of FF_DISPATCH_MESSAGE_US would hold 40 */
+    size_t index;
+    for (index = 0; index < 3; index++)
+        ff_ledger_worker_pace (ledger, index, 80, 1000, 0);
+    s_create (ledger, 12);
+    /* 12 pending for 3 workers: 4 a message, not 12 to one */
+    ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 0, &worker, seqs), 4);
+    ff_ledger_sent (ledger, worker, seqs, 4, 0, 0);
+    /* 8 left: 2 each; with fewer than the workers, a plain message */
+    ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 0, &worker, seqs), 2);
+    ff_ledger_sent (ledger, worker, seqs, 2, 0, 0);
+    ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 0, &worker, seqs), 2);
+    ff_ledger_sent (ledger, worker, seqs, 2, 0, 0);
+    s_create (ledger, 0);
+    ck_assert_uint_eq (ff_ledger_pending (ledger), 4);
+    ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 0, &worker, seqs), 1);
+    ff_ledger_sent (ledger, worker, seqs, 1, 0, 0);
+    ff_ledger_check (ledger);
+    ff_dispatch_destroy (&policy);
+    ff_ledger_destroy (&ledger);
+}
+END_TEST
+
+START_TEST (test_dispatch_keeps_one_slow_task_a_message_when_task_costs_differ)
+{
+    ff_ledger_t *ledger = s_ledger (2048, 3);
+    ff_dispatch_config_t config = { .window = 2048, .prefetch = 1, .batch = 128 };
+    ff_dispatch_t *policy = ff_dispatch_new (&config);
+    uint64_t seqs [FF_MAX_BATCH], worker;
+    ff_dispatch_note_cost (policy, 10);
+    ff_dispatch_note_cost (policy, 500);
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 1, ff_dispatch_initial_credit (policy)), 0);
+    s_create (ledger, 64);
+    /* 10.5 ms a task, as in the test above */
+    s_send (ledger, 1, 1, 1);
+    ck_assert_int_eq (ff_ledger_ack (ledger, 0, 11), FF_LEDGER_ACKED);
+    ff_dispatch_adapt (policy, ledger, 11500);
+    ck_assert_int_eq (ff_ledger_worker (ledger, 1)->credit, 2);
+    ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 11, &worker, seqs), 1);
+    ff_ledger_sent (ledger, worker, seqs, 1, 11, 11500);
+    ff_ledger_check (ledger);
+    ff_dispatch_destroy (&policy);
+    ff_ledger_destroy (&ledger);
+}
+END_TEST
+
+START_TEST (test_dispatch_credit_of_tasks_that_travel_together_never_ratchets_up)
+{
+    ff_ledger_t *ledger = s_ledger (2048, 3);
+    ff_dispatch_config_t config = { .window = 2048, .prefetch = 1, .batch = 128 };
+    ff_dispatch_t *policy = ff_dispatch_new (&config);
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 1, ff_dispatch_initial_credit (policy)), 0);
+    s_create (ledger, 2);
+    /* a first round trip of one 10 ms task and 0.5 ms of transport */
+    int64_t now = 1000;
+    s_send (ledger, 1, 1, now / 1000);
+    now += 10500;
+    ck_assert_int_eq (ff_ledger_ack (ledger, 0, now / 1000), FF_LEDGER_ACKED);
+    ff_dispatch_adapt (policy, ledger, now);
+    ck_assert (ff_dispatch_round_trip_us (policy) == 10500);
+    int k = (int) (FF_DISPATCH_MESSAGE_US / 10500 + 0.5);
+    ck_assert_int_eq (ff_ledger_worker (ledger, 1)->credit, 2 * k);
+    /* then messages of k: each the worker gets while idle comes back after
+       k tasks, which is no round trip; the credit stays at 2 messages */
+    uint64_t seq = 1;
+    int round;
+    for (round = 0; round < 40; round++) {
+        s_create (ledger, 2 * k);
+        s_send (ledger, 1, k, now / 1000);
+        s_send (ledger, 1, k, now / 1000);
+        int half, task;
+        for (half = 0; half < 2; half++) {
+            now += 10500 * k;
+            for (task = 0; task < k; task++)
+                ck_assert_int_eq (ff_ledger_ack (ledger, seq++, now / 1000), FF_LEDGER_ACKED);
+            ff_dispatch_adapt (policy, ledger, now);
+            ck_assert_int_eq (ff_ledger_worker (ledger, 1)->credit, 2 * k);
+        }
+        ff_ledger_advance (ledger, seq, now / 1000);
+    }
+    ck_assert (ff_dispatch_round_trip_us (policy) == 10500);
     ff_ledger_check (ledger);
     ff_dispatch_destroy (&policy);
     ff_ledger_destroy (&ledger);
@@ -1337,10 +1477,14 @@ m_op_dispatch (m_t *m, int may_fail)
     M_CHECK (m, m->now >= worker->blocked_until && !worker->isolating);
     M_CHECK (m, (int) count <= worker->credit - worker->outstanding);
     /* a message holds a quarter of the credit, or half once the credit is
-       FF_DISPATCH_HALF_CREDIT; at least one
-       task, at most the batch */
+       FF_DISPATCH_HALF_CREDIT, or 1 / (prefetch + 1) of it once the
+       worker's pace is known and the task costs are all equal; at least
+       one task, at most the batch */
     int full = worker->credit >= FF_DISPATCH_HALF_CREDIT? worker->credit / 2
                                                         : worker->credit / 4;
+    if (worker->task_us > 0 && !(m->max_cost > m->min_cost)
+    &&  worker->credit / (m->prefetch + 1) > full)
+        full = worker->credit / (m->prefetch + 1);
     full = full > m->batch? m->batch: full < 1? 1: full;
     M_CHECK (m, (int) count <= full);
     if (worker->credit >= FF_DISPATCH_HALF_CREDIT && (int) count > worker->credit / 4)
@@ -1722,6 +1866,10 @@ ledger_suite (void)
     tcase_add_test (tc, test_ledger_window_without_a_cap_or_growth_stays_as_configured);
     tcase_add_test (tc, test_dispatch_adapt_sizes_credit_to_the_round_trip_when_it_starves_a_worker);
     tcase_add_test (tc, test_dispatch_adapt_keeps_the_floor_for_slow_tasks_whatever_the_round_trip);
+    tcase_add_test (tc, test_dispatch_sends_tasks_of_a_few_ms_together_two_messages_of_work_a_credit);
+    tcase_add_test (tc, test_dispatch_spreads_the_last_tasks_that_travel_together_over_the_workers);
+    tcase_add_test (tc, test_dispatch_keeps_one_slow_task_a_message_when_task_costs_differ);
+    tcase_add_test (tc, test_dispatch_credit_of_tasks_that_travel_together_never_ratchets_up);
     tcase_add_test (tc, test_dispatch_takes_back_tasks_from_a_worker_that_finishes_nothing_while_others_idle);
     tcase_add_test (tc, test_dispatch_never_takes_back_from_a_worker_that_finished_a_task);
     tcase_add_test (tc, test_dispatch_unread_bound_is_a_multiple_of_the_slowest_task);

@@ -99,24 +99,72 @@ s_heaviest (ff_ledger_t *ledger)
     return best;
 }
 
-/* How many tasks the next message to worker holds, 0 to wait. A message
-   holds at most a quarter of the worker's credit: slow tasks (credit under
-   8) travel one per message, so that a task that kills its worker takes no
-   finished neighbour with it. From FF_DISPATCH_HALF_CREDIT on, a message
-   holds half the credit: two in flight keep the worker busy, at half the
-   messages a task. A worker that holds more than its credit less a full
-   message waits for a full one: it is the least loaded, so all can. */
-static size_t
-s_message_size (ff_dispatch_t *self, const ff_ledger_worker_t *worker)
+/* Whether the tasks of a worker of pace task_us travel together: its
+   pace is known and the job's task costs do not differ (then slow tasks
+   go one by one, heaviest first or in seq order, so that two heavy ones
+   never queue on one worker, nor light ones behind a heavy one). */
+static int
+s_together (ff_dispatch_t *self, double task_us)
 {
-    size_t room = (size_t) (worker->credit - worker->outstanding);
+    return task_us > 0 && !(self->max_cost > self->min_cost);
+}
+
+/* The tasks of task_us that make FF_DISPATCH_MESSAGE_US of work, the
+   nearest count, at most batch; 0 when that is less than 2. */
+static int
+s_work_batch (ff_dispatch_t *self, double task_us)
+{
+    double tasks = FF_DISPATCH_MESSAGE_US / task_us + 0.5;
+    if (tasks < 2)
+        return 0;
+    return tasks < self->config.batch? (int) tasks: self->config.batch;
+}
+
+/* The tasks of a full message to worker. A quarter of its credit, so
+   that a task that kills its worker takes few finished neighbours with
+   it; from FF_DISPATCH_HALF_CREDIT on, half of it. Whenever its tasks
+   travel together (s_together), 1 / (prefetch + 1) of it: that many in
+   flight keep the worker busy, at fewer messages a task. ff_dispatch_adapt sizes the credit of tasks of a few
+   milliseconds to FF_DISPATCH_MESSAGE_US of work a message: each message
+   costs every stage wake-ups, which for such tasks weigh more than the
+   task. */
+static size_t
+s_full (ff_dispatch_t *self, const ff_ledger_worker_t *worker)
+{
+    size_t batch = (size_t) self->config.batch;
     size_t full = (size_t) worker->credit / 4;
     if (worker->credit >= FF_DISPATCH_HALF_CREDIT)
         full = (size_t) worker->credit / 2;
-    if (full > (size_t) self->config.batch)
-        full = (size_t) self->config.batch;
-    if (full < 1)
-        full = 1;
+    full = full > batch? batch: full < 1? 1: full;
+    if (s_together (self, worker->task_us)) {
+        size_t share = (size_t) worker->credit / (size_t) (self->config.prefetch + 1);
+        share = share > batch? batch: share;
+        if (share > full)
+            full = share;
+    }
+    return full;
+}
+
+/* How many tasks the next message to worker holds, 0 to wait: a full
+   message (s_full), or what its credit has room for. A message sized by
+   work (tasks that travel together, FF_DISPATCH_MESSAGE_US of them below
+   the batch) holds at most their share of the pending queue, so that at
+   the job's end the last tasks spread over the workers instead of
+   queueing behind one worker's long message; tiny tasks fill whole
+   batches whatever the queue. A worker that holds more
+   than its credit less a full message waits for a full one: it is the
+   least loaded, so all can. */
+static size_t
+s_message_size (ff_dispatch_t *self, ff_ledger_t *ledger, const ff_ledger_worker_t *worker)
+{
+    size_t room = (size_t) (worker->credit - worker->outstanding);
+    size_t full = s_full (self, worker);
+    if (s_together (self, worker->task_us)
+    &&  s_work_batch (self, worker->task_us) < self->config.batch) {
+        size_t share = ff_ledger_pending (ledger) / ff_ledger_workers (ledger);
+        if (share < full)
+            full = share > 1? share: 1;
+    }
     if (room < full && worker->outstanding >= worker->credit / 2)
         return 0;
     return room < full? room: full;
@@ -139,7 +187,7 @@ ff_dispatch_plan (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_ms,
        holds something only when every worker does */
     if (first->suspect && worker->outstanding > 0)
         return 0;
-    size_t limit = s_message_size (self, worker), count = 0;
+    size_t limit = s_message_size (self, ledger, worker), count = 0;
     while (count < limit && ff_ledger_front (ledger)) {
         size_t index = heavy_first? s_heaviest (ledger): 0;
         const ff_ledger_task_t *task = ff_ledger_pending_at (ledger, index);
@@ -176,11 +224,13 @@ ff_dispatch_adapt (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_us)
     size_t count = ff_ledger_workers (ledger), index;
     for (index = 0; index < count; index++) {
         const ff_ledger_worker_t *worker = ff_ledger_worker_at (ledger, index);
-        /* a worker of FF_DISPATCH_HALF_CREDIT was sent half its credit:
-           its first ack came after that much work, which would ratchet
-           the credit up (see dispatch.h) */
+        /* a worker sent more than a quarter of its credit a message
+           (half of it from FF_DISPATCH_HALF_CREDIT, or its tasks travel
+           together): its first ack came after that much work, which would
+           ratchet the credit up (see dispatch.h) */
+        size_t quarter = worker->credit / 4 > 1? (size_t) worker->credit / 4: 1;
         if (worker->acked_now && worker->idle_send_us > 0 && now_us > worker->idle_send_us
-        &&  worker->credit < FF_DISPATCH_HALF_CREDIT)
+        &&  s_full (self, worker) <= quarter)
             s_note_round_trip (self, (double) (now_us - worker->idle_send_us));
     }
     double target = FF_DISPATCH_ROUND_TRIPS * self->round_trip_us;
@@ -199,6 +249,11 @@ ff_dispatch_adapt (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_us)
             task_us = task_us > 0? 0.7 * task_us + 0.3 * sample: sample;
             double wanted = target / (task_us > 1? task_us: 1);
             credit = wanted < floor? floor: wanted > ceiling? ceiling: (int) wanted;
+            /* tasks that travel together: prefetch + 1 messages of
+               FF_DISPATCH_MESSAGE_US of work at least */
+            int by_work = s_work_batch (self, task_us) * floor;
+            if (s_together (self, task_us) && credit < by_work)
+                credit = by_work < ceiling? by_work: ceiling;
         }
         ff_ledger_worker_pace (ledger, index, credit, task_us,
                                worker->outstanding > 0? now_us: 0);

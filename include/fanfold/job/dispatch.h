@@ -2,7 +2,8 @@
     over the bookkeeping of an ff_ledger. The least-loaded worker relative
     to its credit (a rotating start breaks ties), heavy-first within a
     lookahead of the pending queue for slow tasks, a quarter of the credit
-    per message (half once the credit is FF_DISPATCH_HALF_CREDIT), and
+    per message (half once the credit is FF_DISPATCH_HALF_CREDIT, or
+    FF_DISPATCH_MESSAGE_US of work for tasks of a few milliseconds), and
     credit sized from the pace of each worker's acks and the round trip
     through the central stages. A suspect task goes alone to a worker that
     holds nothing. No sockets and no clock: the time is given. */
@@ -53,6 +54,20 @@
    credit with the round trip. */
 #define FF_DISPATCH_HALF_CREDIT 32
 
+/* Tasks of a few milliseconds travel this much work a message (the
+   nearest count of tasks, when it is 2 or more: 10 ms tasks 4 a message,
+   3 ms ones 13), and a worker holds prefetch + 1 such messages. Every
+   message costs each stage wake-ups (its main thread, its I/O thread,
+   its peer's): some 100 us of CPU in all on a loaded machine, a few
+   percent of a 3 ms task, and on 2 cores with 256 workers more than the
+   work. Sized by the pace of acks, which the wake-ups slow down: at 20
+   ms, 256 workers of 10 ms tasks on 2 cores pace at 15 to 20 ms a task
+   and never batch. The cost is a tail: a result waits for its message's
+   last task, and the last messages of a job shrink to the workers' share
+   of what is pending (ff_dispatch_plan) so that none waits behind one.
+   Jobs whose task costs differ keep one slow task a message. */
+#define FF_DISPATCH_MESSAGE_US 40000.0
+
 /* Heavy-first applies to workers whose credit is at most this: order
    matters for slow tasks only, fast ones leave no tail. */
 #define FF_DISPATCH_SLOW_CREDIT 8
@@ -101,10 +116,12 @@ size_t
 
 /* Learns each worker's time per task from the acks it got since its last
    pace (now_us is the time of this ack), and the central stages' round
-   trip from workers that were sent tasks while they held none; sizes each
-   credit to hold about FF_DISPATCH_QUEUE_TARGET_US of work, or
-   FF_DISPATCH_ROUND_TRIPS round trips when that is longer. Call after each
-   ack message. */
+   trip from workers that were sent tasks while they held none (and at
+   most a quarter of their credit); sizes each credit to hold about
+   FF_DISPATCH_QUEUE_TARGET_US of work, or FF_DISPATCH_ROUND_TRIPS round
+   trips when that is longer, and for tasks that travel together at least
+   prefetch + 1 messages of FF_DISPATCH_MESSAGE_US. Call after each ack
+   message. */
 void
     ff_dispatch_adapt (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_us);
 
