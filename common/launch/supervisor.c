@@ -162,7 +162,8 @@ s_stage_environ (int listener)
 
 /* Starts bindir/argv [0]; stdin from /dev/null unless keep_stdin, stdout
    to stderr unless keep_stdout; listener (>= 0) is handed down open, its
-   number in FF_NET_LISTEN_FD_ENV. Returns the pid, or -1. The child is
+   number in FF_NET_LISTEN_FD_ENV; a worker starts with SIGUSR1 blocked
+   (see ff_supervisor_run). Returns the pid, or -1. The child is
    made with vfork, as posix_spawn does, so that starting 256 workers
    costs no copy of the launcher's page tables: until it execs it shares
    the launcher's memory, so it only makes system calls, with every
@@ -170,7 +171,7 @@ s_stage_environ (int listener)
    defaults (SIGPIPE stays ignored, as after fork). It asks for SIGTERM
    when the launcher dies, which posix_spawn cannot. */
 static pid_t
-s_spawn (char *const argv [], int keep_stdin, int keep_stdout, int listener)
+s_spawn (char *const argv [], int keep_stdin, int keep_stdout, int listener, int worker)
 {
     char path [PATH_MAX];
     if (snprintf (path, sizeof (path), "%s/%s", s_bindir, argv [0]) >= (int) sizeof (path))
@@ -182,9 +183,12 @@ s_spawn (char *const argv [], int keep_stdin, int keep_stdout, int listener)
     }
     volatile int failed = 0;        /* the child's errno when it could not exec */
     int null = keep_stdin? -1: open ("/dev/null", O_RDONLY | O_CLOEXEC);
-    sigset_t all, saved;
+    sigset_t all, saved, child;
     sigfillset (&all);
     pthread_sigmask (SIG_SETMASK, &all, &saved);
+    child = saved;
+    if (worker)
+        sigaddset (&child, SIGUSR1);    /* held until the worker takes it */
     pid_t pid = vfork ();
     if (pid == 0) {
         struct sigaction fallback;
@@ -194,7 +198,7 @@ s_spawn (char *const argv [], int keep_stdin, int keep_stdout, int listener)
         sigaction (SIGTERM, &fallback, NULL);
         sigaction (SIGHUP, &fallback, NULL);
         prctl (PR_SET_PDEATHSIG, SIGTERM);
-        sigprocmask (SIG_SETMASK, &saved, NULL);
+        sigprocmask (SIG_SETMASK, &child, NULL);
         if (null >= 0)
             dup2 (null, STDIN_FILENO);
         if (!keep_stdout)
@@ -347,6 +351,8 @@ s_fork_entry (ff_worker_entry_t *entry, char *const stage_argv [], int keep_stdi
                 _exit (FF_EXIT_CANNOT_RUN);
         argv [argc] = NULL;
         s_set_title (argv);
+        if (entry == s_worker_entry)
+            sigaddset (&saved, SIGUSR1);    /* held until the worker takes it */
         sigprocmask (SIG_SETMASK, &saved, NULL);
         int rc = entry (argc, argv);
         /* the stage's ZeroMQ context ends (it flushes what lingers), then
@@ -377,7 +383,7 @@ static pid_t
 s_spawn_worker (const ff_stages_t *stages, int may_fork)
 {
     if (!s_worker_entry || !may_fork)
-        return s_spawn (stages->worker, 0, 0, -1);
+        return s_spawn (stages->worker, 0, 0, -1, 1);
     return s_fork_entry (s_worker_entry, stages->worker, 0, 0, -1);
 }
 
@@ -389,7 +395,7 @@ s_spawn_stage (char *const argv [], int keep_stdin, int keep_stdout, int listene
                ff_worker_entry_t *entry, int may_fork)
 {
     if (!entry || !may_fork)
-        return s_spawn (argv, keep_stdin, keep_stdout, listener);
+        return s_spawn (argv, keep_stdin, keep_stdout, listener, 0);
     return s_fork_entry (entry, argv, keep_stdin, keep_stdout, listener);
 }
 
@@ -721,8 +727,12 @@ ff_supervisor_run (const ff_stages_t *stages)
             s_kill_commands (&children);
         if (halted && stages->halt == FF_HALT_SOON && children.ventilator_status < 0)
             s_finish_commands (&children);
-        /* workers leave by themselves at the job's end; give them a moment
-           (one that had not joined yet is stopped) */
+        /* workers leave by themselves at the job's end, told by the
+           ventilator; one that had not joined yet, or joined as it ended,
+           is told by SIGUSR1 that the job is over. They get a moment, then
+           are stopped */
+        if (children.ventilator_status == FF_EXIT_OK && children.sink_status >= 0)
+            s_signal_all (&children, SIGUSR1);
         int64_t grace_end = ff_clock_ms () + S_END_GRACE_MS;
         while (s_running (&children) && !ff_stop_signal && ff_clock_ms () < grace_end)
             s_reap (&children, (int) (grace_end - ff_clock_ms ()), 0);
