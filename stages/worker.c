@@ -1048,8 +1048,8 @@ s_say_bye (s_worker_t *self)
 }
 
 /* Set by SIGUSR1, which the launcher sends its workers once the job is
-   over (the ventilator and the sink have ended well): whatever it joined
-   is done, and a worker that has not joined yet never will. */
+   over (the ventilator ended well: every task is written): whatever it
+   joined is done, and a worker that has not joined yet never will. */
 static volatile sig_atomic_t s_job_over = 0;
 
 static void

@@ -120,6 +120,7 @@ typedef struct {
     double cpu_sink;                /* seconds of CPU (user + system, every thread) */
     double cpu_ventilator;          /* of each central stage once reaped, */
     double cpu_workers;             /* and of every worker reaped */
+    int told_over;                  /* the workers were sent SIGUSR1 */
 } s_children_t;
 
 /* A worker that exited with this status could not start (a usage or setup
@@ -549,6 +550,22 @@ s_stop_all (s_children_t *children, int grace_ms)
     }
 }
 
+/* Once the ventilator has ended well, every task is written: tells the
+   workers (not the sink) by SIGUSR1 that the job is over, once. A worker
+   that joined leaves on the ventilator's `end` all the same; one that had
+   not joined yet leaves on this, while the sink still finishes. */
+static void
+s_tell_over (s_children_t *children)
+{
+    size_t index;
+    if (children->told_over || children->ventilator_status != FF_EXIT_OK)
+        return;
+    children->told_over = 1;
+    for (index = 0; index < children->count; index++)
+        if (children->pids [index] > 0 && children->pids [index] != children->sink)
+            kill (children->pids [index], SIGUSR1);
+}
+
 /* Returns 1 when pid is a worker of children (not the sink or the
    ventilator). */
 static int
@@ -668,6 +685,7 @@ s_wait_for_job (s_children_t *children, const ff_stages_t *stages)
     while (!ff_stop_signal && (children->sink_status < 0 || children->ventilator_status < 0)) {
         s_reap (children, S_WAIT_STEP_MS, 0);
         s_respawn (children, stages, limit);
+        s_tell_over (children);
         if (children->ventilator_status > 0 && children->sink_status < 0) {
             ff_log_error ("the ventilator failed (exit %d); stopping", children->ventilator_status);
             return;
@@ -746,10 +764,9 @@ ff_supervisor_run (const ff_stages_t *stages)
             s_finish_commands (&children);
         /* workers leave by themselves at the job's end, told by the
            ventilator; one that had not joined yet, or joined as it ended,
-           is told by SIGUSR1 that the job is over. They get a moment, then
-           are stopped */
-        if (children.ventilator_status == FF_EXIT_OK && children.sink_status >= 0)
-            s_signal_all (&children, SIGUSR1);
+           was told by SIGUSR1 (s_tell_over). They get a moment, then are
+           stopped */
+        s_tell_over (&children);
         int64_t grace_end = ff_clock_ms () + S_END_GRACE_MS;
         while (s_running (&children) && !ff_stop_signal && ff_clock_ms () < grace_end)
             s_reap (&children, (int) (grace_end - ff_clock_ms ()), 0);
