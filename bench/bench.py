@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -189,13 +190,22 @@ def alternate_rounds(name, commands, runs):
                     child = subprocess.Popen(["bash", "-o", "pipefail", "-c", command],
                                              stdin=subprocess.DEVNULL, stdout=log, stderr=err,
                                              start_new_session=True)
-                    try:
-                        code = child.wait(timeout=TIMEOUT)
-                    except subprocess.TimeoutExpired:
-                        os.killpg(child.pid, signal.SIGKILL)
-                        child.wait()
-                        raise BenchError("`%s` still ran after %d s: stopped" % (short(command), TIMEOUT))
+                    # a blocking wait, ended by a timer past TIMEOUT: Popen.wait
+                    # with a timeout polls, sleeping up to 50 ms between looks,
+                    # so every time it gave was rounded up to the next look
+                    # (a 70 ms run and a 100 ms run both read 113 ms)
+                    expired = threading.Event()
+
+                    def stop(pid=child.pid):
+                        expired.set()
+                        os.killpg(pid, signal.SIGKILL)
+                    timer = threading.Timer(TIMEOUT, stop)
+                    timer.start()
+                    code = child.wait()
                     seconds = time.monotonic() - started
+                    timer.cancel()
+                    if expired.is_set():
+                        raise BenchError("`%s` still ran after %d s: stopped" % (short(command), TIMEOUT))
                 log.write("%s-%s round %d: %.3f s, exit %d\n" % (name, key, rnd + 1, seconds, code))
                 if code != 0:
                     with open(errs[key], errors="replace") as f:

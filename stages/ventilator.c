@@ -591,6 +591,41 @@ s_dispatch (s_vent_t *self)
     }
 }
 
+/* The pipes of workers that wait after a refused send (a pipe whose
+   worker has not connected yet, as after every welcome, or a full one),
+   at most FF_NET_WAIT_WRITABLE_MAX: the loop waits on them too, and
+   s_unblock_pipes lets each worker have tasks as soon as its pipe takes
+   a message, not S_RETRY_BLOCKED_MS later. Fills pipes and workers;
+   returns how many. */
+static int
+s_blocked_pipes (s_vent_t *self, void **pipes, uint64_t *workers)
+{
+    int64_t now = ff_clock_ms ();
+    size_t index, count = ff_ledger_workers (self->ledger);
+    int found = 0;
+    for (index = 0; index < count && found < FF_NET_WAIT_WRITABLE_MAX
+                    && ff_ledger_pending (self->ledger); index++) {
+        const ff_ledger_worker_t *worker = ff_ledger_worker_at (self->ledger, index);
+        ff_peer_t *peer;
+        if (worker->blocked_until > now && (peer = ff_peers_find (self->peers, worker->id))
+        &&  peer->push) {
+            workers [found] = worker->id;
+            pipes [found++] = zsock_resolve (peer->push);
+        }
+    }
+    return found;
+}
+
+/* Unblocks each worker of s_blocked_pipes whose pipe can take a message. */
+static void
+s_unblock_pipes (s_vent_t *self, void **pipes, const uint64_t *workers, int count)
+{
+    int index;
+    for (index = 0; index < count; index++)
+        if (ff_net_can_send (pipes [index]) > 0)
+            ff_ledger_unsend (self->ledger, workers [index], NULL, 0, 0);
+}
+
 /* ---------------------------------------------------------------- loop */
 
 /* Every task is written, and the sink has been told the total (a job
@@ -655,14 +690,18 @@ s_run (s_vent_t *self)
         /* one poll(2) per wake-up: control is sent on between waits, so it
            is asked ZMQ_EVENTS first (acks that came are read without a
            wait); the intake socket or input fd only while input is wanted */
+        void *pipes [FF_NET_WAIT_WRITABLE_MAX];
+        uint64_t blocked [FF_NET_WAIT_WRITABLE_MAX];
         ff_net_wait_t wait = {
             .sockets = { zsock_resolve (self->control),
                          self->intake? zsock_resolve (self->intake): NULL },
             .fds = { -1, self->intake? -1: self->input_fd },
-            .count = self->want_input? 2: 1
+            .count = self->want_input? 2: 1,
+            .writable = pipes, .nwritable = s_blocked_pipes (self, pipes, blocked)
         };
         int ready [2] = { 0, 0 };
         int rc = ff_net_wait (&wait, ready, s_poll_timeout (self));
+        s_unblock_pipes (self, pipes, blocked, wait.nwritable);
         if (rc < 0) {
             ff_log_error ("poll failed: %s", zmq_strerror (errno));
             return FF_EXIT_ERROR;

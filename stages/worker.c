@@ -22,6 +22,7 @@
 
 #include <czmq.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,7 +369,13 @@ s_accept_welcome (s_worker_t *self, const ff_msg_t *msg)
         .on_message = self->pool? s_on_hb_message: NULL, .on_message_arg = self,
         .last_sent = self->pool? NULL: &self->hb_sent
     };
+    /* its thread leaves SIGUSR1 to this one, whose poll it must end */
+    sigset_t usr1, saved;
+    sigemptyset (&usr1);
+    sigaddset (&usr1, SIGUSR1);
+    pthread_sigmask (SIG_BLOCK, &usr1, &saved);
     self->heartbeat = ff_heartbeat_new (&self->hb_args);
+    pthread_sigmask (SIG_SETMASK, &saved, NULL);
     if (!self->heartbeat) {
         ff_log_error ("cannot start the heartbeat thread");
         zsock_destroy (&self->tasks);
@@ -1040,13 +1047,41 @@ s_say_bye (s_worker_t *self)
                  ff_codec_size (self->codec), 200);
 }
 
+/* Set by SIGUSR1, which the launcher sends its workers once the job is
+   over (the ventilator ended well: every task is written): whatever it
+   joined is done, and a worker that has not joined yet never will. */
+static volatile sig_atomic_t s_job_over = 0;
+
+static void
+s_on_job_over (int signum)
+{
+    (void) signum;
+    s_job_over = 1;
+}
+
+/* Takes SIGUSR1 from here on: the launcher starts its workers with it
+   blocked, so that one sent before this is kept, not lost. */
+static void
+s_job_over_install (void)
+{
+    struct sigaction action;
+    sigset_t usr1;
+    memset (&action, 0, sizeof (action));
+    action.sa_handler = s_on_job_over;
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGUSR1, &action, NULL);
+    sigemptyset (&usr1);
+    sigaddset (&usr1, SIGUSR1);
+    pthread_sigmask (SIG_UNBLOCK, &usr1, NULL);
+}
+
 static int
 s_run (s_worker_t *self)
 {
     const ff_settings_t *settings = ff_topology_settings (self->topology);
     int64_t last_hello = 0;
     self->last_heard = ff_clock_ms ();
-    while (!ff_stop_signal && !zsys_interrupted && !self->ended) {
+    while (!ff_stop_signal && !zsys_interrupted && !self->ended && !s_job_over) {
         int64_t now = ff_clock_ms ();
         if (!self->welcomed && now - last_hello >= S_HELLO_EVERY_MS) {
             s_send_hello (self);
@@ -1078,15 +1113,17 @@ s_run (s_worker_t *self)
         if (self->tasks && !self->ended && (items [1].revents & ZMQ_POLLIN))
             s_on_tasks (self);
     }
-    if (!self->ended)
+    /* the job over, its ventilator and sink are gone: nobody to tell */
+    int over = self->ended || s_job_over;
+    if (!over)
         s_say_bye (self);
     /* at the job's end every result is acked: nothing to flush; when
        stopped, give the last result a moment to reach the sink */
-    zsock_set_linger (self->results, self->ended? 0: 1000);
-    zsock_set_linger (self->control, self->welcomed && !self->ended? 200: 0);
+    zsock_set_linger (self->results, over? 0: 1000);
+    zsock_set_linger (self->control, self->welcomed && !over? 200: 0);
     ff_log_info ("%s after %" PRIu64 " tasks in %" PRIu64 " messages",
-                 self->dropped? "dropped by the ventilator": self->ended? "job ended": "stopped",
-                 self->done, self->batches);
+                 self->dropped? "dropped by the ventilator": self->ended? "job ended"
+                 : over? "job over": "stopped", self->done, self->batches);
     return self->no_memory? FF_EXIT_WORKER_NO_MEMORY
          : self->dropped? FF_EXIT_WORKER_DROPPED: FF_EXIT_OK;
 }
@@ -1097,7 +1134,8 @@ s_usage (FILE *stream)
     fprintf (stream,
              "usage: fanfold-worker -t TOPOLOGY [--no-shm] [-v]\n"
              "Joins the job running on TOPOLOGY, runs tasks until the job ends\n"
-             "or SIGINT/SIGTERM (which finishes the current task first).\n");
+             "or SIGINT/SIGTERM (which finishes the current task first); SIGUSR1 says\n"
+             "that the job is over: it leaves at once, with status 0.\n");
     ff_options_usage (FF_CMD_WORKER, stream);
     fprintf (stream,
              "Exit: %d job ended or stopped; %d usage or setup error; %d dropped by the\n"
@@ -1148,6 +1186,7 @@ ff_worker_main (int argc, char *argv [])
     }
     ff_log_init ("fanfold-worker", self.options.verbose);
     ff_signals_install ();
+    s_job_over_install ();
     ff_fdlimit_raise ();
     /* libzmq zeroes a slot per allowed socket at the first one; the
        raised limit would cost a worker, which holds a few, 160 kB */

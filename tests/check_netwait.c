@@ -2,7 +2,8 @@
     the ventilator: a message that comes is seen whether its socket was
     marked drained or not, a drained socket costs no ZMQ_EVENTS question,
     a send on a socket does not hide a message that came, and plain
-    descriptors are waited on beside the sockets. */
+    descriptors are waited on beside the sockets, and so are sockets that
+    wait until they can send. */
 
 #include "fanfold/runtime/net.h"
 
@@ -143,6 +144,40 @@ START_TEST (test_a_plain_descriptor_is_waited_on_beside_the_socket)
 }
 END_TEST
 
+START_TEST (test_a_writable_socket_wakes_the_wait_when_its_peer_connects)
+{
+    /* a bound PUSH with no peer cannot send: the wait sleeps on it until
+       a peer connects, and then returns at once */
+    int ready [1];
+    char endpoint [64];
+    static int count = 0;
+    snprintf (endpoint, sizeof (endpoint), "inproc://netwait-pipe-%d", ++count);
+    zsock_t *pipe = zsock_new (ZMQ_PUSH);
+    ck_assert_ptr_nonnull (pipe);
+    ck_assert_int_eq (zsock_bind (pipe, "%s", endpoint), 0);
+    void *writable [1] = { zsock_resolve (pipe) };
+    s_wait.writable = writable;
+    s_wait.nwritable = 1;
+    ck_assert_int_eq (s_read_all (), 0);
+    ck_assert_int_eq (ff_net_wait (&s_wait, ready, 20), 0);
+    ck_assert_int_eq (ff_net_can_send (writable [0]), 0);
+    zsock_t *peer = zsock_new (ZMQ_PULL);
+    ck_assert_ptr_nonnull (peer);
+    ck_assert_int_eq (zsock_connect (peer, "%s", endpoint), 0);
+    int64_t start = zclock_mono ();
+    ck_assert_int_eq (ff_net_wait (&s_wait, ready, 2000), 0);
+    ck_assert_int_lt (zclock_mono () - start, 1000);
+    ck_assert_int_eq (ready [0], 0);
+    ck_assert_int_eq (ff_net_can_send (writable [0]), 1);
+    /* one that can send: no wait at all */
+    start = zclock_mono ();
+    ck_assert_int_eq (ff_net_wait (&s_wait, ready, 2000), 0);
+    ck_assert_int_lt (zclock_mono () - start, 1000);
+    zsock_destroy (&peer);
+    zsock_destroy (&pipe);
+}
+END_TEST
+
 Suite *
 netwait_suite (void)
 {
@@ -154,6 +189,7 @@ netwait_suite (void)
     tcase_add_test (core, test_a_drained_socket_wakes_when_a_message_comes);
     tcase_add_test (core, test_a_send_does_not_hide_a_message_once_undrained);
     tcase_add_test (core, test_a_plain_descriptor_is_waited_on_beside_the_socket);
+    tcase_add_test (core, test_a_writable_socket_wakes_the_wait_when_its_peer_connects);
     suite_add_tcase (suite, core);
     return suite;
 }

@@ -165,6 +165,21 @@ START_TEST (test_reorder_destroy_frees_every_item_still_held)
 }
 END_TEST
 
+START_TEST (test_reorder_destroy_frees_held_items_past_the_rings_wrap)
+{
+    /* next at 13 of 16 slots: the items held lie in slots 14, 15, 0 and 3 */
+    ff_reorder_t *reorder = ff_reorder_new (16, 13, s_count_free);
+    const uint64_t seqs [] = { 14, 15, 16, 19 };
+    size_t index;
+    s_freed = 0;
+    for (index = 0; index < 4; index++)
+        ck_assert_int_eq (ff_reorder_put (reorder, seqs [index], s_item (seqs [index])),
+                          FF_REORDER_STORED);
+    ff_reorder_destroy (&reorder);
+    ck_assert_uint_eq (s_freed, 4);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- limits */
 
 START_TEST (test_reorder_refuses_a_window_of_0)
@@ -259,6 +274,7 @@ reorder_suite (void)
     tcase_add_test (tc, test_reorder_releases_a_random_permutation_of_1000_seqs_in_order);
     tcase_add_test (tc, test_reorder_starts_releasing_at_the_first_seq_it_was_given);
     tcase_add_test (tc, test_reorder_destroy_frees_every_item_still_held);
+    tcase_add_test (tc, test_reorder_destroy_frees_held_items_past_the_rings_wrap);
     tcase_add_test (tc, test_reorder_says_when_the_next_seq_is_due_and_checks_its_slots);
     suite_add_tcase (suite, tc);
 

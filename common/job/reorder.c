@@ -39,10 +39,18 @@ ff_reorder_destroy (ff_reorder_t **self_p)
 {
     if (self_p && *self_p) {
         ff_reorder_t *self = *self_p;
-        size_t index;
-        for (index = 0; index < self->window; index++)
-            if (self->slots [index] && self->free_fn)
-                self->free_fn (self->slots [index]);
+        /* the held items lie in [next, next + window): a walk from next
+           that stops at the last of them touches no other page of the
+           ring (a large window's pages stay untouched) */
+        size_t left = self->free_fn? self->held: 0;
+        uint64_t seq;
+        for (seq = self->next; left > 0; seq++) {
+            void *item = self->slots [seq % self->window];
+            if (item) {
+                self->free_fn (item);
+                left--;
+            }
+        }
         free (self->slots);
         free (self);
         *self_p = NULL;

@@ -120,6 +120,7 @@ typedef struct {
     double cpu_sink;                /* seconds of CPU (user + system, every thread) */
     double cpu_ventilator;          /* of each central stage once reaped, */
     double cpu_workers;             /* and of every worker reaped */
+    int told_over;                  /* the workers were sent SIGUSR1 */
 } s_children_t;
 
 /* A worker that exited with this status could not start (a usage or setup
@@ -162,7 +163,8 @@ s_stage_environ (int listener)
 
 /* Starts bindir/argv [0]; stdin from /dev/null unless keep_stdin, stdout
    to stderr unless keep_stdout; listener (>= 0) is handed down open, its
-   number in FF_NET_LISTEN_FD_ENV. Returns the pid, or -1. The child is
+   number in FF_NET_LISTEN_FD_ENV; a worker starts with SIGUSR1 blocked
+   (see ff_supervisor_run). Returns the pid, or -1. The child is
    made with vfork, as posix_spawn does, so that starting 256 workers
    costs no copy of the launcher's page tables: until it execs it shares
    the launcher's memory, so it only makes system calls, with every
@@ -170,7 +172,7 @@ s_stage_environ (int listener)
    defaults (SIGPIPE stays ignored, as after fork). It asks for SIGTERM
    when the launcher dies, which posix_spawn cannot. */
 static pid_t
-s_spawn (char *const argv [], int keep_stdin, int keep_stdout, int listener)
+s_spawn (char *const argv [], int keep_stdin, int keep_stdout, int listener, int worker)
 {
     char path [PATH_MAX];
     if (snprintf (path, sizeof (path), "%s/%s", s_bindir, argv [0]) >= (int) sizeof (path))
@@ -182,9 +184,12 @@ s_spawn (char *const argv [], int keep_stdin, int keep_stdout, int listener)
     }
     volatile int failed = 0;        /* the child's errno when it could not exec */
     int null = keep_stdin? -1: open ("/dev/null", O_RDONLY | O_CLOEXEC);
-    sigset_t all, saved;
+    sigset_t all, saved, child;
     sigfillset (&all);
     pthread_sigmask (SIG_SETMASK, &all, &saved);
+    child = saved;
+    if (worker)
+        sigaddset (&child, SIGUSR1);    /* held until the worker takes it */
     pid_t pid = vfork ();
     if (pid == 0) {
         struct sigaction fallback;
@@ -194,7 +199,7 @@ s_spawn (char *const argv [], int keep_stdin, int keep_stdout, int listener)
         sigaction (SIGTERM, &fallback, NULL);
         sigaction (SIGHUP, &fallback, NULL);
         prctl (PR_SET_PDEATHSIG, SIGTERM);
-        sigprocmask (SIG_SETMASK, &saved, NULL);
+        sigprocmask (SIG_SETMASK, &child, NULL);
         if (null >= 0)
             dup2 (null, STDIN_FILENO);
         if (!keep_stdout)
@@ -292,14 +297,31 @@ s_set_title (char *const argv [])
     }
 }
 
-/* Loads here what every forked worker would otherwise load for itself:
-   libzmq's first context looks up the PGM protocol (OpenPGM's pgm_init),
-   and glibc's first lookup loads its NSS module with dlopen. */
+/* A ZeroMQ context made before the forks and never started: no socket,
+   so no thread (the children may still be forked). While it lives, the
+   libraries' one-time set-up that every context's creation runs is done:
+   OpenPGM's pgm_init (the PGM protocol's lookup, which loads glibc's NSS
+   module, and a CPUID probe) and libsodium's sodium_init (another CPUID
+   probe). Each forked stage inherits it done: under a hypervisor each
+   CPUID traps, tens of microseconds a process. */
+static void *s_warm_context = NULL;
+
 static void
 s_warm_children (void)
 {
-    getprotobyname ("pgm");
+    if (!s_warm_context)
+        s_warm_context = zmq_ctx_new ();
+    if (!s_warm_context)
+        getprotobyname ("pgm");     /* the lookup alone, as before */
     endprotoent ();
+}
+
+static void
+s_warm_end (void)
+{
+    if (s_warm_context)
+        zmq_ctx_term (s_warm_context);
+    s_warm_context = NULL;
 }
 
 /* Starts a stage by fork alone: the child runs entry, loaded already,
@@ -347,6 +369,8 @@ s_fork_entry (ff_worker_entry_t *entry, char *const stage_argv [], int keep_stdi
                 _exit (FF_EXIT_CANNOT_RUN);
         argv [argc] = NULL;
         s_set_title (argv);
+        if (entry == s_worker_entry)
+            sigaddset (&saved, SIGUSR1);    /* held until the worker takes it */
         sigprocmask (SIG_SETMASK, &saved, NULL);
         int rc = entry (argc, argv);
         /* the stage's ZeroMQ context ends (it flushes what lingers), then
@@ -377,7 +401,7 @@ static pid_t
 s_spawn_worker (const ff_stages_t *stages, int may_fork)
 {
     if (!s_worker_entry || !may_fork)
-        return s_spawn (stages->worker, 0, 0, -1);
+        return s_spawn (stages->worker, 0, 0, -1, 1);
     return s_fork_entry (s_worker_entry, stages->worker, 0, 0, -1);
 }
 
@@ -389,7 +413,7 @@ s_spawn_stage (char *const argv [], int keep_stdin, int keep_stdout, int listene
                ff_worker_entry_t *entry, int may_fork)
 {
     if (!entry || !may_fork)
-        return s_spawn (argv, keep_stdin, keep_stdout, listener);
+        return s_spawn (argv, keep_stdin, keep_stdout, listener, 0);
     return s_fork_entry (entry, argv, keep_stdin, keep_stdout, listener);
 }
 
@@ -526,6 +550,22 @@ s_stop_all (s_children_t *children, int grace_ms)
     }
 }
 
+/* Once the ventilator has ended well, every task is written: tells the
+   workers (not the sink) by SIGUSR1 that the job is over, once. A worker
+   that joined leaves on the ventilator's `end` all the same; one that had
+   not joined yet leaves on this, while the sink still finishes. */
+static void
+s_tell_over (s_children_t *children)
+{
+    size_t index;
+    if (children->told_over || children->ventilator_status != FF_EXIT_OK)
+        return;
+    children->told_over = 1;
+    for (index = 0; index < children->count; index++)
+        if (children->pids [index] > 0 && children->pids [index] != children->sink)
+            kill (children->pids [index], SIGUSR1);
+}
+
 /* Returns 1 when pid is a worker of children (not the sink or the
    ventilator). */
 static int
@@ -645,6 +685,7 @@ s_wait_for_job (s_children_t *children, const ff_stages_t *stages)
     while (!ff_stop_signal && (children->sink_status < 0 || children->ventilator_status < 0)) {
         s_reap (children, S_WAIT_STEP_MS, 0);
         s_respawn (children, stages, limit);
+        s_tell_over (children);
         if (children->ventilator_status > 0 && children->sink_status < 0) {
             ff_log_error ("the ventilator failed (exit %d); stopping", children->ventilator_status);
             return;
@@ -721,8 +762,11 @@ ff_supervisor_run (const ff_stages_t *stages)
             s_kill_commands (&children);
         if (halted && stages->halt == FF_HALT_SOON && children.ventilator_status < 0)
             s_finish_commands (&children);
-        /* workers leave by themselves at the job's end; give them a moment
-           (one that had not joined yet is stopped) */
+        /* workers leave by themselves at the job's end, told by the
+           ventilator; one that had not joined yet, or joined as it ended,
+           was told by SIGUSR1 (s_tell_over). They get a moment, then are
+           stopped */
+        s_tell_over (&children);
         int64_t grace_end = ff_clock_ms () + S_END_GRACE_MS;
         while (s_running (&children) && !ff_stop_signal && ff_clock_ms () < grace_end)
             s_reap (&children, (int) (grace_end - ff_clock_ms ()), 0);
@@ -735,6 +779,7 @@ ff_supervisor_run (const ff_stages_t *stages)
        bench/cpu.py */
     ff_log_info ("cpu: ventilator %.3f s, sink %.3f s, workers %.3f s (user + system, every thread)",
                  children.cpu_ventilator, children.cpu_sink, children.cpu_workers);
+    s_warm_end ();
     if (ff_stop_signal)
         rc = FF_EXIT_SIGNAL_BASE + ff_stop_signal;
     return rc;

@@ -107,11 +107,22 @@ s_wait_has_message (ff_net_wait_t *wait, int index)
 }
 
 int
+ff_net_can_send (void *handle)
+{
+    int events = 0;
+    size_t size = sizeof (events);
+    if (zmq_getsockopt (handle, ZMQ_EVENTS, &events, &size) != 0)
+        return errno == EINTR? 0: -1;
+    return (events & ZMQ_POLLOUT) != 0;
+}
+
+int
 ff_net_wait (ff_net_wait_t *wait, int *ready, int timeout_ms)
 {
-    struct pollfd fds [FF_NET_WAIT_MAX];
-    int index, found = 0, plain = 0, rc;
+    struct pollfd fds [FF_NET_WAIT_MAX + FF_NET_WAIT_WRITABLE_MAX];
+    int index, found = 0, plain = 0, can_send = 0, rc;
     assert (wait->count >= 0 && wait->count <= FF_NET_WAIT_MAX);
+    assert (wait->nwritable >= 0 && wait->nwritable <= FF_NET_WAIT_WRITABLE_MAX);
     for (index = 0; index < wait->count; index++) {
         ready [index] = 0;
         if (!wait->sockets [index])
@@ -123,18 +134,25 @@ ff_net_wait (ff_net_wait_t *wait, int *ready, int timeout_ms)
             found += ready [index] = rc;
         }
     }
-    if (found && !plain)
+    /* asked first, as a drained socket is not: the question takes the
+       commands that came, so the descriptor signals only the next one */
+    for (index = 0; index < wait->nwritable && !can_send; index++)
+        if ((can_send = ff_net_can_send (wait->writable [index])) < 0)
+            return -1;
+    if ((found || can_send) && !plain)
         return found;
-    for (index = 0; index < wait->count; index++) {
+    for (index = 0; index < wait->count + wait->nwritable; index++) {
+        void *handle = index < wait->count? wait->sockets [index]
+                                          : wait->writable [index - wait->count];
         size_t size = sizeof (fds [index].fd);
-        fds [index].fd = wait->fds [index];
+        fds [index].fd = index < wait->count? wait->fds [index]: -1;
         fds [index].events = POLLIN;
         fds [index].revents = 0;
-        if (wait->sockets [index]
-        &&  zmq_getsockopt (wait->sockets [index], ZMQ_FD, &fds [index].fd, &size) != 0)
+        if (handle && zmq_getsockopt (handle, ZMQ_FD, &fds [index].fd, &size) != 0)
             return -1;
     }
-    if ((rc = poll (fds, (nfds_t) wait->count, found? 0: timeout_ms)) < 0)
+    if ((rc = poll (fds, (nfds_t) (wait->count + wait->nwritable),
+                    found || can_send? 0: timeout_ms)) < 0)
         return errno == EINTR? found: -1;
     for (index = 0; rc > 0 && index < wait->count; index++) {
         if (!fds [index].revents || ready [index])

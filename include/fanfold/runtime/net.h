@@ -48,20 +48,34 @@ int
    on since: a send may take the signal of a message that came) is not
    asked ZMQ_EVENTS; its ZMQ_FD says when something came. */
 #define FF_NET_WAIT_MAX 4
+#define FF_NET_WAIT_WRITABLE_MAX 64     /* sockets waited on until they can send */
 
 typedef struct {
     void *sockets [FF_NET_WAIT_MAX];    /* libzmq handles, or NULL */
     int fds [FF_NET_WAIT_MAX];          /* with a NULL socket: a plain fd, or -1 */
     int drained [FF_NET_WAIT_MAX];      /* 1: no message waits until its fd says so */
     int count;                          /* items in use */
+    void *const *writable;              /* libzmq handles waited on until one can
+                                           send (a pipe whose peer has not
+                                           connected yet, or a full one), or NULL */
+    int nwritable;                      /* how many, at most FF_NET_WAIT_WRITABLE_MAX */
 } ff_net_wait_t;
 
 /* Waits at most timeout_ms (0: not at all) until an item has a message (a
-   socket) or is readable or in error (a plain fd). ready [i] is 1 for each
-   such item. Each socket found without a message is marked drained.
-   Returns how many are ready, 0 on timeout or a signal, -1 with errno. */
+   socket) or is readable or in error (a plain fd), or one of the writable
+   sockets can send. ready [i] is 1 for each such item; which writable
+   socket can send, the caller asks ff_net_can_send. Each socket found
+   without a message is marked drained. Returns how many items are ready,
+   0 on timeout, on a signal, or when only a writable socket woke it, -1
+   with errno. */
 int
     ff_net_wait (ff_net_wait_t *wait, int *ready, int timeout_ms);
+
+/* Returns 1 when the libzmq socket handle can send a message now
+   (ZMQ_EVENTS has ZMQ_POLLOUT, asked after the commands its mailbox holds:
+   a pipe that just connected counts), 0 when not, -1 with errno. */
+int
+    ff_net_can_send (void *handle);
 
 /* Marks item index drained when rc and errno, from the ff_net_recv that
    ended its read loop, say that nothing more waits; else not drained. */
