@@ -1,7 +1,8 @@
 #   The launcher tells its workers by SIGUSR1 that the job is over: a
 #   worker that had not joined leaves at once with status 0, saying "job
 #   over" with -v, and a job of 1 task on 16 workers (most of them still
-#   starting when it ends) exits 0 with exact output, no worker stopped.
+#   starting when it ends) exits 0 with exact output, every worker
+#   leaving its loop by itself (the job's end or SIGUSR1), none stopped.
 . "$(dirname "$0")/lib.sh"
 "$BIN/fanfold" worker -t "$ROOT/topology/local.zpl" -v 2> "$SCRATCH/worker.err" &
 worker=$!
@@ -22,7 +23,10 @@ echo 7 > "$SCRATCH/in.txt"
 same "$SCRATCH/in.txt" "$SCRATCH/out.txt" "output"
 left=$(grep -c -E "fanfold-worker: (job ended|job over) after" "$SCRATCH/run.err" || true)
 [ "$left" -eq 16 ] || { cat "$SCRATCH/run.err" >&2; fail "$left of 16 workers left at the job's end"; }
-if grep -q "ended with status" "$SCRATCH/run.err"; then
+# none needed the launcher's SIGTERM to leave its loop (its exit may
+# still be slow: under ASan a forked worker's leak check sometimes hangs
+# until the launcher's SIGKILL, with or without this signal)
+if grep -q "fanfold-worker: stopped after" "$SCRATCH/run.err"; then
     cat "$SCRATCH/run.err" >&2
     fail "a worker was stopped"
 fi
