@@ -110,13 +110,16 @@ s_together (ff_dispatch_t *self, double task_us)
 }
 
 /* The tasks of task_us that make FF_DISPATCH_MESSAGE_US of work, the
-   nearest count, at most batch; 0 when that is less than 2. */
+   nearest count, at most FF_DISPATCH_MESSAGE_TASKS and batch; 0 when
+   that is less than 2. */
 static int
 s_work_batch (ff_dispatch_t *self, double task_us)
 {
     double tasks = FF_DISPATCH_MESSAGE_US / task_us + 0.5;
     if (tasks < 2)
         return 0;
+    if (tasks > FF_DISPATCH_MESSAGE_TASKS)
+        tasks = FF_DISPATCH_MESSAGE_TASKS;
     return tasks < self->config.batch? (int) tasks: self->config.batch;
 }
 
