@@ -663,10 +663,10 @@ START_TEST (test_dispatch_spreads_the_last_tasks_that_travel_together_over_the_w
     ck_assert_int_eq (ff_ledger_worker_add (ledger, 1, 2), 0);
     ck_assert_int_eq (ff_ledger_worker_add (ledger, 2, 2), 0);
     ck_assert_int_eq (ff_ledger_worker_add (ledger, 3, 2), 0);
-    /* 1 ms tasks: messages of FF_DISPATCH_MESSAGE_US would hold 40 */
+    /* 10 ms tasks: messages of 4, credit 8 */
     size_t index;
     for (index = 0; index < 3; index++)
-        ff_ledger_worker_pace (ledger, index, 80, 1000, 0);
+        ff_ledger_worker_pace (ledger, index, 8, 10000, 0);
     s_create (ledger, 12);
     /* 12 pending for 3 workers: 4 a message, not 12 to one */
     ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 0, &worker, seqs), 4);
@@ -680,6 +680,13 @@ START_TEST (test_dispatch_spreads_the_last_tasks_that_travel_together_over_the_w
     ck_assert_uint_eq (ff_ledger_pending (ledger), 4);
     ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 0, &worker, seqs), 1);
     ff_ledger_sent (ledger, worker, seqs, 1, 0, 0);
+    /* tiny tasks fill their messages whatever the queue: 3 pending go to
+       one worker of 1 us tasks and credit 64 */
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 4, 2), 0);
+    ff_ledger_worker_pace (ledger, 3, 64, 1, 0);
+    ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 0, &worker, seqs), 3);
+    ck_assert_uint_eq (worker, 4);
+    ff_ledger_sent (ledger, worker, seqs, 3, 0, 0);
     ff_ledger_check (ledger);
     ff_dispatch_destroy (&policy);
     ff_ledger_destroy (&ledger);
