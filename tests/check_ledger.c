@@ -628,6 +628,7 @@ START_TEST (test_dispatch_sends_tasks_of_a_few_ms_together_two_messages_of_work_
     /* 10.5 ms a task: k of them make the nearest count to
        FF_DISPATCH_MESSAGE_US, and prefetch + 1 such messages the credit */
     int k = (int) (FF_DISPATCH_MESSAGE_US / 10500 + 0.5);
+    k = k < FF_DISPATCH_MESSAGE_TASKS? k: FF_DISPATCH_MESSAGE_TASKS;
     ck_assert_int_ge (k, 2);
     ck_assert_int_eq (ff_ledger_ack (ledger, 0, 11), FF_LEDGER_ACKED);
     ff_dispatch_adapt (policy, ledger, 11500);
@@ -638,6 +639,8 @@ START_TEST (test_dispatch_sends_tasks_of_a_few_ms_together_two_messages_of_work_
     ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 11, &worker, seqs), 0);
     /* 3 ms tasks: more a message */
     int k3 = (int) (FF_DISPATCH_MESSAGE_US / 3000 + 0.5);
+    if (k3 > FF_DISPATCH_MESSAGE_TASKS)
+        k3 = FF_DISPATCH_MESSAGE_TASKS;
     ff_ledger_worker_pace (ledger, 0, 2 * k, 3000, 11500);
     ck_assert_int_eq (ff_ledger_ack (ledger, 1, 17), FF_LEDGER_ACKED);
     ck_assert_int_eq (ff_ledger_ack (ledger, 2, 17), FF_LEDGER_ACKED);
@@ -660,10 +663,10 @@ START_TEST (test_dispatch_spreads_the_last_tasks_that_travel_together_over_the_w
     ck_assert_int_eq (ff_ledger_worker_add (ledger, 1, 2), 0);
     ck_assert_int_eq (ff_ledger_worker_add (ledger, 2, 2), 0);
     ck_assert_int_eq (ff_ledger_worker_add (ledger, 3, 2), 0);
-    /* 1 ms tasks: messages of FF_DISPATCH_MESSAGE_US would hold 40 */
+    /* 10 ms tasks: messages of 4, credit 8 */
     size_t index;
     for (index = 0; index < 3; index++)
-        ff_ledger_worker_pace (ledger, index, 80, 1000, 0);
+        ff_ledger_worker_pace (ledger, index, 8, 10000, 0);
     s_create (ledger, 12);
     /* 12 pending for 3 workers: 4 a message, not 12 to one */
     ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 0, &worker, seqs), 4);
@@ -677,6 +680,13 @@ START_TEST (test_dispatch_spreads_the_last_tasks_that_travel_together_over_the_w
     ck_assert_uint_eq (ff_ledger_pending (ledger), 4);
     ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 0, &worker, seqs), 1);
     ff_ledger_sent (ledger, worker, seqs, 1, 0, 0);
+    /* tiny tasks fill their messages whatever the queue: 3 pending go to
+       one worker of 1 us tasks and credit 64 */
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 4, 2), 0);
+    ff_ledger_worker_pace (ledger, 3, 64, 1, 0);
+    ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 0, &worker, seqs), 3);
+    ck_assert_uint_eq (worker, 4);
+    ff_ledger_sent (ledger, worker, seqs, 3, 0, 0);
     ff_ledger_check (ledger);
     ff_dispatch_destroy (&policy);
     ff_ledger_destroy (&ledger);
@@ -721,6 +731,7 @@ START_TEST (test_dispatch_credit_of_tasks_that_travel_together_never_ratchets_up
     ff_dispatch_adapt (policy, ledger, now);
     ck_assert (ff_dispatch_round_trip_us (policy) == 10500);
     int k = (int) (FF_DISPATCH_MESSAGE_US / 10500 + 0.5);
+    k = k < FF_DISPATCH_MESSAGE_TASKS? k: FF_DISPATCH_MESSAGE_TASKS;
     ck_assert_int_eq (ff_ledger_worker (ledger, 1)->credit, 2 * k);
     /* then messages of k: each the worker gets while idle comes back after
        k tasks, which is no round trip; the credit stays at 2 messages */

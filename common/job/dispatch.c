@@ -110,13 +110,16 @@ s_together (ff_dispatch_t *self, double task_us)
 }
 
 /* The tasks of task_us that make FF_DISPATCH_MESSAGE_US of work, the
-   nearest count, at most batch; 0 when that is less than 2. */
+   nearest count, at most FF_DISPATCH_MESSAGE_TASKS and batch; 0 when
+   that is less than 2. */
 static int
 s_work_batch (ff_dispatch_t *self, double task_us)
 {
     double tasks = FF_DISPATCH_MESSAGE_US / task_us + 0.5;
     if (tasks < 2)
         return 0;
+    if (tasks > FF_DISPATCH_MESSAGE_TASKS)
+        tasks = FF_DISPATCH_MESSAGE_TASKS;
     return tasks < self->config.batch? (int) tasks: self->config.batch;
 }
 
@@ -124,10 +127,10 @@ s_work_batch (ff_dispatch_t *self, double task_us)
    that a task that kills its worker takes few finished neighbours with
    it; from FF_DISPATCH_HALF_CREDIT on, half of it. Whenever its tasks
    travel together (s_together), 1 / (prefetch + 1) of it: that many in
-   flight keep the worker busy, at fewer messages a task. ff_dispatch_adapt sizes the credit of tasks of a few
-   milliseconds to FF_DISPATCH_MESSAGE_US of work a message: each message
-   costs every stage wake-ups, which for such tasks weigh more than the
-   task. */
+   flight keep the worker busy, at fewer messages a task.
+   ff_dispatch_adapt sizes the credit of tasks of a few milliseconds to
+   FF_DISPATCH_MESSAGE_US of work a message: each message costs every
+   stage wake-ups, which for such tasks weigh more than the task. */
 static size_t
 s_full (ff_dispatch_t *self, const ff_ledger_worker_t *worker)
 {
@@ -146,21 +149,21 @@ s_full (ff_dispatch_t *self, const ff_ledger_worker_t *worker)
 }
 
 /* How many tasks the next message to worker holds, 0 to wait: a full
-   message (s_full), or what its credit has room for. A message sized by
-   work (tasks that travel together, FF_DISPATCH_MESSAGE_US of them below
-   the batch) holds at most their share of the pending queue, so that at
-   the job's end the last tasks spread over the workers instead of
-   queueing behind one worker's long message; tiny tasks fill whole
-   batches whatever the queue. A worker that holds more
-   than its credit less a full message waits for a full one: it is the
-   least loaded, so all can. */
+   message (s_full), or what its credit has room for. A long message of
+   tasks that travel together (at least half FF_DISPATCH_MESSAGE_US of
+   work) holds at most their share of the pending queue, so that at the
+   job's end the last tasks spread over the workers instead of queueing
+   behind one worker's long message; short tasks fill their messages
+   whatever the queue (a reader slower than the workers keeps it short).
+   A worker that holds more than its credit less a full message waits for
+   a full one: it is the least loaded, so all can. */
 static size_t
 s_message_size (ff_dispatch_t *self, ff_ledger_t *ledger, const ff_ledger_worker_t *worker)
 {
     size_t room = (size_t) (worker->credit - worker->outstanding);
     size_t full = s_full (self, worker);
     if (s_together (self, worker->task_us)
-    &&  s_work_batch (self, worker->task_us) < self->config.batch) {
+    &&  s_work_batch (self, worker->task_us) * worker->task_us >= FF_DISPATCH_MESSAGE_US / 2) {
         size_t share = ff_ledger_pending (ledger) / ff_ledger_workers (ledger);
         if (share < full)
             full = share > 1? share: 1;

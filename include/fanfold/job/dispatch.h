@@ -55,8 +55,9 @@
 #define FF_DISPATCH_HALF_CREDIT 32
 
 /* Tasks of a few milliseconds travel this much work a message (the
-   nearest count of tasks, when it is 2 or more: 10 ms tasks 4 a message,
-   3 ms ones 13), and a worker holds prefetch + 1 such messages. Every
+   nearest count of tasks, when it is 2 or more, and at most
+   FF_DISPATCH_MESSAGE_TASKS: 10 ms tasks 4 a message, 3 ms ones 4 too),
+   and a worker holds prefetch + 1 such messages. Every
    message costs each stage wake-ups (its main thread, its I/O thread,
    its peer's): some 100 us of CPU in all on a loaded machine, a few
    percent of a 3 ms task, and on 2 cores with 256 workers more than the
@@ -67,6 +68,15 @@
    of what is pending (ff_dispatch_plan) so that none waits behind one.
    Jobs whose task costs differ keep one slow task a message. */
 #define FF_DISPATCH_MESSAGE_US 40000.0
+
+/* ... and at most this many tasks a message: a worker that runs 40 ms of
+   spinning tasks between two messages got about half the CPU of one that
+   runs 3 or 12 ms on a machine shared with other jobs (row 3 beside two
+   busy loops: 7.1 to 8.9 s against 3.8 to 7.1 s for one task a message,
+   4.4 to 6.9 s for 4), while 4 a message cut the messages of 10 ms tasks
+   as much as 40 ms did. Tiny tasks go by the batch, as their credit
+   (FF_DISPATCH_QUEUE_TARGET_US) sends them. */
+#define FF_DISPATCH_MESSAGE_TASKS 4
 
 /* Heavy-first applies to workers whose credit is at most this: order
    matters for slow tasks only, fast ones leave no tail. */
