@@ -197,13 +197,18 @@ def alternate_rounds(name, commands, runs):
                     expired = threading.Event()
 
                     def stop(pid=child.pid):
-                        expired.set()
-                        os.killpg(pid, signal.SIGKILL)
+                        try:
+                            os.killpg(pid, signal.SIGKILL)
+                            expired.set()
+                        except ProcessLookupError:
+                            pass        # it ended as the timer fired
                     timer = threading.Timer(TIMEOUT, stop)
                     timer.start()
-                    code = child.wait()
-                    seconds = time.monotonic() - started
-                    timer.cancel()
+                    try:
+                        code = child.wait()
+                        seconds = time.monotonic() - started
+                    finally:
+                        timer.cancel()
                     if expired.is_set():
                         raise BenchError("`%s` still ran after %d s: stopped" % (short(command), TIMEOUT))
                 log.write("%s-%s round %d: %.3f s, exit %d\n" % (name, key, rnd + 1, seconds, code))

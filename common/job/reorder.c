@@ -44,7 +44,7 @@ ff_reorder_destroy (ff_reorder_t **self_p)
            ring (a large window's pages stay untouched) */
         size_t left = self->free_fn? self->held: 0;
         uint64_t seq;
-        for (seq = self->next; left > 0; seq++) {
+        for (seq = self->next; left > 0 && seq < self->next + self->window; seq++) {
             void *item = self->slots [seq % self->window];
             if (item) {
                 self->free_fn (item);

@@ -26,9 +26,9 @@ static int
 static int64_t
     s_count_units (const ff_run_options_t *self);
 
-/* The tasks that --chunk makes of the input files: a file of more bytes
-   than a chunk is at least two (an upper bound: the .npy header counts
-   too); 1 for each other input or without --chunk. */
+/* The tasks of the positional inputs: one each, and for a regular file
+   of more bytes than --chunk (when given) as many as the chunks it is
+   cut in (an upper bound: a .npy header counts too). */
 static int64_t
 s_chunked_units (const ff_run_options_t *self)
 {
@@ -484,13 +484,9 @@ s_small_job (const ff_run_options_t *self, const char **why)
     int sources = 0;
     for (input = 0; input < self->ninputs; input++)
         sources |= ff_options_is_marker (self->inputs [input]);
-    int64_t units = sources? s_count_units (self): self->ninputs;
+    int64_t units = sources? s_count_units (self): s_chunked_units (self);
     if (units < 0) {
         *why = "arguments read from stdin";
-        return 0;
-    }
-    if (!sources && s_chunked_units (self) > 1) {
-        *why = "arrays split in more than one chunk";
         return 0;
     }
     if ((uint64_t) units * self->nkernels <= 1) {

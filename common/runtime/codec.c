@@ -7,6 +7,7 @@
 #include "fanfold/kernel.h"
 
 #include <assert.h>
+#include <endian.h>
 #include <msgpack.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -38,14 +39,14 @@ s_be (const uint8_t *at, size_t bytes)
             return at [0];
         case 2:
             memcpy (&u16, at, 2);
-            return __builtin_bswap16 (u16);
+            return be16toh (u16);
         case 4:
             memcpy (&u32, at, 4);
-            return __builtin_bswap32 (u32);
+            return be32toh (u32);
         default:
             assert (bytes == 8);
             memcpy (&u64, at, 8);
-            return __builtin_bswap64 (u64);
+            return be64toh (u64);
     }
 }
 
@@ -821,16 +822,16 @@ s_put_be (uint8_t *at, uint8_t tag, uint64_t value, size_t bytes)
             *at = (uint8_t) value;
             break;
         case 2:
-            u16 = __builtin_bswap16 ((uint16_t) value);
+            u16 = htobe16 ((uint16_t) value);
             memcpy (at, &u16, 2);
             break;
         case 4:
-            u32 = __builtin_bswap32 ((uint32_t) value);
+            u32 = htobe32 ((uint32_t) value);
             memcpy (at, &u32, 4);
             break;
         default:
             assert (bytes == 8);
-            u64 = __builtin_bswap64 (value);
+            u64 = htobe64 (value);
             memcpy (at, &u64, 8);
             break;
     }

@@ -38,10 +38,12 @@ PYEOF
 # --mode auto: one array that --chunk splits is many tasks (parallel);
 # the same array unsplit is one task (serial)
 "$BIN/fanfold" run -w 2 -v -K stats --chunk 4M -- "$SCRATCH/f32.npy" 2>&1 >/dev/null \
-    | grep -q "mode auto: parallel (arrays split in more than one chunk)" \
+    | grep -q "mode auto: parallel" \
     || fail "--mode auto ran one chunked array in serial"
 "$BIN/fanfold" run -w 2 -v -K stats -- "$SCRATCH/f32.npy" 2>&1 >/dev/null \
     | grep -q "mode auto: serial (a single task)" || fail "--mode auto started the stages for one task"
+"$BIN/fanfold" run -w 2 -v -K noop a b 2>&1 >/dev/null | grep -q "mode auto: serial" \
+    || fail "--mode auto started the stages for two noop arguments"
 
 # a worker that cannot map the segments gets the bytes instead: same output
 topology="$ROOT/topology/local.zpl"

@@ -55,7 +55,7 @@ for index in 0 1 2 3; do
 done
 "$BIN/fanfold" status -t "$POOL" > "$SCRATCH/table.txt"
 grep -q "^WORKER" "$SCRATCH/table.txt" || fail "the status table has no workers part"
-kill -TERM $workers
+kill -TERM $workers 2>/dev/null || true
 wait $workers || true
 pool_stop
 [ "$split" -ge 2 ] || fail "at most $split jobs held workers at once"
