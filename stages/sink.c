@@ -49,7 +49,6 @@
 /* Buffered output is written at least this often while results keep
    coming (a reader sees them, and one that left is noticed). */
 #define S_FLUSH_EVERY_MS 100
-#define S_MAX_SOCKETS 64            /* control, results, the emitter's two, ZAP's */
 
 typedef struct {
     const char *topology_path;      /* -t */
@@ -689,7 +688,7 @@ ff_sink_main (int argc, char *argv [])
     ff_fdlimit_raise ();
     /* a descriptor per worker's connection, but a few sockets: libzmq
        zeroes a slot per allowed socket when the first is made */
-    zsys_set_max_sockets (S_MAX_SOCKETS);
+    zsys_set_max_sockets (FF_STAGE_MAX_SOCKETS);
     self.topology = ff_topology_load (self.options.topology_path, error, sizeof (error));
     if (!self.topology) {
         ff_log_error ("%s", error);

@@ -21,14 +21,16 @@
 #include "fanfold/runtime/topology.h"
 
 #include <czmq.h>
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #define S_HELLO_EVERY_MS 1000
-#define S_MAX_SOCKETS 64            /* control, results, tasks, heartbeat's, their pipe */
 #define S_MAX_MAPS 16
 #define S_MAX_CANCELLED 16          /* pool: cancelled jobs remembered until forgotten */
 #define S_JOB_ID_MAX 64             /* pool: a job id kept for cancel, NUL included */
@@ -369,10 +371,11 @@ s_accept_welcome (s_worker_t *self, const ff_msg_t *msg)
         .on_message = self->pool? s_on_hb_message: NULL, .on_message_arg = self,
         .last_sent = self->pool? NULL: &self->hb_sent
     };
-    /* its thread leaves SIGUSR1 to this one, whose poll it must end */
+    /* its thread leaves the job-over signal to this one (its handler
+       wakes this thread's poll through s_job_over_fd all the same) */
     sigset_t usr1, saved;
     sigemptyset (&usr1);
-    sigaddset (&usr1, SIGUSR1);
+    ff_signals_add_job_over (&usr1);
     pthread_sigmask (SIG_BLOCK, &usr1, &saved);
     self->heartbeat = ff_heartbeat_new (&self->hb_args);
     pthread_sigmask (SIG_SETMASK, &saved, NULL);
@@ -1047,32 +1050,95 @@ s_say_bye (s_worker_t *self)
                  ff_codec_size (self->codec), 200);
 }
 
-/* Set by SIGUSR1, which the launcher sends its workers once the job is
-   over (the ventilator ended well: every task is written): whatever it
-   joined is done, and a worker that has not joined yet never will. */
+/* Set by FF_SIGNAL_JOB_OVER (SIGUSR1), which the launcher sends its
+   workers once the job is over (the ventilator ended well: every task is
+   written): whatever it joined is done, and a worker that has not joined
+   yet never will. Taken only by a worker that `fanfold run` started (it
+   starts them with the signal blocked) and not in a pool; any other
+   worker leaves the signal's action as it found it. */
 static volatile sig_atomic_t s_job_over = 0;
+/* An eventfd the handler writes, polled in s_run, so that a signal that
+   comes between the loop's test and its poll ends that poll at once;
+   -1 while the signal is not taken. */
+static volatile sig_atomic_t s_job_over_fd = -1;
 
 static void
 s_on_job_over (int signum)
 {
     (void) signum;
+    int saved = errno;
+    uint64_t one = 1;
     s_job_over = 1;
+    if (s_job_over_fd >= 0) {
+        /* EAGAIN (the counter full) leaves it readable: nothing lost */
+        ssize_t written = write (s_job_over_fd, &one, sizeof (one));
+        (void) written;
+    }
+    errno = saved;
 }
 
-/* Takes SIGUSR1 from here on: the launcher starts its workers with it
-   blocked, so that one sent before this is kept, not lost. */
-static void
+/* Takes the job-over signal from here on when it came blocked (the
+   launcher's mark: one sent before this is kept, not lost); else leaves
+   it alone. Returns 0, or -1 (said) when it cannot. */
+static int
 s_job_over_install (void)
 {
     struct sigaction action;
     sigset_t usr1;
+    if (!ff_signals_job_over_blocked ())
+        return 0;
+    int fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0) {
+        ff_log_error ("cannot make an eventfd for SIGUSR1: %s", strerror (errno));
+        return -1;
+    }
+    s_job_over_fd = fd;
     memset (&action, 0, sizeof (action));
     action.sa_handler = s_on_job_over;
     sigemptyset (&action.sa_mask);
-    sigaction (SIGUSR1, &action, NULL);
+    if (sigaction (FF_SIGNAL_JOB_OVER, &action, NULL) != 0) {
+        ff_log_error ("cannot take SIGUSR1: %s", strerror (errno));
+        s_job_over_fd = -1;
+        close (fd);
+        return -1;
+    }
     sigemptyset (&usr1);
-    sigaddset (&usr1, SIGUSR1);
+    ff_signals_add_job_over (&usr1);
     pthread_sigmask (SIG_UNBLOCK, &usr1, NULL);
+    return 0;
+}
+
+/* Stops taking the job-over signal (blocked again: this process's other
+   threads block it) and closes its eventfd. */
+static void
+s_job_over_remove (void)
+{
+    sigset_t usr1;
+    if (s_job_over_fd < 0)
+        return;
+    sigemptyset (&usr1);
+    ff_signals_add_job_over (&usr1);
+    pthread_sigmask (SIG_BLOCK, &usr1, NULL);
+    int fd = s_job_over_fd;
+    s_job_over_fd = -1;
+    close (fd);
+}
+
+/* Whether the launcher said that the job is over, and it counts: not in
+   a pool, whose jobs the launcher does not run. */
+static int
+s_told_over (const s_worker_t *self)
+{
+    return s_job_over && !self->pool;
+}
+
+/* Empties the eventfd once it is readable. */
+static void
+s_job_over_drain (void)
+{
+    uint64_t count;
+    while (read (s_job_over_fd, &count, sizeof (count)) > 0)
+        ;
 }
 
 static int
@@ -1081,7 +1147,9 @@ s_run (s_worker_t *self)
     const ff_settings_t *settings = ff_topology_settings (self->topology);
     int64_t last_hello = 0;
     self->last_heard = ff_clock_ms ();
-    while (!ff_stop_signal && !zsys_interrupted && !self->ended && !s_job_over) {
+    ff_log_info ("joining the job at %s%s", ff_topology_connect (self->topology, FF_EP_CONTROL),
+                 s_job_over_fd >= 0? " (SIGUSR1: the job is over)": "");
+    while (!ff_stop_signal && !zsys_interrupted && !self->ended && !s_told_over (self)) {
         int64_t now = ff_clock_ms ();
         if (!self->welcomed && now - last_hello >= S_HELLO_EVERY_MS) {
             s_send_hello (self);
@@ -1097,24 +1165,37 @@ s_run (s_worker_t *self)
             continue;
         }
         int wait_ms = s_heartbeat (self);
-        zmq_pollitem_t items [2] = {
-            { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
-            { self->tasks? zsock_resolve (self->tasks): NULL, 0, ZMQ_POLLIN, 0 }
-        };
-        int rc = zmq_poll (items, self->tasks? 2: 1, wait_ms);
+        zmq_pollitem_t items [3];
+        int count = 0, tasks_at = -1, over_at = -1;
+        items [count++] = (zmq_pollitem_t) { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 };
+        if (self->tasks) {
+            tasks_at = count;
+            items [count++] = (zmq_pollitem_t) { zsock_resolve (self->tasks), 0, ZMQ_POLLIN, 0 };
+        }
+        if (s_job_over_fd >= 0) {
+            over_at = count;
+            items [count++] = (zmq_pollitem_t) { NULL, s_job_over_fd, ZMQ_POLLIN, 0 };
+        }
+        int rc = zmq_poll (items, count, wait_ms);
         if (rc < 0 && errno != EINTR) {
             ff_log_error ("poll failed: %s", zmq_strerror (errno));
             return FF_EXIT_WORKER_FAILED;
         }
         if (rc <= 0)
             continue;
+        if (over_at >= 0 && (items [over_at].revents & ZMQ_POLLIN)) {
+            s_job_over_drain ();
+            if (s_told_over (self))
+                break;
+            ff_log_info ("SIGUSR1 ignored: a pool's jobs are not the launcher's");
+        }
         if (items [0].revents & ZMQ_POLLIN)
             s_on_control (self);
-        if (self->tasks && !self->ended && (items [1].revents & ZMQ_POLLIN))
+        if (tasks_at >= 0 && self->tasks && !self->ended && (items [tasks_at].revents & ZMQ_POLLIN))
             s_on_tasks (self);
     }
     /* the job over, its ventilator and sink are gone: nobody to tell */
-    int over = self->ended || s_job_over;
+    int over = self->ended || s_told_over (self);
     if (!over)
         s_say_bye (self);
     /* at the job's end every result is acked: nothing to flush; when
@@ -1134,8 +1215,11 @@ s_usage (FILE *stream)
     fprintf (stream,
              "usage: fanfold-worker -t TOPOLOGY [--no-shm] [-v]\n"
              "Joins the job running on TOPOLOGY, runs tasks until the job ends\n"
-             "or SIGINT/SIGTERM (which finishes the current task first); SIGUSR1 says\n"
-             "that the job is over: it leaves at once, with status 0.\n");
+             "or SIGINT/SIGTERM (which finishes the current task first). Started with\n"
+             "SIGUSR1 blocked, as `fanfold run` starts its workers, it takes SIGUSR1 as\n"
+             "\"the job is over\" and leaves at once, with status 0, without a bye (but\n"
+             "not in a pool, where it is ignored); otherwise SIGUSR1 keeps the action\n"
+             "it came with (by default it ends the worker, as before).\n");
     ff_options_usage (FF_CMD_WORKER, stream);
     fprintf (stream,
              "Exit: %d job ended or stopped; %d usage or setup error; %d dropped by the\n"
@@ -1186,14 +1270,19 @@ ff_worker_main (int argc, char *argv [])
     }
     ff_log_init ("fanfold-worker", self.options.verbose);
     ff_signals_install ();
-    s_job_over_install ();
+    if (s_job_over_install () != 0) {
+        pthread_mutex_destroy (&self.lock);
+        return FF_EXIT_ERROR;
+    }
     ff_fdlimit_raise ();
     /* libzmq zeroes a slot per allowed socket at the first one; the
        raised limit would cost a worker, which holds a few, 160 kB */
-    zsys_set_max_sockets (S_MAX_SOCKETS);
+    zsys_set_max_sockets (FF_STAGE_MAX_SOCKETS);
     self.topology = ff_topology_load (self.options.topology_path, error, sizeof (error));
     if (!self.topology) {
         ff_log_error ("%s", error);
+        s_job_over_remove ();
+        pthread_mutex_destroy (&self.lock);
         return FF_EXIT_ERROR;
     }
     const ff_settings_t *settings = ff_topology_settings (self.topology);
@@ -1242,6 +1331,7 @@ ff_worker_main (int argc, char *argv [])
     free (self.items);
     ff_security_destroy (&self.security);
     ff_topology_destroy (&self.topology);
+    s_job_over_remove ();
     return rc;
 }
 

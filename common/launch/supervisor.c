@@ -189,7 +189,7 @@ s_spawn (char *const argv [], int keep_stdin, int keep_stdout, int listener, int
     pthread_sigmask (SIG_SETMASK, &all, &saved);
     child = saved;
     if (worker)
-        sigaddset (&child, SIGUSR1);    /* held until the worker takes it */
+        ff_signals_add_job_over (&child);   /* held until the worker takes it */
     pid_t pid = vfork ();
     if (pid == 0) {
         struct sigaction fallback;
@@ -326,9 +326,9 @@ s_warm_end (void)
 
 /* Starts a stage by fork alone: the child runs entry, loaded already,
    with argv as its command line, instead of an exec, which costs
-   milliseconds of loading and relocation. This process has no ZeroMQ
-   context (the launcher makes none in a parallel run), so the child makes
-   its own. stdin from /dev/null unless keep_stdin, stdout to stderr
+   milliseconds of loading and relocation. This process has no started
+   ZeroMQ context (no thread: s_warm_context is made but never started,
+   and the child inherits only its eventfd), so the child makes its own. stdin from /dev/null unless keep_stdin, stdout to stderr
    unless keep_stdout, listener (>= 0) handed down (ff_net_hand_listener).
    Returns the pid, or -1. */
 static pid_t
@@ -370,7 +370,7 @@ s_fork_entry (ff_worker_entry_t *entry, char *const stage_argv [], int keep_stdi
         argv [argc] = NULL;
         s_set_title (argv);
         if (entry == s_worker_entry)
-            sigaddset (&saved, SIGUSR1);    /* held until the worker takes it */
+            ff_signals_add_job_over (&saved);   /* held until the worker takes it */
         sigprocmask (SIG_SETMASK, &saved, NULL);
         int rc = entry (argc, argv);
         /* the stage's ZeroMQ context ends (it flushes what lingers), then
@@ -563,7 +563,7 @@ s_tell_over (s_children_t *children)
     children->told_over = 1;
     for (index = 0; index < children->count; index++)
         if (children->pids [index] > 0 && children->pids [index] != children->sink)
-            kill (children->pids [index], SIGUSR1);
+            kill (children->pids [index], FF_SIGNAL_JOB_OVER);
 }
 
 /* Returns 1 when pid is a worker of children (not the sink or the

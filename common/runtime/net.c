@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,23 @@ ff_signals_install (void)
     sigaction (SIGTERM, &action, NULL);
     sigaction (SIGHUP, &action, NULL);     /* a closed terminal or ssh session: as TERM */
     signal (SIGPIPE, SIG_IGN);
+}
+
+void
+ff_signals_add_job_over (sigset_t *set)
+{
+    assert (set);
+    sigaddset (set, FF_SIGNAL_JOB_OVER);
+}
+
+int
+ff_signals_job_over_blocked (void)
+{
+    sigset_t current;
+    sigemptyset (&current);
+    if (pthread_sigmask (SIG_BLOCK, NULL, &current) != 0)
+        return 0;
+    return sigismember (&current, FF_SIGNAL_JOB_OVER) == 1;
 }
 
 int

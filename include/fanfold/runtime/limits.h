@@ -54,6 +54,12 @@
                                        costs the ventilator 120 bytes, 200 with the
                                        64-byte buffer it keeps for a small task's
                                        payload: 50 MiB at the bound */
+#define FF_STAGE_MAX_SOCKETS    64   /* ZeroMQ sockets a worker or the sink may hold
+                                       (zsys_set_max_sockets): the worker's control,
+                                       results, tasks, its heartbeat's and their pipe;
+                                       the sink's control, results, the emitter's two
+                                       and ZAP's. libzmq zeroes a slot per allowed
+                                       socket at the first one */
 #define FF_J0_MAX_WORKERS       64   /* -j 0: one worker per task, at most this many */
 #define FF_MAX_RETRIES          1000 /* --retries */
 #define FF_MAX_TIMEOUT_S        1e6  /* --timeout, seconds */

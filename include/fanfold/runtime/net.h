@@ -6,6 +6,7 @@
 #define FANFOLD_NET_H
 
 #include <czmq.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,20 @@ extern volatile sig_atomic_t ff_stop_signal;
    does, cleaning up), and ignores SIGPIPE. Disables czmq's handler. */
 void
     ff_signals_install (void);
+
+/* The signal by which `fanfold run` tells its workers that the job is
+   over. It starts them with it blocked: that mark says that the launcher
+   will send it, and keeps one sent early until the worker takes it. */
+#define FF_SIGNAL_JOB_OVER SIGUSR1
+
+/* Adds FF_SIGNAL_JOB_OVER to set (a sigset_t, initialised). */
+void
+    ff_signals_add_job_over (sigset_t *set);
+
+/* Whether FF_SIGNAL_JOB_OVER is blocked in the calling thread: a
+   worker's entry asks this for the launcher's mark. */
+int
+    ff_signals_job_over_blocked (void);
 
 /* Creates a bare socket of type, or returns NULL (errno EMFILE) when no
    descriptor is free for it, where czmq's zsock_new would abort. */
