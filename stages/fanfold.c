@@ -77,8 +77,9 @@ s_on_signal (int signum)
 
 /* Catches SIGINT, SIGTERM and SIGHUP into ff_stop_signal and ignores
    SIGPIPE, as ff_signals_install does, without czmq's zsys_init: a
-   parallel run makes no ZeroMQ context here, so that its workers can be
-   forked from this process (ff_supervisor_init). */
+   parallel run starts no ZeroMQ context here (it holds an unstarted one,
+   with no thread), so that its workers can be forked from this process
+   (ff_supervisor_init). */
 static void
 s_catch_signals (void)
 {
