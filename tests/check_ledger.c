@@ -671,17 +671,26 @@ START_TEST (test_dispatch_spreads_the_last_tasks_that_travel_together_over_the_w
     /* 12 pending for 3 workers: 4 a message, not 12 to one */
     ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 0, &worker, seqs), 4);
     ff_ledger_sent (ledger, worker, seqs, 4, 0, 0);
-    /* 8 left: 2 each; with fewer than the workers, a plain message */
-    ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 0, &worker, seqs), 2);
-    ff_ledger_sent (ledger, worker, seqs, 2, 0, 0);
-    ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 0, &worker, seqs), 2);
-    ff_ledger_sent (ledger, worker, seqs, 2, 0, 0);
-    s_create (ledger, 0);
-    ck_assert_uint_eq (ff_ledger_pending (ledger), 4);
-    ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 0, &worker, seqs), 1);
-    ff_ledger_sent (ledger, worker, seqs, 1, 0, 0);
+    /* 8 left, less than a full message a worker: each idle worker gets its
+       share of the 12 left, counting what the others hold */
+    ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 0, &worker, seqs), 4);
+    ff_ledger_sent (ledger, worker, seqs, 4, 0, 0);
+    ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 0, &worker, seqs), 4);
+    ff_ledger_sent (ledger, worker, seqs, 4, 0, 0);
+    uint64_t last = worker, seq;
+    /* 4 more: a worker that holds tasks waits for its ack instead of
+       queueing them behind a long message */
+    s_create (ledger, 4);
+    ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 0, &worker, seqs), 0);
+    /* once one acked all it held, it takes its share of the 12 left */
+    for (seq = 8; seq < 12; seq++)
+        ck_assert_int_eq (ff_ledger_ack (ledger, seq, 40), FF_LEDGER_ACKED);
+    ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 40, &worker, seqs), 4);
+    ck_assert_uint_eq (worker, last);
+    ff_ledger_sent (ledger, worker, seqs, 4, 40, 40000);
     /* tiny tasks fill their messages whatever the queue: 3 pending go to
        one worker of 1 us tasks and credit 64 */
+    s_create (ledger, 3);
     ck_assert_int_eq (ff_ledger_worker_add (ledger, 4, 2), 0);
     ff_ledger_worker_pace (ledger, 3, 64, 1, 0);
     ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 0, &worker, seqs), 3);
@@ -755,6 +764,121 @@ START_TEST (test_dispatch_credit_of_tasks_that_travel_together_never_ratchets_up
     ff_ledger_check (ledger);
     ff_dispatch_destroy (&policy);
     ff_ledger_destroy (&ledger);
+}
+END_TEST
+
+START_TEST (test_dispatch_message_of_tasks_together_never_exceeds_message_tasks)
+{
+    ff_ledger_t *ledger = s_ledger (2048, 3);
+    ff_dispatch_config_t config = { .window = 2048, .prefetch = 1, .batch = 128 };
+    ff_dispatch_t *policy = ff_dispatch_new (&config);
+    uint64_t seqs [FF_MAX_BATCH], worker;
+    ck_assert_int_eq (ff_ledger_worker_add (ledger, 1, ff_dispatch_initial_credit (policy)), 0);
+    s_create (ledger, 64);
+    /* a round trip of 15 ms: one task sent to the idle worker, back after 15 ms */
+    s_send (ledger, 1, 1, 1);
+    ck_assert_int_eq (ff_ledger_ack (ledger, 0, 16), FF_LEDGER_ACKED);
+    ff_dispatch_adapt (policy, ledger, 16000);
+    ck_assert (ff_dispatch_round_trip_us (policy) == 15000);
+    /* then 3 ms tasks, sent 2 and 2 to a credit of 6 (messages of more
+       than a quarter of it: no round-trip sample), back 12 ms later */
+    ff_ledger_worker_pace (ledger, 0, 6, 3000, 16000);
+    s_send (ledger, 1, 2, 16);
+    s_send (ledger, 1, 2, 16);
+    uint64_t seq;
+    for (seq = 1; seq < 5; seq++)
+        ck_assert_int_eq (ff_ledger_ack (ledger, seq, 28), FF_LEDGER_ACKED);
+    ff_dispatch_adapt (policy, ledger, 28000);
+    ck_assert (ff_dispatch_round_trip_us (policy) == 15000);
+    /* two round trips of work make the credit, 30 ms / 3 ms, more than
+       prefetch + 1 messages of FF_DISPATCH_MESSAGE_TASKS */
+    ck_assert_int_eq (ff_ledger_worker (ledger, 1)->credit, 10);
+    ck_assert_uint_eq (ff_dispatch_plan (policy, ledger, 28, &worker, seqs),
+                       FF_DISPATCH_MESSAGE_TASKS);
+    ff_ledger_sent (ledger, worker, seqs, FF_DISPATCH_MESSAGE_TASKS, 28, 28000);
+    ff_ledger_check (ledger);
+    ff_dispatch_destroy (&policy);
+    ff_ledger_destroy (&ledger);
+}
+END_TEST
+
+/* The end of a job of equal 10 ms tasks on S_SIM_WORKERS workers of
+   credit 8 (messages of 4) that start a few ms apart, in simulated ms: a
+   worker runs its messages in order and acks each one whole when its
+   last task ends. Returns the most tasks a worker held while nothing was
+   pending and another worker held none. */
+#define S_SIM_WORKERS 4
+#define S_SIM_HELD 64
+
+static int
+s_simulate_job_end (size_t tasks)
+{
+    ff_ledger_t *ledger = s_ledger (2048, 3);
+    ff_dispatch_config_t config = { .window = 2048, .prefetch = 1, .batch = 128 };
+    ff_dispatch_t *policy = ff_dispatch_new (&config);
+    static uint64_t seqs [FF_MAX_BATCH];
+    uint64_t held [S_SIM_WORKERS][S_SIM_HELD], worker;
+    int nheld [S_SIM_WORKERS] = { 0 }, sizes [S_SIM_WORKERS][S_SIM_HELD];
+    int nmsgs [S_SIM_WORKERS] = { 0 }, joined = 0, worst = 0;
+    int64_t ends [S_SIM_WORKERS] = { 0 }, now;
+    const int64_t start_ms [S_SIM_WORKERS] = { 0, 7, 13, 22 };
+    s_create (ledger, tasks);
+    size_t written = 0;
+    for (now = 0; now < 100000 && written < tasks; now++) {
+        int index;
+        while (joined < S_SIM_WORKERS) {
+            ck_assert_int_eq (ff_ledger_worker_add (ledger, (uint64_t) joined + 1, 2), 0);
+            ff_ledger_worker_pace (ledger, (size_t) joined, 8, 10000, 0);
+            joined++;
+        }
+        for (index = 0; index < joined; index++) {
+            if (nmsgs [index] == 0 || ends [index] != now)
+                continue;
+            int size = sizes [index][0], task;
+            for (task = 0; task < size; task++)
+                ck_assert_int_eq (ff_ledger_ack (ledger, held [index][task], now), FF_LEDGER_ACKED);
+            written += (size_t) size;
+            memmove (held [index], held [index] + size, (size_t) (nheld [index] - size) * sizeof (uint64_t));
+            nheld [index] -= size;
+            memmove (sizes [index], sizes [index] + 1, (size_t) (nmsgs [index] - 1) * sizeof (int));
+            if (--nmsgs [index] > 0)
+                ends [index] = now + 10 * sizes [index][0];
+        }
+        size_t count;
+        while ((count = ff_dispatch_plan (policy, ledger, now, &worker, seqs)) > 0) {
+            index = (int) worker - 1;
+            ck_assert_int_le (nheld [index] + (int) count, S_SIM_HELD);
+            memcpy (held [index] + nheld [index], seqs, count * sizeof (uint64_t));
+            nheld [index] += (int) count;
+            sizes [index][nmsgs [index]] = (int) count;
+            if (nmsgs [index]++ == 0)
+                ends [index] = start_ms [index] > now? start_ms [index] + 10 * (int64_t) count
+                                                   : now + 10 * (int64_t) count;
+            ff_ledger_sent (ledger, worker, seqs, count, now, now * 1000);
+        }
+        int idle = 0, most = 0;
+        for (index = 0; index < joined; index++) {
+            idle |= nheld [index] == 0;
+            most = nheld [index] > most? nheld [index]: most;
+        }
+        if (ff_ledger_pending (ledger) == 0 && idle && most > worst)
+            worst = most;
+    }
+    ck_assert_uint_eq (written, tasks);
+    ff_ledger_check (ledger);
+    ff_dispatch_destroy (&policy);
+    ff_ledger_destroy (&ledger);
+    return worst;
+}
+
+START_TEST (test_dispatch_at_a_jobs_end_no_worker_holds_more_than_a_message_while_another_idles)
+{
+    /* whatever the job's size, a worker holds at most the message it runs
+       (4 tasks, its share) while another is idle: none has tasks queued
+       behind it */
+    size_t tasks;
+    for (tasks = 1; tasks < 120; tasks++)
+        ck_assert_int_le (s_simulate_job_end (tasks), FF_DISPATCH_MESSAGE_TASKS);
 }
 END_TEST
 
@@ -1881,6 +2005,8 @@ ledger_suite (void)
     tcase_add_test (tc, test_dispatch_spreads_the_last_tasks_that_travel_together_over_the_workers);
     tcase_add_test (tc, test_dispatch_keeps_one_slow_task_a_message_when_task_costs_differ);
     tcase_add_test (tc, test_dispatch_credit_of_tasks_that_travel_together_never_ratchets_up);
+    tcase_add_test (tc, test_dispatch_message_of_tasks_together_never_exceeds_message_tasks);
+    tcase_add_test (tc, test_dispatch_at_a_jobs_end_no_worker_holds_more_than_a_message_while_another_idles);
     tcase_add_test (tc, test_dispatch_takes_back_tasks_from_a_worker_that_finishes_nothing_while_others_idle);
     tcase_add_test (tc, test_dispatch_never_takes_back_from_a_worker_that_finished_a_task);
     tcase_add_test (tc, test_dispatch_unread_bound_is_a_multiple_of_the_slowest_task);

@@ -123,10 +123,39 @@ s_work_batch (ff_dispatch_t *self, double task_us)
     return tasks < self->config.batch? (int) tasks: self->config.batch;
 }
 
+/* The tasks of a message that are a quarter of credit, at least 1. */
+static size_t
+s_quarter (int credit)
+{
+    return credit / 4 > 1? (size_t) credit / 4: 1;
+}
+
+/* The tasks a message of tasks of task_us holds when they travel
+   together: s_work_batch when s_together, else 0. The one predicate for
+   "tasks that travel together" (0: they do not, or one task makes a
+   message). */
+static int
+s_together_batch (ff_dispatch_t *self, double task_us)
+{
+    return s_together (self, task_us)? s_work_batch (self, task_us): 0;
+}
+
+/* The tasks of a message of worker's tasks when they travel together:
+   1 / (prefetch + 1) of its credit, at most s_together_batch of its pace
+   (so at most FF_DISPATCH_MESSAGE_TASKS and batch, whatever sized the
+   credit); 0 when they do not travel together. */
+static size_t
+s_together_tasks (ff_dispatch_t *self, const ff_ledger_worker_t *worker)
+{
+    size_t work = (size_t) s_together_batch (self, worker->task_us);
+    size_t share = (size_t) worker->credit / (size_t) (self->config.prefetch + 1);
+    return share < work? share: work;
+}
+
 /* The tasks of a full message to worker. A quarter of its credit, so
    that a task that kills its worker takes few finished neighbours with
    it; from FF_DISPATCH_HALF_CREDIT on, half of it. Whenever its tasks
-   travel together (s_together), 1 / (prefetch + 1) of it: that many in
+   travel together, s_together_tasks when that is more: that many in
    flight keep the worker busy, at fewer messages a task.
    ff_dispatch_adapt sizes the credit of tasks of a few milliseconds to
    FF_DISPATCH_MESSAGE_US of work a message: each message costs every
@@ -135,38 +164,43 @@ static size_t
 s_full (ff_dispatch_t *self, const ff_ledger_worker_t *worker)
 {
     size_t batch = (size_t) self->config.batch;
-    size_t full = (size_t) worker->credit / 4;
+    size_t full = s_quarter (worker->credit);
     if (worker->credit >= FF_DISPATCH_HALF_CREDIT)
         full = (size_t) worker->credit / 2;
-    full = full > batch? batch: full < 1? 1: full;
-    if (s_together (self, worker->task_us)) {
-        size_t share = (size_t) worker->credit / (size_t) (self->config.prefetch + 1);
-        share = share > batch? batch: share;
-        if (share > full)
-            full = share;
-    }
-    return full;
+    full = full > batch? batch: full;
+    size_t together = s_together_tasks (self, worker);
+    return together > full? together: full;
 }
 
 /* How many tasks the next message to worker holds, 0 to wait: a full
-   message (s_full), or what its credit has room for. A long message of
-   tasks that travel together (at least half FF_DISPATCH_MESSAGE_US of
-   work) holds at most their share of the pending queue, so that at the
-   job's end the last tasks spread over the workers instead of queueing
-   behind one worker's long message; short tasks fill their messages
-   whatever the queue (a reader slower than the workers keeps it short).
-   A worker that holds more than its credit less a full message waits for
-   a full one: it is the least loaded, so all can. */
+   message (s_full), or what its credit has room for. Tasks that travel
+   together in long messages (at least half FF_DISPATCH_MESSAGE_US of
+   work) go a full message at a time only while the pending queue holds a
+   full message for every worker. Below that (the job's end, or a reader
+   slower than the workers) a worker that holds tasks gets none until it
+   has acked them all, and one that holds none gets its share of what is
+   left (pending, and held by all workers), at least one task: the last
+   tasks spread over the workers instead of queueing behind one worker's
+   long message while another is idle. Short tasks fill their messages
+   whatever the queue. A worker that holds more than its credit less a
+   full message waits for a full one: it is the least loaded, so all
+   can. */
 static size_t
 s_message_size (ff_dispatch_t *self, ff_ledger_t *ledger, const ff_ledger_worker_t *worker)
 {
     size_t room = (size_t) (worker->credit - worker->outstanding);
     size_t full = s_full (self, worker);
-    if (s_together (self, worker->task_us)
-    &&  s_work_batch (self, worker->task_us) * worker->task_us >= FF_DISPATCH_MESSAGE_US / 2) {
-        size_t share = ff_ledger_pending (ledger) / ff_ledger_workers (ledger);
+    size_t workers = ff_ledger_workers (ledger), pending = ff_ledger_pending (ledger);
+    if (s_together_tasks (self, worker) > 0
+    &&  full * worker->task_us >= FF_DISPATCH_MESSAGE_US / 2 && pending < workers * full) {
+        if (worker->outstanding > 0)
+            return 0;
+        size_t left = pending, index;
+        for (index = 0; index < workers; index++)
+            left += (size_t) ff_ledger_worker_at (ledger, index)->outstanding;
+        size_t share = (left + workers - 1) / workers;
         if (share < full)
-            full = share > 1? share: 1;
+            full = share;
     }
     if (room < full && worker->outstanding >= worker->credit / 2)
         return 0;
@@ -231,9 +265,8 @@ ff_dispatch_adapt (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_us)
            (half of it from FF_DISPATCH_HALF_CREDIT, or its tasks travel
            together): its first ack came after that much work, which would
            ratchet the credit up (see dispatch.h) */
-        size_t quarter = worker->credit / 4 > 1? (size_t) worker->credit / 4: 1;
         if (worker->acked_now && worker->idle_send_us > 0 && now_us > worker->idle_send_us
-        &&  s_full (self, worker) <= quarter)
+        &&  s_full (self, worker) <= s_quarter (worker->credit))
             s_note_round_trip (self, (double) (now_us - worker->idle_send_us));
     }
     double target = FF_DISPATCH_ROUND_TRIPS * self->round_trip_us;
@@ -254,8 +287,8 @@ ff_dispatch_adapt (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_us)
             credit = wanted < floor? floor: wanted > ceiling? ceiling: (int) wanted;
             /* tasks that travel together: prefetch + 1 messages of
                FF_DISPATCH_MESSAGE_US of work at least */
-            int by_work = s_work_batch (self, task_us) * floor;
-            if (s_together (self, task_us) && credit < by_work)
+            int by_work = s_together_batch (self, task_us) * floor;
+            if (credit < by_work)
                 credit = by_work < ceiling? by_work: ceiling;
         }
         ff_ledger_worker_pace (ledger, index, credit, task_us,

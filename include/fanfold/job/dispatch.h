@@ -63,10 +63,13 @@
    percent of a 3 ms task, and on 2 cores with 256 workers more than the
    work. Sized by the pace of acks, which the wake-ups slow down: at 20
    ms, 256 workers of 10 ms tasks on 2 cores pace at 15 to 20 ms a task
-   and never batch. The cost is a tail: a result waits for its message's
-   last task, and the last messages of a job shrink to the workers' share
-   of what is pending (ff_dispatch_plan) so that none waits behind one.
-   Jobs whose task costs differ keep one slow task a message. */
+   and never batch. The credit may be larger (two round trips of work),
+   the message is not. The cost is a tail: a result waits for its
+   message's last task; at a job's end, messages of half this work or
+   more go only to workers that hold nothing, each its share of what is
+   left (ff_dispatch_plan), so that no task queues behind a long message
+   while a worker is idle. Jobs whose task costs differ keep one slow task
+   a message. */
 #define FF_DISPATCH_MESSAGE_US 40000.0
 
 /* ... and at most this many tasks a message: a worker that runs 40 ms of
