@@ -553,7 +553,8 @@ s_send_lent (ff_codec_t *codec, zsock_t *sock)
 }
 
 /* Sends the tasks seqs to peer in one message. Returns 0, or -1 when
-   memory ran out or its pipe is not connected yet. */
+   memory ran out or its pipe refused the message (not connected yet, or
+   full: then peer->pipe_refused is set, until a send goes). */
 static int
 s_send_tasks (s_vent_t *self, ff_peer_t *peer, const uint64_t *seqs, size_t count)
 {
@@ -563,7 +564,8 @@ s_send_tasks (s_vent_t *self, ff_peer_t *peer, const uint64_t *seqs, size_t coun
                       count, peer->id);
         return -1;
     }
-    return s_send_lent (self->codec, peer->push) == 0? 0: -1;
+    peer->pipe_refused = s_send_lent (self->codec, peer->push) != 0;
+    return peer->pipe_refused? -1: 0;
 }
 
 /* Sends what the policy plans while any worker has credit. A message that
@@ -591,24 +593,30 @@ s_dispatch (s_vent_t *self)
     }
 }
 
-/* The pipes of workers that wait after a refused send (a pipe whose
-   worker has not connected yet, as after every welcome, or a full one),
-   at most FF_NET_WAIT_WRITABLE_MAX: the loop waits on them too, and
+/* The pipes of workers that wait after their pipe refused a send (a pipe
+   whose worker has not connected yet, as after every welcome, or a full
+   one), at most FF_NET_WAIT_WRITABLE_MAX: the loop waits on them too, and
    s_unblock_pipes lets each worker have tasks as soon as its pipe takes
-   a message, not S_RETRY_BLOCKED_MS later. Fills pipes and workers;
-   returns how many. */
+   a message, not S_RETRY_BLOCKED_MS later. A worker held back because
+   memory ran out waits the timer only. Fills pipes and workers; sets
+   *any when any worker waits, so that the loop wakes for the timer;
+   returns how many pipes. One walk of the workers per wake-up. */
 static int
-s_blocked_pipes (s_vent_t *self, void **pipes, uint64_t *workers)
+s_blocked_pipes (s_vent_t *self, void **pipes, uint64_t *workers, int *any)
 {
     int64_t now = ff_clock_ms ();
     size_t index, count = ff_ledger_workers (self->ledger);
     int found = 0;
-    for (index = 0; index < count && found < FF_NET_WAIT_WRITABLE_MAX
-                    && ff_ledger_pending (self->ledger); index++) {
+    *any = 0;
+    if (!ff_ledger_pending (self->ledger))
+        return 0;
+    for (index = 0; index < count && found < FF_NET_WAIT_WRITABLE_MAX; index++) {
         const ff_ledger_worker_t *worker = ff_ledger_worker_at (self->ledger, index);
-        ff_peer_t *peer;
-        if (worker->blocked_until > now && (peer = ff_peers_find (self->peers, worker->id))
-        &&  peer->push) {
+        if (worker->blocked_until <= now)
+            continue;
+        *any = 1;
+        ff_peer_t *peer = ff_peers_find (self->peers, worker->id);
+        if (peer && peer->push && peer->pipe_refused) {
             workers [found] = worker->id;
             pipes [found++] = zsock_resolve (peer->push);
         }
@@ -658,16 +666,14 @@ s_end_workers (s_vent_t *self, uint64_t status)
 /* How long the loop may sleep: until the next heartbeat, the next worker
    to settle, or a blocked pipe's retry. */
 static int
-s_poll_timeout (s_vent_t *self)
+s_poll_timeout (s_vent_t *self, int blocked)
 {
     int64_t now = ff_clock_ms (), due = ff_ledger_settle_due (self->ledger);
     int timeout = self->settings->heartbeat_ms;
-    size_t index, count = ff_ledger_workers (self->ledger);
     if (due != INT64_MAX && due - now + 1 < timeout)
         timeout = due - now + 1 < 0? 0: (int) (due - now + 1);
-    for (index = 0; index < count && ff_ledger_pending (self->ledger); index++)
-        if (ff_ledger_worker_at (self->ledger, index)->blocked_until > now)
-            timeout = S_RETRY_BLOCKED_MS;
+    if (blocked)
+        timeout = S_RETRY_BLOCKED_MS;
     /* error records or a total that the sink's pipe refused: soon again */
     if ((self->sink_ready && ff_ledger_failed (self->ledger))
     ||  (self->total >= 0 && self->sink_ready && !self->sink_told_total))
@@ -697,10 +703,12 @@ s_run (s_vent_t *self)
                          self->intake? zsock_resolve (self->intake): NULL },
             .fds = { -1, self->intake? -1: self->input_fd },
             .count = self->want_input? 2: 1,
-            .writable = pipes, .nwritable = s_blocked_pipes (self, pipes, blocked)
+            .writable = pipes
         };
+        int any_blocked;
+        wait.nwritable = s_blocked_pipes (self, pipes, blocked, &any_blocked);
         int ready [2] = { 0, 0 };
-        int rc = ff_net_wait (&wait, ready, s_poll_timeout (self));
+        int rc = ff_net_wait (&wait, ready, s_poll_timeout (self, any_blocked));
         s_unblock_pipes (self, pipes, blocked, wait.nwritable);
         if (rc < 0) {
             ff_log_error ("poll failed: %s", zmq_strerror (errno));

@@ -61,17 +61,15 @@ s_field (s_cursor_t *cur, size_t bytes, uint64_t *value)
     return 0;
 }
 
-/* s_read_uint past a positive fixint: the wider encodings. */
+/* s_read_uint past what it reads inline (a positive fixint, uint 8 to 64
+   with their bytes there): the signed encodings of non-negative values,
+   and every error. */
 static __attribute__ ((noinline)) int
 s_read_uint_wide (s_cursor_t *cur, uint64_t *value)
 {
     if (s_need (cur, 1))
         return -1;
     uint8_t tag = *cur->at++;
-    if (tag <= 0x7f) {
-        *value = tag;
-        return 0;
-    }
     switch (tag) {
         case 0xcc: return s_field (cur, 1, value);
         case 0xcd: return s_field (cur, 2, value);
@@ -147,7 +145,8 @@ s_read_int (s_cursor_t *cur, int64_t *value)
     return 0;
 }
 
-/* s_read_bytes past a fixstr: str8/16/32, and bin8/16/32 where allow_bin. */
+/* s_read_bytes past a fixstr (always read inline): str8/16/32, and
+   bin8/16/32 where allow_bin. */
 static __attribute__ ((noinline)) int
 s_read_bytes_wide (s_cursor_t *cur, ff_str_t *out, int allow_bin)
 {
@@ -155,9 +154,6 @@ s_read_bytes_wide (s_cursor_t *cur, ff_str_t *out, int allow_bin)
         return -1;
     uint8_t tag = *cur->at++;
     uint64_t len;
-    if (tag >= 0xa0 && tag <= 0xbf)
-        len = tag & 0x1f;
-    else
     if (tag == 0xd9 || (allow_bin && tag == 0xc4)) {
         if (s_field (cur, 1, &len))
             return -1;
@@ -215,7 +211,8 @@ s_read_str (s_cursor_t *cur, ff_str_t *out)
     return s_read_bytes (cur, out, 0);
 }
 
-/* s_read_array past a fixarray: array16/32. The count must fit in the
+/* s_read_array past a fixarray (always read inline): array16/32. The
+   count must fit in the
    bytes left, since every element takes at least one byte. */
 static __attribute__ ((noinline)) int
 s_read_array_wide (s_cursor_t *cur, size_t *count)
@@ -224,9 +221,6 @@ s_read_array_wide (s_cursor_t *cur, size_t *count)
         return -1;
     uint8_t tag = *cur->at++;
     uint64_t n;
-    if (tag >= 0x90 && tag <= 0x9f)
-        n = tag & 0x0f;
-    else
     if (tag == 0xdc) {
         if (s_field (cur, 2, &n))
             return -1;

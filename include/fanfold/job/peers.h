@@ -48,6 +48,8 @@ typedef struct {
     int64_t last_seen;              /* ms: last message from it (the caller's) */
     int64_t last_told;              /* ms: last task message or hb sent to it (the caller's) */
     int no_shm;                     /* it cannot map segments: send array bytes */
+    int pipe_refused;               /* 1: its pipe refused the last task message (the
+                                       caller's): worth waiting on until it takes one */
     int hears_tasks;                /* a task message counts as hearing us (FF_HELLO_HEARS_TASKS) */
 } ff_peer_t;
 
