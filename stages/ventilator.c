@@ -825,9 +825,11 @@ ff_ventilator_main (int argc, char *argv [])
         .window_bytes = (size_t) self.settings->window_bytes,
         .retries = (uint32_t) self.spec.retries, .release = ff_jobspec_release_source
     };
+    long cores = sysconf (_SC_NPROCESSORS_ONLN);    /* -1: unknown, no crowd */
     ff_dispatch_config_t policy = {
         .window = self.settings->window, .prefetch = self.settings->prefetch,
-        .batch = self.settings->batch, .fifo = self.spec.fifo
+        .batch = self.settings->batch, .fifo = self.spec.fifo,
+        .cores = cores > 0 && cores <= 1L << 20? (int) cores: 0
     };
     self.ledger = ff_ledger_new (&ledger);
     self.policy = ff_dispatch_new (&policy);

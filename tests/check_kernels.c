@@ -2,10 +2,13 @@
     lookup, kernel list splitting and running through ff_kernels_run. */
 
 #include <check.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include "fanfold/kernels/kernels.h"
@@ -98,6 +101,44 @@ START_TEST (test_kernels_sleep_waits_at_least_ms_then_echoes)
     double elapsed = s_run_timed ("sleep", &task, &out, &rc);
     ck_assert_int_eq (rc, 0);
     ck_assert_double_ge (elapsed, 19.0);
+    s_assert_echo (&out);
+    free (out.data);
+}
+END_TEST
+
+static volatile sig_atomic_t s_alarms = 0;
+
+static void
+s_on_alarm (int signum)
+{
+    (void) signum;
+    s_alarms++;
+}
+
+START_TEST (test_kernels_sleep_lasts_its_ms_through_signals_with_the_least_timer_slack)
+{
+    /* SIGALRM every 5 ms, without SA_RESTART: each one interrupts the
+       sleep, which still ends 60 ms after it began, and leaves the thread
+       at a timer slack of 1 ns */
+    struct sigaction action, saved;
+    memset (&action, 0, sizeof (action));
+    action.sa_handler = s_on_alarm;
+    sigemptyset (&action.sa_mask);
+    ck_assert_int_eq (sigaction (SIGALRM, &action, &saved), 0);
+    struct itimerval every = { { 0, 5000 }, { 0, 5000 } }, off = { { 0, 0 }, { 0, 0 } };
+    const char *params [] = { "ms", "60" };
+    ff_task_t task = s_task (7, params, 1);
+    ff_buf_t out = { NULL, 0, 0 };
+    int rc;
+    s_alarms = 0;
+    ck_assert_int_eq (setitimer (ITIMER_REAL, &every, NULL), 0);
+    double elapsed = s_run_timed ("sleep", &task, &out, &rc);
+    ck_assert_int_eq (setitimer (ITIMER_REAL, &off, NULL), 0);
+    ck_assert_int_eq (sigaction (SIGALRM, &saved, NULL), 0);
+    ck_assert_int_eq (rc, 0);
+    ck_assert_int_ge (s_alarms, 2);
+    ck_assert_double_ge (elapsed, 59.9);
+    ck_assert_int_eq (prctl (PR_GET_TIMERSLACK, 0, 0, 0, 0), 1);
     s_assert_echo (&out);
     free (out.data);
 }
@@ -338,6 +379,7 @@ kernels_suite (void)
     tcase_add_test (tc, test_kernels_noop_echoes_the_payload);
     tcase_add_test (tc, test_kernels_run_clears_the_buffer_before_the_kernel_writes);
     tcase_add_test (tc, test_kernels_sleep_waits_at_least_ms_then_echoes);
+    tcase_add_test (tc, test_kernels_sleep_lasts_its_ms_through_signals_with_the_least_timer_slack);
     tcase_add_test (tc, test_kernels_sleep_jitter_depends_on_the_seq_and_repeats_per_seq);
     tcase_add_test (tc, test_kernels_spin_burns_us_of_cpu_time_then_echoes);
     tcase_add_test (tc, test_kernels_find_returns_each_builtin_by_name);

@@ -654,6 +654,45 @@ START_TEST (test_dispatch_sends_tasks_of_a_few_ms_together_two_messages_of_work_
 }
 END_TEST
 
+START_TEST (test_dispatch_sends_a_crowd_twice_the_tasks_of_a_few_ms_a_message)
+{
+    /* 10 ms tasks: 4 a message and a credit of 8 for 16 workers on one
+       core; 8 and 16 for 17 (more than FF_DISPATCH_CROWD a core); 4 and 8
+       whatever the workers when the cores are not known */
+    int cores;
+    size_t workers;
+    for (cores = 0; cores <= 1; cores++)
+        for (workers = FF_DISPATCH_CROWD; workers <= FF_DISPATCH_CROWD + 1; workers++) {
+            ff_ledger_t *ledger = s_ledger (4096, 3);
+            ff_dispatch_config_t config = { .window = 4096, .prefetch = 1, .batch = 128,
+                                            .cores = cores };
+            ff_dispatch_t *policy = ff_dispatch_new (&config);
+            uint64_t seqs [FF_MAX_BATCH], worker;
+            size_t index, count;
+            for (index = 0; index < workers; index++) {
+                ck_assert_int_eq (ff_ledger_worker_add (ledger, index + 1, 2), 0);
+                ff_ledger_worker_pace (ledger, index, 16, 10000, 0);
+            }
+            s_create (ledger, 1000);
+            size_t expected = cores > 0 && workers > FF_DISPATCH_CROWD
+                            ? FF_DISPATCH_CROWD_FACTOR * FF_DISPATCH_MESSAGE_TASKS
+                            : FF_DISPATCH_MESSAGE_TASKS;
+            count = ff_dispatch_plan (policy, ledger, 0, &worker, seqs);
+            ck_assert_uint_eq (count, expected);
+            ff_ledger_sent (ledger, worker, seqs, count, 0, 1000);
+            /* acked after 10 ms a task: the credit holds prefetch + 1 messages */
+            for (index = 0; index < count; index++)
+                ck_assert_int_eq (ff_ledger_ack (ledger, seqs [index], (int64_t) count * 10 + 1),
+                                  FF_LEDGER_ACKED);
+            ff_dispatch_adapt (policy, ledger, (int64_t) count * 10000 + 1000);
+            ck_assert_int_eq (ff_ledger_worker (ledger, worker)->credit, 2 * (int) expected);
+            ff_ledger_check (ledger);
+            ff_dispatch_destroy (&policy);
+            ff_ledger_destroy (&ledger);
+        }
+}
+END_TEST
+
 START_TEST (test_dispatch_spreads_the_last_tasks_that_travel_together_over_the_workers)
 {
     ff_ledger_t *ledger = s_ledger (2048, 3);
@@ -2008,6 +2047,7 @@ ledger_suite (void)
     tcase_add_test (tc, test_dispatch_adapt_sizes_credit_to_the_round_trip_when_it_starves_a_worker);
     tcase_add_test (tc, test_dispatch_adapt_keeps_the_floor_for_slow_tasks_whatever_the_round_trip);
     tcase_add_test (tc, test_dispatch_sends_tasks_of_a_few_ms_together_two_messages_of_work_a_credit);
+    tcase_add_test (tc, test_dispatch_sends_a_crowd_twice_the_tasks_of_a_few_ms_a_message);
     tcase_add_test (tc, test_dispatch_spreads_the_last_tasks_that_travel_together_over_the_workers);
     tcase_add_test (tc, test_dispatch_keeps_one_slow_task_a_message_when_task_costs_differ);
     tcase_add_test (tc, test_dispatch_credit_of_tasks_that_travel_together_never_ratchets_up);

@@ -16,6 +16,7 @@ struct ff_dispatch {
     double slowest_us;              /* the slowest time per task measured, 0: none yet */
     double round_trip_us;           /* send to a worker that held nothing → its first
                                        ack: a rising minimum, 0: none yet */
+    int crowd;                      /* the workers are a crowd (FF_DISPATCH_CROWD) */
 };
 
 ff_dispatch_t *
@@ -23,7 +24,7 @@ ff_dispatch_new (const ff_dispatch_config_t *config)
 {
     assert (config);
     if (config->batch < 1 || config->batch > FF_MAX_BATCH || config->prefetch < 0
-    ||  config->window < 1)
+    ||  config->window < 1 || config->cores < 0)
         return NULL;
     ff_dispatch_t *self = (ff_dispatch_t *) calloc (1, sizeof (ff_dispatch_t));
     if (self)
@@ -109,17 +110,40 @@ s_together (ff_dispatch_t *self, double task_us)
     return task_us > 0 && !(self->max_cost > self->min_cost);
 }
 
-/* The tasks of task_us that make FF_DISPATCH_MESSAGE_US of work, the
-   nearest count, at most FF_DISPATCH_MESSAGE_TASKS and batch; 0 when
-   that is less than 2. */
+/* Notes whether ledger's workers are a crowd: more than FF_DISPATCH_CROWD
+   a core, when the cores are known. */
+static void
+s_note_crowd (ff_dispatch_t *self, ff_ledger_t *ledger)
+{
+    self->crowd = self->config.cores > 0
+               && ff_ledger_workers (ledger) > (size_t) FF_DISPATCH_CROWD * (size_t) self->config.cores;
+}
+
+/* The work of a message of tasks that travel together, in us, and the
+   most tasks it holds: FF_DISPATCH_CROWD_FACTOR times more in a crowd. */
+static double
+s_message_us (ff_dispatch_t *self)
+{
+    return self->crowd? FF_DISPATCH_CROWD_FACTOR * FF_DISPATCH_MESSAGE_US: FF_DISPATCH_MESSAGE_US;
+}
+
+static double
+s_message_tasks (ff_dispatch_t *self)
+{
+    return self->crowd? FF_DISPATCH_CROWD_FACTOR * FF_DISPATCH_MESSAGE_TASKS
+                      : FF_DISPATCH_MESSAGE_TASKS;
+}
+
+/* The tasks of task_us that make s_message_us of work, the nearest
+   count, at most s_message_tasks and batch; 0 when that is less than 2. */
 static int
 s_work_batch (ff_dispatch_t *self, double task_us)
 {
-    double tasks = FF_DISPATCH_MESSAGE_US / task_us + 0.5;
+    double tasks = s_message_us (self) / task_us + 0.5;
     if (tasks < 2)
         return 0;
-    if (tasks > FF_DISPATCH_MESSAGE_TASKS)
-        tasks = FF_DISPATCH_MESSAGE_TASKS;
+    if (tasks > s_message_tasks (self))
+        tasks = s_message_tasks (self);
     return tasks < self->config.batch? (int) tasks: self->config.batch;
 }
 
@@ -142,7 +166,7 @@ s_together_batch (ff_dispatch_t *self, double task_us)
 
 /* The tasks of a message of worker's tasks when they travel together:
    1 / (prefetch + 1) of its credit, at most s_together_batch of its pace
-   (so at most FF_DISPATCH_MESSAGE_TASKS and batch, whatever sized the
+   (so at most s_message_tasks and batch, whatever sized the
    credit); 0 when they do not travel together. */
 static size_t
 s_together_tasks (ff_dispatch_t *self, const ff_ledger_worker_t *worker)
@@ -158,7 +182,7 @@ s_together_tasks (ff_dispatch_t *self, const ff_ledger_worker_t *worker)
    travel together, s_together_tasks when that is more: that many in
    flight keep the worker busy, at fewer messages a task.
    ff_dispatch_adapt sizes the credit of tasks of a few milliseconds to
-   FF_DISPATCH_MESSAGE_US of work a message: each message costs every
+   s_message_us of work a message: each message costs every
    stage wake-ups, which for such tasks weigh more than the task. */
 static size_t
 s_full (ff_dispatch_t *self, const ff_ledger_worker_t *worker)
@@ -174,7 +198,7 @@ s_full (ff_dispatch_t *self, const ff_ledger_worker_t *worker)
 
 /* How many tasks the next message to worker holds, 0 to wait: a full
    message (s_full), or what its credit has room for. Tasks that travel
-   together in long messages (at least half FF_DISPATCH_MESSAGE_US of
+   together in long messages (at least half s_message_us of
    work) go a full message at a time only while the pending queue holds a
    full message for every worker. Below that (the job's end, or a reader
    slower than the workers) a worker that holds tasks gets none until it
@@ -192,7 +216,7 @@ s_message_size (ff_dispatch_t *self, ff_ledger_t *ledger, const ff_ledger_worker
     size_t full = s_full (self, worker);
     size_t workers = ff_ledger_workers (ledger), pending = ff_ledger_pending (ledger);
     if (s_together_tasks (self, worker) > 0
-    &&  full * worker->task_us >= FF_DISPATCH_MESSAGE_US / 2 && pending < workers * full) {
+    &&  full * worker->task_us >= s_message_us (self) / 2 && pending < workers * full) {
         if (worker->outstanding > 0)
             return 0;
         size_t left = pending, index;
@@ -214,6 +238,7 @@ ff_dispatch_plan (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_ms,
     assert (self && ledger && worker_id && seqs);
     if (!ff_ledger_front (ledger))
         return 0;
+    s_note_crowd (self, ledger);
     const ff_ledger_worker_t *worker = s_least_loaded (self, ledger, now_ms);
     if (!worker)
         return 0;
@@ -258,6 +283,7 @@ ff_dispatch_adapt (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_us)
     int ceiling = window / 2 < FF_DISPATCH_MAX_CREDIT? (int) (window / 2): FF_DISPATCH_MAX_CREDIT;
     if (ceiling < floor)
         ceiling = floor;
+    s_note_crowd (self, ledger);
     size_t count = ff_ledger_workers (ledger), index;
     for (index = 0; index < count; index++) {
         const ff_ledger_worker_t *worker = ff_ledger_worker_at (ledger, index);
@@ -286,7 +312,7 @@ ff_dispatch_adapt (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_us)
             double wanted = target / (task_us > 1? task_us: 1);
             credit = wanted < floor? floor: wanted > ceiling? ceiling: (int) wanted;
             /* tasks that travel together: prefetch + 1 messages of
-               FF_DISPATCH_MESSAGE_US of work at least */
+               s_message_us of work at least */
             int by_work = s_together_batch (self, task_us) * floor;
             if (credit < by_work)
                 credit = by_work < ceiling? by_work: ceiling;

@@ -81,6 +81,20 @@
    (FF_DISPATCH_QUEUE_TARGET_US) sends them. */
 #define FF_DISPATCH_MESSAGE_TASKS 4
 
+/* A crowd: more than FF_DISPATCH_CROWD workers per core of the machine
+   that pays each message's wake-ups (ff_dispatch_config_t.cores). Then
+   tasks that travel together go FF_DISPATCH_CROWD_FACTOR times the work
+   and the tasks a message (10 ms tasks: 8, credit 16). The cap of 4
+   keeps the share of CPU of a few workers that spin beside other jobs;
+   in a crowd the workers share the cores among themselves whatever the
+   message, while each message's wake-ups (the ventilator's, the sink's,
+   the worker's main and I/O threads) come out of the same cores: 256
+   workers of 10 ms tasks on 2 cores, 8 a message, took 1.60 s of worker
+   CPU instead of 2.05 and the ventilator 0.37 s instead of 0.47
+   (bench/RESULTS.md, row 4b); 16 a message bought no more. */
+#define FF_DISPATCH_CROWD 16
+#define FF_DISPATCH_CROWD_FACTOR 2
+
 /* Heavy-first applies to workers whose credit is at most this: order
    matters for slow tasks only, fast ones leave no tail. */
 #define FF_DISPATCH_SLOW_CREDIT 8
@@ -96,6 +110,9 @@ typedef struct {
     int prefetch;                   /* tasks a worker holds beyond one: the least credit */
     int batch;                      /* most tasks in one message, 1 .. FF_MAX_BATCH */
     int fifo;                       /* send in seq order: no heavy-first */
+    int cores;                      /* cores of the central stages' machine, whose
+                                       wake-ups each message costs; 0: unknown, the
+                                       workers are never a crowd */
 } ff_dispatch_config_t;
 
 typedef struct ff_dispatch ff_dispatch_t;
