@@ -188,15 +188,89 @@ typedef double s_d4 __attribute__ ((vector_size (4 * sizeof (double))));
 #   define S_AVX2 0
 #endif
 
-/* Both passes of dtype SUFFIX (KIND 0: signed, 1: unsigned, 2: float) in
-   vectors of W doubles, block by block. Pass 1: the lane sums and their
-   errors (into lanes), min, max and whether an element is NaN (into stats
-   and nan_p). Pass 2: the lanes of Σ d² and Σ d, d = x − the block's
-   mean, merged into moments. MASK is the signed integer of TYPE's size,
-   LOW and HIGH the range of TYPE. */
+/* The passes of dtype SUFFIX (KIND 0: signed, 1: unsigned, 2: float) in
+   vectors of W doubles. s_first_X_W: pass 1 over the whole steps of
+   S_LANES elements from index to end, into the lane sums and their errors,
+   min, max and whether an element is NaN (state, kept from block to
+   block); s_second_X_W: pass 2 over them, into the lanes of Σ d² and Σ d,
+   d = x − shift. Each returns the index after its last step; each is a
+   function of its own, so that each loop has the vector registers to
+   itself. s_passes_X_W: both passes, block by block, into lanes (pass 1's
+   final sums), stats and nan_p (the extremes) and moments (m2). MASK is
+   the signed integer of TYPE's size, LOW and HIGH the range of TYPE. */
 #define S_PASSES_W(SUFFIX, TYPE, KIND, MASK, LOW, HIGH, W, ATTRIBUTES)        \
 typedef TYPE s_vec_##SUFFIX##_##W __attribute__ ((vector_size (W * sizeof (TYPE)))); \
 typedef MASK s_mask_##SUFFIX##_##W __attribute__ ((vector_size (W * sizeof (TYPE)))); \
+                                                                              \
+typedef struct {                                                              \
+    s_d##W sum [S_LANES / W], comp [S_LANES / W];                             \
+    s_vec_##SUFFIX##_##W lo [S_LANES / W], hi [S_LANES / W];                  \
+    s_mask_##SUFFIX##_##W nan [S_LANES / W];                                  \
+} s_first_##SUFFIX##_##W##_t;                                                 \
+                                                                              \
+ATTRIBUTES __attribute__ ((noinline)) static uint64_t                         \
+s_first_##SUFFIX##_##W (const uint8_t *data, uint64_t index, uint64_t end,    \
+                        s_first_##SUFFIX##_##W##_t *state)                    \
+{                                                                             \
+    enum { K = S_LANES / W };                                                 \
+    s_d##W sum [K], comp [K];                                                 \
+    s_vec_##SUFFIX##_##W lo [K], hi [K];                                      \
+    s_mask_##SUFFIX##_##W nan [K];                                            \
+    for (int k = 0; k < K; k++) {                                             \
+        sum [k] = state->sum [k];                                             \
+        comp [k] = state->comp [k];                                           \
+        lo [k] = state->lo [k];                                               \
+        hi [k] = state->hi [k];                                               \
+        nan [k] = state->nan [k];                                             \
+    }                                                                         \
+    for (; end - index >= S_LANES; index += S_LANES)                          \
+        _Pragma ("GCC unroll 4")                                              \
+        for (int k = 0; k < K; k++) {                                         \
+            s_vec_##SUFFIX##_##W v;                                           \
+            memcpy (&v, data + sizeof (TYPE) * (index + k * W), sizeof (v));  \
+            s_d##W d = __builtin_convertvector (v, s_d##W);                   \
+            S_TWO_SUM (sum [k], comp [k], d);                                 \
+            s_mask_##SUFFIX##_##W below = v < lo [k], above = v > hi [k];     \
+            lo [k] = S_PICK (s_mask_##SUFFIX##_##W, below, v, lo [k]);        \
+            hi [k] = S_PICK (s_mask_##SUFFIX##_##W, above, v, hi [k]);        \
+            if (KIND == 2)                                                    \
+                nan [k] |= v != v;                                            \
+        }                                                                     \
+    for (int k = 0; k < K; k++) {                                             \
+        state->sum [k] = sum [k];                                             \
+        state->comp [k] = comp [k];                                           \
+        state->lo [k] = lo [k];                                               \
+        state->hi [k] = hi [k];                                               \
+        state->nan [k] = nan [k];                                             \
+    }                                                                         \
+    return index;                                                             \
+}                                                                             \
+                                                                              \
+ATTRIBUTES __attribute__ ((noinline)) static uint64_t                         \
+s_second_##SUFFIX##_##W (const uint8_t *data, uint64_t index, uint64_t end,   \
+                         double shift, s_lanes_sums_t *lanes)                 \
+{                                                                             \
+    enum { K = S_LANES / W };                                                 \
+    s_d##W m2 [K], deviations [K], means;                                     \
+    for (int lane = 0; lane < W; lane++)                                      \
+        means [lane] = shift;                                                 \
+    for (int k = 0; k < K; k++)                                               \
+        m2 [k] = deviations [k] = (s_d##W) { 0 };                             \
+    for (; end - index >= S_LANES; index += S_LANES)                          \
+        _Pragma ("GCC unroll 4")                                              \
+        for (int k = 0; k < K; k++) {                                         \
+            s_vec_##SUFFIX##_##W v;                                           \
+            memcpy (&v, data + sizeof (TYPE) * (index + k * W), sizeof (v));  \
+            s_d##W deviation = __builtin_convertvector (v, s_d##W) - means;   \
+            m2 [k] += deviation * deviation;                                  \
+            deviations [k] += deviation;                                      \
+        }                                                                     \
+    for (int k = 0; k < K; k++) {                                             \
+        memcpy (lanes->sum + k * W, &m2 [k], sizeof (m2 [k]));                \
+        memcpy (lanes->comp + k * W, &deviations [k], sizeof (deviations [k]));\
+    }                                                                         \
+    return index;                                                             \
+}                                                                             \
                                                                               \
 ATTRIBUTES static void                                                        \
 s_passes_##SUFFIX##_##W (const uint8_t *data, uint64_t count, s_stats_t *stats,\
@@ -204,75 +278,36 @@ s_passes_##SUFFIX##_##W (const uint8_t *data, uint64_t count, s_stats_t *stats,\
                          bool *nan_p)                                         \
 {                                                                             \
     enum { K = S_LANES / W };                                                 \
-    s_d##W sum [K], comp [K];                                                 \
-    s_vec_##SUFFIX##_##W lo [K], hi [K];                                      \
-    s_mask_##SUFFIX##_##W nan [K];                                            \
+    s_first_##SUFFIX##_##W##_t state;                                         \
     for (int k = 0; k < K; k++)                                               \
         for (int lane = 0; lane < W; lane++) {                                \
-            sum [k][lane] = comp [k][lane] = 0;                               \
-            lo [k][lane] = HIGH;                                              \
-            hi [k][lane] = LOW;                                               \
-            nan [k][lane] = 0;                                                \
+            state.sum [k][lane] = state.comp [k][lane] = 0;                   \
+            state.lo [k][lane] = HIGH;                                        \
+            state.hi [k][lane] = LOW;                                         \
+            state.nan [k][lane] = 0;                                          \
         }                                                                     \
     for (uint64_t start = 0; start < count; start += S_BLOCK) {               \
         uint64_t end = count - start > S_BLOCK ? start + S_BLOCK : count;     \
         s_lanes_sums_t before;                                                \
-        for (int k = 0; k < K; k++) {                                         \
-            memcpy (before.sum + k * W, &sum [k], sizeof (sum [k]));          \
-            memcpy (before.comp + k * W, &comp [k], sizeof (comp [k]));       \
-        }                                                                     \
-        uint64_t index = start;                                               \
-        for (; end - index >= S_LANES; index += S_LANES)                      \
-            _Pragma ("GCC unroll 4")                                          \
-            for (int k = 0; k < K; k++) {                                     \
-                s_vec_##SUFFIX##_##W v;                                       \
-                memcpy (&v, data + sizeof (TYPE) * (index + k * W), sizeof (v)); \
-                s_d##W d = __builtin_convertvector (v, s_d##W);               \
-                S_TWO_SUM (sum [k], comp [k], d);                             \
-                s_mask_##SUFFIX##_##W below = v < lo [k], above = v > hi [k]; \
-                lo [k] = S_PICK (s_mask_##SUFFIX##_##W, below, v, lo [k]);    \
-                hi [k] = S_PICK (s_mask_##SUFFIX##_##W, above, v, hi [k]);    \
-                if (KIND == 2)                                                \
-                    nan [k] |= v != v;                                        \
-            }                                                                 \
-        for (int k = 0; k < K; k++) {                                         \
-            memcpy (lanes->sum + k * W, &sum [k], sizeof (sum [k]));          \
-            memcpy (lanes->comp + k * W, &comp [k], sizeof (comp [k]));       \
-        }                                                                     \
+        memcpy (before.sum, state.sum, sizeof (before.sum));                  \
+        memcpy (before.comp, state.comp, sizeof (before.comp));               \
+        uint64_t index = s_first_##SUFFIX##_##W (data, start, end, &state);   \
+        memcpy (lanes->sum, state.sum, sizeof (lanes->sum));                  \
+        memcpy (lanes->comp, state.comp, sizeof (lanes->comp));               \
         if (end == count) {                                                   \
             /* the last block: its tail (blocks before it have none), and    \
                the extremes of all */                                         \
             TYPE low [S_LANES], high [S_LANES];                               \
             MASK nans [S_LANES];                                              \
-            for (int k = 0; k < K; k++) {                                     \
-                memcpy (low + k * W, &lo [k], sizeof (lo [k]));               \
-                memcpy (high + k * W, &hi [k], sizeof (hi [k]));              \
-                memcpy (nans + k * W, &nan [k], sizeof (nan [k]));            \
-            }                                                                 \
+            memcpy (low, state.lo, sizeof (low));                             \
+            memcpy (high, state.hi, sizeof (high));                           \
+            memcpy (nans, state.nan, sizeof (nans));                          \
             s_first_tail_##SUFFIX (data, index, end, lanes, low, high, nans); \
             s_extremes_##SUFFIX (stats, low, high, nans, nan_p);              \
         }                                                                     \
         double shift = s_block_mean (&before, lanes, end - start);            \
-        s_d##W m2 [K], deviations [K], means;                                 \
-        for (int lane = 0; lane < W; lane++)                                  \
-            means [lane] = shift;                                             \
-        for (int k = 0; k < K; k++)                                           \
-            m2 [k] = deviations [k] = (s_d##W) { 0 };                         \
-        index = start;                                                        \
-        for (; end - index >= S_LANES; index += S_LANES)                      \
-            _Pragma ("GCC unroll 4")                                          \
-            for (int k = 0; k < K; k++) {                                     \
-                s_vec_##SUFFIX##_##W v;                                       \
-                memcpy (&v, data + sizeof (TYPE) * (index + k * W), sizeof (v)); \
-                s_d##W deviation = __builtin_convertvector (v, s_d##W) - means; \
-                m2 [k] += deviation * deviation;                              \
-                deviations [k] += deviation;                                  \
-            }                                                                 \
         s_lanes_sums_t squares;                                               \
-        for (int k = 0; k < K; k++) {                                         \
-            memcpy (squares.sum + k * W, &m2 [k], sizeof (m2 [k]));           \
-            memcpy (squares.comp + k * W, &deviations [k], sizeof (deviations [k])); \
-        }                                                                     \
+        index = s_second_##SUFFIX##_##W (data, start, end, shift, &squares);  \
         s_second_tail_##SUFFIX (data, index, end, shift, &squares);           \
         s_block_add (moments, end - start, shift, &squares);                  \
     }                                                                         \
