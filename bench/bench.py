@@ -1041,10 +1041,11 @@ bench.py; row 5 is one run; every output is checked):
   baseline ÷ the time of the two hand-started shared-memory workers, but
   7b: `--serial` ÷ `run -w 2` (the issue's figure; min and max are of the
   per-round ratios); beside it, in the same rounds, what the machine
-  allows: `bench/mapsum 1` ÷ `bench/mapsum 2`, the wall time of one process
-  that maps the file and sums its floats (faults, one read of each byte,
-  unmapping) ÷ that of two processes each doing half. Shared memory here is the `.npy` file itself, mapped
-  in place by every process. 7d: 7a's file size ÷ the `run -w 2` wall
+  allows: `bench/mapsum 1` ÷ `bench/mapsum 2`, the wall time of one
+  process that maps the file and sums its floats (faults, one read of
+  each byte, unmapping) ÷ that of two processes each doing half. Shared
+  memory here is the `.npy` file itself, mapped in place by every
+  process. 7d: 7a's file size ÷ the `run -w 2` wall
   time, start-up included. 7e: bench/rss.py samples the VmRSS of the
   fanfold-ventilator process alone every 20 ms while `run -w 2` folds a
   float32 `.npy` of ARRAY_BIG_GB × 10^9 bytes of zeros made as a sparse
