@@ -632,6 +632,7 @@ def m_arrays():
         outs = {k: os.path.join(OUT, "arrays", "out.%s" % k)
                 for k in ("shm", "noshm", "w2", "serial", "numpy")}
         job = "-K stats --chunk %s --format jsonl -- %s" % (ARRAY_CHUNK, q(npy))
+        mapsum = os.path.join(OUT, "mapsum")        # built by run.sh
 
         def by_hand(flag, out):
             # the job waits for workers (-w 0); two workers join it; if the
@@ -648,6 +649,9 @@ def m_arrays():
             ("serial", "%s run --serial %s > %s" % (q(FF), job, q(outs["serial"]))),
             ("numpy", "%s %s stats %s > %s" % (PYTHON, q(os.path.join(HERE, "npy.py")), q(npy),
                                                q(outs["numpy"]))),
+            # the machine's ceiling for 7b: the mapped file summed by 1 and by 2 processes
+            ("sum1", "%s 1 %s" % (q(mapsum), q(npy))),
+            ("sum2", "%s 2 %s" % (q(mapsum), q(npy))),
         ], ARRAY_RUNS)
         t = {key: statistics.median(values) for key, values in rounds.items()}
         big = sparse_npy_file()
@@ -685,14 +689,18 @@ def m_arrays():
     def figure(key):
         return "%.2f GB/s (%.2f s)" % (gb / t[key], t[key])
     shm = "2 `fanfold worker` on shared memory: %s; `run -w 2`: %s" % (figure("shm"), figure("w2"))
-    # per round: --serial ÷ run -w 2 of that round
+    # per round: --serial ÷ run -w 2 of that round, and the ceiling's 1 ÷ 2 processes
     spread = sorted(s / w for s, w in zip(rounds["serial"], rounds["w2"]))
+    ceiling = sorted(a / b for a, b in zip(rounds["sum1"], rounds["sum2"]))
     rates = sorted(gb / x for x in rounds["w2"])
     return [
         Row("7a", m_a, shm, "2 `fanfold worker --no-shm`: %s" % figure("noshm"),
             t["noshm"] / t["shm"], plot="arrays shm/no-shm"),
-        Row("7b", m_b, shm + "; per round `--serial` ÷ `run -w 2`: min %.2f×, median %.2f×, max %.2f×" % (
-                spread[0], statistics.median(spread), spread[-1]),
+        Row("7b", m_b, shm + "; per round `--serial` ÷ `run -w 2`: min %.2f×, median %.2f×, max %.2f×; "
+            "the machine's ceiling, the mapped file summed by 1 ÷ 2 processes (bench/mapsum.c, "
+            "%.3f s ÷ %.3f s): min %.2f×, median %.2f×, max %.2f×" % (
+                spread[0], statistics.median(spread), spread[-1], t["sum1"], t["sum2"],
+                ceiling[0], statistics.median(ceiling), ceiling[-1]),
             "`--serial`: %s" % figure("serial"),
             t["serial"] / t["w2"], target=1.8, plot="arrays -w 2/--serial"),
         Row("7c", m_c, shm, "numpy (float64 accumulators): %s" % figure("numpy"),
@@ -1032,8 +1040,12 @@ bench.py; row 5 is one run; every output is checked):
   1e-9 of numpy's. GB/s: file size ÷ wall time. Ratios: the time of the
   baseline ÷ the time of the two hand-started shared-memory workers, but
   7b: `--serial` ÷ `run -w 2` (the issue's figure; min and max are of the
-  per-round ratios). Shared memory here is the `.npy` file itself, mapped
-  in place by every process. 7d: 7a's file size ÷ the `run -w 2` wall
+  per-round ratios); beside it, in the same rounds, what the machine
+  allows: `bench/mapsum 1` ÷ `bench/mapsum 2`, the wall time of one
+  process that maps the file and sums its floats (faults, one read of
+  each byte, unmapping) ÷ that of two processes each doing half. Shared
+  memory here is the `.npy` file itself, mapped in place by every
+  process. 7d: 7a's file size ÷ the `run -w 2` wall
   time, start-up included. 7e: bench/rss.py samples the VmRSS of the
   fanfold-ventilator process alone every 20 ms while `run -w 2` folds a
   float32 `.npy` of ARRAY_BIG_GB × 10^9 bytes of zeros made as a sparse

@@ -32,6 +32,10 @@ mv -f "$out/zmqpipe.tmp" "$out/zmqpipe"
 cc -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wstrict-prototypes -Werror \
     "$here/loadgen.c" -o "$out/loadgen.tmp" $(pkg-config --cflags --libs libzmq libczmq msgpack) -lpthread
 mv -f "$out/loadgen.tmp" "$out/loadgen"
+# the machine's ceiling of row 7b: a mapped .npy summed by 1 or 2 processes
+cc -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wstrict-prototypes -Werror \
+    "$here/mapsum.c" -o "$out/mapsum.tmp"
+mv -f "$out/mapsum.tmp" "$out/mapsum"
 
 # measure a copy: other work may rebuild bin/ while the benchmark runs, and
 # the launcher starts the stages that sit next to it

@@ -50,8 +50,29 @@ s_unsigned (ff_dtype_t dtype)
    SSE2 nor the AVX2 target has one), so the bits depend only on the
    elements and their count: never on the vector width, the alignment of
    the data or the process that runs them. Elements are little-endian and
-   maybe unaligned (memcpy). */
+   maybe unaligned (memcpy).
+
+   The passes go block by block, S_BLOCK elements from the start of the
+   data: pass 1 over a block, then pass 2 over the same block while its
+   bytes are still in the cache, so that each byte is read from memory
+   once. Pass 1 carries its lanes (sum, min, max, NaN) from block to
+   block, so the sum is that of one pass over all the elements. Pass 2 of
+   a block takes its deviations from the block's own mean, and the
+   blocks' (count, mean, m2) are merged in block order with the formulas
+   of Chan, Golub and LeVeque, as the fold merges chunks. */
 #define S_LANES 8
+
+/* Elements per block, a multiple of S_LANES: 16 KB of float32, which
+   pass 2 reads again from the core's first-level cache. Short blocks
+   also keep m2 accurate: 500 squares per lane and block, the blocks
+   merged like the halves of a pairwise sum. Not a power of two: the
+   mean of 2^k integers, or of float32 of one magnitude, is a short binary
+   fraction, then the squares of the deviations all end in the same low
+   bits, each addition to a lane rounds the same way, and m2 drifted (70
+   ulp on the float32 data of tests/check_stats.c with 8,192); a mean of
+   4,000 elements has a fraction of full length, and those roundings
+   cancel. */
+#define S_BLOCK 4000
 
 /* The accumulators of a pass, one per lane. */
 typedef struct {
@@ -59,6 +80,15 @@ typedef struct {
     double comp [S_LANES];          /* pass 1: Σ of the rounding errors of
                                        sum; pass 2: Σ d */
 } s_lanes_sums_t;
+
+/* The blocks or chunks merged so far: their elements, mean and m2. */
+typedef struct {
+    uint64_t count;                 /* elements */
+    double mean;                    /* their mean, less origin */
+    double m2;                      /* their sum of squared deviations */
+    double origin;                  /* blocks: the first block's pass-1
+                                       mean; chunks: 0 */
+} s_moments_t;
 
 /* Adds d to the lane sums (sum, comp) with Knuth's TwoSum: comp gathers the
    exact rounding error of every addition to sum (the figure Neumaier's
@@ -68,6 +98,77 @@ typedef struct {
     (comp) += ((sum) - (t_ - z_)) + ((d) - z_);                               \
     (sum) = t_;                                                               \
 } while (0)
+
+/* The compensated total of pass 1's lanes: the lane sums added in lane
+   order with TwoSum, plus every error gathered (as accurate as
+   Neumaier's sum in one lane). */
+static double
+s_total (const double *sum, const double *comp)
+{
+    double total = 0, compensation = 0;
+    for (int lane = 0; lane < S_LANES; lane++)
+        S_TWO_SUM (total, compensation, sum [lane]);
+    for (int lane = 0; lane < S_LANES; lane++)
+        compensation += comp [lane];
+    return isfinite (total) ? total + compensation : total;
+}
+
+/* The mean of the count elements of a block that took pass 1's lanes from
+   before to after: the total of the lanes' differences (exact for the
+   first block, whose lanes start at 0). */
+static double
+s_block_mean (const s_lanes_sums_t *before, const s_lanes_sums_t *after,
+              uint64_t count)
+{
+    double sum [S_LANES], comp [S_LANES];
+    for (int lane = 0; lane < S_LANES; lane++) {
+        sum [lane] = after->sum [lane] - before->sum [lane];
+        comp [lane] = after->comp [lane] - before->comp [lane];
+    }
+    return s_total (sum, comp) / (double) count;
+}
+
+/* Merges (count, mean, m2) of b into a (Chan et al.). */
+static void
+s_chan (s_moments_t *a, uint64_t count, double mean, double m2)
+{
+    if (count == 0)
+        return;
+    if (a->count == 0) {
+        a->count = count;
+        a->mean = mean;
+        a->m2 = m2;
+        return;
+    }
+    double na = (double) a->count, nb = (double) count, n = na + nb;
+    double delta = mean - a->mean;
+    a->mean += delta * nb / n;
+    a->m2 += m2 + delta * delta * na * nb / n;
+    a->count += count;
+}
+
+/* Merges a block of count elements into moments: its pass 2 gave the
+   lanes of Σ d² and Σ d, d = x − shift, shift its pass-1 mean; its m2 is
+   Σ d² − (Σ d)² / count, the corrected two-pass algorithm, with each Σ
+   the lanes' in lane order. The means are merged less the first block's
+   shift: the blocks of data far from 0 have close shifts, whose
+   difference is exact, so the merge's mean differences keep the digits
+   that absolute means would round away. */
+static void
+s_block_add (s_moments_t *moments, uint64_t count, double shift,
+             const s_lanes_sums_t *lanes)
+{
+    double m2 = 0, deviations = 0;
+    for (int lane = 0; lane < S_LANES; lane++) {
+        m2 += lanes->sum [lane];
+        deviations += lanes->comp [lane];
+    }
+    m2 -= deviations * deviations / (double) count;
+    if (moments->count == 0)
+        moments->origin = shift;
+    s_chan (moments, count, (shift - moments->origin) + deviations / (double) count,
+            m2 < 0 ? 0 : m2);
+}
 
 /* Picks a where mask is set, else b (vectors of one size; MASK_T the
    integer vector type of mask). */
@@ -87,32 +188,42 @@ typedef double s_d4 __attribute__ ((vector_size (4 * sizeof (double))));
 #   define S_AVX2 0
 #endif
 
-/* Pass 1 of dtype SUFFIX (KIND 0: signed, 1: unsigned, 2: float) in
-   vectors of W doubles: the lane sums and their errors, min, max and
-   whether an element is NaN. Pass 2: the lanes of Σ d² and Σ d,
-   d = x − mean. MASK is the signed integer of TYPE's size, LOW and HIGH
-   the range of TYPE. */
+/* The passes of dtype SUFFIX (KIND 0: signed, 1: unsigned, 2: float) in
+   vectors of W doubles. s_first_X_W: pass 1 over the whole steps of
+   S_LANES elements from index to end, into the lane sums and their errors,
+   min, max and whether an element is NaN (state, kept from block to
+   block); s_second_X_W: pass 2 over them, into the lanes of Σ d² and Σ d,
+   d = x − shift. Each returns the index after its last step; each is a
+   function of its own, so that each loop has the vector registers to
+   itself. s_passes_X_W: both passes, block by block, into lanes (pass 1's
+   final sums), stats and nan_p (the extremes) and moments (m2). MASK is
+   the signed integer of TYPE's size, LOW and HIGH the range of TYPE. */
 #define S_PASSES_W(SUFFIX, TYPE, KIND, MASK, LOW, HIGH, W, ATTRIBUTES)        \
 typedef TYPE s_vec_##SUFFIX##_##W __attribute__ ((vector_size (W * sizeof (TYPE)))); \
 typedef MASK s_mask_##SUFFIX##_##W __attribute__ ((vector_size (W * sizeof (TYPE)))); \
                                                                               \
-ATTRIBUTES static void                                                        \
-s_first_##SUFFIX##_##W (const uint8_t *data, uint64_t count, s_stats_t *stats,\
-                        s_lanes_sums_t *lanes, bool *nan_p)                   \
+typedef struct {                                                              \
+    s_d##W sum [S_LANES / W], comp [S_LANES / W];                             \
+    s_vec_##SUFFIX##_##W lo [S_LANES / W], hi [S_LANES / W];                  \
+    s_mask_##SUFFIX##_##W nan [S_LANES / W];                                  \
+} s_first_##SUFFIX##_##W##_t;                                                 \
+                                                                              \
+ATTRIBUTES __attribute__ ((noinline)) static uint64_t                         \
+s_first_##SUFFIX##_##W (const uint8_t *data, uint64_t index, uint64_t end,    \
+                        s_first_##SUFFIX##_##W##_t *state)                    \
 {                                                                             \
     enum { K = S_LANES / W };                                                 \
     s_d##W sum [K], comp [K];                                                 \
     s_vec_##SUFFIX##_##W lo [K], hi [K];                                      \
     s_mask_##SUFFIX##_##W nan [K];                                            \
-    for (int k = 0; k < K; k++)                                               \
-        for (int lane = 0; lane < W; lane++) {                                \
-            sum [k][lane] = comp [k][lane] = 0;                               \
-            lo [k][lane] = HIGH;                                              \
-            hi [k][lane] = LOW;                                               \
-            nan [k][lane] = 0;                                                \
-        }                                                                     \
-    uint64_t index = 0;                                                       \
-    for (; count - index >= S_LANES; index += S_LANES)                        \
+    for (int k = 0; k < K; k++) {                                             \
+        sum [k] = state->sum [k];                                             \
+        comp [k] = state->comp [k];                                           \
+        lo [k] = state->lo [k];                                               \
+        hi [k] = state->hi [k];                                               \
+        nan [k] = state->nan [k];                                             \
+    }                                                                         \
+    for (; end - index >= S_LANES; index += S_LANES)                          \
         _Pragma ("GCC unroll 4")                                              \
         for (int k = 0; k < K; k++) {                                         \
             s_vec_##SUFFIX##_##W v;                                           \
@@ -125,32 +236,27 @@ s_first_##SUFFIX##_##W (const uint8_t *data, uint64_t count, s_stats_t *stats,\
             if (KIND == 2)                                                    \
                 nan [k] |= v != v;                                            \
         }                                                                     \
-    TYPE low [S_LANES], high [S_LANES];                                       \
-    MASK nans [S_LANES];                                                      \
     for (int k = 0; k < K; k++) {                                             \
-        memcpy (lanes->sum + k * W, &sum [k], sizeof (sum [k]));              \
-        memcpy (lanes->comp + k * W, &comp [k], sizeof (comp [k]));           \
-        memcpy (low + k * W, &lo [k], sizeof (lo [k]));                       \
-        memcpy (high + k * W, &hi [k], sizeof (hi [k]));                      \
-        memcpy (nans + k * W, &nan [k], sizeof (nan [k]));                    \
+        state->sum [k] = sum [k];                                             \
+        state->comp [k] = comp [k];                                           \
+        state->lo [k] = lo [k];                                               \
+        state->hi [k] = hi [k];                                               \
+        state->nan [k] = nan [k];                                             \
     }                                                                         \
-    s_first_tail_##SUFFIX (data, index, count, lanes, low, high, nans);       \
-    s_extremes_##SUFFIX (stats, low, high, nans, nan_p);                      \
+    return index;                                                             \
 }                                                                             \
                                                                               \
-ATTRIBUTES static void                                                        \
-s_second_##SUFFIX##_##W (const uint8_t *data, uint64_t count, double mean,    \
-                         s_lanes_sums_t *lanes)                               \
+ATTRIBUTES __attribute__ ((noinline)) static uint64_t                         \
+s_second_##SUFFIX##_##W (const uint8_t *data, uint64_t index, uint64_t end,   \
+                         double shift, s_lanes_sums_t *lanes)                 \
 {                                                                             \
     enum { K = S_LANES / W };                                                 \
     s_d##W m2 [K], deviations [K], means;                                     \
     for (int lane = 0; lane < W; lane++)                                      \
-        means [lane] = mean;                                                  \
+        means [lane] = shift;                                                 \
     for (int k = 0; k < K; k++)                                               \
-        for (int lane = 0; lane < W; lane++)                                  \
-            m2 [k][lane] = deviations [k][lane] = 0;                          \
-    uint64_t index = 0;                                                       \
-    for (; count - index >= S_LANES; index += S_LANES)                        \
+        m2 [k] = deviations [k] = (s_d##W) { 0 };                             \
+    for (; end - index >= S_LANES; index += S_LANES)                          \
         _Pragma ("GCC unroll 4")                                              \
         for (int k = 0; k < K; k++) {                                         \
             s_vec_##SUFFIX##_##W v;                                           \
@@ -163,7 +269,48 @@ s_second_##SUFFIX##_##W (const uint8_t *data, uint64_t count, double mean,    \
         memcpy (lanes->sum + k * W, &m2 [k], sizeof (m2 [k]));                \
         memcpy (lanes->comp + k * W, &deviations [k], sizeof (deviations [k]));\
     }                                                                         \
-    s_second_tail_##SUFFIX (data, index, count, mean, lanes);                 \
+    return index;                                                             \
+}                                                                             \
+                                                                              \
+ATTRIBUTES static void                                                        \
+s_passes_##SUFFIX##_##W (const uint8_t *data, uint64_t count, s_stats_t *stats,\
+                         s_lanes_sums_t *lanes, s_moments_t *moments,         \
+                         bool *nan_p)                                         \
+{                                                                             \
+    enum { K = S_LANES / W };                                                 \
+    s_first_##SUFFIX##_##W##_t state;                                         \
+    for (int k = 0; k < K; k++)                                               \
+        for (int lane = 0; lane < W; lane++) {                                \
+            state.sum [k][lane] = state.comp [k][lane] = 0;                   \
+            state.lo [k][lane] = HIGH;                                        \
+            state.hi [k][lane] = LOW;                                         \
+            state.nan [k][lane] = 0;                                          \
+        }                                                                     \
+    for (uint64_t start = 0; start < count; start += S_BLOCK) {               \
+        uint64_t end = count - start > S_BLOCK ? start + S_BLOCK : count;     \
+        s_lanes_sums_t before;                                                \
+        memcpy (before.sum, state.sum, sizeof (before.sum));                  \
+        memcpy (before.comp, state.comp, sizeof (before.comp));               \
+        uint64_t index = s_first_##SUFFIX##_##W (data, start, end, &state);   \
+        memcpy (lanes->sum, state.sum, sizeof (lanes->sum));                  \
+        memcpy (lanes->comp, state.comp, sizeof (lanes->comp));               \
+        if (end == count) {                                                   \
+            /* the last block: its tail (blocks before it have none), and    \
+               the extremes of all */                                         \
+            TYPE low [S_LANES], high [S_LANES];                               \
+            MASK nans [S_LANES];                                              \
+            memcpy (low, state.lo, sizeof (low));                             \
+            memcpy (high, state.hi, sizeof (high));                           \
+            memcpy (nans, state.nan, sizeof (nans));                          \
+            s_first_tail_##SUFFIX (data, index, end, lanes, low, high, nans); \
+            s_extremes_##SUFFIX (stats, low, high, nans, nan_p);              \
+        }                                                                     \
+        double shift = s_block_mean (&before, lanes, end - start);            \
+        s_lanes_sums_t squares;                                               \
+        index = s_second_##SUFFIX##_##W (data, start, end, shift, &squares);  \
+        s_second_tail_##SUFFIX (data, index, end, shift, &squares);           \
+        s_block_add (moments, end - start, shift, &squares);                  \
+    }                                                                         \
 }
 
 /* The scalar parts of dtype SUFFIX: the last count % S_LANES elements
@@ -223,23 +370,13 @@ S_PASSES_W (SUFFIX, TYPE, KIND, MASK, LOW, HIGH, 2, )                         \
 S_PASSES_AVX2 (SUFFIX, TYPE, KIND, MASK, LOW, HIGH)                           \
                                                                               \
 static void                                                                   \
-s_first_##SUFFIX (const uint8_t *data, uint64_t count, s_stats_t *stats,      \
-                  s_lanes_sums_t *lanes, bool *nan_p)                         \
+s_passes_##SUFFIX (const uint8_t *data, uint64_t count, s_stats_t *stats,     \
+                   s_lanes_sums_t *lanes, s_moments_t *moments, bool *nan_p)  \
 {                                                                             \
     if (s_avx2 ())                                                            \
-        S_CALL_AVX2 (s_first_##SUFFIX, data, count, stats, lanes, nan_p);     \
+        S_CALL_AVX2 (s_passes_##SUFFIX, data, count, stats, lanes, moments, nan_p); \
     else                                                                      \
-        s_first_##SUFFIX##_2 (data, count, stats, lanes, nan_p);              \
-}                                                                             \
-                                                                              \
-static void                                                                   \
-s_second_##SUFFIX (const uint8_t *data, uint64_t count, double mean,          \
-                   s_lanes_sums_t *lanes)                                     \
-{                                                                             \
-    if (s_avx2 ())                                                            \
-        S_CALL_AVX2 (s_second_##SUFFIX, data, count, mean, lanes);            \
-    else                                                                      \
-        s_second_##SUFFIX##_2 (data, count, mean, lanes);                     \
+        s_passes_##SUFFIX##_2 (data, count, stats, lanes, moments, nan_p);    \
 }
 
 #if S_AVX2
@@ -279,11 +416,11 @@ S_PASSES (u64, uint64_t, 1, int64_t, 0, UINT64_MAX)
 S_PASSES (f32, float, 2, int32_t, -INFINITY, INFINITY)
 S_PASSES (f64, double, 2, int64_t, -INFINITY, INFINITY)
 
-/* Computes the figures of count elements of data in two passes (above):
-   the sum is the lanes' sums added in lane order with TwoSum, plus every
-   error gathered (compensated, as accurate as Neumaier's sum in one lane);
-   m2 = Σ d² − (Σ d)² / count, the corrected two-pass algorithm, with each
-   Σ the lanes' in lane order. */
+/* Computes the figures of count elements of data in two passes, block by
+   block (above): the sum is the compensated total of pass 1's lanes, the
+   mean that sum over count, and m2 the blocks' merged (none when the sum
+   is not finite, as when each deviation is taken from a mean that is
+   not). */
 static void
 s_compute (const uint8_t *data, ff_dtype_t dtype, uint64_t count,
            s_stats_t *stats)
@@ -296,56 +433,31 @@ s_compute (const uint8_t *data, ff_dtype_t dtype, uint64_t count,
     stats->fmin = INFINITY; stats->fmax = -INFINITY;
     s_lanes_sums_t lanes;
     memset (&lanes, 0, sizeof (lanes));
+    s_moments_t moments = { 0, 0, 0, 0 };
     bool nan = false;
     switch (dtype) {
-        case FF_DTYPE_I8:  s_first_i8 (data, count, stats, &lanes, &nan); break;
-        case FF_DTYPE_I16: s_first_i16 (data, count, stats, &lanes, &nan); break;
-        case FF_DTYPE_I32: s_first_i32 (data, count, stats, &lanes, &nan); break;
-        case FF_DTYPE_I64: s_first_i64 (data, count, stats, &lanes, &nan); break;
-        case FF_DTYPE_U8:  s_first_u8 (data, count, stats, &lanes, &nan); break;
-        case FF_DTYPE_U16: s_first_u16 (data, count, stats, &lanes, &nan); break;
-        case FF_DTYPE_U32: s_first_u32 (data, count, stats, &lanes, &nan); break;
-        case FF_DTYPE_U64: s_first_u64 (data, count, stats, &lanes, &nan); break;
-        case FF_DTYPE_F32: s_first_f32 (data, count, stats, &lanes, &nan); break;
-        case FF_DTYPE_F64: s_first_f64 (data, count, stats, &lanes, &nan); break;
+        case FF_DTYPE_I8:  s_passes_i8 (data, count, stats, &lanes, &moments, &nan); break;
+        case FF_DTYPE_I16: s_passes_i16 (data, count, stats, &lanes, &moments, &nan); break;
+        case FF_DTYPE_I32: s_passes_i32 (data, count, stats, &lanes, &moments, &nan); break;
+        case FF_DTYPE_I64: s_passes_i64 (data, count, stats, &lanes, &moments, &nan); break;
+        case FF_DTYPE_U8:  s_passes_u8 (data, count, stats, &lanes, &moments, &nan); break;
+        case FF_DTYPE_U16: s_passes_u16 (data, count, stats, &lanes, &moments, &nan); break;
+        case FF_DTYPE_U32: s_passes_u32 (data, count, stats, &lanes, &moments, &nan); break;
+        case FF_DTYPE_U64: s_passes_u64 (data, count, stats, &lanes, &moments, &nan); break;
+        case FF_DTYPE_F32: s_passes_f32 (data, count, stats, &lanes, &moments, &nan); break;
+        case FF_DTYPE_F64: s_passes_f64 (data, count, stats, &lanes, &moments, &nan); break;
         default:           break;
     }
     if (nan)
         stats->fmin = stats->fmax = NAN;
-    double sum = 0, compensation = 0;
-    for (int lane = 0; lane < S_LANES; lane++)
-        S_TWO_SUM (sum, compensation, lanes.sum [lane]);
-    for (int lane = 0; lane < S_LANES; lane++)
-        compensation += lanes.comp [lane];
-    stats->sum = isfinite (sum) ? sum + compensation : sum;
+    stats->sum = s_total (lanes.sum, lanes.comp);
     stats->have_range = count > 0;
     if (count == 0) {
         stats->mean = NAN;
         return;
     }
     stats->mean = stats->sum / (double) count;
-    memset (&lanes, 0, sizeof (lanes));
-    switch (dtype) {
-        case FF_DTYPE_I8:  s_second_i8 (data, count, stats->mean, &lanes); break;
-        case FF_DTYPE_I16: s_second_i16 (data, count, stats->mean, &lanes); break;
-        case FF_DTYPE_I32: s_second_i32 (data, count, stats->mean, &lanes); break;
-        case FF_DTYPE_I64: s_second_i64 (data, count, stats->mean, &lanes); break;
-        case FF_DTYPE_U8:  s_second_u8 (data, count, stats->mean, &lanes); break;
-        case FF_DTYPE_U16: s_second_u16 (data, count, stats->mean, &lanes); break;
-        case FF_DTYPE_U32: s_second_u32 (data, count, stats->mean, &lanes); break;
-        case FF_DTYPE_U64: s_second_u64 (data, count, stats->mean, &lanes); break;
-        case FF_DTYPE_F32: s_second_f32 (data, count, stats->mean, &lanes); break;
-        case FF_DTYPE_F64: s_second_f64 (data, count, stats->mean, &lanes); break;
-        default: break;
-    }
-    double m2 = 0, deviations = 0;
-    for (int lane = 0; lane < S_LANES; lane++) {
-        m2 += lanes.sum [lane];
-        deviations += lanes.comp [lane];
-    }
-    stats->m2 = m2 - deviations * deviations / (double) count;
-    if (stats->m2 < 0)
-        stats->m2 = 0;
+    stats->m2 = isfinite (stats->sum) ? moments.m2 : NAN;
 }
 
 /* Appends a double as %.17g, or null when it is not finite. */
@@ -609,12 +721,12 @@ s_merge (s_stats_t *a, const s_stats_t *b)
         *a = *b;
         return;
     }
-    double na = (double) a->count, nb = (double) b->count, n = na + nb;
-    double delta = b->mean - a->mean;
-    a->mean += delta * nb / n;
-    a->m2 += b->m2 + delta * delta * na * nb / n;
+    s_moments_t moments = { a->count, a->mean, a->m2, 0 };
+    s_chan (&moments, b->count, b->mean, b->m2);
+    a->mean = moments.mean;
+    a->m2 = moments.m2;
     a->sum += b->sum;
-    a->count += b->count;
+    a->count = moments.count;
     if (s_signed (a->dtype)) {
         if (b->imin < a->imin) a->imin = b->imin;
         if (b->imax > a->imax) a->imax = b->imax;
