@@ -17,7 +17,7 @@ fanfold
     window = 2048
     window_bytes = 64M
     prefetch = 1
-    batch = 128
+    batch = 512
     heartbeat_ms = 250
     worker_timeout_ms = 3000
     hwm = 1000
