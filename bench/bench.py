@@ -796,7 +796,7 @@ def loadgen_tuning():
     """What row 11's topology sets: the shipped defaults, or the window and
     prefetch given."""
     if LOADGEN_WINDOW <= 0 and LOADGEN_PREFETCH < 0:
-        return "the shipped topology: window 2048 growing with the workers, prefetch 1"
+        return "the shipped topology: window 4096 growing with the workers, prefetch 1"
     return "window %s, prefetch %s" % (
         LOADGEN_WINDOW if LOADGEN_WINDOW > 0 else "as shipped",
         LOADGEN_PREFETCH if LOADGEN_PREFETCH >= 0 else "as shipped")

@@ -102,8 +102,10 @@ typedef struct {
     int64_t listed_since_us;        /* when the first seq since the last ack was listed, or 0 */
 } s_sink_t;
 
-/* The items of s_sink_t's wait. Control is sent on (acks), so it is asked
-   ZMQ_EVENTS before each wait; results, read until EAGAIN, is not. */
+/* The items of s_sink_t's wait. Each is marked drained once read until
+   EAGAIN; control is marked not drained again by each send on it (an ack:
+   the send may take the signal of a message that came), so that it is
+   asked ZMQ_EVENTS before the next wait only after a send. */
 #define S_CONTROL 0
 #define S_RESULTS 1
 
@@ -226,6 +228,7 @@ s_on_job (s_sink_t *self, const ff_msg_t *msg)
         ff_codec_mark (self->codec, self->job, seq, hash);
         ff_net_send (self->control, NULL, 0, ff_codec_data (self->codec),
                      ff_codec_size (self->codec), 1000);
+        self->wait.drained [S_CONTROL] = 0;
     }
     self->last_ack = 0;             /* ack at once: the ventilator waits for it */
     self->started_us = ff_clock_us ();
@@ -317,6 +320,7 @@ s_send_ack (s_sink_t *self)
     for (index = 0; index < count; index++)
         if (seqs [index] >= written)
             ff_codec_ack_seq (self->codec, seqs [index]);
+    self->wait.drained [S_CONTROL] = 0;
     if (ff_net_send (self->control, NULL, 0, ff_codec_data (self->codec),
                      ff_codec_size (self->codec), 1000) == 0) {
         ff_delivery_acks_clear (self->delivery);
@@ -432,6 +436,7 @@ s_on_control (s_sink_t *self)
             ff_log_reject (&self->rejected, "malformed control message");
         zmq_msg_close (&body);
     }
+    ff_net_wait_read (&self->wait, S_CONTROL, rc);
     return 0;
 }
 
@@ -522,12 +527,12 @@ s_run (s_sink_t *self)
             ff_codec_hello (self->codec, "sink", "sink", 0);
             ff_net_send (self->control, NULL, 0, ff_codec_data (self->codec),
                          ff_codec_size (self->codec), 0);
+            self->wait.drained [S_CONTROL] = 0;
             last_hello = now;
         }
         /* with acks waiting the loop must not sleep: it only asks whether
            more results came before it sends them */
         int ready [2];
-        self->wait.drained [S_CONTROL] = 0;
         self->wait.count = hold_ms? S_RESULTS: S_RESULTS + 1;   /* held: control only */
         int rc = ff_net_wait (&self->wait, ready, hold_ms? hold_ms
                                                 : nacks? 0: settings->heartbeat_ms);

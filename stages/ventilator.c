@@ -76,6 +76,9 @@ typedef struct {
     uint64_t refused_seen;          /* connections refused, as last logged */
     int64_t refused_logged;         /* ms: when refused connections were last logged */
     int control_backlog;            /* the last read of control left messages waiting */
+    int control_drained;            /* control was read until EAGAIN and not sent on
+                                       since (a send may take the signal of a message
+                                       that came): the wait asks it no ZMQ_EVENTS */
 } s_vent_t;
 
 /* --------------------------------------------------------------- input */
@@ -86,6 +89,7 @@ typedef struct {
 static int
 s_send_to (s_vent_t *self, const uint8_t *routing, size_t routing_len)
 {
+    self->control_drained = 0;
     return ff_net_send (self->control, routing, routing_len, ff_codec_data (self->codec),
                         ff_codec_size (self->codec), 0) == 0? 0: -1;
 }
@@ -409,6 +413,7 @@ s_on_control (s_vent_t *self)
         ff_msg_t msg;
         if ((rc = ff_net_recv (self->control, &routing, &body)) < 0) {
             self->control_backlog = 0;
+            self->control_drained = errno == EAGAIN;
             break;
         }
         if (rc == 1) {
@@ -489,8 +494,7 @@ s_heartbeat (s_vent_t *self)
         int rc = 0;
         if (s_hb_due (self, peer, now)) {
             ff_codec_hb (self->codec, self->spec.job_id, peer->id);
-            rc = ff_net_send (self->control, peer->routing, peer->routing_len,
-                              ff_codec_data (self->codec), ff_codec_size (self->codec), 0);
+            rc = s_send_to (self, peer->routing, peer->routing_len);
             peer->last_told = now;
         }
         if (rc != 0 && errno == EHOSTUNREACH)
@@ -630,7 +634,7 @@ s_unblock_pipes (s_vent_t *self, void **pipes, const uint64_t *workers, int coun
 {
     int index;
     for (index = 0; index < count; index++)
-        if (ff_net_can_send (pipes [index]) > 0)
+        if (ff_net_can_send (pipes [index]) == FF_NET_SEND_READY)
             ff_ledger_unsend (self->ledger, workers [index], NULL, 0, 0);
 }
 
@@ -693,15 +697,17 @@ s_run (s_vent_t *self)
         s_heartbeat (self);
         if (ff_ledger_departed (self->ledger))
             s_settle (self, 0);
-        /* one poll(2) per wake-up: control is sent on between waits, so it
-           is asked ZMQ_EVENTS first (acks that came are read without a
-           wait); the intake socket or input fd only while input is wanted */
+        /* one poll(2) per wake-up: control, once sent on, is asked
+           ZMQ_EVENTS first (acks that came are read without a wait), and
+           only then; the intake socket or input fd only while input is
+           wanted */
         void *pipes [FF_NET_WAIT_WRITABLE_MAX];
         uint64_t blocked [FF_NET_WAIT_WRITABLE_MAX];
         ff_net_wait_t wait = {
             .sockets = { zsock_resolve (self->control),
                          self->intake? zsock_resolve (self->intake): NULL },
             .fds = { -1, self->intake? -1: self->input_fd },
+            .drained = { self->control_drained },
             .count = self->want_input? 2: 1,
             .writable = pipes
         };
@@ -709,6 +715,7 @@ s_run (s_vent_t *self)
         wait.nwritable = s_blocked_pipes (self, pipes, blocked, &any_blocked);
         int ready [2] = { 0, 0 };
         int rc = ff_net_wait (&wait, ready, s_poll_timeout (self, any_blocked));
+        self->control_drained = wait.drained [0];
         s_unblock_pipes (self, pipes, blocked, wait.nwritable);
         if (rc < 0) {
             ff_log_error ("poll failed: %s", zmq_strerror (errno));

@@ -182,7 +182,18 @@ typedef struct {
     uint64_t fetches;               /* arrays fetched */
     uint64_t fetch_hits;            /* arrays found in the cache */
     ff_codec_t *fetch_codec;        /* encodes fetches: codec holds the batch's results */
+    ff_net_wait_t wait;             /* control, the task pipe and the job-over eventfd,
+                                       one poll(2) per wake-up (S_CONTROL, S_TASKS, S_OVER) */
 } s_worker_t;
+
+/* The items of s_worker_t's wait. A socket is marked drained once read
+   until EAGAIN; control is marked not drained again by each send on it
+   (the send may take the signal of a message that came) and by a fetch's
+   own reads; the task pipe by a new pipe. The eventfd only ends a wait:
+   s_job_over says what it says. */
+#define S_CONTROL 0
+#define S_TASKS 1
+#define S_OVER 2
 
 /* ------------------------------------------------------------- the pool */
 
@@ -309,13 +320,22 @@ s_pool_clear (s_worker_t *self)
         s_pool_drop (self, self->njobs - 1);
 }
 
+/* Sends what codec holds on control, waiting at most timeout_ms.
+   Returns 0, or -1 with errno. */
+static int
+s_send_control (s_worker_t *self, ff_codec_t *codec, int timeout_ms)
+{
+    self->wait.drained [S_CONTROL] = 0;
+    return ff_net_send (self->control, NULL, 0, ff_codec_data (codec), ff_codec_size (codec),
+                        timeout_ms);
+}
+
 static void
 s_send_hello (s_worker_t *self)
 {
     ff_codec_hello (self->codec, "worker", self->name,
                     FF_HELLO_HEARS_TASKS | (self->options.no_shm? FF_HELLO_NO_SHM: 0));
-    ff_net_send (self->control, NULL, 0, ff_codec_data (self->codec),
-                 ff_codec_size (self->codec), 0);
+    s_send_control (self, self->codec, 0);
 }
 
 /* Leaves the current job: stops heartbeats and drops the task pipe. */
@@ -344,6 +364,7 @@ s_accept_welcome (s_worker_t *self, const ff_msg_t *msg)
     }
     ff_shm_job_prefix (self->job.id, self->shm_prefix, sizeof (self->shm_prefix));
     self->tasks = ff_net_socket (ZMQ_PULL, settings->hwm, 0, FF_MAX_TASK_MESSAGE);
+    self->wait.drained [S_TASKS] = 0;
     char error [256];
     if (!self->tasks
     ||  ff_security_connect (self->security, self->tasks, endpoint, error, sizeof (error))
@@ -413,6 +434,7 @@ s_on_control (s_worker_t *self)
         s_control_message (self, &msg);
         zmq_msg_close (&body);
     }
+    ff_net_wait_read (&self->wait, S_CONTROL, rc);
 }
 
 /* Acts on one message from control (a fetch answer that no fetch waits
@@ -700,8 +722,7 @@ s_fetch (s_worker_t *self, uint64_t seq, const ff_handle_t *handle, char *error,
                            ? entry->length - asked: (uint64_t) FF_FETCH_CHUNK;
             ff_codec_fetch (self->fetch_codec, entry->job, self->job.worker, seq,
                             entry->segment, entry->segment_len, entry->offset + asked, piece);
-            if (ff_net_send (self->control, NULL, 0, ff_codec_data (self->fetch_codec),
-                             ff_codec_size (self->fetch_codec), 100) != 0)
+            if (s_send_control (self, self->fetch_codec, 100) != 0)
                 break;
             asked += piece;
             inflight++;
@@ -716,6 +737,7 @@ s_fetch (s_worker_t *self, uint64_t seq, const ff_handle_t *handle, char *error,
             break;
         }
         zmq_pollitem_t item = { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 };
+        self->wait.drained [S_CONTROL] = 0;     /* read here one message at a time */
         if (zmq_poll (&item, 1, deadline - now < 100? deadline - now: 100) > 0) {
             uint64_t before = received;
             rc = s_fetch_receive (self, entry, seq, &received, &inflight, error, error_size);
@@ -985,8 +1007,7 @@ s_heartbeat (s_worker_t *self)
     int64_t now = ff_clock_ms ();
     int64_t left = __atomic_load_n (&self->hb_sent, __ATOMIC_ACQUIRE) + self->job.hb_ms - now;
     if (left <= 0) {
-        ff_net_send (self->control, NULL, 0, ff_codec_data (self->hb_codec),
-                     ff_codec_size (self->hb_codec), 0);
+        s_send_control (self, self->hb_codec, 0);
         __atomic_store_n (&self->hb_sent, now, __ATOMIC_RELEASE);
         left = self->job.hb_ms;
     }
@@ -1002,13 +1023,17 @@ static void
 s_on_tasks (s_worker_t *self)
 {
     int round;
+    self->wait.drained [S_TASKS] = 0;       /* unless the loop ends on EAGAIN */
     for (round = 0; round < S_BATCHES_PER_POLL; round++) {
         zmq_msg_t body;
         ff_msg_t msg;
         int rc;
-        if (ff_stop_signal || zsys_interrupted || self->ended || !self->tasks
-        ||  (rc = ff_net_recv (self->tasks, NULL, &body)) < 0)
+        if (ff_stop_signal || zsys_interrupted || self->ended || !self->tasks)
             return;
+        if ((rc = ff_net_recv (self->tasks, NULL, &body)) < 0) {
+            ff_net_wait_read (&self->wait, S_TASKS, rc);
+            return;
+        }
         self->last_heard = ff_clock_ms ();     /* FF_HELLO_HEARS_TASKS */
         if (rc == 1) {
             ff_log_reject (&self->rejected, "multipart message on task pipe");
@@ -1046,8 +1071,7 @@ s_say_bye (s_worker_t *self)
     if (!self->welcomed)
         return;
     ff_codec_bye (self->codec, self->job.id, self->job.worker);
-    ff_net_send (self->control, NULL, 0, ff_codec_data (self->codec),
-                 ff_codec_size (self->codec), 200);
+    s_send_control (self, self->codec, 200);
 }
 
 /* Set by FF_SIGNAL_JOB_OVER (SIGUSR1), which the launcher sends its
@@ -1155,7 +1179,26 @@ s_run (s_worker_t *self)
             s_send_hello (self);
             last_hello = now;
         }
-        s_on_control (self);        /* first: hb queued behind a long batch is no silence */
+        /* one poll(2) per wake-up, none while the task pipe has messages
+           and control was sent on (its ZMQ_EVENTS is asked then) */
+        int wait_ms = s_heartbeat (self);
+        int ready [S_OVER + 1];
+        self->wait.sockets [S_TASKS] = self->tasks? zsock_resolve (self->tasks): NULL;
+        self->wait.fds [S_OVER] = s_job_over_fd;
+        int rc = ff_net_wait (&self->wait, ready, wait_ms);
+        if (rc < 0) {
+            ff_log_error ("poll failed: %s", zmq_strerror (errno));
+            return FF_EXIT_WORKER_FAILED;
+        }
+        if (ready [S_OVER]) {
+            s_job_over_drain ();
+            if (s_told_over (self))
+                break;
+            ff_log_info ("SIGUSR1 ignored: a pool's jobs are not the launcher's");
+        }
+        /* control first: an hb queued behind a long batch is no silence */
+        if (ready [S_CONTROL])
+            s_on_control (self);
         if (self->ended)
             break;
         if (self->welcomed && ff_clock_ms () - self->last_heard > settings->worker_timeout_ms) {
@@ -1164,34 +1207,7 @@ s_run (s_worker_t *self)
             last_hello = 0;
             continue;
         }
-        int wait_ms = s_heartbeat (self);
-        zmq_pollitem_t items [3];
-        int count = 0, tasks_at = -1, over_at = -1;
-        items [count++] = (zmq_pollitem_t) { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 };
-        if (self->tasks) {
-            tasks_at = count;
-            items [count++] = (zmq_pollitem_t) { zsock_resolve (self->tasks), 0, ZMQ_POLLIN, 0 };
-        }
-        if (s_job_over_fd >= 0) {
-            over_at = count;
-            items [count++] = (zmq_pollitem_t) { NULL, s_job_over_fd, ZMQ_POLLIN, 0 };
-        }
-        int rc = zmq_poll (items, count, wait_ms);
-        if (rc < 0 && errno != EINTR) {
-            ff_log_error ("poll failed: %s", zmq_strerror (errno));
-            return FF_EXIT_WORKER_FAILED;
-        }
-        if (rc <= 0)
-            continue;
-        if (over_at >= 0 && (items [over_at].revents & ZMQ_POLLIN)) {
-            s_job_over_drain ();
-            if (s_told_over (self))
-                break;
-            ff_log_info ("SIGUSR1 ignored: a pool's jobs are not the launcher's");
-        }
-        if (items [0].revents & ZMQ_POLLIN)
-            s_on_control (self);
-        if (tasks_at >= 0 && self->tasks && !self->ended && (items [tasks_at].revents & ZMQ_POLLIN))
+        if (ready [S_TASKS] && self->tasks)
             s_on_tasks (self);
     }
     /* the job over, its ventilator and sink are gone: nobody to tell */
@@ -1302,6 +1318,10 @@ ff_worker_main (int argc, char *argv [])
         ff_codec_set_limit (self.codec, (size_t) strtoull (fault, NULL, 10));
     self.items = (ff_item_t *) calloc (FF_MAX_BATCH, sizeof (ff_item_t));
     self.control = ff_net_socket (ZMQ_DEALER, settings->hwm, 200, FF_MAX_CONTROL_MESSAGE);
+    self.wait = (ff_net_wait_t) {
+        .sockets = { self.control? zsock_resolve (self.control): NULL },
+        .fds = { -1, -1, -1 }, .count = S_OVER + 1, .fds_wake_only = 1
+    };
     self.results = ff_net_socket (ZMQ_PUSH, settings->hwm, settings->linger_ms, -1);
     if (!self.codec || !self.hb_codec || !self.items || !self.control || !self.results)
         ff_log_error ("cannot create sockets");

@@ -3,7 +3,9 @@
     marked drained or not, a drained socket costs no ZMQ_EVENTS question,
     a send on a socket does not hide a message that came, and plain
     descriptors are waited on beside the sockets, and so are sockets that
-    wait until they can send. */
+    wait until they can send; a drained socket is seen while another has
+    messages, and a wake-only descriptor costs no poll when a socket has
+    a message. */
 
 #include "fanfold/runtime/net.h"
 
@@ -160,7 +162,7 @@ START_TEST (test_a_writable_socket_wakes_the_wait_when_its_peer_connects)
     s_wait.nwritable = 1;
     ck_assert_int_eq (s_read_all (), 0);
     ck_assert_int_eq (ff_net_wait (&s_wait, ready, 20), 0);
-    ck_assert_int_eq (ff_net_can_send (writable [0]), 0);
+    ck_assert_int_eq (ff_net_can_send (writable [0]), FF_NET_SEND_FULL);
     zsock_t *peer = zsock_new (ZMQ_PULL);
     ck_assert_ptr_nonnull (peer);
     ck_assert_int_eq (zsock_connect (peer, "%s", endpoint), 0);
@@ -168,13 +170,76 @@ START_TEST (test_a_writable_socket_wakes_the_wait_when_its_peer_connects)
     ck_assert_int_eq (ff_net_wait (&s_wait, ready, 2000), 0);
     ck_assert_int_lt (zclock_mono () - start, 1000);
     ck_assert_int_eq (ready [0], 0);
-    ck_assert_int_eq (ff_net_can_send (writable [0]), 1);
+    ck_assert_int_eq (ff_net_can_send (writable [0]), FF_NET_SEND_READY);
     /* one that can send: no wait at all */
     start = zclock_mono ();
     ck_assert_int_eq (ff_net_wait (&s_wait, ready, 2000), 0);
     ck_assert_int_lt (zclock_mono () - start, 1000);
     zsock_destroy (&peer);
     zsock_destroy (&pipe);
+}
+END_TEST
+
+START_TEST (test_a_drained_socket_is_seen_while_another_has_messages)
+{
+    /* a second pair, whose socket always has a message waiting: the
+       drained one is still looked at, by its descriptor */
+    static int count = 0;
+    char endpoint [64];
+    int ready [2];
+    snprintf (endpoint, sizeof (endpoint), "inproc://netwait-busy-%d", ++count);
+    zsock_t *busy = zsock_new (ZMQ_PAIR), *feeder = zsock_new (ZMQ_PAIR);
+    ck_assert_ptr_nonnull (busy);
+    ck_assert_ptr_nonnull (feeder);
+    ck_assert_int_eq (zsock_bind (busy, "%s", endpoint), 0);
+    ck_assert_int_eq (zsock_connect (feeder, "%s", endpoint), 0);
+    s_wait.sockets [1] = zsock_resolve (busy);
+    s_wait.fds [1] = -1;
+    s_wait.count = 2;
+    ck_assert_int_eq (s_read_all (), 0);
+    ck_assert_int_eq (s_wait.drained [0], 1);
+    ck_assert_int_eq (zstr_send (feeder, "more"), 0);
+    ck_assert_int_eq (zstr_send (s_far, "five"), 0);
+    zclock_sleep (20);
+    ck_assert_int_eq (ff_net_wait (&s_wait, ready, 0), 2);
+    ck_assert_int_eq (ready [0], 1);
+    ck_assert_int_eq (ready [1], 1);
+    ck_assert_int_eq (s_read_all (), 1);
+    /* nothing came on the drained one: only the busy one is said */
+    ck_assert_int_eq (ff_net_wait (&s_wait, ready, 0), 1);
+    ck_assert_int_eq (ready [0], 0);
+    ck_assert_int_eq (ready [1], 1);
+    zsock_destroy (&feeder);
+    zsock_destroy (&busy);
+}
+END_TEST
+
+START_TEST (test_a_wake_only_descriptor_ends_a_wait_and_is_not_polled_otherwise)
+{
+    int fds [2], ready [2];
+    ck_assert_int_eq (pipe (fds), 0);
+    s_wait.fds [1] = fds [0];
+    s_wait.count = 2;
+    s_wait.fds_wake_only = 1;
+    ck_assert_int_eq (write (fds [1], "x", 1), 1);
+    /* nothing on the socket: the descriptor ends the wait at once */
+    ck_assert_int_eq (s_read_all (), 0);
+    int64_t start = zclock_mono ();
+    ck_assert_int_eq (ff_net_wait (&s_wait, ready, 2000), 1);
+    ck_assert_int_lt (zclock_mono () - start, 1000);
+    ck_assert_int_eq (ready [0], 0);
+    ck_assert_int_eq (ready [1], 1);
+    /* the socket asked and found with a message: no poll, so the
+       descriptor (still readable) is not said */
+    ck_assert_int_eq (zstr_send (s_far, "six"), 0);
+    zclock_sleep (20);
+    s_wait.drained [0] = 0;
+    ck_assert_int_eq (ff_net_wait (&s_wait, ready, 1000), 1);
+    ck_assert_int_eq (ready [0], 1);
+    ck_assert_int_eq (ready [1], 0);
+    ck_assert_int_eq (s_read_all (), 1);
+    close (fds [0]);
+    close (fds [1]);
 }
 END_TEST
 
@@ -190,6 +255,8 @@ netwait_suite (void)
     tcase_add_test (core, test_a_send_does_not_hide_a_message_once_undrained);
     tcase_add_test (core, test_a_plain_descriptor_is_waited_on_beside_the_socket);
     tcase_add_test (core, test_a_writable_socket_wakes_the_wait_when_its_peer_connects);
+    tcase_add_test (core, test_a_drained_socket_is_seen_while_another_has_messages);
+    tcase_add_test (core, test_a_wake_only_descriptor_ends_a_wait_and_is_not_polled_otherwise);
     suite_add_tcase (suite, core);
     return suite;
 }

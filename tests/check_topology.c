@@ -156,7 +156,7 @@ START_TEST (test_topology_applies_defaults_for_missing_settings)
     ck_assert_int_eq (settings->window, 32);
     ck_assert_int_eq (settings->window_bytes, 64L << 20);
     ck_assert_int_eq (settings->prefetch, 1);
-    ck_assert_int_eq (settings->batch, 128);
+    ck_assert_int_eq (settings->batch, 1024);
     ck_assert_int_eq (settings->heartbeat_ms, 250);
     ck_assert_int_eq (settings->worker_timeout_ms, 3000);
     ck_assert_int_eq (settings->hwm, 1000);

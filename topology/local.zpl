@@ -4,10 +4,10 @@
 #   Use: fanfold run -t topology/local.zpl -w N ...
 #        fanfold worker -t topology/local.zpl        (adds a worker)
 fanfold
-    window = 2048               # tasks in flight and reorder slots
+    window = 4096               # tasks in flight and reorder slots
     window_bytes = 64M          # payload bytes in flight
     prefetch = 1                # tasks a worker holds beyond the one it runs
-    batch = 128                 # most tasks in one task message
+    batch = 1024                # most tasks in one task message
     heartbeat_ms = 250          # heartbeat interval, both ways
     worker_timeout_ms = 3000    # silence after which a worker is dead
     hwm = 1000                  # socket high-water marks

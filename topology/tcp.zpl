@@ -14,10 +14,10 @@
 #   With `fanfold run -t tcp.zpl --hosts ...` the keys are made for the job
 #   instead and the security section is ignored (docs/CLUSTER.md).
 fanfold
-    window = 2048
+    window = 4096
     window_bytes = 64M
     prefetch = 1
-    batch = 128
+    batch = 1024
     heartbeat_ms = 250
     worker_timeout_ms = 3000
     hwm = 1000

@@ -124,29 +124,32 @@ s_wait_has_message (ff_net_wait_t *wait, int index)
     return !wait->drained [index];
 }
 
-int
+ff_net_send_state_t
 ff_net_can_send (void *handle)
 {
     int events = 0;
     size_t size = sizeof (events);
     if (zmq_getsockopt (handle, ZMQ_EVENTS, &events, &size) != 0)
-        return errno == EINTR? 0: -1;
-    return (events & ZMQ_POLLOUT) != 0;
+        return errno == EINTR? FF_NET_SEND_FULL: FF_NET_SEND_ERROR;
+    return events & ZMQ_POLLOUT? FF_NET_SEND_READY: FF_NET_SEND_FULL;
 }
 
 int
 ff_net_wait (ff_net_wait_t *wait, int *ready, int timeout_ms)
 {
     struct pollfd fds [FF_NET_WAIT_MAX + FF_NET_WAIT_WRITABLE_MAX];
-    int index, found = 0, plain = 0, can_send = 0, rc;
+    int index, found = 0, plain = 0, unasked = 0, can_send = 0, rc;
+    ff_net_send_state_t state;
     assert (wait->count >= 0 && wait->count <= FF_NET_WAIT_MAX);
     assert (wait->nwritable >= 0 && wait->nwritable <= FF_NET_WAIT_WRITABLE_MAX);
     for (index = 0; index < wait->count; index++) {
         ready [index] = 0;
         if (!wait->sockets [index])
-            plain += wait->fds [index] >= 0;
+            plain += wait->fds [index] >= 0 && !wait->fds_wake_only;
         else
-        if (!wait->drained [index]) {
+        if (wait->drained [index])
+            unasked++;
+        else {
             if ((rc = s_wait_has_message (wait, index)) < 0)
                 return -1;
             found += ready [index] = rc;
@@ -154,10 +157,14 @@ ff_net_wait (ff_net_wait_t *wait, int *ready, int timeout_ms)
     }
     /* asked first, as a drained socket is not: the question takes the
        commands that came, so the descriptor signals only the next one */
-    for (index = 0; index < wait->nwritable && !can_send; index++)
-        if ((can_send = ff_net_can_send (wait->writable [index])) < 0)
+    for (index = 0; index < wait->nwritable && !can_send; index++) {
+        if ((state = ff_net_can_send (wait->writable [index])) == FF_NET_SEND_ERROR)
             return -1;
-    if ((found || can_send) && !plain)
+        can_send = state == FF_NET_SEND_READY;
+    }
+    /* a drained socket is looked at by its descriptor even when another
+       has a message, so that a steady stream on one starves no other */
+    if ((found || can_send) && !plain && !unasked)
         return found;
     for (index = 0; index < wait->count + wait->nwritable; index++) {
         void *handle = index < wait->count? wait->sockets [index]

@@ -47,7 +47,7 @@ static const char *s_known_keys [] = {
 };
 
 static const ff_settings_t s_defaults = {
-    .window = 2048, .window_bytes = 64L << 20, .prefetch = 1, .batch = 128,
+    .window = 4096, .window_bytes = 64L << 20, .prefetch = 1, .batch = 1024,
     .heartbeat_ms = 250, .worker_timeout_ms = 3000, .hwm = 1000,
     .linger_ms = 2000, .client_timeout_ms = FF_DEFAULT_CLIENT_TIMEOUT_MS
 };

@@ -23,7 +23,7 @@
    batches and the round trip to the sink does not idle it; slow tasks keep
    the credit at prefetch + 1, which keeps the load balanced. */
 #define FF_DISPATCH_QUEUE_TARGET_US 3000.0
-#define FF_DISPATCH_MAX_CREDIT 1024
+#define FF_DISPATCH_MAX_CREDIT 2048
 
 /* ... or, when the central stages' round trip is longer (many workers, a
    busy machine), this many round trips of work. A worker's pace comes

@@ -70,6 +70,9 @@ typedef struct {
     int fds [FF_NET_WAIT_MAX];          /* with a NULL socket: a plain fd, or -1 */
     int drained [FF_NET_WAIT_MAX];      /* 1: no message waits until its fd says so */
     int count;                          /* items in use */
+    int fds_wake_only;                  /* 1: plain fds only end a wait (the caller
+                                           keeps its own flag of what they say):
+                                           not polled when a socket has a message */
     void *const *writable;              /* libzmq handles waited on until one can
                                            send (a pipe whose peer has not
                                            connected yet, or a full one), or NULL */
@@ -80,16 +83,27 @@ typedef struct {
    socket) or is readable or in error (a plain fd), or one of the writable
    sockets can send. ready [i] is 1 for each such item; which writable
    socket can send, the caller asks ff_net_can_send. Each socket found
-   without a message is marked drained. Returns how many items are ready,
-   0 on timeout, on a signal, or when only a writable socket woke it, -1
-   with errno. */
+   without a message is marked drained. A socket not marked drained is
+   asked ZMQ_EVENTS; the descriptors of the others (and the plain fds)
+   are polled once, without waiting when a message was found, and not at
+   all when every socket was asked (and fds_wake_only, or no plain fd).
+   Returns how many items are ready, 0 on timeout, on a signal, or when
+   only a writable socket woke it, -1 with errno. */
 int
     ff_net_wait (ff_net_wait_t *wait, int *ready, int timeout_ms);
 
-/* Returns 1 when the libzmq socket handle can send a message now
-   (ZMQ_EVENTS has ZMQ_POLLOUT, asked after the commands its mailbox holds:
-   a pipe that just connected counts), 0 when not, -1 with errno. */
-int
+/* What ff_net_can_send found. */
+typedef enum {
+    FF_NET_SEND_READY,              /* a message can go now */
+    FF_NET_SEND_FULL,               /* not now: no peer yet, or its pipe is full
+                                       (or a signal came while asking) */
+    FF_NET_SEND_ERROR               /* the socket failed (errno says why) */
+} ff_net_send_state_t;
+
+/* Whether the libzmq socket handle can send a message now (ZMQ_EVENTS
+   has ZMQ_POLLOUT, asked after the commands its mailbox holds: a pipe
+   that just connected counts). */
+ff_net_send_state_t
     ff_net_can_send (void *handle);
 
 /* Marks item index drained when rc and errno, from the ff_net_recv that
