@@ -8,7 +8,7 @@ BIN       ?= bin
 OPT       ?= -O2 -g
 PKGS      := libzmq libczmq msgpack
 # Recursively expanded on purpose: pkg-config runs after the deps step.
-CFLAGS_ALL = -std=gnu11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Wstrict-prototypes \
+CFLAGS_ALL = -std=gnu11 -D_GNU_SOURCE -ffp-contract=off $(OPT) -Wall -Wextra -Wstrict-prototypes \
              -Werror -MMD -MP -Iinclude $(shell pkg-config --cflags $(PKGS) zlib) $(EXTRA_CFLAGS)
 # The one C++ unit (common/kernels/structure_gemmi.cpp) includes gemmi's
 # headers (Debian gemmi-dev: header-only C++17, no pkg-config module; it

@@ -80,8 +80,8 @@ s_two_sum (double *sum, double *comp, double d)
     *sum = t;
 }
 
-/* The kernel's block: S_BLOCK in common/kernels/stats.c. */
-#define S_BLOCK 4000
+/* The kernel's block */
+#define S_BLOCK FF_STATS_BLOCK
 
 /* The compensated total of lane sums: added in lane order with TwoSum,
    plus every error gathered. */

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <time.h>
 
 /* Parses a non-negative finite number. Returns 0 or -1. */
@@ -69,14 +68,6 @@ s_sleep_ms (const ff_task_t *task, double *ms, char *text, size_t size)
     return ff_parse_number (text, ms) || *ms > 86400e3? -1: 0;
 }
 
-/* The timer slack of a thread that runs sleep tasks: 1 ns, the least
-   (0 would restore the default of 50 us). A sleep may end up to the slack
-   late, so that the kernel wakes several timers at once: with 50 us, a
-   10 ms task took 0.3 to 0.5% longer than asked, on top of the wake-up's
-   own latency. Set once per thread. */
-#define S_SLEEP_SLACK_NS 1
-
-static __thread int s_slack_set = 0;
 
 static int
 s_sleep_run (const ff_task_t *task, ff_result_t *out)
@@ -92,10 +83,6 @@ s_sleep_run (const ff_task_t *task, ff_result_t *out)
     const char *jitter = ff_task_param (task, "jitter", "0");
     if (strcmp (jitter, "0") != 0)
         ms *= (double) (s_mix (task->seq) % 1000) / 1000.0;
-    if (!s_slack_set) {
-        prctl (PR_SET_TIMERSLACK, S_SLEEP_SLACK_NS, 0, 0, 0);
-        s_slack_set = 1;
-    }
     until.tv_sec += (time_t) (ms / 1000);
     until.tv_nsec += (long) (fmod (ms, 1000.0) * 1e6);
     if (until.tv_nsec >= 1000000000L) {

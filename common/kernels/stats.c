@@ -14,6 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The bits of a result must not depend on the compiler's choice to fuse a
+   multiply and an add (GCC fuses by default wherever the target has FMA:
+   -march=native on x86-64, aarch64), so contraction is off in this file */
+#pragma GCC optimize ("fp-contract=off")
+
 /* The figures of a stats result, as computed or as read back. */
 typedef struct {
     ff_dtype_t dtype;               /* element type of the data */
@@ -46,8 +51,8 @@ s_unsigned (ff_dtype_t dtype)
    lanes are independent add chains, so the loops run at the throughput of
    the adds instead of their latency; they are written with vector types,
    which do the IEEE operations of a plain loop lane by lane (no
-   reassociation; on x86-64 no fused multiply-add either, since neither
-   SSE2 nor the AVX2 target has one), so the bits depend only on the
+   reassociation, and no fused multiply-add: contraction is off in this
+   file and in the Makefile's flags), so the bits depend only on the
    elements and their count: never on the vector width, the alignment of
    the data or the process that runs them. Elements are little-endian and
    maybe unaligned (memcpy).
@@ -72,7 +77,9 @@ s_unsigned (ff_dtype_t dtype)
    ulp on the float32 data of tests/check_stats.c with 8,192); a mean of
    4,000 elements has a fraction of full length, and those roundings
    cancel. */
-#define S_BLOCK 4000
+#define S_BLOCK FF_STATS_BLOCK
+/* a block ends at a lane boundary: only the last block has a tail */
+_Static_assert (S_BLOCK % S_LANES == 0, "a block of whole lanes");
 
 /* The accumulators of a pass, one per lane. */
 typedef struct {

@@ -87,7 +87,11 @@ int
    dtypes as exact integers, std the population standard deviation, m2 the
    sum of squared deviations from the mean (what the fold needs). A figure
    that is not finite (NaN, infinity), and min, max, mean and std of an
-   empty array, are null. Cost: bytes. */
+   empty array, are null. Cost: bytes. m2 is summed block by block, of
+   FF_STATS_BLOCK elements from the start of the data (common/kernels/stats.c
+   says why that count). */
+#define FF_STATS_BLOCK 4000
+
 double
     ff_stats_cost (const ff_task_t *task);
 int
