@@ -23,6 +23,7 @@
 #include "fanfold/runtime/topology.h"
 
 #include <czmq.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -769,6 +770,22 @@ s_vent_cleanup (s_vent_t *self)
     ff_topology_destroy (&self->topology);
 }
 
+/* The cores this ventilator may run on (its affinity), when its workers
+   share them: an ipc topology, one host. 0 over tcp, where workers may be
+   on other hosts and their wake-ups cost these cores nothing, or when the
+   affinity is unknown: then the workers are never a crowd (dispatch.h). */
+static int
+s_local_cores (ff_topology_t *topology)
+{
+    if (strncmp (ff_topology_connect (topology, FF_EP_CONTROL), "ipc://", 6) != 0)
+        return 0;
+    cpu_set_t set;
+    CPU_ZERO (&set);
+    if (sched_getaffinity (0, sizeof (set), &set) != 0)
+        return 0;
+    return CPU_COUNT (&set);
+}
+
 int
 ff_ventilator_main (int argc, char *argv [])
 {
@@ -832,11 +849,10 @@ ff_ventilator_main (int argc, char *argv [])
         .window_bytes = (size_t) self.settings->window_bytes,
         .retries = (uint32_t) self.spec.retries, .release = ff_jobspec_release_source
     };
-    long cores = sysconf (_SC_NPROCESSORS_ONLN);    /* -1: unknown, no crowd */
     ff_dispatch_config_t policy = {
         .window = self.settings->window, .prefetch = self.settings->prefetch,
         .batch = self.settings->batch, .fifo = self.spec.fifo,
-        .cores = cores > 0 && cores <= 1L << 20? (int) cores: 0
+        .cores = s_local_cores (self.topology)
     };
     self.ledger = ff_ledger_new (&ledger);
     self.policy = ff_dispatch_new (&policy);

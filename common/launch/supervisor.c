@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
-#include <malloc.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -370,27 +369,20 @@ s_fork_entry (ff_worker_entry_t *entry, char *const stage_argv [], int keep_stdi
                 _exit (FF_EXIT_CANNOT_RUN);
         argv [argc] = NULL;
         s_set_title (argv);
-        if (entry == s_worker_entry) {
+        if (entry == s_worker_entry)
             ff_signals_add_job_over (&saved);   /* held until the worker takes it */
-            /* one malloc arena for the worker's threads (main, ZeroMQ's
-               I/O and reaper, heartbeat): each other one costs a 64 MB
-               reservation, its page faults and its unmapping, some 0.1
-               ms of CPU a worker, 256 of them on 2 cores; the threads
-               seldom allocate at once */
-            mallopt (M_ARENA_MAX, 1);
-        }
         sigprocmask (SIG_SETMASK, &saved, NULL);
         int rc = entry (argc, argv);
         /* the stage's ZeroMQ context ends (it flushes what lingers), then
-           the process, without the launcher's libraries' destructors;
-           under a sanitizer, exit, whose leak check counts */
+           the process, without the launcher's libraries' destructors (a
+           worker whose job is over has already left through _exit, see
+           ff_worker_main); under a sanitizer, exit, whose leak check
+           counts */
         zsys_shutdown ();
         fflush (NULL);
-#if defined (__SANITIZE_ADDRESS__)
-        exit (rc);
-#else
+        if (FF_SANITIZED)
+            exit (rc);
         _exit (rc);
-#endif
     }
     int error = errno;
     pthread_sigmask (SIG_SETMASK, &saved, NULL);

@@ -110,9 +110,10 @@ typedef struct {
     int prefetch;                   /* tasks a worker holds beyond one: the least credit */
     int batch;                      /* most tasks in one message, 1 .. FF_MAX_BATCH */
     int fifo;                       /* send in seq order: no heavy-first */
-    int cores;                      /* cores of the central stages' machine, whose
-                                       wake-ups each message costs; 0: unknown, the
-                                       workers are never a crowd */
+    int cores;                      /* cores the central stages and the workers share
+                                       (the ventilator's affinity, ipc topologies), whose
+                                       wake-ups each message costs; 0: unknown or workers
+                                       on other hosts, never a crowd */
 } ff_dispatch_config_t;
 
 typedef struct ff_dispatch ff_dispatch_t;

@@ -88,6 +88,21 @@
                                        monitor (libzmq's end and the ventilator's) */
 #define FF_FDS_SLACK            16   /* descriptors a stage keeps free beyond its sockets */
 
+/* FF_SANITIZED: 1 in a build under AddressSanitizer (GCC's and clang's
+   spellings), where a stage ends through exit () and tears down what it
+   made, so that the leak check counts; else a stage whose work is over may
+   skip the teardown (_exit) */
+#if defined (__SANITIZE_ADDRESS__)
+#   define FF_SANITIZED 1
+#elif defined (__has_feature)
+#   if __has_feature (address_sanitizer)
+#       define FF_SANITIZED 1
+#   endif
+#endif
+#ifndef FF_SANITIZED
+#   define FF_SANITIZED 0
+#endif
+
 _Static_assert (FF_J0_MAX_WORKERS <= FF_MAX_WORKERS, "-j 0 stays within the workers served");
 _Static_assert (FF_MAX_BLOCK < FF_MAX_TASK_MESSAGE, "a largest block travels in one task message");
 _Static_assert (FF_MAX_RESULT > 0 && FF_MAX_RESULT < FF_MAX_RESULT_MESSAGE,
