@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #define S_MAX_WORKERS 256
+#define S_SILENCE_MS 10000      /* a sink that hears nothing, or a ventilator
+                                   that cannot send, this long gives up */
 
 static char s_tasks [256];      /* ventilator PUSH endpoint */
 static char s_results [256];    /* sink PULL endpoint */
@@ -81,10 +83,15 @@ s_sink (void)
     zmq_pollitem_t items [2] = { { res, 0, ZMQ_POLLIN, 0 }, { tot, 0, ZMQ_POLLIN, 0 } };
     char buf [4096];
     while (got < total) {
-        if (zmq_poll (items, 2, -1) < 0) {
+        int ready = zmq_poll (items, 2, S_SILENCE_MS);
+        if (ready < 0) {
             if (zmq_errno () == EINTR)
                 continue;
             s_die ("sink poll");
+        }
+        if (ready == 0) {
+            fprintf (stderr, "zmqpipe: the sink heard nothing for %d ms\n", S_SILENCE_MS);
+            _exit (2);
         }
         if (items [1].revents & ZMQ_POLLIN) {
             uint64_t t;
@@ -195,6 +202,8 @@ main (int argc, char *argv [])
     if (zmq_bind (push, s_tasks) || zmq_connect (tot, s_total))
         s_die ("ventilator bind");
     s_wait_peers (ctx, push, workers);
+    int silence = S_SILENCE_MS;
+    zmq_setsockopt (push, ZMQ_SNDTIMEO, &silence, sizeof (silence));
 
     char *line = NULL;
     size_t cap = 0;
@@ -209,8 +218,11 @@ main (int argc, char *argv [])
         memcpy (buf, &seq, 8);
         memcpy (buf + 8, line, (size_t) len);
         while (zmq_send (push, buf, (size_t) len + 8, 0) < 0)
-            if (zmq_errno () != EINTR)
+            if (zmq_errno () != EINTR) {
+                for (int i = 0; i <= workers; i++)
+                    kill (pids [i], SIGKILL);
                 s_die ("ventilator send");
+            }
         seq++;
     }
     free (line);
