@@ -1015,9 +1015,14 @@ s_heartbeat (s_worker_t *self)
     return (int) left;
 }
 
+static int
+    s_told_over (const s_worker_t *self);
+
 /* Runs the batches waiting on the task pipe: up to S_BATCHES_PER_POLL
    without polling in between (a poll per batch costs more than a tiny
-   task), stopping early on a stop signal. */
+   task), stopping early on a stop signal, and once the launcher said the
+   job is over (what is still queued was done elsewhere: its results would
+   be duplicates nobody reads). */
 #define S_BATCHES_PER_POLL 16
 
 static void
@@ -1029,7 +1034,8 @@ s_on_tasks (s_worker_t *self)
         zmq_msg_t body;
         ff_msg_t msg;
         int rc;
-        if (ff_stop_signal || zsys_interrupted || self->ended || !self->tasks)
+        if (ff_stop_signal || zsys_interrupted || self->ended || !self->tasks
+        ||  s_told_over (self))
             return;
         if ((rc = ff_net_recv (self->tasks, NULL, &body)) < 0) {
             ff_net_wait_read (&self->wait, S_TASKS, rc);
