@@ -16,7 +16,9 @@ struct ff_dispatch {
     double slowest_us;              /* the slowest time per task measured, 0: none yet */
     double round_trip_us;           /* send to a worker that held nothing → its first
                                        ack: a rising minimum, 0: none yet */
-    int crowd;                      /* the workers are a crowd (FF_DISPATCH_CROWD) */
+    int scale;                      /* how many times the work and tasks of a message of
+                                       tasks that travel together: 1, or
+                                       FF_DISPATCH_CROWD_FACTOR in a crowd (FF_DISPATCH_CROWD) */
 };
 
 ff_dispatch_t *
@@ -27,8 +29,10 @@ ff_dispatch_new (const ff_dispatch_config_t *config)
     ||  config->window < 1 || config->cores < 0)
         return NULL;
     ff_dispatch_t *self = (ff_dispatch_t *) calloc (1, sizeof (ff_dispatch_t));
-    if (self)
+    if (self) {
         self->config = *config;
+        self->scale = 1;
+    }
     return self;
 }
 
@@ -110,40 +114,36 @@ s_together (ff_dispatch_t *self, double task_us)
     return task_us > 0 && !(self->max_cost > self->min_cost);
 }
 
-/* Notes whether ledger's workers are a crowd: more than FF_DISPATCH_CROWD
-   a core, when the cores are known. */
+/* Sets the scale of messages by whether ledger's workers are a crowd: more
+   than FF_DISPATCH_CROWD a core, when the cores are known. */
 static void
-s_note_crowd (ff_dispatch_t *self, ff_ledger_t *ledger)
+s_note_scale (ff_dispatch_t *self, ff_ledger_t *ledger)
 {
-    self->crowd = self->config.cores > 0
-               && ff_ledger_workers (ledger) > (size_t) FF_DISPATCH_CROWD * (size_t) self->config.cores;
+    int crowd = self->config.cores > 0
+             && ff_ledger_workers (ledger) > (size_t) FF_DISPATCH_CROWD * (size_t) self->config.cores;
+    self->scale = crowd? FF_DISPATCH_CROWD_FACTOR: 1;
 }
 
-/* The work of a message of tasks that travel together, in us, and the
-   most tasks it holds: FF_DISPATCH_CROWD_FACTOR times more in a crowd. */
+/* The work of a message of tasks that travel together, in us:
+   FF_DISPATCH_MESSAGE_US, scale times. */
 static double
 s_message_us (ff_dispatch_t *self)
 {
-    return self->crowd? FF_DISPATCH_CROWD_FACTOR * FF_DISPATCH_MESSAGE_US: FF_DISPATCH_MESSAGE_US;
-}
-
-static double
-s_message_tasks (ff_dispatch_t *self)
-{
-    return self->crowd? FF_DISPATCH_CROWD_FACTOR * FF_DISPATCH_MESSAGE_TASKS
-                      : FF_DISPATCH_MESSAGE_TASKS;
+    return self->scale * FF_DISPATCH_MESSAGE_US;
 }
 
 /* The tasks of task_us that make s_message_us of work, the nearest
-   count, at most s_message_tasks and batch; 0 when that is less than 2. */
+   count, at most FF_DISPATCH_MESSAGE_TASKS scale times and batch; 0 when
+   that is less than 2. */
 static int
 s_work_batch (ff_dispatch_t *self, double task_us)
 {
+    int most = self->scale * FF_DISPATCH_MESSAGE_TASKS;
     double tasks = s_message_us (self) / task_us + 0.5;
     if (tasks < 2)
         return 0;
-    if (tasks > s_message_tasks (self))
-        tasks = s_message_tasks (self);
+    if (tasks > most)
+        tasks = most;
     return tasks < self->config.batch? (int) tasks: self->config.batch;
 }
 
@@ -166,7 +166,7 @@ s_together_batch (ff_dispatch_t *self, double task_us)
 
 /* The tasks of a message of worker's tasks when they travel together:
    1 / (prefetch + 1) of its credit, at most s_together_batch of its pace
-   (so at most s_message_tasks and batch, whatever sized the
+   (so at most s_work_batch's most and batch, whatever sized the
    credit); 0 when they do not travel together. */
 static size_t
 s_together_tasks (ff_dispatch_t *self, const ff_ledger_worker_t *worker)
@@ -238,7 +238,7 @@ ff_dispatch_plan (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_ms,
     assert (self && ledger && worker_id && seqs);
     if (!ff_ledger_front (ledger))
         return 0;
-    s_note_crowd (self, ledger);
+    s_note_scale (self, ledger);
     const ff_ledger_worker_t *worker = s_least_loaded (self, ledger, now_ms);
     if (!worker)
         return 0;
@@ -283,7 +283,7 @@ ff_dispatch_adapt (ff_dispatch_t *self, ff_ledger_t *ledger, int64_t now_us)
     int ceiling = window / 2 < FF_DISPATCH_MAX_CREDIT? (int) (window / 2): FF_DISPATCH_MAX_CREDIT;
     if (ceiling < floor)
         ceiling = floor;
-    s_note_crowd (self, ledger);
+    s_note_scale (self, ledger);
     size_t count = ff_ledger_workers (ledger), index;
     for (index = 0; index < count; index++) {
         const ff_ledger_worker_t *worker = ff_ledger_worker_at (ledger, index);

@@ -68,7 +68,6 @@ s_sleep_ms (const ff_task_t *task, double *ms, char *text, size_t size)
     return ff_parse_number (text, ms) || *ms > 86400e3? -1: 0;
 }
 
-
 static int
 s_sleep_run (const ff_task_t *task, ff_result_t *out)
 {
