@@ -2,6 +2,8 @@
 #   integration tests, sanitizer and valgrind runs, install with pkg-config.
 #   `make run` and `make check` install missing Debian packages first.
 
+.DEFAULT_GOAL := all
+
 PREFIX    ?= /usr/local
 BUILD     ?= build
 BIN       ?= bin
