@@ -83,6 +83,7 @@ LOADGEN_PREFETCH = setting("LOADGEN_PREFETCH", -1, -1)  # ... and prefetch; 0 an
                                             # with the workers; BENCH_LOADGEN_WINDOW=65536
                                             # BENCH_LOADGEN_PREFETCH=63 were rows 11's earlier tuning)
 LOADGEN = os.path.join(OUT, "loadgen")      # built by run.sh
+FLOOR = os.path.join(OUT, "floor")          # built by run.sh: the floor of rows 4a-4c
 PYPOOL_N = setting("PYPOOL_N", 100000, 100000)  # items of row 10 (fanfold.Pool)
 PYPOOL_RUNS = setting("PYPOOL_RUNS", 21, 3)  # alternating rounds of row 10 ...
 PYPOOL_SLOW_RUNS = setting("PYPOOL_SLOW_RUNS", 5, 2)  # ... the first of them with chunksize=1
@@ -396,8 +397,16 @@ def m_spin():
                 t_ser / t_par, target=1.93, plot="spin speedup -w 2")]
 
 
+def spread(values):
+    """'min A, median B, max C' of values, two decimals."""
+    values = sorted(values)
+    return "min %.2f, median %.2f, max %.2f" % (values[0], statistics.median(values), values[-1])
+
+
 def m_fanout():
-    """4. fan-out efficiency, ideal / measured, start-up included."""
+    """4. fan-out efficiency, ideal / measured, start-up included; beside
+    it, each round, the machine's floor: as many bare processes doing the
+    same sleeps (bench/floor.c)."""
     rows = []
     for ident, workers, tasks, target in (("4a", 64, FAN64_TASKS, 0.93),
                                           ("4b", 256, FAN256_TASKS, 0.70)):
@@ -405,18 +414,29 @@ def m_fanout():
             num(tasks), FAN_MS, workers)
         expected = seq_file(tasks)
         out = os.path.join(OUT, "fanout.out")
+        per_worker = tasks // workers
         try:
-            seconds = hyper("fanout-w%d" % workers,
-                            "%s run -w %d --pipe --lines 1 -K sleep -p ms=%d < %s > %s"
-                            % (q(FF), workers, FAN_MS, q(expected), q(out)))
+            rounds = alternate_rounds("fanout-w%d" % workers, [
+                ("ff", "%s run -w %d --pipe --lines 1 -K sleep -p ms=%d < %s > %s"
+                 % (q(FF), workers, FAN_MS, q(expected), q(out))),
+                ("floor", "%s sleep %d %d %d" % (q(FLOOR), workers, per_worker, FAN_MS)),
+            ], RUNS)
             same_file(out, expected)
         except BenchError as e:
             rows.append(failed(ident, measure, e))
             continue
         ideal = tasks * FAN_MS / 1000 / workers
+        seconds = statistics.median(rounds["ff"])
+        floor = statistics.median(rounds["floor"])
         rows.append(Row(ident, measure,
-                        "%.2f s (%s tasks/s)" % (seconds, num(tasks / seconds)),
-                        "ideal: %.2f s (%s tasks/s)" % (ideal, num(tasks / ideal)),
+                        "%.2f s (%s tasks/s); per round ideal ÷ measured: %s; "
+                        "÷ the machine's floor: %s" % (
+                            seconds, num(tasks / seconds), spread([ideal / x for x in rounds["ff"]]),
+                            spread([f / x for f, x in zip(rounds["floor"], rounds["ff"])])),
+                        "ideal: %.2f s (%s tasks/s); the machine's floor, %d bare processes "
+                        "× %d sleeps (bench/floor.c): %.2f s, ideal ÷ floor %s" % (
+                            ideal, num(tasks / ideal), workers, per_worker, floor,
+                            spread([ideal / x for x in rounds["floor"]])),
                         ideal / seconds, target=target, plot="fan-out eff. -w %d" % workers))
     rows.append(m_start())
     return rows
@@ -424,26 +444,42 @@ def m_fanout():
 
 def m_start():
     """4c. 256 workers' start: the launcher's spawn loop (-v), and the
-    whole command of one 10 ms task per worker, start and stop included."""
+    whole command of one 10 ms task per worker, start and stop included;
+    beside it, each round, the machine's floor: a small process's loop
+    forking 256 that exit at once (bench/floor.c)."""
     measure = "start of 256 workers: spawn loop (`run -w 256 -v`); whole run of 256 × `sleep ms=10`"
     expected = seq_file(256)
     out = os.path.join(OUT, "start.out")
+    floors = os.path.join(OUT, "start-floor.txt")
+    if os.path.exists(floors):
+        os.unlink(floors)
     try:
-        walls = alternate_rounds("start", [("w256", "%s run -w 256 -v --pipe --lines 1 -K sleep "
-                                            "-p ms=%d < %s > %s" % (q(FF), FAN_MS, q(expected), q(out)))],
-                                 RUNS)["w256"]
+        rounds = alternate_rounds("start", [
+            ("w256", "%s run -w 256 -v --pipe --lines 1 -K sleep -p ms=%d < %s > %s"
+             % (q(FF), FAN_MS, q(expected), q(out))),
+            ("floor", "%s start 256 >> %s" % (q(FLOOR), q(floors))),
+        ], RUNS)
+        walls = rounds["w256"]
         same_file(out, expected)
         with open(os.path.join(OUT, "start-w256.err"), errors="replace") as f:
             loops = [float(m) for m in re.findall(r"workers \(started in ([0-9.]+) s\)", f.read())]
+        with open(floors) as f:
+            floor_loops = [float(m) for m in re.findall(r"loop ([0-9.]+) s", f.read())]
+        touch = sh("%s touch" % q(FLOOR)).strip()
     except BenchError as e:
         return failed("4c", measure, e)
-    if not loops:
-        return failed("4c", measure, "no `started in` line in out/start-w256.err")
+    if not loops or not floor_loops:
+        return failed("4c", measure, "no `started in` line in out/start-w256.err, "
+                      "or no loop in out/start-floor.txt")
     loop = statistics.median(loops)
     return Row("4c", measure,
                "loop %.3f s (%.3f–%.3f); run %.2f s (%.2f–%.2f)" % (
                    loop, min(loops), max(loops), statistics.median(walls), min(walls), max(walls)),
-               "ideal run: %.2f s" % (FAN_MS / 1000), loop, ratio_text="%.3f s" % loop,
+               "ideal run: %.2f s; the machine's floor, a small process forking 256 that exit "
+               "at once (bench/floor.c): loop %.3f s (%.3f–%.3f); %s" % (
+                   FAN_MS / 1000, statistics.median(floor_loops), min(floor_loops),
+                   max(floor_loops), touch.replace("touch: ", "")),
+               loop, ratio_text="%.3f s" % loop,
                target=0.3, op="<=", target_label="≤ 0.3 s")
 
 
@@ -1011,8 +1047,19 @@ bench.py; row 5 is one run; every output is checked):
   serial time ÷ parallel time.
 - **4a, 4b** `-K sleep -p ms=10` with 64 and 256 workers. Ideal: tasks × 10
   ms ÷ workers. Ratio: ideal ÷ measured wall time, start-up included.
+  Each round also runs the machine's floor, `bench/floor sleep N K 10`:
+  N bare forked processes, each sleeping its K tasks' 10 ms, with no
+  fanfold and no messages. Ideal ÷ that is the most any fan-out of N
+  processes reaches on this machine; fanfold ÷ floor says how much of it
+  fanfold keeps.
 - **4c** `fanfold run -w 256 -v` of 256 × `sleep ms=10`: the launcher's
   spawn loop as `-v` logs it (target ≤ 0.3 s), and the whole command.
+  Each round also times `bench/floor start 256`, a small process's loop
+  forking 256 processes that exit at once: the least such a loop costs
+  here. `bench/floor touch` prints what the machine charges a new process
+  per page it touches (first read and first write of an inherited page, a
+  fresh page): on a machine whose memory is virtualized in software these
+  are microseconds, and they are most of a worker's start.
 - **5** `head -c …` of a `yes` text stream into `fanfold run -w 2 --pipe
   --block 1M -K noop > /dev/null`; `bench/rss.py` sums VmRSS of every
   fanfold process of that run every 50 ms. Ratio: peak ÷ 256 MiB.

@@ -36,6 +36,10 @@ mv -f "$out/loadgen.tmp" "$out/loadgen"
 cc -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wstrict-prototypes -Werror \
     "$here/mapsum.c" -o "$out/mapsum.tmp"
 mv -f "$out/mapsum.tmp" "$out/mapsum"
+# the machine's floor of rows 4a-4c: bare processes that sleep, or only start
+cc -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wstrict-prototypes -Werror \
+    "$here/floor.c" -o "$out/floor.tmp"
+mv -f "$out/floor.tmp" "$out/floor"
 
 # measure a copy: other work may rebuild bin/ while the benchmark runs, and
 # the launcher starts the stages that sit next to it
