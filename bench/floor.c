@@ -1,11 +1,12 @@
 /*  The machine's floor under rows 4a-4c: what its processes cost with
     no fanfold and no messages at all.
 
-    floor sleep N K MS   N forked processes, each sleeping K times MS ms
-                         (absolute deadlines, so no drift), the way
-                         `-K sleep` sleeps; exits when all have ended.
-                         Rows 4a and 4b: ideal ÷ this wall time is the
-                         most any fan-out of N processes reaches here.
+    floor sleep N K MS   N forked processes, each sleeping K times MS ms,
+                         every sleep ending MS ms after its own start, as
+                         the `sleep` kernel's task does; exits when all
+                         have ended. Rows 4a and 4b: ideal ÷ this wall
+                         time is the most any fan-out of N processes
+                         reaches on this machine.
     floor start N        forks N processes that exit at once and reaps
                          them; prints the fork loop's seconds and the
                          whole time with the reaping. Row 4c: the least a
@@ -15,7 +16,8 @@
                          it inherited, per first write of one (copy on
                          write), and per fault on a fresh page.
 
-    Exit 0, or 1 with a message when a call fails. */
+    Exit 0; 1 with a message when a call fails or a child does not exit
+    0; 2 with the usage on bad arguments. */
 
 #include <errno.h>
 #include <signal.h>
@@ -27,13 +29,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#define S_TOUCH_PAGES 4096
+#define S_MAX_PROCESSES 100000      /* N of sleep and start */
+#define S_MAX_SLEEPS    1000000     /* K of sleep */
+#define S_MAX_MS        86400000    /* MS of sleep: a day */
+#define S_TOUCH_PAGES   4096        /* pages of each kind that touch times */
 
+/* Seconds on the monotonic clock, or a negative number when it fails. */
 static double
 s_now (void)
 {
     struct timespec now;
-    clock_gettime (CLOCK_MONOTONIC, &now);
+    if (clock_gettime (CLOCK_MONOTONIC, &now) != 0)
+        return -1;
     return now.tv_sec + now.tv_nsec / 1e9;
 }
 
@@ -44,29 +51,57 @@ s_fail (const char *what)
     return 1;
 }
 
-/* Reaps every child; returns 0, or 1 when one did not exit 0. */
+/* Reaps every child; returns 0, or 1 (said why) when one did not exit 0. */
 static int
 s_reap_all (void)
 {
     int status, failed = 0;
     pid_t pid;
-    while ((pid = wait (&status)) > 0 || (pid < 0 && errno == EINTR))
-        if (pid > 0 && !(WIFEXITED (status) && WEXITSTATUS (status) == 0))
-            failed = 1;
+    while ((pid = wait (&status)) > 0 || (pid < 0 && errno == EINTR)) {
+        if (pid < 0 || (WIFEXITED (status) && WEXITSTATUS (status) == 0))
+            continue;
+        if (WIFEXITED (status))
+            fprintf (stderr, "floor: process %d exited %d\n", (int) pid, WEXITSTATUS (status));
+        else
+            fprintf (stderr, "floor: process %d ended by signal %d\n", (int) pid,
+                     WIFSIGNALED (status)? WTERMSIG (status): 0);
+        failed = 1;
+    }
     return failed;
+}
+
+/* Stops the count children in pids and reaps them: a fork failed. */
+static int
+s_abandon (const pid_t *pids, long count)
+{
+    int error = errno;
+    for (long index = 0; index < count; index++)
+        kill (pids [index], SIGTERM);
+    s_reap_all ();
+    errno = error;
+    return s_fail ("fork");
 }
 
 static void
 s_sleeper (long count, long ms)
 {
-    struct timespec at;
-    clock_gettime (CLOCK_MONOTONIC, &at);
     for (long index = 0; index < count; index++) {
-        at.tv_nsec += ms * 1000000L;
-        at.tv_sec += at.tv_nsec / 1000000000L;
-        at.tv_nsec %= 1000000000L;
-        while (clock_nanosleep (CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR)
+        struct timespec until;
+        if (clock_gettime (CLOCK_MONOTONIC, &until) != 0)
+            _exit (s_fail ("clock_gettime"));
+        until.tv_sec += ms / 1000;
+        until.tv_nsec += ms % 1000 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        int rc;
+        while ((rc = clock_nanosleep (CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL)) == EINTR)
             ;
+        if (rc != 0) {
+            errno = rc;
+            _exit (s_fail ("clock_nanosleep"));
+        }
     }
     _exit (0);
 }
@@ -74,19 +109,26 @@ s_sleeper (long count, long ms)
 static int
 s_sleep (long processes, long count, long ms)
 {
+    pid_t *pids = calloc ((size_t) processes, sizeof (pid_t));
+    if (!pids)
+        return s_fail ("calloc");
     double started = s_now ();
     for (long index = 0; index < processes; index++) {
         pid_t pid = fork ();
         if (pid < 0) {
-            s_fail ("fork");
-            kill (0, SIGTERM);
+            s_abandon (pids, index);
+            free (pids);
             return 1;
         }
         if (pid == 0)
             s_sleeper (count, ms);
+        pids [index] = pid;
     }
+    free (pids);
     int failed = s_reap_all ();
-    double wall = s_now () - started, ideal = count * ms / 1000.0;
+    double wall = s_now () - started, ideal = (double) count * ms / 1000.0;
+    if (started < 0 || wall < 0)
+        return s_fail ("clock_gettime");
     printf ("sleep: %ld processes × %ld × %ld ms: %.3f s (ideal %.3f s, %.3f of it)\n",
             processes, count, ms, wall, ideal, ideal / wall);
     return failed;
@@ -95,30 +137,40 @@ s_sleep (long processes, long count, long ms)
 static int
 s_start (long processes)
 {
+    pid_t *pids = calloc ((size_t) processes, sizeof (pid_t));
+    if (!pids)
+        return s_fail ("calloc");
     double started = s_now ();
     for (long index = 0; index < processes; index++) {
         pid_t pid = fork ();
-        if (pid < 0)
-            return s_fail ("fork");
+        if (pid < 0) {
+            s_abandon (pids, index);
+            free (pids);
+            return 1;
+        }
         if (pid == 0)
             _exit (0);
+        pids [index] = pid;
     }
     double loop = s_now () - started;
+    free (pids);
     int failed = s_reap_all ();
-    printf ("start: %ld processes: loop %.3f s, with reaping %.3f s\n",
-            processes, loop, s_now () - started);
+    double whole = s_now () - started;
+    if (started < 0 || loop < 0 || whole < 0)
+        return s_fail ("clock_gettime");
+    printf ("start: %ld processes: loop %.3f s, with reaping %.3f s\n", processes, loop, whole);
     return failed;
 }
 
-/* µs per page of touching count pages at base, one byte each. */
+/* µs per page of touching count pages at base, a byte each: reading
+   them, or writing them when writing. */
 static double
-s_touch (volatile char *base, size_t count, int write)
+s_touch (volatile char *base, size_t count, long page, int writing)
 {
-    long page = sysconf (_SC_PAGESIZE);
     double started = s_now ();
     char sum = 0;
     for (size_t index = 0; index < count; index++)
-        if (write)
+        if (writing)
             base [index * page] = 2;
         else
             sum += base [index * page];
@@ -130,6 +182,8 @@ static int
 s_touches (void)
 {
     long page = sysconf (_SC_PAGESIZE);
+    if (page <= 0)
+        return s_fail ("sysconf (_SC_PAGESIZE)");
     size_t size = (size_t) S_TOUCH_PAGES * page;
     char *inherited = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (inherited == MAP_FAILED)
@@ -140,30 +194,48 @@ s_touches (void)
     if (pid < 0)
         return s_fail ("fork");
     if (pid == 0) {
-        double read = s_touch (inherited, S_TOUCH_PAGES / 2, 0);
-        double write = s_touch (inherited + S_TOUCH_PAGES / 2 * page, S_TOUCH_PAGES / 2, 1);
+        double read_us = s_touch (inherited, S_TOUCH_PAGES / 2, page, 0);
+        double write_us = s_touch (inherited + S_TOUCH_PAGES / 2 * page, S_TOUCH_PAGES / 2, page, 1);
         char *fresh = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (fresh == MAP_FAILED)
             _exit (s_fail ("mmap"));
-        double fault = s_touch (fresh, S_TOUCH_PAGES, 1);
+        double fresh_us = s_touch (fresh, S_TOUCH_PAGES, page, 1);
+        if (s_now () < 0)
+            _exit (s_fail ("clock_gettime"));
         printf ("touch: µs per page in a new process: first read of an inherited one %.2f, "
-                "first write of one %.2f, fresh page %.2f\n", read, write, fault);
+                "first write of one %.2f, fresh page %.2f\n", read_us, write_us, fresh_us);
         fflush (stdout);
         _exit (0);
     }
     return s_reap_all ();
 }
 
+/* Reads a whole number in [1, high] from text into value; 0, or -1. */
+static int
+s_number (const char *text, long high, long *value)
+{
+    char *end;
+    errno = 0;
+    *value = strtol (text, &end, 10);
+    return errno || end == text || *end || *value < 1 || *value > high? -1: 0;
+}
+
 int
 main (int argc, char *argv [])
 {
+    long processes, count, ms;
     if (argc == 5 && strcmp (argv [1], "sleep") == 0
-    &&  atol (argv [2]) > 0 && atol (argv [3]) > 0 && atol (argv [4]) > 0)
-        return s_sleep (atol (argv [2]), atol (argv [3]), atol (argv [4]));
-    if (argc == 3 && strcmp (argv [1], "start") == 0 && atol (argv [2]) > 0)
-        return s_start (atol (argv [2]));
+    &&  s_number (argv [2], S_MAX_PROCESSES, &processes) == 0
+    &&  s_number (argv [3], S_MAX_SLEEPS, &count) == 0
+    &&  s_number (argv [4], S_MAX_MS, &ms) == 0)
+        return s_sleep (processes, count, ms);
+    if (argc == 3 && strcmp (argv [1], "start") == 0
+    &&  s_number (argv [2], S_MAX_PROCESSES, &processes) == 0)
+        return s_start (processes);
     if (argc == 2 && strcmp (argv [1], "touch") == 0)
         return s_touches ();
-    fprintf (stderr, "usage: floor sleep N K MS | floor start N | floor touch\n");
+    fprintf (stderr, "usage: floor sleep N K MS | floor start N | floor touch\n"
+                     "  N from 1 to %d, K from 1 to %d, MS from 1 to %d\n",
+             S_MAX_PROCESSES, S_MAX_SLEEPS, S_MAX_MS);
     return 2;
 }
