@@ -70,18 +70,6 @@ s_reap_all (void)
     return failed;
 }
 
-/* Stops the count children in pids and reaps them: a fork failed. */
-static int
-s_abandon (const pid_t *pids, long count)
-{
-    int error = errno;
-    for (long index = 0; index < count; index++)
-        kill (pids [index], SIGTERM);
-    s_reap_all ();
-    errno = error;
-    return s_fail ("fork");
-}
-
 static void
 s_sleeper (long count, long ms)
 {
@@ -106,25 +94,42 @@ s_sleeper (long count, long ms)
     _exit (0);
 }
 
+/* Forks processes children, each running s_sleeper (count, ms), or
+   exiting at once when count is 0. Returns 0, or 1 (said why) when a fork
+   failed: the children made so far are stopped and reaped. */
 static int
-s_sleep (long processes, long count, long ms)
+s_fork_all (long processes, long count, long ms)
 {
     pid_t *pids = calloc ((size_t) processes, sizeof (pid_t));
     if (!pids)
         return s_fail ("calloc");
-    double started = s_now ();
     for (long index = 0; index < processes; index++) {
         pid_t pid = fork ();
         if (pid < 0) {
-            s_abandon (pids, index);
+            int error = errno;
+            for (long made = 0; made < index; made++)
+                kill (pids [made], SIGTERM);
+            s_reap_all ();
             free (pids);
-            return 1;
+            errno = error;
+            return s_fail ("fork");
         }
-        if (pid == 0)
+        if (pid == 0 && count > 0)
             s_sleeper (count, ms);
+        if (pid == 0)
+            _exit (0);
         pids [index] = pid;
     }
     free (pids);
+    return 0;
+}
+
+static int
+s_sleep (long processes, long count, long ms)
+{
+    double started = s_now ();
+    if (s_fork_all (processes, count, ms))
+        return 1;
     int failed = s_reap_all ();
     double wall = s_now () - started, ideal = (double) count * ms / 1000.0;
     if (started < 0 || wall < 0)
@@ -137,23 +142,10 @@ s_sleep (long processes, long count, long ms)
 static int
 s_start (long processes)
 {
-    pid_t *pids = calloc ((size_t) processes, sizeof (pid_t));
-    if (!pids)
-        return s_fail ("calloc");
     double started = s_now ();
-    for (long index = 0; index < processes; index++) {
-        pid_t pid = fork ();
-        if (pid < 0) {
-            s_abandon (pids, index);
-            free (pids);
-            return 1;
-        }
-        if (pid == 0)
-            _exit (0);
-        pids [index] = pid;
-    }
+    if (s_fork_all (processes, 0, 0))
+        return 1;
     double loop = s_now () - started;
-    free (pids);
     int failed = s_reap_all ();
     double whole = s_now () - started;
     if (started < 0 || loop < 0 || whole < 0)
